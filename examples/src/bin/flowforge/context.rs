@@ -1,0 +1,67 @@
+//! What every subcommand needs: the repository, the namespace layout and the developer.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use flowforge_core::{DeveloperId, Layout};
+
+use crate::{
+    GlobalArgs,
+    error::{CliError, CliResult},
+};
+
+pub struct Context {
+    /// The repository's top directory (the directory holding `.git`), or the given directory
+    /// when it is not inside a repository.
+    #[allow(dead_code)] // used by the git subcommands
+    pub repo: PathBuf,
+    pub layout: Layout,
+    dev: Option<std::ffi::OsString>,
+}
+
+impl Context {
+    pub fn new(args: &GlobalArgs) -> CliResult<Self> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            CliError::failure(anyhow!(e).context("cannot read the current directory"))
+        })?;
+        let start = match &args.repo {
+            Some(path) => cwd.join(path),
+            None => cwd,
+        };
+        if !start.is_dir() {
+            return Err(CliError::usage(anyhow!(
+                "repository path {} is not a directory",
+                start.display()
+            )));
+        }
+        let repo = find_work_tree(&start).unwrap_or_else(|| start.clone());
+        let layout = match &args.root {
+            Some(root) => Layout::new(start.join(root)),
+            None => Layout::for_repo(&repo),
+        };
+        Ok(Self {
+            repo,
+            layout,
+            dev: args.dev.clone(),
+        })
+    }
+
+    /// The developer from `--dev` or `$FLOWFORGE_DEVELOPER`, validated.
+    #[allow(dead_code)] // used by the per-developer subcommands
+    pub fn developer(&self) -> CliResult<DeveloperId> {
+        let raw = self.dev.as_ref().ok_or_else(|| {
+            CliError::usage(anyhow!(
+                "no developer given: pass --dev ID or set FLOWFORGE_DEVELOPER"
+            ))
+        })?;
+        Ok(DeveloperId::from_os_str(raw)?)
+    }
+}
+
+/// The nearest ancestor of `start` (itself included) that holds a `.git` entry.
+fn find_work_tree(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| dir.join(".git").exists())
+        .map(Path::to_path_buf)
+}

@@ -1,0 +1,106 @@
+//! `flowforge dev init|list`.
+
+use std::ffi::OsString;
+
+use clap::Subcommand;
+use flowforge_core::{DeveloperId, model::DeveloperInfo};
+use flowforge_session::namespace;
+use serde_json::json;
+
+use crate::{context::Context, error::CliResult};
+
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Create a developer's namespace and register the developer in team/config.json.
+    Init {
+        /// The developer id: 1-50 characters of A-Z a-z 0-9 _ -, not starting with '-'.
+        id: OsString,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// E-mail address.
+        #[arg(long)]
+        email: Option<String>,
+        /// Role in the team.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// List the team's developers.
+    List {
+        /// Print JSON: {"developers": [{"id", "name", "email", "role", "namespace"}]}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(ctx: &Context, command: DevCommand) -> CliResult {
+    match command {
+        DevCommand::Init {
+            id,
+            name,
+            email,
+            role,
+        } => {
+            // Validate before touching the disk: an invalid id writes nothing.
+            let id = DeveloperId::from_os_str(&id)?;
+            let info = DeveloperInfo {
+                name,
+                email,
+                role,
+                ..Default::default()
+            };
+            let outcome = namespace::init(&ctx.layout, &id, &info)?;
+            let what = match (outcome.created_namespace, outcome.registration_changed) {
+                (true, _) => "created namespace",
+                (false, true) => "updated registration of",
+                (false, false) => "already initialised:",
+            };
+            println!("{what} {id} at {}", ctx.layout.dev_dir(&id).display());
+            Ok(())
+        }
+        DevCommand::List { json } => {
+            let members = namespace::members(&ctx.layout)?;
+            if json {
+                let developers: Vec<_> = members
+                    .iter()
+                    .map(|m| {
+                        let info = m.info.clone().unwrap_or_default();
+                        json!({
+                            "id": m.id,
+                            "name": info.name,
+                            "email": info.email,
+                            "role": info.role,
+                            "registered": m.info.is_some(),
+                            "namespace": m.has_namespace,
+                        })
+                    })
+                    .collect();
+                println!("{:#}", json!({ "developers": developers }));
+            } else if members.is_empty() {
+                println!("no developers (run `flowforge dev init <id>`)");
+            } else {
+                for m in &members {
+                    let info = m.info.clone().unwrap_or_default();
+                    let mut line = m.id.to_string();
+                    if let Some(name) = &info.name {
+                        line.push_str(&format!("\t{name}"));
+                    }
+                    if let Some(email) = &info.email {
+                        line.push_str(&format!(" <{email}>"));
+                    }
+                    if let Some(role) = &info.role {
+                        line.push_str(&format!("\t{role}"));
+                    }
+                    if m.info.is_none() {
+                        line.push_str("\t(not registered in team/config.json)");
+                    }
+                    if !m.has_namespace {
+                        line.push_str("\t(no namespace directory)");
+                    }
+                    println!("{line}");
+                }
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Exit codes and error reporting shared by every subcommand.
+
+use std::{fmt, process::ExitCode};
+
+/// The exit codes of `flowforge`, kept by every subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 1: the operation failed.
+    Failure = 1,
+    /// 2: bad usage or invalid input; nothing was written.
+    Usage = 2,
+    /// 3: a conflict: something is held by another developer, or a race was lost.
+    Conflict = 3,
+}
+
+/// An error with the exit code it deserves.
+pub struct CliError {
+    pub exit: Exit,
+    pub error: anyhow::Error,
+}
+
+pub type CliResult<T = ()> = Result<T, CliError>;
+
+impl CliError {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            exit: Exit::Usage,
+            error: error.into(),
+        }
+    }
+
+    pub fn failure(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            exit: Exit::Failure,
+            error: error.into(),
+        }
+    }
+
+    #[allow(dead_code)] // used by the storage subcommands
+    pub fn conflict(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            exit: Exit::Conflict,
+            error: error.into(),
+        }
+    }
+
+    /// Prints the error and its causes on stderr, one line each, and returns the exit code.
+    pub fn report(&self) -> ExitCode {
+        eprintln!("flowforge: error: {}", self.error);
+        for cause in self.error.chain().skip(1) {
+            eprintln!("  caused by: {cause}");
+        }
+        ExitCode::from(self.exit as u8)
+    }
+}
+
+impl fmt::Debug for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}: {:#}", self.exit, self.error)
+    }
+}
+
+impl From<flowforge_core::Error> for CliError {
+    fn from(e: flowforge_core::Error) -> Self {
+        CliError::usage(e)
+    }
+}
+
+impl From<flowforge_session::Error> for CliError {
+    fn from(e: flowforge_session::Error) -> Self {
+        match e {
+            flowforge_session::Error::Core(e) => CliError::usage(e),
+            other => CliError::failure(other),
+        }
+    }
+}
+
+impl From<std::io::Error> for CliError {
+    fn from(e: std::io::Error) -> Self {
+        CliError::failure(e)
+    }
+}

@@ -1,0 +1,59 @@
+//! `flowforge`: the FlowForge command-line tool.
+//!
+//! Exit codes: 0 success, 1 failure, 2 bad usage or invalid input (nothing written),
+//! 3 conflict (something held by another developer, or a lost race).
+
+use std::{ffi::OsString, path::PathBuf, process::ExitCode};
+
+use clap::{Args, Parser, Subcommand};
+
+mod context;
+mod dev;
+mod error;
+
+use context::Context;
+use error::CliResult;
+
+/// Fast, correct coordination of many developers in one git repository.
+#[derive(Debug, Parser)]
+#[command(name = "flowforge", version, about)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// Run as if started in PATH (the repository; default: the current directory).
+    #[arg(short = 'C', global = true, value_name = "PATH")]
+    repo: Option<PathBuf>,
+    /// The namespace root (default: <repo>/.flowforge).
+    #[arg(long, global = true, value_name = "PATH")]
+    root: Option<PathBuf>,
+    /// The developer acting (default: $FLOWFORGE_DEVELOPER).
+    #[arg(long, global = true, env = "FLOWFORGE_DEVELOPER", value_name = "ID")]
+    dev: Option<OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Developer namespaces.
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
+}
+
+fn run(cli: Cli) -> CliResult {
+    let ctx = Context::new(&cli.global)?;
+    match cli.command {
+        Command::Dev(command) => dev::run(&ctx, command),
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => e.report(),
+    }
+}
