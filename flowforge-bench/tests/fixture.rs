@@ -1,0 +1,159 @@
+//! The fixture against the real git CLI.
+
+use std::{collections::BTreeMap, fs, path::Path, time::SystemTime};
+
+use flowforge_bench::{
+    fixture::{Fixture, FixtureOptions, Source},
+    git_cli::git,
+};
+
+fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn a_generated_fixture_is_a_clean_repository_with_branches_and_a_team() {
+    let mut fixture = Fixture::create(&FixtureOptions::small(3)).unwrap();
+    let repo = fixture.repo().to_owned();
+    let files = text(git(&repo, ["ls-files"]).unwrap());
+    assert_eq!(files.lines().count(), 500);
+    let dirs: std::collections::BTreeSet<_> = files
+        .lines()
+        .map(|l| l.rsplit_once('/').unwrap().0)
+        .collect();
+    assert_eq!(dirs.len(), 10);
+    assert_eq!(fixture.description().directories, 10);
+    assert_eq!(
+        text(git(&repo, ["status", "--porcelain"]).unwrap()),
+        "",
+        "clean, and .flowforge/ is excluded"
+    );
+    let branches = text(
+        git(
+            &repo,
+            ["for-each-ref", "--format=%(refname:short)", "refs/heads/"],
+        )
+        .unwrap(),
+    );
+    for name in [
+        "main",
+        "dev-dev1/work",
+        "dev-dev3/review",
+        "feature/1002-work",
+    ] {
+        assert!(
+            branches.lines().any(|b| b == name),
+            "{name} missing from {branches}"
+        );
+    }
+    assert_eq!(fixture.description().branches, 1 + 3 * 3);
+
+    let layout = fixture.layout().clone();
+    for dev in fixture.developers() {
+        assert!(layout.current_session(dev).is_file());
+        assert!(layout.time_tracking(dev).is_file());
+        assert_eq!(
+            fs::read_dir(layout.session_history_dir(dev))
+                .unwrap()
+                .count(),
+            2
+        );
+    }
+    let members = flowforge_session::namespace::members(&layout).unwrap();
+    assert_eq!(members.len(), 3);
+
+    let edited = fixture.edit_next_file().unwrap();
+    let second = fixture.edit_next_file().unwrap();
+    assert_ne!(edited, second);
+    let status = text(git(&repo, ["status", "--porcelain"]).unwrap());
+    assert_eq!(status, format!(" M {edited}\n M {second}\n"));
+
+    let dir = fixture.dir().to_owned();
+    drop(fixture);
+    assert!(!dir.exists(), "dropping the fixture removes it");
+}
+
+#[test]
+fn keep_leaves_the_directory() {
+    let fixture = Fixture::create(&FixtureOptions {
+        files: 20,
+        developers: 1,
+        keep: true,
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = fixture.dir().to_owned();
+    drop(fixture);
+    assert!(dir.join("repo/.git").is_dir());
+    fs::remove_dir_all(&dir).unwrap();
+}
+
+fn snapshot(root: &Path) -> BTreeMap<String, (u64, SystemTime)> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            let key = entry
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .display()
+                .to_string();
+            out.insert(key, (meta.len(), meta.modified().unwrap()));
+            if meta.is_dir() {
+                stack.push(entry.path());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn an_existing_repository_is_cloned_and_never_modified() {
+    let origin = Fixture::create(&FixtureOptions {
+        files: 60,
+        developers: 1,
+        ..Default::default()
+    })
+    .unwrap();
+    let before = snapshot(origin.repo());
+    let mut fixture = Fixture::create(&FixtureOptions {
+        repo: Some(origin.repo().join("m000")),
+        developers: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(fixture.tracked_files(), 60);
+    assert!(matches!(fixture.description().source, Source::Clone { .. }));
+    let edited = fixture.edit_next_file().unwrap();
+    let status = text(git(fixture.repo(), ["status", "--porcelain"]).unwrap());
+    assert_eq!(status, format!(" M {edited}\n"));
+    assert_eq!(snapshot(origin.repo()), before, "the origin is untouched");
+    assert_eq!(
+        text(git(origin.repo(), ["status", "--porcelain"]).unwrap()),
+        ""
+    );
+}
+
+#[test]
+fn bad_options_are_refused() {
+    let no_devs = Fixture::create(&FixtureOptions {
+        developers: 0,
+        ..FixtureOptions::small(1)
+    });
+    assert!(
+        no_devs
+            .unwrap_err()
+            .to_string()
+            .contains("at least one developer")
+    );
+    let not_repo = tempfile::tempdir().unwrap();
+    let err = Fixture::create(&FixtureOptions {
+        repo: Some(not_repo.path().to_owned()),
+        ..FixtureOptions::small(1)
+    })
+    .unwrap_err();
+    assert!(err.to_string().starts_with("not a git work tree"), "{err}");
+}
