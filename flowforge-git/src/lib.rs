@@ -1,20 +1,45 @@
 //! One cached, batched, watched view of git, shared by every FlowForge developer.
 //!
-//! This crate will own everything FlowForge asks of git: a `Send + Sync` repository handle on
-//! libgit2 that spawns no `git` process; working-tree status identical to `git status
-//! --porcelain=v1` (and its `-z` and `--branch` forms); a cache invalidated by a filesystem
-//! watcher with *synced*, *cached* and *max-age* freshness, single flight for concurrent
-//! misses; one batched pass over refs; and the per-developer *git sync* view built from one
-//! status and one ref snapshot. It knows nothing about sessions, claims or the namespace files.
+//! flowforge-git knows nothing about sessions, claims or namespace files, and spawns no `git`
+//! process: everything goes through libgit2 (vendored).
 //!
-//! Until that lands it exposes only the name of the base branch FlowForge compares against.
+//! * [`Repo`] — a `Send + Sync`, cheaply cloned handle on a non-bare repository (a pool of
+//!   libgit2 handles inside; see its docs).
+//! * [`Status`] — the working-tree status exactly as `git status --porcelain=v1` reports it,
+//!   computed cold by [`Repo::status`] and kept up to date by [`Status::refresh_paths`] (work
+//!   tree changes) and [`Status::refresh_index_and_head`] (index, HEAD and ref changes), with
+//!   formatters for porcelain v1, `-z`, `--branch` and FlowForge's `git-status.json`.
 //!
 //! ```
-//! assert_eq!(flowforge_git::DEFAULT_BASE_BRANCH, "main");
+//! use flowforge_git::{PorcelainOptions, Repo, StatusOptions};
+//! # let dir = tempfile::tempdir()?;
+//! # let git = git2::Repository::init(dir.path())?;
+//! # std::fs::write(dir.path().join("tracked.txt"), "one\n")?;
+//! # let mut index = git.index()?;
+//! # index.add_path("tracked.txt".as_ref())?;
+//! # index.write()?;
+//! let repo = Repo::open(dir.path())?;
+//! let mut status = repo.status(&StatusOptions::default())?;
+//! assert_eq!(status.porcelain(PorcelainOptions::default()), b"A  tracked.txt\n");
+//!
+//! // A watcher saw one file change: refresh only that path.
+//! std::fs::write(dir.path().join("tracked.txt"), "two\n")?;
+//! status.refresh_paths(&repo, &["tracked.txt".into()])?;
+//! assert_eq!(status.porcelain(PorcelainOptions::default()), b"AM tracked.txt\n");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![warn(missing_docs)]
+
+mod error;
+mod repo;
+pub mod status;
+
+pub use error::{Error, Result};
+pub use repo::Repo;
+pub use status::{
+    Change, Conflict, Entry, EntryKind, Head, PorcelainOptions, Status, StatusOptions, Upstream,
+};
 
 /// The branch developers' branches are compared with when none is configured.
 pub const DEFAULT_BASE_BRANCH: &str = "main";

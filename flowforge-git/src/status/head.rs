@@ -1,0 +1,171 @@
+//! Where HEAD points, and how the branch relates to its upstream (the `--branch` header).
+
+use git2::{ErrorCode, Oid, Repository};
+
+use crate::error::Result;
+
+/// Where HEAD is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Head {
+    /// The checked-out branch without `refs/heads/`, or `None` when HEAD is detached.
+    pub branch: Option<String>,
+    /// HEAD's commit, or `None` when the branch has no commits yet (unborn).
+    pub commit: Option<Oid>,
+    /// The branch's upstream, when one is configured.
+    pub upstream: Option<Upstream>,
+}
+
+/// A branch's upstream as `git status --branch` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Upstream {
+    /// The upstream's shortest unambiguous name, e.g. `origin/main`.
+    pub name: String,
+    /// True when the upstream ref (or the local branch) does not exist: git prints `[gone]`.
+    pub gone: bool,
+    /// Commits on the branch that the upstream lacks.
+    pub ahead: usize,
+    /// Commits on the upstream that the branch lacks.
+    pub behind: usize,
+}
+
+impl Head {
+    /// True when HEAD is detached.
+    pub fn is_detached(&self) -> bool {
+        self.branch.is_none()
+    }
+
+    /// True when the branch has no commits yet.
+    pub fn is_unborn(&self) -> bool {
+        self.commit.is_none()
+    }
+
+    /// The branch name, or `HEAD` when detached (FlowForge's snapshot convention).
+    pub fn name(&self) -> &str {
+        self.branch.as_deref().unwrap_or("HEAD")
+    }
+
+    /// The relation to the upstream as FlowForge's snapshot spells it: `up-to-date`,
+    /// `ahead 1`, `behind 2`, `ahead 1, behind 2`, `gone` or `no-upstream`.
+    pub fn remote_status(&self) -> String {
+        match &self.upstream {
+            None => "no-upstream".into(),
+            Some(up) if up.gone => "gone".into(),
+            Some(up) => match (up.ahead, up.behind) {
+                (0, 0) => "up-to-date".into(),
+                (a, 0) => format!("ahead {a}"),
+                (0, b) => format!("behind {b}"),
+                (a, b) => format!("ahead {a}, behind {b}"),
+            },
+        }
+    }
+}
+
+/// Reads HEAD, the branch and its upstream.
+pub(crate) fn read(repo: &Repository) -> Result<Head, git2::Error> {
+    let head_ref = repo.find_reference("HEAD")?;
+    let (refname, commit) = match head_ref.symbolic_target_bytes() {
+        Some(target) => {
+            let target = String::from_utf8_lossy(target).into_owned();
+            let commit = match repo.refname_to_id(&target) {
+                Ok(oid) => Some(oid),
+                Err(e) if e.code() == ErrorCode::NotFound => None,
+                Err(e) => return Err(e),
+            };
+            (Some(target), commit)
+        }
+        None => (None, head_ref.target()),
+    };
+    let Some(refname) = refname else {
+        return Ok(Head {
+            branch: None,
+            commit,
+            upstream: None,
+        });
+    };
+    let upstream = upstream(repo, &refname, commit)?;
+    let branch = refname
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&refname)
+        .to_string();
+    Ok(Head {
+        branch: Some(branch),
+        commit,
+        upstream,
+    })
+}
+
+fn upstream(
+    repo: &Repository,
+    refname: &str,
+    local: Option<Oid>,
+) -> Result<Option<Upstream>, git2::Error> {
+    if !refname.starts_with("refs/heads/") {
+        return Ok(None);
+    }
+    // No upstream configured (or a remote with no matching refspec): git prints no `...`.
+    let Ok(buf) = repo.branch_upstream_name(refname) else {
+        return Ok(None);
+    };
+    let Some(upstream_ref) = buf.as_str().map(str::to_string) else {
+        return Ok(None);
+    };
+    let name = shorten_unambiguous(repo, &upstream_ref);
+    let theirs = repo
+        .refname_to_id(&upstream_ref)
+        .ok()
+        .and_then(|oid| repo.find_commit(oid).ok().map(|c| c.id()));
+    let (Some(theirs), Some(ours)) = (theirs, local) else {
+        return Ok(Some(Upstream {
+            name,
+            gone: true,
+            ahead: 0,
+            behind: 0,
+        }));
+    };
+    let (ahead, behind) = if ours == theirs {
+        (0, 0)
+    } else {
+        repo.graph_ahead_behind(ours, theirs)?
+    };
+    Ok(Some(Upstream {
+        name,
+        gone: false,
+        ahead,
+        behind,
+    }))
+}
+
+/// git's `shorten_unambiguous_ref`: the shortest name that resolves back to `refname` under
+/// the rev-parse rules without any earlier rule resolving to another ref.
+fn shorten_unambiguous(repo: &Repository, refname: &str) -> String {
+    const RULES: [(&str, &str); 6] = [
+        ("", ""),
+        ("refs/", ""),
+        ("refs/tags/", ""),
+        ("refs/heads/", ""),
+        ("refs/remotes/", ""),
+        ("refs/remotes/", "/HEAD"),
+    ];
+    for i in (1..RULES.len()).rev() {
+        let (prefix, suffix) = RULES[i];
+        let Some(short) = refname
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(suffix))
+        else {
+            continue;
+        };
+        if short.is_empty() {
+            continue;
+        }
+        let ambiguous = RULES[..i].iter().any(|(p, s)| {
+            let candidate = format!("{p}{short}{s}");
+            candidate != refname && repo.refname_to_id(&candidate).is_ok()
+        });
+        if !ambiguous {
+            return short.to_string();
+        }
+    }
+    refname.to_string()
+}

@@ -1,0 +1,214 @@
+//! The status model: what changed, on which side, in git's order.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::SystemTime,
+};
+
+use super::head::Head;
+
+/// What to compute. Today git's defaults are the only mode; the struct exists so that options
+/// can be added without breaking callers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusOptions {}
+
+/// How one side of a tracked path changed: one of the letters of `git status --porcelain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Change {
+    /// `A`: added (staged), or an intent-to-add entry (unstaged side).
+    Added,
+    /// `M`: modified.
+    Modified,
+    /// `D`: deleted.
+    Deleted,
+    /// `R`: renamed (staged side only).
+    Renamed,
+    /// `T`: the type changed (file, symbolic link, submodule).
+    TypeChanged,
+}
+
+impl Change {
+    /// The porcelain letter.
+    pub fn code(self) -> u8 {
+        match self {
+            Change::Added => b'A',
+            Change::Modified => b'M',
+            Change::Deleted => b'D',
+            Change::Renamed => b'R',
+            Change::TypeChanged => b'T',
+        }
+    }
+}
+
+/// An unmerged path, named by which index stages it has, with git's two-letter code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// `DD`: deleted by both sides (stage 1 only).
+    BothDeleted,
+    /// `AU`: added by us (stage 2 only).
+    AddedByUs,
+    /// `UD`: deleted by them (stages 1 and 2).
+    DeletedByThem,
+    /// `UA`: added by them (stage 3 only).
+    AddedByThem,
+    /// `DU`: deleted by us (stages 1 and 3).
+    DeletedByUs,
+    /// `AA`: added by both (stages 2 and 3).
+    BothAdded,
+    /// `UU`: modified by both (stages 1, 2 and 3).
+    BothModified,
+}
+
+impl Conflict {
+    /// The conflict for the set of stages present: bit 0 stage 1 (base), bit 1 stage 2
+    /// (ours), bit 2 stage 3 (theirs). `None` for an empty mask.
+    pub fn from_stage_mask(mask: u8) -> Option<Self> {
+        Some(match mask & 7 {
+            1 => Conflict::BothDeleted,
+            2 => Conflict::AddedByUs,
+            3 => Conflict::DeletedByThem,
+            4 => Conflict::AddedByThem,
+            5 => Conflict::DeletedByUs,
+            6 => Conflict::BothAdded,
+            7 => Conflict::BothModified,
+            _ => return None,
+        })
+    }
+
+    /// The porcelain code, e.g. `b"UU"`.
+    pub fn code(self) -> &'static [u8; 2] {
+        match self {
+            Conflict::BothDeleted => b"DD",
+            Conflict::AddedByUs => b"AU",
+            Conflict::DeletedByThem => b"UD",
+            Conflict::AddedByThem => b"UA",
+            Conflict::DeletedByUs => b"DU",
+            Conflict::BothAdded => b"AA",
+            Conflict::BothModified => b"UU",
+        }
+    }
+}
+
+/// A staged change, keyed in [`Status`] by its (new) path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Staged {
+    pub change: Change,
+    /// The source of a rename.
+    pub from: Option<Vec<u8>>,
+}
+
+/// One line of `git status --porcelain`, borrowed from a [`Status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry<'a> {
+    /// The path relative to the work tree's top, as git stores it (bytes, `/`-separated);
+    /// an untracked directory ends with `/`.
+    pub path: &'a [u8],
+    /// What happened to it.
+    pub kind: EntryKind<'a>,
+}
+
+/// What an [`Entry`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EntryKind<'a> {
+    /// A tracked path changed in the index (`staged`) and/or in the work tree (`unstaged`).
+    Tracked {
+        /// HEAD against the index (the `X` letter).
+        staged: Option<Change>,
+        /// For a staged rename, the source path.
+        renamed_from: Option<&'a [u8]>,
+        /// The index against the work tree (the `Y` letter).
+        unstaged: Option<Change>,
+    },
+    /// An unmerged path.
+    Conflicted(Conflict),
+    /// An untracked file, or a directory holding untracked files (`??`).
+    Untracked,
+}
+
+/// The full working-tree status of a repository, both sides kept apart (see the
+/// [module docs](crate::status)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub(crate) head: Head,
+    pub(crate) staged: BTreeMap<Vec<u8>, Staged>,
+    pub(crate) conflicts: BTreeMap<Vec<u8>, Conflict>,
+    pub(crate) unstaged: BTreeMap<Vec<u8>, Change>,
+    pub(crate) untracked: BTreeSet<Vec<u8>>,
+    /// `core.quotePath`, read when the status was computed.
+    pub(crate) quote_path: bool,
+    /// What the staged side was computed from, to skip recomputing it when nothing changed.
+    pub(crate) staged_basis: Option<StagedBasis>,
+    pub(crate) computed_at: SystemTime,
+}
+
+/// The inputs of the staged side: HEAD's commit and the index file's fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StagedBasis {
+    pub head: Option<git2::Oid>,
+    pub index_fingerprint: Vec<u8>,
+}
+
+impl Status {
+    /// Where HEAD is: branch, detached or unborn, and its upstream.
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// The entries in git's order: every tracked change and conflict sorted by path (bytewise),
+    /// then the untracked entries sorted by path.
+    pub fn entries(&self) -> Vec<Entry<'_>> {
+        let mut tracked: BTreeSet<&[u8]> = BTreeSet::new();
+        tracked.extend(self.staged.keys().map(Vec::as_slice));
+        tracked.extend(self.conflicts.keys().map(Vec::as_slice));
+        tracked.extend(self.unstaged.keys().map(Vec::as_slice));
+        let mut entries: Vec<Entry<'_>> = tracked
+            .into_iter()
+            .map(|path| {
+                let kind = match self.conflicts.get(path) {
+                    Some(conflict) => EntryKind::Conflicted(*conflict),
+                    None => {
+                        let staged = self.staged.get(path);
+                        EntryKind::Tracked {
+                            staged: staged.map(|s| s.change),
+                            renamed_from: staged.and_then(|s| s.from.as_deref()),
+                            unstaged: self.unstaged.get(path).copied(),
+                        }
+                    }
+                };
+                Entry { path, kind }
+            })
+            .collect();
+        entries.extend(self.untracked.iter().map(|path| Entry {
+            path,
+            kind: EntryKind::Untracked,
+        }));
+        entries
+    }
+
+    /// True when nothing is staged, changed, unmerged or untracked.
+    pub fn is_clean(&self) -> bool {
+        self.staged.is_empty()
+            && self.conflicts.is_empty()
+            && self.unstaged.is_empty()
+            && self.untracked.is_empty()
+    }
+
+    /// The number of tracked paths with a change or a conflict (lines other than `??`).
+    pub fn changed_count(&self) -> usize {
+        self.entries().len() - self.untracked.len()
+    }
+
+    /// The number of untracked entries (`??` lines; a collapsed directory counts once).
+    pub fn untracked_count(&self) -> usize {
+        self.untracked.len()
+    }
+
+    /// When the status was last computed or refreshed.
+    pub fn computed_at(&self) -> SystemTime {
+        self.computed_at
+    }
+}

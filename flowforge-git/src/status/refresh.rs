@@ -1,0 +1,163 @@
+//! Computing a status from nothing, and keeping it up to date from change notifications.
+
+use std::{path::PathBuf, time::SystemTime};
+
+use git2::{Index, Repository};
+
+use super::{
+    compute::{self, UnstagedSide},
+    head,
+    model::{StagedBasis, Status, StatusOptions},
+    scope,
+};
+use crate::{Repo, error::Result};
+
+impl Repo {
+    /// The full working-tree status, computed from nothing (see [`Status`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Gone`](crate::Error::Gone) if the repository was deleted or moved;
+    /// [`Error::Git`](crate::Error::Git) if libgit2 cannot read the index (corrupt), HEAD, the
+    /// objects or the work tree.
+    pub fn status(&self, options: &StatusOptions) -> Result<Status> {
+        let _ = options;
+        self.with_git2(|git| self.compute_full(git))
+    }
+
+    fn compute_full(&self, git: &Repository) -> Result<Status> {
+        let index_fingerprint = compute::index_fingerprint(git);
+        let index = compute::fresh_index(git).map_err(self.git_error("read the index"))?;
+        let head = head::read(git).map_err(self.git_error("read HEAD"))?;
+        let staged =
+            compute::staged_side(git, &index).map_err(self.git_error("diff HEAD to the index"))?;
+        let unstaged = compute::unstaged_side(git, &index, None)
+            .map_err(self.git_error("diff the index to the work tree"))?;
+        Ok(Status {
+            staged_basis: Some(StagedBasis {
+                head: head.commit,
+                index_fingerprint,
+            }),
+            head,
+            staged: staged.staged,
+            conflicts: staged.conflicts,
+            unstaged: unstaged.unstaged,
+            untracked: unstaged.untracked,
+            quote_path: compute::quote_path(git),
+            computed_at: SystemTime::now(),
+        })
+    }
+}
+
+impl Status {
+    /// Brings the status up to date after the given paths changed, as a filesystem watcher
+    /// reports them: files or directories, absolute or relative to the work tree's top.
+    ///
+    /// The result is exactly what [`Repo::status`] would return now, provided every path that
+    /// changed since the status was computed is passed. The cost follows the paths, not the
+    /// number of tracked files:
+    ///
+    /// * a work-tree path is recomputed on its own (libgit2's index-to-work-tree diff limited
+    ///   to it), widened to the topmost untracked directory above it so that untracked
+    ///   directories collapse as in a full status; a changed `.gitignore` or `.gitattributes`
+    ///   widens to its directory;
+    /// * `.git/index` refreshes the index side ([`refresh_index_and_head`](Self::refresh_index_and_head));
+    ///   `.git/HEAD`, refs and `packed-refs` re-read HEAD and the upstream;
+    /// * `.git/config`, `.git/info/exclude`, a path at the top of the work tree such as the
+    ///   top-level `.gitignore`, or more than a few thousand paths at once fall back to a full
+    ///   recompute for this call;
+    /// * everything else git writes inside `.git` (objects, logs, `index.lock`) and paths
+    ///   outside the repository cause no work.
+    ///
+    /// If the index changed without being reported, it is noticed (its fingerprint is checked
+    /// on every call) and refreshed too.
+    ///
+    /// # Errors
+    ///
+    /// As [`Repo::status`]. On error the status is left as it was.
+    pub fn refresh_paths(&mut self, repo: &Repo, changed: &[PathBuf]) -> Result<()> {
+        repo.with_git2(|git| {
+            let plan = scope::plan(repo, changed);
+            if plan.full {
+                *self = repo.compute_full(git)?;
+                return Ok(());
+            }
+            let mut next = self.clone();
+            let index = compute::fresh_index(git).map_err(repo.git_error("read the index"))?;
+            let head_commit = git.refname_to_id("HEAD").ok();
+            if plan.head || head_commit != next.head.commit {
+                next.head = head::read(git).map_err(repo.git_error("read HEAD"))?;
+            }
+            if next.index_or_head_moved(git)? {
+                *self = repo.compute_full(git)?;
+                return Ok(());
+            }
+            let scopes = scope::widen(&index, plan.worktree);
+            if !scopes.is_empty() {
+                next.refresh_unstaged(repo, git, &index, &scopes)?;
+            }
+            next.computed_at = SystemTime::now();
+            *self = next;
+            Ok(())
+        })
+    }
+
+    /// Brings the status up to date after the index, `HEAD` or refs changed (a commit, a
+    /// checkout, `git add`, a fetch). Cheap when nothing changed: HEAD and the upstream are
+    /// re-read, and the staged and unstaged sides are recomputed only if HEAD's commit or the
+    /// index file changed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Repo::status`]. On error the status is left as it was.
+    pub fn refresh_index_and_head(&mut self, repo: &Repo) -> Result<()> {
+        repo.with_git2(|git| {
+            let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
+            let moved = {
+                let mut probe = self.clone();
+                probe.head = head.clone();
+                probe.index_or_head_moved(git)?
+            };
+            if moved {
+                *self = repo.compute_full(git)?;
+            } else {
+                self.head = head;
+                self.quote_path = compute::quote_path(git);
+                self.computed_at = SystemTime::now();
+            }
+            Ok(())
+        })
+    }
+
+    /// True when HEAD's commit (as in `self.head`) or the index file differ from what the
+    /// staged side was computed from.
+    fn index_or_head_moved(&self, git: &Repository) -> Result<bool> {
+        let Some(basis) = &self.staged_basis else {
+            return Ok(true);
+        };
+        Ok(basis.head != self.head.commit
+            || basis.index_fingerprint != compute::index_fingerprint(git))
+    }
+
+    fn refresh_unstaged(
+        &mut self,
+        repo: &Repo,
+        git: &Repository,
+        index: &Index,
+        scopes: &[Vec<u8>],
+    ) -> Result<()> {
+        let UnstagedSide {
+            unstaged,
+            untracked,
+        } = compute::unstaged_side(git, index, Some(scopes))
+            .map_err(repo.git_error("diff the index to the work tree"))?;
+        for scope in scopes {
+            let under = |path: &Vec<u8>| scope::is_under(path, scope);
+            self.unstaged.retain(|path, _| !under(path));
+            self.untracked.retain(|path| !under(path));
+        }
+        self.unstaged.extend(unstaged);
+        self.untracked.extend(untracked);
+        Ok(())
+    }
+}
