@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use flowforge_core::{DeveloperId, TaskId};
+
 /// Everything that can go wrong while reading or writing namespace storage.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -29,6 +31,110 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// A version file parsed but does not hold the generation its name says.
+    #[error("corrupt version file {path}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A store key broke the key rules (1–128 of `A-Z a-z 0-9 . _ -`, not starting with `.` or
+    /// `-`).
+    #[error("invalid store key \"{key}\": {reason}")]
+    InvalidKey {
+        /// The rejected key, escaped.
+        key: String,
+        /// The rule it broke.
+        reason: &'static str,
+    },
+    /// A session id broke the rules of session ids (those of task ids).
+    #[error("invalid session id \"{id}\"")]
+    InvalidSessionId {
+        /// The rejected id, escaped.
+        id: String,
+    },
+    /// A document is larger than the store accepts.
+    #[error("document {what} is {size} bytes, over the limit of {limit} bytes")]
+    TooLarge {
+        /// The key or file.
+        what: String,
+        /// Its size in bytes.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A read kept racing compaction or writers and gave up.
+    #[error("key {key} kept changing while being read ({attempts} attempts)")]
+    Unstable {
+        /// The key.
+        key: String,
+        /// How many reads were tried.
+        attempts: u32,
+    },
+    /// An update lost the compare-and-swap race more often than its retry budget allows.
+    #[error("lost the race to update {key} {attempts} times in a row")]
+    Contended {
+        /// The key.
+        key: String,
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// A compare-and-swap found another version than the one expected.
+    #[error("{key} changed concurrently (expected version {expected}, found {found})")]
+    Conflict {
+        /// The key.
+        key: String,
+        /// The expected version, `none` when the key was expected to be absent.
+        expected: String,
+        /// The version found, `none` when absent.
+        found: String,
+    },
+    /// The developer's namespace was never initialised.
+    #[error("developer {developer} has no namespace (run `flowforge dev init {developer}`)")]
+    NotInitialised {
+        /// The developer.
+        developer: DeveloperId,
+    },
+    /// A task is claimed by another developer.
+    #[error("task {task} is claimed by {holder}")]
+    ClaimHeld {
+        /// The task.
+        task: TaskId,
+        /// Who holds it.
+        holder: DeveloperId,
+    },
+    /// A task is not claimed by anyone.
+    #[error("task {task} is not claimed")]
+    NotClaimed {
+        /// The task.
+        task: TaskId,
+    },
+    /// The developer already has an active session.
+    #[error("{developer} already has an active session {session_id}{} (pass --replace to end it)",
+        task.as_ref().map(|t| format!(" on task {t}")).unwrap_or_default())]
+    SessionActive {
+        /// The developer.
+        developer: DeveloperId,
+        /// The active session.
+        session_id: String,
+        /// Its task.
+        task: Option<TaskId>,
+    },
+    /// The developer has no active session.
+    #[error("{developer} has no active session")]
+    NoActiveSession {
+        /// The developer.
+        developer: DeveloperId,
+    },
+    /// No ended session with that id is in the history.
+    #[error("no session {session_id} in the history of {developer}")]
+    NotInHistory {
+        /// The developer.
+        developer: DeveloperId,
+        /// The session asked for.
+        session_id: String,
+    },
 }
 
 impl Error {
@@ -42,6 +148,29 @@ impl Error {
             path,
             source,
         }
+    }
+
+    /// Whether the error is a conflict with another writer or developer (a held claim, an
+    /// active session, a lost race): the CLI exits 3 for these.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Error::Conflict { .. }
+                | Error::Contended { .. }
+                | Error::ClaimHeld { .. }
+                | Error::SessionActive { .. }
+        )
+    }
+
+    /// Whether the error is invalid input refused before anything was written: the CLI exits 2.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::Core(_)
+                | Error::InvalidKey { .. }
+                | Error::InvalidSessionId { .. }
+                | Error::NotInitialised { .. }
+        )
     }
 }
 

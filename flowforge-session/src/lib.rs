@@ -1,25 +1,75 @@
 //! Storage for FlowForge namespaces.
 //!
 //! flowforge-session owns every write under `.flowforge/`: namespace creation
-//! ([`namespace::init`]), private atomic file primitives ([`fs`]), and — as the storage work
-//! lands — the lock-free compare-and-swap store of sessions, task claims and time tracking, with
-//! `current.json`-style views kept for the bash tools. It knows nothing about git.
+//! ([`namespace::init`]), private atomic file primitives ([`fs`]), the lock-free
+//! compare-and-swap [`store`], and on top of it sessions, task claims and time tracking
+//! ([`Namespace`]) with the `current.json` / `time-tracking.json` [`view`]s the bash tools
+//! read. It knows nothing about git.
+//!
+//! # Writing: a developer's namespace
+//!
+//! [`Namespace::open`] (the namespace must have been initialised) gives
+//! [`start_session`](Namespace::start_session) (claims the task: among developers racing for
+//! it exactly one wins, the others get [`Error::ClaimHeld`] naming the holder),
+//! [`update_session`](Namespace::update_session), [`end_session`](Namespace::end_session)
+//! (archives, releases the claim, adds the minutes), [`restore_session`](Namespace::restore_session)
+//! and [`add_minutes`](Namespace::add_minutes). [`SessionOptions`] selects the durability:
+//! `Sync` (the default: every version flushed, two flushes per write) or `Relaxed`.
+//! Claims are released explicitly with [`claim::release`], never by a timeout.
+//!
+//! # Reading: the API for indexers
+//!
+//! - [`load_namespace`] → [`NamespaceState`]: the session and the time tracking, each with its
+//!   [`Version`](store::Version), and the ended sessions of the history.
+//! - [`namespace_version`] → [`NamespaceVersion`]: `Eq`, a couple of small reads and `stat`s,
+//!   no listing that grows with history; it changes whenever [`load_namespace`] would return
+//!   something else. Refresh a namespace only when it changed.
+//! - [`list_claims`] → every held [`Claim`] (task, holder, `claimed_at`, version), and
+//!   [`claims_version`], a cheaper change detector over all claims (one `stat` per task).
 //!
 //! ```
-//! use flowforge_core::{DeveloperId, Layout, model::DeveloperInfo};
+//! use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo};
+//! use flowforge_session::{AddMinutes, Namespace, SessionOptions, StartOptions};
 //! let repo = tempfile::tempdir()?;
 //! let layout = Layout::for_repo(repo.path());
 //! let alice: DeveloperId = "alice".parse()?;
 //! flowforge_session::namespace::init(&layout, &alice, &DeveloperInfo::default())?;
-//! let members = flowforge_session::namespace::members(&layout)?;
-//! assert_eq!(members[0].id, alice);
+//!
+//! let ns = Namespace::open(&layout, &alice, SessionOptions::relaxed())?;
+//! let before = flowforge_session::namespace_version(&layout, &alice)?;
+//! let task: TaskId = "feature-42".parse()?;
+//! ns.start_session(&task, &StartOptions::default())?;
+//! ns.add_minutes(30, &AddMinutes::default())?;
+//!
+//! let state = flowforge_session::load_namespace(&layout, &alice)?;
+//! assert!(state.session.as_ref().is_some_and(|s| s.value.active));
+//! assert_eq!(state.time.as_ref().map(|t| t.value.total_minutes), Some(30));
+//! assert_ne!(state.version, before);
+//! let claims = flowforge_session::list_claims(&layout)?;
+//! assert_eq!((claims[0].holder(), &claims[0].task), (&alice, &task));
+//!
+//! ns.end_session()?;
+//! assert!(flowforge_session::list_claims(&layout)?.is_empty());
+//! assert_eq!(ns.history()?.len(), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![warn(missing_docs)]
 
+pub mod claim;
 mod error;
 pub mod fs;
+mod handle;
 pub mod namespace;
+pub mod session;
+pub mod state;
+pub mod store;
+pub mod time;
+pub mod view;
 
+pub use claim::{Claim, ClaimsVersion, ReleaseOptions, claims_version, list_claims};
 pub use error::{Error, Result};
+pub use handle::{Namespace, SESSION_KEY, SessionOptions, TIME_KEY};
+pub use session::{Ended, StartOptions, Started};
+pub use state::{NamespaceState, NamespaceVersion, load_namespace, namespace_version};
+pub use time::AddMinutes;

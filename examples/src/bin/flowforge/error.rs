@@ -36,7 +36,6 @@ impl CliError {
         }
     }
 
-    #[allow(dead_code)] // used by the storage subcommands
     pub fn conflict(error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit: Exit::Conflict,
@@ -68,9 +67,12 @@ impl From<flowforge_core::Error> for CliError {
 
 impl From<flowforge_session::Error> for CliError {
     fn from(e: flowforge_session::Error) -> Self {
-        match e {
-            flowforge_session::Error::Core(e) => CliError::usage(e),
-            other => CliError::failure(other),
+        if e.is_conflict() {
+            CliError::conflict(e)
+        } else if e.is_invalid_input() {
+            CliError::usage(e)
+        } else {
+            CliError::failure(e)
         }
     }
 }

@@ -1,0 +1,289 @@
+//! Sessions: start (claiming the task), update, end (archiving to `history/`, releasing the
+//! claim, adding the minutes to time tracking), show, history and restore.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use flowforge_core::{TaskId, model::Session};
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::{
+    claim,
+    error::{Error, Result},
+    fs::write_json,
+    handle::{Namespace, session_key},
+    store::{Cas, Versioned},
+    time::AddMinutes,
+    view,
+};
+
+/// What [`Namespace::start_session`] records besides the task.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartOptions {
+    /// End the active session first instead of refusing to start.
+    pub replace: bool,
+    /// The git branch worked on.
+    pub branch: Option<String>,
+    /// The task provider (`github`, `notion`, …).
+    pub provider: Option<String>,
+}
+
+/// A session that was started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    /// The new active session and its version.
+    pub session: Versioned<Session>,
+    /// The session it replaced, if [`StartOptions::replace`] ended one.
+    pub replaced: Option<Ended>,
+}
+
+/// A session that was ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ended {
+    /// The ended session (`active: false`, `endTime` set) and its version.
+    pub session: Versioned<Session>,
+    /// The whole minutes it lasted, added to time tracking.
+    pub minutes: u64,
+}
+
+/// The metadata field naming the session a restored session resumes.
+pub const RESTORED_FROM: &str = "restoredFrom";
+
+impl Namespace {
+    /// The latest session — active, or the last one ended — with its version.
+    ///
+    /// # Errors
+    /// The store's read errors, naming the version file.
+    pub fn current_session(&self) -> Result<Option<Versioned<Session>>> {
+        self.store.get(&session_key())
+    }
+
+    /// Starts a session on `task`: claims the task (exactly one of any number of developers
+    /// racing for it wins), then publishes the session. A developer has one active session;
+    /// another is refused unless [`StartOptions::replace`] ends it first.
+    ///
+    /// # Errors
+    /// [`Error::ClaimHeld`] naming the holder, [`Error::SessionActive`], [`Error::Conflict`]
+    /// when another process of the same developer changed the session meanwhile (the claim
+    /// taken is released again), or the store's errors.
+    pub fn start_session(&self, task: &TaskId, options: &StartOptions) -> Result<Started> {
+        let current = self.current_session()?;
+        if let Some(active) = current.as_ref().filter(|c| c.value.active) {
+            if !options.replace {
+                return Err(Error::SessionActive {
+                    developer: self.dev.clone(),
+                    session_id: active.value.session_id.clone(),
+                    task: active.value.task_id.clone(),
+                });
+            }
+        }
+        let session = Session {
+            active: true,
+            session_id: new_session_id(),
+            start_time: Timestamp::now(),
+            task_id: Some(task.clone()),
+            developer_id: self.dev.clone(),
+            branch: options.branch.clone(),
+            provider: options.provider.clone(),
+            metadata: serde_json::Map::new(),
+            end_time: None,
+            extra: serde_json::Map::new(),
+        };
+        self.start(session, current)
+    }
+
+    /// Applies `f` to the active session and publishes the result (retrying on races with
+    /// other processes of the same developer).
+    ///
+    /// # Errors
+    /// [`Error::NoActiveSession`], or the store's errors.
+    pub fn update_session<F>(&self, mut f: F) -> Result<Versioned<Session>>
+    where
+        F: FnMut(&mut Session),
+    {
+        let key = session_key();
+        let updated =
+            self.store.update(&key, |current: Option<&Session>| {
+                let mut session = current.filter(|s| s.active).cloned().ok_or_else(|| {
+                    Error::NoActiveSession {
+                        developer: self.dev.clone(),
+                    }
+                })?;
+                f(&mut session);
+                Ok(session)
+            })?;
+        view::publish(
+            &self.store,
+            &key,
+            &self.layout.current_session(&self.dev),
+            &updated,
+        )?;
+        Ok(updated)
+    }
+
+    /// Ends the active session: archives it to `sessions/history/<id>.json`, adds its minutes
+    /// to time tracking (once, even when retried after a crash), publishes it ended and
+    /// releases its claim.
+    ///
+    /// # Errors
+    /// [`Error::NoActiveSession`], [`Error::Conflict`] when another process ended or
+    /// replaced it meanwhile, or the store's errors.
+    pub fn end_session(&self) -> Result<Ended> {
+        let current = self
+            .current_session()?
+            .filter(|c| c.value.active)
+            .ok_or_else(|| Error::NoActiveSession {
+                developer: self.dev.clone(),
+            })?;
+        self.end(current)
+    }
+
+    /// The ended sessions of `sessions/history/`, oldest first. Lists and parses the whole
+    /// history directory.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Json`] naming the file that could not be read.
+    pub fn history(&self) -> Result<Vec<Session>> {
+        crate::state::session_history(&self.layout, &self.dev)
+    }
+
+    /// Resumes an ended session from the history: a new active session (new id) on the same
+    /// task, branch and provider, with `metadata.restoredFrom` naming the old one. The task
+    /// is claimed again.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSessionId`], [`Error::NotInHistory`], and those of
+    /// [`Namespace::start_session`].
+    pub fn restore_session(&self, session_id: &str, options: &StartOptions) -> Result<Started> {
+        let path = crate::state::history_path(&self.layout, &self.dev, session_id)?;
+        let old: Session = crate::fs::read_json(&path)?.ok_or_else(|| Error::NotInHistory {
+            developer: self.dev.clone(),
+            session_id: session_id.to_owned(),
+        })?;
+        let current = self.current_session()?;
+        if let Some(active) = current.as_ref().filter(|c| c.value.active) {
+            if !options.replace {
+                return Err(Error::SessionActive {
+                    developer: self.dev.clone(),
+                    session_id: active.value.session_id.clone(),
+                    task: active.value.task_id.clone(),
+                });
+            }
+        }
+        let mut metadata = old.metadata.clone();
+        metadata.insert(
+            RESTORED_FROM.to_owned(),
+            Value::from(old.session_id.clone()),
+        );
+        let session = Session {
+            active: true,
+            session_id: new_session_id(),
+            start_time: Timestamp::now(),
+            end_time: None,
+            developer_id: self.dev.clone(),
+            metadata,
+            ..old
+        };
+        self.start(session, current)
+    }
+
+    fn start(&self, session: Session, current: Option<Versioned<Session>>) -> Result<Started> {
+        if let Some(task) = &session.task_id {
+            claim::acquire(&self.team, task, &self.dev, &session.session_id)?;
+        }
+        let outcome = (|| {
+            let mut expected = current.as_ref().map(|c| c.version);
+            let mut replaced = None;
+            if let Some(active) = current.filter(|c| c.value.active) {
+                let ended = self.end(active)?;
+                expected = Some(ended.session.version);
+                replaced = Some(ended);
+            }
+            match self
+                .store
+                .compare_and_swap(&session_key(), expected, &session)?
+            {
+                Cas::Swapped(version) => Ok((version, replaced)),
+                Cas::Conflict(found) => Err(conflict(expected, found.map(|f| f.version))),
+            }
+        })();
+        match outcome {
+            Ok((version, replaced)) => {
+                let session = Versioned {
+                    value: session,
+                    version,
+                };
+                let path = self.layout.current_session(&self.dev);
+                view::publish(&self.store, &session_key(), &path, &session)?;
+                Ok(Started { session, replaced })
+            }
+            Err(e) => {
+                if let Some(task) = &session.task_id {
+                    claim::release_if_held(&self.team, task, &self.dev, Some(&session.session_id))?;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn end(&self, active: Versioned<Session>) -> Result<Ended> {
+        let now = Timestamp::now();
+        let mut ended = active.value.clone();
+        ended.active = false;
+        ended.end_time = Some(now);
+        let minutes = now.duration_since(active.value.start_time).as_secs().max(0) as u64 / 60;
+        let history = crate::state::history_path(&self.layout, &self.dev, &ended.session_id)?;
+        write_json(&history, &ended, self.store.options().durability)?;
+        self.add_minutes(
+            minutes,
+            &AddMinutes {
+                session_id: Some(ended.session_id.clone()),
+                task_id: ended.task_id.clone(),
+            },
+        )?;
+        let version =
+            match self
+                .store
+                .compare_and_swap(&session_key(), Some(active.version), &ended)?
+            {
+                Cas::Swapped(version) => version,
+                Cas::Conflict(found) => {
+                    return Err(conflict(Some(active.version), found.map(|f| f.version)));
+                }
+            };
+        if let Some(task) = &ended.task_id {
+            claim::release_if_held(&self.team, task, &self.dev, Some(&ended.session_id))?;
+        }
+        let session = Versioned {
+            value: ended,
+            version,
+        };
+        let path = self.layout.current_session(&self.dev);
+        view::publish(&self.store, &session_key(), &path, &session)?;
+        Ok(Ended { session, minutes })
+    }
+}
+
+fn conflict(
+    expected: Option<crate::store::Version>,
+    found: Option<crate::store::Version>,
+) -> Error {
+    let show = |v: Option<crate::store::Version>| v.map_or("none".to_owned(), |v| v.to_string());
+    Error::Conflict {
+        key: crate::handle::SESSION_KEY.to_owned(),
+        expected: show(expected),
+        found: show(found),
+    }
+}
+
+/// A new session id: `session-<unix millis>-<pid>-<n>`, unique across processes of a host
+/// and a valid file name.
+fn new_session_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "session-{}-{}-{}",
+        Timestamp::now().as_millisecond(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -1,0 +1,121 @@
+//! The read API of a namespace for indexers: [`load_namespace`] and the cheap change
+//! detector [`namespace_version`].
+
+use std::{fs, io::ErrorKind, path::PathBuf, time::SystemTime};
+
+use flowforge_core::{
+    DeveloperId, Layout, TaskId,
+    model::{Session, TimeTracking},
+};
+
+use crate::{
+    error::{Error, Result},
+    fs::read_json,
+    handle::{dev_store, session_key, time_key},
+    store::{StoreOptions, Versioned},
+};
+
+/// A cheap, comparable summary of a namespace: it changes whenever anything
+/// [`load_namespace`] returns changes. Computing it costs two hint reads, a few `stat`s, and
+/// one `stat` of the history directory — no listing that grows with history.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct NamespaceVersion {
+    /// The latest generation of the session (0: never written).
+    pub session: u64,
+    /// The latest generation of the time tracking (0: never written).
+    pub time: u64,
+    /// The modification time of `sessions/history/` (`None`: missing). Every session ended
+    /// through FlowForge also changes `session`; this catches files the bash tools add.
+    pub history_modified: Option<SystemTime>,
+}
+
+/// Everything a developer's namespace holds, as read at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamespaceState {
+    /// The developer.
+    pub developer: DeveloperId,
+    /// The version read before the documents: if [`namespace_version`] still returns it
+    /// later, nothing below changed.
+    pub version: NamespaceVersion,
+    /// The latest session (active, or the last ended) with its version.
+    pub session: Option<Versioned<Session>>,
+    /// The time tracking with its version (`None`: never written through the store).
+    pub time: Option<Versioned<TimeTracking>>,
+    /// The ended sessions of `sessions/history/`, oldest first.
+    pub history: Vec<Session>,
+}
+
+/// The [`NamespaceVersion`] of `dev`'s namespace.
+///
+/// # Errors
+/// [`Error::Io`] when a store directory cannot be read.
+pub fn namespace_version(layout: &Layout, dev: &DeveloperId) -> Result<NamespaceVersion> {
+    let store = dev_store(layout, dev, StoreOptions::default());
+    Ok(NamespaceVersion {
+        session: store.generation(&session_key())?,
+        time: store.generation(&time_key())?,
+        history_modified: fs::metadata(layout.session_history_dir(dev))
+            .and_then(|m| m.modified())
+            .ok(),
+    })
+}
+
+/// Reads `dev`'s session, time tracking and session history. The version is taken first, so
+/// a change racing the read shows up as a version change at the next check.
+///
+/// # Errors
+/// The store's read errors, or [`Error::Io`] / [`Error::Json`] naming a history file.
+pub fn load_namespace(layout: &Layout, dev: &DeveloperId) -> Result<NamespaceState> {
+    let version = namespace_version(layout, dev)?;
+    let store = dev_store(layout, dev, StoreOptions::default());
+    Ok(NamespaceState {
+        developer: dev.clone(),
+        version,
+        session: store.get(&session_key())?,
+        time: store.get(&time_key())?,
+        history: session_history(layout, dev)?,
+    })
+}
+
+/// The ended sessions of `dev`'s `sessions/history/`, oldest first (by start time, then id).
+/// Lists and parses the whole directory; files not named `*.json` are skipped.
+///
+/// # Errors
+/// [`Error::Io`] or [`Error::Json`] naming the file that could not be read.
+pub fn session_history(layout: &Layout, dev: &DeveloperId) -> Result<Vec<Session>> {
+    let dir = layout.session_history_dir(dev);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("cannot list", &dir)(e)),
+    };
+    let mut sessions = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(Error::io("cannot list", &dir))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || !name.ends_with(".json") {
+            continue;
+        }
+        if let Some(session) = read_json::<Session>(&entry.path())? {
+            sessions.push(session);
+        }
+    }
+    sessions.sort_by(|a, b| (a.start_time, &a.session_id).cmp(&(b.start_time, &b.session_id)));
+    Ok(sessions)
+}
+
+/// `sessions/history/<session_id>.json`; the id must be a valid file name (the rules of
+/// task ids).
+pub(crate) fn history_path(
+    layout: &Layout,
+    dev: &DeveloperId,
+    session_id: &str,
+) -> Result<PathBuf> {
+    TaskId::new(session_id).map_err(|_| Error::InvalidSessionId {
+        id: flowforge_core::escape_bytes(session_id.as_bytes()),
+    })?;
+    Ok(layout
+        .session_history_dir(dev)
+        .join(format!("{session_id}.json")))
+}

@@ -1,0 +1,305 @@
+//! One key's directory: version files named by generation, the best-effort `HEAD` hint,
+//! finding the latest generation without listing, and put-if-absent publication.
+//!
+//! ```text
+//! <store>/<key>/
+//! ├── HEAD                         a recent generation, best-effort (may lag or be missing)
+//! ├── 00000000000000000041.json    {"generation":41,"value":{…}}
+//! ├── 00000000000000000042.json    {"generation":42,"deleted":true,"value":null}
+//! └── .tmp-<pid>-<n>               a version being written
+//! ```
+//!
+//! Invariant: the version files that exist always form one contiguous range of generations
+//! `[oldest, latest]` — writers only add `latest + 1`, compaction only removes from the bottom,
+//! lowest first. So the latest generation is found by probing upward from any generation
+//! known to exist (the hint), doubling the step and then bisecting: a handful of `stat`s
+//! whatever the length of the history, and one when the hint is exact.
+//!
+//! Why not list the directory and keep it small by compaction instead: a listing costs a
+//! `getdents` per call and grows with every version not yet compacted, while the probe costs
+//! one `stat` when the hint is fresh; and compaction cannot be aggressive (see `compact.rs`:
+//! a removed generation must never be re-creatable by a slow writer).
+
+use std::{
+    fs::{self, OpenOptions},
+    io::{ErrorKind, Write},
+    os::unix::fs::{OpenOptionsExt, PermissionsExt},
+    path::{Path, PathBuf},
+    sync::atomic::{AtomicU8, AtomicU64, Ordering},
+};
+
+use crate::{
+    error::{Error, Result},
+    fs::{Durability, FILE_MODE, create_private_dir_all, write_atomic},
+};
+
+/// The name of the hint file in a key directory.
+pub(crate) const HINT: &str = "HEAD";
+/// The name of the file recording compaction's floor: the oldest generation kept (best-effort).
+pub(crate) const FLOOR: &str = "FLOOR";
+/// The prefix of temporary files.
+pub(crate) const TMP_PREFIX: &str = ".tmp-";
+/// Writers refresh the hint every this many generations (and compaction always does), so a
+/// reader probes at most this far past it in the common case.
+pub(crate) const HINT_EVERY: u64 = 8;
+
+/// The file name of a generation: 20 digits, so names sort like numbers.
+pub(crate) fn file_name(generation: u64) -> String {
+    format!("{generation:020}.json")
+}
+
+/// The generation a directory entry names, if it is a version file.
+pub(crate) fn parse_file_name(name: &std::ffi::OsStr) -> Option<u64> {
+    let name = name.to_str()?;
+    let digits = name.strip_suffix(".json")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+pub(crate) fn version_path(dir: &Path, generation: u64) -> PathBuf {
+    dir.join(file_name(generation))
+}
+
+fn exists(dir: &Path, generation: u64) -> bool {
+    generation > 0 && fs::symlink_metadata(version_path(dir, generation)).is_ok()
+}
+
+/// Reads a hint file (`HEAD` or `FLOOR`); a missing or unreadable hint is `None` (it is only
+/// a hint).
+pub(crate) fn read_hint(dir: &Path, name: &str) -> Option<u64> {
+    let text = fs::read_to_string(dir.join(name)).ok()?;
+    text.trim().parse().ok()
+}
+
+/// Records `generation` in a hint file, best-effort and never flushed: a lost or stale hint
+/// only costs readers a few more probes.
+pub(crate) fn write_hint(dir: &Path, name: &str, generation: u64) {
+    let _ = write_atomic(
+        &dir.join(name),
+        format!("{generation}\n").as_bytes(),
+        Durability::Relaxed,
+    );
+}
+
+/// The latest generation of the key in `dir` (tombstones included), `0` when it has none.
+///
+/// # Errors
+/// [`Error::Io`] when the directory cannot be listed in the fallback path.
+pub(crate) fn latest(dir: &Path) -> Result<u64> {
+    // The hint, else compaction's floor, else generation 1; all must still exist.
+    let known = [read_hint(dir, HINT), read_hint(dir, FLOOR), Some(1)]
+        .into_iter()
+        .flatten()
+        .find(|&g| exists(dir, g));
+    let start = match known {
+        Some(g) => g,
+        // Every hint points below compaction, or the key is empty: list the directory once.
+        None => match list_generations(dir)?.last() {
+            Some(&g) => g,
+            None => return Ok(0),
+        },
+    };
+    Ok(probe_up(dir, start))
+}
+
+/// The largest existing generation at or above `known`, which exists (or is 0).
+fn probe_up(dir: &Path, known: u64) -> u64 {
+    let mut low = known;
+    let mut step = 1;
+    let mut high = loop {
+        let candidate = low.saturating_add(step);
+        if !exists(dir, candidate) {
+            break candidate;
+        }
+        low = candidate;
+        step = step.saturating_mul(2);
+    };
+    while high - low > 1 {
+        let mid = low + (high - low) / 2;
+        if exists(dir, mid) {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    low
+}
+
+/// Every generation with a version file in `dir`, ascending; empty when `dir` is missing.
+///
+/// # Errors
+/// [`Error::Io`] when the directory cannot be listed.
+pub(crate) fn list_generations(dir: &Path) -> Result<Vec<u64>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("cannot list", dir)(e)),
+    };
+    let mut generations = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(Error::io("cannot list", dir))?;
+        if let Some(g) = parse_file_name(&entry.file_name()) {
+            generations.push(g);
+        }
+    }
+    generations.sort_unstable();
+    Ok(generations)
+}
+
+/// Whether `renameat2(RENAME_NOREPLACE)` works here: 0 unknown, 1 yes, 2 no.
+static NOREPLACE: AtomicU8 = AtomicU8::new(0);
+
+/// Writes `bytes` to a temporary file in `dir` and publishes it as `generation` only if that
+/// generation does not exist yet. Returns `false` when another writer published it first.
+/// With [`Durability::Sync`] the file is flushed before publication and the directory after:
+/// two flushes.
+///
+/// # Errors
+/// [`Error::Io`] naming the file or directory; the temporary file is removed on failure.
+pub(crate) fn publish(
+    dir: &Path,
+    generation: u64,
+    bytes: &[u8],
+    durability: Durability,
+    still_fresh: impl FnOnce() -> bool,
+) -> Result<bool> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let tmp = dir.join(format!(
+        "{TMP_PREFIX}{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut created_dir = false;
+    let mut file = loop {
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(FILE_MODE)
+            .open(&tmp)
+        {
+            Ok(file) => break file,
+            Err(e) if e.kind() == ErrorKind::NotFound && !created_dir => {
+                create_private_dir_all(dir)?;
+                created_dir = true;
+            }
+            Err(e) => return Err(Error::io("cannot create", &tmp)(e)),
+        }
+    };
+    let target = version_path(dir, generation);
+    let result = (|| {
+        // The mode given to open is filtered by the umask; make sure it is exactly 0600.
+        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
+            .map_err(Error::io("cannot set permissions of", &tmp))?;
+        file.write_all(bytes)
+            .map_err(Error::io("cannot write", &tmp))?;
+        if durability == Durability::Sync {
+            file.sync_data().map_err(Error::io("cannot sync", &tmp))?;
+        }
+        drop(file);
+        // Checked right before publication: see the write window in `compact.rs`.
+        if !still_fresh() {
+            return Ok(false);
+        }
+        put_if_absent(&tmp, &target)
+    })();
+    if !matches!(result, Ok(true)) {
+        let _ = fs::remove_file(&tmp);
+    }
+    if result.as_ref().is_ok_and(|won| *won) && durability == Durability::Sync {
+        sync_dir(dir)?;
+        if created_dir {
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
+    }
+    result
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io("cannot sync directory", dir))
+}
+
+/// Moves `tmp` to `target` unless `target` exists: `renameat2(RENAME_NOREPLACE)`, or where
+/// the filesystem refuses that flag, a hard link (which fails if the target exists) and an
+/// unlink. Never a plain rename, which would overwrite.
+fn put_if_absent(tmp: &Path, target: &Path) -> Result<bool> {
+    use rustix::{
+        fs::{CWD, RenameFlags, renameat_with},
+        io::Errno,
+    };
+    if NOREPLACE.load(Ordering::Relaxed) != 2 {
+        match renameat_with(CWD, tmp, CWD, target, RenameFlags::NOREPLACE) {
+            Ok(()) => {
+                NOREPLACE.store(1, Ordering::Relaxed);
+                return Ok(true);
+            }
+            Err(Errno::EXIST) => return Ok(false),
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM)
+                if NOREPLACE.load(Ordering::Relaxed) == 0 =>
+            {
+                NOREPLACE.store(2, Ordering::Relaxed);
+            }
+            Err(e) => {
+                return Err(Error::io("cannot publish", target)(
+                    std::io::Error::from_raw_os_error(e.raw_os_error()),
+                ));
+            }
+        }
+    }
+    match fs::hard_link(tmp, target) {
+        Ok(()) => {
+            let _ = fs::remove_file(tmp);
+            Ok(true)
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(Error::io("cannot publish", target)(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_sort_numerically() {
+        assert_eq!(parse_file_name(file_name(42).as_ref()), Some(42));
+        assert!(file_name(9) < file_name(10));
+        assert_eq!(parse_file_name("HEAD".as_ref()), None);
+        assert_eq!(parse_file_name("42.json".as_ref()), None);
+    }
+
+    #[test]
+    fn latest_is_found_from_any_hint_and_without_one() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("k");
+        assert_eq!(latest(&dir).unwrap(), 0);
+        for g in 1..=37 {
+            assert!(publish(&dir, g, b"{}", Durability::Relaxed, || true).unwrap());
+            assert!(!publish(&dir, g, b"{}", Durability::Relaxed, || true).unwrap());
+        }
+        assert_eq!(latest(&dir).unwrap(), 37);
+        for hint in [1, 5, 36, 37, 99] {
+            write_hint(&dir, HINT, hint);
+            assert_eq!(latest(&dir).unwrap(), 37, "hint {hint}");
+        }
+        // Compacted below a stale hint: the small directory is listed once.
+        write_hint(&dir, HINT, 3);
+        for g in 1..=30 {
+            fs::remove_file(version_path(&dir, g)).unwrap();
+        }
+        assert_eq!(latest(&dir).unwrap(), 37);
+        fs::remove_file(dir.join(HINT)).unwrap();
+        assert_eq!(latest(&dir).unwrap(), 37);
+        let leftovers: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with(TMP_PREFIX))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+}

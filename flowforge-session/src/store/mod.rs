@@ -1,0 +1,534 @@
+//! A versioned document store over a directory, with compare-and-swap by generation.
+//!
+//! Every key is a directory; every version of its document is a file named by its
+//! generation (1, 2, 3, …), written fully to a temporary file and published with an atomic
+//! put-if-absent (`renameat2(RENAME_NOREPLACE)`, or a hard link where the filesystem refuses
+//! that flag — never a plain rename, which overwrites). Exactly one writer wins each
+//! generation, so the generation is the compare-and-swap token: nobody waits on a lock, and
+//! a writer that dies holds nothing. Readers never block and never see a torn document.
+//!
+//! The latest generation is found from a best-effort `HEAD` hint by probing upward (see
+//! `generation.rs`): a few `stat`s, never a listing that grows with the history. Compaction
+//! ([`Store::compact`], or automatically with [`Compaction`]) keeps the last K generations.
+//!
+//! ```
+//! use flowforge_session::store::{Cas, Key, Store, StoreOptions};
+//! let dir = tempfile::tempdir()?;
+//! let store = Store::new(dir.path(), StoreOptions::relaxed());
+//! let key = Key::new("counter")?;
+//! let v1 = store.create(&key, &1u64)?.swapped().expect("the key was absent");
+//! // A writer holding an old version loses:
+//! let v2 = store.compare_and_swap(&key, Some(v1), &2u64)?.swapped().expect("v1 is current");
+//! match store.compare_and_swap(&key, Some(v1), &3u64)? {
+//!     Cas::Conflict(current) => assert_eq!(current.map(|c| c.value), Some(2)),
+//!     Cas::Swapped(_) => unreachable!("v1 is stale"),
+//! }
+//! // `update` retries for you:
+//! let v3 = store.update(&key, |n: Option<&u64>| Ok(n.copied().unwrap_or(0) + 10))?;
+//! assert_eq!((v3.value, v3.version.get()), (12, v2.get() + 1));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod backoff;
+mod compact;
+mod generation;
+mod key;
+
+use std::{
+    fs,
+    io::{ErrorKind, Read},
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+pub use self::{
+    compact::{CompactReport, Compaction},
+    key::{Key, MAX_KEY_LEN},
+};
+use crate::{
+    error::{Error, Result},
+    fs::Durability,
+};
+
+/// The default limit on a document's size: 1 MiB.
+pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 1 << 20;
+
+/// A version of a key's document: the generation that published it. Versions of one key are
+/// ordered; a version is only obtained from the store, never made up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(u64);
+
+impl Version {
+    /// The generation number (1 for the first version of a key).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A value with the version it was read or written as.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    /// The document.
+    pub value: T,
+    /// Its version.
+    pub version: Version,
+}
+
+/// The outcome of a compare-and-swap.
+#[derive(Debug, Clone, PartialEq)]
+#[must_use]
+pub enum Cas<T> {
+    /// The new document was published as this version.
+    Swapped(Version),
+    /// The key was not at the expected version; this is what it holds now (`None`: absent or
+    /// deleted).
+    Conflict(Option<Versioned<T>>),
+}
+
+impl<T> Cas<T> {
+    /// The new version, `None` on a conflict.
+    pub fn swapped(self) -> Option<Version> {
+        match self {
+            Cas::Swapped(v) => Some(v),
+            Cas::Conflict(_) => None,
+        }
+    }
+}
+
+/// How an [`Store::update`] retries after losing a race: exponential backoff with jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    /// Attempts before giving up with [`Error::Contended`].
+    pub max_attempts: u32,
+    /// The first pause.
+    pub initial_backoff: Duration,
+    /// The longest pause.
+    pub max_backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Self {
+            max_attempts: 1000,
+            initial_backoff: Duration::from_micros(20),
+            max_backoff: Duration::from_millis(5),
+        }
+    }
+}
+
+/// How a [`Store`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Whether writes wait for the disk (`Sync`, the default: two flushes per write).
+    pub durability: Durability,
+    /// Documents larger than this are refused.
+    pub max_document_bytes: u64,
+    /// The retry policy of [`Store::update`].
+    pub retry: Retry,
+    /// Automatic compaction after writes; `None` keeps every version.
+    pub compaction: Option<Compaction>,
+    /// A writer whose read is older than this when it is about to publish reads again
+    /// instead (a lost race): compaction never removes a version younger than its
+    /// [`Compaction::min_age`], which must be larger, so a stalled writer cannot re-create a
+    /// removed generation.
+    pub write_window: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Sync,
+            max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
+            retry: Retry::default(),
+            compaction: Some(Compaction::default()),
+            write_window: Duration::from_secs(10),
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The defaults with [`Durability::Relaxed`].
+    pub fn relaxed() -> Self {
+        Self {
+            durability: Durability::Relaxed,
+            ..Self::default()
+        }
+    }
+
+    /// The defaults with the given durability.
+    pub fn with_durability(durability: Durability) -> Self {
+        Self {
+            durability,
+            ..Self::default()
+        }
+    }
+}
+
+/// The latest generation of a key as read: the document, or a tombstone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Head<T> {
+    /// The generation (tombstones count).
+    pub generation: u64,
+    /// The document, `None` for a tombstone.
+    pub value: Option<T>,
+}
+
+#[derive(Serialize)]
+struct EnvelopeOut<'a, T> {
+    generation: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
+    value: Option<&'a T>,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeIn<T> {
+    generation: u64,
+    #[serde(default)]
+    deleted: bool,
+    value: Option<T>,
+}
+
+/// A versioned document store over one directory. Cheap to create and to clone; holds no
+/// file handles or locks. Safe to share between threads and processes.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+    options: StoreOptions,
+}
+
+/// How many times a read retries when compaction removes the version it found.
+const READ_ATTEMPTS: u32 = 16;
+
+impl Store {
+    /// A store over `dir`. Nothing is touched until the first write, which creates the
+    /// directories 0700.
+    pub fn new(dir: impl Into<PathBuf>, options: StoreOptions) -> Self {
+        Self {
+            dir: dir.into(),
+            options,
+        }
+    }
+
+    /// The store's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The store's options.
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// The directory of `key`.
+    pub fn key_dir(&self, key: &Key) -> PathBuf {
+        self.dir.join(key.as_str())
+    }
+
+    /// The latest generation of `key`, tombstones included; `0` when it was never written.
+    /// Cheap: a read of the hint and a few `stat`s. It changes whenever the key changes, so
+    /// it serves as a change detector.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the key's directory cannot be read.
+    pub fn generation(&self, key: &Key) -> Result<u64> {
+        generation::latest(&self.key_dir(key))
+    }
+
+    /// The latest document of `key` with its version; `None` when absent or deleted.
+    ///
+    /// # Errors
+    /// [`Error::Io`], [`Error::Json`] or [`Error::Corrupt`] naming the version file,
+    /// [`Error::TooLarge`], or [`Error::Unstable`] when compaction kept removing the version
+    /// being read.
+    pub fn get<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<Versioned<T>>> {
+        Ok(self.head(key)?.and_then(|head| {
+            head.value.map(|value| Versioned {
+                value,
+                version: Version(head.generation),
+            })
+        }))
+    }
+
+    /// The latest generation of `key` as read, tombstones included; `None` when never
+    /// written.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub fn head<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<Head<T>>> {
+        let dir = self.key_dir(key);
+        for _ in 0..READ_ATTEMPTS {
+            let generation = generation::latest(&dir)?;
+            if generation == 0 {
+                return Ok(None);
+            }
+            match self.read_version(&dir, generation)? {
+                Some(value) => return Ok(Some(Head { generation, value })),
+                // Compaction removed it between finding and reading: look again.
+                None => continue,
+            }
+        }
+        Err(Error::Unstable {
+            key: key.to_string(),
+            attempts: READ_ATTEMPTS,
+        })
+    }
+
+    /// Every version of `key` still kept, oldest first (`None` values are tombstones). Lists
+    /// the key's directory: meant for audits and tests, not for hot paths.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub fn history<T: DeserializeOwned>(&self, key: &Key) -> Result<Vec<Head<T>>> {
+        let dir = self.key_dir(key);
+        let mut out = Vec::new();
+        for generation in generation::list_generations(&dir)? {
+            // A version compacted away meanwhile is simply no longer kept.
+            if let Some(value) = self.read_version(&dir, generation)? {
+                out.push(Head { generation, value });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every key with a directory in the store, sorted. Lists the store directory (one entry
+    /// per key, not per version).
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the directory cannot be listed.
+    pub fn keys(&self) -> Result<Vec<Key>> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("cannot list", &self.dir)(e)),
+        };
+        let mut keys = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(Error::io("cannot list", &self.dir))?;
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if let (true, Some(Ok(key))) = (is_dir, entry.file_name().to_str().map(Key::new)) {
+                keys.push(key);
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Publishes `value` as the first version of `key`, or the first after a deletion.
+    ///
+    /// # Errors
+    /// As [`Store::compare_and_swap`].
+    pub fn create<T: Serialize + DeserializeOwned>(&self, key: &Key, value: &T) -> Result<Cas<T>> {
+        self.compare_and_swap(key, None, value)
+    }
+
+    /// Publishes `new` as the next version of `key` if `key` is at version `expected`
+    /// (`None`: absent or deleted). Otherwise nothing is written and the conflict carries the
+    /// current document — also when another writer published the same generation first.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] (nothing written), [`Error::Io`] naming the file, or the errors of
+    /// [`Store::get`] while reading the current version.
+    pub fn compare_and_swap<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &Key,
+        expected: Option<Version>,
+        new: &T,
+    ) -> Result<Cas<T>> {
+        self.swap(key, expected, Some(new))
+    }
+
+    /// Deletes `key` if it is at version `expected` by publishing a tombstone; the key can be
+    /// created again afterwards.
+    ///
+    /// # Errors
+    /// As [`Store::compare_and_swap`].
+    pub fn delete<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &Key,
+        expected: Version,
+    ) -> Result<Cas<T>> {
+        self.swap(key, Some(expected), None)
+    }
+
+    /// Reads `key`, computes its next document with `f` and publishes it; on a lost race
+    /// reads again and retries with backoff (see [`Retry`]). `f` may run several times and
+    /// should have no side effects; an error from `f` stops the update with nothing
+    /// written.
+    ///
+    /// # Errors
+    /// The error of `f`, [`Error::Contended`] when the retry budget is spent, or the errors
+    /// of [`Store::compare_and_swap`].
+    pub fn update<T, F>(&self, key: &Key, mut f: F) -> Result<Versioned<T>>
+    where
+        T: Serialize + DeserializeOwned,
+        F: FnMut(Option<&T>) -> Result<T>,
+    {
+        let mut backoff = backoff::Backoff::new(self.options.retry);
+        let dir = self.key_dir(key);
+        for _ in 0..self.options.retry.max_attempts {
+            let read_at = Instant::now();
+            let head = self.head::<T>(key)?;
+            let generation = head.as_ref().map_or(0, |h| h.generation);
+            let value = f(head.as_ref().and_then(|h| h.value.as_ref()))?;
+            let next = generation + 1;
+            if self.publish(&dir, key, next, Some(&value), read_at)? {
+                return Ok(Versioned {
+                    value,
+                    version: Version(next),
+                });
+            }
+            backoff.pause();
+        }
+        Err(Error::Contended {
+            key: key.to_string(),
+            attempts: self.options.retry.max_attempts,
+        })
+    }
+
+    /// Removes versions of `key` older than the last `keep` (at least one is always kept)
+    /// whose successor is older than `min_age`, and temporary files older than `min_age`.
+    /// Lists the key's directory once. `min_age` must exceed the write window of every
+    /// writer still running (see `compact.rs`); [`Duration::ZERO`] is safe only when no
+    /// writer is.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the directory or file that could not be listed or removed.
+    pub fn compact(&self, key: &Key, keep: u64, min_age: Duration) -> Result<CompactReport> {
+        compact::compact(&self.key_dir(key), keep, min_age)
+    }
+
+    fn swap<T: Serialize + DeserializeOwned>(
+        &self,
+        key: &Key,
+        expected: Option<Version>,
+        new: Option<&T>,
+    ) -> Result<Cas<T>> {
+        let dir = self.key_dir(key);
+        let read_at = Instant::now();
+        let generation = match expected {
+            // The expected version is a live document only the store handed out: comparing
+            // generations is enough, nothing needs parsing.
+            Some(version) => generation::latest(&dir)?
+                .eq(&version.0)
+                .then_some(version.0),
+            // "Absent" matches a key never written or whose head is a tombstone.
+            None => match self.head::<T>(key)? {
+                None => Some(0),
+                Some(Head {
+                    generation,
+                    value: None,
+                }) => Some(generation),
+                Some(_) => None,
+            },
+        };
+        if let Some(generation) = generation {
+            if self.publish(&dir, key, generation + 1, new, read_at)? {
+                return Ok(Cas::Swapped(Version(generation + 1)));
+            }
+        }
+        Ok(Cas::Conflict(self.get(key)?))
+    }
+
+    /// Serialises and publishes one version; `false` when the generation was taken, or when
+    /// the read it builds on (made at `read_at`) is older than the write window.
+    fn publish<T: Serialize>(
+        &self,
+        dir: &Path,
+        key: &Key,
+        generation: u64,
+        value: Option<&T>,
+        read_at: Instant,
+    ) -> Result<bool> {
+        let envelope = EnvelopeOut {
+            generation,
+            deleted: value.is_none(),
+            value,
+        };
+        let mut bytes = serde_json::to_vec(&envelope).map_err(|source| Error::Json {
+            path: generation::version_path(dir, generation),
+            source,
+        })?;
+        bytes.push(b'\n');
+        if bytes.len() as u64 > self.options.max_document_bytes {
+            return Err(Error::TooLarge {
+                what: key.to_string(),
+                size: bytes.len() as u64,
+                limit: self.options.max_document_bytes,
+            });
+        }
+        let window = self.options.write_window;
+        let won = generation::publish(dir, generation, &bytes, self.options.durability, || {
+            read_at.elapsed() < window
+        })?;
+        if won {
+            if generation % generation::HINT_EVERY == 0 {
+                generation::write_hint(dir, generation::HINT, generation);
+            }
+            if let Some(compaction) = self.options.compaction {
+                if generation % compaction.every.max(1) == 0 {
+                    compact::compact_versions(dir, compaction.keep, compaction.min_age)?;
+                }
+            }
+        }
+        Ok(won)
+    }
+
+    /// Reads and parses one version file; `Ok(None)` when it does not exist (any more).
+    fn read_version<T: DeserializeOwned>(
+        &self,
+        dir: &Path,
+        generation: u64,
+    ) -> Result<Option<Option<T>>> {
+        let path = generation::version_path(dir, generation);
+        let mut file = match fs::File::open(&path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("cannot read", &path)(e)),
+        };
+        let limit = self.options.max_document_bytes;
+        let mut bytes = Vec::with_capacity(1024);
+        // Read at most one byte past the limit: a huge file is refused without reading it.
+        (&mut file)
+            .take(limit + 1)
+            .read_to_end(&mut bytes)
+            .map_err(Error::io("cannot read", &path))?;
+        if bytes.len() as u64 > limit {
+            return Err(Error::TooLarge {
+                what: path.display().to_string(),
+                size: file.metadata().map_or(limit + 1, |m| m.len()),
+                limit,
+            });
+        }
+        let envelope: EnvelopeIn<T> =
+            serde_json::from_slice(&bytes).map_err(|source| Error::Json {
+                path: path.clone(),
+                source,
+            })?;
+        if envelope.generation != generation {
+            return Err(Error::Corrupt {
+                path,
+                reason: format!("it says generation {}", envelope.generation),
+            });
+        }
+        match (envelope.deleted, envelope.value) {
+            (true, _) => Ok(Some(None)),
+            (false, Some(value)) => Ok(Some(Some(value))),
+            (false, None) => Err(Error::Corrupt {
+                path,
+                reason: "no value and not a tombstone".to_owned(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,341 @@
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+fn store(dir: &Path) -> Store {
+    Store::new(
+        dir,
+        StoreOptions {
+            compaction: None,
+            ..StoreOptions::relaxed()
+        },
+    )
+}
+
+#[test]
+fn create_get_swap_delete_and_recreate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store(tmp.path());
+    let key = Key::new("doc").unwrap();
+    assert_eq!(store.get::<String>(&key).unwrap(), None);
+    assert_eq!(store.generation(&key).unwrap(), 0);
+    let v1 = store
+        .create(&key, &"a".to_owned())
+        .unwrap()
+        .swapped()
+        .unwrap();
+    assert_eq!(v1.get(), 1);
+    match store.create(&key, &"b".to_owned()).unwrap() {
+        Cas::Conflict(Some(current)) => assert_eq!(current.value, "a"),
+        other => panic!("create over an existing key: {other:?}"),
+    }
+    let v2 = store
+        .compare_and_swap(&key, Some(v1), &"b".to_owned())
+        .unwrap()
+        .swapped()
+        .unwrap();
+    assert!(
+        store
+            .delete::<String>(&key, v1)
+            .unwrap()
+            .swapped()
+            .is_none()
+    );
+    let v3 = store.delete::<String>(&key, v2).unwrap().swapped().unwrap();
+    assert_eq!(store.get::<String>(&key).unwrap(), None);
+    assert_eq!(store.generation(&key).unwrap(), v3.get());
+    let v4 = store
+        .create(&key, &"c".to_owned())
+        .unwrap()
+        .swapped()
+        .unwrap();
+    assert_eq!(v4.get(), 4);
+    let history: Vec<_> = store
+        .history::<String>(&key)
+        .unwrap()
+        .into_iter()
+        .map(|h| (h.generation, h.value))
+        .collect();
+    assert_eq!(
+        history,
+        [
+            (1, Some("a".to_owned())),
+            (2, Some("b".to_owned())),
+            (3, None),
+            (4, Some("c".to_owned()))
+        ]
+    );
+    let dir = store.key_dir(&key);
+    assert_eq!(
+        fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    for g in 1..=4 {
+        let path = generation::version_path(&dir, g);
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+}
+
+#[test]
+fn a_corrupt_version_names_the_file_and_other_keys_keep_working() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store(tmp.path());
+    let (bad, good) = (Key::new("bad").unwrap(), Key::new("good").unwrap());
+    let v1 = store.create(&bad, &1u32).unwrap().swapped().unwrap();
+    store.create(&good, &1u32).unwrap().swapped().unwrap();
+    let path = generation::version_path(&store.key_dir(&bad), 2);
+    fs::write(&path, "{\"generation\":2,\"val").unwrap();
+    let err = store.get::<u32>(&bad).unwrap_err();
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    // A file claiming another generation is corrupt too.
+    fs::write(&path, "{\"generation\":7,\"value\":3}").unwrap();
+    assert!(matches!(store.get::<u32>(&bad), Err(Error::Corrupt { .. })));
+    assert_eq!(store.get::<u32>(&good).unwrap().unwrap().value, 1);
+    assert!(store.update(&good, |n| Ok(n.unwrap() + 1)).is_ok());
+    // The stale version cannot overwrite it; the writer that knows the head can.
+    assert!(matches!(
+        store.compare_and_swap(&bad, Some(v1), &5u32),
+        Err(Error::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn oversized_documents_are_refused_with_nothing_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store(tmp.path());
+    let key = Key::new("big").unwrap();
+    let big = "x".repeat(DEFAULT_MAX_DOCUMENT_BYTES as usize);
+    assert!(matches!(
+        store.create(&key, &big),
+        Err(Error::TooLarge { .. })
+    ));
+    assert_eq!(store.generation(&key).unwrap(), 0);
+    // Nor is one written by something else read whole.
+    store
+        .create(&key, &"small".to_owned())
+        .unwrap()
+        .swapped()
+        .unwrap();
+    let path = generation::version_path(&store.key_dir(&key), 2);
+    fs::write(&path, format!("{{\"generation\":2,\"value\":\"{big}\"}}")).unwrap();
+    assert!(matches!(
+        store.get::<String>(&key),
+        Err(Error::TooLarge { .. })
+    ));
+}
+
+#[test]
+fn compaction_keeps_the_last_k_and_removes_stray_temporaries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store(tmp.path());
+    let key = Key::new("k").unwrap();
+    for i in 0..50u32 {
+        store.update(&key, |_| Ok(i)).unwrap();
+    }
+    let dir = store.key_dir(&key);
+    fs::write(dir.join(".tmp-999999-0"), "partial").unwrap();
+    let report = store.compact(&key, 5, Duration::ZERO).unwrap();
+    assert_eq!(report.latest, 50);
+    assert_eq!(report.removed_versions, 45);
+    assert_eq!(report.removed_temp_files, 1);
+    let kept: Vec<u64> = store
+        .history::<u32>(&key)
+        .unwrap()
+        .iter()
+        .map(|h| h.generation)
+        .collect();
+    assert_eq!(kept, (46..=50).collect::<Vec<_>>());
+    assert_eq!(store.get::<u32>(&key).unwrap().unwrap().value, 49);
+    store.update(&key, |n| Ok(n.unwrap() + 1)).unwrap();
+    assert_eq!(store.get::<u32>(&key).unwrap().unwrap().version.get(), 51);
+}
+
+#[test]
+fn automatic_compaction_keeps_the_directory_small() {
+    let tmp = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        compaction: Some(Compaction {
+            keep: 4,
+            every: 8,
+            min_age: Duration::ZERO,
+        }),
+        ..StoreOptions::relaxed()
+    };
+    let store = Store::new(tmp.path(), options);
+    let key = Key::new("k").unwrap();
+    for _ in 0..100 {
+        store
+            .update(&key, |n: Option<&u32>| Ok(n.copied().unwrap_or(0) + 1))
+            .unwrap();
+    }
+    let files = fs::read_dir(store.key_dir(&key)).unwrap().count();
+    assert!(files <= 4 + 8 + 1, "{files} files");
+    assert_eq!(store.get::<u32>(&key).unwrap().unwrap().value, 100);
+}
+
+#[test]
+fn threads_contending_on_one_key_lose_no_increment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("counter").unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..50 {
+                    store
+                        .update(&key, |n: Option<&u64>| Ok(n.copied().unwrap_or(0) + 1))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let got = store.get::<u64>(&key).unwrap().unwrap();
+    assert_eq!((got.value, got.version.get()), (400, 400));
+}
+
+mod model {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Get(u8),
+        Create(u8, u32),
+        /// Compare-and-swap expecting the current version (or one generation behind it when
+        /// `stale`).
+        Cas {
+            key: u8,
+            value: u32,
+            stale: bool,
+        },
+        Delete {
+            key: u8,
+            value: u32,
+            stale: bool,
+        },
+        Update(u8, u32),
+        Compact(u8, u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = 0u8..3;
+        prop_oneof![
+            key.clone().prop_map(Op::Get),
+            (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Create(k, v)),
+            (key.clone(), any::<u32>(), any::<bool>()).prop_map(|(key, value, stale)| Op::Cas {
+                key,
+                value,
+                stale
+            }),
+            (key.clone(), any::<bool>()).prop_map(|(key, stale)| Op::Delete {
+                key,
+                value: 0,
+                stale
+            }),
+            (key.clone(), any::<u32>()).prop_map(|(k, v)| Op::Update(k, v)),
+            (key, 1u64..4).prop_map(|(k, keep)| Op::Compact(k, keep)),
+        ]
+    }
+
+    /// The model: per key, the latest generation and the live value (None: absent/deleted).
+    type Model = BTreeMap<u8, (u64, Option<u32>)>;
+
+    fn version_of(model: &Model, k: u8) -> Option<u64> {
+        model.get(&k).and_then(|(g, v)| v.map(|_| *g))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn the_store_agrees_with_an_in_memory_model(ops in proptest::collection::vec(op(), 1..40)) {
+            let tmp = tempfile::tempdir().unwrap();
+            let store = store(tmp.path());
+            let key = |k: u8| Key::new(&format!("k{k}")).unwrap();
+            let mut model = Model::new();
+            // Per key, the oldest generation compaction keeps.
+            let mut floors: BTreeMap<u8, u64> = BTreeMap::new();
+            // Versions the store handed out, to replay stale ones.
+            let mut seen: BTreeMap<(u8, u64), Version> = BTreeMap::new();
+            for op in ops {
+                match op {
+                    Op::Get(k) => {
+                        let got = store.get::<u32>(&key(k)).unwrap();
+                        let want = model.get(&k).and_then(|(g, v)| v.map(|v| (v, *g)));
+                        prop_assert_eq!(got.map(|g| (g.value, g.version.get())), want);
+                    }
+                    Op::Create(k, v) => {
+                        let entry = model.entry(k).or_insert((0, None));
+                        let outcome = store.create(&key(k), &v).unwrap();
+                        if entry.1.is_none() {
+                            entry.0 += 1;
+                            entry.1 = Some(v);
+                            let version = outcome.swapped().unwrap();
+                            prop_assert_eq!(version.get(), entry.0);
+                            seen.insert((k, version.get()), version);
+                        } else {
+                            prop_assert_eq!(outcome, Cas::Conflict(Some(Versioned {
+                                value: entry.1.unwrap(),
+                                version: Version(entry.0),
+                            })));
+                        }
+                    }
+                    Op::Cas { key: k, value, stale } | Op::Delete { key: k, value, stale } if version_of(&model, k).is_some() => {
+                        let current = version_of(&model, k).unwrap();
+                        let expected = if stale {
+                            match seen.range((k, 0)..(k, current)).next_back() {
+                                Some((_, v)) => *v,
+                                None => continue,
+                            }
+                        } else {
+                            seen[&(k, current)]
+                        };
+                        let is_delete = matches!(op, Op::Delete { .. });
+                        let outcome = if is_delete {
+                            store.delete::<u32>(&key(k), expected).unwrap()
+                        } else {
+                            store.compare_and_swap(&key(k), Some(expected), &value).unwrap()
+                        };
+                        if stale {
+                            prop_assert!(outcome.swapped().is_none());
+                        } else {
+                            let version = outcome.swapped().unwrap();
+                            prop_assert_eq!(version.get(), current + 1);
+                            let new = if is_delete { None } else { Some(value) };
+                            model.insert(k, (current + 1, new));
+                            seen.insert((k, version.get()), version);
+                        }
+                    }
+                    Op::Cas { .. } | Op::Delete { .. } => {}
+                    Op::Update(k, v) => {
+                        let got = store.update(&key(k), |old: Option<&u32>| Ok(old.copied().unwrap_or(0).wrapping_add(v))).unwrap();
+                        let entry = model.entry(k).or_insert((0, None));
+                        entry.0 += 1;
+                        entry.1 = Some(entry.1.unwrap_or(0).wrapping_add(v));
+                        prop_assert_eq!((got.value, got.version.get()), (entry.1.unwrap(), entry.0));
+                        seen.insert((k, got.version.get()), got.version);
+                    }
+                    Op::Compact(k, keep) => {
+                        store.compact(&key(k), keep, Duration::ZERO).unwrap();
+                        let latest = model.get(&k).map_or(0, |e| e.0);
+                        let floor = floors.entry(k).or_insert(1);
+                        *floor = (*floor).max((latest + 1).saturating_sub(keep));
+                        let kept: Vec<u64> = store.history::<u32>(&key(k)).unwrap().iter().map(|h| h.generation).collect();
+                        prop_assert_eq!(kept, (*floor..=latest).collect::<Vec<_>>());
+                    }
+                }
+                for (k, (g, _)) in &model {
+                    prop_assert_eq!(store.generation(&key(*k)).unwrap(), *g);
+                }
+            }
+        }
+    }
+}

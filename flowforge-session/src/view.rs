@@ -1,0 +1,84 @@
+//! Compatibility views: plain JSON files (`sessions/current.json`, `time-tracking.json`) that
+//! mirror a store key for the bash tools and `jq`.
+//!
+//! A view is never the source of truth. It is written only by the writer that won a version,
+//! always with an atomic replace, and never flushed (it can be rebuilt from the store). After
+//! writing, the writer checks the key's latest generation; if a newer version exists it
+//! rewrites the view from it and checks again. So whichever writer's replace lands last
+//! has seen no newer version after writing: the view converges to the latest version, and
+//! concurrent writers cannot leave an older one in it. A writer that dies between its
+//! version and its view leaves the view one version behind until the next write or
+//! [`refresh`].
+
+use std::path::Path;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{
+    error::Result,
+    fs::{Durability, write_json},
+    store::{Head, Key, Store, Versioned},
+};
+
+/// How many newer versions a writer chases before leaving the view to their writers.
+const CHASE: usize = 16;
+
+/// Writes `written` (just published as the latest version of `key`) to the view at `path`,
+/// then makes sure no newer version was overtaken.
+pub(crate) fn publish<T: Serialize + DeserializeOwned>(
+    store: &Store,
+    key: &Key,
+    path: &Path,
+    written: &Versioned<T>,
+) -> Result<()> {
+    write_json(path, &written.value, Durability::Relaxed)?;
+    settle::<T>(store, key, path, written.version.get())
+}
+
+/// Rewrites the view at `path` from the latest version of `key` (nothing when the key was
+/// never written).
+///
+/// # Errors
+/// The store's read errors, or [`Error::Io`](crate::Error::Io) naming the view.
+pub fn refresh<T: Serialize + DeserializeOwned>(
+    store: &Store,
+    key: &Key,
+    path: &Path,
+) -> Result<()> {
+    settle::<T>(store, key, path, 0)
+}
+
+fn settle<T: Serialize + DeserializeOwned>(
+    store: &Store,
+    key: &Key,
+    path: &Path,
+    mut shown: u64,
+) -> Result<()> {
+    for _ in 0..CHASE {
+        if store.generation(key)? <= shown {
+            return Ok(());
+        }
+        match store.head::<T>(key)? {
+            Some(Head {
+                generation,
+                value: Some(value),
+            }) => {
+                write_json(path, &value, Durability::Relaxed)?;
+                shown = generation;
+            }
+            Some(Head {
+                generation,
+                value: None,
+            }) => {
+                match std::fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(crate::Error::io("cannot remove", path)(e)),
+                }
+                shown = generation;
+            }
+            None => return Ok(()),
+        }
+    }
+    Ok(())
+}
