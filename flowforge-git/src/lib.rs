@@ -43,3 +43,12 @@ pub use status::{
 
 /// The branch developers' branches are compared with when none is configured.
 pub const DEFAULT_BASE_BRANCH: &str = "main";
+
+// The watched cache, batched refs and git sync.
+pub mod cache;
+pub mod refs;
+pub mod sync;
+pub mod watch;
+pub use cache::{Answer, Error as CacheError, Fresh, Freshness, GitView, ViewOptions, WatchMode};
+pub use refs::RefsSnapshot;
+pub use sync::{DeveloperRequest, DeveloperSync, SyncReport, sync_once};

@@ -1,0 +1,414 @@
+//! [`GitView`]: the status and the ref snapshot of one repository, watched and shared.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use flowforge_core::metrics::{Counter, Ratio, Registry, names as core_names};
+use parking_lot::Mutex;
+
+use super::{
+    Answer, Error, Fresh, Freshness, Result,
+    cookie::CookieError,
+    flight::{Fetched, How, SingleFlight},
+    names,
+};
+use crate::{
+    Repo, Status, StatusOptions,
+    refs::{AheadBehindMemo, RefsSnapshot},
+    watch::{Pending, Roots, StatusChanges, Watch},
+};
+
+/// Whether a [`GitView`] watches the file system.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WatchMode {
+    /// Watch, and fall back to recomputing where the watcher cannot run.
+    #[default]
+    Watch,
+    /// Do not watch: every call recomputes (for one-shot processes such as the CLI, where a
+    /// watcher would see nothing before the process exits).
+    Off,
+}
+
+/// How a [`GitView`] is opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewOptions {
+    /// Whether to watch the file system.
+    pub watch: WatchMode,
+    /// The branch developers' branches are compared with.
+    pub base_branch: String,
+    /// How long a synced call waits for the watcher to report its cookie before it stops
+    /// trusting the watcher (and recomputes).
+    pub cookie_timeout: Duration,
+}
+
+impl Default for ViewOptions {
+    fn default() -> Self {
+        Self {
+            watch: WatchMode::Watch,
+            base_branch: crate::DEFAULT_BASE_BRANCH.to_owned(),
+            cookie_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// One repository's status and refs, cached, watched and shared by every thread.
+///
+/// Cheap to clone (an [`Arc`] inside), `Send + Sync`. The watcher stops when the last clone is
+/// dropped.
+#[derive(Debug, Clone)]
+pub struct GitView {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    repo: Repo,
+    watch: Watch,
+    base_branch: String,
+    status: SingleFlight<Status>,
+    refs: SingleFlight<RefsSnapshot>,
+    memo: Mutex<AheadBehindMemo>,
+    counts: Counts,
+    hit_rate: Arc<Ratio>,
+    fallback: Arc<Counter>,
+    overflow: Arc<Counter>,
+    overflows_seen: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    full: AtomicU64,
+    incremental: AtomicU64,
+    refs: AtomicU64,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    fallback: AtomicU64,
+}
+
+/// What one [`GitView`] has done since it was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CacheStats {
+    /// Statuses computed from nothing.
+    pub full_computations: u64,
+    /// Statuses brought up to date incrementally.
+    pub incremental_refreshes: u64,
+    /// Ref snapshots computed.
+    pub refs_computations: u64,
+    /// Status questions answered without computing (stored or shared with another caller).
+    pub hits: u64,
+    /// Status questions that ran a computation.
+    pub misses: u64,
+    /// Questions answered by recomputing because no watcher could be trusted.
+    pub fallback_answers: u64,
+    /// Watcher queue overflows.
+    pub overflows: u64,
+    /// Whether the watcher runs and is trusted.
+    pub watching: bool,
+}
+
+/// Which cached value a question is about.
+#[derive(Debug, Clone, Copy)]
+enum Which {
+    Status,
+    Refs,
+}
+
+impl Which {
+    fn version(self, pending: &Pending) -> u64 {
+        match self {
+            Which::Status => pending.status_version,
+            Which::Refs => pending.refs_version,
+        }
+    }
+}
+
+impl From<crate::Error> for Error {
+    fn from(e: crate::Error) -> Self {
+        match e {
+            crate::Error::Gone { path } => Error::Gone { path },
+            other => Error::Status(other),
+        }
+    }
+}
+
+impl GitView {
+    /// Opens the repository whose work tree contains `path` and starts watching it.
+    ///
+    /// # Errors
+    /// [`Error::Open`] when `path` is not inside a work tree or the repository is bare.
+    pub fn open(path: impl AsRef<Path>, options: &ViewOptions) -> Result<Self> {
+        let path = path.as_ref();
+        let repo = Repo::open(path).map_err(|source| Error::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self::new(repo, options))
+    }
+
+    /// A view over an open repository.
+    pub fn new(repo: Repo, options: &ViewOptions) -> Self {
+        let roots = Roots {
+            workdir: repo.workdir().to_path_buf(),
+            git_dir: repo.git_dir().to_path_buf(),
+            common_dir: repo.common_dir().to_path_buf(),
+        };
+        let watch = match options.watch {
+            WatchMode::Watch => Watch::start(roots, options.cookie_timeout),
+            WatchMode::Off => Watch::disabled(roots),
+        };
+        let registry = Registry::global();
+        Self {
+            inner: Arc::new(Inner {
+                repo,
+                watch,
+                base_branch: options.base_branch.clone(),
+                status: SingleFlight::new(),
+                refs: SingleFlight::new(),
+                memo: Mutex::new(AheadBehindMemo::default()),
+                counts: Counts::default(),
+                hit_rate: registry.ratio(core_names::CACHE_HIT_RATE),
+                fallback: registry.counter(names::GIT_WATCH_FALLBACK),
+                overflow: registry.counter(names::GIT_WATCH_OVERFLOW),
+                overflows_seen: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The repository.
+    pub fn repo(&self) -> &Repo {
+        &self.inner.repo
+    }
+
+    /// The base branch's name.
+    pub fn base_branch(&self) -> &str {
+        &self.inner.base_branch
+    }
+
+    /// The working-tree status, as fresh as asked.
+    ///
+    /// # Errors
+    /// [`Error::Gone`] when the repository was deleted or moved (never a stale answer);
+    /// [`Error::Status`] when the status cannot be computed.
+    pub fn status(&self, freshness: Freshness) -> Result<Answer<Status>> {
+        let inner = &self.inner;
+        let answer = inner.ask(&inner.status, Which::Status, freshness, |prev| {
+            inner.compute_status(prev)
+        })?;
+        if answer.computed {
+            inner.counts.misses.fetch_add(1, Ordering::Relaxed);
+            inner.hit_rate.miss();
+        } else {
+            inner.counts.hits.fetch_add(1, Ordering::Relaxed);
+            inner.hit_rate.hit();
+        }
+        Ok(answer)
+    }
+
+    /// Every ref FlowForge needs, in one snapshot, as fresh as asked.
+    ///
+    /// # Errors
+    /// [`Error::Gone`] when the repository was deleted or moved; [`Error::Git`] when a ref
+    /// cannot be read.
+    pub fn refs(&self, freshness: Freshness) -> Result<Answer<RefsSnapshot>> {
+        let inner = &self.inner;
+        inner.ask(&inner.refs, Which::Refs, freshness, |_| {
+            inner.compute_refs()
+        })
+    }
+
+    /// Whether the watcher runs and is trusted (`false`: every call recomputes).
+    pub fn is_watching(&self) -> bool {
+        self.inner.watch.is_healthy()
+    }
+
+    /// Why the view is not watching, if it is not.
+    pub fn not_watching_because(&self) -> Option<String> {
+        self.inner.watch.shared().failure()
+    }
+
+    /// What this view has done so far.
+    pub fn stats(&self) -> CacheStats {
+        let c = &self.inner.counts;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        CacheStats {
+            full_computations: get(&c.full),
+            incremental_refreshes: get(&c.incremental),
+            refs_computations: get(&c.refs),
+            hits: get(&c.hits),
+            misses: get(&c.misses),
+            fallback_answers: get(&c.fallback),
+            overflows: self.inner.watch.shared().pending().overflows,
+            watching: self.is_watching(),
+        }
+    }
+}
+
+impl Inner {
+    /// Answers one question: decides the version the answer must cover, then lets the
+    /// single-flight cell hit, share or compute.
+    fn ask<T>(
+        &self,
+        cell: &SingleFlight<T>,
+        which: Which,
+        freshness: Freshness,
+        compute: impl FnOnce(Option<Arc<T>>) -> Result<T>,
+    ) -> Result<Answer<T>> {
+        self.repo.check_present()?;
+        if let Freshness::MaxAge(max_age) = freshness {
+            if let Some(fetched) = cell.get_if_younger(max_age) {
+                self.check_not_gone()?;
+                let age = fetched.computed_at.elapsed();
+                return Ok(answer(fetched, Fresh::Aged(age)));
+            }
+        }
+        let (need, fresh) = self.need(which, freshness)?;
+        let shared = self.watch.shared();
+        let fetched = cell.get(need, || which.version(&shared.pending()), compute)?;
+        Ok(answer(fetched, fresh))
+    }
+
+    /// The version an answer must cover, and how fresh it will be.
+    fn need(&self, which: Which, freshness: Freshness) -> Result<(u64, Fresh)> {
+        let shared = self.watch.shared();
+        self.note_overflows();
+        if self.watch.is_healthy() {
+            let fresh = match freshness {
+                Freshness::Synced => match self.watch.sync() {
+                    Ok(()) => Some(Fresh::Synced),
+                    Err(CookieError::Write(path, e)) => {
+                        self.repo.check_present()?;
+                        shared.fail(format!("cannot write {}: {e}", path.display()));
+                        None
+                    }
+                    Err(CookieError::Timeout) => {
+                        shared.fail("the watcher did not report a cookie in time".to_owned());
+                        None
+                    }
+                    Err(CookieError::Broken) => None,
+                },
+                Freshness::Cached | Freshness::MaxAge(_) => Some(Fresh::Watched),
+            };
+            // Health is checked again: a failure before our cookie may have lost events.
+            if let (Some(fresh), true) = (fresh, self.watch.is_healthy()) {
+                let pending = shared.pending();
+                if pending.gone {
+                    return Err(self.gone());
+                }
+                return Ok((which.version(&pending), fresh));
+            }
+        }
+        // No trusted watcher: anything may have changed, so the answer is recomputed after
+        // this point.
+        self.counts.fallback.fetch_add(1, Ordering::Relaxed);
+        self.fallback.incr();
+        let mut pending = shared.pending();
+        pending.status = StatusChanges {
+            full: true,
+            ..StatusChanges::default()
+        };
+        pending.status_version += 1;
+        pending.refs_version += 1;
+        Ok((which.version(&pending), Fresh::Recomputed))
+    }
+
+    fn compute_status(&self, previous: Option<Arc<Status>>) -> Result<Status> {
+        let shared = self.watch.shared();
+        let changes = std::mem::take(&mut shared.pending().status);
+        let result = self.apply(previous, &changes);
+        if result.is_err() {
+            shared.pending().status.merge(changes);
+        }
+        result
+    }
+
+    fn apply(&self, previous: Option<Arc<Status>>, changes: &StatusChanges) -> Result<Status> {
+        // A new directory is watched before it is read, so nothing created in it is missed.
+        for dir in &changes.maybe_dirs {
+            self.watch.ensure_watched(&self.repo.workdir().join(dir));
+        }
+        match previous {
+            Some(previous) if !changes.full => {
+                let mut status = Status::clone(&previous);
+                if changes.index {
+                    status.refresh_index_and_head(&self.repo)?;
+                }
+                if !changes.paths.is_empty() {
+                    status.refresh_paths(&self.repo, &refresh_scopes(&changes.paths))?;
+                }
+                self.counts.incremental.fetch_add(1, Ordering::Relaxed);
+                Ok(status)
+            }
+            _ => {
+                self.counts.full.fetch_add(1, Ordering::Relaxed);
+                Ok(self.repo.status(&StatusOptions::default())?)
+            }
+        }
+    }
+
+    fn compute_refs(&self) -> Result<RefsSnapshot> {
+        self.counts.refs.fetch_add(1, Ordering::Relaxed);
+        let mut memo = self.memo.lock();
+        let mut snapshot = None;
+        self.repo.with_git2(|git| {
+            snapshot = Some(RefsSnapshot::compute(git, &self.base_branch, &mut memo));
+            Ok(())
+        })?;
+        snapshot.expect("with_git2 ran the closure since it returned Ok")
+    }
+
+    fn check_not_gone(&self) -> Result<()> {
+        if self.watch.shared().pending().gone {
+            return Err(self.gone());
+        }
+        Ok(())
+    }
+
+    fn gone(&self) -> Error {
+        Error::Gone {
+            path: self.repo.workdir().to_path_buf(),
+        }
+    }
+
+    /// Feeds overflows the watcher saw into the global counter.
+    fn note_overflows(&self) {
+        let overflows = self.watch.shared().pending().overflows;
+        let before = self.overflows_seen.swap(overflows, Ordering::Relaxed);
+        if overflows > before {
+            self.overflow.add(overflows - before);
+        }
+    }
+}
+
+/// The paths to refresh for a set of changed paths: each path's parent directory (the
+/// directory's listing is what a creation, deletion or rename changes), or the path itself at
+/// the top of the work tree, where the parent would mean everything.
+///
+/// Refreshing the directory rather than the file also sidesteps a libgit2 quirk: a diff limited
+/// to an exact pathspec `dir/new.txt` does not report that untracked file when `dir` holds
+/// tracked files (with `recurse_untracked_dirs` off).
+fn refresh_scopes(paths: &std::collections::BTreeSet<PathBuf>) -> Vec<PathBuf> {
+    let mut scopes: Vec<PathBuf> = paths
+        .iter()
+        .map(|path| match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => path.clone(),
+        })
+        .collect();
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
+fn answer<T>(fetched: Fetched<T>, fresh: Fresh) -> Answer<T> {
+    Answer {
+        value: fetched.value,
+        fresh,
+        computed: fetched.how == How::Computed,
+    }
+}

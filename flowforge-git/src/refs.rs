@@ -1,0 +1,285 @@
+//! Batched refs: one pass over loose and packed refs for every developer.
+//!
+//! [`RefsSnapshot::compute`] is the `git for-each-ref` of the plan: one iteration over
+//! `refs/` (libgit2 merges loose and packed refs) gives every local branch with its tip,
+//! `HEAD`, the base branch, and for FlowForge's branches (`dev-<id>`, `dev-<id>/…`,
+//! `feature/<task>-work`) and `HEAD`'s branch their upstream and ahead/behind counts against
+//! the base branch and the upstream. Ahead/behind walks are memoised by commit pair in an
+//! [`AheadBehindMemo`], so a new snapshot after one ref moved walks only for that ref.
+//!
+//! A snapshot is immutable; [`crate::GitView`] reuses it until the watcher reports a change
+//! under `refs/`, `packed-refs` or `HEAD`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use flowforge_core::{DeveloperId, TaskId, layout::DEV_DIR_PREFIX};
+use git2::{Oid, Repository};
+
+use crate::cache::{Error, Result};
+
+/// Where `HEAD` points.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    /// The branch `HEAD` names (`main`), or `None` when detached.
+    pub branch: Option<String>,
+    /// The commit, or `None` on an unborn branch (no commits yet).
+    pub commit: Option<Oid>,
+}
+
+/// Commits on one side and not the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AheadBehind {
+    /// Commits reachable from the branch and not from the other.
+    pub ahead: usize,
+    /// Commits reachable from the other and not from the branch.
+    pub behind: usize,
+}
+
+/// A branch's configured upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// Its short name, e.g. `origin/main`.
+    pub name: String,
+    /// Its tip, or `None` when configured but gone.
+    pub tip: Option<Oid>,
+    /// The branch against its upstream, when the upstream exists.
+    pub ahead_behind: Option<AheadBehind>,
+}
+
+/// A local branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Branch {
+    /// The short name, e.g. `dev-alice/login`.
+    pub name: String,
+    /// The commit it points at.
+    pub tip: Oid,
+    /// The developer whose branch this is by name (`dev-<id>` or `dev-<id>/…`).
+    pub developer: Option<DeveloperId>,
+    /// The task whose work branch this is by name (`feature/<task>-work`).
+    pub task: Option<TaskId>,
+    /// Its upstream, for FlowForge's branches and `HEAD`'s branch when configured.
+    pub upstream: Option<Upstream>,
+    /// Against the base branch, for FlowForge's branches and `HEAD`'s branch.
+    pub vs_base: Option<AheadBehind>,
+}
+
+/// The base branch developers' branches are compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// Its short name as found: `main`, or `origin/main` when there is no local one.
+    pub name: String,
+    /// Its tip.
+    pub tip: Oid,
+}
+
+/// Every ref FlowForge needs, read in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefsSnapshot {
+    /// `HEAD`.
+    pub head: Head,
+    /// The base branch, when it exists locally or as `origin/<base>`.
+    pub base: Option<Base>,
+    /// Every local branch, sorted by name.
+    pub branches: Vec<Branch>,
+}
+
+/// Ahead/behind counts by commit pair, kept between snapshots.
+#[derive(Debug, Default)]
+pub struct AheadBehindMemo {
+    counts: HashMap<(Oid, Oid), AheadBehind>,
+}
+
+impl AheadBehindMemo {
+    fn get(&mut self, repo: &Repository, local: Oid, other: Oid) -> Result<AheadBehind> {
+        if let Some(found) = self.counts.get(&(local, other)) {
+            return Ok(*found);
+        }
+        let (ahead, behind) = repo
+            .graph_ahead_behind(local, other)
+            .map_err(Error::git("cannot count commits ahead and behind"))?;
+        let counts = AheadBehind { ahead, behind };
+        self.counts.insert((local, other), counts);
+        Ok(counts)
+    }
+
+    /// How many pairs are remembered.
+    pub fn len(&self) -> usize {
+        self.counts.len()
+    }
+
+    /// Whether nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.counts.is_empty()
+    }
+}
+
+impl RefsSnapshot {
+    /// Reads every ref once and computes what FlowForge shows about them.
+    ///
+    /// `base` is the base branch's short name (e.g. `main`). Only pairs missing from `memo` are
+    /// walked; afterwards `memo` keeps only the pairs this snapshot uses.
+    ///
+    /// # Errors
+    /// [`Error::Git`] when a ref cannot be read or a commit graph cannot be walked.
+    pub fn compute(repo: &Repository, base: &str, memo: &mut AheadBehindMemo) -> Result<Self> {
+        let head_ref = repo
+            .find_reference("HEAD")
+            .map_err(Error::git("cannot read HEAD"))?;
+        let head_branch = head_ref
+            .symbolic_target()
+            .and_then(|t| t.strip_prefix("refs/heads/"))
+            .map(str::to_owned);
+        let head = Head {
+            branch: head_branch.clone(),
+            commit: head_ref.resolve().ok().and_then(|r| r.target()),
+        };
+
+        let mut locals: BTreeMap<String, Oid> = BTreeMap::new();
+        let mut remotes: HashMap<String, Oid> = HashMap::new();
+        let refs = repo.references().map_err(Error::git("cannot list refs"))?;
+        for reference in refs {
+            let reference = reference.map_err(Error::git("cannot read a ref"))?;
+            let (Some(name), Some(tip)) = (reference.name(), reference.target()) else {
+                continue; // symbolic (origin/HEAD) or not UTF-8
+            };
+            if let Some(short) = name.strip_prefix("refs/heads/") {
+                locals.insert(short.to_owned(), tip);
+            } else if name.starts_with("refs/remotes/") {
+                remotes.insert(name.to_owned(), tip);
+            }
+        }
+
+        let base = match locals.get(base) {
+            Some(tip) => Some(Base {
+                name: base.to_owned(),
+                tip: *tip,
+            }),
+            None => remotes
+                .get(&format!("refs/remotes/origin/{base}"))
+                .map(|tip| Base {
+                    name: format!("origin/{base}"),
+                    tip: *tip,
+                }),
+        };
+
+        let mut used = HashMap::new();
+        let mut branches = Vec::with_capacity(locals.len());
+        for (name, tip) in locals {
+            let developer = developer_of(&name);
+            let task = task_of(&name);
+            let tracked =
+                developer.is_some() || task.is_some() || head_branch.as_deref() == Some(&name);
+            let mut branch = Branch {
+                name,
+                tip,
+                developer,
+                task,
+                upstream: None,
+                vs_base: None,
+            };
+            if tracked {
+                if let Some(base) = &base {
+                    let counts = memo.get(repo, tip, base.tip)?;
+                    used.insert((tip, base.tip), counts);
+                    branch.vs_base = Some(counts);
+                }
+                branch.upstream = upstream_of(repo, &branch, &remotes, memo, &mut used)?;
+            }
+            branches.push(branch);
+        }
+        memo.counts = used;
+        Ok(Self {
+            head,
+            base,
+            branches,
+        })
+    }
+
+    /// The branch named `name` (short name).
+    pub fn branch(&self, name: &str) -> Option<&Branch> {
+        self.branches
+            .binary_search_by(|b| b.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.branches[i])
+    }
+
+    /// `dev`'s branches: `dev-<id>`, `dev-<id>/…`, and `feature/<task>-work` for each of
+    /// `tasks` (the tasks `dev` holds), sorted by name.
+    pub fn developer_branches<'a>(
+        &'a self,
+        dev: &'a DeveloperId,
+        tasks: &'a [TaskId],
+    ) -> impl Iterator<Item = &'a Branch> + 'a {
+        self.branches.iter().filter(move |b| {
+            b.developer.as_ref() == Some(dev) || b.task.as_ref().is_some_and(|t| tasks.contains(t))
+        })
+    }
+}
+
+/// `dev-<id>` or `dev-<id>/…` names the developer `<id>`.
+fn developer_of(branch: &str) -> Option<DeveloperId> {
+    let rest = branch.strip_prefix(DEV_DIR_PREFIX)?;
+    let id = rest.split_once('/').map_or(rest, |(id, _)| id);
+    DeveloperId::new(id).ok()
+}
+
+/// `feature/<task>-work` names the task `<task>`.
+fn task_of(branch: &str) -> Option<TaskId> {
+    let task = branch.strip_prefix("feature/")?.strip_suffix("-work")?;
+    TaskId::new(task).ok()
+}
+
+fn upstream_of(
+    repo: &Repository,
+    branch: &Branch,
+    remotes: &HashMap<String, Oid>,
+    memo: &mut AheadBehindMemo,
+    used: &mut HashMap<(Oid, Oid), AheadBehind>,
+) -> Result<Option<Upstream>> {
+    let Ok(full) = repo.branch_upstream_name(&format!("refs/heads/{}", branch.name)) else {
+        return Ok(None); // no upstream configured
+    };
+    let Some(full) = full.as_str().map(str::to_owned) else {
+        return Ok(None);
+    };
+    let tip = remotes.get(&full).copied().or_else(|| {
+        // An upstream may be a local branch (`branch.x.remote = .`).
+        full.strip_prefix("refs/heads/")
+            .and_then(|local| repo.find_reference(&format!("refs/heads/{local}")).ok())
+            .and_then(|r| r.target())
+    });
+    let ahead_behind = match tip {
+        Some(tip) => {
+            let counts = memo.get(repo, branch.tip, tip)?;
+            used.insert((branch.tip, tip), counts);
+            Some(counts)
+        }
+        None => None,
+    };
+    let name = full
+        .strip_prefix("refs/remotes/")
+        .or_else(|| full.strip_prefix("refs/heads/"))
+        .unwrap_or(&full)
+        .to_owned();
+    Ok(Some(Upstream {
+        name,
+        tip,
+        ahead_behind,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flowforge_branch_names_name_their_owner() {
+        assert_eq!(developer_of("dev-alice/login").unwrap().as_str(), "alice");
+        assert_eq!(developer_of("dev-bob").unwrap().as_str(), "bob");
+        assert_eq!(developer_of("dev-/x"), None);
+        assert_eq!(developer_of("devalice/x"), None);
+        assert_eq!(task_of("feature/auth-1-work").unwrap().as_str(), "auth-1");
+        assert_eq!(task_of("feature/-work"), None);
+        assert_eq!(task_of("feature/auth"), None);
+    }
+}
