@@ -2,6 +2,9 @@
 //!
 //! ```text
 //! .flowforge/
+//! ├── index/
+//! │   └── snapshot.json            the namespace index's own snapshot (flowforge-index)
+//! ├── metrics/                     metric snapshots persisted by FlowForge processes
 //! ├── team/
 //! │   ├── config.json              team members (name, email, role)
 //! │   ├── task-assignments.json    view: who holds which task
@@ -97,6 +100,16 @@ impl Layout {
         self.root.join("metrics")
     }
 
+    /// `index/`: the namespace index's own files; nothing else writes here.
+    pub fn index_dir(&self) -> PathBuf {
+        self.root.join("index")
+    }
+
+    /// `index/snapshot.json`: the persisted snapshot of the namespace index.
+    pub fn index_snapshot(&self) -> PathBuf {
+        self.index_dir().join("snapshot.json")
+    }
+
     /// `dev-<id>/`
     pub fn dev_dir(&self, dev: &DeveloperId) -> PathBuf {
         self.root.join(format!("{DEV_DIR_PREFIX}{dev}"))
@@ -186,6 +199,8 @@ mod tests {
             layout.active_developers(),
             layout.team_store_dir(),
             layout.metrics_dir(),
+            layout.index_dir(),
+            layout.index_snapshot(),
             layout.dev_config(dev),
             layout.current_session(dev),
             layout.git_status_cache(dev),

@@ -1,19 +1,52 @@
 //! The FlowForge namespace index: cross-developer queries, team reports and the live monitor.
 //!
-//! This crate will own the in-memory index built from every namespace under the root (who holds
-//! a task, who works on what, time per developer and task, parallel work on matching tasks),
-//! refreshed incrementally from the session store's versions and persisted as a versioned
-//! snapshot; the team reports (markdown, JSON, CSV); and the frames of the live monitor. It
-//! reads namespaces through flowforge-session and never writes them; it knows nothing about git.
+//! [`Index`] loads every namespace under a root once (sessions, session history, time tracking,
+//! the git status cache, claims and registrations) and answers team-wide questions from memory:
+//! who holds a task ([`Index::who`]), who is active ([`Index::active`]), which tasks match a
+//! pattern and whether work runs in parallel ([`Index::tasks`]), conflicts, time per developer
+//! and task over a range, and who touches a path. [`Index::refresh`] reloads only namespaces
+//! whose stamp moved; [`Index::save_snapshot`] and [`Index::open`] make a cold start cheap.
+//! [`report`] renders team reports (markdown, JSON, CSV) and [`monitor`] the live monitor's
+//! frames.
 //!
-//! Until that lands it exposes only the report periods FlowForge knows.
+//! A namespace with a corrupt or unreadable file is left out of every answer and listed by
+//! [`Index::problems`]; so is a `dev-*` entry whose name is not a valid developer id.
+//!
+//! flowforge-index never writes a namespace file: it reads through flowforge-session and
+//! persists only its own snapshot under `index/`. It knows nothing about git.
 //!
 //! ```
-//! assert_eq!(flowforge_index::REPORT_PERIODS, ["daily", "weekly", "monthly"]);
+//! use flowforge_core::{Layout, TaskId};
+//! use flowforge_index::{Index, Pattern};
+//! let repo = tempfile::tempdir()?;
+//! let layout = Layout::for_repo(repo.path());
+//! let index = Index::build(&layout)?;
+//! let task: TaskId = "feature-auth-1".parse()?;
+//! assert_eq!(index.who(&task).holder, None);
+//! assert!(!index.tasks(&Pattern::new("feature-auth-*")).parallel);
+//! index.save_snapshot()?; // nothing to save: the root does not exist
+//! assert!(!layout.index_snapshot().exists());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![warn(missing_docs)]
+
+mod error;
+mod index;
+pub mod monitor;
+mod pattern;
+mod query;
+mod record;
+pub mod report;
+mod snapshot;
+mod source;
+
+pub use error::{Error, Result};
+pub use index::{CacheCounts, Index, RefreshStats};
+pub use pattern::Pattern;
+pub use query::{ActiveDeveloper, Conflict, ConflictKind, TaskHolder, TaskMatches, TimeRange};
+pub use record::{Claim, DevRecord, Problem};
+pub use snapshot::{Opened, SNAPSHOT_FORMAT, StartedFrom};
 
 /// The periods a team report covers, as `team-report.sh report <period>` names them.
 pub const REPORT_PERIODS: [&str; 3] = ["daily", "weekly", "monthly"];

@@ -1,0 +1,364 @@
+//! The in-memory index over every namespace, and its incremental refresh.
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::{Duration, Instant},
+};
+
+use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::Result,
+    record::{Claim, DevRecord, Problem},
+    source::{self, TeamState},
+};
+
+/// The namespace index: every namespace under a root, loaded once and kept current by
+/// [`Index::refresh`], answering queries without touching the disk.
+///
+/// ```
+/// use flowforge_core::Layout;
+/// use flowforge_index::Index;
+/// let repo = tempfile::tempdir()?;
+/// let mut index = Index::build(&Layout::for_repo(repo.path()))?;
+/// assert!(index.active().is_empty());
+/// let stats = index.refresh()?;
+/// assert_eq!(stats.reloaded.len(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub(crate) layout: Layout,
+    pub(crate) namespaces: BTreeMap<DeveloperId, Entry>,
+    pub(crate) team_stamp: Option<u64>,
+    pub(crate) team: TeamState,
+    pub(crate) listing_problems: Vec<Problem>,
+    pub(crate) derived: Derived,
+    pub(crate) cache: CacheCounts,
+}
+
+/// One namespace as indexed: its stamp and what was loaded at that stamp.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Entry {
+    pub stamp: u64,
+    pub state: Loaded,
+}
+
+/// A loaded namespace, or the reason it was left out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Loaded {
+    Record(Box<DevRecord>),
+    Problem(Problem),
+}
+
+/// Lookup tables derived from the records, updated per namespace on every reload.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Derived {
+    /// Developers with an active session.
+    pub active: BTreeSet<DeveloperId>,
+    /// Tasks of active sessions and who works on them.
+    pub working: BTreeMap<TaskId, BTreeSet<DeveloperId>>,
+    /// Time entries by task, sorted by (time, developer).
+    pub time_by_task: BTreeMap<TaskId, Vec<TaskTime>>,
+    /// Touched paths and who touches them.
+    pub paths: BTreeMap<String, BTreeSet<DeveloperId>>,
+    /// Claims by task.
+    pub claims: BTreeMap<TaskId, Claim>,
+}
+
+/// One time entry as filed under its task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TaskTime {
+    pub at: Timestamp,
+    pub developer: DeveloperId,
+    pub minutes: u64,
+}
+
+/// How often a namespace was answered from the index (its stamp had not moved) against how
+/// often it had to be reloaded: the index's read-through cache hit rate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheCounts {
+    /// Namespaces checked and found unchanged.
+    pub hits: u64,
+    /// Namespaces (re)loaded from disk.
+    pub misses: u64,
+}
+
+/// What one refresh did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshStats {
+    /// Namespaces whose stamp was checked.
+    pub checked: usize,
+    /// Namespaces loaded from disk (new or changed), sorted.
+    pub reloaded: Vec<DeveloperId>,
+    /// Namespaces that disappeared, sorted.
+    pub removed: Vec<DeveloperId>,
+    /// Whether the team files were reloaded.
+    pub team_reloaded: bool,
+    /// How long the refresh took.
+    pub elapsed: Duration,
+}
+
+impl Index {
+    /// An index with nothing loaded yet; the first [`Index::refresh`] loads everything.
+    pub fn empty(layout: &Layout) -> Self {
+        Self {
+            layout: layout.clone(),
+            namespaces: BTreeMap::new(),
+            team_stamp: None,
+            team: TeamState::default(),
+            listing_problems: Vec::new(),
+            derived: Derived::default(),
+            cache: CacheCounts::default(),
+        }
+    }
+
+    /// Builds the index by loading every namespace under the layout's root.
+    ///
+    /// # Errors
+    /// [`Error::ListRoot`](crate::Error::ListRoot) when the root exists but cannot be listed.
+    /// Corrupt namespaces are not errors: they are left out and listed by
+    /// [`Index::problems`].
+    pub fn build(layout: &Layout) -> Result<Self> {
+        let mut index = Self::empty(layout);
+        index.refresh()?;
+        Ok(index)
+    }
+
+    /// The layout the index reads.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Brings the index up to date: lists the root, checks every namespace's stamp, and reloads
+    /// only the namespaces that are new or whose stamp moved (and the team files, if theirs
+    /// did). Cost: one directory listing and a few `stat`s per namespace, plus a parse per
+    /// changed namespace.
+    ///
+    /// # Errors
+    /// [`Error::ListRoot`](crate::Error::ListRoot) when the root cannot be listed; the index is
+    /// unchanged then.
+    pub fn refresh(&mut self) -> Result<RefreshStats> {
+        let start = Instant::now();
+        let listing = source::list(&self.layout)?;
+        let mut stats = RefreshStats::default();
+        let listed: BTreeSet<&DeveloperId> = listing.devs.iter().collect();
+        let gone: Vec<DeveloperId> = (self.namespaces.keys())
+            .filter(|dev| !listed.contains(dev))
+            .cloned()
+            .collect();
+        for dev in gone {
+            self.replace(&dev, None);
+            stats.removed.push(dev);
+        }
+        for dev in &listing.devs {
+            self.check(dev, &mut stats);
+        }
+        self.listing_problems = listing.problems;
+        self.check_team(&mut stats);
+        stats.elapsed = start.elapsed();
+        Ok(stats)
+    }
+
+    /// Refreshes only `devs` (and the team files), for a caller that knows which namespaces
+    /// changed, e.g. from a file watcher. Cost follows `devs.len()`, not the team's size. A
+    /// developer whose directory is gone (or is no longer a directory) is removed.
+    pub fn refresh_developers(&mut self, devs: &[DeveloperId]) -> RefreshStats {
+        let start = Instant::now();
+        let mut stats = RefreshStats::default();
+        for dev in devs {
+            let is_dir = std::fs::symlink_metadata(self.layout.dev_dir(dev))
+                .is_ok_and(|m| m.file_type().is_dir());
+            if is_dir {
+                self.check(dev, &mut stats);
+            } else if self.namespaces.contains_key(dev) {
+                self.replace(dev, None);
+                stats.removed.push(dev.clone());
+            }
+        }
+        stats.reloaded.sort();
+        stats.reloaded.dedup();
+        stats.removed.sort();
+        stats.removed.dedup();
+        self.check_team(&mut stats);
+        stats.elapsed = start.elapsed();
+        stats
+    }
+
+    fn check(&mut self, dev: &DeveloperId, stats: &mut RefreshStats) {
+        stats.checked += 1;
+        let stamp = source::stamp(&self.layout, dev);
+        if self.namespaces.get(dev).is_some_and(|e| e.stamp == stamp) {
+            self.cache.hits += 1;
+            return;
+        }
+        self.cache.misses += 1;
+        let state = match source::load(&self.layout, dev) {
+            Ok(record) => Loaded::Record(Box::new(record)),
+            Err(problem) => Loaded::Problem(problem),
+        };
+        self.replace(dev, Some(Entry { stamp, state }));
+        stats.reloaded.push(dev.clone());
+    }
+
+    fn check_team(&mut self, stats: &mut RefreshStats) {
+        let stamp = source::team_stamp(&self.layout);
+        if self.team_stamp == Some(stamp) {
+            return;
+        }
+        self.set_team(stamp, source::load_team(&self.layout));
+        stats.team_reloaded = true;
+    }
+
+    pub(crate) fn set_team(&mut self, stamp: u64, team: TeamState) {
+        self.derived.claims = (team.claims.iter())
+            .map(|c| (c.task.clone(), c.clone()))
+            .collect();
+        self.team = team;
+        self.team_stamp = Some(stamp);
+    }
+
+    /// Swaps a namespace's entry, keeping the derived tables in step.
+    pub(crate) fn replace(&mut self, dev: &DeveloperId, entry: Option<Entry>) {
+        // Take the old record's rows out first: old and new share keys (the developer).
+        if let Some(Entry {
+            state: Loaded::Record(record),
+            ..
+        }) = self.namespaces.remove(dev)
+        {
+            self.derived.remove(&record);
+        }
+        if let Some(entry) = entry {
+            if let Loaded::Record(record) = &entry.state {
+                self.derived.add(record);
+            }
+            self.namespaces.insert(dev.clone(), entry);
+        }
+    }
+
+    /// The loaded record of `dev`, if its namespace is indexed and not broken.
+    pub fn record(&self, dev: &DeveloperId) -> Option<&DevRecord> {
+        match &self.namespaces.get(dev)?.state {
+            Loaded::Record(record) => Some(record.as_ref()),
+            Loaded::Problem(_) => None,
+        }
+    }
+
+    /// Every loaded record, by developer.
+    pub fn records(&self) -> impl Iterator<Item = &DevRecord> {
+        self.namespaces.values().filter_map(|e| match &e.state {
+            Loaded::Record(record) => Some(record.as_ref()),
+            Loaded::Problem(_) => None,
+        })
+    }
+
+    /// How many namespaces are indexed, broken ones included.
+    pub fn namespace_count(&self) -> usize {
+        self.namespaces.len()
+    }
+
+    /// The developers registered in `team/config.json`.
+    pub fn members(&self) -> &BTreeMap<DeveloperId, DeveloperInfo> {
+        &self.team.members
+    }
+
+    /// Every claim, by task.
+    pub fn claims(&self) -> impl Iterator<Item = &Claim> {
+        self.derived.claims.values()
+    }
+
+    /// The cache counts since the index was created (or loaded from a snapshot).
+    pub fn cache_counts(&self) -> CacheCounts {
+        self.cache
+    }
+
+    /// Everything that was left out, sorted: directories that are not valid namespaces,
+    /// namespaces with a corrupt or unreadable file, corrupt team files.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems: Vec<Problem> = (self.listing_problems.iter())
+            .chain(self.team.problems.iter())
+            .chain(self.namespaces.values().filter_map(|e| match &e.state {
+                Loaded::Problem(p) => Some(p),
+                Loaded::Record(_) => None,
+            }))
+            .cloned()
+            .collect();
+        problems.sort();
+        problems
+    }
+}
+
+impl Derived {
+    fn add(&mut self, record: &DevRecord) {
+        let dev = &record.developer;
+        if let Some(session) = record.active_session() {
+            self.active.insert(dev.clone());
+            if let Some(task) = &session.task_id {
+                self.working
+                    .entry(task.clone())
+                    .or_default()
+                    .insert(dev.clone());
+            }
+        }
+        for entry in &record.time {
+            let Some(task) = &entry.task_id else { continue };
+            let times = self.time_by_task.entry(task.clone()).or_default();
+            let key = (entry.recorded_at, dev);
+            let at = times.partition_point(|t| (t.at, &t.developer) <= key);
+            times.insert(
+                at,
+                TaskTime {
+                    at: entry.recorded_at,
+                    developer: dev.clone(),
+                    minutes: entry.minutes,
+                },
+            );
+        }
+        for path in &record.paths {
+            self.paths
+                .entry(path.clone())
+                .or_default()
+                .insert(dev.clone());
+        }
+    }
+
+    fn remove(&mut self, record: &DevRecord) {
+        let dev = &record.developer;
+        self.active.remove(dev);
+        if let Some(task) = record.active_session().and_then(|s| s.task_id.as_ref()) {
+            remove_from(&mut self.working, task, dev);
+        }
+        let tasks: BTreeSet<&TaskId> = record
+            .time
+            .iter()
+            .filter_map(|e| e.task_id.as_ref())
+            .collect();
+        for task in tasks {
+            if let Some(times) = self.time_by_task.get_mut(task) {
+                times.retain(|t| t.developer != *dev);
+                if times.is_empty() {
+                    self.time_by_task.remove(task);
+                }
+            }
+        }
+        for path in &record.paths {
+            remove_from(&mut self.paths, path.as_str(), dev);
+        }
+    }
+}
+
+fn remove_from<K, Q>(map: &mut BTreeMap<K, BTreeSet<DeveloperId>>, key: &Q, dev: &DeveloperId)
+where
+    K: Ord + std::borrow::Borrow<Q>,
+    Q: Ord + ?Sized,
+{
+    if let Some(set) = map.get_mut(key) {
+        set.remove(dev);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Loading namespaces from disk: the one module that knows where the index's data lives.
+//!
+//! It reads the files FlowForge's tools share (`sessions/current.json`, `sessions/history/`,
+//! `time-tracking.json`, `cache/git-status.json`, `team/config.json`,
+//! `team/task-assignments.json`) through flowforge-session's readers and never writes. Each
+//! namespace has a *stamp*: a 64-bit mix of the `stat` data of its files (inode, size, mtime,
+//! ctime) and of the names and inodes in `sessions/history/`, so that a refresh reloads only
+//! namespaces whose stamp moved. FlowForge replaces files by an atomic rename, which gives the
+//! new file an inode other than the one the index saw (that one still exists when the new file is
+//! created), so a replaced file always moves the stamp, whatever the timestamps' granularity.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::unix::fs::{DirEntryExt, MetadataExt},
+    path::{Path, PathBuf},
+};
+
+use flowforge_core::{
+    DeveloperId, Layout, escape_bytes,
+    model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig, TimeTracking},
+};
+use flowforge_session::fs::read_json;
+
+use crate::{
+    error::{Error, Result},
+    record::{Claim, DevRecord, Problem},
+};
+
+/// The valid namespace directories under the root, and the entries that were ignored.
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    pub devs: Vec<DeveloperId>,
+    pub problems: Vec<Problem>,
+}
+
+/// The team-wide part: registrations and claims.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct TeamState {
+    pub members: BTreeMap<DeveloperId, DeveloperInfo>,
+    pub claims: Vec<Claim>,
+    pub problems: Vec<Problem>,
+}
+
+/// Lists `dev-*` entries of the root. Names that are not valid ids, symbolic links and files
+/// are reported and never followed. A missing root is an empty team.
+///
+/// # Errors
+/// [`Error::ListRoot`] when the root exists but cannot be listed.
+pub(crate) fn list(layout: &Layout) -> Result<Listing> {
+    let root = layout.root();
+    let list_err = |source| Error::ListRoot {
+        path: root.to_owned(),
+        source,
+    };
+    let entries = match fs::read_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Listing::default()),
+        Err(e) => return Err(list_err(e)),
+    };
+    let mut listing = Listing::default();
+    for entry in entries {
+        let entry = entry.map_err(list_err)?;
+        let name = entry.file_name();
+        let Some(parsed) = Layout::parse_dev_dir_name(&name) else {
+            continue;
+        };
+        let path = entry.path();
+        let problem = |message: String| Problem {
+            path: path.clone(),
+            developer: None,
+            message,
+        };
+        match (parsed, entry.file_type()) {
+            (Err(e), _) => listing.problems.push(problem(format!(
+                "ignored directory \"{}\": {e}",
+                escape_bytes(name.as_encoded_bytes())
+            ))),
+            (Ok(_), Ok(t)) if t.is_symlink() => listing
+                .problems
+                .push(problem("ignored: a symbolic link is never followed".into())),
+            (Ok(id), Ok(t)) if t.is_dir() => listing.devs.push(id),
+            (Ok(_), Ok(_)) => listing
+                .problems
+                .push(problem("ignored: not a directory".into())),
+            (Ok(_), Err(e)) => listing
+                .problems
+                .push(problem(format!("ignored: cannot read its type: {e}"))),
+        }
+    }
+    listing.devs.sort();
+    listing.problems.sort();
+    Ok(listing)
+}
+
+/// FNV-1a over 64-bit words: stable across processes and Rust versions, so stamps can be
+/// persisted in the snapshot.
+struct Mixer(u64);
+
+impl Mixer {
+    fn new() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 ^= u64::from(byte);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+
+    fn word(&mut self, value: u64) {
+        self.bytes(&value.to_le_bytes());
+    }
+}
+
+/// The namespace's stamp: changes whenever one of its files is created, replaced or removed.
+pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> u64 {
+    let mut mixer = Mixer::new();
+    mix_stats(
+        &mut mixer,
+        &[
+            layout.current_session(dev),
+            layout.time_tracking(dev),
+            layout.git_status_cache(dev),
+        ],
+    );
+    // The history directory: its entries' names and inodes, read without a stat per file.
+    match fs::read_dir(layout.session_history_dir(dev)) {
+        Ok(entries) => {
+            let mut names: Vec<(std::ffi::OsString, u64)> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| (e.file_name(), e.ino()))
+                .collect();
+            names.sort();
+            mixer.word(names.len() as u64 + 1);
+            for (name, ino) in names {
+                mixer.bytes(name.as_encoded_bytes());
+                mixer.word(ino);
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => mixer.word(0),
+        Err(_) => mixer.word(u64::MAX),
+    }
+    mixer.0
+}
+
+/// The team's stamp, over `team/config.json` and `team/task-assignments.json`.
+pub(crate) fn team_stamp(layout: &Layout) -> u64 {
+    let mut mixer = Mixer::new();
+    mix_stats(
+        &mut mixer,
+        &[layout.team_config(), layout.task_assignments()],
+    );
+    mixer.0
+}
+
+fn mix_stats(mixer: &mut Mixer, paths: &[PathBuf]) {
+    let mut mix = |value: u64| mixer.word(value);
+    for path in paths {
+        match fs::symlink_metadata(path) {
+            Ok(m) => {
+                mix(1);
+                mix(m.ino());
+                mix(m.size());
+                mix(m.mtime() as u64);
+                mix(m.mtime_nsec() as u64);
+                mix(m.ctime() as u64);
+                mix(m.ctime_nsec() as u64);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => mix(0),
+            Err(_) => mix(2),
+        }
+    }
+}
+
+/// Loads one namespace. Any corrupt or unreadable file makes the whole namespace a problem:
+/// answers never mix a namespace's good files with a bad one.
+pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Problem> {
+    let problem = |path: &Path, error: &(dyn std::error::Error + 'static)| {
+        Problem::from_error(path, Some(dev.clone()), error)
+    };
+    let current_path = layout.current_session(dev);
+    let session: Option<Session> =
+        read_json(&current_path).map_err(|e| problem(&current_path, &e))?;
+    if let Some(s) = &session {
+        check_owner(s, dev, &current_path)?;
+    }
+    let history = load_history(layout, dev)?;
+
+    let time_path = layout.time_tracking(dev);
+    let mut time = read_json::<TimeTracking>(&time_path)
+        .map_err(|e| problem(&time_path, &e))?
+        .unwrap_or_default()
+        .sessions;
+    time.sort_by_key(|entry| entry.recorded_at);
+
+    let cache_path = layout.git_status_cache(dev);
+    let cache: Option<GitStatusCache> =
+        read_json(&cache_path).map_err(|e| problem(&cache_path, &e))?;
+    let mut paths: Vec<String> = cache
+        .map(|c| porcelain_paths(&c.status))
+        .unwrap_or_default();
+    if let Some(listed) = session
+        .as_ref()
+        .and_then(|s| s.metadata.get("paths"))
+        .and_then(|v| v.as_array())
+    {
+        paths.extend(listed.iter().filter_map(|p| p.as_str()).map(str::to_owned));
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(DevRecord {
+        developer: dev.clone(),
+        session,
+        history,
+        time,
+        paths,
+    })
+}
+
+fn check_owner(session: &Session, dev: &DeveloperId, path: &Path) -> Result<(), Problem> {
+    if session.developer_id == *dev {
+        return Ok(());
+    }
+    Err(Problem {
+        path: path.to_owned(),
+        developer: Some(dev.clone()),
+        message: format!(
+            "session {} belongs to developer {}, not to {dev}",
+            session.session_id, session.developer_id
+        ),
+    })
+}
+
+fn load_history(layout: &Layout, dev: &DeveloperId) -> Result<Vec<Session>, Problem> {
+    let dir = layout.session_history_dir(dev);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Problem::from_error(&dir, Some(dev.clone()), &e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Problem::from_error(&dir, Some(dev.clone()), &e))?;
+        let name = entry.file_name();
+        let name = name.as_encoded_bytes();
+        if name.ends_with(b".json") && !name.starts_with(b".") {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    let mut history = Vec::with_capacity(files.len());
+    for path in files {
+        if let Some(session) = read_json::<Session>(&path)
+            .map_err(|e| Problem::from_error(&path, Some(dev.clone()), &e))?
+        {
+            check_owner(&session, dev, &path)?;
+            history.push(session);
+        }
+    }
+    history.sort_by(|a, b| (a.start_time, &a.session_id).cmp(&(b.start_time, &b.session_id)));
+    Ok(history)
+}
+
+/// Paths named by `git status --porcelain` output; for renames, both sides.
+pub(crate) fn porcelain_paths(status: &str) -> Vec<String> {
+    let unquote = |p: &str| p.trim().trim_matches('"').to_owned();
+    let mut paths = Vec::new();
+    for line in status.lines() {
+        let Some(rest) = line.get(3..) else { continue };
+        match rest.split_once(" -> ") {
+            Some((from, to)) => {
+                paths.push(unquote(from));
+                paths.push(unquote(to));
+            }
+            None => paths.push(unquote(rest)),
+        }
+    }
+    paths.retain(|p| !p.is_empty());
+    paths
+}
+
+/// Loads the team's registrations and claims. A corrupt file is a problem, and its part is
+/// left empty.
+pub(crate) fn load_team(layout: &Layout) -> TeamState {
+    let mut team = TeamState::default();
+    let config_path = layout.team_config();
+    match read_json::<TeamConfig>(&config_path) {
+        Ok(config) => team.members = config.unwrap_or_default().team.developers,
+        Err(e) => team
+            .problems
+            .push(Problem::from_error(&config_path, None, &e)),
+    }
+    let claims_path = layout.task_assignments();
+    match read_json::<TaskAssignments>(&claims_path) {
+        Ok(assignments) => {
+            team.claims = (assignments.unwrap_or_default().tasks.into_iter())
+                .map(|(task, a)| Claim {
+                    task,
+                    holder: a.assignee,
+                    status: a.status,
+                    claimed_at: a.claimed_at,
+                })
+                .collect();
+        }
+        Err(e) => team
+            .problems
+            .push(Problem::from_error(&claims_path, None, &e)),
+    }
+    team
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn porcelain_lines_become_paths() {
+        let status = " M src/a.rs\n?? new/\nR  old.rs -> src/new.rs\nA  \"with space.rs\"\n";
+        assert_eq!(
+            porcelain_paths(status),
+            ["src/a.rs", "new/", "old.rs", "src/new.rs", "with space.rs"]
+        );
+    }
+}

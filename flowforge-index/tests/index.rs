@@ -1,0 +1,469 @@
+//! The index against real namespace files in a temporary directory.
+
+mod common;
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::unix::fs::{PermissionsExt, symlink},
+    path::{Path, PathBuf},
+};
+
+use common::*;
+use flowforge_core::{DeveloperId, Layout};
+use flowforge_index::{
+    ConflictKind, Index, Pattern, StartedFrom, TimeRange,
+    report::{Format, Period, Report, ReportOptions, Zone},
+};
+use jiff::ToSpan;
+
+fn spec(task: &str, paths: &[&str], time: &[(&str, u64, i64)]) -> DevSpec {
+    DevSpec {
+        session: Some((true, Some(task.into()), Some(format!("feature/{task}")))),
+        time: (time.iter())
+            .map(|(t, m, h)| (Some(t.to_string()), *m, *h))
+            .collect(),
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// alice and bob active, carol's session ended; bob works on carol's claim; alice and bob both
+/// change src/lib.rs.
+fn team(root: &Path) -> Layout {
+    let layout = Layout::for_repo(root);
+    write_dev(
+        &layout,
+        &dev("alice"),
+        &spec(
+            "feature-auth-1",
+            &["src/auth/login.rs", "src/lib.rs"],
+            &[("feature-auth-1", 30, 1), ("feature-auth-1", 45, 30)],
+        ),
+    );
+    write_dev(
+        &layout,
+        &dev("bob"),
+        &spec(
+            "feature-auth-2",
+            &["src/lib.rs"],
+            &[("feature-auth-2", 20, 2)],
+        ),
+    );
+    let mut carol = spec("billing-1", &[], &[("billing-1", 60, 3)]);
+    carol.session.as_mut().unwrap().0 = false;
+    carol.history = vec![(Some("billing-0".into()), -30)];
+    write_dev(&layout, &dev("carol"), &carol);
+    write_claims(
+        &layout,
+        &[
+            ("feature-auth-1", &dev("alice")),
+            ("feature-auth-2", &dev("carol")),
+        ],
+    );
+    layout
+}
+
+#[test]
+fn queries_answer_from_the_namespaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = team(tmp.path());
+    let index = Index::build(&layout).unwrap();
+
+    let who = index.who(&task("feature-auth-2"));
+    assert_eq!(who.holder, Some(dev("carol")));
+    assert_eq!(who.working, [dev("bob")]);
+    assert_eq!(index.who(&task("nobody-has-it")).holder, None);
+    assert_eq!(index.task_of(&dev("alice")), Some(&task("feature-auth-1")));
+    assert_eq!(index.task_of(&dev("carol")), None, "carol's session ended");
+
+    let active: Vec<_> = index
+        .active()
+        .into_iter()
+        .map(|a| (a.developer, a.branch))
+        .collect();
+    assert_eq!(
+        active,
+        [
+            (dev("alice"), Some("feature/feature-auth-1".to_owned())),
+            (dev("bob"), Some("feature/feature-auth-2".to_owned()))
+        ]
+    );
+
+    let matches = index.tasks(&Pattern::new("feature-auth-*"));
+    let names: Vec<_> = matches.tasks.iter().map(|t| t.task.to_string()).collect();
+    assert_eq!(names, ["feature-auth-1", "feature-auth-2"]);
+    assert_eq!(matches.developers, [dev("alice"), dev("bob"), dev("carol")]);
+    assert!(matches.parallel);
+    assert!(!index.tasks(&Pattern::new("feature-auth-1")).parallel);
+    assert!(
+        index.tasks(&Pattern::new("billing-*")).tasks.is_empty(),
+        "not claimed, not active"
+    );
+
+    let conflicts: Vec<_> = (index.conflicts().into_iter())
+        .map(|c| (c.kind, c.subject, c.developers))
+        .collect();
+    assert_eq!(
+        conflicts,
+        [
+            (
+                ConflictKind::SameTask,
+                "feature-auth-2".to_owned(),
+                vec![dev("bob"), dev("carol")]
+            ),
+            (
+                ConflictKind::SamePath,
+                "src/lib.rs".to_owned(),
+                vec![dev("alice"), dev("bob")]
+            ),
+        ]
+    );
+
+    let all = TimeRange::all();
+    assert_eq!(index.time_of(&dev("alice"), &all), 75);
+    let first_day = TimeRange {
+        start: base(),
+        end: base() + 24.hours(),
+    };
+    assert_eq!(index.time_of(&dev("alice"), &first_day), 30);
+    assert_eq!(index.time_on(&task("feature-auth-1"), &first_day), 30);
+    let by_dev = index.time_by_developer(&first_day);
+    assert_eq!(
+        by_dev,
+        BTreeMap::from([(dev("alice"), 30), (dev("bob"), 20), (dev("carol"), 60)])
+    );
+    assert_eq!(index.time_by_task(&all)[&task("billing-1")], 60);
+
+    assert_eq!(
+        index.touching("src/auth").keys().collect::<Vec<_>>(),
+        [&dev("alice")]
+    );
+    assert_eq!(index.touching("src/").len(), 2);
+    assert!(
+        index.touching("src/au").is_empty(),
+        "prefixes are whole path components"
+    );
+    assert_eq!(index.touching("").len(), 2);
+    assert!(index.problems().is_empty(), "{:?}", index.problems());
+}
+
+#[test]
+fn bad_namespaces_are_left_out_and_reported_never_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = team(tmp.path());
+    // dave: a corrupt time-tracking file.
+    let mut dave = spec("feature-auth-3", &[], &[]);
+    dave.corrupt = true;
+    write_dev(&layout, &dev("dave"), &dave);
+    // erin's current session claims to be frank's.
+    write_dev(&layout, &dev("erin"), &spec("x-1", &[], &[]));
+    let mut forged = session(&dev("frank"), 0, Some("x-1"), base());
+    forged.active = true;
+    flowforge_session::fs::write_json(
+        &layout.current_session(&dev("erin")),
+        &forged,
+        flowforge_session::fs::Durability::Relaxed,
+    )
+    .unwrap();
+    // Directories that are not namespaces.
+    let outside = tempfile::tempdir().unwrap();
+    let outside_layout = Layout::new(outside.path());
+    write_dev(&outside_layout, &dev("mallory"), &spec("evil-1", &[], &[]));
+    symlink(
+        outside_layout.dev_dir(&dev("mallory")),
+        layout.root().join("dev-mallory"),
+    )
+    .unwrap();
+    for name in ["dev-..", "dev-ADMIN", "dev-a b", "dev-"] {
+        fs::create_dir(layout.root().join(name)).unwrap();
+    }
+    let non_utf8 = std::ffi::OsStr::new("dev-\u{0}")
+        .as_encoded_bytes()
+        .to_vec();
+    let mut non_utf8 = non_utf8[..4].to_vec();
+    non_utf8.push(0xff);
+    fs::create_dir(
+        layout
+            .root()
+            .join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&non_utf8)),
+    )
+    .unwrap();
+    fs::write(layout.root().join("dev-file"), "not a directory").unwrap();
+
+    let index = Index::build(&layout).unwrap();
+    let active: Vec<DeveloperId> = index.active().into_iter().map(|a| a.developer).collect();
+    assert_eq!(
+        active,
+        [dev("alice"), dev("bob")],
+        "dave, erin and mallory are left out"
+    );
+    assert!(index.tasks(&Pattern::new("evil-*")).tasks.is_empty());
+    assert!(
+        index
+            .tasks(&Pattern::new("feature-auth-3"))
+            .tasks
+            .is_empty()
+    );
+
+    let problems = index.problems();
+    let by_path: BTreeMap<PathBuf, (Option<DeveloperId>, String)> = (problems.iter())
+        .map(|p| (p.path.clone(), (p.developer.clone(), p.message.clone())))
+        .collect();
+    let dave = &by_path[&layout.time_tracking(&dev("dave"))];
+    assert_eq!(dave.0, Some(dev("dave")));
+    assert!(dave.1.contains("corrupt JSON"), "{}", dave.1);
+    let erin = &by_path[&layout.current_session(&dev("erin"))];
+    assert!(erin.1.contains("belongs to developer frank"), "{}", erin.1);
+    assert!(
+        by_path[&layout.root().join("dev-mallory")]
+            .1
+            .contains("symbolic link")
+    );
+    assert!(
+        by_path[&layout.root().join("dev-file")]
+            .1
+            .contains("not a directory")
+    );
+    for name in ["dev-..", "dev-ADMIN", "dev-a b", "dev-"] {
+        let (developer, message) = &by_path[&layout.root().join(name)];
+        assert_eq!(developer, &None);
+        assert!(
+            message.contains("invalid developer id"),
+            "{name}: {message}"
+        );
+    }
+    assert!(
+        problems.iter().any(|p| p.message.contains("\\xff")),
+        "{problems:?}"
+    );
+    assert_eq!(problems.len(), 9, "{problems:#?}");
+
+    // A corrupt team file is a problem too, and leaves the claims out.
+    fs::write(layout.task_assignments(), "{\"tasks\": 7}").unwrap();
+    let index = Index::build(&layout).unwrap();
+    assert_eq!(index.who(&task("feature-auth-1")).holder, None);
+    assert!(
+        index
+            .problems()
+            .iter()
+            .any(|p| p.path == layout.task_assignments())
+    );
+}
+
+#[test]
+fn refresh_reloads_only_changed_namespaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = team(tmp.path());
+    let mut index = Index::build(&layout).unwrap();
+    let unchanged = index.refresh().unwrap();
+    assert_eq!((unchanged.checked, unchanged.reloaded.len()), (3, 0));
+    assert!(!unchanged.team_reloaded);
+
+    write_dev(&layout, &dev("bob"), &spec("feature-auth-1", &[], &[]));
+    let stats = index.refresh().unwrap();
+    assert_eq!(stats.reloaded, [dev("bob")]);
+    assert_eq!(
+        index.who(&task("feature-auth-1")).working,
+        [dev("alice"), dev("bob")]
+    );
+    assert!(index.who(&task("feature-auth-2")).working.is_empty());
+    assert!(index.touching("src/lib.rs").len() == 1);
+
+    write_dev(&layout, &dev("dan"), &spec("d-1", &[], &[]));
+    fs::remove_dir_all(layout.dev_dir(&dev("carol"))).unwrap();
+    let stats = index.refresh().unwrap();
+    assert_eq!(
+        (stats.reloaded, stats.removed),
+        (vec![dev("dan")], vec![dev("carol")])
+    );
+    assert_eq!(
+        index
+            .time_by_task(&TimeRange::all())
+            .get(&task("billing-1")),
+        None
+    );
+
+    write_claims(&layout, &[("d-1", &dev("dan"))]);
+    write_dev(&layout, &dev("alice"), &DevSpec::default());
+    let stats = index.refresh_developers(&[dev("alice")]);
+    assert_eq!(stats.reloaded, [dev("alice")]);
+    assert!(stats.team_reloaded);
+    assert_eq!(index.who(&task("d-1")).holder, Some(dev("dan")));
+    assert_eq!(index.task_of(&dev("alice")), None);
+    let fresh = Index::build(&layout).unwrap();
+    assert_eq!(index.active(), fresh.active());
+    assert_eq!(index.conflicts(), fresh.conflicts());
+}
+
+/// Every file under `root` except the index's own, with its content.
+fn namespace_files(root: &Path, skip: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.starts_with(skip) {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path.clone());
+                out.insert(path, Vec::new());
+            } else if meta.is_file() {
+                out.insert(path.clone(), fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn snapshot_starts_warm_and_bad_snapshots_rebuild() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = team(tmp.path());
+    let before = namespace_files(layout.root(), &layout.index_dir());
+    let opened = Index::open(&layout).unwrap();
+    assert_eq!(opened.started_from, StartedFrom::NoSnapshot);
+    assert_eq!(opened.refresh.reloaded.len(), 3);
+    opened.index.save_snapshot().unwrap();
+    assert_eq!(
+        before,
+        namespace_files(layout.root(), &layout.index_dir()),
+        "no namespace file was written"
+    );
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&layout.index_snapshot()), 0o600);
+    assert_eq!(mode(&layout.index_dir()), 0o700);
+
+    let warm = Index::open(&layout).unwrap();
+    assert_eq!(warm.started_from, StartedFrom::Snapshot);
+    assert!(warm.refresh.reloaded.is_empty() && !warm.refresh.team_reloaded);
+    assert_eq!(warm.index.active(), opened.index.active());
+    assert_eq!(warm.index.conflicts(), opened.index.conflicts());
+
+    // A change after the snapshot is picked up by the refresh that follows loading it.
+    write_dev(&layout, &dev("alice"), &DevSpec::default());
+    let after_change = Index::open(&layout).unwrap();
+    assert_eq!(after_change.started_from, StartedFrom::Snapshot);
+    assert_eq!(after_change.refresh.reloaded, [dev("alice")]);
+    assert_eq!(
+        after_change.index.active(),
+        Index::build(&layout).unwrap().active()
+    );
+
+    let good = fs::read(layout.index_snapshot()).unwrap();
+    let newline = good.iter().position(|&b| b == b'\n').unwrap();
+    let mut flipped = good.clone();
+    let at = flipped.len() - 10;
+    flipped[at] ^= 0x01;
+    let old_format =
+        String::from_utf8(good.clone())
+            .unwrap()
+            .replacen("\"format\":1", "\"format\":0", 1);
+    let other_root = String::from_utf8(good.clone())
+        .unwrap()
+        .replace(layout.root().to_str().unwrap(), "/elsewhere/.flowforge");
+    for (what, bytes) in [
+        ("a flipped bit", flipped),
+        ("a truncated file", good[..good.len() / 2].to_vec()),
+        ("no header", good[newline + 1..].to_vec()),
+        ("an old format", old_format.into_bytes()),
+        ("another root", other_root.into_bytes()),
+        ("garbage", b"\x00\x01garbage".to_vec()),
+    ] {
+        fs::write(layout.index_snapshot(), &bytes).unwrap();
+        let opened = Index::open(&layout).unwrap();
+        assert!(
+            matches!(opened.started_from, StartedFrom::BadSnapshot(_)),
+            "{what}: {:?}",
+            opened.started_from
+        );
+        assert_eq!(
+            opened.index.active(),
+            Index::build(&layout).unwrap().active(),
+            "{what}"
+        );
+    }
+}
+
+fn report_options(zone: &str) -> ReportOptions {
+    ReportOptions {
+        period: Period::Daily,
+        zone: Zone::named(zone).unwrap(),
+        now: base() + 4.hours(),
+    }
+}
+
+#[test]
+fn reports_are_deterministic_and_show_their_time_zone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = team(tmp.path());
+    let mut dave = spec("z-1", &[], &[]);
+    dave.corrupt = true;
+    write_dev(&layout, &dev("dave"), &dave);
+    let index = Index::build(&layout).unwrap();
+    let options = report_options("Europe/Paris");
+    let report = Report::generate(&index, &options).unwrap();
+    assert_eq!(
+        report,
+        Report::generate(&Index::build(&layout).unwrap(), &options).unwrap()
+    );
+    assert_eq!(report.timezone, "Europe/Paris");
+    assert_eq!(report.from, "2025-09-18T00:00:00+02:00");
+    assert_eq!(report.to, "2025-09-19T00:00:00+02:00");
+    // The entry 30 hours after base falls on the next day; the others are inside.
+    assert_eq!(report.total_minutes, 30 + 20 + 60);
+    assert_eq!(
+        report.sessions.len(),
+        3,
+        "carol's history starts the day before: {:?}",
+        report.sessions
+    );
+    assert_eq!(report.problems.len(), 1);
+    assert_eq!(report.problems[0].developer, Some(dev("dave")));
+
+    let markdown = report.render(Format::Markdown);
+    assert!(markdown.contains("- Time zone: Europe/Paris"), "{markdown}");
+    assert!(markdown.contains("## Problems"));
+    assert!(
+        markdown.contains("| same path | src/lib.rs | alice, bob |"),
+        "{markdown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&report.render(Format::Json)).unwrap();
+    assert_eq!(json["timezone"], "Europe/Paris");
+    assert_eq!(json["problems"][0]["developer"], "dave");
+    let csv = report.render(Format::Csv);
+    assert!(csv.starts_with("section,developer,task,branch,start,end,minutes,detail\n"));
+    assert!(csv.contains("time_developer,alice,,,,,30,"), "{csv}");
+    assert!(csv.lines().all(|l| !l.is_empty()));
+
+    let tokyo = Report::generate(&index, &report_options("Asia/Tokyo")).unwrap();
+    assert_eq!(tokyo.from, "2025-09-18T00:00:00+09:00");
+    let weekly = Report::generate(
+        &index,
+        &ReportOptions {
+            period: Period::Weekly,
+            ..options.clone()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        weekly.from, "2025-09-15T00:00:00+02:00",
+        "the Monday of the week"
+    );
+    let monthly = Report::generate(
+        &index,
+        &ReportOptions {
+            period: Period::Monthly,
+            ..options
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        (monthly.from.as_str(), monthly.to.as_str()),
+        ("2025-09-01T00:00:00+02:00", "2025-10-01T00:00:00+02:00")
+    );
+    assert_eq!(monthly.total_minutes, 30 + 45 + 20 + 60);
+    assert!(Zone::named("Mars/Olympus").is_err());
+}

@@ -1,0 +1,395 @@
+//! The index, refreshed after random changes, answers exactly what a naive scan of every
+//! namespace answers (the bash tools' way: list every directory, parse every file, each time).
+
+mod common;
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    fs,
+    path::{Path, PathBuf},
+};
+
+use common::*;
+use flowforge_core::{
+    DeveloperId, Layout, TaskId,
+    model::{GitStatusCache, Session, TaskAssignments, TimeEntry, TimeTracking},
+};
+use flowforge_index::{
+    ActiveDeveloper, Conflict, ConflictKind, Index, Pattern, TaskHolder, TimeRange,
+    report::{Format, Period, Report, ReportOptions, Zone},
+};
+use jiff::ToSpan;
+use proptest::prelude::*;
+
+const DEVS: [&str; 6] = ["d0", "d1", "d2", "d3", "d4", "d5"];
+const TASKS: [&str; 5] = ["t1", "t2", "feat-a-1", "feat-a-2", "feat-b-1"];
+const PATHS: [&str; 4] = ["src/a.rs", "src/b/c.rs", "src/bc.rs", "docs/x.md"];
+const PATTERNS: [&str; 5] = ["*", "t*", "feat-a-*", "feat-?-1", "t1"];
+const PREFIXES: [&str; 5] = ["", "src", "src/b", "docs/x.md", "nothing"];
+
+// ---- The naive scan -------------------------------------------------------------------------
+
+/// A namespace as the scan reads it: current session, time entries, changed paths.
+type ScannedDev = (Option<Session>, Vec<TimeEntry>, Vec<String>);
+
+#[derive(Debug, Default)]
+struct Scan {
+    devs: BTreeMap<DeveloperId, ScannedDev>,
+    claims: BTreeMap<TaskId, DeveloperId>,
+    problems: BTreeSet<PathBuf>,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|_| ()),
+        Err(_) => Ok(None),
+    }
+}
+
+fn scan(layout: &Layout) -> Scan {
+    let mut out = Scan::default();
+    if let Ok(Some(a)) = parse::<TaskAssignments>(&layout.task_assignments()) {
+        out.claims = a.tasks.into_iter().map(|(t, a)| (t, a.assignee)).collect();
+    }
+    for entry in fs::read_dir(layout.root()).into_iter().flatten() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(id) = name.strip_prefix("dev-") else {
+            continue;
+        };
+        let meta = fs::symlink_metadata(entry.path()).unwrap();
+        let Ok(id) = DeveloperId::new(id) else {
+            out.problems.insert(entry.path());
+            continue;
+        };
+        if !meta.is_dir() {
+            out.problems.insert(entry.path());
+            continue;
+        }
+        let mut bad = |path: PathBuf| {
+            out.problems.insert(path);
+        };
+        let current = layout.current_session(&id);
+        let Ok(session) = parse::<Session>(&current) else {
+            bad(current);
+            continue;
+        };
+        let time_path = layout.time_tracking(&id);
+        let Ok(time) = parse::<TimeTracking>(&time_path) else {
+            bad(time_path);
+            continue;
+        };
+        let cache_path = layout.git_status_cache(&id);
+        let Ok(cache) = parse::<GitStatusCache>(&cache_path) else {
+            bad(cache_path);
+            continue;
+        };
+        let paths = cache
+            .map(|c| c.status.lines().map(|l| l[3..].to_owned()).collect())
+            .unwrap_or_default();
+        out.devs
+            .insert(id, (session, time.unwrap_or_default().sessions, paths));
+    }
+    out
+}
+
+impl Scan {
+    fn working(&self, task: &TaskId) -> Vec<DeveloperId> {
+        (self.devs.iter())
+            .filter(|(_, (s, _, _))| {
+                s.as_ref()
+                    .is_some_and(|s| s.active && s.task_id.as_ref() == Some(task))
+            })
+            .map(|(d, _)| d.clone())
+            .collect()
+    }
+
+    fn who(&self, task: &TaskId) -> (Option<DeveloperId>, Vec<DeveloperId>) {
+        (self.claims.get(task).cloned(), self.working(task))
+    }
+
+    fn active(&self) -> Vec<(DeveloperId, Option<TaskId>, Option<String>)> {
+        (self.devs.iter())
+            .filter_map(|(d, (s, _, _))| {
+                s.as_ref()
+                    .filter(|s| s.active)
+                    .map(|s| (d.clone(), s.task_id.clone(), s.branch.clone()))
+            })
+            .collect()
+    }
+
+    fn all_tasks(&self) -> BTreeSet<TaskId> {
+        let mut tasks: BTreeSet<TaskId> = self.claims.keys().cloned().collect();
+        for (s, _, _) in self.devs.values() {
+            if let Some(s) = s.as_ref().filter(|s| s.active) {
+                tasks.extend(s.task_id.clone());
+            }
+        }
+        tasks
+    }
+
+    fn tasks(&self, pattern: &Pattern) -> Vec<TaskId> {
+        self.all_tasks()
+            .into_iter()
+            .filter(|t| pattern.matches(t.as_str()))
+            .collect()
+    }
+
+    fn conflicts(&self) -> Vec<Conflict> {
+        let mut out = Vec::new();
+        for task in self.all_tasks() {
+            let (holder, working) = self.who(&task);
+            let devs: BTreeSet<DeveloperId> = holder.into_iter().chain(working).collect();
+            if devs.len() > 1 {
+                out.push(Conflict {
+                    kind: ConflictKind::SameTask,
+                    subject: task.to_string(),
+                    developers: devs.into_iter().collect(),
+                });
+            }
+        }
+        let mut by_path: BTreeMap<&str, BTreeSet<DeveloperId>> = BTreeMap::new();
+        for (d, (_, _, paths)) in &self.devs {
+            for p in paths {
+                by_path.entry(p).or_default().insert(d.clone());
+            }
+        }
+        for (p, devs) in by_path {
+            if devs.len() > 1 {
+                out.push(Conflict {
+                    kind: ConflictKind::SamePath,
+                    subject: p.to_owned(),
+                    developers: devs.into_iter().collect(),
+                });
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn time_by_developer(&self, range: &TimeRange) -> BTreeMap<DeveloperId, u64> {
+        (self.devs.iter())
+            .map(|(d, (_, time, _))| {
+                (
+                    d.clone(),
+                    time.iter()
+                        .filter(|e| range.contains(e.recorded_at))
+                        .map(|e| e.minutes)
+                        .sum(),
+                )
+            })
+            .filter(|(_, m): &(DeveloperId, u64)| *m > 0)
+            .collect()
+    }
+
+    fn time_by_task(&self, range: &TimeRange) -> BTreeMap<TaskId, u64> {
+        let mut out: BTreeMap<TaskId, u64> = BTreeMap::new();
+        for (_, time, _) in self.devs.values() {
+            for e in time.iter().filter(|e| range.contains(e.recorded_at)) {
+                if let Some(t) = &e.task_id {
+                    *out.entry(t.clone()).or_default() += e.minutes;
+                }
+            }
+        }
+        out.retain(|_, m| *m > 0);
+        out
+    }
+
+    fn touching(&self, prefix: &str) -> BTreeMap<DeveloperId, Vec<String>> {
+        let mut out = BTreeMap::new();
+        for (d, (_, _, paths)) in &self.devs {
+            let mut hits: Vec<String> = (paths.iter())
+                .filter(|p| {
+                    prefix.is_empty() || *p == prefix || p.starts_with(&format!("{prefix}/"))
+                })
+                .cloned()
+                .collect();
+            hits.sort();
+            if !hits.is_empty() {
+                out.insert(d.clone(), hits);
+            }
+        }
+        out
+    }
+}
+
+fn assert_same(index: &Index, layout: &Layout) {
+    let naive = scan(layout);
+    for t in TASKS {
+        let t = task(t);
+        let TaskHolder {
+            holder, working, ..
+        } = index.who(&t);
+        assert_eq!((holder, working), naive.who(&t), "who {t}");
+    }
+    let active: Vec<_> = (index.active().into_iter())
+        .map(
+            |ActiveDeveloper {
+                 developer,
+                 task,
+                 branch,
+                 ..
+             }| (developer, task, branch),
+        )
+        .collect();
+    assert_eq!(active, naive.active(), "active");
+    for p in PATTERNS {
+        let p = Pattern::new(p);
+        let found: Vec<TaskId> = index.tasks(&p).tasks.into_iter().map(|t| t.task).collect();
+        assert_eq!(found, naive.tasks(&p), "tasks {p}");
+    }
+    assert_eq!(index.conflicts(), naive.conflicts(), "conflicts");
+    let ranges = [
+        TimeRange::all(),
+        TimeRange {
+            start: base(),
+            end: base() + 24.hours(),
+        },
+        TimeRange {
+            start: base() - 12.hours(),
+            end: base() + 2.hours(),
+        },
+    ];
+    for range in &ranges {
+        assert_eq!(
+            index.time_by_developer(range),
+            naive.time_by_developer(range),
+            "time by developer {range:?}"
+        );
+        assert_eq!(
+            index.time_by_task(range),
+            naive.time_by_task(range),
+            "time by task {range:?}"
+        );
+    }
+    for prefix in PREFIXES {
+        assert_eq!(
+            index.touching(prefix),
+            naive.touching(prefix),
+            "touching {prefix:?}"
+        );
+    }
+    let problems: BTreeSet<PathBuf> = index.problems().into_iter().map(|p| p.path).collect();
+    assert_eq!(problems, naive.problems, "problems");
+}
+
+fn report_json(index: &Index) -> String {
+    let options = ReportOptions {
+        period: Period::Weekly,
+        zone: Zone::named("America/New_York").unwrap(),
+        now: base(),
+    };
+    Report::generate(index, &options)
+        .unwrap()
+        .render(Format::Json)
+}
+
+// ---- Random teams and changes ---------------------------------------------------------------
+
+fn opt_task() -> impl Strategy<Value = Option<String>> {
+    prop::option::of(prop::sample::select(&TASKS[..]).prop_map(str::to_owned))
+}
+
+fn dev_spec() -> impl Strategy<Value = DevSpec> {
+    (
+        prop::option::of((
+            any::<bool>(),
+            opt_task(),
+            prop::option::of(prop::sample::select(&["b1", "b2"][..]).prop_map(str::to_owned)),
+        )),
+        prop::collection::vec((opt_task(), -48i64..48), 0..3),
+        prop::collection::vec((opt_task(), 1u64..120, -48i64..72), 0..4),
+        prop::sample::subsequence(&PATHS[..], 0..=PATHS.len()),
+        prop::bool::weighted(0.1),
+    )
+        .prop_map(|(session, history, time, paths, corrupt)| DevSpec {
+            session,
+            history,
+            time,
+            paths: paths.into_iter().map(str::to_owned).collect(),
+            corrupt,
+        })
+}
+
+#[derive(Debug, Clone)]
+enum Change {
+    Write(usize, DevSpec),
+    Remove(usize),
+    Claims(Vec<(usize, usize)>),
+    BadDir(&'static str),
+}
+
+fn change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        4 => (0..DEVS.len(), dev_spec()).prop_map(|(d, s)| Change::Write(d, s)),
+        1 => (0..DEVS.len()).prop_map(Change::Remove),
+        1 => claims().prop_map(Change::Claims),
+        1 => prop::sample::select(&["dev-..", "dev-Root", "dev-x y"][..]).prop_map(Change::BadDir),
+    ]
+}
+
+fn claims() -> impl Strategy<Value = Vec<(usize, usize)>> {
+    prop::collection::vec((0..TASKS.len(), 0..DEVS.len()), 0..4)
+}
+
+fn apply(layout: &Layout, change: &Change) {
+    match change {
+        Change::Write(d, spec) => write_dev(layout, &dev(DEVS[*d]), spec),
+        Change::Remove(d) => {
+            let _ = fs::remove_dir_all(layout.dev_dir(&dev(DEVS[*d])));
+        }
+        Change::Claims(claims) => {
+            let devs: Vec<DeveloperId> = DEVS.iter().map(|d| dev(d)).collect();
+            let claims: Vec<(&str, &DeveloperId)> =
+                claims.iter().map(|(t, d)| (TASKS[*t], &devs[*d])).collect();
+            write_claims(layout, &claims);
+        }
+        Change::BadDir(name) => {
+            let _ = fs::create_dir(layout.root().join(name));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn refreshed_index_answers_like_a_fresh_scan(
+        team in prop::collection::btree_map(0..DEVS.len(), dev_spec(), 0..5),
+        initial_claims in claims(),
+        changes in prop::collection::vec(prop::collection::vec(change(), 1..3), 1..5),
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::for_repo(tmp.path());
+        fs::create_dir_all(layout.root()).unwrap();
+        for (d, spec) in &team {
+            write_dev(&layout, &dev(DEVS[*d]), spec);
+        }
+        apply(&layout, &Change::Claims(initial_claims));
+        let mut index = Index::build(&layout).unwrap();
+        assert_same(&index, &layout);
+        index.save_snapshot().unwrap();
+
+        for step in &changes {
+            for change in step {
+                apply(&layout, change);
+            }
+            let stats = index.refresh().unwrap();
+            assert_same(&index, &layout);
+            let fresh = Index::build(&layout).unwrap();
+            prop_assert_eq!(report_json(&index), report_json(&fresh));
+            // Only namespaces written in this step were reloaded.
+            let written: BTreeSet<DeveloperId> = step.iter().filter_map(|c| match c {
+                Change::Write(d, _) => Some(dev(DEVS[*d])),
+                _ => None,
+            }).collect();
+            for reloaded in &stats.reloaded {
+                prop_assert!(written.contains(reloaded), "{} reloaded but not written", reloaded);
+            }
+        }
+        // A cold start from the snapshot taken before all the changes answers the same.
+        let opened = Index::open(&layout).unwrap();
+        assert_same(&opened.index, &layout);
+        prop_assert_eq!(report_json(&opened.index), report_json(&index));
+    }
+}
