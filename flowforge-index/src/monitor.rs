@@ -286,3 +286,58 @@ pub fn render(frame: &Frame, options: &RenderOptions) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use flowforge_core::metrics::RatioSummary;
+
+    use super::*;
+
+    fn frame(git_ms: u64, hit_rate: (u64, u64)) -> Frame {
+        let mut other = Snapshot::default();
+        other.ratios.insert(
+            names::CACHE_HIT_RATE.to_owned(),
+            RatioSummary {
+                hits: hit_rate.0,
+                misses: hit_rate.1,
+                rate: None,
+            },
+        );
+        Frame {
+            at: Timestamp::UNIX_EPOCH,
+            developers: 10,
+            active_sessions: 4,
+            problems: 0,
+            refresh: RefreshStats::default(),
+            index_cache: CacheCounts { hits: 9, misses: 1 },
+            git_sync: GitSync::Measured(Duration::from_millis(git_ms)),
+            own: Snapshot::default(),
+            persisted: vec![("daemon".to_owned(), other)],
+            metric_problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn levels_pick_the_colours_and_plain_text_has_none() {
+        let colour = RenderOptions { colour: true };
+        let text = render(&frame(1600, (7, 3)), &colour);
+        assert!(
+            text.contains("Git sync: \x1b[31m1600.0 ms\x1b[0m [critical]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\x1b[33m70.0% (7 hits, 3 misses)\x1b[0m [warning]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\x1b[32m90.0% (9 hits, 1 misses)\x1b[0m [ok]"),
+            "{text}"
+        );
+        let text = render(&frame(900, (5, 5)), &colour);
+        assert!(text.contains("\x1b[33m900.0 ms\x1b[0m [warning]"), "{text}");
+        assert!(text.contains("\x1b[31m50.0%"), "{text}");
+        let plain = render(&frame(1600, (7, 3)), &RenderOptions { colour: false });
+        assert!(!plain.contains('\x1b'));
+        assert!(plain.contains("Git sync: 1600.0 ms [critical]"), "{plain}");
+    }
+}

@@ -77,6 +77,18 @@ impl From<flowforge_session::Error> for CliError {
     }
 }
 
+impl From<flowforge_index::Error> for CliError {
+    fn from(e: flowforge_index::Error) -> Self {
+        use flowforge_index::Error as E;
+        match e {
+            E::UnknownTimeZone { .. } | E::UnknownPeriod { .. } | E::UnknownFormat { .. } => {
+                CliError::usage(e)
+            }
+            other => CliError::failure(other),
+        }
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::failure(e)

@@ -7,9 +7,15 @@ use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 
+mod active;
 mod context;
 mod dev;
 mod error;
+mod monitor;
+mod report;
+mod tasks;
+mod team;
+mod who;
 
 use context::Context;
 use error::CliResult;
@@ -42,12 +48,27 @@ enum Command {
     /// Developer namespaces.
     #[command(subcommand)]
     Dev(dev::DevCommand),
+    /// Who holds a task, or "nobody".
+    Who(who::WhoArgs),
+    /// The developers with an active session.
+    Active(active::ActiveArgs),
+    /// Tasks matching a pattern, their holders, and parallel work.
+    Tasks(tasks::TasksArgs),
+    /// The team report for a day, week or month.
+    Report(report::ReportArgs),
+    /// The live performance monitor.
+    Monitor(monitor::MonitorArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
     let ctx = Context::new(&cli.global)?;
     match cli.command {
         Command::Dev(command) => dev::run(&ctx, command),
+        Command::Who(args) => who::run(&ctx, args),
+        Command::Active(args) => active::run(&ctx, args),
+        Command::Tasks(args) => tasks::run(&ctx, args),
+        Command::Report(args) => report::run(&ctx, args),
+        Command::Monitor(args) => monitor::run(&ctx, args),
     }
 }
 

@@ -1,0 +1,45 @@
+//! `flowforge active [--json]`: the developers with an active session.
+
+use clap::Args;
+use serde_json::json;
+
+use crate::{
+    context::Context,
+    error::CliResult,
+    team::{open_index, problems_json, warn_problems},
+};
+
+#[derive(Debug, Args)]
+pub struct ActiveArgs {
+    /// Print JSON: {"active": [{"developer", "task", "branch", "since"}], "problems": [...]}.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Context, args: ActiveArgs) -> CliResult {
+    let index = open_index(ctx)?;
+    let active = index.active();
+    let problems = index.problems();
+    if args.json {
+        let active: Vec<_> = (active.iter())
+            .map(|a| {
+                json!({"developer": a.developer, "task": a.task, "branch": a.branch, "since": a.since})
+            })
+            .collect();
+        println!(
+            "{:#}",
+            json!({"active": active, "problems": problems_json(&problems)})
+        );
+        return Ok(());
+    }
+    if active.is_empty() {
+        println!("no active developers");
+    }
+    for a in &active {
+        let task = a.task.as_ref().map_or("-", |t| t.as_str());
+        let branch = a.branch.as_deref().unwrap_or("-");
+        println!("{}\t{task}\t{branch}\tsince {}", a.developer, a.since);
+    }
+    warn_problems(&problems);
+    Ok(())
+}
