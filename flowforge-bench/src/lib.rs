@@ -2,19 +2,31 @@
 //! naive against optimized, measured on one machine in one run.
 //!
 //! - [`fixture`]: a generated git repository (default 50,000 files) or a clone of an existing
-//!   one, plus a `.flowforge` team, in a temporary directory.
+//!   one, plus `.flowforge` teams, in a temporary directory.
+//! - [`ops`]: each operation's naive and optimized [`ops::Round`], shared by the run and the
+//!   criterion benches.
+//! - [`run`]: the run itself, producing a [`baseline::Baseline`] (its JSON schema is documented
+//!   there), and [`report`]: the terminal tables, the JSON file and the SVG chart.
 //!
 //! ```
-//! use flowforge_bench::fixture::{Fixture, FixtureOptions};
-//! let fixture = Fixture::create(&FixtureOptions::small(1))?;
-//! assert_eq!(fixture.tracked_files(), 500);
+//! use flowforge_bench::{fixture::{Fixture, FixtureOptions}, run::{run, RunOptions}};
+//! let mut fixture = Fixture::create(&FixtureOptions { files: 100, developers: 1, ..Default::default() })?;
+//! let options = RunOptions { developers: vec![1], samples: 1, ..Default::default() };
+//! let baseline = run(&mut fixture, &options, &mut |_| {})?;
+//! assert!(baseline.rows.iter().any(|r| r.operation.key() == "git_sync"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 #![warn(missing_docs)]
 
+pub mod baseline;
 mod error;
 pub mod fixture;
 pub mod git_cli;
+pub mod ops;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod targets;
 
 pub use error::{Error, Result};

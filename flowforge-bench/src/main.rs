@@ -1,42 +1,132 @@
-//! The FlowForge baseline run.
+//! `flowforge-bench`: the FlowForge baseline run.
 //!
-//! Until the measured run lands, this prints the seed's baseline table scored by
-//! flowforge-core, so `cargo run --release -p flowforge-bench` already shows the model at work.
+//! Builds the fixture (a generated 50,000-file repository by default, or a clone of `--repo`),
+//! measures the six operations naive against optimized at each developer count, prints the
+//! seed's table for each variant with the improvement per cell, and writes the JSON and the
+//! SVG chart. Exit status: 0 when every optimized cell is within its threshold, 1 when one is not
+//! or a variant answered wrongly, 2 for bad usage.
 
-use flowforge_core::score::{Operation, SEED_BASELINE, Scorecard};
+use std::{
+    io::IsTerminal,
+    path::PathBuf,
+    process::ExitCode,
+    time::{Duration, Instant},
+};
 
-fn main() -> anyhow::Result<()> {
-    let card = Scorecard::new(SEED_BASELINE);
-    println!("FlowForge seed baseline (2025-09-18), scored by flowforge-core\n");
-    println!(
-        "| {:<18} | {:>9} | {:>9} | {:>9} | {:>9} | {:<8} |",
-        "Operation", "1 Dev", "6 Devs", "10 Devs", "Threshold", "Status"
-    );
-    println!(
-        "|{:-<20}|{:-<11}|{:-<11}|{:-<11}|{:-<11}|{:-<10}|",
-        "", "", "", "", "", ""
-    );
-    for op in Operation::ALL {
-        let cells: Vec<_> = card.cells().iter().filter(|c| c.operation == op).collect();
-        let mut line = format!("| {:<18} |", op.label());
-        for cell in &cells {
-            let level = cell.level();
-            let mark = if level == flowforge_core::score::Level::Ok {
-                ""
-            } else {
-                "!"
-            };
-            line.push_str(&format!(" {:>8.1}{mark:<1}|", cell.ms));
+use clap::Parser;
+use flowforge_bench::{
+    fixture::{Fixture, FixtureOptions},
+    report,
+    run::{Progress, RunOptions, run},
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Reproduce the FlowForge 1/6/10-developer baseline, naive against optimized, in one run.
+#[derive(Debug, Parser)]
+#[command(name = "flowforge-bench", version, about)]
+struct Cli {
+    /// Tracked files of the generated repository (spread over files/50 directories).
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    files: u64,
+    /// Developer counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1,6,10", value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    devs: Vec<u64>,
+    /// Measure a clone of this existing repository instead (it is never modified).
+    #[arg(long, value_name = "PATH")]
+    repo: Option<PathBuf>,
+    /// Keep the fixture's temporary directory after the run.
+    #[arg(long)]
+    keep: bool,
+    /// Where to write the JSON (default: target/flowforge-baseline/baseline-<time>.json); the
+    /// SVG chart is written beside it.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Timed rounds per cell, after one untimed warm-up round.
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    samples: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match main_inner(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            let mut source = e.source();
+            while let Some(cause) = source {
+                eprintln!("caused by: {cause}");
+                source = cause.source();
+            }
+            ExitCode::FAILURE
         }
-        let status = if cells.iter().all(|c| c.passes()) {
-            "PASS"
-        } else {
-            "FAIL"
-        };
-        line.push_str(&format!(" {:>7} ms | {status:<8} |", op.threshold_ms()));
-        println!("{line}");
     }
-    println!("\nPerformance score: {}/100", card.score());
-    println!("Status: {}", card.status());
-    Ok(())
+}
+
+fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
+    let developers: Vec<usize> = cli.devs.iter().map(|&n| n as usize).collect();
+    let max_devs = developers.iter().copied().max().unwrap_or(1);
+    let options = FixtureOptions {
+        files: cli.files as usize,
+        developers: max_devs,
+        repo: cli.repo.clone(),
+        keep: cli.keep,
+        ..FixtureOptions::default()
+    };
+    let started = Instant::now();
+    match &cli.repo {
+        Some(repo) => eprintln!(
+            "Cloning {} (shared, read-only) and creating {max_devs} developers…",
+            repo.display()
+        ),
+        None => eprintln!(
+            "Generating the fixture: {} files, {max_devs} developers…",
+            cli.files
+        ),
+    }
+    let mut fixture = Fixture::create(&options)?;
+    eprintln!(
+        "Fixture ready in {:.1} s at {}{}",
+        started.elapsed().as_secs_f64(),
+        fixture.dir().display(),
+        if fixture.keeps() { " (kept)" } else { "" }
+    );
+
+    let run_options = RunOptions {
+        developers,
+        samples: cli.samples as usize,
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+    };
+    let baseline = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:32}] {pos}/{len} {msg}")
+                .expect("the template is valid")
+                .progress_chars("=> "),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        let result = run(&mut fixture, &run_options, &mut |p: Progress| {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+            bar.set_message(p.label);
+        });
+        bar.finish_and_clear();
+        result?
+    } else {
+        run(&mut fixture, &run_options, &mut |p: Progress| {
+            eprintln!("[{}/{}] {}", p.done + 1, p.total, p.label);
+        })?
+    };
+
+    println!("{}", report::text(&baseline));
+    let json = cli
+        .json
+        .unwrap_or_else(|| report::default_json_path(&baseline));
+    let chart = report::write(&baseline, &json)?;
+    println!("JSON: {}\nChart: {}", json.display(), chart.display());
+    println!("Total time: {:.1} s", started.elapsed().as_secs_f64());
+    if baseline.optimized_fails() {
+        eprintln!("error: an optimized cell is over its threshold");
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
 }

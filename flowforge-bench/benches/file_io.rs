@@ -1,0 +1,14 @@
+//! File I/O: every developer writes and reads back a namespace file; naive against optimized, by
+//! developer count (the baseline run's rounds; see `benches/common`).
+
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use flowforge_core::score::Operation;
+
+fn bench(c: &mut Criterion) {
+    common::operation(c, Operation::FileIo);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

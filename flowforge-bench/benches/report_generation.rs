@@ -1,0 +1,14 @@
+//! Report Generation: the team report; naive against optimized, by
+//! developer count (the baseline run's rounds; see `benches/common`).
+
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use flowforge_core::score::Operation;
+
+fn bench(c: &mut Criterion) {
+    common::operation(c, Operation::ReportGeneration);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

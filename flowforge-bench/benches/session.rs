@@ -1,0 +1,14 @@
+//! Session: every developer ends, starts and updates a session; naive against optimized, by
+//! developer count (the baseline run's rounds; see `benches/common`).
+
+mod common;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use flowforge_core::score::Operation;
+
+fn bench(c: &mut Criterion) {
+    common::operation(c, Operation::Session);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

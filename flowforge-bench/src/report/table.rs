@@ -1,0 +1,180 @@
+//! The terminal report: the seed's table for each variant, the improvement per cell, targets.
+
+use std::fmt::Write as _;
+
+use flowforge_core::score::{Level, Operation};
+
+use crate::{
+    baseline::{Baseline, CellStatus},
+    ops::{self, Mode, Variant},
+};
+
+/// A duration for a table: µs below 0.1 ms, then 3, 2, 1 and 0 decimals as it grows.
+pub fn format_ms(ms: f64) -> String {
+    if ms < 0.1 {
+        format!("{:.1} µs", ms * 1000.0)
+    } else if ms < 1.0 {
+        format!("{ms:.3} ms")
+    } else if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 100.0 {
+        format!("{ms:.1} ms")
+    } else {
+        format!("{ms:.0} ms")
+    }
+}
+
+fn row_label(operation: Operation, mode: Option<Mode>) -> String {
+    match mode {
+        Some(mode) => format!("{} ({})", operation.label(), mode.label()),
+        None => operation.label().to_owned(),
+    }
+}
+
+fn header(out: &mut String, b: &Baseline, last: &str) {
+    let mut line = format!("| {:<24} |", "Operation");
+    for &n in &b.developers {
+        let head = if n == 1 {
+            "1 Dev".to_owned()
+        } else {
+            format!("{n} Devs")
+        };
+        let _ = write!(line, " {head:>11} |");
+    }
+    let _ = writeln!(out, "{line} {last:>9} |");
+    let mut rule = format!("|{:-<26}|", "");
+    for _ in &b.developers {
+        rule.push_str(&format!("{:-<13}|", ""));
+    }
+    let _ = writeln!(out, "{rule}{:-<11}|", "");
+}
+
+/// The whole terminal report.
+pub fn text(b: &Baseline) -> String {
+    let mut out = String::new();
+    let f = &b.fixture;
+    let _ = writeln!(
+        out,
+        "Fixture: {} tracked files in {} directories, {} branches ({})\n\
+         Samples: {} timed rounds per cell after one warm-up; times are medians; \
+         ! warning, !! critical\n",
+        f.tracked_files,
+        f.directories,
+        f.branches,
+        f.repo.display(),
+        b.samples
+    );
+    for variant in Variant::ALL {
+        let _ = writeln!(
+            out,
+            "{} — score {}/100, status {}{}",
+            match variant {
+                Variant::Naive => "Naive (the plan's current implementation)",
+                Variant::Optimized =>
+                    "Optimized (flowforge-git, flowforge-session, flowforge-index)",
+            },
+            b.score.get(&variant).copied().unwrap_or(0),
+            b.status.get(&variant).map_or("-", |s| s.as_str()),
+            if b.complete.get(&variant) == Some(&true) {
+                ""
+            } else {
+                " (not every cell measured: score over the measured cells only)"
+            }
+        );
+        header(&mut out, b, "Threshold");
+        for operation in Operation::ALL {
+            for mode in ops::modes(operation) {
+                let mut line = format!("| {:<24} |", row_label(operation, mode));
+                let mut status = None;
+                for &n in &b.developers {
+                    let cell = match b.row(operation, variant, mode, n) {
+                        Some(row) => {
+                            let mark = match row.level {
+                                Level::Ok => "  ",
+                                Level::Warning => "! ",
+                                Level::Critical => "!!",
+                            };
+                            let pass = row.status == CellStatus::Pass;
+                            status = Some(status.unwrap_or(true) && pass);
+                            format!("{}{mark}", format_ms(row.median_ms))
+                        }
+                        None => "n/m  ".to_owned(),
+                    };
+                    let _ = write!(line, " {cell:>11} |");
+                }
+                let status = match status {
+                    Some(true) => "PASS",
+                    Some(false) => "FAIL",
+                    None => "n/m",
+                };
+                let _ = writeln!(
+                    out,
+                    "{line} {:>9} | {status}",
+                    format!("{} ms", operation.threshold_ms())
+                );
+            }
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "Improvement (naive median / optimized median)");
+    header(&mut out, b, "");
+    for operation in Operation::ALL {
+        for mode in ops::modes(operation) {
+            let mut line = format!("| {:<24} |", row_label(operation, mode));
+            for &n in &b.developers {
+                let ratio = b
+                    .row(operation, Variant::Naive, mode, n)
+                    .zip(b.row(operation, Variant::Optimized, mode, n))
+                    .map(|(naive, opt)| naive.median_ms / opt.median_ms);
+                let cell = ratio.map_or("n/m".to_owned(), |r| format!("{r:.1}×"));
+                let _ = write!(line, " {cell:>11} |");
+            }
+            let _ = writeln!(out, "{line} {:>9} |", "");
+        }
+    }
+
+    let _ = writeln!(out, "\nTargets");
+    for t in &b.targets {
+        let measured = t
+            .measured
+            .map_or("not measured".to_owned(), |m| format!("{m:.2} {}", t.unit));
+        let verdict = match t.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "-",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<56} {:>16}  (target {} {})  {verdict}",
+            t.name, measured, t.target, t.unit
+        );
+    }
+    let mib = |v: Option<f64>| v.map_or("n/a".to_owned(), |m| format!("{m:.1} MiB"));
+    let _ = writeln!(
+        out,
+        "\nPeak memory (VmHWM, this process; child git processes not included): {}\n\
+         Git cache resident memory (optimized, warm): {}\n\
+         One `git status --porcelain`: {}\n\
+         Naive torn reads (files read while another thread rewrote them): {}",
+        mib(b.peak_rss_mib),
+        mib(b.git_cache_rss_mib),
+        b.reference
+            .git_status_ms
+            .map_or("n/a".to_owned(), format_ms),
+        b.naive_torn_reads
+    );
+    if !b.not_measured.is_empty() {
+        let _ = writeln!(out, "\nNot measured");
+        for m in &b.not_measured {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                row_label(m.operation, m.mode),
+                m.variant,
+                m.reason
+            );
+        }
+    }
+    out
+}

@@ -1,0 +1,206 @@
+//! The baseline run: every operation, both variants, every developer count, one fixture.
+
+use std::{collections::BTreeMap, time::Instant};
+
+use flowforge_core::score::{Operation, Status};
+
+use crate::{
+    baseline::{Baseline, Machine, NotMeasuredRow, Reference, Row, mark_scored, scorecard},
+    error::{Error, Result},
+    fixture::Fixture,
+    git_cli::git,
+    ops::{self, Mode, Subject, Variant},
+    stats::{Summary, current_rss_mib, peak_rss_mib},
+    targets,
+};
+
+/// What to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Developer counts, e.g. `[1, 6, 10]`.
+    pub developers: Vec<usize>,
+    /// Timed rounds per cell (after one untimed warm-up round).
+    pub samples: usize,
+    /// The command line, recorded in the JSON.
+    pub command: String,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            developers: vec![1, 6, 10],
+            samples: 15,
+            command: String::new(),
+        }
+    }
+}
+
+/// Progress of a run, for a progress bar or log lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Cells done.
+    pub done: usize,
+    /// Cells in all.
+    pub total: usize,
+    /// The cell starting now, e.g. `git_sync after_edit optimized @ 10`.
+    pub label: String,
+}
+
+/// Runs the baseline on `fixture`, calling `progress` before each cell.
+///
+/// # Errors
+/// [`Error::InvalidOptions`] for an empty developer list, a zero count or zero samples;
+/// [`Error::WrongAnswer`] when a variant answers wrongly (a stale git status, a wrong holder);
+/// otherwise the first failure of a round.
+pub fn run(
+    fixture: &mut Fixture,
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Baseline> {
+    let mut counts = options.developers.clone();
+    counts.sort_unstable();
+    counts.dedup();
+    if counts.is_empty() || counts[0] == 0 || options.samples == 0 {
+        return Err(Error::InvalidOptions {
+            reason: "developer counts must be at least 1, and samples at least 1".to_owned(),
+        });
+    }
+    let cells_per_count: usize = Operation::ALL
+        .iter()
+        .map(|&op| ops::modes(op).len() * Variant::ALL.len())
+        .sum();
+    let total = cells_per_count * counts.len() + 1;
+    let mut done = 0;
+    let mut rows = Vec::new();
+    let mut not_measured: BTreeMap<(Operation, Variant, Option<Mode>), String> = BTreeMap::new();
+    let mut git_cache_rss_mib = None;
+
+    progress(Progress {
+        done,
+        total,
+        label: "reference: one git status".to_owned(),
+    });
+    let reference = Reference {
+        git_status_ms: time_samples(options.samples, || {
+            git(fixture.repo(), ["status", "--porcelain"]).map(drop)
+        })?
+        .map(|s| s.median_ms),
+    };
+    done += 1;
+
+    for &n in &counts {
+        let mut subjects = BTreeMap::new();
+        for variant in Variant::ALL {
+            subjects.insert(
+                variant,
+                Subject {
+                    team: fixture.new_team(n)?,
+                    repo: fixture.repo().to_owned(),
+                    editor: fixture.editor(),
+                },
+            );
+        }
+        for operation in Operation::ALL {
+            for mode in ops::modes(operation) {
+                for variant in Variant::ALL {
+                    let label = format!(
+                        "{}{} {variant} @ {n}",
+                        operation.key(),
+                        mode.map_or(String::new(), |m| format!(" {m}"))
+                    );
+                    progress(Progress { done, total, label });
+                    done += 1;
+                    let rss_before = current_rss_mib();
+                    let mut round = match ops::build(operation, variant, mode, &subjects[&variant])?
+                    {
+                        Ok(round) => round,
+                        Err(why) => {
+                            not_measured.insert((operation, variant, mode), why.reason);
+                            continue;
+                        }
+                    };
+                    // One untimed round: fills caches for warm, and pays one-time costs.
+                    round.prepare()?;
+                    round.run()?;
+                    if variant == Variant::Optimized && mode == Some(Mode::Warm) {
+                        if let (Some(before), Some(after)) = (rss_before, current_rss_mib()) {
+                            let added = (after - before).max(0.0);
+                            git_cache_rss_mib =
+                                Some(git_cache_rss_mib.map_or(added, |m: f64| m.max(added)));
+                        }
+                    }
+                    let mut samples = Vec::with_capacity(options.samples);
+                    for _ in 0..options.samples {
+                        round.prepare()?;
+                        let start = Instant::now();
+                        round.run()?;
+                        samples.push(start.elapsed().as_secs_f64() * 1000.0);
+                    }
+                    let summary = Summary::of(&samples).expect("samples is at least 1");
+                    rows.push(Row::new(operation, variant, mode, n, summary));
+                }
+            }
+        }
+    }
+    mark_scored(&mut rows);
+
+    let mut score = BTreeMap::new();
+    let mut status = BTreeMap::new();
+    let mut complete = BTreeMap::new();
+    for variant in Variant::ALL {
+        let card = scorecard(&rows, variant);
+        score.insert(variant, card.score());
+        status.insert(
+            variant,
+            if card.cells().is_empty() {
+                Status::NeedsOptimization
+            } else {
+                card.status()
+            },
+        );
+        complete.insert(variant, !not_measured.keys().any(|(_, v, _)| *v == variant));
+    }
+    let mut baseline = Baseline {
+        schema_version: crate::baseline::SCHEMA_VERSION,
+        generated_at: jiff::Timestamp::now(),
+        command: options.command.clone(),
+        machine: Machine {
+            cpus: std::thread::available_parallelism().map_or(1, usize::from),
+            os: std::env::consts::OS.to_owned(),
+        },
+        fixture: fixture.description().clone(),
+        developers: counts,
+        samples: options.samples,
+        score,
+        status,
+        complete,
+        peak_rss_mib: peak_rss_mib(),
+        git_cache_rss_mib,
+        reference,
+        naive_torn_reads: ops::torn_reads(),
+        rows,
+        not_measured: not_measured
+            .into_iter()
+            .map(|((operation, variant, mode), reason)| NotMeasuredRow {
+                operation,
+                variant,
+                mode,
+                reason,
+            })
+            .collect(),
+        targets: Vec::new(),
+    };
+    baseline.targets = targets::check(&baseline);
+    Ok(baseline)
+}
+
+fn time_samples(samples: usize, mut f: impl FnMut() -> Result<()>) -> Result<Option<Summary>> {
+    f()?;
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let start = Instant::now();
+        f()?;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok(Summary::of(&times))
+}
