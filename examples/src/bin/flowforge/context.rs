@@ -13,10 +13,10 @@ use crate::{
 pub struct Context {
     /// The repository's top directory (the directory holding `.git`), or the given directory
     /// when it is not inside a repository.
-    #[allow(dead_code)] // used by the git subcommands
     pub repo: PathBuf,
     pub layout: Layout,
-    dev: Option<std::ffi::OsString>,
+    /// Every `--dev` given on the command line, in order.
+    dev: Vec<std::ffi::OsString>,
 }
 
 impl Context {
@@ -49,12 +49,35 @@ impl Context {
     /// The developer from `--dev` or `$FLOWFORGE_DEVELOPER`, validated.
     #[allow(dead_code)] // used by the per-developer subcommands
     pub fn developer(&self) -> CliResult<DeveloperId> {
-        let raw = self.dev.as_ref().ok_or_else(|| {
-            CliError::usage(anyhow!(
-                "no developer given: pass --dev ID or set FLOWFORGE_DEVELOPER"
-            ))
-        })?;
-        Ok(DeveloperId::from_os_str(raw)?)
+        let raw = match self.dev.as_slice() {
+            [one] => one.clone(),
+            [] => std::env::var_os("FLOWFORGE_DEVELOPER")
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    CliError::usage(anyhow!(
+                        "no developer given: pass --dev ID or set FLOWFORGE_DEVELOPER"
+                    ))
+                })?,
+            _ => {
+                return Err(CliError::usage(anyhow!(
+                    "--dev given more than once: this command acts as one developer"
+                )));
+            }
+        };
+        Ok(DeveloperId::from_os_str(&raw)?)
+    }
+
+    /// Every developer named with `--dev` on the command line (not the environment),
+    /// validated, in order and without repeats.
+    pub fn developers_given(&self) -> CliResult<Vec<DeveloperId>> {
+        let mut out: Vec<DeveloperId> = Vec::new();
+        for raw in &self.dev {
+            let id = DeveloperId::from_os_str(raw)?;
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 }
 

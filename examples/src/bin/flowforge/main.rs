@@ -16,6 +16,7 @@ mod report;
 mod tasks;
 mod team;
 mod who;
+mod sync;
 
 use context::Context;
 use error::CliResult;
@@ -38,9 +39,9 @@ struct GlobalArgs {
     /// The namespace root (default: <repo>/.flowforge).
     #[arg(long, global = true, value_name = "PATH")]
     root: Option<PathBuf>,
-    /// The developer acting (default: $FLOWFORGE_DEVELOPER).
-    #[arg(long, global = true, env = "FLOWFORGE_DEVELOPER", value_name = "ID")]
-    dev: Option<OsString>,
+    /// The developer acting (default: $FLOWFORGE_DEVELOPER); `sync` takes it more than once.
+    #[arg(long, global = true, value_name = "ID", action = clap::ArgAction::Append)]
+    dev: Vec<OsString>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +59,9 @@ enum Command {
     Report(report::ReportArgs),
     /// The live performance monitor.
     Monitor(monitor::MonitorArgs),
+    /// Every developer's view of git (HEAD, dirty summary, branches, ahead/behind) from one
+    /// status and one ref snapshot; all registered developers unless --dev is given.
+    Sync(sync::SyncArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -69,6 +73,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Tasks(args) => tasks::run(&ctx, args),
         Command::Report(args) => report::run(&ctx, args),
         Command::Monitor(args) => monitor::run(&ctx, args),
+        Command::Sync(args) => sync::run(&ctx, &args),
     }
 }
 
