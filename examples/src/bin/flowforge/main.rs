@@ -13,10 +13,10 @@ mod dev;
 mod error;
 mod monitor;
 mod report;
+mod sync;
 mod tasks;
 mod team;
 mod who;
-mod sync;
 
 use context::Context;
 use error::CliResult;
