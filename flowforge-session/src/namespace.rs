@@ -1,8 +1,9 @@
 //! Creating and listing developer namespaces.
 //!
-//! `team/config.json` is rewritten with a read-modify-write and an atomic replace. Two
-//! developers registering at the same instant can still lose one registration; moving the
-//! registry onto the versioned store removes that race.
+//! The team's registry lives in the team store (key [`TEAM_CONFIG_KEY`]) and is changed by
+//! compare-and-swap, so developers registering at the same instant all stay registered;
+//! `team/config.json` is its view for the bash tools. The first registration through the
+//! store starts from the existing `team/config.json`, so nothing registered before is lost.
 
 use std::{fs, path::Path};
 
@@ -15,7 +16,17 @@ use jiff::Timestamp;
 use crate::{
     error::{Error, Result},
     fs::{Durability, create_private_dir_all, read_json, write_json},
+    handle::team_store,
+    store::{Cas, Key, StoreOptions, Versioned},
+    view,
 };
+
+/// The key of the team registry in the team store.
+pub const TEAM_CONFIG_KEY: &str = "team-config";
+
+fn team_config_key() -> Key {
+    Key::new(TEAM_CONFIG_KEY).expect("a valid constant key")
+}
 
 /// What [`init`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,9 +56,10 @@ pub struct Member {
 /// [`Error::Io`] or [`Error::Json`] naming the file that could not be created, read or written
 /// (a corrupt `team/config.json` is reported, never overwritten).
 pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<InitOutcome> {
-    let team_config_path = layout.team_config();
+    let store = team_store(layout, StoreOptions::default());
+    let key = team_config_key();
     // Read first: a corrupt team config stops us before anything is created.
-    let mut config: TeamConfig = read_json(&team_config_path)?.unwrap_or_default();
+    let mut current = read_team_config(layout)?;
 
     let created_namespace = !layout.dev_dir(dev).exists();
     for dir in layout.namespace_dirs(dev) {
@@ -67,33 +79,72 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
         write_json(&dev_config_path, &dev_config, Durability::Sync)?;
     }
 
-    let entry = config.team.developers.entry(dev.clone()).or_default();
-    let before = entry.clone();
-    if info.name.is_some() {
-        entry.name.clone_from(&info.name);
+    for _ in 0..store.options().retry.max_attempts {
+        let (mut config, expected) = match current {
+            Some(v) => (v.value, Some(v.version)),
+            None => (read_json(&layout.team_config())?.unwrap_or_default(), None),
+        };
+        let entry = config.team.developers.entry(dev.clone()).or_default();
+        let before = entry.clone();
+        if info.name.is_some() {
+            entry.name.clone_from(&info.name);
+        }
+        if info.email.is_some() {
+            entry.email.clone_from(&info.email);
+        }
+        if info.role.is_some() {
+            entry.role.clone_from(&info.role);
+        }
+        let changed = *entry != before || expected.is_none();
+        if !changed {
+            return Ok(InitOutcome {
+                created_namespace,
+                registration_changed: false,
+            });
+        }
+        match store.compare_and_swap(&key, expected, &config)? {
+            Cas::Swapped(version) => {
+                let written = Versioned {
+                    value: config,
+                    version,
+                };
+                view::publish(&store, &key, &layout.team_config(), &written)?;
+                return Ok(InitOutcome {
+                    created_namespace,
+                    registration_changed: true,
+                });
+            }
+            Cas::Conflict(found) => current = found,
+        }
     }
-    if info.email.is_some() {
-        entry.email.clone_from(&info.email);
-    }
-    if info.role.is_some() {
-        entry.role.clone_from(&info.role);
-    }
-    let registration_changed = *entry != before || !team_config_path.exists();
-    if registration_changed {
-        write_json(&team_config_path, &config, Durability::Sync)?;
-    }
-    Ok(InitOutcome {
-        created_namespace,
-        registration_changed,
+    Err(Error::Contended {
+        key: key.to_string(),
+        attempts: store.options().retry.max_attempts,
     })
 }
 
-/// Reads `team/config.json`; an absent file is an empty team.
+/// The registry with its version from the store; `None` before the first registration
+/// through the store (then `team/config.json`, if any, is the registry).
+fn read_team_config(layout: &Layout) -> Result<Option<Versioned<TeamConfig>>> {
+    let store = team_store(layout, StoreOptions::default());
+    let current = store.get(&team_config_key())?;
+    if current.is_none() {
+        // Validate the file now: a corrupt one is reported, never overwritten.
+        read_json::<TeamConfig>(&layout.team_config())?;
+    }
+    Ok(current)
+}
+
+/// The team registry: from the team store, or `team/config.json` before the first
+/// registration through the store; an absent registry is an empty team.
 ///
 /// # Errors
 /// [`Error::Io`] or [`Error::Json`] naming the file.
 pub fn team_config(layout: &Layout) -> Result<TeamConfig> {
-    Ok(read_json(&layout.team_config())?.unwrap_or_default())
+    match read_team_config(layout)? {
+        Some(v) => Ok(v.value),
+        None => Ok(read_json(&layout.team_config())?.unwrap_or_default()),
+    }
 }
 
 /// Every developer registered in `team/config.json` or owning a `dev-<id>/` directory, sorted
@@ -197,6 +248,33 @@ mod tests {
         assert!(matches!(err, Error::Json { .. }), "{err}");
         assert!(!layout.dev_dir(&bob).exists());
         assert_eq!(fs::read_to_string(layout.team_config()).unwrap(), "{oops");
+    }
+
+    #[test]
+    fn concurrent_registrations_are_all_kept_and_earlier_ones_too() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::for_repo(tmp.path());
+        create_private_dir_all(&layout.team_dir()).unwrap();
+        // Registered by the bash tools before the store existed.
+        fs::write(
+            layout.team_config(),
+            r#"{"team":{"developers":{"old":{"name":"Old"}}},"security":{"audit":true}}"#,
+        )
+        .unwrap();
+        std::thread::scope(|s| {
+            for i in 0..6 {
+                let layout = &layout;
+                s.spawn(move || {
+                    let dev = DeveloperId::new(&format!("dev{i}")).unwrap();
+                    init(layout, &dev, &info(&format!("Dev {i}"))).unwrap();
+                });
+            }
+        });
+        let config = team_config(&layout).unwrap();
+        assert_eq!(config.team.developers.len(), 7, "{config:?}");
+        assert_eq!(config.extra["security"]["audit"], true);
+        let view: TeamConfig = read_json(&layout.team_config()).unwrap().unwrap();
+        assert_eq!(view, config);
     }
 
     #[test]

@@ -8,14 +8,17 @@ use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 use clap::{Args, Parser, Subcommand};
 
 mod active;
+mod claim;
 mod context;
 mod dev;
 mod error;
 mod monitor;
 mod report;
+mod session;
 mod sync;
 mod tasks;
 mod team;
+mod time;
 mod who;
 
 use context::Context;
@@ -62,6 +65,15 @@ enum Command {
     /// Every developer's view of git (HEAD, dirty summary, branches, ahead/behind) from one
     /// status and one ref snapshot; all registered developers unless --dev is given.
     Sync(sync::SyncArgs),
+    /// Work sessions: start (claims the task), end, show, history, restore.
+    #[command(subcommand)]
+    Session(session::SessionCommand),
+    /// Time tracking.
+    #[command(subcommand)]
+    Time(time::TimeCommand),
+    /// Task claims.
+    #[command(subcommand)]
+    Claim(claim::ClaimCommand),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -74,6 +86,9 @@ fn run(cli: Cli) -> CliResult {
         Command::Report(args) => report::run(&ctx, args),
         Command::Monitor(args) => monitor::run(&ctx, args),
         Command::Sync(args) => sync::run(&ctx, &args),
+        Command::Session(command) => session::run(&ctx, command),
+        Command::Time(command) => time::run(&ctx, command),
+        Command::Claim(command) => claim::run(&ctx, command),
     }
 }
 

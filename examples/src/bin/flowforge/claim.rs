@@ -1,0 +1,79 @@
+//! `flowforge claim list|release`.
+
+use std::ffi::OsString;
+
+use clap::Subcommand;
+use flowforge_core::TaskId;
+use flowforge_session::{ReleaseOptions, claim, list_claims, store::StoreOptions};
+use serde_json::json;
+
+use crate::{context::Context, error::CliResult};
+
+#[derive(Debug, Subcommand)]
+pub enum ClaimCommand {
+    /// List the held task claims.
+    List {
+        /// Print JSON: {"claims": [{"task", "assignee", "status", "claimed_at", "version"}]}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Release a task claim: your own, or with --force another developer's whose process is
+    /// gone. Claims never expire by themselves.
+    Release {
+        /// The task id.
+        task: OsString,
+        /// Release another developer's claim.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+pub fn run(ctx: &Context, command: ClaimCommand) -> CliResult {
+    match command {
+        ClaimCommand::List { json } => {
+            let claims = list_claims(&ctx.layout)?;
+            if json {
+                let claims: Vec<_> = claims
+                    .iter()
+                    .map(|c| {
+                        let mut value =
+                            serde_json::to_value(&c.assignment).unwrap_or_else(|_| json!({}));
+                        value["task"] = json!(c.task);
+                        value["version"] = json!(c.version.get());
+                        value
+                    })
+                    .collect();
+                println!("{:#}", json!({ "claims": claims }));
+            } else if claims.is_empty() {
+                println!("no claimed tasks");
+            } else {
+                for c in &claims {
+                    println!(
+                        "{}\t{}\tsince {}",
+                        c.task,
+                        c.holder(),
+                        c.assignment.claimed_at
+                    );
+                }
+            }
+        }
+        ClaimCommand::Release { task, force } => {
+            let task = TaskId::from_os_str(&task)?;
+            let dev = ctx.developer()?;
+            flowforge_session::Namespace::open(
+                &ctx.layout,
+                &dev,
+                flowforge_session::SessionOptions::default(),
+            )?;
+            let released = claim::release(
+                &ctx.layout,
+                &dev,
+                &task,
+                ReleaseOptions { force },
+                StoreOptions::default(),
+            )?;
+            println!("released {task} (held by {})", released.holder());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! `flowforge session start|end|show|history|restore`.
+
+use std::ffi::OsString;
+
+use clap::Subcommand;
+use flowforge_core::{TaskId, model::Session};
+use flowforge_session::{Namespace, SessionOptions, StartOptions};
+
+use crate::{context::Context, error::CliResult};
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// Start a session on a task, claiming it (exit 3 when another developer holds it).
+    Start {
+        /// The task id: 1-100 characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-'.
+        task: OsString,
+        /// End the active session first instead of refusing.
+        #[arg(long)]
+        replace: bool,
+        /// The git branch worked on.
+        #[arg(long)]
+        branch: Option<String>,
+        /// The task provider (github, notion, …).
+        #[arg(long)]
+        provider: Option<String>,
+    },
+    /// End the active session: archive it, release its claim, add its minutes.
+    End,
+    /// Show the current session.
+    Show {
+        /// Print the session as JSON with FlowForge's field names (`null` when none).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the ended sessions, oldest first.
+    History {
+        /// Print a JSON array of sessions.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resume an ended session from the history as a new active session on its task.
+    Restore {
+        /// The id of the ended session.
+        session_id: String,
+        /// End the active session first instead of refusing.
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+pub fn run(ctx: &Context, command: SessionCommand) -> CliResult {
+    let dev = ctx.developer()?;
+    // Validate every input before touching the disk.
+    let task = match &command {
+        SessionCommand::Start { task, .. } => Some(TaskId::from_os_str(task)?),
+        _ => None,
+    };
+    let ns = Namespace::open(&ctx.layout, &dev, SessionOptions::default())?;
+    match command {
+        SessionCommand::Start {
+            replace,
+            branch,
+            provider,
+            ..
+        } => {
+            let task = task.expect("parsed above for start");
+            let options = StartOptions {
+                replace,
+                branch,
+                provider,
+            };
+            let started = ns.start_session(&task, &options)?;
+            if let Some(ended) = &started.replaced {
+                println!(
+                    "ended session {} ({} min)",
+                    ended.session.value.session_id, ended.minutes
+                );
+            }
+            println!(
+                "started session {} on task {task} for {dev}",
+                started.session.value.session_id
+            );
+        }
+        SessionCommand::End => {
+            let ended = ns.end_session()?;
+            println!(
+                "ended session {} ({} min)",
+                ended.session.value.session_id, ended.minutes
+            );
+        }
+        SessionCommand::Show { json } => {
+            let current = ns.current_session()?.map(|v| v.value);
+            if json {
+                println!("{}", to_json(&current)?);
+            } else {
+                match current {
+                    Some(s) => println!("{}", describe(&s)),
+                    None => println!("no session for {dev}"),
+                }
+            }
+        }
+        SessionCommand::History { json } => {
+            let history = ns.history()?;
+            if json {
+                println!("{}", to_json(&history)?);
+            } else if history.is_empty() {
+                println!("no ended sessions for {dev}");
+            } else {
+                for s in &history {
+                    println!("{}", describe(s));
+                }
+            }
+        }
+        SessionCommand::Restore {
+            session_id,
+            replace,
+        } => {
+            let options = StartOptions {
+                replace,
+                ..StartOptions::default()
+            };
+            let started = ns.restore_session(&session_id, &options)?;
+            println!(
+                "restored {session_id} as session {}",
+                started.session.value.session_id
+            );
+        }
+    }
+    Ok(())
+}
+
+fn to_json(value: &impl serde::Serialize) -> CliResult<String> {
+    serde_json::to_string_pretty(value).map_err(crate::error::CliError::failure)
+}
+
+fn describe(s: &Session) -> String {
+    let task = s.task_id.as_ref().map_or("-".to_owned(), |t| t.to_string());
+    let state = match (s.active, s.end_time) {
+        (true, _) => "active".to_owned(),
+        (false, Some(end)) => format!("ended {end}"),
+        (false, None) => "ended".to_owned(),
+    };
+    format!(
+        "{}\ttask {task}\tstarted {}\t{state}",
+        s.session_id, s.start_time
+    )
+}

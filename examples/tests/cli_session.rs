@@ -1,0 +1,240 @@
+//! `flowforge session|time|claim` as the bash tools call them: real processes racing on real
+//! directories.
+
+use std::{
+    fs,
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+};
+
+fn flowforge(dir: &Path, dev: Option<&str>, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+    cmd.current_dir(dir)
+        .env_remove("FLOWFORGE_DEVELOPER")
+        .args(args);
+    if let Some(dev) = dev {
+        cmd.env("FLOWFORGE_DEVELOPER", dev);
+    }
+    cmd
+}
+
+fn run(dir: &Path, dev: Option<&str>, args: &[&str]) -> Output {
+    flowforge(dir, dev, args).output().unwrap()
+}
+
+fn spawn(dir: &Path, dev: &str, args: &[&str]) -> Child {
+    flowforge(dir, Some(dev), args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn repo_with(devs: &[&str]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir(tmp.path().join(".git")).unwrap();
+    for dev in devs {
+        let out = run(tmp.path(), None, &["dev", "init", dev]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    tmp
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn processes_racing_for_one_task_exactly_one_wins_the_others_exit_3_naming_it() {
+    let devs: Vec<String> = (0..6).map(|i| format!("dev{i}")).collect();
+    let names: Vec<&str> = devs.iter().map(String::as_str).collect();
+    let tmp = repo_with(&names);
+    let children: Vec<(String, Child)> = devs
+        .iter()
+        .map(|d| {
+            (
+                d.clone(),
+                spawn(tmp.path(), d, &["session", "start", "T-1"]),
+            )
+        })
+        .collect();
+    let outcomes: Vec<(String, Output)> = children
+        .into_iter()
+        .map(|(d, c)| (d, c.wait_with_output().unwrap()))
+        .collect();
+    let winners: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, o)| o.status.success())
+        .map(|(d, _)| d)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let winner = winners[0];
+    for (dev, out) in &outcomes {
+        if dev != winner {
+            assert_eq!(out.status.code(), Some(3), "{dev}: {out:?}");
+            let err = stderr(out);
+            assert!(
+                err.contains(&format!("claimed by {winner}")),
+                "{dev}: {err}"
+            );
+            let show = json(&run(tmp.path(), Some(dev), &["session", "show", "--json"]));
+            assert!(show.is_null(), "{dev} has no session: {show}");
+        }
+    }
+    let claims = json(&run(tmp.path(), None, &["claim", "list", "--json"]));
+    assert_eq!(claims["claims"].as_array().unwrap().len(), 1);
+    assert_eq!(claims["claims"][0]["assignee"], winner.as_str());
+    // The compatibility view is what the bash tools read with jq.
+    let view: serde_json::Value = serde_json::from_slice(
+        &fs::read(
+            tmp.path()
+                .join(format!(".flowforge/dev-{winner}/sessions/current.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(view["taskId"], "T-1");
+    assert_eq!(view["active"], true);
+    assert_eq!(view["developerId"], winner.as_str());
+}
+
+#[test]
+fn concurrent_time_add_processes_sum_exactly() {
+    let tmp = repo_with(&["alice"]);
+    let children: Vec<Child> = (1..=8)
+        .map(|m| {
+            let minutes = m.to_string();
+            spawn(tmp.path(), "alice", &["time", "add", "--minutes", &minutes])
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let time = json(&run(tmp.path(), Some("alice"), &["time", "show", "--json"]));
+    assert_eq!(time["total_minutes"], (1..=8).sum::<u64>());
+    assert_eq!(time["sessions"].as_array().unwrap().len(), 8);
+    let view: serde_json::Value = serde_json::from_slice(
+        &fs::read(tmp.path().join(".flowforge/dev-alice/time-tracking.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(view, time);
+}
+
+#[test]
+fn a_session_lifecycle_through_the_cli() {
+    let tmp = repo_with(&["alice", "bob"]);
+    let dir = tmp.path();
+    let out = run(
+        dir,
+        Some("alice"),
+        &["session", "start", "T-2", "--branch", "feature/T-2"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = run(dir, Some("alice"), &["session", "start", "T-3"]);
+    assert_eq!(out.status.code(), Some(3), "one active session: {out:?}");
+    assert!(stderr(&out).contains("--replace"), "{}", stderr(&out));
+    let out = run(
+        dir,
+        Some("alice"),
+        &["session", "start", "T-3", "--replace"],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let show = json(&run(dir, Some("alice"), &["session", "show", "--json"]));
+    assert_eq!(show["taskId"], "T-3");
+    assert!(show["sessionId"].as_str().unwrap().starts_with("session-"));
+
+    // Bob may not release Alice's claim without --force.
+    let out = run(dir, Some("bob"), &["claim", "release", "T-3"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(stderr(&out).contains("claimed by alice"));
+    let out = run(dir, Some("bob"), &["claim", "release", "T-3", "--force"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = run(dir, Some("bob"), &["claim", "release", "T-3", "--force"]);
+    assert_eq!(out.status.code(), Some(1), "nothing to release: {out:?}");
+
+    let out = run(dir, Some("alice"), &["session", "end"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = run(dir, Some("alice"), &["session", "end"]);
+    assert_eq!(out.status.code(), Some(1), "no active session: {out:?}");
+    let history = json(&run(dir, Some("alice"), &["session", "history", "--json"]));
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0]["taskId"], "T-2");
+    assert_eq!(history[0]["branch"], "feature/T-2");
+    assert_eq!(history[1]["active"], false);
+    let old = history[0]["sessionId"].as_str().unwrap();
+    let out = run(dir, Some("alice"), &["session", "restore", old]);
+    assert!(out.status.success(), "{out:?}");
+    let show = json(&run(dir, Some("alice"), &["session", "show", "--json"]));
+    assert_eq!(show["taskId"], "T-2");
+    assert_eq!(show["metadata"]["restoredFrom"], old);
+    let time = json(&run(dir, Some("alice"), &["time", "show", "--json"]));
+    assert_eq!(time["sessions"].as_array().unwrap().len(), 2, "{time}");
+}
+
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        out.push(path.display().to_string());
+        if path.is_dir() {
+            out.extend(tree(&path));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn bad_input_exits_2_and_writes_nothing() {
+    let tmp = repo_with(&["alice"]);
+    let dir = tmp.path();
+    let before = tree(dir);
+    let cases: [(Option<&str>, &[&str], &str); 6] = [
+        (
+            Some("alice"),
+            &["session", "start", "../x"],
+            "invalid task id",
+        ),
+        (
+            Some("alice"),
+            &["session", "start", "--", "-x"],
+            "invalid task id",
+        ),
+        (
+            Some("../alice"),
+            &["session", "start", "T"],
+            "invalid developer id",
+        ),
+        (
+            Some("carol"),
+            &["session", "start", "T"],
+            "has no namespace",
+        ),
+        (
+            None,
+            &["time", "add", "--minutes", "3"],
+            "no developer given",
+        ),
+        (Some("alice"), &["time", "add", "--minutes", "-3"], ""),
+    ];
+    for (dev, args, message) in cases {
+        let out = run(dir, dev, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
+        assert_eq!(tree(dir), before, "{args:?} wrote something");
+    }
+    let out = run(
+        dir,
+        Some("alice"),
+        &["session", "restore", "../../etc/passwd"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(tree(dir), before);
+}

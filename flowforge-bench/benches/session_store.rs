@@ -1,0 +1,195 @@
+//! The versioned store and sessions on top of it: create, uncontended compare-and-swap, get,
+//! `update` with 10 threads contending on one key, and a session update (store + view), each
+//! with `Sync` (two flushes per write) and `Relaxed`.
+//!
+//! ```sh
+//! cargo bench -p flowforge-bench --bench session_store
+//! ```
+//!
+//! The stores live under Cargo's target tmp dir (a real disk, so `Sync` pays real flushes).
+
+use std::{
+    cell::Cell,
+    hint::black_box,
+    sync::atomic::{AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo, model::Session};
+use flowforge_session::{
+    Namespace, SessionOptions, StartOptions,
+    fs::Durability,
+    namespace,
+    store::{Key, Store, StoreOptions},
+};
+use jiff::Timestamp;
+
+const MODES: [(&str, Durability); 2] =
+    [("sync", Durability::Sync), ("relaxed", Durability::Relaxed)];
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temporary directory")
+}
+
+/// A small session, as the bash tools write it.
+fn session() -> Session {
+    Session {
+        active: true,
+        session_id: "session-1758189600000-4242-0".to_owned(),
+        start_time: Timestamp::now(),
+        task_id: Some(TaskId::new("feature-auth-42").expect("valid")),
+        developer_id: DeveloperId::new("alice").expect("valid"),
+        branch: Some("feature/42-auth".to_owned()),
+        provider: Some("github".to_owned()),
+        metadata: serde_json::Map::new(),
+        end_time: None,
+        extra: serde_json::Map::new(),
+    }
+}
+
+fn store_ops(c: &mut Criterion) {
+    let mut group = c.benchmark_group("store");
+    for (mode, durability) in MODES {
+        let dir = tempdir();
+        let store = Store::new(dir.path(), StoreOptions::with_durability(durability));
+        let value = session();
+
+        let n = AtomicU64::new(0);
+        group.bench_function(BenchmarkId::new("create", mode), |b| {
+            b.iter(|| {
+                let key = Key::new(&format!("k{}", n.fetch_add(1, Ordering::Relaxed)))
+                    .expect("valid key");
+                black_box(store.create(&key, black_box(&value)).expect("create"))
+            })
+        });
+
+        let key = Key::new("cas").expect("valid key");
+        let version = store
+            .create(&key, &value)
+            .expect("create")
+            .swapped()
+            .expect("new key");
+        let version = Cell::new(version);
+        group.bench_function(BenchmarkId::new("cas_uncontended", mode), |b| {
+            b.iter(|| {
+                let next = store
+                    .compare_and_swap(&key, Some(version.get()), black_box(&value))
+                    .expect("cas")
+                    .swapped()
+                    .expect("uncontended");
+                version.set(next);
+            })
+        });
+
+        group.bench_function(BenchmarkId::new("get", mode), |b| {
+            b.iter(|| black_box(store.get::<Session>(black_box(&key)).expect("get")))
+        });
+
+        let key = Key::new("contended").expect("valid key");
+        group.bench_function(BenchmarkId::new("update_10_threads", mode), |b| {
+            b.iter_custom(|iters| contended_updates(&store, &key, iters, 10))
+        });
+    }
+    group.finish();
+}
+
+/// `iters` increments spread over `threads` threads on one key; the time per increment the
+/// system achieves.
+fn contended_updates(store: &Store, key: &Key, iters: u64, threads: u64) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let share = iters / threads + u64::from(t < iters % threads);
+            s.spawn(move || {
+                for _ in 0..share {
+                    store
+                        .update(key, |n: Option<&u64>| Ok(n.copied().unwrap_or(0) + 1))
+                        .expect("update");
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn session_ops(c: &mut Criterion) {
+    let mut group = c.benchmark_group("session");
+    for (mode, durability) in MODES {
+        let dir = tempdir();
+        let layout = Layout::for_repo(dir.path());
+        let dev = DeveloperId::new("alice").expect("valid");
+        namespace::init(&layout, &dev, &DeveloperInfo::default()).expect("init");
+        let ns = Namespace::open(&layout, &dev, SessionOptions::with_durability(durability))
+            .expect("open");
+        let task = TaskId::new("T-1").expect("valid");
+        ns.start_session(&task, &StartOptions::default())
+            .expect("start");
+        let i = Cell::new(0u64);
+        // A session update: the store's compare-and-swap plus the current.json view.
+        group.bench_function(BenchmarkId::new("update", mode), |b| {
+            b.iter(|| {
+                i.set(i.get() + 1);
+                black_box(
+                    ns.update_session(|s| {
+                        s.metadata.insert("ticks".to_owned(), i.get().into());
+                    })
+                    .expect("update"),
+                )
+            })
+        });
+    }
+    group.finish();
+}
+
+/// What the targets are stated against, measured in the same run: one file written and
+/// published with a hard link (the syscall pair a `Relaxed` version costs at the least), and
+/// the same with the two flushes a `Sync` version needs.
+fn reference(c: &mut Criterion) {
+    use std::{fs, io::Write, os::unix::fs::OpenOptionsExt};
+    let mut group = c.benchmark_group("reference");
+    let bytes = serde_json::to_vec(&session()).expect("serialisable");
+    for (mode, durability) in MODES {
+        let dir = tempdir();
+        let n = AtomicU64::new(0);
+        group.bench_function(BenchmarkId::new("write_link", mode), |b| {
+            b.iter(|| {
+                let i = n.fetch_add(1, Ordering::Relaxed);
+                let tmp = dir.path().join(format!(".tmp-{i}"));
+                let mut file = fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&tmp)
+                    .expect("create");
+                file.write_all(black_box(&bytes)).expect("write");
+                if durability == Durability::Sync {
+                    file.sync_data().expect("sync");
+                }
+                drop(file);
+                fs::hard_link(&tmp, dir.path().join(format!("{i:020}.json"))).expect("link");
+                fs::remove_file(&tmp).expect("unlink");
+                if durability == Durability::Sync {
+                    fs::File::open(dir.path())
+                        .and_then(|d| d.sync_all())
+                        .expect("sync dir");
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = reference, store_ops, session_ops
+}
+criterion_main!(benches);
