@@ -1,6 +1,9 @@
 //! Computing each side of the status with libgit2.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    os::unix::ffi::OsStrExt,
+};
 
 use git2::{Delta, DiffFindOptions, DiffOptions, Index, Repository};
 
@@ -11,6 +14,8 @@ use super::model::{Change, Conflict, Staged};
 pub(crate) struct StagedSide {
     pub staged: BTreeMap<Vec<u8>, Staged>,
     pub conflicts: BTreeMap<Vec<u8>, Conflict>,
+    /// The index's intent-to-add entries, which the unstaged side shows as ` A`.
+    pub intent_to_add: BTreeSet<Vec<u8>>,
 }
 
 /// The index against the work tree: changed tracked paths and untracked entries.
@@ -73,6 +78,7 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
             .dont_ignore_whitespace(true);
         diff.find_similar(Some(&mut find))?;
     }
+    let mut special = SpecialEntries::of(index);
     let mut staged = BTreeMap::new();
     for delta in diff.deltas() {
         let change = match delta.status() {
@@ -93,12 +99,78 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
         if conflicts.contains_key(path) {
             continue;
         }
+        if special.intent_to_add.contains(path) {
+            continue; // git leaves intent-to-add entries out of HEAD-to-index
+        }
         let from = (change == Change::Renamed)
             .then(|| delta.old_file().path_bytes().map(<[u8]>::to_vec))
             .flatten();
         staged.insert(path.to_vec(), Staged { change, from });
     }
-    Ok(StagedSide { staged, conflicts })
+    // git treats an intent-to-add entry as absent from the index: deleted if HEAD has it.
+    for path in &special.intent_to_add {
+        if tree_entry(tree.as_ref(), path)?.is_some() {
+            staged.insert(path.clone(), Staged { change: Change::Deleted, from: None });
+        }
+    }
+    // libgit2 leaves assume-unchanged entries out of HEAD-to-index entirely; git compares them
+    // like any other (the flag only concerns the work tree).
+    for (path, oid, mode) in std::mem::take(&mut special.assume_unchanged) {
+        staged.remove(&path);
+        let in_head = tree_entry(tree.as_ref(), &path)?;
+        let change = match in_head {
+            None => Some(Change::Added),
+            Some((_, head_mode)) if head_mode & 0o170000 != mode & 0o170000 => Some(Change::TypeChanged),
+            Some((head_oid, head_mode)) if head_oid != oid || head_mode != mode => Some(Change::Modified),
+            Some(_) => None,
+        };
+        if let Some(change) = change {
+            staged.insert(path, Staged { change, from: None });
+        }
+    }
+    Ok(StagedSide {
+        staged,
+        conflicts,
+        intent_to_add: special.intent_to_add,
+    })
+}
+
+/// The id and mode of `path` in `tree`, if it is there.
+fn tree_entry(tree: Option<&git2::Tree<'_>>, path: &[u8]) -> Result<Option<(git2::Oid, u32)>, git2::Error> {
+    let Some(tree) = tree else {
+        return Ok(None);
+    };
+    match tree.get_path(std::path::Path::new(std::ffi::OsStr::from_bytes(path))) {
+        Ok(entry) => Ok(Some((entry.id(), entry.filemode() as u32))),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Index entries whose flags libgit2 treats differently from git.
+#[derive(Default)]
+pub(crate) struct SpecialEntries {
+    /// `git add -N` entries.
+    pub intent_to_add: BTreeSet<Vec<u8>>,
+    /// `git update-index --assume-unchanged` entries, with their id and mode.
+    pub assume_unchanged: Vec<(Vec<u8>, git2::Oid, u32)>,
+}
+
+const ENTRY_VALID: u16 = 0x8000;
+const ENTRY_INTENT_TO_ADD: u16 = 1 << 13;
+
+impl SpecialEntries {
+    pub(crate) fn of(index: &Index) -> Self {
+        let mut special = Self::default();
+        for entry in index.iter() {
+            if entry.flags_extended & ENTRY_INTENT_TO_ADD != 0 {
+                special.intent_to_add.insert(entry.path);
+            } else if entry.flags & ENTRY_VALID != 0 && (entry.flags >> 12) & 3 == 0 {
+                special.assume_unchanged.push((entry.path, entry.id, entry.mode));
+            }
+        }
+        special
+    }
 }
 
 /// Computes the unstaged side, for the whole work tree or only under `paths` (each a file or a
@@ -107,6 +179,7 @@ pub(crate) fn unstaged_side(
     repo: &Repository,
     index: &Index,
     paths: Option<&[Vec<u8>]>,
+    intent_to_add: &BTreeSet<Vec<u8>>,
 ) -> Result<UnstagedSide, git2::Error> {
     let mut opts = DiffOptions::new();
     opts.include_untracked(true)
@@ -141,6 +214,18 @@ pub(crate) fn unstaged_side(
             _ => continue,
         };
         side.unstaged.insert(path.to_vec(), change);
+    }
+    // An intent-to-add entry is shown as added while its file exists, whatever the file
+    // holds; libgit2 compares it with the empty blob instead.
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
+    for path in intent_to_add {
+        let in_scope = paths.is_none_or(|scopes| scopes.iter().any(|s| super::scope::is_under(path, s)));
+        if !in_scope {
+            continue;
+        }
+        let exists = workdir.join(std::ffi::OsStr::from_bytes(path)).symlink_metadata().is_ok();
+        side.unstaged
+            .insert(path.clone(), if exists { Change::Added } else { Change::Deleted });
     }
     Ok(side)
 }

@@ -138,6 +138,8 @@ pub struct Status {
     pub(crate) conflicts: BTreeMap<Vec<u8>, Conflict>,
     pub(crate) unstaged: BTreeMap<Vec<u8>, Change>,
     pub(crate) untracked: BTreeSet<Vec<u8>>,
+    /// The index's intent-to-add entries (shared: they change only with the index).
+    pub(crate) intent_to_add: std::sync::Arc<BTreeSet<Vec<u8>>>,
     /// `core.quotePath`, read when the status was computed.
     pub(crate) quote_path: bool,
     /// What the staged side was computed from, to skip recomputing it when nothing changed.

@@ -31,7 +31,7 @@ impl Repo {
         let head = head::read(git).map_err(self.git_error("read HEAD"))?;
         let staged =
             compute::staged_side(git, &index).map_err(self.git_error("diff HEAD to the index"))?;
-        let unstaged = compute::unstaged_side(git, &index, None)
+        let unstaged = compute::unstaged_side(git, &index, None, &staged.intent_to_add)
             .map_err(self.git_error("diff the index to the work tree"))?;
         Ok(Status {
             staged_basis: Some(StagedBasis {
@@ -43,6 +43,7 @@ impl Repo {
             conflicts: staged.conflicts,
             unstaged: unstaged.unstaged,
             untracked: unstaged.untracked,
+            intent_to_add: std::sync::Arc::new(staged.intent_to_add),
             quote_path: compute::quote_path(git),
             computed_at: SystemTime::now(),
         })
@@ -149,7 +150,7 @@ impl Status {
         let UnstagedSide {
             unstaged,
             untracked,
-        } = compute::unstaged_side(git, index, Some(scopes))
+        } = compute::unstaged_side(git, index, Some(scopes), &self.intent_to_add)
             .map_err(repo.git_error("diff the index to the work tree"))?;
         for scope in scopes {
             let under = |path: &Vec<u8>| scope::is_under(path, scope);

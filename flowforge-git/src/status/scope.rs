@@ -124,21 +124,27 @@ fn widen_special(rel: Vec<u8>) -> Vec<u8> {
 /// Widens each path to the topmost directory above it that holds no index entry (so that an
 /// untracked directory is recomputed whole and collapses to `dir/` as git shows it), then
 /// sorts and drops paths nested in others.
+///
+/// For each scope below the top, one index entry of its parent directory is added as well:
+/// libgit2 limits the index side of the diff to the same paths, and decides whether a
+/// directory is untracked by looking for index entries under it, so without one it would take
+/// the scope's tracked parent for an untracked directory outside the paths and report nothing.
+/// Recomputing that entry too is exact, and costs one more `lstat`.
 pub(crate) fn widen(index: &Index, paths: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
-    let mut scopes: Vec<Vec<u8>> = paths
-        .into_iter()
-        .map(|mut path| {
-            while let Some(slash) = path.iter().rposition(|&b| b == b'/') {
-                let mut parent = path[..=slash].to_vec(); // with the trailing slash
-                if index.find_prefix(parent.as_slice()).is_ok() {
-                    break;
-                }
-                parent.pop();
-                path = parent;
+    let mut scopes: Vec<Vec<u8>> = Vec::with_capacity(paths.len() * 2);
+    for mut path in paths {
+        let mut witness = None;
+        while let Some(slash) = path.iter().rposition(|&b| b == b'/') {
+            let parent = &path[..=slash]; // with the trailing slash
+            if let Ok(position) = index.find_prefix(parent) {
+                witness = index.get(position).map(|entry| entry.path);
+                break;
             }
-            path
-        })
-        .collect();
+            path.truncate(slash);
+        }
+        scopes.push(path);
+        scopes.extend(witness);
+    }
     scopes.sort();
     scopes.dedup();
     let set: std::collections::BTreeSet<&[u8]> = scopes.iter().map(Vec::as_slice).collect();
