@@ -39,7 +39,11 @@ const IGNORES: &[(&str, &str)] = &[
 
 #[derive(Debug, Clone)]
 enum Op {
-    Write { file: usize, family: u8, variant: u8 },
+    Write {
+        file: usize,
+        family: u8,
+        variant: u8,
+    },
     Append(usize),
     Delete(usize),
     Rename(usize, usize),
@@ -53,7 +57,10 @@ enum Op {
     Ignore(usize),
     Checkout(u8),
     SetUpstream,
-    MergeConflict { file: usize, kind: u8 },
+    MergeConflict {
+        file: usize,
+        kind: u8,
+    },
     AssumeUnchanged(usize),
     SkipWorktree(usize),
 }
@@ -121,7 +128,10 @@ impl World {
 
     fn write(&self, rel: &str, text: &str) {
         let path = self.abs(rel);
-        if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+        if path
+            .symlink_metadata()
+            .is_ok_and(|m| m.file_type().is_symlink())
+        {
             self.remove(rel);
         }
         if let Some(parent) = path.parent() {
@@ -137,7 +147,11 @@ impl World {
     fn apply(&mut self, op: &Op) -> Touched {
         let name = |i: &usize| FILES[*i];
         match op {
-            Op::Write { file, family, variant } => {
+            Op::Write {
+                file,
+                family,
+                variant,
+            } => {
                 self.write(name(file), &content(*family, *variant));
                 Touched::Paths(vec![name(file).into()])
             }
@@ -167,7 +181,8 @@ impl World {
                 if let Ok(meta) = path.symlink_metadata() {
                     if meta.is_file() {
                         let mode = meta.permissions().mode() ^ 0o111;
-                        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
+                        let _ =
+                            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode));
                     }
                 }
                 Touched::Paths(vec![name(file).into()])
@@ -288,7 +303,9 @@ fn run(ops: &[Op]) {
         merges: 0,
     };
     world.repo.git_ok(&["config", "user.name", "Test"]);
-    world.repo.git_ok(&["config", "user.email", "test@example.com"]);
+    world
+        .repo
+        .git_ok(&["config", "user.email", "test@example.com"]);
     let repo = Repo::open(world.repo.path()).expect("open");
     let mut incremental = repo.status(&StatusOptions::default()).expect("status");
     for (step, op) in ops.iter().enumerate() {
@@ -296,10 +313,14 @@ fn run(ops: &[Op]) {
         match touched {
             Touched::Paths(paths) => {
                 let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
-                incremental.refresh_paths(&repo, &paths).expect("refresh paths");
+                incremental
+                    .refresh_paths(&repo, &paths)
+                    .expect("refresh paths");
             }
             Touched::Git => {
-                incremental.refresh_index_and_head(&repo).expect("refresh index");
+                incremental
+                    .refresh_index_and_head(&repo)
+                    .expect("refresh index");
                 incremental
                     .refresh_paths(&repo, &everything(&world.repo.path()))
                     .expect("refresh paths");

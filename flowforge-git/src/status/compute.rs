@@ -110,7 +110,13 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
     // git treats an intent-to-add entry as absent from the index: deleted if HEAD has it.
     for path in &special.intent_to_add {
         if tree_entry(tree.as_ref(), path)?.is_some() {
-            staged.insert(path.clone(), Staged { change: Change::Deleted, from: None });
+            staged.insert(
+                path.clone(),
+                Staged {
+                    change: Change::Deleted,
+                    from: None,
+                },
+            );
         }
     }
     // libgit2 leaves assume-unchanged entries out of HEAD-to-index entirely; git compares them
@@ -120,8 +126,12 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
         let in_head = tree_entry(tree.as_ref(), &path)?;
         let change = match in_head {
             None => Some(Change::Added),
-            Some((_, head_mode)) if head_mode & 0o170000 != mode & 0o170000 => Some(Change::TypeChanged),
-            Some((head_oid, head_mode)) if head_oid != oid || head_mode != mode => Some(Change::Modified),
+            Some((_, head_mode)) if head_mode & 0o170000 != mode & 0o170000 => {
+                Some(Change::TypeChanged)
+            }
+            Some((head_oid, head_mode)) if head_oid != oid || head_mode != mode => {
+                Some(Change::Modified)
+            }
             Some(_) => None,
         };
         if let Some(change) = change {
@@ -136,7 +146,10 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
 }
 
 /// The id and mode of `path` in `tree`, if it is there.
-fn tree_entry(tree: Option<&git2::Tree<'_>>, path: &[u8]) -> Result<Option<(git2::Oid, u32)>, git2::Error> {
+fn tree_entry(
+    tree: Option<&git2::Tree<'_>>,
+    path: &[u8],
+) -> Result<Option<(git2::Oid, u32)>, git2::Error> {
     let Some(tree) = tree else {
         return Ok(None);
     };
@@ -166,7 +179,9 @@ impl SpecialEntries {
             if entry.flags_extended & ENTRY_INTENT_TO_ADD != 0 {
                 special.intent_to_add.insert(entry.path);
             } else if entry.flags & ENTRY_VALID != 0 && (entry.flags >> 12) & 3 == 0 {
-                special.assume_unchanged.push((entry.path, entry.id, entry.mode));
+                special
+                    .assume_unchanged
+                    .push((entry.path, entry.id, entry.mode));
             }
         }
         special
@@ -219,13 +234,23 @@ pub(crate) fn unstaged_side(
     // holds; libgit2 compares it with the empty blob instead.
     let workdir = repo.workdir().unwrap_or_else(|| repo.path());
     for path in intent_to_add {
-        let in_scope = paths.is_none_or(|scopes| scopes.iter().any(|s| super::scope::is_under(path, s)));
+        let in_scope =
+            paths.is_none_or(|scopes| scopes.iter().any(|s| super::scope::is_under(path, s)));
         if !in_scope {
             continue;
         }
-        let exists = workdir.join(std::ffi::OsStr::from_bytes(path)).symlink_metadata().is_ok();
-        side.unstaged
-            .insert(path.clone(), if exists { Change::Added } else { Change::Deleted });
+        let exists = workdir
+            .join(std::ffi::OsStr::from_bytes(path))
+            .symlink_metadata()
+            .is_ok();
+        side.unstaged.insert(
+            path.clone(),
+            if exists {
+                Change::Added
+            } else {
+                Change::Deleted
+            },
+        );
     }
     Ok(side)
 }

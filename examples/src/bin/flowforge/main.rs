@@ -15,6 +15,7 @@ mod error;
 mod monitor;
 mod report;
 mod session;
+mod status;
 mod sync;
 mod tasks;
 mod team;
@@ -74,6 +75,8 @@ enum Command {
     /// Task claims.
     #[command(subcommand)]
     Claim(claim::ClaimCommand),
+    /// The working-tree status; with --porcelain byte-identical to `git status --porcelain=v1`.
+    Status(status::StatusArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -89,6 +92,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Session(command) => session::run(&ctx, command),
         Command::Time(command) => time::run(&ctx, command),
         Command::Claim(command) => claim::run(&ctx, command),
+        Command::Status(args) => status::run(&ctx, &args),
     }
 }
 

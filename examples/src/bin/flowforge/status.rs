@@ -1,0 +1,67 @@
+//! `flowforge status [--porcelain] [-b|--branch] [-z] [--json]`: the working-tree status.
+//!
+//! With `--porcelain` (or `-z`, which implies it) the output is byte-identical to
+//! `git status --porcelain=v1` with the same flags: paths relative to the repository's top,
+//! quoted as git quotes them. `--json` prints FlowForge's `cache/git-status.json` snapshot.
+
+use std::io::Write;
+
+use clap::Args;
+use flowforge_git::{PorcelainOptions, Repo, StatusOptions};
+
+use crate::{
+    context::Context,
+    error::{CliError, CliResult},
+};
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print exactly what `git status --porcelain=v1` prints.
+    #[arg(long)]
+    porcelain: bool,
+    /// Start with the branch header: `## main...origin/main [ahead 1, behind 2]`.
+    #[arg(short = 'b', long)]
+    branch: bool,
+    /// Terminate entries with NUL and print paths unquoted (implies --porcelain).
+    #[arg(short = 'z')]
+    nul: bool,
+    /// Print the `cache/git-status.json` snapshot as JSON.
+    #[arg(long, conflicts_with_all = ["porcelain", "branch", "nul"])]
+    json: bool,
+}
+
+pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult {
+    let repo = Repo::open(&ctx.repo).map_err(open_error)?;
+    let status = repo
+        .status(&StatusOptions::default())
+        .map_err(CliError::failure)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let json = serde_json::to_string_pretty(&status.to_cache()).map_err(CliError::failure)?;
+        writeln!(out, "{json}")?;
+    } else if args.porcelain || args.nul {
+        out.write_all(&status.porcelain(PorcelainOptions {
+            branch: args.branch,
+            nul_terminated: args.nul,
+        }))?;
+    } else {
+        // The short human form: the branch line, then git's short-format lines.
+        writeln!(out, "{}", status.branch_header())?;
+        out.write_all(&status.porcelain(PorcelainOptions::default()))?;
+        if status.is_clean() {
+            writeln!(out, "nothing to commit, working tree clean")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Not a repository or a bare one is bad input (exit 2); anything else is a failure.
+fn open_error(e: flowforge_git::Error) -> CliError {
+    match e {
+        flowforge_git::Error::NotARepository { .. } | flowforge_git::Error::Bare { .. } => {
+            CliError::usage(e)
+        }
+        other => CliError::failure(other),
+    }
+}
