@@ -12,6 +12,12 @@ pub enum Error {
     /// Namespace storage failed.
     #[error(transparent)]
     Session(#[from] flowforge_session::Error),
+    /// The optimized git view failed.
+    #[error(transparent)]
+    GitView(#[from] flowforge_git::CacheError),
+    /// The namespace index failed.
+    #[error(transparent)]
+    Index(#[from] flowforge_index::Error),
     /// A filesystem operation failed.
     #[error("{action} {path}")]
     Io {

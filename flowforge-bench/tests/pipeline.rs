@@ -202,6 +202,13 @@ fn a_small_run_writes_json_that_matches_the_schema_and_an_svg_chart() {
     )
     .unwrap();
     check_schema(&doc, &[1, 2]);
+    // Every optimized crate is on main: no cell may fall back to "not measured".
+    assert_eq!(
+        doc["complete"]["optimized"], true,
+        "{}",
+        doc["not_measured"]
+    );
+    assert_eq!(doc["rows"].as_array().unwrap().len(), 16 * 2);
 
     // Exit 1 exactly when an optimized cell is over its threshold.
     let optimized_fails = doc["rows"]

@@ -4,23 +4,126 @@ use std::path::PathBuf;
 
 use flowforge_core::{DeveloperId, score::Operation};
 
-use super::{Built, Mode, Round, Subject, Variant, not_measured, wrong};
+use flowforge_git::{
+    DeveloperRequest, Freshness, GitView, SyncReport, ViewOptions, WatchMode, sync_once,
+};
+
+use super::{Built, Mode, Round, Subject, Variant, wrong};
 use crate::{error::Result, fixture::Editor, git_cli::git};
 
 /// Builds the Git Sync round in `mode`.
 ///
 /// # Errors
-/// None yet; kept for set-up that can fail.
+/// [`crate::Error::GitView`] when the repository cannot be opened.
 pub fn build(variant: Variant, mode: Mode, subject: &Subject) -> Result<Built> {
-    match variant {
-        Variant::Naive => Ok(Ok(Box::new(Naive {
+    let editor = (mode == Mode::AfterEdit).then(|| subject.editor.clone());
+    Ok(Ok(match variant {
+        Variant::Naive => Box::new(Naive {
             repo: subject.repo.clone(),
             developers: subject.team.developers.clone(),
-            editor: (mode == Mode::AfterEdit).then(|| subject.editor.clone()),
+            editor,
             expect: None,
-        }))),
-        Variant::Optimized => Ok(not_measured("flowforge-git is not on main yet")),
+        }),
+        Variant::Optimized => Box::new(Optimized {
+            view: match mode {
+                Mode::Cold => None,
+                Mode::Warm | Mode::AfterEdit => {
+                    Some(GitView::open(&subject.repo, &ViewOptions::default())?)
+                }
+            },
+            repo: subject.repo.clone(),
+            requests: subject
+                .team
+                .developers
+                .iter()
+                .zip(&subject.team.tasks)
+                .map(|(dev, task)| DeveloperRequest {
+                    id: dev.clone(),
+                    tasks: vec![task.clone()],
+                })
+                .collect(),
+            editor,
+            expect: None,
+        }),
+    }))
+}
+
+/// flowforge-git: one `sync` call answers every developer from one status and one ref
+/// snapshot, asked [`Freshness::Synced`] (the answer includes every change made before the
+/// call). *Cold* opens a new view without a watcher every round (a one-shot process); *warm*
+/// and *after edit* reuse one watched view.
+struct Optimized {
+    view: Option<GitView>,
+    repo: PathBuf,
+    requests: Vec<DeveloperRequest>,
+    editor: Option<Editor>,
+    expect: Option<String>,
+}
+
+impl Round for Optimized {
+    fn prepare(&mut self) -> Result<()> {
+        if let Some(editor) = &self.editor {
+            self.expect = Some(editor.edit_next_file()?);
+        }
+        Ok(())
     }
+
+    fn run(&mut self) -> Result<()> {
+        let report = match &self.view {
+            Some(view) => view.sync(&self.requests, Freshness::Synced)?,
+            None => sync_once(
+                &self.repo,
+                &self.requests,
+                &ViewOptions {
+                    watch: WatchMode::Off,
+                    ..ViewOptions::default()
+                },
+                Freshness::Synced,
+            )?,
+        };
+        check_report(&report, &self.requests, self.expect.as_deref())
+    }
+}
+
+/// Every developer got an answer, with their branches, containing the edit when there is one.
+fn check_report(
+    report: &SyncReport,
+    requests: &[DeveloperRequest],
+    edit: Option<&str>,
+) -> Result<()> {
+    if report.developers.len() != requests.len() {
+        return Err(wrong(
+            Operation::GitSync,
+            Variant::Optimized,
+            format!(
+                "{} developers asked, {} answered",
+                requests.len(),
+                report.developers.len()
+            ),
+        ));
+    }
+    for (answer, request) in report.developers.iter().zip(requests) {
+        if answer.developer != request.id || answer.branches.is_empty() {
+            return Err(wrong(
+                Operation::GitSync,
+                Variant::Optimized,
+                format!("{}'s answer lacks their branches", request.id),
+            ));
+        }
+        if let Some(path) = edit {
+            if answer.entry(path.as_bytes()).is_none() {
+                return Err(wrong(
+                    Operation::GitSync,
+                    Variant::Optimized,
+                    format!(
+                        "stale answer: {}'s status does not show the edit of {path}",
+                        request.id
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The plan's current implementation: `git status --porcelain` and `git rev-parse HEAD` per

@@ -196,6 +196,7 @@ impl FromStr for Mode {
     }
 }
 
+#[allow(dead_code)] // Used whenever an optimized crate is missing from main.
 pub(crate) fn not_measured(reason: &str) -> Built {
     Err(NotMeasured {
         reason: reason.to_owned(),
