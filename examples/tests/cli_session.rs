@@ -89,6 +89,11 @@ fn processes_racing_for_one_task_exactly_one_wins_the_others_exit_3_naming_it() 
     let claims = json(&run(tmp.path(), None, &["claim", "list", "--json"]));
     assert_eq!(claims["claims"].as_array().unwrap().len(), 1);
     assert_eq!(claims["claims"][0]["assignee"], winner.as_str());
+    let assignments: serde_json::Value = serde_json::from_slice(
+        &fs::read(tmp.path().join(".flowforge/team/task-assignments.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(assignments["tasks"]["T-1"]["assignee"], winner.as_str());
     // The compatibility view is what the bash tools read with jq.
     let view: serde_json::Value = serde_json::from_slice(
         &fs::read(

@@ -1,13 +1,22 @@
 //! Task claims: one versioned document per task in the team store (`team/store/claim-<task>/`),
 //! taken with a put-if-absent so that among any number of developers racing for a task
 //! exactly one wins, and released by a tombstone — explicitly, never by a timeout.
+//!
+//! `team/task-assignments.json` is the claims' view for the bash tools: rewritten after every
+//! claim change from all claims, then re-checked against [`claims_version`] and rewritten if a
+//! claim changed meanwhile, so it converges like the other [views](crate::view). Tasks in it
+//! that were never claimed through the store (written by the bash tools) are kept.
 
-use flowforge_core::{DeveloperId, Layout, TaskId, model::TaskAssignment};
+use flowforge_core::{
+    DeveloperId, Layout, TaskId,
+    model::{TaskAssignment, TaskAssignments},
+};
 use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::{
     error::{Error, Result},
+    fs::{Durability, read_json, write_json},
     handle::team_store,
     store::{Cas, Key, Store, StoreOptions, Version, Versioned},
 };
@@ -86,7 +95,10 @@ pub fn list_claims(layout: &Layout) -> Result<Vec<Claim>> {
 /// # Errors
 /// [`Error::Io`] when `team/store/` cannot be listed.
 pub fn claims_version(layout: &Layout) -> Result<ClaimsVersion> {
-    let store = team_store(layout, StoreOptions::default());
+    versions(&team_store(layout, StoreOptions::default()))
+}
+
+fn versions(store: &Store) -> Result<ClaimsVersion> {
     let mut out = Vec::new();
     for key in store.keys()? {
         if key.claim_task().is_some() {
@@ -206,9 +218,37 @@ pub fn release(
             .swapped()
             .is_some()
         {
+            publish_view(&team, layout)?;
             return Ok(claim);
         }
     }
+}
+
+/// How many times a writer rewrites `task-assignments.json` for claims that changed meanwhile.
+const CHASE: usize = 16;
+
+/// Rewrites `team/task-assignments.json` from the claims until no claim changed while it was
+/// being written.
+pub(crate) fn publish_view(team: &Store, layout: &Layout) -> Result<()> {
+    let path = layout.task_assignments();
+    for _ in 0..CHASE {
+        let before = versions(team)?;
+        // A corrupt view is replaced, never a reason to refuse a claim.
+        let mut view: TaskAssignments = read_json(&path).ok().flatten().unwrap_or_default();
+        for (key, _) in &before.0 {
+            if let Some(task) = key.claim_task() {
+                match team.get::<TaskAssignment>(key)? {
+                    Some(claim) => view.tasks.insert(task, claim.value),
+                    None => view.tasks.remove(&task),
+                };
+            }
+        }
+        write_json(&path, &view, Durability::Relaxed)?;
+        if versions(team)? == before {
+            return Ok(());
+        }
+    }
+    Ok(())
 }
 
 fn to_claim(task: TaskId, v: Versioned<TaskAssignment>) -> Claim {

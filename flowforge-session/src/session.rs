@@ -191,6 +191,18 @@ impl Namespace {
         if let Some(task) = &session.task_id {
             claim::acquire(&self.team, task, &self.dev, &session.session_id)?;
         }
+        let outcome = self.start_claimed(&session, current);
+        if session.task_id.is_some() {
+            claim::publish_view(&self.team, &self.layout)?;
+        }
+        outcome
+    }
+
+    fn start_claimed(
+        &self,
+        session: &Session,
+        current: Option<Versioned<Session>>,
+    ) -> Result<Started> {
         let outcome = (|| {
             let mut expected = current.as_ref().map(|c| c.version);
             let mut replaced = None;
@@ -201,7 +213,7 @@ impl Namespace {
             }
             match self
                 .store
-                .compare_and_swap(&session_key(), expected, &session)?
+                .compare_and_swap(&session_key(), expected, session)?
             {
                 Cas::Swapped(version) => Ok((version, replaced)),
                 Cas::Conflict(found) => Err(conflict(expected, found.map(|f| f.version))),
@@ -210,7 +222,7 @@ impl Namespace {
         match outcome {
             Ok((version, replaced)) => {
                 let session = Versioned {
-                    value: session,
+                    value: session.clone(),
                     version,
                 };
                 let path = self.layout.current_session(&self.dev);
@@ -252,7 +264,9 @@ impl Namespace {
                 }
             };
         if let Some(task) = &ended.task_id {
-            claim::release_if_held(&self.team, task, &self.dev, Some(&ended.session_id))?;
+            if claim::release_if_held(&self.team, task, &self.dev, Some(&ended.session_id))? {
+                claim::publish_view(&self.team, &self.layout)?;
+            }
         }
         let session = Versioned {
             value: ended,

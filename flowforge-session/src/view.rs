@@ -55,7 +55,7 @@ fn settle<T: Serialize + DeserializeOwned>(
     mut shown: u64,
 ) -> Result<()> {
     for _ in 0..CHASE {
-        if store.generation(key)? <= shown {
+        if shown > 0 && !store.has_newer(key, shown) {
             return Ok(());
         }
         match store.head::<T>(key)? {

@@ -4,7 +4,7 @@ use std::{fs, os::unix::fs::PermissionsExt};
 
 use flowforge_core::{
     DeveloperId, Layout, TaskId,
-    model::{DeveloperInfo, Session, TimeTracking},
+    model::{DeveloperInfo, Session, TaskAssignments, TimeTracking},
 };
 use flowforge_session::{
     AddMinutes, Error, Namespace, ReleaseOptions, SessionOptions, StartOptions, claim, list_claims,
@@ -37,11 +37,20 @@ fn read<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> T {
 fn a_session_claims_its_task_and_ending_it_archives_releases_and_counts() {
     let (_tmp, layout, ns) = setup(&["alice", "bob"]);
     let (alice, bob) = (&ns[0], &ns[1]);
+    // A task the bash tools assigned before: the claims view keeps it.
+    fs::write(
+        layout.task_assignments(),
+        r#"{"tasks":{"old":{"assignee":"bob","status":"in_progress","claimed_at":"2025-09-18T10:00:00Z"}}}"#,
+    )
+    .unwrap();
     let started = alice
         .start_session(&task("t-1"), &StartOptions::default())
         .unwrap();
     let view: Session = read(&layout.current_session(alice.developer()));
     assert_eq!(view, started.session.value);
+    let assignments: TaskAssignments = read(&layout.task_assignments());
+    assert_eq!(assignments.tasks[&task("t-1")].assignee.as_str(), "alice");
+    assert_eq!(assignments.tasks[&task("old")].status, "in_progress");
 
     // Bob cannot take Alice's task; the error names her.
     let err = bob
@@ -72,6 +81,15 @@ fn a_session_claims_its_task_and_ending_it_archives_releases_and_counts() {
     let ended = alice.end_session().unwrap();
     assert!(!ended.session.value.active && ended.session.value.end_time.is_some());
     assert!(list_claims(&layout).unwrap().is_empty());
+    let assignments: TaskAssignments = read(&layout.task_assignments());
+    assert_eq!(
+        assignments
+            .tasks
+            .keys()
+            .map(|t| t.as_str())
+            .collect::<Vec<_>>(),
+        ["old"]
+    );
     let history = alice.history().unwrap();
     assert_eq!(history, std::slice::from_ref(&ended.session.value));
     let time: TimeTracking = read(&layout.time_tracking(alice.developer()));

@@ -13,7 +13,17 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     pub(crate) fn new(retry: Retry) -> Self {
-        // Seed from the clock, the process and the thread so racing writers spread out.
+        Self {
+            retry,
+            current: retry.initial_backoff,
+            rng: 0,
+            attempts: 0,
+        }
+    }
+
+    /// Seeds from the clock, the process and the thread so racing writers spread out; done
+    /// on the second lost race only, so an uncontended update pays nothing.
+    fn seed() -> u64 {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos() as u64);
@@ -23,12 +33,7 @@ impl Backoff {
             std::thread::current().id().hash(&mut h);
             h.finish()
         };
-        Self {
-            retry,
-            current: retry.initial_backoff,
-            rng: (nanos ^ thread ^ ((std::process::id() as u64) << 32)) | 1,
-            attempts: 0,
-        }
+        (nanos ^ thread ^ ((std::process::id() as u64) << 32)) | 1
     }
 
     /// Sleeps a random time up to the current backoff, which then doubles up to the maximum.
@@ -38,6 +43,9 @@ impl Backoff {
         if self.attempts == 1 {
             std::thread::yield_now();
             return;
+        }
+        if self.rng == 0 {
+            self.rng = Self::seed();
         }
         // xorshift64
         self.rng ^= self.rng << 13;

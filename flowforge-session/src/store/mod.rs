@@ -243,6 +243,14 @@ impl Store {
         generation::latest(&self.key_dir(key))
     }
 
+    /// Whether a generation newer than `generation` exists for `key`: one `stat`. Versions
+    /// are contiguous, so this is "is `generation` still the latest" (for a generation read
+    /// or written within the write window, which compaction cannot have removed the successor
+    /// of).
+    pub fn has_newer(&self, key: &Key, generation: u64) -> bool {
+        generation::exists(&self.key_dir(key), generation + 1)
+    }
+
     /// The latest document of `key` with its version; `None` when absent or deleted.
     ///
     /// # Errors
@@ -470,9 +478,7 @@ impl Store {
             read_at.elapsed() < window
         })?;
         if won {
-            if generation % generation::HINT_EVERY == 0 {
-                generation::write_hint(dir, generation::HINT, generation);
-            }
+            generation::write_hint(dir, generation::HINT, generation);
             if let Some(compaction) = self.options.compaction {
                 if generation % compaction.every.max(1) == 0 {
                     compact::compact_versions(dir, compaction.keep, compaction.min_age)?;
