@@ -41,7 +41,7 @@ enum Edit {
 }
 
 fn edit() -> impl Strategy<Value = Edit> {
-    let dir = 0..5usize;
+    let dir = 0..7usize;
     let file = 0..3usize;
     prop_oneof![
         4 => (dir.clone(), file.clone(), any::<u8>())
@@ -58,9 +58,18 @@ fn edit() -> impl Strategy<Value = Edit> {
     ]
 }
 
-/// Directories 0-1 exist and are tracked at the start (`src`, `docs/d0`); 2-4 do not.
+/// Directories 0-1 exist and are tracked at the start (`src`, `docs/d0`); 2-6 do not, and
+/// 5-6 are untracked directories inside tracked ones.
 fn dir_name(dir: usize) -> &'static str {
-    ["src", "docs/d0", "fresh", "fresh/nested", "other/a/b"][dir]
+    [
+        "src",
+        "docs/d0",
+        "fresh",
+        "fresh/nested",
+        "other/a/b",
+        "src/new",
+        "docs/d1/x",
+    ][dir]
 }
 
 fn apply(repo: &TestRepo, edit: &Edit) {

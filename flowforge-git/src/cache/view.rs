@@ -1,6 +1,8 @@
 //! [`GitView`]: the status and the ref snapshot of one repository, watched and shared.
 
 use std::{
+    collections::BTreeSet,
+    os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -339,7 +341,8 @@ impl Inner {
                     status.refresh_index_and_head(&self.repo)?;
                 }
                 if !changes.paths.is_empty() {
-                    status.refresh_paths(&self.repo, &refresh_scopes(&changes.paths))?;
+                    let scopes = self.refresh_scopes(&changes.paths)?;
+                    status.refresh_paths(&self.repo, &scopes)?;
                 }
                 self.counts.incremental.fetch_add(1, Ordering::Relaxed);
                 Ok(status)
@@ -349,6 +352,25 @@ impl Inner {
                 Ok(self.repo.status(&StatusOptions::default())?)
             }
         }
+    }
+
+    /// The paths to refresh for a set of changed work-tree paths.
+    ///
+    /// A tracked path (a file with an index entry, or a directory holding some) is refreshed on
+    /// its own. An untracked path is widened to its nearest ancestor directory holding index
+    /// entries (or, at the top, to its first component): libgit2's diff limited to an exact
+    /// untracked path inside a tracked directory reports nothing for it (neither `dir/new.txt`
+    /// nor an untracked `dir/sub` is listed), while the same diff limited to the tracked
+    /// directory lists them, collapsed as git does.
+    fn refresh_scopes(&self, paths: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>> {
+        let scopes = self.repo.with_git2(|git| {
+            let mut index = git.index().map_err(self.repo.git_error("read the index"))?;
+            index
+                .read(false)
+                .map_err(self.repo.git_error("read the index"))?;
+            Ok(paths.iter().map(|path| scope_of(&index, path)).collect())
+        })?;
+        Ok(scopes)
     }
 
     fn compute_refs(&self) -> Result<RefsSnapshot> {
@@ -385,24 +407,29 @@ impl Inner {
     }
 }
 
-/// The paths to refresh for a set of changed paths: each path's parent directory (the
-/// directory's listing is what a creation, deletion or rename changes), or the path itself at
-/// the top of the work tree, where the parent would mean everything.
-///
-/// Refreshing the directory rather than the file also sidesteps a libgit2 quirk: a diff limited
-/// to an exact pathspec `dir/new.txt` does not report that untracked file when `dir` holds
-/// tracked files (with `recurse_untracked_dirs` off).
-fn refresh_scopes(paths: &std::collections::BTreeSet<PathBuf>) -> Vec<PathBuf> {
-    let mut scopes: Vec<PathBuf> = paths
-        .iter()
-        .map(|path| match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => path.clone(),
-        })
-        .collect();
-    scopes.sort();
-    scopes.dedup();
-    scopes
+/// See [`Inner::refresh_scopes`].
+fn scope_of(index: &git2::Index, path: &Path) -> PathBuf {
+    // An index entry at `p` (any stage), or entries under `p/`.
+    let tracked = |p: &Path| {
+        let mut dir = p.as_os_str().as_bytes().to_vec();
+        dir.push(b'/');
+        (0..=3).any(|stage| index.get_path(p, stage).is_some()) || index.find_prefix(&dir).is_ok()
+    };
+    if tracked(path) {
+        return path.to_path_buf();
+    }
+    for ancestor in path.ancestors().skip(1) {
+        if ancestor.as_os_str().is_empty() {
+            break;
+        }
+        if tracked(ancestor) {
+            return ancestor.to_path_buf();
+        }
+    }
+    path.components().next().map_or_else(
+        || path.to_path_buf(),
+        |first| PathBuf::from(first.as_os_str()),
+    )
 }
 
 fn answer<T>(fetched: Fetched<T>, fresh: Fresh) -> Answer<T> {
