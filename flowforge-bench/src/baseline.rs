@@ -15,7 +15,7 @@
 //! | `samples` | integer | timed rounds per cell (after one untimed warm-up round) |
 //! | `score` | object | `naive`, `optimized`: integer 0–100 from `flowforge_core::score` |
 //! | `status` | object | `naive`, `optimized`: `"PASS"` or `"NEEDS_OPTIMIZATION"` |
-//! | `complete` | object | `naive`, `optimized`: boolean, false when a cell of the variant was not measured (its score and status cover the measured cells only) |
+//! | `complete` | object | `naive`, `optimized`: boolean, false when a cell of the variant was not measured or the run measured only some operations (`--ops`); the score and status cover the measured cells only |
 //! | `peak_rss_mib` | number or null | the run's peak resident memory (`VmHWM`); child `git` processes are not included |
 //! | `git_cache_rss_mib` | number or null | resident memory added by the optimized git view of the fixture (RSS after a warm Git Sync minus before opening it) |
 //! | `reference` | object | `git_status_ms`: median of one `git status --porcelain` process on the fixture |

@@ -19,6 +19,7 @@ use flowforge_bench::{
     report,
     run::{Progress, RunOptions, run},
 };
+use flowforge_core::score::Operation;
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Reproduce the FlowForge 1/6/10-developer baseline, naive against optimized, in one run.
@@ -41,6 +42,10 @@ struct Cli {
     /// SVG chart is written beside it.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Operations to measure, comma-separated (session, report_generation, cross_dev_queries,
+    /// file_io, concurrent_ops, git_sync); e.g. `--devs 1000 --ops cross_dev_queries`.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    ops: Vec<Operation>,
     /// Timed rounds per cell, after one untimed warm-up round.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     samples: u64,
@@ -94,6 +99,11 @@ fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
     let run_options = RunOptions {
         developers,
         samples: cli.samples as usize,
+        operations: if cli.ops.is_empty() {
+            Operation::ALL.to_vec()
+        } else {
+            cli.ops.clone()
+        },
         command: std::env::args().collect::<Vec<_>>().join(" "),
     };
     let baseline = if std::io::stderr().is_terminal() {

@@ -21,6 +21,8 @@ pub struct RunOptions {
     pub developers: Vec<usize>,
     /// Timed rounds per cell (after one untimed warm-up round).
     pub samples: usize,
+    /// The operations to measure (all six by default); a run of fewer is not `complete`.
+    pub operations: Vec<Operation>,
     /// The command line, recorded in the JSON.
     pub command: String,
 }
@@ -30,6 +32,7 @@ impl Default for RunOptions {
         Self {
             developers: vec![1, 6, 10],
             samples: 15,
+            operations: Operation::ALL.to_vec(),
             command: String::new(),
         }
     }
@@ -60,12 +63,17 @@ pub fn run(
     let mut counts = options.developers.clone();
     counts.sort_unstable();
     counts.dedup();
-    if counts.is_empty() || counts[0] == 0 || options.samples == 0 {
+    let operations: Vec<Operation> = Operation::ALL
+        .into_iter()
+        .filter(|op| options.operations.contains(op))
+        .collect();
+    if counts.is_empty() || counts[0] == 0 || options.samples == 0 || operations.is_empty() {
         return Err(Error::InvalidOptions {
-            reason: "developer counts must be at least 1, and samples at least 1".to_owned(),
+            reason: "developer counts and samples must be at least 1, with one operation at least"
+                .to_owned(),
         });
     }
-    let cells_per_count: usize = Operation::ALL
+    let cells_per_count: usize = operations
         .iter()
         .map(|&op| ops::modes(op).len() * Variant::ALL.len())
         .sum();
@@ -100,7 +108,7 @@ pub fn run(
                 },
             );
         }
-        for operation in Operation::ALL {
+        for &operation in &operations {
             for mode in ops::modes(operation) {
                 for variant in Variant::ALL {
                     let label = format!(
