@@ -9,6 +9,11 @@
 //!   computed cold by [`Repo::status`] and kept up to date by [`Status::refresh_paths`] (work
 //!   tree changes) and [`Status::refresh_index_and_head`] (index, HEAD and ref changes), with
 //!   formatters for porcelain v1, `-z`, `--branch` and FlowForge's `git-status.json`.
+//! * [`GitView`] — the cache every thread and developer shares: a filesystem watcher records
+//!   what changed and the next question refreshes only that, with synced, cached or max-age
+//!   [`Freshness`] and single flight ([`cache`]); one [`RefsSnapshot`] of every branch with
+//!   ahead/behind ([`refs`]); and [`GitView::sync`], every developer's view from one status and
+//!   one ref snapshot ([`sync`]).
 //!
 //! ```
 //! use flowforge_git::{PorcelainOptions, Repo, StatusOptions};

@@ -95,9 +95,9 @@ fn a_burst_larger_than_the_event_queue_still_gives_gits_answer() {
     let repo = TestRepo::new();
     let view = repo.view();
     settle(&view);
-    // About 60,000 events (create, modify, close) against a queue of 16,384 by default: the
+    // About 36,000 events (create, modify, close) against a queue of 16,384 by default: the
     // queue may overflow, and the answer must be exact either way.
-    for i in 0..20_000 {
+    for i in 0..12_000 {
         repo.write(&format!("src/burst/{}/f{i}.txt", i % 50), "x\n");
     }
     repo.git_ok(&["add", "src/burst/7"]);
@@ -110,4 +110,33 @@ fn a_burst_larger_than_the_event_queue_still_gives_gits_answer() {
     repo.write("src/burst/3/f3.txt", "again\n");
     let answer = view.status(Freshness::Synced).expect("status");
     assert_eq!(ours(&answer.value), repo.git_porcelain());
+}
+
+#[test]
+fn a_watcher_that_stops_working_is_never_trusted_again() {
+    use flowforge_core::metrics::Registry;
+    use flowforge_git::{Fresh, cache::names::GIT_WATCH_FALLBACK};
+
+    let repo = TestRepo::new();
+    let view = repo.view();
+    settle(&view);
+    let fallbacks = Registry::global().counter(GIT_WATCH_FALLBACK);
+    let before = fallbacks.get();
+
+    // Without its cookie directory the watcher cannot prove it has caught up.
+    std::fs::remove_dir_all(repo.path().join(".git/flowforge-cookies")).expect("remove cookies");
+    repo.write("src/file3.txt", "edited after the watcher broke\n");
+    let answer = view.status(Freshness::Synced).expect("status");
+    assert_eq!(answer.fresh, Fresh::Recomputed);
+    assert_eq!(ours(&answer.value), repo.git_porcelain());
+    assert!(!view.is_watching());
+    assert!(view.not_watching_because().is_some());
+
+    // Cached answers are recomputed too: nothing the watcher saw can be trusted.
+    repo.write("src/file0.txt", "edited again\n");
+    let cached = view.status(Freshness::Cached).expect("status");
+    assert_eq!(cached.fresh, Fresh::Recomputed);
+    assert_eq!(ours(&cached.value), repo.git_porcelain());
+    assert!(view.stats().fallback_answers >= 2, "{:?}", view.stats());
+    assert!(fallbacks.get() >= before + 2);
 }
