@@ -278,7 +278,10 @@ impl Watch {
         create_private_dir(cookie_dir)
             .map_err(|e| format!("cannot create {}: {e}", cookie_dir.display()))?;
         let handler = Arc::clone(shared);
-        let mut watcher = notify::recommended_watcher(move |event| handler.handle(event))
+        // Git does not follow symbolic links in the work tree (a link is an entry of its own),
+        // and following them could watch far outside the repository.
+        let config = notify::Config::default().with_follow_symlinks(false);
+        let mut watcher = RecommendedWatcher::new(move |event| handler.handle(event), config)
             .map_err(|e| format!("cannot start a watcher: {}", describe(&e)))?;
         for root in watch_roots(&shared.roots) {
             watcher

@@ -140,3 +140,32 @@ fn a_watcher_that_stops_working_is_never_trusted_again() {
     assert!(view.stats().fallback_answers >= 2, "{:?}", view.stats());
     assert!(fallbacks.get() >= before + 2);
 }
+
+#[test]
+fn symbolic_links_are_entries_and_are_not_followed() {
+    let repo = TestRepo::new();
+    let outside = repo.dir.path().join("outside");
+    std::fs::create_dir_all(outside.join("deep")).expect("mkdir");
+    std::os::unix::fs::symlink(&outside, repo.path().join("link")).expect("symlink");
+    repo.git_ok(&["add", "link"]);
+    repo.git_ok(&["commit", "-q", "-m", "link"]);
+    let view = repo.view();
+    assert_eq!(
+        ours(&view.status(Freshness::Synced).expect("status").value),
+        repo.git_porcelain()
+    );
+
+    // Changes behind the link are not the repository's.
+    std::fs::write(outside.join("deep/x.txt"), "outside\n").expect("write");
+    assert_eq!(
+        ours(&view.status(Freshness::Synced).expect("status").value),
+        repo.git_porcelain()
+    );
+
+    // Pointing the link elsewhere is a change of the link itself.
+    std::fs::remove_file(repo.path().join("link")).expect("unlink");
+    std::os::unix::fs::symlink(outside.join("deep"), repo.path().join("link")).expect("symlink");
+    let answer = view.status(Freshness::Synced).expect("status");
+    assert_eq!(ours(&answer.value), repo.git_porcelain());
+    assert_eq!(ours(&answer.value), " M link\n");
+}
