@@ -1,23 +1,31 @@
 //! Loading namespaces from disk: the one module that knows where the index's data lives.
 //!
-//! It reads the files FlowForge's tools share (`sessions/current.json`, `sessions/history/`,
-//! `time-tracking.json`, `cache/git-status.json`, `team/config.json`,
-//! `team/task-assignments.json`) through flowforge-session's readers and never writes. Each
-//! namespace has a *stamp*: a 64-bit mix of the `stat` data of its files (inode, size, mtime,
-//! ctime) and of the names and inodes in `sessions/history/`, so that a refresh reloads only
-//! namespaces whose stamp moved. FlowForge replaces files by an atomic rename, which gives the
-//! new file an inode other than the one the index saw (that one still exists when the new file is
+//! It reads through flowforge-session and never writes. A developer's session, time tracking
+//! and history come from the session store ([`flowforge_session::load_namespace`]); where the
+//! store has no document yet (a namespace written only by the bash tools), the shared JSON view
+//! (`sessions/current.json`, `time-tracking.json`) stands in. Claims come from the team store
+//! ([`flowforge_session::list_claims`]), plus the tasks of the bash tools'
+//! `team/task-assignments.json` that the store does not hold. `cache/git-status.json` gives the
+//! paths a developer's work touches.
+//!
+//! Each namespace has a *stamp*, a 64-bit mix of [`flowforge_session::namespace_version`] (the
+//! store's generations), the `stat` data of the views the store does not cover (inode, size,
+//! mtime, ctime) and the names and inodes in `sessions/history/`. A refresh reloads only
+//! namespaces whose stamp moved. Files are replaced by an atomic rename, which gives the new
+//! file an inode other than the one the index saw (that one still exists when the new file is
 //! created), so a replaced file always moves the stamp, whatever the timestamps' granularity.
 
 use std::{
     collections::BTreeMap,
     fs,
+    hash::{Hash, Hasher},
     os::unix::fs::{DirEntryExt, MetadataExt},
     path::{Path, PathBuf},
+    time::SystemTime,
 };
 
 use flowforge_core::{
-    DeveloperId, Layout, escape_bytes,
+    DeveloperId, Layout, TaskId, escape_bytes,
     model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig, TimeTracking},
 };
 use flowforge_session::fs::read_json;
@@ -114,17 +122,40 @@ impl Mixer {
     }
 }
 
-/// The namespace's stamp: changes whenever one of its files is created, replaced or removed.
+impl Hasher for Mixer {
+    fn write(&mut self, bytes: &[u8]) {
+        self.bytes(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The namespace's stamp: changes whenever what [`load`] returns may have changed.
 pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> u64 {
     let mut mixer = Mixer::new();
-    mix_stats(
-        &mut mixer,
-        &[
-            layout.current_session(dev),
-            layout.time_tracking(dev),
-            layout.git_status_cache(dev),
-        ],
-    );
+    let mut views = vec![layout.git_status_cache(dev)];
+    match flowforge_session::namespace_version(layout, dev) {
+        Ok(version) => {
+            mixer.word(1);
+            mixer.word(version.session);
+            mixer.word(version.time);
+            let modified = (version.history_modified)
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos() as u64);
+            mixer.word(modified);
+            // The views count only where the store has no document of its own.
+            if version.session == 0 {
+                views.push(layout.current_session(dev));
+            }
+            if version.time == 0 {
+                views.push(layout.time_tracking(dev));
+            }
+        }
+        Err(_) => mixer.word(2),
+    }
+    mix_stats(&mut mixer, &views);
     // The history directory: its entries' names and inodes, read without a stat per file.
     match fs::read_dir(layout.session_history_dir(dev)) {
         Ok(entries) => {
@@ -145,9 +176,17 @@ pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> u64 {
     mixer.0
 }
 
-/// The team's stamp, over `team/config.json` and `team/task-assignments.json`.
+/// The team's stamp, over the claims of the team store, `team/config.json` and
+/// `team/task-assignments.json`.
 pub(crate) fn team_stamp(layout: &Layout) -> u64 {
     let mut mixer = Mixer::new();
+    match flowforge_session::claims_version(layout) {
+        Ok(version) => {
+            mixer.word(1);
+            version.hash(&mut mixer);
+        }
+        Err(_) => mixer.word(2),
+    }
     mix_stats(
         &mut mixer,
         &[layout.team_config(), layout.task_assignments()],
@@ -174,25 +213,48 @@ fn mix_stats(mixer: &mut Mixer, paths: &[PathBuf]) {
     }
 }
 
+/// The file an error of flowforge-session names, if any.
+fn error_path(error: &flowforge_session::Error) -> Option<&Path> {
+    match error {
+        flowforge_session::Error::Io { path, .. }
+        | flowforge_session::Error::Json { path, .. }
+        | flowforge_session::Error::Corrupt { path, .. } => Some(path),
+        _ => None,
+    }
+}
+
 /// Loads one namespace. Any corrupt or unreadable file makes the whole namespace a problem:
 /// answers never mix a namespace's good files with a bad one.
 pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Problem> {
     let problem = |path: &Path, error: &(dyn std::error::Error + 'static)| {
         Problem::from_error(path, Some(dev.clone()), error)
     };
+    let state = flowforge_session::load_namespace(layout, dev).map_err(|e| {
+        let store = layout.dev_store_dir(dev);
+        problem(error_path(&e).unwrap_or(&store), &e)
+    })?;
     let current_path = layout.current_session(dev);
-    let session: Option<Session> =
-        read_json(&current_path).map_err(|e| problem(&current_path, &e))?;
+    let session: Option<Session> = match state.session {
+        Some(versioned) => Some(versioned.value),
+        None => read_json(&current_path).map_err(|e| problem(&current_path, &e))?,
+    };
     if let Some(s) = &session {
         check_owner(s, dev, &current_path)?;
     }
-    let history = load_history(layout, dev)?;
+    let history_dir = layout.session_history_dir(dev);
+    for s in &state.history {
+        check_owner(s, dev, &history_dir)?;
+    }
 
     let time_path = layout.time_tracking(dev);
-    let mut time = read_json::<TimeTracking>(&time_path)
-        .map_err(|e| problem(&time_path, &e))?
-        .unwrap_or_default()
-        .sessions;
+    let mut time = match state.time {
+        Some(versioned) => versioned.value.sessions,
+        None => {
+            (read_json::<TimeTracking>(&time_path).map_err(|e| problem(&time_path, &e))?)
+                .unwrap_or_default()
+                .sessions
+        }
+    };
     time.sort_by_key(|entry| entry.recorded_at);
 
     let cache_path = layout.git_status_cache(dev);
@@ -213,7 +275,7 @@ pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Prob
     Ok(DevRecord {
         developer: dev.clone(),
         session,
-        history,
+        history: state.history,
         time,
         paths,
     })
@@ -231,36 +293,6 @@ fn check_owner(session: &Session, dev: &DeveloperId, path: &Path) -> Result<(), 
             session.session_id, session.developer_id
         ),
     })
-}
-
-fn load_history(layout: &Layout, dev: &DeveloperId) -> Result<Vec<Session>, Problem> {
-    let dir = layout.session_history_dir(dev);
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Problem::from_error(&dir, Some(dev.clone()), &e)),
-    };
-    let mut files = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Problem::from_error(&dir, Some(dev.clone()), &e))?;
-        let name = entry.file_name();
-        let name = name.as_encoded_bytes();
-        if name.ends_with(b".json") && !name.starts_with(b".") {
-            files.push(entry.path());
-        }
-    }
-    files.sort();
-    let mut history = Vec::with_capacity(files.len());
-    for path in files {
-        if let Some(session) = read_json::<Session>(&path)
-            .map_err(|e| Problem::from_error(&path, Some(dev.clone()), &e))?
-        {
-            check_owner(&session, dev, &path)?;
-            history.push(session);
-        }
-    }
-    history.sort_by(|a, b| (a.start_time, &a.session_id).cmp(&(b.start_time, &b.session_id)));
-    Ok(history)
 }
 
 /// Paths named by `git status --porcelain` output; for renames, both sides.
@@ -281,8 +313,9 @@ pub(crate) fn porcelain_paths(status: &str) -> Vec<String> {
     paths
 }
 
-/// Loads the team's registrations and claims. A corrupt file is a problem, and its part is
-/// left empty.
+/// Loads the team's registrations and claims: the team store's claims, then the tasks of
+/// `team/task-assignments.json` (the bash tools' file) that the store does not hold. A corrupt
+/// file is a problem, and its part is left empty.
 pub(crate) fn load_team(layout: &Layout) -> TeamState {
     let mut team = TeamState::default();
     let config_path = layout.team_config();
@@ -292,22 +325,40 @@ pub(crate) fn load_team(layout: &Layout) -> TeamState {
             .problems
             .push(Problem::from_error(&config_path, None, &e)),
     }
+    let mut claims: BTreeMap<TaskId, Claim> = BTreeMap::new();
+    match flowforge_session::list_claims(layout) {
+        Ok(held) => claims.extend(held.into_iter().map(|c| {
+            let claim = Claim {
+                task: c.task.clone(),
+                holder: c.assignment.assignee,
+                status: c.assignment.status,
+                claimed_at: c.assignment.claimed_at,
+            };
+            (c.task, claim)
+        })),
+        Err(e) => {
+            let store = layout.team_store_dir();
+            let path = error_path(&e).unwrap_or(&store);
+            team.problems.push(Problem::from_error(path, None, &e));
+        }
+    }
     let claims_path = layout.task_assignments();
     match read_json::<TaskAssignments>(&claims_path) {
         Ok(assignments) => {
-            team.claims = (assignments.unwrap_or_default().tasks.into_iter())
-                .map(|(task, a)| Claim {
+            for (task, a) in assignments.unwrap_or_default().tasks {
+                claims.entry(task.clone()).or_insert(Claim {
                     task,
                     holder: a.assignee,
                     status: a.status,
                     claimed_at: a.claimed_at,
-                })
-                .collect();
+                });
+            }
         }
         Err(e) => team
             .problems
             .push(Problem::from_error(&claims_path, None, &e)),
     }
+    team.claims = claims.into_values().collect();
     team
 }
 

@@ -467,3 +467,83 @@ fn reports_are_deterministic_and_show_their_time_zone() {
     assert_eq!(monthly.total_minutes, 30 + 45 + 20 + 60);
     assert!(Zone::named("Mars/Olympus").is_err());
 }
+
+#[test]
+fn namespaces_written_through_the_session_store_are_indexed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = team(tmp.path());
+    let erin = dev("erin");
+    store_op(
+        &layout,
+        &erin,
+        &StoreOp::Start("store-1".into(), Some("feature/store-1".into())),
+    );
+    let mut index = Index::build(&layout).unwrap();
+    let who = index.who(&task("store-1"));
+    assert_eq!(
+        (who.holder, who.working),
+        (Some(erin.clone()), vec![erin.clone()])
+    );
+    assert_eq!(index.task_of(&erin), Some(&task("store-1")));
+
+    // The store is the truth: a view overwritten by hand does not change the answer.
+    let mut stale = session(&erin, 9, Some("hand-written"), base());
+    stale.active = true;
+    flowforge_session::fs::write_json(
+        &layout.current_session(&erin),
+        &stale,
+        flowforge_session::fs::Durability::Relaxed,
+    )
+    .unwrap();
+    assert!(
+        index.refresh().unwrap().reloaded.is_empty(),
+        "the store did not change"
+    );
+    assert_eq!(
+        Index::build(&layout).unwrap().task_of(&erin),
+        Some(&task("store-1"))
+    );
+
+    store_op(
+        &layout,
+        &erin,
+        &StoreOp::Minutes(Some("store-1".into()), 25),
+    );
+    let stats = index.refresh().unwrap();
+    assert_eq!(stats.reloaded, [erin.clone()]);
+    assert_eq!(index.time_on(&task("store-1"), &TimeRange::all()), 25);
+    for total in [35, 45] {
+        store_op(
+            &layout,
+            &erin,
+            &StoreOp::Minutes(Some("store-1".into()), 10),
+        );
+        assert_eq!(index.refresh().unwrap().reloaded, [erin.clone()]);
+        assert_eq!(index.time_on(&task("store-1"), &TimeRange::all()), total);
+    }
+
+    store_op(&layout, &erin, &StoreOp::End);
+    let stats = index.refresh().unwrap();
+    assert_eq!(stats.reloaded, [erin.clone()]);
+    assert!(stats.team_reloaded, "ending the session released the claim");
+    assert_eq!(index.who(&task("store-1")).holder, None);
+    assert_eq!(index.task_of(&erin), None);
+    assert_eq!(index.record(&erin).unwrap().history.len(), 1);
+
+    // A claim in the store wins over the bash tools' task-assignments.json.
+    store_op(
+        &layout,
+        &erin,
+        &StoreOp::Start("feature-auth-1".into(), None),
+    );
+    index.refresh().unwrap();
+    assert_eq!(
+        index.who(&task("feature-auth-1")).holder,
+        Some(erin.clone())
+    );
+    assert_eq!(
+        index.who(&task("feature-auth-2")).holder,
+        Some(dev("carol")),
+        "json claims stay"
+    );
+}

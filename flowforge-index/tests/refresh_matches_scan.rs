@@ -1,5 +1,7 @@
 //! The index, refreshed after random changes, answers exactly what a naive scan of every
 //! namespace answers (the bash tools' way: list every directory, parse every file, each time).
+//! Changes are written both as the bash tools write them (the JSON views) and through the
+//! session store.
 
 mod common;
 
@@ -36,7 +38,9 @@ type ScannedDev = (Option<Session>, Vec<TimeEntry>, Vec<String>);
 struct Scan {
     devs: BTreeMap<DeveloperId, ScannedDev>,
     claims: BTreeMap<TaskId, DeveloperId>,
-    problems: BTreeSet<PathBuf>,
+    /// Developers left out, and entries that are not namespaces.
+    bad_devs: BTreeSet<DeveloperId>,
+    bad_dirs: BTreeSet<PathBuf>,
 }
 
 fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
@@ -48,8 +52,15 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
 
 fn scan(layout: &Layout) -> Scan {
     let mut out = Scan::default();
+    // The store's claims, then the bash tools' file for the tasks the store does not hold.
+    for claim in flowforge_session::list_claims(layout).unwrap() {
+        out.claims
+            .insert(claim.task.clone(), claim.holder().clone());
+    }
     if let Ok(Some(a)) = parse::<TaskAssignments>(&layout.task_assignments()) {
-        out.claims = a.tasks.into_iter().map(|(t, a)| (t, a.assignee)).collect();
+        for (t, a) in a.tasks {
+            out.claims.entry(t).or_insert(a.assignee);
+        }
     }
     for entry in fs::read_dir(layout.root()).into_iter().flatten() {
         let entry = entry.unwrap();
@@ -59,29 +70,28 @@ fn scan(layout: &Layout) -> Scan {
         };
         let meta = fs::symlink_metadata(entry.path()).unwrap();
         let Ok(id) = DeveloperId::new(id) else {
-            out.problems.insert(entry.path());
+            out.bad_dirs.insert(entry.path());
             continue;
         };
         if !meta.is_dir() {
-            out.problems.insert(entry.path());
+            out.bad_dirs.insert(entry.path());
             continue;
         }
-        let mut bad = |path: PathBuf| {
-            out.problems.insert(path);
-        };
-        let current = layout.current_session(&id);
-        let Ok(session) = parse::<Session>(&current) else {
-            bad(current);
+        let Ok(state) = flowforge_session::load_namespace(layout, &id) else {
+            out.bad_devs.insert(id);
             continue;
         };
-        let time_path = layout.time_tracking(&id);
-        let Ok(time) = parse::<TimeTracking>(&time_path) else {
-            bad(time_path);
-            continue;
+        let session = match state.session {
+            Some(v) => Ok(Some(v.value)),
+            None => parse::<Session>(&layout.current_session(&id)),
         };
-        let cache_path = layout.git_status_cache(&id);
-        let Ok(cache) = parse::<GitStatusCache>(&cache_path) else {
-            bad(cache_path);
+        let time = match state.time {
+            Some(v) => Ok(Some(v.value)),
+            None => parse::<TimeTracking>(&layout.time_tracking(&id)),
+        };
+        let cache = parse::<GitStatusCache>(&layout.git_status_cache(&id));
+        let (Ok(session), Ok(time), Ok(cache)) = (session, time, cache) else {
+            out.bad_devs.insert(id);
             continue;
         };
         let paths = cache
@@ -269,8 +279,18 @@ fn assert_same(index: &Index, layout: &Layout) {
             "touching {prefix:?}"
         );
     }
-    let problems: BTreeSet<PathBuf> = index.problems().into_iter().map(|p| p.path).collect();
-    assert_eq!(problems, naive.problems, "problems");
+    let problems = index.problems();
+    let bad_devs: BTreeSet<DeveloperId> = problems
+        .iter()
+        .filter_map(|p| p.developer.clone())
+        .collect();
+    let bad_dirs: BTreeSet<PathBuf> = problems
+        .iter()
+        .filter(|p| p.developer.is_none())
+        .map(|p| p.path.clone())
+        .collect();
+    assert_eq!(bad_devs, naive.bad_devs, "developers left out");
+    assert_eq!(bad_dirs, naive.bad_dirs, "entries that are not namespaces");
 }
 
 fn report_json(index: &Index) -> String {
@@ -317,6 +337,19 @@ enum Change {
     Remove(usize),
     Claims(Vec<(usize, usize)>),
     BadDir(&'static str),
+    Store(usize, StoreOp),
+}
+
+fn store_op_strategy() -> impl Strategy<Value = StoreOp> {
+    prop_oneof![
+        (
+            prop::sample::select(&TASKS[..]).prop_map(str::to_owned),
+            prop::option::of(Just("b9".to_owned()))
+        )
+            .prop_map(|(t, b)| StoreOp::Start(t, b)),
+        Just(StoreOp::End),
+        (opt_task(), 1u64..60).prop_map(|(t, m)| StoreOp::Minutes(t, m)),
+    ]
 }
 
 fn change() -> impl Strategy<Value = Change> {
@@ -325,6 +358,7 @@ fn change() -> impl Strategy<Value = Change> {
         1 => (0..DEVS.len()).prop_map(Change::Remove),
         1 => claims().prop_map(Change::Claims),
         1 => prop::sample::select(&["dev-..", "dev-Root", "dev-x y"][..]).prop_map(Change::BadDir),
+        4 => (0..DEVS.len(), store_op_strategy()).prop_map(|(d, op)| Change::Store(d, op)),
     ]
 }
 
@@ -347,6 +381,7 @@ fn apply(layout: &Layout, change: &Change) {
         Change::BadDir(name) => {
             let _ = fs::create_dir(layout.root().join(name));
         }
+        Change::Store(d, op) => store_op(layout, &dev(DEVS[*d]), op),
     }
 }
 
@@ -380,7 +415,7 @@ proptest! {
             prop_assert_eq!(report_json(&index), report_json(&fresh));
             // Only namespaces written in this step were reloaded.
             let written: BTreeSet<DeveloperId> = step.iter().filter_map(|c| match c {
-                Change::Write(d, _) => Some(dev(DEVS[*d])),
+                Change::Write(d, _) | Change::Store(d, _) => Some(dev(DEVS[*d])),
                 _ => None,
             }).collect();
             for reloaded in &stats.reloaded {

@@ -16,7 +16,10 @@ use flowforge_index::{
     Index, Pattern, StartedFrom, TimeRange,
     report::{Format, Period, Report, ReportOptions, Zone},
 };
-use flowforge_session::fs::{Durability, create_private_dir_all, write_atomic, write_json};
+use flowforge_session::{
+    Namespace, SessionOptions, StartOptions,
+    fs::{Durability, create_private_dir_all, write_atomic, write_json},
+};
 use jiff::{Timestamp, ToSpan};
 
 fn session(dev: &DeveloperId, task: &TaskId, start: Timestamp) -> Session {
@@ -136,15 +139,16 @@ fn main() -> anyhow::Result<()> {
         opened.refresh.reloaded.len()
     );
 
-    // Three developers change: one ends the session, one switches task, one file is corrupted.
-    let mut ended = session(&ids[1], &TaskId::new("feature-area0-1")?, now - 2.hours());
-    ended.active = false;
-    ended.end_time = Some(now);
-    write_json(
-        &layout.current_session(&ids[1]),
-        &ended,
-        Durability::Relaxed,
-    )?;
+    // Three developers change: one starts a session through the session store (claiming
+    // a task), one switches task the way the bash tools write it, one file is corrupted.
+    flowforge_session::namespace::init(&layout, &ids[1], &Default::default())?;
+    let ns = Namespace::open(&layout, &ids[1], SessionOptions::relaxed())?;
+    let hotfix = TaskId::new("hotfix-1")?;
+    let options = StartOptions {
+        replace: true,
+        ..Default::default()
+    };
+    ns.start_session(&hotfix, &options)?;
     let switched = session(&ids[500], &task, now);
     write_json(
         &layout.current_session(&ids[500]),
@@ -163,6 +167,7 @@ fn main() -> anyhow::Result<()> {
         stats.checked, stats.reloaded, stats.elapsed
     );
     println!("  who works on {task} now: {:?}", index.who(&task).working);
+    println!("  who holds {hotfix}: {:?}", index.who(&hotfix).holder);
     println!(
         "  problems: {:?}",
         index

@@ -155,3 +155,45 @@ pub fn write_claims(layout: &Layout, claims: &[(&str, &DeveloperId)]) {
     )
     .unwrap();
 }
+
+/// What a developer does through the session store, as the `flowforge` tools do.
+#[derive(Debug, Clone)]
+pub enum StoreOp {
+    /// Start (replacing any active session) a session on the task, on a branch.
+    Start(String, Option<String>),
+    /// End the active session.
+    End,
+    /// Add minutes to a task.
+    Minutes(Option<String>, u64),
+}
+
+/// Applies `op` to `id`'s namespace through flowforge-session, creating the namespace first if
+/// needed. Refusals (a task held by another developer, no active session) change nothing and
+/// are ignored, as a developer would see them and move on.
+pub fn store_op(layout: &Layout, id: &DeveloperId, op: &StoreOp) {
+    use flowforge_session::{AddMinutes, Error, Namespace, SessionOptions, StartOptions};
+    flowforge_session::namespace::init(layout, id, &Default::default()).unwrap();
+    let ns = Namespace::open(layout, id, SessionOptions::relaxed()).unwrap();
+    let result = match op {
+        StoreOp::Start(t, branch) => {
+            let options = StartOptions {
+                replace: true,
+                branch: branch.clone(),
+                provider: None,
+            };
+            ns.start_session(&task(t), &options).map(|_| ())
+        }
+        StoreOp::End => ns.end_session().map(|_| ()),
+        StoreOp::Minutes(t, minutes) => {
+            let what = AddMinutes {
+                session_id: None,
+                task_id: t.as_deref().map(task),
+            };
+            ns.add_minutes(*minutes, &what).map(|_| ())
+        }
+    };
+    match result {
+        Ok(()) | Err(Error::ClaimHeld { .. } | Error::NoActiveSession { .. }) => {}
+        Err(e) => panic!("{op:?} for {id}: {e}"),
+    }
+}
