@@ -510,7 +510,7 @@ fn namespaces_written_through_the_session_store_are_indexed() {
         &StoreOp::Minutes(Some("store-1".into()), 25),
     );
     let stats = index.refresh().unwrap();
-    assert_eq!(stats.reloaded, [erin.clone()]);
+    assert_eq!(stats.reloaded, std::slice::from_ref(&erin));
     assert_eq!(index.time_on(&task("store-1"), &TimeRange::all()), 25);
     for total in [35, 45] {
         store_op(
@@ -518,13 +518,16 @@ fn namespaces_written_through_the_session_store_are_indexed() {
             &erin,
             &StoreOp::Minutes(Some("store-1".into()), 10),
         );
-        assert_eq!(index.refresh().unwrap().reloaded, [erin.clone()]);
+        assert_eq!(
+            index.refresh().unwrap().reloaded,
+            std::slice::from_ref(&erin)
+        );
         assert_eq!(index.time_on(&task("store-1"), &TimeRange::all()), total);
     }
 
     store_op(&layout, &erin, &StoreOp::End);
     let stats = index.refresh().unwrap();
-    assert_eq!(stats.reloaded, [erin.clone()]);
+    assert_eq!(stats.reloaded, std::slice::from_ref(&erin));
     assert!(stats.team_reloaded, "ending the session released the claim");
     assert_eq!(index.who(&task("store-1")).holder, None);
     assert_eq!(index.task_of(&erin), None);
