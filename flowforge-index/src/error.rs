@@ -27,6 +27,24 @@ pub enum Error {
         #[source]
         source: flowforge_session::Error,
     },
+    /// The index's own directory (`index/`) could not be created.
+    #[error("cannot create the index directory {path}")]
+    IndexDir {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: flowforge_session::Error,
+    },
+    /// The file watcher could not start.
+    #[error("cannot watch {path}")]
+    Watch {
+        /// The namespace root.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: notify::Error,
+    },
     /// A time zone name that the time zone database does not know.
     #[error("unknown time zone \"{name}\"")]
     UnknownTimeZone {

@@ -167,6 +167,11 @@ impl Index {
     /// changed, e.g. from a file watcher. Cost follows `devs.len()`, not the team's size. A
     /// developer whose directory is gone (or is no longer a directory) is removed.
     pub fn refresh_developers(&mut self, devs: &[DeveloperId]) -> RefreshStats {
+        self.refresh_targeted(devs, true)
+    }
+
+    /// [`Index::refresh_developers`], checking the team files only when `team` is set.
+    pub(crate) fn refresh_targeted(&mut self, devs: &[DeveloperId], team: bool) -> RefreshStats {
         let start = Instant::now();
         let mut stats = RefreshStats::default();
         for dev in devs {
@@ -183,7 +188,9 @@ impl Index {
         stats.reloaded.dedup();
         stats.removed.sort();
         stats.removed.dedup();
-        self.check_team(&mut stats);
+        if team {
+            self.check_team(&mut stats);
+        }
         stats.elapsed = start.elapsed();
         stats
     }
@@ -253,6 +260,11 @@ impl Index {
             Loaded::Record(record) => Some(record.as_ref()),
             Loaded::Problem(_) => None,
         })
+    }
+
+    /// Whether `dev`'s namespace is indexed (broken or not).
+    pub fn has_namespace(&self, dev: &DeveloperId) -> bool {
+        self.namespaces.contains_key(dev)
     }
 
     /// How many namespaces are indexed, broken ones included.

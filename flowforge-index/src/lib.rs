@@ -5,7 +5,9 @@
 //! who holds a task ([`Index::who`]), who is active ([`Index::active`]), which tasks match a
 //! pattern and whether work runs in parallel ([`Index::tasks`]), conflicts, time per developer
 //! and task over a range, and who touches a path. [`Index::refresh`] reloads only namespaces
-//! whose stamp moved; [`Index::save_snapshot`] and [`Index::open`] make a cold start cheap.
+//! whose stamp moved; with a [`Watcher`], only the namespaces file events name are checked, so a
+//! refresh costs what changed, not the team's size. [`Index::save_snapshot`] and [`Index::open`]
+//! make a cold start cheap.
 //! [`report`] renders team reports (markdown, JSON, CSV) and [`monitor`] the live monitor's
 //! frames.
 //!
@@ -40,6 +42,7 @@ mod record;
 pub mod report;
 mod snapshot;
 mod source;
+mod watch;
 
 pub use error::{Error, Result};
 pub use index::{CacheCounts, Index, RefreshStats};
@@ -47,6 +50,7 @@ pub use pattern::Pattern;
 pub use query::{ActiveDeveloper, Conflict, ConflictKind, TaskHolder, TaskMatches, TimeRange};
 pub use record::{Claim, DevRecord, Problem};
 pub use snapshot::{Opened, SNAPSHOT_FORMAT, StartedFrom};
+pub use watch::Watcher;
 
 /// The periods a team report covers, as `team-report.sh report <period>` names them.
 pub const REPORT_PERIODS: [&str; 3] = ["daily", "weekly", "monthly"];

@@ -385,6 +385,72 @@ fn apply(layout: &Layout, change: &Change) {
     }
 }
 
+/// How the index learns of changes.
+#[derive(Debug, Clone, Copy)]
+enum Mode {
+    /// `Index::refresh`: every namespace's stamp is checked.
+    Poll,
+    /// `Watcher::refresh_synced`: only the namespaces file events name.
+    Watch,
+}
+
+fn check_case(
+    team: &BTreeMap<usize, DevSpec>,
+    initial_claims: Vec<(usize, usize)>,
+    changes: &[Vec<Change>],
+    mode: Mode,
+) -> Result<(), TestCaseError> {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    fs::create_dir_all(layout.root()).unwrap();
+    for (d, spec) in team {
+        write_dev(&layout, &dev(DEVS[*d]), spec);
+    }
+    apply(&layout, &Change::Claims(initial_claims));
+    let mut watcher = match mode {
+        Mode::Poll => None,
+        Mode::Watch => Some(flowforge_index::Watcher::new(&layout).unwrap()),
+    };
+    let mut index = Index::build(&layout).unwrap();
+    assert_same(&index, &layout);
+    index.save_snapshot().unwrap();
+
+    for step in changes {
+        for change in step {
+            apply(&layout, change);
+        }
+        let stats = match &mut watcher {
+            None => index.refresh().unwrap(),
+            Some(w) => w
+                .refresh_synced(&mut index, std::time::Duration::from_secs(10))
+                .unwrap(),
+        };
+        assert_same(&index, &layout);
+        let fresh = Index::build(&layout).unwrap();
+        prop_assert_eq!(report_json(&index), report_json(&fresh));
+        // Only namespaces written in this step were reloaded.
+        let written: BTreeSet<DeveloperId> = step
+            .iter()
+            .filter_map(|c| match c {
+                Change::Write(d, _) | Change::Store(d, _) => Some(dev(DEVS[*d])),
+                _ => None,
+            })
+            .collect();
+        for reloaded in &stats.reloaded {
+            prop_assert!(
+                written.contains(reloaded),
+                "{} reloaded but not written",
+                reloaded
+            );
+        }
+    }
+    // A cold start from the snapshot taken before all the changes answers the same.
+    let opened = Index::open(&layout).unwrap();
+    assert_same(&opened.index, &layout);
+    prop_assert_eq!(report_json(&opened.index), report_json(&index));
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
@@ -394,37 +460,19 @@ proptest! {
         initial_claims in claims(),
         changes in prop::collection::vec(prop::collection::vec(change(), 1..3), 1..5),
     ) {
-        let tmp = tempfile::tempdir().unwrap();
-        let layout = Layout::for_repo(tmp.path());
-        fs::create_dir_all(layout.root()).unwrap();
-        for (d, spec) in &team {
-            write_dev(&layout, &dev(DEVS[*d]), spec);
-        }
-        apply(&layout, &Change::Claims(initial_claims));
-        let mut index = Index::build(&layout).unwrap();
-        assert_same(&index, &layout);
-        index.save_snapshot().unwrap();
+        check_case(&team, initial_claims, &changes, Mode::Poll)?;
+    }
+}
 
-        for step in &changes {
-            for change in step {
-                apply(&layout, change);
-            }
-            let stats = index.refresh().unwrap();
-            assert_same(&index, &layout);
-            let fresh = Index::build(&layout).unwrap();
-            prop_assert_eq!(report_json(&index), report_json(&fresh));
-            // Only namespaces written in this step were reloaded.
-            let written: BTreeSet<DeveloperId> = step.iter().filter_map(|c| match c {
-                Change::Write(d, _) | Change::Store(d, _) => Some(dev(DEVS[*d])),
-                _ => None,
-            }).collect();
-            for reloaded in &stats.reloaded {
-                prop_assert!(written.contains(reloaded), "{} reloaded but not written", reloaded);
-            }
-        }
-        // A cold start from the snapshot taken before all the changes answers the same.
-        let opened = Index::open(&layout).unwrap();
-        assert_same(&opened.index, &layout);
-        prop_assert_eq!(report_json(&opened.index), report_json(&index));
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn watched_index_answers_like_a_fresh_scan(
+        team in prop::collection::btree_map(0..DEVS.len(), dev_spec(), 0..5),
+        initial_claims in claims(),
+        changes in prop::collection::vec(prop::collection::vec(change(), 1..3), 1..5),
+    ) {
+        check_case(&team, initial_claims, &changes, Mode::Watch)?;
     }
 }

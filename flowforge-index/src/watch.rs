@@ -1,0 +1,218 @@
+//! A file watcher that tells the index which namespaces changed, so that a refresh costs the
+//! number of changed namespaces, not the size of the team.
+//!
+//! [`Watcher`] watches the namespace root recursively (inotify on Linux, through `notify`)
+//! and files each event under the namespace it touched (`dev-<id>/…`), the team
+//! (`team/…`), or the index's own directory (ignored). [`Watcher::refresh`] then refreshes
+//! only those namespaces. Anything it cannot attribute — an event on the root itself, a
+//! `dev-*` entry that is not a valid namespace, a lost or overflowed event queue, a watcher
+//! error — makes that refresh a full one, so the index never misses a change it was told of.
+//!
+//! Events arrive shortly after the write. [`Watcher::refresh_synced`] first round-trips a
+//! *cookie* file through the watcher (as watchman does), so every change made before the call
+//! is seen.
+//!
+//! ```
+//! use flowforge_core::{DeveloperId, Layout};
+//! use flowforge_index::{Index, Watcher};
+//! use flowforge_session::{Namespace, SessionOptions, StartOptions};
+//! let repo = tempfile::tempdir()?;
+//! let layout = Layout::for_repo(repo.path());
+//! let alice: DeveloperId = "alice".parse()?;
+//! flowforge_session::namespace::init(&layout, &alice, &Default::default())?;
+//! // Watch first, then build: no change can fall between the two.
+//! let mut watcher = Watcher::new(&layout)?;
+//! let mut index = Index::build(&layout)?;
+//! let ns = Namespace::open(&layout, &alice, SessionOptions::relaxed())?;
+//! ns.start_session(&"feature-1".parse()?, &StartOptions::default())?;
+//! let stats = watcher.refresh_synced(&mut index, std::time::Duration::from_secs(5))?;
+//! assert_eq!(stats.reloaded, [alice.clone()]);
+//! assert_eq!(stats.checked, 1, "only the changed namespace was checked");
+//! assert_eq!(index.task_of(&alice).map(|t| t.as_str()), Some("feature-1"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::{
+    collections::BTreeSet,
+    ffi::OsStr,
+    path::{Component, Path, PathBuf},
+    sync::mpsc::{Receiver, RecvTimeoutError, channel},
+    time::{Duration, Instant},
+};
+
+use flowforge_core::{DeveloperId, Layout};
+use notify::{
+    EventKind, RecommendedWatcher, RecursiveMode, Watcher as _,
+    event::{AccessKind, AccessMode},
+};
+
+use crate::{
+    error::{Error, Result},
+    index::{Index, RefreshStats},
+};
+
+/// Watches a namespace root for the index; see the [module documentation](self).
+#[derive(Debug)]
+pub struct Watcher {
+    root: PathBuf,
+    index_dir: PathBuf,
+    events: Receiver<notify::Result<notify::Event>>,
+    _watcher: RecommendedWatcher,
+    cookies: u64,
+}
+
+/// What the events since the last refresh touched.
+#[derive(Debug, Default)]
+struct Changes {
+    devs: BTreeSet<DeveloperId>,
+    team: bool,
+    full: bool,
+}
+
+impl Watcher {
+    /// Starts watching `layout`'s root, which must exist, creating the index's own directory
+    /// `index/` for the cookies. Build or refresh the index fully *after* this, so that no
+    /// change falls between the index's state and the first event.
+    ///
+    /// # Errors
+    /// [`Error::Watch`] when the watcher cannot start (no root, no inotify watches left), or
+    /// [`Error::IndexDir`] when `index/` cannot be created.
+    pub fn new(layout: &Layout) -> Result<Self> {
+        let root = layout.root().to_owned();
+        let err = |source| Error::Watch {
+            path: root.clone(),
+            source,
+        };
+        // The cookies live in the index's own directory; it must exist before the watch starts,
+        // or the first cookie could be written before the directory is watched.
+        flowforge_session::fs::create_private_dir_all(&layout.index_dir()).map_err(|source| {
+            Error::IndexDir {
+                path: layout.index_dir(),
+                source,
+            }
+        })?;
+        let (tx, events) = channel();
+        let mut watcher = notify::recommended_watcher(move |event| {
+            // The receiver is gone only when the watcher is dropped.
+            let _ = tx.send(event);
+        })
+        .map_err(err)?;
+        watcher
+            .watch(&root, RecursiveMode::Recursive)
+            .map_err(err)?;
+        Ok(Self {
+            index_dir: layout.index_dir(),
+            root,
+            events,
+            _watcher: watcher,
+            cookies: 0,
+        })
+    }
+
+    /// Refreshes the namespaces that events received so far name (a full refresh when an
+    /// event could not be attributed or events were lost).
+    ///
+    /// # Errors
+    /// As [`Index::refresh`], for a full refresh.
+    pub fn refresh(&mut self, index: &mut Index) -> Result<RefreshStats> {
+        let mut changes = Changes::default();
+        while let Ok(event) = self.events.try_recv() {
+            self.file(event, &mut changes, None);
+        }
+        Self::apply(index, changes)
+    }
+
+    /// Like [`Watcher::refresh`], after making sure every change made before the call has
+    /// been seen: writes a cookie file under `index/` and waits (at most `timeout`) for its
+    /// event. If it does not come in time, the refresh is a full one.
+    ///
+    /// # Errors
+    /// As [`Index::refresh`], for a full refresh.
+    pub fn refresh_synced(&mut self, index: &mut Index, timeout: Duration) -> Result<RefreshStats> {
+        let mut changes = Changes::default();
+        self.cookies += 1;
+        let cookie =
+            (self.index_dir).join(format!(".cookie-{}-{}", std::process::id(), self.cookies));
+        let written = std::fs::write(&cookie, b"").is_ok();
+        let mut seen = false;
+        if written {
+            let deadline = Instant::now() + timeout;
+            while !seen {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.events.recv_timeout(left) {
+                    Ok(event) => seen = self.file(event, &mut changes, Some(&cookie)),
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+                }
+            }
+            let _ = std::fs::remove_file(&cookie);
+        }
+        changes.full |= !seen;
+        while let Ok(event) = self.events.try_recv() {
+            self.file(event, &mut changes, None);
+        }
+        Self::apply(index, changes)
+    }
+
+    /// Files one event; returns whether it was the cookie's.
+    fn file(
+        &self,
+        event: notify::Result<notify::Event>,
+        changes: &mut Changes,
+        cookie: Option<&Path>,
+    ) -> bool {
+        let event = match event {
+            Ok(event) if !event.need_rescan() => event,
+            _ => {
+                changes.full = true;
+                return false;
+            }
+        };
+        let is_cookie = cookie.is_some_and(|c| event.paths.iter().any(|p| p == c));
+        // Reading changes nothing (and the index's own reads would otherwise feed back):
+        // only events that can change a file count.
+        if let EventKind::Access(access) = event.kind {
+            if access != AccessKind::Close(AccessMode::Write) {
+                return is_cookie;
+            }
+        }
+        for path in &event.paths {
+            let Ok(rest) = path.strip_prefix(&self.root) else {
+                continue;
+            };
+            let Some(Component::Normal(first)) = rest.components().next() else {
+                changes.full = true;
+                continue;
+            };
+            if path.starts_with(&self.index_dir) {
+                continue;
+            }
+            if first == OsStr::new("team") {
+                changes.team = true;
+            } else if let Some(parsed) = Layout::parse_dev_dir_name(first) {
+                match parsed {
+                    Ok(dev) => {
+                        changes.devs.insert(dev);
+                    }
+                    // Not a namespace: a full refresh lists it as a problem.
+                    Err(_) => changes.full = true,
+                }
+            }
+        }
+        is_cookie
+    }
+
+    fn apply(index: &mut Index, changes: Changes) -> Result<RefreshStats> {
+        let devs: Vec<DeveloperId> = changes.devs.into_iter().collect();
+        // A namespace directory that appeared or vanished, or became something else, changes
+        // the listing and its problems: list again.
+        let layout = index.layout().clone();
+        let listing_changed = devs.iter().any(|dev| {
+            let is_dir = std::fs::symlink_metadata(layout.dev_dir(dev)).is_ok_and(|m| m.is_dir());
+            is_dir != index.has_namespace(dev)
+        });
+        if changes.full || listing_changed {
+            return index.refresh();
+        }
+        Ok(index.refresh_targeted(&devs, changes.team))
+    }
+}
