@@ -3,9 +3,12 @@
 //! A monitor is its own process, so it cannot see other processes' in-memory metrics. It shows
 //! two honest sources, labelled as such:
 //!
-//! - what it measures itself each tick: the index refresh (stamp checks and reloads of changed
-//!   namespaces, i.e. the cost of loading session data), the generation of a daily report, the
-//!   index's read-through cache hit rate, and the git sync time its caller measured (or `n/a`);
+//! - what its own process measures each tick, recorded into
+//!   [`Registry::global`](flowforge_core::metrics::Registry::global): the index refresh (stamp
+//!   checks and reloads of changed namespaces, i.e. the cost of loading session data), the
+//!   generation of a daily report, and whatever other FlowForge crates record there — the git
+//!   sync its caller runs (flowforge-git records `git_sync_time` and its status cache's
+//!   `cache_hit_rate`); plus the index's read-through cache hit rate;
 //! - metric snapshots other FlowForge processes persisted as `metrics/<name>.json` under the
 //!   namespace root (each a serialised [`flowforge_core::metrics::Snapshot`]): their latencies
 //!   and their git status cache hit rate.
@@ -80,7 +83,7 @@ pub struct Frame {
     pub index_cache: CacheCounts,
     /// The git sync time.
     pub git_sync: GitSync,
-    /// The monitor's own latencies.
+    /// The monitor process's metrics.
     pub own: Snapshot,
     /// Snapshots persisted by other processes, by file name, sorted.
     pub persisted: Vec<(String, Snapshot)>,
@@ -88,11 +91,11 @@ pub struct Frame {
     pub metric_problems: Vec<Problem>,
 }
 
-/// A monitor: an index kept fresh, and the monitor's own metrics.
+/// A monitor: an index kept fresh, and its process's metrics.
 #[derive(Debug)]
 pub struct Monitor {
     index: Index,
-    registry: Registry,
+    registry: &'static Registry,
 }
 
 impl Monitor {
@@ -103,7 +106,7 @@ impl Monitor {
     pub fn new(layout: &Layout) -> Result<Self> {
         Ok(Self {
             index: Index::open(layout)?.index,
-            registry: Registry::new(),
+            registry: Registry::global(),
         })
     }
 
@@ -112,8 +115,9 @@ impl Monitor {
         &self.index
     }
 
-    /// Takes one frame: refreshes the index and makes a daily report, timing both, and reads
-    /// the persisted metric snapshots.
+    /// Takes one frame: refreshes the index and makes a daily report, timing both into the
+    /// process's registry, and reads the persisted metric snapshots. `git_sync` is what the
+    /// caller measured this tick (a git sync records its own latency in the registry).
     ///
     /// # Errors
     /// As [`Index::refresh`] and [`Report::generate`].
@@ -122,9 +126,6 @@ impl Monitor {
         self.registry
             .latency(INDEX_REFRESH_TIME)
             .record(refresh.elapsed);
-        if let GitSync::Measured(elapsed) = git_sync {
-            self.registry.latency(names::GIT_SYNC_TIME).record(elapsed);
-        }
         let now = Timestamp::now();
         let options = ReportOptions {
             period: Period::Daily,
@@ -246,14 +247,11 @@ pub fn render(frame: &Frame, options: &RenderOptions) -> String {
         "Index cache hit rate: {}",
         rate(frame.index_cache.hits, frame.index_cache.misses, options)
     );
-    let (hits, misses) = (frame.persisted.iter())
-        .filter_map(|(_, s)| s.ratios.get(names::CACHE_HIT_RATE))
+    let (hits, misses) = std::iter::once(&frame.own)
+        .chain(frame.persisted.iter().map(|(_, s)| s))
+        .filter_map(|s| s.ratios.get(names::CACHE_HIT_RATE))
         .fold((0, 0), |(h, m), r| (h + r.hits, m + r.misses));
-    let git_cache = if frame.persisted.is_empty() {
-        "n/a (no FlowForge process has persisted metrics under metrics/)".to_owned()
-    } else {
-        rate(hits, misses, options)
-    };
+    let git_cache = rate(hits, misses, options);
     let _ = writeln!(out, "Git status cache hit rate: {git_cache}");
     let _ = writeln!(out, "\nRecent operation latencies (p50 / p95 / last):");
     let sources = std::iter::once(("monitor", &frame.own))

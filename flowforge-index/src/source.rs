@@ -4,8 +4,8 @@
 //! and history come from the session store ([`flowforge_session::load_namespace`]); where the
 //! store has no document yet (a namespace written only by the bash tools), the shared JSON view
 //! (`sessions/current.json`, `time-tracking.json`) stands in. Claims come from the team store
-//! ([`flowforge_session::list_claims`]), plus the tasks of the bash tools'
-//! `team/task-assignments.json` that the store does not hold. `cache/git-status.json` gives the
+//! ([`flowforge_session::list_claims`]), plus the tasks of `team/task-assignments.json` (the
+//! bash tools' file, which the store keeps as its view) never claimed through the store. `cache/git-status.json` gives the
 //! paths a developer's work touches.
 //!
 //! Each namespace has a *stamp*, a 64-bit mix of [`flowforge_session::namespace_version`] (the
@@ -16,7 +16,7 @@
 //! created), so a replaced file always moves the stamp, whatever the timestamps' granularity.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     fs,
     hash::{Hash, Hasher},
     os::unix::fs::{DirEntryExt, MetadataExt},
@@ -28,7 +28,10 @@ use flowforge_core::{
     DeveloperId, Layout, TaskId, escape_bytes,
     model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig, TimeTracking},
 };
-use flowforge_session::fs::read_json;
+use flowforge_session::{
+    fs::read_json,
+    store::{Key, Store, StoreOptions},
+};
 
 use crate::{
     error::{Error, Result},
@@ -314,7 +317,8 @@ pub(crate) fn porcelain_paths(status: &str) -> Vec<String> {
 }
 
 /// Loads the team's registrations and claims: the team store's claims, then the tasks of
-/// `team/task-assignments.json` (the bash tools' file) that the store does not hold. A corrupt
+/// `team/task-assignments.json` (the bash tools' file, and the store's view) that were never
+/// claimed through the store. A corrupt
 /// file is a problem, and its part is left empty.
 pub(crate) fn load_team(layout: &Layout) -> TeamState {
     let mut team = TeamState::default();
@@ -342,10 +346,23 @@ pub(crate) fn load_team(layout: &Layout) -> TeamState {
             team.problems.push(Problem::from_error(path, None, &e));
         }
     }
+    // Tasks ever claimed through the store (released ones included): for those the store is
+    // the truth, and the file is only its (possibly lagging) view.
+    let store = Store::new(layout.team_store_dir(), StoreOptions::default());
+    let in_store: BTreeSet<TaskId> = match store.keys() {
+        Ok(keys) => keys.iter().filter_map(Key::claim_task).collect(),
+        Err(e) => {
+            let dir = layout.team_store_dir();
+            let path = error_path(&e).unwrap_or(&dir);
+            team.problems.push(Problem::from_error(path, None, &e));
+            BTreeSet::new()
+        }
+    };
     let claims_path = layout.task_assignments();
     match read_json::<TaskAssignments>(&claims_path) {
         Ok(assignments) => {
-            for (task, a) in assignments.unwrap_or_default().tasks {
+            let tasks = assignments.unwrap_or_default().tasks;
+            for (task, a) in tasks.into_iter().filter(|(t, _)| !in_store.contains(t)) {
                 claims.entry(task.clone()).or_insert(Claim {
                     task,
                     holder: a.assignee,

@@ -52,14 +52,24 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
 
 fn scan(layout: &Layout) -> Scan {
     let mut out = Scan::default();
-    // The store's claims, then the bash tools' file for the tasks the store does not hold.
+    // The store's claims, then the bash tools' file for the tasks never claimed in the store.
     for claim in flowforge_session::list_claims(layout).unwrap() {
         out.claims
             .insert(claim.task.clone(), claim.holder().clone());
     }
+    let in_store: BTreeSet<TaskId> = fs::read_dir(layout.team_store_dir())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_prefix("claim-").map(task)
+        })
+        .collect();
     if let Ok(Some(a)) = parse::<TaskAssignments>(&layout.task_assignments()) {
         for (t, a) in a.tasks {
-            out.claims.entry(t).or_insert(a.assignee);
+            if !in_store.contains(&t) {
+                out.claims.entry(t).or_insert(a.assignee);
+            }
         }
     }
     for entry in fs::read_dir(layout.root()).into_iter().flatten() {

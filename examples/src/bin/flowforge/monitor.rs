@@ -1,17 +1,24 @@
 //! `flowforge monitor [--once]`: the live performance monitor.
 //!
-//! The monitor refreshes the namespace index and makes a report each second, timing both, and
-//! shows the metric snapshots other FlowForge processes persisted under `metrics/`. Git sync is
-//! shown as n/a: flowforge-git's sync API has not landed on main yet, and the monitor does not
-//! guess a figure.
+//! Each second the monitor syncs every developer's view of git through flowforge-git (one
+//! status and one ref snapshot, watched between frames), refreshes the namespace index and makes
+//! a report, timing all three in this process's metrics registry, and shows them with the metric
+//! snapshots other FlowForge processes persisted under `metrics/`. Outside a git repository the
+//! git sync shows as n/a with the reason.
 
 use std::{
+    collections::BTreeMap,
     io::{IsTerminal, Write},
     time::Duration,
 };
 
 use clap::Args;
-use flowforge_index::monitor::{GitSync, Monitor, RenderOptions, render};
+use flowforge_core::{DeveloperId, TaskId};
+use flowforge_git::{DeveloperRequest, Freshness, GitView, ViewOptions, WatchMode};
+use flowforge_index::{
+    Index,
+    monitor::{GitSync, Monitor, RenderOptions, render},
+};
 
 use crate::{context::Context, error::CliResult};
 
@@ -25,20 +32,54 @@ pub struct MonitorArgs {
     interval_ms: u64,
 }
 
-fn git_sync(_ctx: &Context) -> GitSync {
-    GitSync::Unavailable("flowforge-git sync is not available in this build".to_owned())
+/// Every indexed developer with the tasks they hold, for the git sync.
+fn requests(index: &Index) -> Vec<DeveloperRequest> {
+    let mut tasks: BTreeMap<&DeveloperId, Vec<TaskId>> = BTreeMap::new();
+    for claim in index.claims() {
+        tasks
+            .entry(&claim.holder)
+            .or_default()
+            .push(claim.task.clone());
+    }
+    (index.records())
+        .map(|r| DeveloperRequest {
+            tasks: tasks.remove(&r.developer).unwrap_or_default(),
+            id: r.developer.clone(),
+        })
+        .collect()
+}
+
+fn git_sync(view: &Result<GitView, String>, index: &Index) -> GitSync {
+    match view {
+        Ok(view) => match view.sync(&requests(index), Freshness::Synced) {
+            Ok(report) => GitSync::Measured(report.elapsed),
+            Err(e) => GitSync::Unavailable(format!("git sync failed: {e}")),
+        },
+        Err(why) => GitSync::Unavailable(why.clone()),
+    }
 }
 
 pub fn run(ctx: &Context, args: MonitorArgs) -> CliResult {
     let mut monitor = Monitor::new(&ctx.layout)?;
+    // One frame: a watcher would see nothing before exit, so every answer is computed.
+    let options = ViewOptions {
+        watch: if args.once {
+            WatchMode::Off
+        } else {
+            WatchMode::Watch
+        },
+        ..ViewOptions::default()
+    };
+    let view = GitView::open(&ctx.repo, &options).map_err(|e| format!("no git repository: {e}"));
     let stdout = std::io::stdout();
     let terminal = stdout.is_terminal();
-    let options = RenderOptions {
+    let render_options = RenderOptions {
         colour: terminal && std::env::var_os("NO_COLOR").is_none(),
     };
     loop {
-        let frame = monitor.tick(git_sync(ctx))?;
-        let text = render(&frame, &options);
+        let git = git_sync(&view, monitor.index());
+        let frame = monitor.tick(git)?;
+        let text = render(&frame, &render_options);
         let mut out = stdout.lock();
         if args.once {
             write!(out, "{text}")?;
