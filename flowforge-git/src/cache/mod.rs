@@ -39,6 +39,7 @@
 pub mod cookie;
 mod error;
 pub mod flight;
+mod scope;
 mod view;
 
 use std::{sync::Arc, time::Duration};

@@ -2,7 +2,6 @@
 
 use std::{
     collections::BTreeSet,
-    os::unix::ffi::OsStrExt,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -18,7 +17,7 @@ use super::{
     Answer, Error, Fresh, Freshness, Result,
     cookie::CookieError,
     flight::{Fetched, How, SingleFlight},
-    names,
+    names, scope,
 };
 use crate::{
     Repo, Status, StatusOptions,
@@ -354,21 +353,17 @@ impl Inner {
         }
     }
 
-    /// The paths to refresh for a set of changed work-tree paths.
-    ///
-    /// A tracked path (a file with an index entry, or a directory holding some) is refreshed on
-    /// its own. An untracked path is widened to its nearest ancestor directory holding index
-    /// entries (or, at the top, to its first component): libgit2's diff limited to an exact
-    /// untracked path inside a tracked directory reports nothing for it (neither `dir/new.txt`
-    /// nor an untracked `dir/sub` is listed), while the same diff limited to the tracked
-    /// directory lists them, collapsed as git does.
+    /// The paths to refresh for a set of changed work-tree paths (see [`scope`]).
     fn refresh_scopes(&self, paths: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>> {
         let scopes = self.repo.with_git2(|git| {
             let mut index = git.index().map_err(self.repo.git_error("read the index"))?;
             index
                 .read(false)
                 .map_err(self.repo.git_error("read the index"))?;
-            Ok(paths.iter().map(|path| scope_of(&index, path)).collect())
+            Ok(paths
+                .iter()
+                .map(|path| scope::scope_of(&index, path))
+                .collect())
         })?;
         Ok(scopes)
     }
@@ -405,31 +400,6 @@ impl Inner {
             self.overflow.add(overflows - before);
         }
     }
-}
-
-/// See [`Inner::refresh_scopes`].
-fn scope_of(index: &git2::Index, path: &Path) -> PathBuf {
-    // An index entry at `p` (any stage), or entries under `p/`.
-    let tracked = |p: &Path| {
-        let mut dir = p.as_os_str().as_bytes().to_vec();
-        dir.push(b'/');
-        (0..=3).any(|stage| index.get_path(p, stage).is_some()) || index.find_prefix(&dir).is_ok()
-    };
-    if tracked(path) {
-        return path.to_path_buf();
-    }
-    for ancestor in path.ancestors().skip(1) {
-        if ancestor.as_os_str().is_empty() {
-            break;
-        }
-        if tracked(ancestor) {
-            return ancestor.to_path_buf();
-        }
-    }
-    path.components().next().map_or_else(
-        || path.to_path_buf(),
-        |first| PathBuf::from(first.as_os_str()),
-    )
 }
 
 fn answer<T>(fetched: Fetched<T>, fresh: Fresh) -> Answer<T> {
