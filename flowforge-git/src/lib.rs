@@ -43,7 +43,8 @@ pub mod status;
 pub use error::{Error, Result};
 pub use repo::Repo;
 pub use status::{
-    Change, Conflict, Entry, EntryKind, Head, PorcelainOptions, Status, StatusOptions, Upstream,
+    Change, Conflict, Engine, Entry, EntryKind, Head, PorcelainOptions, Status, StatusOptions,
+    Upstream,
 };
 
 /// The branch developers' branches are compared with when none is configured.

@@ -10,7 +10,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use flowforge_git::{Repo, StatusOptions};
+use flowforge_git::{Engine, Repo, StatusOptions};
 use proptest::prelude::*;
 use status_support::{TestRepo, assert_matches_git};
 
@@ -329,6 +329,10 @@ fn run(ops: &[Op]) {
         let cold = repo.status(&StatusOptions::default()).expect("status");
         let what = format!("step {step} {op:?}");
         assert_matches_git(&format!("cold {what}"), &world.repo, &cold);
+        let mut options = StatusOptions::default();
+        options.engine = Engine::Libgit2;
+        let cold_libgit2 = repo.status(&options).expect("status");
+        assert_matches_git(&format!("cold libgit2 {what}"), &world.repo, &cold_libgit2);
         assert_matches_git(&format!("incremental {what}"), &world.repo, &incremental);
     }
 }

@@ -13,6 +13,7 @@
 //! The formatters in [`format`] print the result byte for byte as git does.
 
 mod compute;
+mod fast;
 pub mod format;
 mod head;
 mod model;
@@ -22,4 +23,4 @@ mod scope;
 
 pub use format::PorcelainOptions;
 pub use head::{Head, Upstream};
-pub use model::{Change, Conflict, Entry, EntryKind, Status, StatusOptions};
+pub use model::{Change, Conflict, Engine, Entry, EntryKind, Status, StatusOptions};

@@ -7,11 +7,30 @@ use std::{
 
 use super::head::Head;
 
-/// What to compute. Today git's defaults are the only mode; the struct exists so that options
-/// can be added without breaking callers.
+/// How to compute a status. The answer is git's either way (with git's defaults: untracked
+/// directories collapsed, ignored files hidden, staged renames detected).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct StatusOptions {}
+pub struct StatusOptions {
+    /// Which implementation computes a full status.
+    pub engine: Engine,
+}
+
+/// The implementation behind a full status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Engine {
+    /// The fast path — the index read directly, every tracked file `lstat`ed on all cores
+    /// against the index's cached stat data, only changed files hashed, only tracked
+    /// directories listed, HEAD-to-index skipped when the cache-tree shows nothing staged —
+    /// with libgit2 for what it does not decide (submodules, untracked directories, filtered
+    /// content) and libgit2 throughout for repositories it does not read (split or sparse
+    /// index, SHA-256, `core.ignoreCase`).
+    #[default]
+    Auto,
+    /// libgit2's diffs throughout: slower on large work trees; kept for comparison.
+    Libgit2,
+}
 
 /// How one side of a tracked path changed: one of the letters of `git status --porcelain`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

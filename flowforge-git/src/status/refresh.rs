@@ -6,8 +6,8 @@ use git2::{Index, Repository};
 
 use super::{
     compute::{self, UnstagedSide},
-    head,
-    model::{StagedBasis, Status, StatusOptions},
+    fast, head,
+    model::{Engine, StagedBasis, Status, StatusOptions},
     scope,
 };
 use crate::{Repo, error::Result};
@@ -21,11 +21,21 @@ impl Repo {
     /// [`Error::Git`](crate::Error::Git) if libgit2 cannot read the index (corrupt), HEAD, the
     /// objects or the work tree.
     pub fn status(&self, options: &StatusOptions) -> Result<Status> {
-        let _ = options;
-        self.with_git2(|git| self.compute_full(git))
+        self.with_git2(|git| match options.engine {
+            Engine::Libgit2 => self.compute_with_libgit2(git),
+            _ => self.compute_full(git),
+        })
     }
 
+    /// A full status: the fast path, or libgit2 where the fast path does not apply.
     fn compute_full(&self, git: &Repository) -> Result<Status> {
+        match fast::compute(self, git)? {
+            Some(status) => Ok(status),
+            None => self.compute_with_libgit2(git),
+        }
+    }
+
+    fn compute_with_libgit2(&self, git: &Repository) -> Result<Status> {
         let index_fingerprint = compute::index_fingerprint(git);
         let index = compute::fresh_index(git).map_err(self.git_error("read the index"))?;
         let head = head::read(git).map_err(self.git_error("read HEAD"))?;

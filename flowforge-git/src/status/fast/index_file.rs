@@ -1,0 +1,257 @@
+//! A read-only parser of git's index file (versions 2, 3 and 4, SHA-1), enough for the fast
+//! status: every entry's path, id, mode, flags and cached stat data, and the cache-tree's root.
+//!
+//! Anything it does not handle (a split index, a sparse index, SHA-256, an unknown required
+//! extension, a malformed file) makes it return `None`, and the caller falls back to libgit2.
+
+/// One index entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub path: Vec<u8>,
+    pub oid: [u8; 20],
+    pub mode: u32,
+    pub stage: u8,
+    /// `--assume-unchanged`.
+    pub assume_valid: bool,
+    pub skip_worktree: bool,
+    pub intent_to_add: bool,
+    pub ctime: (u32, u32),
+    pub mtime: (u32, u32),
+    pub ino: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u32,
+}
+
+/// The parsed index.
+#[derive(Debug)]
+pub(crate) struct IndexFile {
+    pub entries: Vec<Entry>,
+    /// The cache-tree's root tree id, when the root is valid.
+    pub root_tree: Option<[u8; 20]>,
+}
+
+const SHA1_LEN: usize = 20;
+
+/// Parses `data` (the whole index file), or `None` when the fast path must not be used.
+pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
+    if data.len() < 12 + SHA1_LEN || &data[..4] != b"DIRC" {
+        return None;
+    }
+    let version = be32(data, 4)?;
+    if !(2..=4).contains(&version) {
+        return None;
+    }
+    let count = be32(data, 8)? as usize;
+    let end = data.len() - SHA1_LEN;
+    let mut at = 12;
+    let mut entries = Vec::with_capacity(count);
+    let mut previous: Vec<u8> = Vec::new();
+    for _ in 0..count {
+        let start = at;
+        let field = |i: usize| be32(data, start + 4 * i);
+        let (ctime, mtime) = ((field(0)?, field(1)?), (field(2)?, field(3)?));
+        let (ino, mode, uid, gid, size) = (field(5)?, field(6)?, field(7)?, field(8)?, field(9)?);
+        let oid: [u8; 20] = data.get(start + 40..start + 60)?.try_into().ok()?;
+        let flags = be16(data, start + 60)?;
+        at = start + 62;
+        let mut extended = 0u16;
+        if flags & 0x4000 != 0 {
+            if version < 3 {
+                return None;
+            }
+            extended = be16(data, at)?;
+            at += 2;
+        }
+        let path = if version == 4 {
+            let (strip, used) = varint(data.get(at..end)?)?;
+            at += used;
+            let nul = data.get(at..end)?.iter().position(|&b| b == 0)?;
+            let keep = previous.len().checked_sub(strip)?;
+            let mut path = previous[..keep].to_vec();
+            path.extend_from_slice(&data[at..at + nul]);
+            at += nul + 1;
+            path
+        } else {
+            let nul = data.get(at..end)?.iter().position(|&b| b == 0)?;
+            let path = data[at..at + nul].to_vec();
+            // Entries are padded with 1-8 NULs to a multiple of 8 bytes.
+            let len = at + nul - start;
+            at = start + ((len + 8) & !7);
+            path
+        };
+        if at > end || mode & 0o170000 == 0o040000 {
+            return None; // malformed, or a sparse-index directory entry
+        }
+        previous.clone_from(&path);
+        entries.push(Entry {
+            path,
+            oid,
+            mode,
+            stage: ((flags >> 12) & 3) as u8,
+            assume_valid: flags & 0x8000 != 0,
+            skip_worktree: extended & 0x4000 != 0,
+            intent_to_add: extended & 0x2000 != 0,
+            ctime,
+            mtime,
+            ino,
+            uid,
+            gid,
+            size,
+        });
+    }
+    let mut root_tree = None;
+    while at + 8 <= end {
+        let signature = &data[at..at + 4];
+        let size = be32(data, at + 4)? as usize;
+        let body = data.get(at + 8..at + 8 + size)?;
+        match signature {
+            b"TREE" => root_tree = cache_tree_root(body),
+            // A split or sparse index keeps entries elsewhere: not for the fast path.
+            b"link" | b"sdir" => return None,
+            // Other optional extensions (REUC, UNTR, FSMN, EOIE, IEOT…) start with A-Z.
+            [first, ..] if !first.is_ascii_uppercase() => return None,
+            _ => {}
+        }
+        at += 8 + size;
+    }
+    Some(IndexFile { entries, root_tree })
+}
+
+/// The root of the `TREE` extension: `"" NUL count SP subtrees LF oid`, valid when count >= 0.
+fn cache_tree_root(body: &[u8]) -> Option<[u8; 20]> {
+    let nul = body.iter().position(|&b| b == 0)?;
+    if nul != 0 {
+        return None;
+    }
+    let rest = &body[1..];
+    let lf = rest.iter().position(|&b| b == b'\n')?;
+    let header = std::str::from_utf8(&rest[..lf]).ok()?;
+    let count: i64 = header.split(' ').next()?.parse().ok()?;
+    if count < 0 {
+        return None;
+    }
+    rest.get(lf + 1..lf + 1 + SHA1_LEN)?.try_into().ok()
+}
+
+fn be32(data: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
+}
+
+fn be16(data: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(data.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// git's offset varint (as in `decode_varint`): returns the value and the bytes used.
+fn varint(data: &[u8]) -> Option<(usize, usize)> {
+    let mut used = 0;
+    let mut byte = *data.first()?;
+    used += 1;
+    let mut value = usize::from(byte & 0x7f);
+    while byte & 0x80 != 0 {
+        byte = *data.get(used)?;
+        used += 1;
+        value = value.checked_add(1)?.checked_shl(7)? | usize::from(byte & 0x7f);
+    }
+    Some((value, used))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::process::Command;
+
+    use super::*;
+
+    fn git(dir: &std::path::Path, args: &[&str]) {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Parses the index git wrote in each format version and compares with libgit2's reading.
+    #[test]
+    fn parses_every_index_version_git_writes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        git(root, &["init", "-q"]);
+        for name in [
+            "a.txt",
+            "dir/b c.txt",
+            "dir/sub/d.txt",
+            "dir/sub/e.txt",
+            "z",
+        ] {
+            let path = root.join(name);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(&path, name).expect("write");
+        }
+        git(root, &["add", "."]);
+        git(root, &["commit", "-qm", "one"]);
+        std::fs::write(root.join("ita.txt"), "x").expect("write");
+        git(root, &["add", "-N", "ita.txt"]);
+        git(root, &["update-index", "--assume-unchanged", "a.txt"]);
+        git(root, &["update-index", "--skip-worktree", "z"]);
+        for version in ["4", "3", "2"] {
+            if version == "2" {
+                // Version 2 cannot hold extended flags.
+                git(root, &["update-index", "--no-skip-worktree", "z"]);
+                git(root, &["rm", "-q", "--cached", "ita.txt"]);
+            }
+            git(root, &["update-index", "--index-version", version]);
+            let data = std::fs::read(root.join(".git/index")).expect("index");
+            let parsed = parse(&data).unwrap_or_else(|| panic!("version {version} parses"));
+            let repo = git2::Repository::open(root).expect("open");
+            let index = repo.index().expect("index");
+            let theirs: Vec<(Vec<u8>, git2::Oid, u32)> =
+                index.iter().map(|e| (e.path, e.id, e.mode)).collect();
+            let ours: Vec<(Vec<u8>, git2::Oid, u32)> = parsed
+                .entries
+                .iter()
+                .map(|e| {
+                    (
+                        e.path.clone(),
+                        git2::Oid::from_bytes(&e.oid).expect("oid"),
+                        e.mode,
+                    )
+                })
+                .collect();
+            assert_eq!(ours, theirs, "version {version}");
+            let flags = |p: &[u8]| {
+                parsed
+                    .entries
+                    .iter()
+                    .find(|e| e.path == p)
+                    .expect("entry")
+                    .clone()
+            };
+            assert!(flags(b"a.txt").assume_valid);
+            if version != "2" {
+                assert!(flags(b"z").skip_worktree);
+                assert!(flags(b"ita.txt").intent_to_add);
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_what_it_does_not_read() {
+        assert!(parse(b"").is_none());
+        assert!(parse(&[0u8; 64]).is_none());
+        let mut header = b"DIRC\0\0\0\x05\0\0\0\0".to_vec();
+        header.extend_from_slice(&[0; 20]);
+        assert!(parse(&header).is_none(), "unknown version");
+        let mut truncated = b"DIRC\0\0\0\x02\0\0\0\x01".to_vec();
+        truncated.extend_from_slice(&[0; 30]);
+        assert!(parse(&truncated).is_none(), "an entry past the end");
+    }
+}

@@ -1,0 +1,229 @@
+//! The fast cold status: git's own strategy (parallel `lstat` against the index's cached stat
+//! data, hashing only what changed, listing only tracked directories, and the cache-tree to
+//! skip HEAD-to-index when nothing is staged), with libgit2 for whatever it does not decide.
+//!
+//! [`compute`] returns `None` when the repository uses something the fast path does not read
+//! (a split or sparse index, SHA-256, `core.ignoreCase`, `core.symlinks=false`, no index file,
+//! a tracked directory replaced by a file or link); the caller then uses libgit2 throughout.
+
+mod index_file;
+mod worktree;
+
+use std::{
+    os::unix::{ffi::OsStrExt, fs::MetadataExt},
+    path::Path,
+    sync::Arc,
+    time::SystemTime,
+};
+
+use git2::Repository;
+
+use super::{
+    compute::{self, StagedSide},
+    head,
+    model::{StagedBasis, Status},
+    scope,
+};
+use crate::{Repo, error::Result};
+
+/// Below this many entries one thread is faster than starting more.
+const ENTRIES_PER_THREAD: usize = 2_000;
+
+/// The full status the fast way, or `None` when this repository needs libgit2 throughout.
+pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
+    let Ok(config) = git.config() else {
+        return Ok(None);
+    };
+    let flag = |key: &str, default: bool| config.get_bool(key).unwrap_or(default);
+    if flag("core.ignorecase", false)
+        || !flag("core.symlinks", true)
+        || config
+            .get_string("extensions.objectformat")
+            .is_ok_and(|f| !f.eq_ignore_ascii_case("sha1"))
+    {
+        return Ok(None);
+    }
+    let index_fingerprint = compute::index_fingerprint(git);
+    let index_path = git.path().join("index");
+    let (Ok(data), Ok(meta)) = (std::fs::read(&index_path), std::fs::metadata(&index_path)) else {
+        return Ok(None);
+    };
+    let Some(index) = index_file::parse(&data) else {
+        return Ok(None);
+    };
+    drop(data);
+
+    let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
+    let mut git_index = None;
+    let load_index = |git: &Repository| -> Result<git2::Index> {
+        compute::fresh_index(git).map_err(repo.git_error("read the index"))
+    };
+
+    // HEAD to the index: nothing staged when the cache-tree's root is HEAD's tree.
+    let head_tree = match head.commit {
+        Some(commit) => Some(
+            git.find_commit(commit)
+                .map_err(repo.git_error("read HEAD"))?
+                .tree_id(),
+        ),
+        None => None,
+    };
+    let unmerged = index.entries.iter().any(|e| e.stage != 0);
+    let nothing_staged = !unmerged
+        && match head_tree {
+            Some(tree) => index.root_tree.is_some_and(|root| root == tree.as_bytes()),
+            None => index.entries.iter().all(|e| e.intent_to_add),
+        };
+    let staged = if nothing_staged {
+        StagedSide {
+            staged: Default::default(),
+            conflicts: Default::default(),
+            intent_to_add: index
+                .entries
+                .iter()
+                .filter(|e| e.intent_to_add)
+                .map(|e| e.path.clone())
+                .collect(),
+        }
+    } else {
+        let loaded = git_index.insert(load_index(git)?);
+        compute::staged_side(git, loaded).map_err(repo.git_error("diff HEAD to the index"))?
+    };
+
+    // The index to the work tree.
+    let settings = worktree::Settings {
+        file_mode: flag("core.filemode", true),
+        content_filters: content_filters_possible(git, &index, &config),
+        index_mtime: (meta.mtime(), meta.mtime_nsec()),
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(index.entries.len() / ENTRIES_PER_THREAD + 1);
+    let found = worktree::compare(repo.workdir(), &index, &settings, threads);
+    if found.give_up {
+        return Ok(None);
+    }
+    let mut unstaged = found.unstaged;
+    let mut ignore_error = None;
+    let mut untracked = worktree::untracked(found.untracked_files, |path| {
+        let path = Path::new(std::ffi::OsStr::from_bytes(path));
+        git.is_path_ignored(path).unwrap_or_else(|e| {
+            ignore_error.get_or_insert(e);
+            false
+        })
+    });
+    if let Some(e) = ignore_error {
+        return Err(repo.git_error("read the ignore rules")(e));
+    }
+    if !found.scopes.is_empty() {
+        let loaded = match git_index.take() {
+            Some(index) => index,
+            None => load_index(git)?,
+        };
+        let scopes = scope::widen(&loaded, found.scopes);
+        let side = compute::unstaged_side(git, &loaded, Some(&scopes), &staged.intent_to_add)
+            .map_err(repo.git_error("diff the index to the work tree"))?;
+        for scope in &scopes {
+            unstaged.retain(|path, _| !scope::is_under(path, scope));
+            untracked.retain(|path| !scope::is_under(path, scope));
+        }
+        unstaged.extend(side.unstaged);
+        untracked.extend(side.untracked);
+    }
+
+    Ok(Some(Status {
+        staged_basis: Some(StagedBasis {
+            head: head.commit,
+            index_fingerprint,
+        }),
+        head,
+        staged: staged.staged,
+        conflicts: staged.conflicts,
+        unstaged,
+        untracked,
+        intent_to_add: Arc::new(staged.intent_to_add),
+        quote_path: compute::quote_path(git),
+        computed_at: SystemTime::now(),
+    }))
+}
+
+/// True when attribute filters (line endings, `filter=`, `ident`) might change how a file's
+/// content is hashed: then content checks are left to libgit2, which applies them.
+fn content_filters_possible(
+    git: &Repository,
+    index: &index_file::IndexFile,
+    config: &git2::Config,
+) -> bool {
+    let attributes_file = |dir: &Path| dir.join("info/attributes").exists();
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
+        .is_some_and(|dir| dir.join("git/attributes").exists());
+    let autocrlf = config.get_string("core.autocrlf").is_ok_and(|v| {
+        !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "false" | "no" | "off" | "0"
+        )
+    });
+    xdg || autocrlf
+        || attributes_file(git.path())
+        || attributes_file(git.commondir())
+        || config.get_string("core.eol").is_ok()
+        || config.get_string("core.attributesfile").is_ok()
+        || index
+            .entries
+            .iter()
+            .any(|e| e.path == b".gitattributes" || e.path.ends_with(b"/.gitattributes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PorcelainOptions;
+
+    /// The fast path is taken for an ordinary repository (the differential tests then check
+    /// its answers), and declines a split index.
+    #[test]
+    fn ordinary_repositories_take_the_fast_path() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .args(args)
+                .current_dir(dir.path())
+                .env("GIT_AUTHOR_NAME", "T")
+                .env("GIT_AUTHOR_EMAIL", "t@example.com")
+                .env("GIT_COMMITTER_NAME", "T")
+                .env("GIT_COMMITTER_EMAIL", "t@example.com")
+                .output()
+                .expect("git runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        git(&["init", "-q"]);
+        std::fs::create_dir(dir.path().join("d")).expect("mkdir");
+        std::fs::write(dir.path().join("d/a"), "a").expect("write");
+        git(&["add", "."]);
+        git(&["commit", "-qm", "one"]);
+        std::fs::write(dir.path().join("d/a"), "changed").expect("write");
+        std::fs::write(dir.path().join("d/new"), "n").expect("write");
+        let repo = Repo::open(dir.path()).expect("open");
+        let status = repo
+            .with_git2(|g| compute(&repo, g))
+            .expect("status")
+            .expect("the fast path applies");
+        assert_eq!(
+            status.porcelain(PorcelainOptions::default()),
+            git(&["--no-optional-locks", "status", "--porcelain"])
+        );
+        git(&["update-index", "--split-index"]);
+        assert!(
+            repo.with_git2(|g| compute(&repo, g))
+                .expect("status")
+                .is_none()
+        );
+    }
+}

@@ -1,0 +1,336 @@
+//! The index against the work tree without libgit2's single-threaded walk: every tracked entry
+//! is `lstat`ed (`fstatat` relative to an open handle on its directory) on all cores and
+//! compared with the stat data cached in the index (git's racy-clean rule included), only
+//! entries whose stat data differ are hashed, and only the directories that hold tracked files
+//! are listed, for untracked candidates.
+//!
+//! What this does not decide itself — submodules, untracked directories (collapsing and ignore
+//! rules inside them), a tracked file replaced by a directory, content under attribute filters
+//! — it returns as *scopes*, which the caller hands to libgit2 limited to those paths.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashSet},
+    ffi::OsStr,
+    os::unix::ffi::OsStrExt,
+    path::{Path, PathBuf},
+};
+
+use git2::{ObjectType, Oid};
+use rustix::{
+    fd::OwnedFd,
+    fs::{AtFlags, Dir, FileType, Mode, OFlags},
+    io::Errno,
+};
+
+use super::index_file::{Entry, IndexFile};
+use crate::status::model::Change;
+
+/// The work-tree settings that change the comparison.
+pub(crate) struct Settings {
+    /// `core.fileMode`: compare executable bits.
+    pub file_mode: bool,
+    /// Attribute filters may apply: leave content checks to libgit2.
+    pub content_filters: bool,
+    /// The index file's modification time, for the racy-clean rule.
+    pub index_mtime: (i64, i64),
+}
+
+/// What the fast comparison found.
+#[derive(Default)]
+pub(crate) struct Found {
+    pub unstaged: BTreeMap<Vec<u8>, Change>,
+    /// Untracked files in tracked directories (not yet checked against the ignore rules).
+    pub untracked_files: Vec<Vec<u8>>,
+    /// Paths for libgit2 to decide.
+    pub scopes: Vec<Vec<u8>>,
+    /// A tracked directory is no longer a real directory: use libgit2 for everything.
+    pub give_up: bool,
+}
+
+enum Verdict {
+    Clean,
+    Changed(Change),
+    Scope,
+}
+
+/// The stat fields git compares.
+struct StatData {
+    mode: u32,
+    ino: u64,
+    uid: u32,
+    gid: u32,
+    size: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl StatData {
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)] // field types vary by target
+    fn of(st: &rustix::fs::Stat) -> Self {
+        Self {
+            mode: st.st_mode as u32,
+            ino: st.st_ino as u64,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            size: st.st_size as u64,
+            mtime: (st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ctime: (st.st_ctime as i64, st.st_ctime_nsec as i64),
+        }
+    }
+}
+
+/// Compares `index` with the work tree at `workdir` on `threads` threads.
+pub(crate) fn compare(
+    workdir: &Path,
+    index: &IndexFile,
+    settings: &Settings,
+    threads: usize,
+) -> Found {
+    let entries = &index.entries;
+    let mut found = Found::default();
+    let Ok(root) = rustix::fs::open(
+        workdir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        found.give_up = true;
+        return found;
+    };
+
+    // Tracked directories ("" is the top) and paths, for the directory listing.
+    let mut dir_set: HashSet<&[u8]> = HashSet::new();
+    dir_set.insert(b"");
+    let mut paths: HashSet<&[u8]> = HashSet::with_capacity(entries.len());
+    for entry in entries {
+        paths.insert(&entry.path);
+        let mut end = entry.path.len();
+        while let Some(slash) = entry.path[..end].iter().rposition(|&b| b == b'/') {
+            if !dir_set.insert(&entry.path[..slash]) {
+                break;
+            }
+            end = slash;
+        }
+    }
+    let dirs: Vec<&[u8]> = dir_set.iter().copied().collect();
+
+    // Phase 1: every tracked directory must still be a real directory; list it.
+    let listings = parallel(&dirs, threads, |part| {
+        part.iter()
+            .map(|dir| list(&root, dir, &paths, &dir_set))
+            .collect()
+    });
+    for listing in listings {
+        let Some(candidates) = listing else {
+            found.give_up = true;
+            return found;
+        };
+        for (path, is_dir) in candidates {
+            if is_dir {
+                found.scopes.push(path);
+            } else {
+                found.untracked_files.push(path);
+            }
+        }
+    }
+
+    // Phase 2: every stage-0 entry against its file, one open directory handle at a time.
+    let verdicts = parallel(entries, threads, |part| {
+        let mut open: Option<(&[u8], Option<OwnedFd>)> = None;
+        part.iter()
+            .map(|entry| {
+                let (dir, name) = split(&entry.path);
+                if open.as_ref().is_none_or(|(d, _)| *d != dir) {
+                    open = Some((dir, open_dir(&root, dir).ok()));
+                }
+                let fd = open
+                    .as_ref()
+                    .and_then(|(_, fd)| fd.as_ref())
+                    .unwrap_or(&root);
+                let name = if std::ptr::eq(fd, &root) {
+                    &entry.path[..]
+                } else {
+                    name
+                };
+                verdict(workdir, fd, name, entry, settings)
+            })
+            .collect()
+    });
+    for (entry, verdict) in entries.iter().zip(verdicts) {
+        match verdict {
+            Verdict::Clean => {}
+            Verdict::Changed(change) => {
+                found.unstaged.insert(entry.path.clone(), change);
+            }
+            Verdict::Scope => found.scopes.push(entry.path.clone()),
+        }
+    }
+    found
+}
+
+/// `a/b/c` → (`a/b`, `c`); `c` → (``, `c`).
+fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(slash) => (&path[..slash], &path[slash + 1..]),
+        None => (&path[..0], path),
+    }
+}
+
+/// Opens a tracked directory without following a symbolic link in its last component.
+fn open_dir(root: &OwnedFd, dir: &[u8]) -> rustix::io::Result<OwnedFd> {
+    let path = if dir.is_empty() {
+        OsStr::new(".")
+    } else {
+        OsStr::from_bytes(dir)
+    };
+    rustix::fs::openat(
+        root,
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Runs `f` over `items` split in `threads` chunks, keeping the order.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&[T]) -> Vec<R> + Sync,
+) -> Vec<R> {
+    if threads <= 1 {
+        return f(items);
+    }
+    let chunk = items.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| f(part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
+fn full_path(workdir: &Path, rel: &[u8]) -> PathBuf {
+    workdir.join(OsStr::from_bytes(rel))
+}
+
+/// The untracked entries of one tracked directory, or `None` if it is no longer a real
+/// directory (deleted, or replaced by a file or a symbolic link).
+fn list(
+    root: &OwnedFd,
+    dir: &[u8],
+    paths: &HashSet<&[u8]>,
+    dirs: &HashSet<&[u8]>,
+) -> Option<Vec<(Vec<u8>, bool)>> {
+    let fd = open_dir(root, dir).ok()?;
+    let mut out = Vec::new();
+    for entry in Dir::read_from(&fd).ok()? {
+        let entry = entry.ok()?;
+        let name = entry.file_name().to_bytes();
+        if matches!(name, b"." | b".." | b".git") {
+            continue; // git never lists a `.git`
+        }
+        let mut rel = Vec::with_capacity(dir.len() + 1 + name.len());
+        if !dir.is_empty() {
+            rel.extend_from_slice(dir);
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(name);
+        if paths.contains(rel.as_slice()) || dirs.contains(rel.as_slice()) {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            FileType::Unknown => {
+                rustix::fs::statat(&fd, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW)
+                    .ok()
+                    .is_some_and(|st| {
+                        FileType::from_raw_mode(st.st_mode as _) == FileType::Directory
+                    })
+            }
+            file_type => file_type == FileType::Directory,
+        };
+        out.push((rel, is_dir));
+    }
+    Some(out)
+}
+
+fn verdict(
+    workdir: &Path,
+    dir: &OwnedFd,
+    name: &[u8],
+    entry: &Entry,
+    settings: &Settings,
+) -> Verdict {
+    if entry.stage != 0 || entry.assume_valid || entry.skip_worktree {
+        return Verdict::Clean; // conflicts are the staged side's; the flags mean "trust me"
+    }
+    let st = match rustix::fs::statat(dir, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => StatData::of(&st),
+        Err(Errno::NOENT | Errno::NOTDIR) => return Verdict::Changed(Change::Deleted),
+        Err(_) => return Verdict::Scope,
+    };
+    if entry.intent_to_add {
+        return Verdict::Changed(Change::Added);
+    }
+    let index_type = entry.mode & 0o170000;
+    let file_type = st.mode & 0o170000;
+    if index_type == 0o160000 || file_type == 0o040000 {
+        return Verdict::Scope; // a submodule, or a file replaced by a directory
+    }
+    if index_type != file_type {
+        return Verdict::Changed(Change::TypeChanged);
+    }
+    if index_type == 0o100000 && settings.file_mode && (st.mode & 0o100) != (entry.mode & 0o100) {
+        return Verdict::Changed(Change::Modified);
+    }
+    if stat_matches(entry, &st) && !racy(entry, settings) {
+        return Verdict::Clean;
+    }
+    let full = full_path(workdir, &entry.path);
+    let actual = if index_type == 0o120000 {
+        match std::fs::read_link(&full) {
+            Ok(target) => Oid::hash_object(ObjectType::Blob, target.as_os_str().as_bytes()),
+            Err(_) => return Verdict::Scope,
+        }
+    } else if settings.content_filters {
+        return Verdict::Scope;
+    } else {
+        Oid::hash_file(ObjectType::Blob, &full)
+    };
+    match actual {
+        Ok(oid) if oid.as_bytes() == entry.oid => Verdict::Clean,
+        Ok(_) => Verdict::Changed(Change::Modified),
+        Err(_) => Verdict::Scope,
+    }
+}
+
+/// git's `ie_match_stat` fields (times, inode, owner, size; sizes, inodes and times truncated
+/// to 32 bits as the index stores them).
+fn stat_matches(entry: &Entry, st: &StatData) -> bool {
+    entry.mtime == (st.mtime.0 as u32, st.mtime.1 as u32)
+        && entry.ctime == (st.ctime.0 as u32, st.ctime.1 as u32)
+        && entry.ino == st.ino as u32
+        && entry.uid == st.uid
+        && entry.gid == st.gid
+        && entry.size == st.size as u32
+}
+
+/// An entry written in the same instant as the index (or later) may have changed without its
+/// stat data showing it: its content must be checked.
+fn racy(entry: &Entry, settings: &Settings) -> bool {
+    let entry_time = (i64::from(entry.mtime.0), i64::from(entry.mtime.1));
+    entry_time >= settings.index_mtime
+}
+
+/// The untracked files that the ignore rules do not hide (`is_ignored` decides).
+pub(crate) fn untracked(
+    found_files: Vec<Vec<u8>>,
+    mut is_ignored: impl FnMut(&[u8]) -> bool,
+) -> BTreeSet<Vec<u8>> {
+    found_files
+        .into_iter()
+        .filter(|path| !is_ignored(path))
+        .collect()
+}
