@@ -259,6 +259,8 @@ fn put_if_absent(tmp: &Path, target: &Path) -> Result<bool> {
                 return Ok(true);
             }
             Err(Errno::EXIST) => return Ok(false),
+            // Our temporary file was swept as a stray by a compaction: a lost race.
+            Err(Errno::NOENT) if !tmp.exists() => return Ok(false),
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM)
                 if NOREPLACE.load(Ordering::Relaxed) == 0 =>
             {
@@ -277,6 +279,7 @@ fn put_if_absent(tmp: &Path, target: &Path) -> Result<bool> {
             Ok(true)
         }
         Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(e) if e.kind() == ErrorKind::NotFound && !tmp.exists() => Ok(false),
         Err(e) => Err(Error::io("cannot publish", target)(e)),
     }
 }

@@ -339,3 +339,51 @@ mod model {
         }
     }
 }
+
+#[test]
+fn readers_racing_compaction_see_whole_increasing_versions() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = store(tmp.path());
+    let key = Key::new("k").unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // One writer: compaction with no minimum age is safe without concurrent writers.
+        s.spawn(|| {
+            struct Done<'a>(&'a std::sync::atomic::AtomicBool);
+            impl Drop for Done<'_> {
+                fn drop(&mut self) {
+                    self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+            let _done = Done(&done);
+            for _ in 0..150 {
+                store
+                    .update(&key, |n: Option<&u64>| Ok(n.copied().unwrap_or(0) + 1))
+                    .unwrap();
+            }
+        });
+        // With no minimum age it also sweeps the writer's temporary files: the writer
+        // takes that as a lost race and retries.
+        s.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                store.compact(&key, 1, Duration::ZERO).unwrap();
+                std::thread::yield_now();
+            }
+        });
+        for _ in 0..2 {
+            s.spawn(|| {
+                let mut last = 0;
+                while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                    if let Some(v) = store.get::<u64>(&key).unwrap() {
+                        assert_eq!(v.value, v.version.get(), "a whole version");
+                        assert!(v.value >= last, "never older than what was seen");
+                        last = v.value;
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(store.get::<u64>(&key).unwrap().unwrap().value, 150);
+    store.compact(&key, 1, Duration::ZERO).unwrap();
+    assert_eq!(store.history::<u64>(&key).unwrap().len(), 1);
+}
