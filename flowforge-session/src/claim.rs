@@ -167,7 +167,7 @@ pub(crate) fn release_if_held(
     session_id: Option<&str>,
 ) -> Result<bool> {
     let key = Key::claim(task);
-    loop {
+    for _ in 0..team.options().retry.max_attempts {
         let Some(current) = team.get::<TaskAssignment>(&key)? else {
             return Ok(false);
         };
@@ -184,6 +184,14 @@ pub(crate) fn release_if_held(
         {
             return Ok(true);
         }
+    }
+    Err(contended(team, &key))
+}
+
+fn contended(team: &Store, key: &Key) -> Error {
+    Error::Contended {
+        key: key.to_string(),
+        attempts: team.options().retry.max_attempts,
     }
 }
 
@@ -202,7 +210,7 @@ pub fn release(
 ) -> Result<Claim> {
     let team = team_store(layout, store_options);
     let key = Key::claim(task);
-    loop {
+    for _ in 0..team.options().retry.max_attempts {
         let Some(current) = team.get::<TaskAssignment>(&key)? else {
             return Err(Error::NotClaimed { task: task.clone() });
         };
@@ -222,6 +230,7 @@ pub fn release(
             return Ok(claim);
         }
     }
+    Err(contended(&team, &key))
 }
 
 /// How many times a writer rewrites `task-assignments.json` for claims that changed meanwhile.

@@ -5,7 +5,7 @@ use std::{
     io::Write,
     os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
     path::Path,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::atomic::{AtomicU8, AtomicU64, Ordering},
 };
 
 use crate::error::{Error, Result};
@@ -58,15 +58,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
             .mode(FILE_MODE)
             .open(&tmp)
             .map_err(Error::io("cannot create", &tmp))?;
-        // The mode given to open is filtered by the umask; make sure it is exactly 0600.
-        file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
-            .map_err(Error::io("cannot set permissions of", &tmp))?;
+        ensure_private(&file, &tmp)?;
         file.write_all(bytes)
             .map_err(Error::io("cannot write", &tmp))?;
         if durability == Durability::Sync {
             file.sync_all().map_err(Error::io("cannot sync", &tmp))?;
         }
-        fs::rename(&tmp, path).map_err(Error::io("cannot replace", path))?;
+        drop(file);
+        replace(&tmp, path)?;
         if durability == Durability::Sync {
             fs::File::open(dir)
                 .and_then(|d| d.sync_all())
@@ -78,6 +77,62 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Whether files created 0600 come out 0600 under this process's umask: 0 unknown, 1 yes.
+static UMASK_CLEAN: AtomicU8 = AtomicU8::new(0);
+
+/// Makes sure a file just created with mode 0600 is exactly 0600: the mode given to `open` is
+/// filtered by the umask. The first file of the process tells whether the umask touches 0600
+/// at all; if not, later files cost no syscall here.
+pub(crate) fn ensure_private(file: &fs::File, path: &Path) -> Result<()> {
+    if UMASK_CLEAN.load(Ordering::Relaxed) == 1 {
+        return Ok(());
+    }
+    let mode = file
+        .metadata()
+        .map_err(Error::io("cannot stat", path))?
+        .permissions()
+        .mode();
+    if mode & 0o777 == FILE_MODE {
+        UMASK_CLEAN.store(1, Ordering::Relaxed);
+        return Ok(());
+    }
+    file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
+        .map_err(Error::io("cannot set permissions of", path))
+}
+
+/// Whether `renameat2(RENAME_EXCHANGE)` works here: 0 unknown or yes, 2 no.
+static EXCHANGE: AtomicU8 = AtomicU8::new(0);
+
+/// Moves `tmp` over `path`. An existing `path` is swapped with `tmp` by
+/// `renameat2(RENAME_EXCHANGE)` and the old file, now at `tmp`, unlinked: on ext4 a plain
+/// rename over an existing file forces the new file's blocks to be allocated first
+/// (`auto_da_alloc`), which costs several times the whole write; the exchange does not.
+/// Readers see the old or the new file at `path`, never neither. Falls back to a plain rename
+/// when `path` does not exist or the filesystem refuses the flag.
+fn replace(tmp: &Path, path: &Path) -> Result<()> {
+    use rustix::{
+        fs::{CWD, RenameFlags, renameat_with},
+        io::Errno,
+    };
+    if EXCHANGE.load(Ordering::Relaxed) != 2 {
+        match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                return fs::remove_file(tmp).map_err(Error::io("cannot remove", tmp));
+            }
+            Err(Errno::NOENT) => {}
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                EXCHANGE.store(2, Ordering::Relaxed);
+            }
+            Err(e) => {
+                return Err(Error::io("cannot replace", path)(
+                    std::io::Error::from_raw_os_error(e.raw_os_error()),
+                ));
+            }
+        }
+    }
+    fs::rename(tmp, path).map_err(Error::io("cannot replace", path))
 }
 
 /// Reads and parses a JSON file; `Ok(None)` when it does not exist.

@@ -23,7 +23,7 @@
 use std::{
     fs::{self, OpenOptions},
     io::{ErrorKind, Read, Write},
-    os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt},
+    os::unix::fs::{FileExt, OpenOptionsExt},
     path::{Path, PathBuf},
     sync::atomic::{AtomicU8, AtomicU64, Ordering},
 };
@@ -154,9 +154,6 @@ pub(crate) fn list_generations(dir: &Path) -> Result<Vec<u64>> {
     Ok(generations)
 }
 
-/// Whether files created 0600 come out 0600 under this process's umask: 0 unknown, 1 yes.
-static UMASK_CLEAN: AtomicU8 = AtomicU8::new(0);
-
 /// Whether `renameat2(RENAME_NOREPLACE)` works here: 0 unknown, 1 yes, 2 no.
 static NOREPLACE: AtomicU8 = AtomicU8::new(0);
 
@@ -198,20 +195,7 @@ pub(crate) fn publish(
     };
     let target = version_path(dir, generation);
     let result = (|| {
-        // The mode given to open is filtered by the umask; make sure it is exactly 0600. The
-        // first file of the process tells whether the umask touches 0600 at all.
-        if UMASK_CLEAN.load(Ordering::Relaxed) != 1 {
-            let mode = file
-                .metadata()
-                .map_err(Error::io("cannot stat", &tmp))?
-                .mode();
-            if mode & 0o777 == FILE_MODE {
-                UMASK_CLEAN.store(1, Ordering::Relaxed);
-            } else {
-                file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
-                    .map_err(Error::io("cannot set permissions of", &tmp))?;
-            }
-        }
+        crate::fs::ensure_private(&file, &tmp)?;
         file.write_all(bytes)
             .map_err(Error::io("cannot write", &tmp))?;
         if durability == Durability::Sync {
