@@ -47,3 +47,87 @@ fn modified_deleted_renamed_typechanged_and_ignored() {
     repo.write(".gitignore", "only-ignored/\n");
     check("mixed", &repo);
 }
+
+#[test]
+fn submodules_as_git_shows_them() {
+    let sub = TestRepo::new();
+    sub.write("inside.txt", "one\n");
+    sub.git_ok(&["add", "."]);
+    sub.git_ok(&["commit", "-qm", "sub"]);
+    let repo = TestRepo::new();
+    repo.write("top.txt", "top\n");
+    let url = sub.path().to_string_lossy().into_owned();
+    repo.git_ok(&[
+        "-c",
+        "protocol.file.allow=always",
+        "submodule",
+        "add",
+        "-q",
+        &url,
+        "sm",
+    ]);
+    check("submodule staged", &repo);
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "with submodule"]);
+    check("submodule clean", &repo);
+    repo.write("sm/untracked.txt", "u\n");
+    check("untracked content in the submodule", &repo);
+    repo.write("sm/inside.txt", "two\n");
+    check("modified content in the submodule", &repo);
+    let sm = repo.path().join("sm");
+    status_support::git_in(&sm, &["commit", "-qam", "new commit"]);
+    check("new commits in the submodule", &repo);
+    repo.git_ok(&["add", "sm"]);
+    check("submodule commit staged", &repo);
+}
+
+#[test]
+fn branch_header_ahead_behind_gone_detached_and_config() {
+    let origin = TestRepo::new();
+    origin.write("f.txt", "base\n");
+    origin.git_ok(&["add", "."]);
+    origin.git_ok(&["commit", "-qm", "base"]);
+    let parent = tempfile::tempdir().expect("temp dir");
+    let clone = parent.path().join("clone");
+    let url = origin.path().to_string_lossy().into_owned();
+    let out = status_support::git_in(parent.path(), &["clone", "-q", &url, "clone"]);
+    assert!(out.status.success());
+    let in_clone = |args: &[&str]| {
+        let out = status_support::git_in(&clone, args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let check_clone = |what: &str| {
+        let handle = Repo::open(&clone).expect("open");
+        let status = handle.status(&StatusOptions::default()).expect("status");
+        for flags in [&["-b"][..], &["-b", "-z"][..]] {
+            let mut args = vec!["--no-optional-locks", "status", "--porcelain=v1"];
+            args.extend_from_slice(flags);
+            let git = status_support::git_in(&clone, &args);
+            status_support::assert_same(what, &status_support::ours(&status, flags), &git.stdout);
+        }
+    };
+    check_clone("up to date");
+    std::fs::write(clone.join("f.txt"), "ours\n").expect("write");
+    in_clone(&["commit", "-qam", "ours"]);
+    origin.write("g.txt", "theirs\n");
+    origin.git_ok(&["add", "."]);
+    origin.git_ok(&["commit", "-qm", "theirs"]);
+    in_clone(&["fetch", "-q"]);
+    check_clone("ahead 1, behind 1");
+    in_clone(&["config", "core.quotePath", "false"]);
+    std::fs::write(clone.join("é ü.txt"), "x\n").expect("write");
+    check_clone("quotePath off");
+    in_clone(&["config", "core.fileMode", "false"]);
+    let f = clone.join("f.txt");
+    std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    check_clone("fileMode off hides the exec bit");
+    in_clone(&["update-ref", "-d", "refs/remotes/origin/main"]);
+    check_clone("upstream gone");
+    in_clone(&["checkout", "-q", "--detach"]);
+    check_clone("detached");
+}

@@ -103,7 +103,9 @@ fn content(family: u8, variant: u8) -> String {
 /// What an operation touched, as a watcher would report it.
 enum Touched {
     Paths(Vec<String>),
-    /// A git command: it may have changed the index, HEAD, refs and any work-tree file.
+    /// A git command that changes only the index, HEAD, refs or config.
+    Index,
+    /// A git command that may also change any work-tree file (checkout, merge).
     Git,
 }
 
@@ -197,25 +199,25 @@ impl World {
             }
             Op::Stage(file) => {
                 self.git(&["add", "-A", "--", name(file)]);
-                Touched::Git
+                Touched::Index
             }
             Op::StageAll => {
                 self.git(&["add", "-A"]);
-                Touched::Git
+                Touched::Index
             }
             Op::Unstage(file) => {
                 if !self.git(&["reset", "-q", "--", name(file)]) {
                     self.git(&["rm", "-q", "-r", "--cached", "--", name(file)]);
                 }
-                Touched::Git
+                Touched::Index
             }
             Op::IntentToAdd(file) => {
                 self.git(&["add", "-N", "--", name(file)]);
-                Touched::Git
+                Touched::Index
             }
             Op::Commit => {
                 self.git(&["commit", "-q", "-m", "step"]);
-                Touched::Git
+                Touched::Index
             }
             Op::Ignore(which) => {
                 let (file, line) = IGNORES[*which];
@@ -237,7 +239,7 @@ impl World {
             Op::SetUpstream => {
                 self.git(&["config", "branch.main.remote", "."]);
                 self.git(&["config", "branch.main.merge", "refs/heads/side"]);
-                Touched::Git
+                Touched::Index
             }
             Op::MergeConflict { file, kind } => {
                 self.merge_conflict(name(file), *kind);
@@ -245,11 +247,11 @@ impl World {
             }
             Op::AssumeUnchanged(file) => {
                 self.git(&["update-index", "--assume-unchanged", "--", name(file)]);
-                Touched::Git
+                Touched::Index
             }
             Op::SkipWorktree(file) => {
                 self.git(&["update-index", "--skip-worktree", "--", name(file)]);
-                Touched::Git
+                Touched::Index
             }
         }
     }
@@ -316,6 +318,11 @@ fn run(ops: &[Op]) {
                 incremental
                     .refresh_paths(&repo, &paths)
                     .expect("refresh paths");
+            }
+            Touched::Index => {
+                incremental
+                    .refresh_index_and_head(&repo)
+                    .expect("refresh index");
             }
             Touched::Git => {
                 incremental

@@ -161,6 +161,8 @@ pub struct Status {
     pub(crate) intent_to_add: std::sync::Arc<BTreeSet<Vec<u8>>>,
     /// `core.quotePath`, read when the status was computed.
     pub(crate) quote_path: bool,
+    /// The index entries the unstaged side was computed from (fast path only).
+    pub(crate) index_entries: Option<super::fast::IndexSnapshot>,
     /// What the staged side was computed from, to skip recomputing it when nothing changed.
     pub(crate) staged_basis: Option<StagedBasis>,
     pub(crate) computed_at: SystemTime,

@@ -54,6 +54,7 @@ impl Repo {
             unstaged: unstaged.unstaged,
             untracked: unstaged.untracked,
             intent_to_add: std::sync::Arc::new(staged.intent_to_add),
+            index_entries: None,
             quote_path: compute::quote_path(git),
             computed_at: SystemTime::now(),
         })
@@ -94,15 +95,14 @@ impl Status {
                 return Ok(());
             }
             let mut next = self.clone();
-            let index = compute::fresh_index(git).map_err(repo.git_error("read the index"))?;
             let head_commit = git.refname_to_id("HEAD").ok();
-            if plan.head || head_commit != next.head.commit {
-                next.head = head::read(git).map_err(repo.git_error("read HEAD"))?;
-            }
-            if next.index_or_head_moved(git)? {
-                *self = repo.compute_full(git)?;
-                return Ok(());
-            }
+            let head = if plan.head || head_commit != next.head.commit {
+                head::read(git).map_err(repo.git_error("read HEAD"))?
+            } else {
+                next.head.clone()
+            };
+            next.sync_index_and_head(repo, git, head)?;
+            let index = compute::fresh_index(git).map_err(repo.git_error("read the index"))?;
             let scopes = scope::widen(&index, plan.worktree);
             if !scopes.is_empty() {
                 next.refresh_unstaged(repo, git, &index, &scopes)?;
@@ -114,9 +114,13 @@ impl Status {
     }
 
     /// Brings the status up to date after the index, `HEAD` or refs changed (a commit, a
-    /// checkout, `git add`, a fetch). Cheap when nothing changed: HEAD and the upstream are
-    /// re-read, and the staged and unstaged sides are recomputed only if HEAD's commit or the
-    /// index file changed.
+    /// checkout, `git add`, a fetch). HEAD and the upstream are always re-read; the rest only
+    /// if HEAD's commit or the index file changed (the file's size, times, inode and checksum):
+    /// the staged side is recomputed (nothing to do when the index's cache-tree root is HEAD's
+    /// tree), and the unstaged side only for the index entries whose id, mode, stage or flags
+    /// changed — stat-only rewrites of the index (git refreshing it) cost nothing. A status
+    /// computed by libgit2 alone, an index the fast path does not read, or more than 5,000
+    /// changed entries are recomputed in full instead.
     ///
     /// # Errors
     ///
@@ -124,33 +128,43 @@ impl Status {
     pub fn refresh_index_and_head(&mut self, repo: &Repo) -> Result<()> {
         repo.with_git2(|git| {
             let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
-            let moved = {
-                let mut probe = self.clone();
-                probe.head = head.clone();
-                probe.index_or_head_moved(git)?
-            };
-            if moved {
-                *self = repo.compute_full(git)?;
-            } else {
-                self.head = head;
-                self.quote_path = compute::quote_path(git);
-                self.computed_at = SystemTime::now();
-            }
+            let mut next = self.clone();
+            next.sync_index_and_head(repo, git, head)?;
+            next.computed_at = SystemTime::now();
+            *self = next;
             Ok(())
         })
     }
 
-    /// True when HEAD's commit (as in `self.head`) or the index file differ from what the
-    /// staged side was computed from.
-    fn index_or_head_moved(&self, git: &Repository) -> Result<bool> {
-        let Some(basis) = &self.staged_basis else {
-            return Ok(true);
+    /// Takes `head` and brings the staged side, and the unstaged side of the index entries
+    /// that changed, up to date with the index file; a full recompute when that cannot be
+    /// done incrementally.
+    fn sync_index_and_head(
+        &mut self,
+        repo: &Repo,
+        git: &Repository,
+        head: head::Head,
+    ) -> Result<()> {
+        self.quote_path = compute::quote_path(git);
+        let fingerprint = compute::index_fingerprint(git);
+        let (index_same, head_same) = match &self.staged_basis {
+            Some(basis) => (
+                basis.index_fingerprint == fingerprint,
+                basis.head == head.commit,
+            ),
+            None => (false, false),
         };
-        Ok(basis.head != self.head.commit
-            || basis.index_fingerprint != compute::index_fingerprint(git))
+        self.head = head;
+        if index_same && head_same {
+            return Ok(());
+        }
+        if !fast::refresh(repo, git, self, fingerprint, index_same)? {
+            *self = repo.compute_full(git)?;
+        }
+        Ok(())
     }
 
-    fn refresh_unstaged(
+    pub(crate) fn refresh_unstaged(
         &mut self,
         repo: &Repo,
         git: &Repository,

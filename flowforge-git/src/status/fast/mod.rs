@@ -31,18 +31,10 @@ const ENTRIES_PER_THREAD: usize = 2_000;
 
 /// The full status the fast way, or `None` when this repository needs libgit2 throughout.
 pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
-    let Ok(config) = git.config() else {
+    let Some(config) = usable_config(git) else {
         return Ok(None);
     };
     let flag = |key: &str, default: bool| config.get_bool(key).unwrap_or(default);
-    if flag("core.ignorecase", false)
-        || !flag("core.symlinks", true)
-        || config
-            .get_string("extensions.objectformat")
-            .is_ok_and(|f| !f.eq_ignore_ascii_case("sha1"))
-    {
-        return Ok(None);
-    }
     let index_fingerprint = compute::index_fingerprint(git);
     let index_path = git.path().join("index");
     let (Ok(data), Ok(meta)) = (std::fs::read(&index_path), std::fs::metadata(&index_path)) else {
@@ -55,40 +47,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
 
     let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
     let mut git_index = None;
-    let load_index = |git: &Repository| -> Result<git2::Index> {
-        compute::fresh_index(git).map_err(repo.git_error("read the index"))
-    };
-
-    // HEAD to the index: nothing staged when the cache-tree's root is HEAD's tree.
-    let head_tree = match head.commit {
-        Some(commit) => Some(
-            git.find_commit(commit)
-                .map_err(repo.git_error("read HEAD"))?
-                .tree_id(),
-        ),
-        None => None,
-    };
-    let unmerged = index.entries.iter().any(|e| e.stage != 0);
-    let nothing_staged = !unmerged
-        && match head_tree {
-            Some(tree) => index.root_tree.is_some_and(|root| root == tree.as_bytes()),
-            None => index.entries.iter().all(|e| e.intent_to_add),
-        };
-    let staged = if nothing_staged {
-        StagedSide {
-            staged: Default::default(),
-            conflicts: Default::default(),
-            intent_to_add: index
-                .entries
-                .iter()
-                .filter(|e| e.intent_to_add)
-                .map(|e| e.path.clone())
-                .collect(),
-        }
-    } else {
-        let loaded = git_index.insert(load_index(git)?);
-        compute::staged_side(git, loaded).map_err(repo.git_error("diff HEAD to the index"))?
-    };
+    let staged = staged(repo, git, &index, &head, &mut git_index)?;
 
     // The index to the work tree.
     let settings = worktree::Settings {
@@ -96,8 +55,10 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
         content_filters: content_filters_possible(git, &index, &config),
         index_mtime: (meta.mtime(), meta.mtime_nsec()),
     };
+    // Twice the cores, as git's preload does: `lstat`s wait on the kernel, not only the CPU.
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
+        .saturating_mul(2)
         .min(index.entries.len() / ENTRIES_PER_THREAD + 1);
     let found = worktree::compare(repo.workdir(), &index, &settings, threads);
     if found.give_up {
@@ -118,7 +79,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
     if !found.scopes.is_empty() {
         let loaded = match git_index.take() {
             Some(index) => index,
-            None => load_index(git)?,
+            None => load_index(repo, git)?,
         };
         let scopes = scope::widen(&loaded, found.scopes);
         let side = compute::unstaged_side(git, &loaded, Some(&scopes), &staged.intent_to_add)
@@ -132,6 +93,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
     }
 
     Ok(Some(Status {
+        index_entries: Some(IndexSnapshot::of(&index)),
         staged_basis: Some(StagedBasis {
             head: head.commit,
             index_fingerprint,
@@ -145,6 +107,207 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
         quote_path: compute::quote_path(git),
         computed_at: SystemTime::now(),
     }))
+}
+
+/// The repository's config when the fast path can read this repository, else `None`.
+fn usable_config(git: &Repository) -> Option<git2::Config> {
+    let config = git.config().ok()?;
+    let flag = |key: &str, default: bool| config.get_bool(key).unwrap_or(default);
+    let unusable = flag("core.ignorecase", false)
+        || !flag("core.symlinks", true)
+        || config
+            .get_string("extensions.objectformat")
+            .is_ok_and(|f| !f.eq_ignore_ascii_case("sha1"));
+    (!unusable).then_some(config)
+}
+
+fn load_index(repo: &Repo, git: &Repository) -> Result<git2::Index> {
+    compute::fresh_index(git).map_err(repo.git_error("read the index"))
+}
+
+/// HEAD to the index: nothing staged when the cache-tree's root is HEAD's tree (and nothing
+/// is unmerged); otherwise libgit2's diff, loading its index into `git_index`.
+fn staged(
+    repo: &Repo,
+    git: &Repository,
+    index: &index_file::IndexFile,
+    head: &head::Head,
+    git_index: &mut Option<git2::Index>,
+) -> Result<StagedSide> {
+    let head_tree = match head.commit {
+        Some(commit) => Some(
+            git.find_commit(commit)
+                .map_err(repo.git_error("read HEAD"))?
+                .tree_id(),
+        ),
+        None => None,
+    };
+    let unmerged = index.entries.iter().any(|e| e.stage != 0);
+    let nothing_staged = !unmerged
+        && match head_tree {
+            Some(tree) => index.root_tree.is_some_and(|root| root == tree.as_bytes()),
+            None => index.entries.iter().all(|e| e.intent_to_add),
+        };
+    if nothing_staged {
+        return Ok(StagedSide {
+            staged: Default::default(),
+            conflicts: Default::default(),
+            intent_to_add: index
+                .entries
+                .iter()
+                .filter(|e| e.intent_to_add)
+                .map(|e| e.path.clone())
+                .collect(),
+        });
+    }
+    let loaded = match git_index.take() {
+        Some(loaded) => loaded,
+        None => load_index(repo, git)?,
+    };
+    let side = compute::staged_side(git, &loaded).map_err(repo.git_error("diff HEAD to the index"));
+    *git_index = Some(loaded);
+    side
+}
+
+/// What of each index entry the unstaged side depends on (not its stat data).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IndexKey {
+    path: Vec<u8>,
+    stage: u8,
+    oid: [u8; 20],
+    mode: u32,
+    flags: u8,
+}
+
+/// The index entries a status was computed from, to find which changed when the index does.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct IndexSnapshot(Arc<Vec<IndexKey>>);
+
+impl std::fmt::Debug for IndexSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "IndexSnapshot({} entries)", self.0.len())
+    }
+}
+
+impl IndexSnapshot {
+    fn of(index: &index_file::IndexFile) -> Self {
+        Self(Arc::new(
+            index
+                .entries
+                .iter()
+                .map(|e| IndexKey {
+                    path: e.path.clone(),
+                    stage: e.stage,
+                    oid: e.oid,
+                    mode: e.mode,
+                    flags: u8::from(e.assume_valid)
+                        | u8::from(e.skip_worktree) << 1
+                        | u8::from(e.intent_to_add) << 2,
+                })
+                .collect(),
+        ))
+    }
+
+    /// The paths whose entries differ (added, removed, or changed in id, mode, stage or flags);
+    /// both lists are in index order (path, then stage).
+    fn changed_paths(&self, new: &Self) -> Vec<Vec<u8>> {
+        let (old, new) = (&self.0, &new.0);
+        let (mut i, mut j) = (0, 0);
+        let mut changed: Vec<Vec<u8>> = Vec::new();
+        while i < old.len() || j < new.len() {
+            let order = match (old.get(i), new.get(j)) {
+                (Some(a), Some(b)) => (&a.path, a.stage).cmp(&(&b.path, b.stage)),
+                (Some(_), None) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Greater,
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    changed.push(old[i].path.clone());
+                    i += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    changed.push(new[j].path.clone());
+                    j += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    if old[i] != new[j] {
+                        changed.push(new[j].path.clone());
+                    }
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        changed.dedup();
+        changed
+    }
+}
+
+/// Above this many changed index entries a full recompute is cheaper.
+const MAX_CHANGED_ENTRIES: usize = 5_000;
+
+/// Brings `status` up to date after the index or HEAD's commit changed: the staged side is
+/// recomputed (skipped through the cache-tree when nothing is staged), and the unstaged side
+/// only for the index entries that changed (and the untracked directories above them).
+/// Returns `false`, with `status` possibly half-updated, when a full recompute is needed
+/// instead (no snapshot of the previous index, an index the fast path does not read, too many
+/// changes).
+pub(crate) fn refresh(
+    repo: &Repo,
+    git: &Repository,
+    status: &mut Status,
+    index_fingerprint: Vec<u8>,
+    index_unchanged: bool,
+) -> Result<bool> {
+    let Some(previous) = status.index_entries.clone() else {
+        return Ok(false);
+    };
+    if usable_config(git).is_none() {
+        return Ok(false);
+    }
+    let Ok(data) = std::fs::read(git.path().join("index")) else {
+        return Ok(false);
+    };
+    let Some(index) = index_file::parse(&data) else {
+        return Ok(false);
+    };
+    drop(data);
+    let mut git_index = None;
+    let side = staged(repo, git, &index, &status.head, &mut git_index)?;
+    status.staged = side.staged;
+    status.conflicts = side.conflicts;
+    status.intent_to_add = Arc::new(side.intent_to_add);
+    if !index_unchanged {
+        let snapshot = IndexSnapshot::of(&index);
+        let mut paths = previous.changed_paths(&snapshot);
+        if paths.len() > MAX_CHANGED_ENTRIES {
+            return Ok(false);
+        }
+        // An untracked directory that now holds (or held) a changed entry is recomputed whole.
+        let mut above = Vec::new();
+        for path in &paths {
+            for (i, _) in path.iter().enumerate().filter(|(_, b)| **b == b'/') {
+                if status.untracked.contains(&path[..=i]) {
+                    above.push(path[..i].to_vec());
+                }
+            }
+        }
+        paths.extend(above);
+        if !paths.is_empty() {
+            let loaded = match git_index.take() {
+                Some(loaded) => loaded,
+                None => load_index(repo, git)?,
+            };
+            let scopes = scope::widen(&loaded, paths);
+            status.refresh_unstaged(repo, git, &loaded, &scopes)?;
+        }
+        status.index_entries = Some(snapshot);
+    }
+    status.staged_basis = Some(StagedBasis {
+        head: status.head.commit,
+        index_fingerprint,
+    });
+    Ok(true)
 }
 
 /// True when attribute filters (line endings, `filter=`, `ident`) might change how a file's
