@@ -119,7 +119,11 @@ fn replace(tmp: &Path, path: &Path) -> Result<()> {
     if EXCHANGE.load(Ordering::Relaxed) != 2 {
         match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
             Ok(()) => {
-                return fs::remove_file(tmp).map_err(Error::io("cannot remove", tmp));
+                return fs::remove_file(tmp).map_err(|e| {
+                    // `path` was not a file (a directory): put it back where it was.
+                    let _ = renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE);
+                    Error::io("cannot replace", path)(e)
+                });
             }
             Err(Errno::NOENT) => {}
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
@@ -195,6 +199,20 @@ mod tests {
         );
         assert_eq!(
             fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file is left"
+        );
+    }
+
+    #[test]
+    fn a_directory_in_the_way_is_an_error_and_stays_put() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("x.json");
+        create_private_dir_all(&dir.join("inner")).unwrap();
+        assert!(write_atomic(&dir, b"data", Durability::Relaxed).is_err());
+        assert!(dir.join("inner").is_dir());
+        assert_eq!(
+            fs::read_dir(tmp.path()).unwrap().count(),
             1,
             "no temporary file is left"
         );
