@@ -5,7 +5,9 @@ use std::{
     os::unix::ffi::OsStrExt,
 };
 
-use git2::{Delta, DiffFindOptions, DiffOptions, Index, Repository};
+use git2::{Delta, DiffOptions, Index, Oid, Repository};
+
+use super::renames;
 
 use super::model::{Change, Conflict, Staged};
 
@@ -70,22 +72,16 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
     };
     let mut opts = DiffOptions::new();
     opts.include_typechange(true).ignore_submodules(false);
-    let mut diff = repo.diff_tree_to_index(tree.as_ref(), Some(index), Some(&mut opts))?;
-    if renames_enabled(repo) {
-        let mut find = DiffFindOptions::new();
-        find.renames(true)
-            .rename_limit(1000)
-            .dont_ignore_whitespace(true);
-        diff.find_similar(Some(&mut find))?;
-    }
+    let diff = repo.diff_tree_to_index(tree.as_ref(), Some(index), Some(&mut opts))?;
     let mut special = SpecialEntries::of(index);
-    let mut staged = BTreeMap::new();
+    // path -> (change, HEAD side, index side)
+    type Sides = (Change, Option<(Oid, u32)>, Option<(Oid, u32)>);
+    let mut raw: BTreeMap<Vec<u8>, Sides> = BTreeMap::new();
     for delta in diff.deltas() {
         let change = match delta.status() {
             Delta::Added => Change::Added,
             Delta::Deleted => Change::Deleted,
             Delta::Modified => Change::Modified,
-            Delta::Renamed => Change::Renamed,
             Delta::Typechange => Change::TypeChanged,
             _ => continue,
         };
@@ -96,33 +92,26 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
         else {
             continue;
         };
-        if conflicts.contains_key(path) {
-            continue;
-        }
-        if special.intent_to_add.contains(path) {
+        if conflicts.contains_key(path) || special.intent_to_add.contains(path) {
             continue; // git leaves intent-to-add entries out of HEAD-to-index
         }
-        let from = (change == Change::Renamed)
-            .then(|| delta.old_file().path_bytes().map(<[u8]>::to_vec))
-            .flatten();
-        staged.insert(path.to_vec(), Staged { change, from });
+        let side =
+            |file: git2::DiffFile<'_>| file.exists().then(|| (file.id(), u32::from(file.mode())));
+        raw.insert(
+            path.to_vec(),
+            (change, side(delta.old_file()), side(delta.new_file())),
+        );
     }
     // git treats an intent-to-add entry as absent from the index: deleted if HEAD has it.
     for path in &special.intent_to_add {
-        if tree_entry(tree.as_ref(), path)?.is_some() {
-            staged.insert(
-                path.clone(),
-                Staged {
-                    change: Change::Deleted,
-                    from: None,
-                },
-            );
+        if let Some(head) = tree_entry(tree.as_ref(), path)? {
+            raw.insert(path.clone(), (Change::Deleted, Some(head), None));
         }
     }
     // libgit2 leaves assume-unchanged entries out of HEAD-to-index entirely; git compares them
     // like any other (the flag only concerns the work tree).
     for (path, oid, mode) in std::mem::take(&mut special.assume_unchanged) {
-        staged.remove(&path);
+        raw.remove(&path);
         let in_head = tree_entry(tree.as_ref(), &path)?;
         let change = match in_head {
             None => Some(Change::Added),
@@ -135,7 +124,51 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
             Some(_) => None,
         };
         if let Some(change) = change {
-            staged.insert(path, Staged { change, from: None });
+            raw.insert(path, (change, in_head, Some((oid, mode))));
+        }
+    }
+
+    let mut staged: BTreeMap<Vec<u8>, Staged> = BTreeMap::new();
+    let mut sources = Vec::new();
+    let mut dests = Vec::new();
+    for (path, (change, head, in_index)) in raw {
+        match (change, head, in_index) {
+            (Change::Added, _, Some((oid, mode))) => dests.push(renames::Side { path, oid, mode }),
+            (Change::Deleted, Some((oid, mode)), _) => {
+                sources.push(renames::Side { path, oid, mode })
+            }
+            _ => {
+                staged.insert(path, Staged { change, from: None });
+            }
+        }
+    }
+    let pairs = if renames_enabled(repo) {
+        renames::detect(repo, &sources, &dests)?
+    } else {
+        Vec::new()
+    };
+    let mut renamed_dst = vec![None; dests.len()];
+    let mut renamed_src = vec![false; sources.len()];
+    for (d, s) in pairs {
+        renamed_dst[d] = Some(s);
+        renamed_src[s] = true;
+    }
+    for (d, dst) in dests.into_iter().enumerate() {
+        let (change, from) = match renamed_dst[d] {
+            Some(s) => (Change::Renamed, Some(sources[s].path.clone())),
+            None => (Change::Added, None),
+        };
+        staged.insert(dst.path, Staged { change, from });
+    }
+    for (s, src) in sources.into_iter().enumerate() {
+        if !renamed_src[s] {
+            staged.insert(
+                src.path,
+                Staged {
+                    change: Change::Deleted,
+                    from: None,
+                },
+            );
         }
     }
     Ok(StagedSide {

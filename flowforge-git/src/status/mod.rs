@@ -19,6 +19,7 @@ mod head;
 mod model;
 mod quote;
 mod refresh;
+mod renames;
 mod scope;
 
 pub use format::PorcelainOptions;
