@@ -131,3 +131,41 @@ fn branch_header_ahead_behind_gone_detached_and_config() {
     in_clone(&["checkout", "-q", "--detach"]);
     check_clone("detached");
 }
+
+#[test]
+fn work_tree_renames_into_intent_to_add_files() {
+    let repo = TestRepo::new();
+    let body: String = (0..30).map(|i| format!("line {i} of a file\n")).collect();
+    repo.write("moved.txt", &body);
+    repo.write("edited.txt", &body.replace("file", "text"));
+    repo.write("kept.txt", "kept\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+    std::fs::create_dir_all(repo.path().join("dir")).expect("mkdir");
+    std::fs::rename(
+        repo.path().join("moved.txt"),
+        repo.path().join("dir/moved.txt"),
+    )
+    .expect("mv");
+    repo.git_ok(&["add", "-N", "dir/moved.txt"]);
+    check("exact work-tree rename", &repo);
+    std::fs::remove_file(repo.path().join("edited.txt")).expect("rm");
+    repo.write(
+        "renamed.txt",
+        &format!("{}changed tail\n", body.replace("file", "text")),
+    );
+    repo.git_ok(&["add", "-N", "renamed.txt"]);
+    check("similar work-tree rename", &repo);
+    repo.write("empty-a", "");
+    repo.write("empty-b", "");
+    repo.git_ok(&["add", "-N", "empty-a", "empty-b"]);
+    std::fs::remove_file(repo.path().join("empty-a")).expect("rm");
+    check("intent-to-add source", &repo);
+    let handle = Repo::open(repo.path()).expect("open");
+    let mut status = handle.status(&StatusOptions::default()).expect("status");
+    std::fs::remove_file(repo.path().join("kept.txt")).expect("rm");
+    status
+        .refresh_paths(&handle, &["kept.txt".into()])
+        .expect("refresh");
+    status_support::assert_matches_git("refreshed", &repo, &status);
+}

@@ -133,10 +133,18 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
     let mut dests = Vec::new();
     for (path, (change, head, in_index)) in raw {
         match (change, head, in_index) {
-            (Change::Added, _, Some((oid, mode))) => dests.push(renames::Side { path, oid, mode }),
-            (Change::Deleted, Some((oid, mode)), _) => {
-                sources.push(renames::Side { path, oid, mode })
-            }
+            (Change::Added, _, Some((oid, mode))) => dests.push(renames::Side {
+                path,
+                oid,
+                mode,
+                content: None,
+            }),
+            (Change::Deleted, Some((oid, mode)), _) => sources.push(renames::Side {
+                path,
+                oid,
+                mode,
+                content: None,
+            }),
             _ => {
                 staged.insert(path, Staged { change, from: None });
             }
@@ -289,7 +297,7 @@ pub(crate) fn unstaged_side(
 }
 
 /// `status.renames`, falling back to `diff.renames` (default true); `copies` counts as on.
-fn renames_enabled(repo: &Repository) -> bool {
+pub(crate) fn renames_enabled(repo: &Repository) -> bool {
     let Ok(config) = repo.config() else {
         return true;
     };
@@ -342,4 +350,76 @@ pub(crate) fn index_fingerprint(repo: &Repository) -> Vec<u8> {
         print.extend_from_slice(&tail);
     }
     print
+}
+
+/// git detects renames on the work-tree side too, where the only possible destinations are
+/// intent-to-add files: a deleted tracked file whose content (or most of it) now sits in an
+/// intent-to-add file shows as ` R old -> new`. Recomputes `status.worktree_renames`.
+pub(crate) fn pair_worktree_renames(
+    status: &mut super::model::Status,
+    repo: &Repository,
+) -> Result<(), git2::Error> {
+    status.worktree_renames.clear();
+    let has = |wanted: Change| status.unstaged.values().any(|c| *c == wanted);
+    if status.intent_to_add.is_empty()
+        || !has(Change::Deleted)
+        || !has(Change::Added)
+        || !renames_enabled(repo)
+    {
+        return Ok(());
+    }
+    let index = fresh_index(repo)?;
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
+    let mut sources = Vec::new();
+    let mut dests = Vec::new();
+    for (path, change) in &status.unstaged {
+        match change {
+            Change::Deleted => {
+                if let Some(entry) =
+                    index.get_path(std::path::Path::new(std::ffi::OsStr::from_bytes(path)), 0)
+                {
+                    sources.push(renames::Side {
+                        path: path.clone(),
+                        oid: entry.id,
+                        mode: entry.mode,
+                        content: None,
+                    });
+                }
+            }
+            Change::Added if status.intent_to_add.contains(path) => {
+                let full = workdir.join(std::ffi::OsStr::from_bytes(path));
+                let Ok(meta) = full.symlink_metadata() else {
+                    continue;
+                };
+                let (content, mode) = if meta.file_type().is_symlink() {
+                    match std::fs::read_link(&full) {
+                        Ok(target) => (target.as_os_str().as_bytes().to_vec(), 0o120000),
+                        Err(_) => continue,
+                    }
+                } else if meta.is_file() {
+                    use std::os::unix::fs::PermissionsExt;
+                    let exec = meta.permissions().mode() & 0o100 != 0;
+                    match std::fs::read(&full) {
+                        Ok(content) => (content, if exec { 0o100755 } else { 0o100644 }),
+                        Err(_) => continue,
+                    }
+                } else {
+                    continue;
+                };
+                dests.push(renames::Side {
+                    path: path.clone(),
+                    oid: Oid::hash_object(git2::ObjectType::Blob, &content)?,
+                    mode,
+                    content: Some(content),
+                });
+            }
+            _ => {}
+        }
+    }
+    for (d, s) in renames::detect(repo, &sources, &dests)? {
+        status
+            .worktree_renames
+            .insert(dests[d].path.clone(), sources[s].path.clone());
+    }
+    Ok(())
 }

@@ -42,7 +42,7 @@ pub enum Change {
     Modified,
     /// `D`: deleted.
     Deleted,
-    /// `R`: renamed (staged side only).
+    /// `R`: renamed (staged, or on the work-tree side into an intent-to-add file).
     Renamed,
     /// `T`: the type changed (file, symbolic link, submodule).
     TypeChanged,
@@ -157,6 +157,8 @@ pub struct Status {
     pub(crate) conflicts: BTreeMap<Vec<u8>, Conflict>,
     pub(crate) unstaged: BTreeMap<Vec<u8>, Change>,
     pub(crate) untracked: BTreeSet<Vec<u8>>,
+    /// Work-tree renames: intent-to-add destination -> deleted source.
+    pub(crate) worktree_renames: BTreeMap<Vec<u8>, Vec<u8>>,
     /// The index's intent-to-add entries (shared: they change only with the index).
     pub(crate) intent_to_add: std::sync::Arc<BTreeSet<Vec<u8>>>,
     /// `core.quotePath`, read when the status was computed.
@@ -188,21 +190,34 @@ impl Status {
         tracked.extend(self.staged.keys().map(Vec::as_slice));
         tracked.extend(self.conflicts.keys().map(Vec::as_slice));
         tracked.extend(self.unstaged.keys().map(Vec::as_slice));
+        let renamed_sources: BTreeSet<&[u8]> =
+            self.worktree_renames.values().map(Vec::as_slice).collect();
         let mut entries: Vec<Entry<'_>> = tracked
             .into_iter()
-            .map(|path| {
+            .filter_map(|path| {
                 let kind = match self.conflicts.get(path) {
                     Some(conflict) => EntryKind::Conflicted(*conflict),
                     None => {
                         let staged = self.staged.get(path);
+                        let worktree_from = self.worktree_renames.get(path);
+                        let unstaged = match worktree_from {
+                            Some(_) => Some(Change::Renamed),
+                            None if renamed_sources.contains(path) => None,
+                            None => self.unstaged.get(path).copied(),
+                        };
+                        if staged.is_none() && unstaged.is_none() {
+                            return None; // the source of a work-tree rename, nothing else
+                        }
                         EntryKind::Tracked {
                             staged: staged.map(|s| s.change),
-                            renamed_from: staged.and_then(|s| s.from.as_deref()),
-                            unstaged: self.unstaged.get(path).copied(),
+                            renamed_from: staged
+                                .and_then(|s| s.from.as_deref())
+                                .or(worktree_from.map(Vec::as_slice)),
+                            unstaged,
                         }
                     }
                 };
-                Entry { path, kind }
+                Some(Entry { path, kind })
             })
             .collect();
         entries.extend(self.untracked.iter().map(|path| Entry {

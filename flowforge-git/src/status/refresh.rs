@@ -30,7 +30,11 @@ impl Repo {
     /// A full status: the fast path, or libgit2 where the fast path does not apply.
     fn compute_full(&self, git: &Repository) -> Result<Status> {
         match fast::compute(self, git)? {
-            Some(status) => Ok(status),
+            Some(mut status) => {
+                compute::pair_worktree_renames(&mut status, git)
+                    .map_err(self.git_error("detect work-tree renames"))?;
+                Ok(status)
+            }
             None => self.compute_with_libgit2(git),
         }
     }
@@ -43,7 +47,7 @@ impl Repo {
             compute::staged_side(git, &index).map_err(self.git_error("diff HEAD to the index"))?;
         let unstaged = compute::unstaged_side(git, &index, None, &staged.intent_to_add)
             .map_err(self.git_error("diff the index to the work tree"))?;
-        Ok(Status {
+        let mut status = Status {
             staged_basis: Some(StagedBasis {
                 head: head.commit,
                 index_fingerprint,
@@ -53,11 +57,15 @@ impl Repo {
             conflicts: staged.conflicts,
             unstaged: unstaged.unstaged,
             untracked: unstaged.untracked,
+            worktree_renames: Default::default(),
             intent_to_add: std::sync::Arc::new(staged.intent_to_add),
             index_entries: None,
             quote_path: compute::quote_path(git),
             computed_at: SystemTime::now(),
-        })
+        };
+        compute::pair_worktree_renames(&mut status, git)
+            .map_err(self.git_error("detect work-tree renames"))?;
+        Ok(status)
     }
 }
 
@@ -107,6 +115,8 @@ impl Status {
             if !scopes.is_empty() {
                 next.refresh_unstaged(repo, git, &index, &scopes)?;
             }
+            compute::pair_worktree_renames(&mut next, git)
+                .map_err(repo.git_error("detect work-tree renames"))?;
             next.computed_at = SystemTime::now();
             *self = next;
             Ok(())
@@ -130,6 +140,8 @@ impl Status {
             let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
             let mut next = self.clone();
             next.sync_index_and_head(repo, git, head)?;
+            compute::pair_worktree_renames(&mut next, git)
+                .map_err(repo.git_error("detect work-tree renames"))?;
             next.computed_at = SystemTime::now();
             *self = next;
             Ok(())

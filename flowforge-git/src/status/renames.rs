@@ -13,6 +13,8 @@ pub(crate) struct Side {
     pub path: Vec<u8>,
     pub oid: Oid,
     pub mode: u32,
+    /// The content when it is not a blob in the object database (a work-tree file).
+    pub content: Option<Vec<u8>>,
 }
 
 const MAX_SCORE: u64 = 60_000;
@@ -160,12 +162,15 @@ struct Estimator<'r> {
 }
 
 impl Estimator<'_> {
-    fn counts(&mut self, oid: Oid) -> Result<std::rc::Rc<Counts>, git2::Error> {
+    fn counts(&mut self, side: &Side) -> Result<std::rc::Rc<Counts>, git2::Error> {
+        let oid = side.oid;
         if let Some(counts) = self.counts.get(&oid) {
             return Ok(counts.clone());
         }
-        let blob = self.repo.find_blob(oid)?;
-        let counts = std::rc::Rc::new(hash_chars(blob.content()));
+        let counts = match &side.content {
+            Some(content) => std::rc::Rc::new(hash_chars(content)),
+            None => std::rc::Rc::new(hash_chars(self.repo.find_blob(oid)?.content())),
+        };
         self.counts.insert(oid, counts.clone());
         Ok(counts)
     }
@@ -176,7 +181,7 @@ impl Estimator<'_> {
         if !regular(src) || !regular(dst) {
             return Ok(0);
         }
-        let (a, b) = (self.counts(src.oid)?, self.counts(dst.oid)?);
+        let (a, b) = (self.counts(src)?, self.counts(dst)?);
         let max_size = a.size.max(b.size);
         let delta = max_size - a.size.min(b.size);
         if max_size * (MAX_SCORE - MINIMUM_SCORE) < delta * MAX_SCORE || b.size == 0 {

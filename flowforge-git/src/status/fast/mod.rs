@@ -103,6 +103,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
         conflicts: staged.conflicts,
         unstaged,
         untracked,
+        worktree_renames: Default::default(),
         intent_to_add: Arc::new(staged.intent_to_add),
         quote_path: compute::quote_path(git),
         computed_at: SystemTime::now(),
