@@ -1,8 +1,8 @@
-//! The filesystem watcher: notify's recursive watch on the work tree and the git directory,
-//! turned into the set of recomputations the next answer needs.
+//! The filesystem watcher: notify watches on every directory of the work tree and the git
+//! directory, turned into the set of recomputations the next answer needs.
 //!
 //! On Linux notify uses inotify with one watch per directory (a 1,000-directory work tree takes
-//! about 1,300 watches with `.git`). Events are classified as they arrive
+//! about 1,050 watches: `.git/objects` and `.git/logs` are not watched, see [`tree`]). Events are classified as they arrive
 //! ([`classify`](classify::classify)) and accumulated in [`Pending`]: work-tree paths to
 //! refresh, an index/`HEAD` change, a ref change, or "everything". Nothing is recomputed here;
 //! the cache does that lazily, on the next question.
@@ -13,6 +13,7 @@
 //! watcher is never trusted again: the cache falls back to recomputing on every call.
 
 pub mod classify;
+pub mod tree;
 
 use std::{
     collections::BTreeSet,
@@ -22,7 +23,7 @@ use std::{
     time::Duration,
 };
 
-use notify::{Event, RecommendedWatcher, RecursiveMode, Watcher as _};
+use notify::{Event, RecommendedWatcher, Watcher as _};
 use parking_lot::Mutex;
 
 use crate::cache::cookie::{COOKIE_DIR_NAME, CookieError, Cookies};
@@ -284,8 +285,7 @@ impl Watch {
         let mut watcher = RecommendedWatcher::new(move |event| handler.handle(event), config)
             .map_err(|e| format!("cannot start a watcher: {}", describe(&e)))?;
         for root in watch_roots(&shared.roots) {
-            watcher
-                .watch(&root, RecursiveMode::Recursive)
+            tree::watch_tree(&mut watcher, &shared.roots, &root)
                 .map_err(|e| format!("cannot watch {}: {}", root.display(), describe(&e)))?;
         }
         Ok(watcher)
@@ -309,10 +309,10 @@ impl Watch {
         self.shared.cookies.sync()
     }
 
-    /// Makes sure `dir` (absolute) is watched, recursively, before it is read: notify adds the
-    /// watch of a new directory only after it reported the directory's creation, and files
-    /// created in between would go unseen. Returns `false` (and fails the watcher) when the
-    /// watch cannot be added.
+    /// Makes sure `dir` (absolute) and every directory below it are watched, before it is read:
+    /// a directory created after the start is not watched until then, and the cache refreshes
+    /// it whole afterwards, so nothing created in it is missed. Returns `false` (and fails the
+    /// watcher) when a watch cannot be added.
     pub fn ensure_watched(&self, dir: &Path) -> bool {
         if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
             return true; // gone again, or not a directory: nothing to watch
@@ -322,9 +322,8 @@ impl Watch {
         let Some(watcher) = watcher.as_mut() else {
             return false;
         };
-        match watcher.watch(dir, RecursiveMode::Recursive) {
+        match tree::watch_tree(watcher, &self.shared.roots, dir) {
             Ok(()) => true,
-            Err(e) if matches!(e.kind, notify::ErrorKind::PathNotFound) => true,
             Err(e) => {
                 self.shared
                     .fail(format!("cannot watch {}: {}", dir.display(), describe(&e)));
@@ -332,9 +331,17 @@ impl Watch {
             }
         }
     }
+
+    /// Watches every directory again (after events were lost, directories created meanwhile
+    /// may be unwatched). Returns `false` (and fails the watcher) when a watch cannot be added.
+    pub fn ensure_all_watched(&self) -> bool {
+        watch_roots(&self.shared.roots)
+            .iter()
+            .all(|root| self.ensure_watched(root))
+    }
 }
 
-/// The roots to watch recursively: the work tree, and the git and common directories when
+/// The roots whose trees are watched: the work tree, and the git and common directories when
 /// they are not inside it (linked worktrees, `GIT_DIR` elsewhere).
 fn watch_roots(roots: &Roots) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = Vec::new();

@@ -169,3 +169,40 @@ fn symbolic_links_are_entries_and_are_not_followed() {
     assert_eq!(ours(&answer.value), repo.git_porcelain());
     assert_eq!(ours(&answer.value), " M link\n");
 }
+
+#[test]
+fn directories_moved_or_created_later_are_watched_before_they_are_read() {
+    let repo = TestRepo::new();
+    let view = repo.view();
+    settle(&view);
+    // A tracked directory moved inside the work tree, then edited at its new place.
+    std::fs::rename(repo.path().join("docs/d1"), repo.path().join("moved")).expect("move");
+    assert_eq!(
+        ours(&view.status(Freshness::Synced).expect("status").value),
+        repo.git_porcelain()
+    );
+    repo.write("moved/page.md", "edited after the move\n");
+    repo.write("moved/sub/new.md", "new\n");
+    assert_eq!(
+        ours(&view.status(Freshness::Synced).expect("status").value),
+        repo.git_porcelain()
+    );
+    // Moved back and tracked again: edits inside are seen, nested new directories too.
+    std::fs::rename(repo.path().join("moved"), repo.path().join("docs/d1")).expect("move back");
+    repo.git_ok(&["add", "docs/d1"]);
+    assert_eq!(
+        ours(&view.status(Freshness::Synced).expect("status").value),
+        repo.git_porcelain()
+    );
+    for i in 0..5 {
+        repo.write(&format!("docs/d1/sub/level{i}/f.md"), "deeper\n");
+        repo.git_ok(&["add", "docs/d1"]);
+        repo.write(&format!("docs/d1/sub/level{i}/f.md"), "edited\n");
+        assert_eq!(
+            ours(&view.status(Freshness::Synced).expect("status").value),
+            repo.git_porcelain(),
+            "level {i}"
+        );
+    }
+    assert!(view.is_watching(), "{:?}", view.not_watching_because());
+}

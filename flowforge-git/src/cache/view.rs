@@ -330,6 +330,10 @@ impl Inner {
 
     fn apply(&self, previous: Option<Arc<Status>>, changes: &StatusChanges) -> Result<Status> {
         // A new directory is watched before it is read, so nothing created in it is missed.
+        // After lost events (or too many paths to track) any directory may be new.
+        if changes.full && previous.is_some() && self.watch.is_healthy() {
+            self.watch.ensure_all_watched();
+        }
         for dir in &changes.maybe_dirs {
             self.watch.ensure_watched(&self.repo.workdir().join(dir));
         }
