@@ -169,3 +169,22 @@ fn work_tree_renames_into_intent_to_add_files() {
         .expect("refresh");
     status_support::assert_matches_git("refreshed", &repo, &status);
 }
+
+#[test]
+fn a_deleted_file_moved_onto_an_unmerged_path_hides_behind_the_conflict() {
+    let repo = TestRepo::new();
+    repo.git_ok(&["commit", "-q", "--allow-empty", "-m", "base"]);
+    repo.git_ok(&["checkout", "-q", "-b", "theirs"]);
+    repo.write("c.txt", "theirs\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "theirs"]);
+    repo.git_ok(&["checkout", "-q", "main"]);
+    repo.write("c.txt", "ours\n");
+    repo.write("q.txt", "tracked\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "ours"]);
+    assert!(!repo.git(&["merge", "-q", "theirs"]).status.success());
+    check("conflict", &repo);
+    std::fs::rename(repo.path().join("q.txt"), repo.path().join("c.txt")).expect("mv");
+    check("deleted file moved onto the conflicted path", &repo);
+}

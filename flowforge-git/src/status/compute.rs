@@ -353,68 +353,74 @@ pub(crate) fn index_fingerprint(repo: &Repository) -> Vec<u8> {
 }
 
 /// git detects renames on the work-tree side too, where the only possible destinations are
-/// intent-to-add files: a deleted tracked file whose content (or most of it) now sits in an
-/// intent-to-add file shows as ` R old -> new`. Recomputes `status.worktree_renames`.
+/// intent-to-add files and unmerged paths (their work-tree files): a deleted tracked file whose
+/// content (or most of it) now sits in an intent-to-add file shows as ` R old -> new`; one
+/// paired with an unmerged path disappears behind the conflict line. Recomputes
+/// `status.worktree_renames`.
 pub(crate) fn pair_worktree_renames(
     status: &mut super::model::Status,
     repo: &Repository,
 ) -> Result<(), git2::Error> {
     status.worktree_renames.clear();
-    let has = |wanted: Change| status.unstaged.values().any(|c| *c == wanted);
-    if status.intent_to_add.is_empty()
-        || !has(Change::Deleted)
-        || !has(Change::Added)
-        || !renames_enabled(repo)
-    {
+    let ita_added = status
+        .unstaged
+        .iter()
+        .any(|(p, c)| *c == Change::Added && status.intent_to_add.contains(p));
+    let deleted = status.unstaged.values().any(|c| *c == Change::Deleted);
+    if !deleted || !(ita_added || !status.conflicts.is_empty()) || !renames_enabled(repo) {
         return Ok(());
     }
     let index = fresh_index(repo)?;
     let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
     let mut sources = Vec::new();
-    let mut dests = Vec::new();
     for (path, change) in &status.unstaged {
-        match change {
-            Change::Deleted => {
-                if let Some(entry) =
-                    index.get_path(std::path::Path::new(std::ffi::OsStr::from_bytes(path)), 0)
-                {
-                    sources.push(renames::Side {
-                        path: path.clone(),
-                        oid: entry.id,
-                        mode: entry.mode,
-                        content: None,
-                    });
-                }
-            }
-            Change::Added if status.intent_to_add.contains(path) => {
-                let full = workdir.join(std::ffi::OsStr::from_bytes(path));
-                let Ok(meta) = full.symlink_metadata() else {
-                    continue;
-                };
-                let (content, mode) = if meta.file_type().is_symlink() {
-                    match std::fs::read_link(&full) {
-                        Ok(target) => (target.as_os_str().as_bytes().to_vec(), 0o120000),
-                        Err(_) => continue,
-                    }
-                } else if meta.is_file() {
-                    use std::os::unix::fs::PermissionsExt;
-                    let exec = meta.permissions().mode() & 0o100 != 0;
-                    match std::fs::read(&full) {
-                        Ok(content) => (content, if exec { 0o100755 } else { 0o100644 }),
-                        Err(_) => continue,
-                    }
-                } else {
-                    continue;
-                };
-                dests.push(renames::Side {
-                    path: path.clone(),
-                    oid: Oid::hash_object(git2::ObjectType::Blob, &content)?,
-                    mode,
-                    content: Some(content),
-                });
-            }
-            _ => {}
+        if *change != Change::Deleted {
+            continue;
         }
+        let rel = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+        if let Some(entry) = index.get_path(rel, 0) {
+            sources.push(renames::Side {
+                path: path.clone(),
+                oid: entry.id,
+                mode: entry.mode,
+                content: None,
+            });
+        }
+    }
+    let candidates: BTreeSet<&Vec<u8>> = status
+        .unstaged
+        .iter()
+        .filter(|(p, c)| **c == Change::Added && status.intent_to_add.contains(*p))
+        .map(|(p, _)| p)
+        .chain(status.conflicts.keys())
+        .collect();
+    let mut dests = Vec::new();
+    for path in candidates {
+        let full = workdir.join(std::ffi::OsStr::from_bytes(path));
+        let Ok(meta) = full.symlink_metadata() else {
+            continue;
+        };
+        let (content, mode) = if meta.file_type().is_symlink() {
+            match std::fs::read_link(&full) {
+                Ok(target) => (target.as_os_str().as_bytes().to_vec(), 0o120000),
+                Err(_) => continue,
+            }
+        } else if meta.is_file() {
+            use std::os::unix::fs::PermissionsExt;
+            let exec = meta.permissions().mode() & 0o100 != 0;
+            match std::fs::read(&full) {
+                Ok(content) => (content, if exec { 0o100755 } else { 0o100644 }),
+                Err(_) => continue,
+            }
+        } else {
+            continue;
+        };
+        dests.push(renames::Side {
+            path: path.clone(),
+            oid: Oid::hash_object(git2::ObjectType::Blob, &content)?,
+            mode,
+            content: Some(content),
+        });
     }
     for (d, s) in renames::detect(repo, &sources, &dests)? {
         status
