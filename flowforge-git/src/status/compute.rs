@@ -367,7 +367,8 @@ pub(crate) fn pair_worktree_renames(
         .iter()
         .any(|(p, c)| *c == Change::Added && status.intent_to_add.contains(p));
     let deleted = status.unstaged.values().any(|c| *c == Change::Deleted);
-    if !deleted || !(ita_added || !status.conflicts.is_empty()) || !renames_enabled(repo) {
+    let destinations = ita_added || !status.conflicts.is_empty();
+    if !deleted || !destinations || !renames_enabled(repo) {
         return Ok(());
     }
     let index = fresh_index(repo)?;
