@@ -21,6 +21,7 @@ mod quote;
 mod refresh;
 mod renames;
 mod scope;
+mod worktree_renames;
 
 pub use format::PorcelainOptions;
 pub use head::{Head, Upstream};

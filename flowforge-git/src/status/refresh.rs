@@ -8,7 +8,7 @@ use super::{
     compute::{self, UnstagedSide},
     fast, head,
     model::{Engine, StagedBasis, Status, StatusOptions},
-    scope,
+    scope, worktree_renames,
 };
 use crate::{Repo, error::Result};
 
@@ -31,7 +31,7 @@ impl Repo {
     fn compute_full(&self, git: &Repository) -> Result<Status> {
         match fast::compute(self, git)? {
             Some(mut status) => {
-                compute::pair_worktree_renames(&mut status, git)
+                worktree_renames::pair(&mut status, git)
                     .map_err(self.git_error("detect work-tree renames"))?;
                 Ok(status)
             }
@@ -63,7 +63,7 @@ impl Repo {
             quote_path: compute::quote_path(git),
             computed_at: SystemTime::now(),
         };
-        compute::pair_worktree_renames(&mut status, git)
+        worktree_renames::pair(&mut status, git)
             .map_err(self.git_error("detect work-tree renames"))?;
         Ok(status)
     }
@@ -115,7 +115,7 @@ impl Status {
             if !scopes.is_empty() {
                 next.refresh_unstaged(repo, git, &index, &scopes)?;
             }
-            compute::pair_worktree_renames(&mut next, git)
+            worktree_renames::pair(&mut next, git)
                 .map_err(repo.git_error("detect work-tree renames"))?;
             next.computed_at = SystemTime::now();
             *self = next;
@@ -140,7 +140,7 @@ impl Status {
             let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
             let mut next = self.clone();
             next.sync_index_and_head(repo, git, head)?;
-            compute::pair_worktree_renames(&mut next, git)
+            worktree_renames::pair(&mut next, git)
                 .map_err(repo.git_error("detect work-tree renames"))?;
             next.computed_at = SystemTime::now();
             *self = next;

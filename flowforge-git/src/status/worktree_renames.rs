@@ -1,0 +1,87 @@
+//! Renames on the work-tree side, as `git status` shows them.
+
+use std::{collections::BTreeSet, os::unix::ffi::OsStrExt};
+
+use git2::{Oid, Repository};
+
+use super::{
+    compute::{fresh_index, renames_enabled},
+    model::{Change, Status},
+    renames,
+};
+
+/// git detects renames on the work-tree side too, where the only possible destinations are
+/// intent-to-add files and unmerged paths (their work-tree files): a deleted tracked file whose
+/// content (or most of it) now sits in an intent-to-add file shows as ` R old -> new`; one
+/// paired with an unmerged path disappears behind the conflict line. Recomputes
+/// `status.worktree_renames`.
+pub(crate) fn pair(status: &mut Status, repo: &Repository) -> Result<(), git2::Error> {
+    status.worktree_renames.clear();
+    let ita_added = status
+        .unstaged
+        .iter()
+        .any(|(p, c)| *c == Change::Added && status.intent_to_add.contains(p));
+    let deleted = status.unstaged.values().any(|c| *c == Change::Deleted);
+    let destinations = ita_added || !status.conflicts.is_empty();
+    if !deleted || !destinations || !renames_enabled(repo) {
+        return Ok(());
+    }
+    let index = fresh_index(repo)?;
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
+    let mut sources = Vec::new();
+    for (path, change) in &status.unstaged {
+        if *change != Change::Deleted {
+            continue;
+        }
+        let rel = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+        if let Some(entry) = index.get_path(rel, 0) {
+            sources.push(renames::Side {
+                path: path.clone(),
+                oid: entry.id,
+                mode: entry.mode,
+                content: None,
+            });
+        }
+    }
+    let candidates: BTreeSet<&Vec<u8>> = status
+        .unstaged
+        .iter()
+        .filter(|(p, c)| **c == Change::Added && status.intent_to_add.contains(*p))
+        .map(|(p, _)| p)
+        .chain(status.conflicts.keys())
+        .collect();
+    let mut dests = Vec::new();
+    for path in candidates {
+        let full = workdir.join(std::ffi::OsStr::from_bytes(path));
+        let Ok(meta) = full.symlink_metadata() else {
+            continue;
+        };
+        let (content, mode) = if meta.file_type().is_symlink() {
+            match std::fs::read_link(&full) {
+                Ok(target) => (target.as_os_str().as_bytes().to_vec(), 0o120000),
+                Err(_) => continue,
+            }
+        } else if meta.is_file() {
+            use std::os::unix::fs::PermissionsExt;
+            let exec = meta.permissions().mode() & 0o100 != 0;
+            match std::fs::read(&full) {
+                Ok(content) => (content, if exec { 0o100755 } else { 0o100644 }),
+                Err(_) => continue,
+            }
+        } else {
+            continue;
+        };
+        dests.push(renames::Side {
+            path: path.clone(),
+            oid: Oid::hash_object(git2::ObjectType::Blob, &content)?,
+            mode,
+            content: Some(content),
+        });
+    }
+    for (d, s) in renames::detect(repo, &sources, &dests)? {
+        status
+            .worktree_renames
+            .insert(dests[d].path.clone(), sources[s].path.clone());
+    }
+    Ok(())
+}
