@@ -66,22 +66,32 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
     }
     let mut unstaged = found.unstaged;
     let mut ignore_error = None;
-    let mut untracked = worktree::untracked(found.untracked_files, |path| {
+    let mut is_ignored = |path: &[u8]| {
         let path = Path::new(std::ffi::OsStr::from_bytes(path));
         git.is_path_ignored(path).unwrap_or_else(|e| {
             ignore_error.get_or_insert(e);
             false
         })
-    });
+    };
+    let mut untracked = worktree::untracked(found.untracked_files, &mut is_ignored);
+    // An ignored directory shows nothing, whatever it holds; the others go to libgit2, which
+    // collapses them to `dir/` (or hides them when everything inside is ignored).
+    let mut scopes = found.scopes;
+    scopes.extend(
+        found
+            .untracked_dirs
+            .into_iter()
+            .filter(|dir| !is_ignored(dir)),
+    );
     if let Some(e) = ignore_error {
         return Err(repo.git_error("read the ignore rules")(e));
     }
-    if !found.scopes.is_empty() {
+    if !scopes.is_empty() {
         let loaded = match git_index.take() {
             Some(index) => index,
             None => load_index(repo, git)?,
         };
-        let scopes = scope::widen(&loaded, found.scopes);
+        let scopes = scope::widen(&loaded, scopes);
         let side = compute::unstaged_side(git, &loaded, Some(&scopes), &staged.intent_to_add)
             .map_err(repo.git_error("diff the index to the work tree"))?;
         for scope in &scopes {

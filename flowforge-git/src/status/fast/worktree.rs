@@ -41,6 +41,8 @@ pub(crate) struct Found {
     pub unstaged: BTreeMap<Vec<u8>, Change>,
     /// Untracked files in tracked directories (not yet checked against the ignore rules).
     pub untracked_files: Vec<Vec<u8>>,
+    /// Untracked directories in tracked directories (not yet checked against the ignore rules).
+    pub untracked_dirs: Vec<Vec<u8>>,
     /// Paths for libgit2 to decide.
     pub scopes: Vec<Vec<u8>>,
     /// A tracked directory is no longer a real directory: use libgit2 for everything.
@@ -126,7 +128,7 @@ pub(crate) fn compare(
         };
         for (path, is_dir) in candidates {
             if is_dir {
-                found.scopes.push(path);
+                found.untracked_dirs.push(path);
             } else {
                 found.untracked_files.push(path);
             }
