@@ -2,7 +2,7 @@
 //! directories): flowforge-git against `git status --porcelain` as a process.
 //!
 //! Groups: `git_status_cold` (a new `Repo` and a full status from nothing, against one git
-//! process), `git_status_warm` (a full status again on an open `Repo`, nothing changed), and
+//! process and against libgit2's diffs alone), `git_status_warm` (a full status again on an open `Repo`, nothing changed), and
 //! `git_status_one_edit` (one tracked file edited, then the kept status refreshed for that path,
 //! against one git process).
 //!
@@ -12,7 +12,7 @@ use std::{hint::black_box, path::PathBuf, process::Command, time::Duration};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use flowforge_bench::fixture::{Fixture, FixtureOptions};
-use flowforge_git::{PorcelainOptions, Repo, StatusOptions};
+use flowforge_git::{Engine, PorcelainOptions, Repo, StatusOptions};
 
 fn git_status(repo: &std::path::Path) -> Vec<u8> {
     let out = Command::new("git")
@@ -59,6 +59,14 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::new("git_process", files), |b| {
         b.iter(|| black_box(git_status(black_box(&path))));
+    });
+    let mut libgit2_only = StatusOptions::default();
+    libgit2_only.engine = Engine::Libgit2;
+    group.bench_function(BenchmarkId::new("flowforge_libgit2_only", files), |b| {
+        b.iter(|| {
+            let repo = Repo::open(black_box(&path)).expect("open");
+            black_box(repo.status(&libgit2_only).expect("status"))
+        });
     });
     group.finish();
 
