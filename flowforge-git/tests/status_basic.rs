@@ -188,3 +188,26 @@ fn a_deleted_file_moved_onto_an_unmerged_path_hides_behind_the_conflict() {
     std::fs::rename(repo.path().join("q.txt"), repo.path().join("c.txt")).expect("mv");
     check("deleted file moved onto the conflicted path", &repo);
 }
+
+#[test]
+fn tracked_paths_replaced_by_other_kinds() {
+    let repo = TestRepo::new();
+    for name in ["d1/a", "d2/a", "f1", "f2", "keep/x"] {
+        repo.write(name, name);
+    }
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+    let root = repo.path();
+    // A tracked directory replaced by a file, another by a symbolic link to a directory.
+    std::fs::remove_dir_all(root.join("d1")).expect("rm");
+    std::fs::write(root.join("d1"), "now a file").expect("write");
+    std::fs::remove_dir_all(root.join("d2")).expect("rm");
+    std::os::unix::fs::symlink("keep", root.join("d2")).expect("symlink");
+    check("directories replaced", &repo);
+    // A tracked file replaced by a directory with content, another by an empty directory.
+    std::fs::remove_file(root.join("f1")).expect("rm");
+    repo.write("f1/inside", "x");
+    std::fs::remove_file(root.join("f2")).expect("rm");
+    std::fs::create_dir(root.join("f2")).expect("mkdir");
+    check("files replaced", &repo);
+}

@@ -63,7 +63,13 @@ enum Op {
     },
     AssumeUnchanged(usize),
     SkipWorktree(usize),
+    /// A file replaced by a directory holding a file.
+    FileToDir(usize),
+    /// A directory replaced by a file.
+    DirToFile(usize),
 }
+
+const DIRS: &[&str] = &["dir", "dir/sub", "new", "new/deep"];
 
 fn op() -> impl Strategy<Value = Op> {
     let file = 0..FILES.len();
@@ -84,7 +90,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::SetUpstream),
         1 => (file.clone(), 0..3u8).prop_map(|(file, kind)| Op::MergeConflict { file, kind }),
         1 => file.clone().prop_map(Op::AssumeUnchanged),
-        1 => file.prop_map(Op::SkipWorktree),
+        1 => file.clone().prop_map(Op::SkipWorktree),
+        1 => file.prop_map(Op::FileToDir),
+        1 => (0..DIRS.len()).prop_map(Op::DirToFile),
     ]
 }
 
@@ -248,6 +256,16 @@ impl World {
             Op::AssumeUnchanged(file) => {
                 self.git(&["update-index", "--assume-unchanged", "--", name(file)]);
                 Touched::Index
+            }
+            Op::FileToDir(file) => {
+                self.remove(name(file));
+                self.write(&format!("{}/inner.txt", name(file)), "inner\n");
+                Touched::Paths(vec![name(file).into()])
+            }
+            Op::DirToFile(dir) => {
+                self.remove(DIRS[*dir]);
+                self.write(DIRS[*dir], "was a directory\n");
+                Touched::Paths(vec![DIRS[*dir].into()])
             }
             Op::SkipWorktree(file) => {
                 self.git(&["update-index", "--skip-worktree", "--", name(file)]);

@@ -260,7 +260,9 @@ pub(crate) fn unstaged_side(
         };
         let change = match delta.status() {
             Delta::Untracked => {
-                side.untracked.insert(path.to_vec());
+                if !under_tracked_file(index, path) {
+                    side.untracked.insert(path.to_vec());
+                }
                 continue;
             }
             Delta::Added => Change::Added,
@@ -294,6 +296,21 @@ pub(crate) fn unstaged_side(
         );
     }
     Ok(side)
+}
+
+/// True when `path` (possibly `dir/`) is, or lies under, a path the index holds as a file:
+/// git does not look inside a tracked file replaced by a directory, libgit2 does.
+fn under_tracked_file(index: &Index, path: &[u8]) -> bool {
+    let path = path.strip_suffix(b"/").unwrap_or(path);
+    let tracked = |prefix: &[u8]| {
+        let prefix = std::path::Path::new(std::ffi::OsStr::from_bytes(prefix));
+        (0..=3).any(|stage| index.get_path(prefix, stage).is_some())
+    };
+    tracked(path)
+        || path
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == b'/' && tracked(&path[..i]))
 }
 
 /// `status.renames`, falling back to `diff.renames` (default true); `copies` counts as on.
