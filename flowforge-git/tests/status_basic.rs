@@ -211,3 +211,53 @@ fn tracked_paths_replaced_by_other_kinds() {
     std::fs::create_dir(root.join("f2")).expect("mkdir");
     check("files replaced", &repo);
 }
+
+#[test]
+fn untracked_directory_corner_cases() {
+    let repo = TestRepo::new();
+    repo.write("tracked.txt", "t\n");
+    repo.write(
+        "ignored-dir/kept.txt",
+        "tracked inside an ignored directory\n",
+    );
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+    repo.write(".gitignore", "ignored-dir/\n*.tmp\n");
+    let root = repo.path();
+    // A nested repository, an empty directory, a directory holding only an empty directory,
+    // one holding only ignored files, an untracked file beside a tracked one in an ignored
+    // directory, and names git must quote.
+    std::fs::create_dir_all(root.join("nested")).expect("mkdir");
+    status_support::git_in(&root.join("nested"), &["init", "-q"]);
+    std::fs::create_dir_all(root.join("empty")).expect("mkdir");
+    std::fs::create_dir_all(root.join("outer/inner-empty")).expect("mkdir");
+    repo.write("only-ignored/a.tmp", "x\n");
+    repo.write("ignored-dir/new.txt", "x\n");
+    repo.write("new\nline", "x\n");
+    repo.write("back\\slash", "x\n");
+    repo.write("deep/er/still/file.txt", "x\n");
+    std::fs::set_permissions(
+        root.join("tracked.txt"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
+    check("corner cases", &repo);
+    // A nested repository deeper down, seen by a cold status and by a refresh.
+    let handle = Repo::open(&root).expect("open");
+    let mut status = handle.status(&StatusOptions::default()).expect("status");
+    std::fs::create_dir_all(root.join("holder/n2")).expect("mkdir");
+    status_support::git_in(&root.join("holder/n2"), &["init", "-q"]);
+    status
+        .refresh_paths(&handle, &[root.join("holder/n2/.git/HEAD")])
+        .expect("refresh");
+    status_support::assert_matches_git("nested repository, refreshed", &repo, &status);
+    check("nested repository deeper down", &repo);
+    let excludes = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(excludes.path(), "deep/\n").expect("write");
+    repo.git_ok(&[
+        "config",
+        "core.excludesFile",
+        excludes.path().to_str().expect("utf-8"),
+    ]);
+    check("core.excludesFile", &repo);
+}

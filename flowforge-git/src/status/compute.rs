@@ -368,3 +368,63 @@ pub(crate) fn index_fingerprint(repo: &Repository) -> Vec<u8> {
     }
     print
 }
+
+/// The untracked directories among `dirs` that git shows and libgit2 does not: git lists a
+/// directory holding a nested repository (even an empty one) as `dir/`; libgit2 hides one
+/// with no other files. `dirs` are paths relative to the top; tracked, ignored, missing and
+/// already reported ones are skipped.
+pub(crate) fn nested_repositories(
+    repo: &Repository,
+    index: &Index,
+    dirs: &[Vec<u8>],
+    reported: &BTreeSet<Vec<u8>>,
+) -> Result<Vec<Vec<u8>>, git2::Error> {
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
+    let mut found = Vec::new();
+    for dir in dirs {
+        let full = workdir.join(std::ffi::OsStr::from_bytes(dir));
+        let is_dir = full.symlink_metadata().is_ok_and(|m| m.is_dir());
+        let mut prefix = dir.clone();
+        prefix.push(b'/');
+        if !is_dir
+            || index.find_prefix(prefix.as_slice()).is_ok()
+            || reported.iter().any(|p| super::scope::is_under(p, dir))
+            || repo.is_path_ignored(std::path::Path::new(std::ffi::OsStr::from_bytes(dir)))?
+        {
+            continue;
+        }
+        if holds_repository(repo, &workdir, dir)? {
+            found.push(prefix);
+        }
+    }
+    Ok(found)
+}
+
+/// True when `dir` is a repository or holds one below directories the ignore rules keep.
+fn holds_repository(
+    repo: &Repository,
+    workdir: &std::path::Path,
+    dir: &[u8],
+) -> Result<bool, git2::Error> {
+    let full = workdir.join(std::ffi::OsStr::from_bytes(dir));
+    if full.join(".git").symlink_metadata().is_ok() {
+        return Ok(true);
+    }
+    let Ok(entries) = std::fs::read_dir(&full) else {
+        return Ok(false);
+    };
+    for entry in entries.flatten() {
+        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let mut child = dir.to_vec();
+        child.push(b'/');
+        child.extend_from_slice(entry.file_name().as_bytes());
+        if !repo.is_path_ignored(std::path::Path::new(std::ffi::OsStr::from_bytes(&child)))?
+            && holds_repository(repo, workdir, &child)?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

@@ -195,6 +195,9 @@ impl Status {
         }
         self.unstaged.extend(unstaged);
         self.untracked.extend(untracked);
+        let nested = compute::nested_repositories(git, index, scopes, &self.untracked)
+            .map_err(repo.git_error("look for nested repositories"))?;
+        self.untracked.extend(nested);
         Ok(())
     }
 }

@@ -77,12 +77,12 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
     // An ignored directory shows nothing, whatever it holds; the others go to libgit2, which
     // collapses them to `dir/` (or hides them when everything inside is ignored).
     let mut scopes = found.scopes;
-    scopes.extend(
-        found
-            .untracked_dirs
-            .into_iter()
-            .filter(|dir| !is_ignored(dir)),
-    );
+    let untracked_dirs: Vec<Vec<u8>> = found
+        .untracked_dirs
+        .into_iter()
+        .filter(|dir| !is_ignored(dir))
+        .collect();
+    scopes.extend(untracked_dirs.iter().cloned());
     if let Some(e) = ignore_error {
         return Err(repo.git_error("read the ignore rules")(e));
     }
@@ -100,6 +100,9 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
         }
         unstaged.extend(side.unstaged);
         untracked.extend(side.untracked);
+        let nested = compute::nested_repositories(git, &loaded, &untracked_dirs, &untracked)
+            .map_err(repo.git_error("look for nested repositories"))?;
+        untracked.extend(nested);
     }
 
     Ok(Some(Status {
