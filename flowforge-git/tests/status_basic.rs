@@ -261,3 +261,50 @@ fn untracked_directory_corner_cases() {
     ]);
     check("core.excludesFile", &repo);
 }
+
+#[test]
+fn ignore_rule_corner_cases() {
+    let repo = TestRepo::new();
+    repo.write("tracked.txt", "t\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+    repo.write(
+        ".gitignore",
+        "*.log\n!important.log\n/root-only.txt\n**/build/\nexcluded/\n!excluded/keep.txt\n.gitignore-ignored\n",
+    );
+    for name in [
+        "a.log",
+        "important.log",
+        "sub/important.log",
+        "root-only.txt",
+        "sub/root-only.txt",
+        "x/y/build/out.o",
+        "build-not/x",
+        "excluded/keep.txt",
+        "excluded/other.txt",
+        "trailing space ",
+        "a b/c d",
+        "-dash",
+        "#hash",
+        "sub/.gitignore",
+    ] {
+        repo.write(name, "x\n");
+    }
+    repo.write("sub/.gitignore", "*\n!*.keep\n");
+    repo.write("sub/shown.keep", "x\n");
+    std::os::unix::fs::symlink("sub", repo.path().join("dir-link")).expect("symlink");
+    std::os::unix::fs::symlink("/nonexistent", repo.path().join("dangling")).expect("symlink");
+    check("ignore corner cases", &repo);
+    let handle = Repo::open(repo.path()).expect("open");
+    let mut status = handle.status(&StatusOptions::default()).expect("status");
+    repo.write("sub/.gitignore", "*.log\n");
+    status
+        .refresh_paths(&handle, &["sub/.gitignore".into()])
+        .expect("refresh");
+    status_support::assert_matches_git("nested .gitignore changed, refreshed", &repo, &status);
+    repo.write(".gitignore", "*.txt\n");
+    status
+        .refresh_paths(&handle, &[".gitignore".into()])
+        .expect("refresh");
+    status_support::assert_matches_git("top .gitignore changed, refreshed", &repo, &status);
+}
