@@ -9,7 +9,7 @@
 //! | `schema_version` | integer | `1` |
 //! | `generated_at` | string | RFC 3339 time of the run's end |
 //! | `command` | string | the command line |
-//! | `machine` | object | `cpus` (integer), `os` (string) |
+//! | `machine` | object | `cpus` (integer), `os` (string), `load_before`, `load_after` (1-minute load average at the start and end of the run, number or null: other work on the machine) |
 //! | `fixture` | object | `source` (`{"kind": "generated"}` or `{"kind": "clone", "origin": path}`), `repo` (string), `tracked_files`, `directories`, `branches`, `developers` (integers), `kept` (boolean) |
 //! | `developers` | array of integers | the developer counts measured |
 //! | `samples` | integer | timed rounds per cell (after one untimed warm-up round) |
@@ -17,7 +17,7 @@
 //! | `status` | object | `naive`, `optimized`: `"PASS"` or `"NEEDS_OPTIMIZATION"` |
 //! | `complete` | object | `naive`, `optimized`: boolean, false when a cell of the variant was not measured or the run measured only some operations (`--ops`); the score and status cover the measured cells only |
 //! | `peak_rss_mib` | number or null | the run's peak resident memory (`VmHWM`); child `git` processes are not included |
-//! | `git_cache_rss_mib` | number or null | resident memory added by the optimized git view of the fixture (RSS after a warm Git Sync minus before opening it) |
+//! | `git_cache_rss_mib` | number or null | resident memory added by the optimized git view of the fixture: RSS after opening a watched view and two synced Git Syncs of the largest team, minus RSS before, measured before any other cell |
 //! | `reference` | object | `git_status_ms`: median of one `git status --porcelain` process on the fixture |
 //! | `naive_torn_reads` | integer | reads of a file another thread was rewriting, met by the naive variants (Concurrent Ops) |
 //! | `rows` | array of row objects | one per measured cell, below |
@@ -92,12 +92,16 @@ pub struct Baseline {
 }
 
 /// The machine the run was on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Machine {
     /// Available parallelism.
     pub cpus: usize,
     /// `std::env::consts::OS`.
     pub os: String,
+    /// The 1-minute load average when the run started (other work on the machine).
+    pub load_before: Option<f64>,
+    /// The 1-minute load average when it ended.
+    pub load_after: Option<f64>,
 }
 
 /// Reference timings.

@@ -10,7 +10,7 @@ use crate::{
     fixture::Fixture,
     git_cli::git,
     ops::{self, Mode, Subject, Variant},
-    stats::{Summary, current_rss_mib, peak_rss_mib},
+    stats::{Summary, peak_rss_mib},
     targets,
 };
 
@@ -81,7 +81,7 @@ pub fn run(
     let mut done = 0;
     let mut rows = Vec::new();
     let mut not_measured: BTreeMap<(Operation, Variant, Option<Mode>), String> = BTreeMap::new();
-    let mut git_cache_rss_mib = None;
+    let load_before = load_average();
 
     progress(Progress {
         done,
@@ -95,6 +95,12 @@ pub fn run(
         .map(|s| s.median_ms),
     };
     done += 1;
+    // Before anything else allocates: what the git view adds, warm, for the largest team.
+    let git_cache_rss_mib = if operations.contains(&Operation::GitSync) {
+        ops::git_sync::resident_footprint_mib(fixture.repo(), &fixture.team())?
+    } else {
+        None
+    };
 
     for &n in &counts {
         let mut subjects = BTreeMap::new();
@@ -118,7 +124,6 @@ pub fn run(
                     );
                     progress(Progress { done, total, label });
                     done += 1;
-                    let rss_before = current_rss_mib();
                     let mut round = match ops::build(operation, variant, mode, &subjects[&variant])?
                     {
                         Ok(round) => round,
@@ -130,13 +135,6 @@ pub fn run(
                     // One untimed round: fills caches for warm, and pays one-time costs.
                     round.prepare()?;
                     round.run()?;
-                    if variant == Variant::Optimized && mode == Some(Mode::Warm) {
-                        if let (Some(before), Some(after)) = (rss_before, current_rss_mib()) {
-                            let added = (after - before).max(0.0);
-                            git_cache_rss_mib =
-                                Some(git_cache_rss_mib.map_or(added, |m: f64| m.max(added)));
-                        }
-                    }
                     let mut samples = Vec::with_capacity(options.samples);
                     for _ in 0..options.samples {
                         round.prepare()?;
@@ -175,6 +173,8 @@ pub fn run(
         machine: Machine {
             cpus: std::thread::available_parallelism().map_or(1, usize::from),
             os: std::env::consts::OS.to_owned(),
+            load_before,
+            load_after: load_average(),
         },
         fixture: fixture.description().clone(),
         developers: counts,
@@ -200,6 +200,16 @@ pub fn run(
     };
     baseline.targets = targets::check(&baseline);
     Ok(baseline)
+}
+
+/// The 1-minute load average (`/proc/loadavg`), where there is one.
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 fn time_samples(samples: usize, mut f: impl FnMut() -> Result<()>) -> Result<Option<Summary>> {

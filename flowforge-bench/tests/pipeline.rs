@@ -64,6 +64,8 @@ fn check_schema(doc: &Value, devs: &[u64]) {
     let machine = key(doc, "machine", "$");
     assert!(integer(machine, "cpus", "machine") >= 1);
     string(machine, "os", "machine");
+    number_or_null(machine, "load_before", "machine");
+    number_or_null(machine, "load_after", "machine");
     let fixture = key(doc, "fixture", "$");
     one_of(
         string(key(fixture, "source", "fixture"), "kind", "fixture.source"),

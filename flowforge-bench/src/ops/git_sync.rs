@@ -163,6 +163,35 @@ impl Round for Naive {
     }
 }
 
+/// The resident memory (MiB) that a watched view of `repo` adds once it has answered two
+/// synced Git Syncs of `team`: RSS after minus RSS before (`None` without `/proc`). Measure it
+/// before other work has grown the heap, or freed memory gets reused and hides the cost.
+///
+/// # Errors
+/// [`crate::Error::GitView`] when the view cannot be opened or answer.
+pub fn resident_footprint_mib(
+    repo: &std::path::Path,
+    team: &crate::fixture::Team,
+) -> Result<Option<f64>> {
+    let requests: Vec<DeveloperRequest> = team
+        .developers
+        .iter()
+        .zip(&team.tasks)
+        .map(|(dev, task)| DeveloperRequest {
+            id: dev.clone(),
+            tasks: vec![task.clone()],
+        })
+        .collect();
+    let before = crate::stats::current_rss_mib();
+    let view = GitView::open(repo, &ViewOptions::default())?;
+    for _ in 0..2 {
+        std::hint::black_box(view.sync(&requests, Freshness::Synced)?);
+    }
+    let after = crate::stats::current_rss_mib();
+    drop(view);
+    Ok(before.zip(after).map(|(b, a)| (a - b).max(0.0)))
+}
+
 /// Fails unless `porcelain` (v1 status text) lists `path` as modified in the work tree.
 pub(crate) fn check_contains_edit(
     variant: Variant,

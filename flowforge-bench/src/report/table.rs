@@ -56,12 +56,20 @@ pub fn text(b: &Baseline) -> String {
     let _ = writeln!(
         out,
         "Fixture: {} tracked files in {} directories, {} branches ({})\n\
+         Machine: {} CPUs, 1-minute load average {} at the start, {} at the end\n\
          Samples: {} timed rounds per cell after one warm-up; times are medians; \
          ! warning, !! critical\n",
         f.tracked_files,
         f.directories,
         f.branches,
         f.repo.display(),
+        b.machine.cpus,
+        b.machine
+            .load_before
+            .map_or("n/a".to_owned(), |l| format!("{l:.1}")),
+        b.machine
+            .load_after
+            .map_or("n/a".to_owned(), |l| format!("{l:.1}")),
         b.samples
     );
     for variant in Variant::ALL {
