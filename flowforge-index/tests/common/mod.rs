@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use std::fs;
+use std::{fs, path::Path};
 
 use flowforge_core::{
     DeveloperId, Layout, TaskId,
@@ -198,4 +198,51 @@ pub fn store_op(layout: &Layout, id: &DeveloperId, op: &StoreOp) {
         | Err(Error::ClaimHeld { .. } | Error::NoActiveSession { .. } | Error::Json { .. }) => {}
         Err(e) => panic!("{op:?} for {id}: {e}"),
     }
+}
+
+pub fn spec(task: &str, paths: &[&str], time: &[(&str, u64, i64)]) -> DevSpec {
+    DevSpec {
+        session: Some((true, Some(task.into()), Some(format!("feature/{task}")))),
+        time: (time.iter())
+            .map(|(t, m, h)| (Some(t.to_string()), *m, *h))
+            .collect(),
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+        ..Default::default()
+    }
+}
+
+/// alice and bob active, carol's session ended; bob works on carol's claim; alice and bob both
+/// change src/lib.rs.
+pub fn team(root: &Path) -> Layout {
+    let layout = Layout::for_repo(root);
+    write_dev(
+        &layout,
+        &dev("alice"),
+        &spec(
+            "feature-auth-1",
+            &["src/auth/login.rs", "src/lib.rs"],
+            &[("feature-auth-1", 30, 1), ("feature-auth-1", 45, 30)],
+        ),
+    );
+    write_dev(
+        &layout,
+        &dev("bob"),
+        &spec(
+            "feature-auth-2",
+            &["src/lib.rs"],
+            &[("feature-auth-2", 20, 2)],
+        ),
+    );
+    let mut carol = spec("billing-1", &[], &[("billing-1", 60, 3)]);
+    carol.session.as_mut().unwrap().0 = false;
+    carol.history = vec![(Some("billing-0".into()), -30)];
+    write_dev(&layout, &dev("carol"), &carol);
+    write_claims(
+        &layout,
+        &[
+            ("feature-auth-1", &dev("alice")),
+            ("feature-auth-2", &dev("carol")),
+        ],
+    );
+    layout
 }
