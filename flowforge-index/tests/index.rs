@@ -323,3 +323,47 @@ fn namespaces_written_through_the_session_store_are_indexed() {
         "json claims stay"
     );
 }
+
+#[test]
+fn large_teams_refresh_in_parallel_and_agree_with_a_fresh_build() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    let ids: Vec<DeveloperId> = (0..150).map(|i| dev(&format!("dev{i:03}"))).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let area = format!("area{}-{i}", i / 10);
+        write_dev(
+            &layout,
+            id,
+            &spec(&area, &[&format!("src/{area}.rs")], &[(&area, 10, 1)]),
+        );
+    }
+    let mut index = Index::build(&layout).unwrap();
+    assert_eq!(index.active().len(), 150);
+    let mut corrupt = spec("x-1", &[], &[]);
+    corrupt.corrupt = true;
+    write_dev(&layout, &ids[7], &corrupt);
+    write_dev(
+        &layout,
+        &ids[70],
+        &spec("area0-0", &["src/area0-0.rs"], &[]),
+    );
+    write_dev(&layout, &ids[140], &DevSpec::default());
+    let stats = index.refresh().unwrap();
+    assert_eq!(stats.checked, 150);
+    assert_eq!(
+        stats.reloaded,
+        [ids[7].clone(), ids[70].clone(), ids[140].clone()]
+    );
+    let fresh = Index::build(&layout).unwrap();
+    assert_eq!(index.active(), fresh.active());
+    assert_eq!(index.conflicts(), fresh.conflicts());
+    assert_eq!(index.problems(), fresh.problems());
+    assert_eq!(
+        index.who(&task("area0-0")).working,
+        [ids[0].clone(), ids[70].clone()]
+    );
+    assert_eq!(
+        index.time_by_task(&TimeRange::all()),
+        fresh.time_by_task(&TimeRange::all())
+    );
+}
