@@ -139,7 +139,7 @@ impl Monitor {
         Ok(Frame {
             at: now,
             developers: self.index.namespace_count(),
-            active_sessions: self.index.active().len(),
+            active_sessions: self.index.active_sessions().count(),
             problems: self.index.problems().len(),
             refresh,
             index_cache: self.index.cache_counts(),

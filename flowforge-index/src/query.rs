@@ -5,7 +5,7 @@ use std::{
     ops::Bound,
 };
 
-use flowforge_core::{DeveloperId, TaskId};
+use flowforge_core::{DeveloperId, TaskId, model::Session};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -120,10 +120,10 @@ impl Index {
         self.record(dev)?.active_session()?.task_id.as_ref()
     }
 
-    /// The developers with an active session, sorted. O(active · log n).
+    /// The developers with an active session, sorted. O(active · log n). Copies each entry;
+    /// [`Index::active_sessions`] answers the same without copying.
     pub fn active(&self) -> Vec<ActiveDeveloper> {
-        (self.derived.active.iter())
-            .filter_map(|dev| self.record(dev)?.active_session())
+        self.active_sessions()
             .map(|s| ActiveDeveloper {
                 developer: s.developer_id.clone(),
                 task: s.task_id.clone(),
@@ -132,6 +132,12 @@ impl Index {
                 session_id: s.session_id.clone(),
             })
             .collect()
+    }
+
+    /// The active sessions, borrowed from the index, sorted by developer: the answer of
+    /// [`Index::active`] without copying it. O(active · log n).
+    pub fn active_sessions(&self) -> impl Iterator<Item = &Session> + '_ {
+        (self.derived.active.iter()).filter_map(|dev| self.record(dev)?.active_session())
     }
 
     /// The tasks matching `pattern` and their holders. O(log n + matches) when the pattern

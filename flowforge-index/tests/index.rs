@@ -143,6 +143,8 @@ fn bad_namespaces_are_left_out_and_reported_never_followed() {
         [dev("alice"), dev("bob")],
         "dave, erin and mallory are left out"
     );
+    let borrowed: Vec<&DeveloperId> = index.active_sessions().map(|s| &s.developer_id).collect();
+    assert_eq!(borrowed, [&dev("alice"), &dev("bob")]);
     assert!(index.tasks(&Pattern::new("evil-*")).tasks.is_empty());
     assert!(
         index
