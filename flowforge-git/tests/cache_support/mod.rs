@@ -1,9 +1,13 @@
 //! Shared by the cache, refs and sync tests: repositories made with the real `git` CLI.
 #![allow(dead_code)] // each test binary uses a different part
 
+#[path = "../git_cli/mod.rs"]
+mod git_cli;
+pub use git_cli::git_in;
+
 use std::{
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
 use flowforge_git::{GitView, Status, ViewOptions, status::PorcelainOptions};
@@ -70,21 +74,6 @@ impl TestRepo {
     pub fn view(&self) -> GitView {
         GitView::open(&self.path, &ViewOptions::default()).expect("open view")
     }
-}
-
-pub fn git_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .expect("git runs")
 }
 
 /// Our porcelain v1 text.

@@ -1,10 +1,11 @@
 //! Shared by the status tests: repositories made with the real `git` CLI, and git's answers.
 #![allow(dead_code)] // each test binary uses a different part
 
-use std::{
-    path::{Path, PathBuf},
-    process::{Command, Output},
-};
+#[path = "../git_cli/mod.rs"]
+mod git_cli;
+pub use git_cli::git_in;
+
+use std::{path::PathBuf, process::Output};
 
 use flowforge_git::{PorcelainOptions, Status};
 
@@ -52,21 +53,6 @@ impl TestRepo {
         args.extend_from_slice(flags);
         self.git_ok(&args).stdout
     }
-}
-
-pub fn git_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env_remove("GIT_DIR")
-        .env_remove("GIT_INDEX_FILE")
-        .output()
-        .expect("git runs")
 }
 
 /// Our output for the flag set git was given, to compare byte for byte.
