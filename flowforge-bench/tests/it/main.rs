@@ -1,0 +1,4 @@
+//! Integration tests of flowforge-bench: one binary, one module per concept.
+
+mod fixture;
+mod pipeline;

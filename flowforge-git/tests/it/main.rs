@@ -1,0 +1,15 @@
+//! Integration tests of flowforge-git: one binary, one module per concept.
+
+mod cache_freshness;
+mod cache_random_edits;
+mod cache_single_flight;
+mod cache_support;
+mod cache_watch_events;
+mod git_cli;
+mod refs_snapshot;
+mod status_basic;
+mod status_differential;
+mod status_faults;
+mod status_renames;
+mod status_support;
+mod sync_developers;

@@ -1,0 +1,92 @@
+//! Git sync for N developers: one status and one ref snapshot, each developer's branches.
+
+use crate::cache_support;
+
+use cache_support::{TestRepo, ours};
+use flowforge_core::{DeveloperId, TaskId};
+use flowforge_git::{
+    DeveloperRequest, Fresh, Freshness, ViewOptions, WatchMode, status::EntryKind, sync_once,
+};
+
+fn developers(n: usize) -> Vec<DeveloperRequest> {
+    (0..n)
+        .map(|i| DeveloperRequest::new(DeveloperId::new(&format!("dev{i}")).expect("id")))
+        .collect()
+}
+
+#[test]
+fn ten_developers_share_one_status_and_one_ref_snapshot() {
+    let repo = TestRepo::new();
+    repo.git_ok(&["branch", "dev-dev3/topic"]);
+    repo.git_ok(&["branch", "feature/t-7-work"]);
+    let view = repo.view();
+    let mut devs = developers(10);
+    devs[5].tasks.push(TaskId::new("t-7").expect("task"));
+
+    let report = view.sync(&devs, Freshness::Synced).expect("sync");
+    assert_eq!(report.developers.len(), 10);
+    let stats = view.stats();
+    assert_eq!((stats.misses, stats.refs_computations), (1, 1), "{stats:?}");
+    for (i, dev) in report.developers.iter().enumerate() {
+        assert_eq!(dev.developer, devs[i].id);
+        assert_eq!(dev.head.branch.as_deref(), Some("main"));
+        assert!(dev.dirty.is_clean());
+        let names: Vec<&str> = dev.branches.iter().map(|b| b.name.as_str()).collect();
+        match i {
+            3 => assert_eq!(names, ["dev-dev3/topic"]),
+            5 => assert_eq!(names, ["feature/t-7-work"]),
+            _ => assert!(names.is_empty(), "dev{i}: {names:?}"),
+        }
+    }
+
+    // An edit made right before a synced sync is in every developer's answer.
+    repo.write("src/file2.txt", "edited\n");
+    repo.write("brand-new.txt", "new\n");
+    let report = view.sync(&devs, Freshness::Synced).expect("sync");
+    assert_eq!(report.status.fresh, Fresh::Synced);
+    for dev in &report.developers {
+        assert_eq!(ours(dev.status()), repo.git_porcelain());
+        assert_eq!((dev.dirty.unstaged, dev.dirty.untracked), (1, 1));
+        assert!(matches!(
+            dev.entry(b"src/file2.txt").map(|e| e.kind),
+            Some(EntryKind::Tracked { .. })
+        ));
+    }
+    assert_eq!(view.stats().misses, 2);
+    assert_eq!(view.stats().refs_computations, 1, "no ref changed");
+}
+
+#[test]
+fn one_call_opens_and_syncs_without_a_watcher() {
+    let repo = TestRepo::new();
+    repo.write("src/file0.txt", "edited\n");
+    let options = ViewOptions {
+        watch: WatchMode::Off,
+        ..ViewOptions::default()
+    };
+    let report = sync_once(repo.path(), &developers(6), &options, Freshness::Synced).expect("sync");
+    assert_eq!(report.status.fresh, Fresh::Recomputed);
+    assert_eq!(report.developers.len(), 6);
+    for dev in &report.developers {
+        assert!(dev.entry(b"src/file0.txt").is_some());
+        assert_eq!(ours(dev.status()), repo.git_porcelain());
+    }
+}
+
+#[test]
+fn syncing_a_path_outside_any_repository_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let err = sync_once(
+        dir.path(),
+        &developers(1),
+        &ViewOptions::default(),
+        Freshness::Synced,
+    )
+    .expect_err("not a repository");
+    assert!(
+        err.to_string().contains("cannot open a repository"),
+        "{err}"
+    );
+    let source = std::error::Error::source(&err).expect("cause").to_string();
+    assert!(source.contains("not a git repository"), "{source}");
+}

@@ -1,0 +1,105 @@
+//! The index's snapshot: a warm start when usable, a rebuild when not, and never a namespace
+//! file written.
+
+use crate::common;
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    os::unix::fs::PermissionsExt,
+    path::{Path, PathBuf},
+};
+
+use common::*;
+use flowforge_index::{Index, StartedFrom};
+
+/// Every file under `root` except the index's own, with its content.
+fn namespace_files(root: &Path, skip: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.starts_with(skip) {
+                continue;
+            }
+            let meta = fs::symlink_metadata(&path).unwrap();
+            if meta.is_dir() {
+                stack.push(path.clone());
+                out.insert(path, Vec::new());
+            } else if meta.is_file() {
+                out.insert(path.clone(), fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn snapshot_starts_warm_and_bad_snapshots_rebuild() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = team(tmp.path());
+    let before = namespace_files(layout.root(), &layout.index_dir());
+    let opened = Index::open(&layout).unwrap();
+    assert_eq!(opened.started_from, StartedFrom::NoSnapshot);
+    assert_eq!(opened.refresh.reloaded.len(), 3);
+    opened.index.save_snapshot().unwrap();
+    assert_eq!(
+        before,
+        namespace_files(layout.root(), &layout.index_dir()),
+        "no namespace file was written"
+    );
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&layout.index_snapshot()), 0o600);
+    assert_eq!(mode(&layout.index_dir()), 0o700);
+
+    let warm = Index::open(&layout).unwrap();
+    assert_eq!(warm.started_from, StartedFrom::Snapshot);
+    assert!(warm.refresh.reloaded.is_empty() && !warm.refresh.team_reloaded);
+    assert_eq!(warm.index.active(), opened.index.active());
+    assert_eq!(warm.index.conflicts(), opened.index.conflicts());
+
+    // A change after the snapshot is picked up by the refresh that follows loading it.
+    write_dev(&layout, &dev("alice"), &DevSpec::default());
+    let after_change = Index::open(&layout).unwrap();
+    assert_eq!(after_change.started_from, StartedFrom::Snapshot);
+    assert_eq!(after_change.refresh.reloaded, [dev("alice")]);
+    assert_eq!(
+        after_change.index.active(),
+        Index::build(&layout).unwrap().active()
+    );
+
+    let good = fs::read(layout.index_snapshot()).unwrap();
+    let newline = good.iter().position(|&b| b == b'\n').unwrap();
+    let mut flipped = good.clone();
+    let at = flipped.len() - 10;
+    flipped[at] ^= 0x01;
+    let old_format =
+        String::from_utf8(good.clone())
+            .unwrap()
+            .replacen("\"format\":1", "\"format\":0", 1);
+    let other_root = String::from_utf8(good.clone())
+        .unwrap()
+        .replace(layout.root().to_str().unwrap(), "/elsewhere/.flowforge");
+    for (what, bytes) in [
+        ("a flipped bit", flipped),
+        ("a truncated file", good[..good.len() / 2].to_vec()),
+        ("no header", good[newline + 1..].to_vec()),
+        ("an old format", old_format.into_bytes()),
+        ("another root", other_root.into_bytes()),
+        ("garbage", b"\x00\x01garbage".to_vec()),
+    ] {
+        fs::write(layout.index_snapshot(), &bytes).unwrap();
+        let opened = Index::open(&layout).unwrap();
+        assert!(
+            matches!(opened.started_from, StartedFrom::BadSnapshot(_)),
+            "{what}: {:?}",
+            opened.started_from
+        );
+        assert_eq!(
+            opened.index.active(),
+            Index::build(&layout).unwrap().active(),
+            "{what}"
+        );
+    }
+}
