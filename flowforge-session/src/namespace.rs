@@ -84,8 +84,10 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
             Some(v) => (v.value, Some(v.version)),
             None => (read_json(&layout.team_config())?.unwrap_or_default(), None),
         };
+        // A developer not registered yet is a change even without details: compare with
+        // what was there before the entry is made, not with the default it starts as.
+        let before = config.team.developers.get(dev).cloned();
         let entry = config.team.developers.entry(dev.clone()).or_default();
-        let before = entry.clone();
         if info.name.is_some() {
             entry.name.clone_from(&info.name);
         }
@@ -95,7 +97,7 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
         if info.role.is_some() {
             entry.role.clone_from(&info.role);
         }
-        let changed = *entry != before || expected.is_none();
+        let changed = before.as_ref() != Some(&*entry) || expected.is_none();
         if !changed {
             return Ok(InitOutcome {
                 created_namespace,

@@ -97,6 +97,27 @@ fn init_twice_registers_once_with_private_modes() {
 }
 
 #[test]
+fn a_second_developer_without_details_is_registered() {
+    let tmp = tempfile::tempdir().unwrap();
+    fs::create_dir(tmp.path().join(".git")).unwrap();
+    for dev in ["alice", "bob"] {
+        let out = flowforge(tmp.path(), &["dev", "init", dev]);
+        assert!(out.status.success(), "{dev}: {out:?}");
+    }
+    let config: serde_json::Value =
+        serde_json::from_slice(&fs::read(tmp.path().join(".flowforge/team/config.json")).unwrap())
+            .unwrap();
+    let mut registered: Vec<_> = config["team"]["developers"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    registered.sort();
+    assert_eq!(registered, ["alice", "bob"], "{config}");
+}
+
+#[test]
 fn a_missing_repository_is_bad_usage() {
     let tmp = tempfile::tempdir().unwrap();
     let out = flowforge(tmp.path(), &["-C", "nope", "dev", "list"]);

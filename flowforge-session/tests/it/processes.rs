@@ -12,8 +12,9 @@ use flowforge_core::{
     model::{DeveloperInfo, TimeTracking},
 };
 use flowforge_session::{
-    AddMinutes, Namespace, SessionOptions, TIME_KEY, namespace,
+    AddMinutes, Namespace, SessionOptions, TIME_KEY,
     fs::Durability,
+    namespace,
     store::{Head, Key, StoreOptions},
 };
 
