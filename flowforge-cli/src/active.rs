@@ -6,6 +6,7 @@ use serde_json::json;
 use crate::{
     context::Context,
     error::CliResult,
+    output::{Output, outln},
     team::{open_index, problems_json, warn_problems},
 };
 
@@ -16,8 +17,8 @@ pub struct ActiveArgs {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: ActiveArgs) -> CliResult {
-    let index = open_index(ctx)?;
+pub fn run(ctx: &Context, args: ActiveArgs, out: &mut Output) -> CliResult {
+    let index = open_index(ctx, out)?;
     let active = index.active();
     let problems = index.problems();
     if args.json {
@@ -26,20 +27,21 @@ pub fn run(ctx: &Context, args: ActiveArgs) -> CliResult {
                 json!({"developer": a.developer, "task": a.task, "branch": a.branch, "since": a.since})
             })
             .collect();
-        println!(
+        outln!(
+            out,
             "{:#}",
             json!({"active": active, "problems": problems_json(&problems)})
         );
         return Ok(());
     }
     if active.is_empty() {
-        println!("no active developers");
+        outln!(out, "no active developers");
     }
     for a in &active {
         let task = a.task.as_ref().map_or("-", |t| t.as_str());
         let branch = a.branch.as_deref().unwrap_or("-");
-        println!("{}\t{task}\t{branch}\tsince {}", a.developer, a.since);
+        outln!(out, "{}\t{task}\t{branch}\tsince {}", a.developer, a.since);
     }
-    warn_problems(&problems);
+    warn_problems(&problems, out);
     Ok(())
 }

@@ -7,7 +7,11 @@ use flowforge_core::TaskId;
 use flowforge_session::{ReleaseOptions, claim, list_claims, store::StoreOptions};
 use serde_json::json;
 
-use crate::{context::Context, error::CliResult};
+use crate::{
+    context::Context,
+    error::CliResult,
+    output::{Output, outln},
+};
 
 #[derive(Debug, Subcommand)]
 pub enum ClaimCommand {
@@ -28,7 +32,7 @@ pub enum ClaimCommand {
     },
 }
 
-pub fn run(ctx: &Context, command: ClaimCommand) -> CliResult {
+pub fn run(ctx: &Context, command: ClaimCommand, out: &mut Output) -> CliResult {
     match command {
         ClaimCommand::List { json } => {
             let claims = list_claims(&ctx.layout)?;
@@ -43,12 +47,13 @@ pub fn run(ctx: &Context, command: ClaimCommand) -> CliResult {
                         value
                     })
                     .collect();
-                println!("{:#}", json!({ "claims": claims }));
+                outln!(out, "{:#}", json!({ "claims": claims }));
             } else if claims.is_empty() {
-                println!("no claimed tasks");
+                outln!(out, "no claimed tasks");
             } else {
                 for c in &claims {
-                    println!(
+                    outln!(
+                        out,
                         "{}\t{}\tsince {}",
                         c.task,
                         c.holder(),
@@ -72,7 +77,7 @@ pub fn run(ctx: &Context, command: ClaimCommand) -> CliResult {
                 ReleaseOptions { force },
                 StoreOptions::default(),
             )?;
-            println!("released {task} (held by {})", released.holder());
+            outln!(out, "released {task} (held by {})", released.holder());
         }
     }
     Ok(())

@@ -7,7 +7,11 @@ use flowforge_core::{DeveloperId, model::DeveloperInfo};
 use flowforge_session::namespace;
 use serde_json::json;
 
-use crate::{context::Context, error::CliResult};
+use crate::{
+    context::Context,
+    error::CliResult,
+    output::{Output, outln},
+};
 
 #[derive(Debug, Subcommand)]
 pub enum DevCommand {
@@ -33,7 +37,7 @@ pub enum DevCommand {
     },
 }
 
-pub fn run(ctx: &Context, command: DevCommand) -> CliResult {
+pub fn run(ctx: &Context, command: DevCommand, out: &mut Output) -> CliResult {
     match command {
         DevCommand::Init {
             id,
@@ -55,7 +59,7 @@ pub fn run(ctx: &Context, command: DevCommand) -> CliResult {
                 (false, true) => "updated registration of",
                 (false, false) => "already initialised:",
             };
-            println!("{what} {id} at {}", ctx.layout.dev_dir(&id).display());
+            outln!(out, "{what} {id} at {}", ctx.layout.dev_dir(&id).display());
             Ok(())
         }
         DevCommand::List { json } => {
@@ -75,9 +79,9 @@ pub fn run(ctx: &Context, command: DevCommand) -> CliResult {
                         })
                     })
                     .collect();
-                println!("{:#}", json!({ "developers": developers }));
+                outln!(out, "{:#}", json!({ "developers": developers }));
             } else if members.is_empty() {
-                println!("no developers (run `flowforge dev init <id>`)");
+                outln!(out, "no developers (run `flowforge dev init <id>`)");
             } else {
                 for m in &members {
                     let info = m.info.clone().unwrap_or_default();
@@ -97,7 +101,7 @@ pub fn run(ctx: &Context, command: DevCommand) -> CliResult {
                     if !m.has_namespace {
                         line.push_str("\t(no namespace directory)");
                     }
-                    println!("{line}");
+                    outln!(out, "{line}");
                 }
             }
             Ok(())

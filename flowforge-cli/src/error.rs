@@ -1,6 +1,8 @@
 //! Exit codes and error reporting shared by every subcommand.
 
-use std::{fmt, process::ExitCode};
+use std::fmt;
+
+use crate::output::{Output, errln};
 
 /// The exit codes of `flowforge`, kept by every subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,13 +45,14 @@ impl CliError {
         }
     }
 
-    /// Prints the error and its causes on stderr, one line each, and returns the exit code.
-    pub fn report(&self) -> ExitCode {
-        eprintln!("flowforge: error: {}", self.error);
+    /// Writes the error and its causes to `out`'s stderr, one line each, and returns the
+    /// exit code.
+    pub fn report(&self, out: &mut Output) -> u8 {
+        errln!(out, "flowforge: error: {}", self.error);
         for cause in self.error.chain().skip(1) {
-            eprintln!("  caused by: {cause}");
+            errln!(out, "  caused by: {cause}");
         }
-        ExitCode::from(self.exit as u8)
+        self.exit as u8
     }
 }
 

@@ -3,7 +3,7 @@
 //! Exit codes: 0 success, 1 failure, 2 bad usage or invalid input (nothing written),
 //! 3 conflict (something held by another developer, or a lost race).
 
-use std::{ffi::OsString, path::PathBuf, process::ExitCode};
+use std::{ffi::OsString, io::IsTerminal, path::PathBuf, process::ExitCode};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -13,6 +13,7 @@ mod context;
 mod dev;
 mod error;
 mod monitor;
+mod output;
 mod report;
 mod session;
 mod status;
@@ -24,6 +25,7 @@ mod who;
 
 use context::Context;
 use error::CliResult;
+use output::Output;
 
 /// Fast, correct coordination of many developers in one git repository.
 #[derive(Debug, Parser)]
@@ -79,26 +81,56 @@ enum Command {
     Status(status::StatusArgs),
 }
 
-fn run(cli: Cli) -> CliResult {
+fn run(cli: Cli, out: &mut Output) -> CliResult {
     let ctx = Context::new(&cli.global)?;
     match cli.command {
-        Command::Dev(command) => dev::run(&ctx, command),
-        Command::Who(args) => who::run(&ctx, args),
-        Command::Active(args) => active::run(&ctx, args),
-        Command::Tasks(args) => tasks::run(&ctx, args),
-        Command::Report(args) => report::run(&ctx, args),
-        Command::Monitor(args) => monitor::run(&ctx, args),
-        Command::Sync(args) => sync::run(&ctx, &args),
-        Command::Session(command) => session::run(&ctx, command),
-        Command::Time(command) => time::run(&ctx, command),
-        Command::Claim(command) => claim::run(&ctx, command),
-        Command::Status(args) => status::run(&ctx, &args),
+        Command::Dev(command) => dev::run(&ctx, command, out),
+        Command::Who(args) => who::run(&ctx, args, out),
+        Command::Active(args) => active::run(&ctx, args, out),
+        Command::Tasks(args) => tasks::run(&ctx, args, out),
+        Command::Report(args) => report::run(&ctx, args, out),
+        Command::Monitor(args) => monitor::run(&ctx, args, out),
+        Command::Sync(args) => sync::run(&ctx, &args, out),
+        Command::Session(command) => session::run(&ctx, command, out),
+        Command::Time(command) => time::run(&ctx, command, out),
+        Command::Claim(command) => claim::run(&ctx, command, out),
+        Command::Status(args) => status::run(&ctx, &args, out),
+    }
+}
+
+/// Runs a command line into `out` and returns its exit code.
+fn execute(args: impl IntoIterator<Item = OsString>, out: &mut Output) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        // Help, version and usage errors, written through the same buffer as everything else.
+        Err(e) => {
+            let terminal = if e.use_stderr() {
+                std::io::stderr().is_terminal()
+            } else {
+                std::io::stdout().is_terminal()
+            };
+            let rendered = e.render();
+            let text = if terminal {
+                rendered.ansi().to_string()
+            } else {
+                rendered.to_string()
+            };
+            if e.use_stderr() {
+                out.stderr.extend_from_slice(text.as_bytes());
+            } else {
+                out.stdout.extend_from_slice(text.as_bytes());
+            }
+            return u8::try_from(e.exit_code()).unwrap_or(2);
+        }
+    };
+    match run(cli, out) {
+        Ok(()) => 0,
+        Err(e) => e.report(out),
     }
 }
 
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => e.report(),
-    }
+    let mut out = Output::default();
+    let code = execute(std::env::args_os(), &mut out);
+    output::finish(&out, code)
 }

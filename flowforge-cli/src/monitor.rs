@@ -6,11 +6,7 @@
 //! snapshots other FlowForge processes persisted under `metrics/`. Outside a git repository the
 //! git sync shows as n/a with the reason.
 
-use std::{
-    collections::BTreeMap,
-    io::{IsTerminal, Write},
-    time::Duration,
-};
+use std::{collections::BTreeMap, io::IsTerminal, time::Duration};
 
 use clap::Args;
 use flowforge_core::{DeveloperId, TaskId};
@@ -20,7 +16,11 @@ use flowforge_index::{
     monitor::{GitSync, Monitor, RenderOptions, render},
 };
 
-use crate::{context::Context, error::CliResult};
+use crate::{
+    context::Context,
+    error::{CliError, CliResult},
+    output::{self, Output, Written},
+};
 
 #[derive(Debug, Args)]
 pub struct MonitorArgs {
@@ -59,7 +59,7 @@ fn git_sync(view: &Result<GitView, String>, index: &Index) -> GitSync {
     }
 }
 
-pub fn run(ctx: &Context, args: MonitorArgs) -> CliResult {
+pub fn run(ctx: &Context, args: MonitorArgs, out: &mut Output) -> CliResult {
     let mut monitor = Monitor::new(&ctx.layout)?;
     // One frame: a watcher would see nothing before exit, so every answer is computed.
     let options = ViewOptions {
@@ -71,8 +71,7 @@ pub fn run(ctx: &Context, args: MonitorArgs) -> CliResult {
         ..ViewOptions::default()
     };
     let view = GitView::open(&ctx.repo, &options).map_err(|e| format!("no git repository: {e}"));
-    let stdout = std::io::stdout();
-    let terminal = stdout.is_terminal();
+    let terminal = std::io::stdout().is_terminal();
     let render_options = RenderOptions {
         colour: terminal && std::env::var_os("NO_COLOR").is_none(),
     };
@@ -80,19 +79,27 @@ pub fn run(ctx: &Context, args: MonitorArgs) -> CliResult {
         let git = git_sync(&view, monitor.index());
         let frame = monitor.tick(git)?;
         let text = render(&frame, &render_options);
-        let mut out = stdout.lock();
         if args.once {
-            write!(out, "{text}")?;
+            out.stdout.extend_from_slice(text.as_bytes());
             return Ok(());
         }
-        if terminal {
+        // Frames go out as they come; the last output (nothing, or an error) goes through
+        // the caller's buffer.
+        let frame = if terminal {
             // Clear the screen and go home, like `watch`.
-            write!(out, "\x1b[2J\x1b[H{text}")?;
+            format!("\x1b[2J\x1b[H{text}")
         } else {
-            writeln!(out, "{text}")?;
+            format!("{text}\n")
+        };
+        match output::write_stdout(frame.as_bytes()) {
+            Ok(Written::All) => {}
+            Ok(Written::PipeClosed) => return Ok(()),
+            Err(e) => {
+                return Err(CliError::failure(anyhow::anyhow!(
+                    "cannot write the output: {e}"
+                )));
+            }
         }
-        out.flush()?;
-        drop(out);
         std::thread::sleep(Duration::from_millis(args.interval_ms.max(100)));
     }
 }

@@ -11,6 +11,7 @@ use flowforge_session::fs::{Durability, write_atomic};
 use crate::{
     context::Context,
     error::{CliError, CliResult},
+    output::Output,
     team::open_index,
 };
 
@@ -44,7 +45,7 @@ pub struct ReportArgs {
     output: Option<PathBuf>,
 }
 
-pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
+pub fn run(ctx: &Context, args: ReportArgs, out: &mut Output) -> CliResult {
     // Validate everything before reading or writing anything.
     let zone = match &args.timezone {
         Some(name) => Zone::named(name)?,
@@ -60,7 +61,7 @@ pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
         FormatArg::Json => Format::Json,
         FormatArg::Csv => Format::Csv,
     };
-    let index = open_index(ctx)?;
+    let index = open_index(ctx, out)?;
     let options = ReportOptions {
         period,
         zone,
@@ -72,7 +73,7 @@ pub fn run(ctx: &Context, args: ReportArgs) -> CliResult {
             .with_context(|| format!("cannot write the report to {}", path.display()))
             .map_err(CliError::failure),
         None => {
-            print!("{text}");
+            out.stdout.extend_from_slice(text.as_bytes());
             Ok(())
         }
     }

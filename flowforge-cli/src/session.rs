@@ -6,7 +6,11 @@ use clap::Subcommand;
 use flowforge_core::{TaskId, model::Session};
 use flowforge_session::{Namespace, SessionOptions, StartOptions};
 
-use crate::{context::Context, error::CliResult};
+use crate::{
+    context::Context,
+    error::CliResult,
+    output::{Output, outln},
+};
 
 #[derive(Debug, Subcommand)]
 pub enum SessionCommand {
@@ -48,7 +52,7 @@ pub enum SessionCommand {
     },
 }
 
-pub fn run(ctx: &Context, command: SessionCommand) -> CliResult {
+pub fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResult {
     let dev = ctx.developer()?;
     // Validate every input before touching the disk.
     let task = match &command {
@@ -71,43 +75,48 @@ pub fn run(ctx: &Context, command: SessionCommand) -> CliResult {
             };
             let started = ns.start_session(&task, &options)?;
             if let Some(ended) = &started.replaced {
-                println!(
+                outln!(
+                    out,
                     "ended session {} ({} min)",
-                    ended.session.value.session_id, ended.minutes
+                    ended.session.value.session_id,
+                    ended.minutes
                 );
             }
-            println!(
+            outln!(
+                out,
                 "started session {} on task {task} for {dev}",
                 started.session.value.session_id
             );
         }
         SessionCommand::End => {
             let ended = ns.end_session()?;
-            println!(
+            outln!(
+                out,
                 "ended session {} ({} min)",
-                ended.session.value.session_id, ended.minutes
+                ended.session.value.session_id,
+                ended.minutes
             );
         }
         SessionCommand::Show { json } => {
             let current = ns.current_session()?.map(|v| v.value);
             if json {
-                println!("{}", to_json(&current)?);
+                outln!(out, "{}", to_json(&current)?);
             } else {
                 match current {
-                    Some(s) => println!("{}", describe(&s)),
-                    None => println!("no session for {dev}"),
+                    Some(s) => outln!(out, "{}", describe(&s)),
+                    None => outln!(out, "no session for {dev}"),
                 }
             }
         }
         SessionCommand::History { json } => {
             let history = ns.history()?;
             if json {
-                println!("{}", to_json(&history)?);
+                outln!(out, "{}", to_json(&history)?);
             } else if history.is_empty() {
-                println!("no ended sessions for {dev}");
+                outln!(out, "no ended sessions for {dev}");
             } else {
                 for s in &history {
-                    println!("{}", describe(s));
+                    outln!(out, "{}", describe(s));
                 }
             }
         }
@@ -120,7 +129,8 @@ pub fn run(ctx: &Context, command: SessionCommand) -> CliResult {
                 ..StartOptions::default()
             };
             let started = ns.restore_session(&session_id, &options)?;
-            println!(
+            outln!(
+                out,
                 "restored {session_id} as session {}",
                 started.session.value.session_id
             );

@@ -4,14 +4,13 @@
 //! `git status --porcelain=v1` with the same flags: paths relative to the repository's top,
 //! quoted as git quotes them. `--json` prints FlowForge's `cache/git-status.json` snapshot.
 
-use std::io::Write;
-
 use clap::Args;
 use flowforge_git::{PorcelainOptions, Repo, StatusOptions};
 
 use crate::{
     context::Context,
     error::{CliError, CliResult},
+    output::{Output, outln},
 };
 
 #[derive(Debug, Args)]
@@ -30,29 +29,28 @@ pub struct StatusArgs {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: &StatusArgs) -> CliResult {
+pub fn run(ctx: &Context, args: &StatusArgs, out: &mut Output) -> CliResult {
     let repo = Repo::open(&ctx.repo).map_err(open_error)?;
     let status = repo
         .status(&StatusOptions::default())
         .map_err(CliError::failure)?;
-    let mut out = std::io::stdout().lock();
     if args.json {
         let json = serde_json::to_string_pretty(&status.to_cache()).map_err(CliError::failure)?;
-        writeln!(out, "{json}")?;
+        outln!(out, "{json}");
     } else if args.porcelain || args.nul {
-        out.write_all(&status.porcelain(PorcelainOptions {
-            branch: args.branch,
-            nul_terminated: args.nul,
-        }))?;
+        out.stdout
+            .extend_from_slice(&status.porcelain(PorcelainOptions {
+                branch: args.branch,
+                nul_terminated: args.nul,
+            }));
     } else {
         // The short human form: the branch line, then git's short-format lines.
-        writeln!(out, "{}", status.branch_header())?;
-        out.write_all(&status.porcelain(PorcelainOptions::default()))?;
+        outln!(out, "{}", status.branch_header());
+        (out.stdout).extend_from_slice(&status.porcelain(PorcelainOptions::default()));
         if status.is_clean() {
-            writeln!(out, "nothing to commit, working tree clean")?;
+            outln!(out, "nothing to commit, working tree clean");
         }
     }
-    out.flush()?;
     Ok(())
 }
 

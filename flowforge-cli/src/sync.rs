@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::{
     context::Context,
     error::{CliError, CliResult},
+    output::{Output, outln},
 };
 
 #[derive(Debug, Args)]
@@ -28,7 +29,7 @@ pub struct SyncArgs {
     base: String,
 }
 
-pub fn run(ctx: &Context, args: &SyncArgs) -> CliResult {
+pub fn run(ctx: &Context, args: &SyncArgs, out: &mut Output) -> CliResult {
     // Validate the developers before touching git: an invalid id exits 2.
     let mut ids = ctx.developers_given()?;
     if ids.is_empty() {
@@ -66,22 +67,23 @@ pub fn run(ctx: &Context, args: &SyncArgs) -> CliResult {
         })?;
 
     if args.json {
-        println!("{:#}", to_json(&report));
+        outln!(out, "{:#}", to_json(&report));
     } else if report.developers.is_empty() {
-        println!("no developers (run `flowforge dev init <id>`)");
+        outln!(out, "no developers (run `flowforge dev init <id>`)");
     } else {
-        print_text(&report);
+        print_text(&report, out);
     }
     Ok(())
 }
 
-fn print_text(report: &SyncReport) {
+fn print_text(report: &SyncReport, out: &mut Output) {
     if let Some(first) = report.developers.first() {
         let head = &first.head;
         let commit = head
             .commit
             .map_or_else(|| "(no commits)".to_owned(), |c| short(&c.to_string()));
-        println!(
+        outln!(
+            out,
             "HEAD {} {commit} · {}",
             head.branch.as_deref().unwrap_or("(detached)"),
             dirty_text(&first.dirty)
@@ -89,12 +91,12 @@ fn print_text(report: &SyncReport) {
     }
     let base = report.refs.value.base.as_ref().map(|b| b.name.as_str());
     for dev in &report.developers {
-        println!("{}", dev.developer);
+        outln!(out, "{}", dev.developer);
         if dev.branches.is_empty() {
-            println!("  (no branches)");
+            outln!(out, "  (no branches)");
         }
         for branch in &dev.branches {
-            println!("  {}", branch_text(branch, base));
+            outln!(out, "  {}", branch_text(branch, base));
         }
     }
 }

@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::{
     context::Context,
     error::CliResult,
+    output::{Output, outln},
     team::{open_index, problems_json, warn_problems},
 };
 
@@ -22,23 +23,23 @@ pub struct TasksArgs {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: TasksArgs) -> CliResult {
-    let index = open_index(ctx)?;
+pub fn run(ctx: &Context, args: TasksArgs, out: &mut Output) -> CliResult {
+    let index = open_index(ctx, out)?;
     let matches = index.tasks(&Pattern::new(&args.pattern));
     let problems = index.problems();
     if args.json {
-        let out = json!({
+        let json = json!({
             "pattern": matches.pattern,
             "tasks": matches.tasks,
             "developers": matches.developers,
             "parallel": matches.parallel,
             "problems": problems_json(&problems),
         });
-        println!("{out:#}");
+        outln!(out, "{json:#}");
         return Ok(());
     }
     if matches.tasks.is_empty() {
-        println!("no task matches {}", args.pattern);
+        outln!(out, "no task matches {}", args.pattern);
     }
     for t in &matches.tasks {
         let holder = t.holder.as_ref().map_or("-", |h| h.as_str());
@@ -48,12 +49,17 @@ pub fn run(ctx: &Context, args: TasksArgs) -> CliResult {
         } else {
             working.join(", ")
         };
-        println!("{}\theld by {holder}\tworking: {working}", t.task);
+        outln!(out, "{}\theld by {holder}\tworking: {working}", t.task);
     }
     if matches.parallel {
         let devs: Vec<&str> = matches.developers.iter().map(|d| d.as_str()).collect();
-        println!("parallel work on {}: {}", args.pattern, devs.join(", "));
+        outln!(
+            out,
+            "parallel work on {}: {}",
+            args.pattern,
+            devs.join(", ")
+        );
     }
-    warn_problems(&problems);
+    warn_problems(&problems, out);
     Ok(())
 }

@@ -5,12 +5,16 @@ use anyhow::anyhow;
 use flowforge_index::{Index, Problem, StartedFrom};
 use serde_json::{Value, json};
 
-use crate::{context::Context, error::CliResult};
+use crate::{
+    context::Context,
+    error::CliResult,
+    output::{Output, errln},
+};
 
 /// Opens the index from its snapshot (a full build when there is none or it is unusable),
 /// refreshed, and saves the snapshot again when anything was reloaded. A snapshot that cannot
 /// be saved costs the next run a rebuild, nothing more: it is a warning.
-pub fn open_index(ctx: &Context) -> CliResult<Index> {
+pub fn open_index(ctx: &Context, out: &mut Output) -> CliResult<Index> {
     let opened = Index::open(&ctx.layout)?;
     let changed = opened.started_from != StartedFrom::Snapshot
         || !opened.refresh.reloaded.is_empty()
@@ -18,7 +22,7 @@ pub fn open_index(ctx: &Context) -> CliResult<Index> {
         || opened.refresh.team_reloaded;
     if changed {
         if let Err(e) = opened.index.save_snapshot() {
-            eprintln!("flowforge: warning: {:#}", anyhow!(e));
+            errln!(out, "flowforge: warning: {:#}", anyhow!(e));
         }
     }
     Ok(opened.index)
@@ -34,9 +38,10 @@ pub fn problems_json(problems: &[Problem]) -> Value {
 }
 
 /// Text outputs list what was left out on stderr, one line each.
-pub fn warn_problems(problems: &[Problem]) {
+pub fn warn_problems(problems: &[Problem], out: &mut Output) {
     for p in problems {
-        eprintln!(
+        errln!(
+            out,
             "flowforge: warning: left out {}: {}",
             p.path.display(),
             p.message

@@ -7,6 +7,7 @@ use flowforge_session::{AddMinutes, Namespace, SessionOptions, fs::read_json};
 use crate::{
     context::Context,
     error::{CliError, CliResult},
+    output::{Output, outln},
 };
 
 #[derive(Debug, Subcommand)]
@@ -28,7 +29,7 @@ pub enum TimeCommand {
     },
 }
 
-pub fn run(ctx: &Context, command: TimeCommand) -> CliResult {
+pub fn run(ctx: &Context, command: TimeCommand, out: &mut Output) -> CliResult {
     let dev = ctx.developer()?;
     let task = match &command {
         TimeCommand::Add { task: Some(t), .. } => Some(TaskId::from_os_str(t)?),
@@ -42,9 +43,11 @@ pub fn run(ctx: &Context, command: TimeCommand) -> CliResult {
                 task_id: task,
             };
             let time = ns.add_minutes(minutes, &what)?;
-            println!(
+            outln!(
+                out,
                 "added {minutes} min for {dev}: total {} min (version {})",
-                time.value.total_minutes, time.version
+                time.value.total_minutes,
+                time.version
             );
         }
         TimeCommand::Show { json } => {
@@ -57,9 +60,10 @@ pub fn run(ctx: &Context, command: TimeCommand) -> CliResult {
             };
             if json {
                 let text = serde_json::to_string_pretty(&time).map_err(CliError::failure)?;
-                println!("{text}");
+                outln!(out, "{text}");
             } else {
-                println!(
+                outln!(
+                    out,
                     "{dev}: {} min in {} entries",
                     time.total_minutes,
                     time.sessions.len()

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::{
     context::Context,
     error::CliResult,
+    output::{Output, outln},
     team::{open_index, problems_json, warn_problems},
 };
 
@@ -21,13 +22,13 @@ pub struct WhoArgs {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: WhoArgs) -> CliResult {
+pub fn run(ctx: &Context, args: WhoArgs, out: &mut Output) -> CliResult {
     let task = TaskId::from_os_str(&args.task)?;
-    let index = open_index(ctx)?;
+    let index = open_index(ctx, out)?;
     let who = index.who(&task);
     let problems = index.problems();
     if args.json {
-        let out = json!({
+        let json = json!({
             "task": who.task,
             "holder": who.holder,
             "status": who.status,
@@ -35,20 +36,25 @@ pub fn run(ctx: &Context, args: WhoArgs) -> CliResult {
             "working": who.working,
             "problems": problems_json(&problems),
         });
-        println!("{out:#}");
+        outln!(out, "{json:#}");
         return Ok(());
     }
     match (&who.holder, &who.claimed_at) {
-        (Some(holder), Some(at)) => println!(
+        (Some(holder), Some(at)) => outln!(
+            out,
             "{task}: held by {holder} ({}, since {at})",
             who.status.as_deref().unwrap_or("claimed")
         ),
-        _ => println!("{task}: nobody holds it"),
+        _ => outln!(out, "{task}: nobody holds it"),
     }
     if !who.working.is_empty() {
         let names: Vec<&str> = who.working.iter().map(|d| d.as_str()).collect();
-        println!("  working on it in an active session: {}", names.join(", "));
+        outln!(
+            out,
+            "  working on it in an active session: {}",
+            names.join(", ")
+        );
     }
-    warn_problems(&problems);
+    warn_problems(&problems, out);
     Ok(())
 }

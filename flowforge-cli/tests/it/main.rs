@@ -2,6 +2,7 @@
 
 mod dev;
 mod index;
+mod output;
 mod session;
 mod status;
 mod sync;
