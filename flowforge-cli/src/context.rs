@@ -35,7 +35,12 @@ impl Context {
             )));
         }
         let repo = find_work_tree(&start).unwrap_or_else(|| start.clone());
-        let layout = match &args.root {
+        let root = args.root.clone().or_else(|| {
+            std::env::var_os(ROOT_VAR)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        });
+        let layout = match root {
             Some(root) => Layout::new(start.join(root)),
             None => Layout::for_repo(&repo),
         };
@@ -46,18 +51,15 @@ impl Context {
         })
     }
 
-    /// The developer from `--dev` or `$FLOWFORGE_DEVELOPER`, validated.
-    #[allow(dead_code)] // used by the per-developer subcommands
+    /// The developer from `--dev`, else the first of [`DEVELOPER_VARS`] set, validated.
     pub fn developer(&self) -> CliResult<DeveloperId> {
         let raw = match self.dev.as_slice() {
             [one] => one.clone(),
-            [] => std::env::var_os("FLOWFORGE_DEVELOPER")
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| {
-                    CliError::usage(anyhow!(
-                        "no developer given: pass --dev ID or set FLOWFORGE_DEVELOPER"
-                    ))
-                })?,
+            [] => developer_from_env().ok_or_else(|| {
+                CliError::usage(anyhow!(
+                    "no developer given: pass --dev ID or set FLOWFORGE_DEVELOPER"
+                ))
+            })?,
             _ => {
                 return Err(CliError::usage(anyhow!(
                     "--dev given more than once: this command acts as one developer"
@@ -79,6 +81,24 @@ impl Context {
         }
         Ok(out)
     }
+}
+
+/// The environment variables naming the developer, in order of precedence: the first set
+/// and not empty wins. `FLOWFORGE_DEVELOPER_ID` and `FLOWFORGE_DEV_ID` are the names other
+/// FlowForge tools use.
+pub const DEVELOPER_VARS: [&str; 3] = [
+    "FLOWFORGE_DEVELOPER",
+    "FLOWFORGE_DEVELOPER_ID",
+    "FLOWFORGE_DEV_ID",
+];
+
+/// The environment variable naming the namespace root (`--root` wins over it).
+pub const ROOT_VAR: &str = "FLOWFORGE_ROOT";
+
+fn developer_from_env() -> Option<std::ffi::OsString> {
+    DEVELOPER_VARS
+        .iter()
+        .find_map(|var| std::env::var_os(var).filter(|v| !v.is_empty()))
 }
 
 /// The nearest ancestor of `start` (itself included) that holds a `.git` entry.

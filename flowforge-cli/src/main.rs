@@ -42,10 +42,11 @@ struct GlobalArgs {
     /// Run as if started in PATH (the repository; default: the current directory).
     #[arg(short = 'C', global = true, value_name = "PATH")]
     repo: Option<PathBuf>,
-    /// The namespace root (default: <repo>/.flowforge).
+    /// The namespace root (default: $FLOWFORGE_ROOT, else <repo>/.flowforge).
     #[arg(long, global = true, value_name = "PATH")]
     root: Option<PathBuf>,
-    /// The developer acting (default: $FLOWFORGE_DEVELOPER); `sync` takes it more than once.
+    /// The developer acting (default: $FLOWFORGE_DEVELOPER, $FLOWFORGE_DEVELOPER_ID or
+    /// $FLOWFORGE_DEV_ID); `sync` takes it more than once.
     #[arg(long, global = true, value_name = "ID", action = clap::ArgAction::Append)]
     dev: Vec<OsString>,
 }
@@ -83,18 +84,29 @@ enum Command {
 
 fn run(cli: Cli, out: &mut Output) -> CliResult {
     let ctx = Context::new(&cli.global)?;
-    match cli.command {
-        Command::Dev(command) => dev::run(&ctx, command, out),
-        Command::Who(args) => who::run(&ctx, args, out),
-        Command::Active(args) => active::run(&ctx, args, out),
-        Command::Tasks(args) => tasks::run(&ctx, args, out),
-        Command::Report(args) => report::run(&ctx, args, out),
-        Command::Monitor(args) => monitor::run(&ctx, args, out),
-        Command::Sync(args) => sync::run(&ctx, &args, out),
-        Command::Session(command) => session::run(&ctx, command, out),
-        Command::Time(command) => time::run(&ctx, command, out),
-        Command::Claim(command) => claim::run(&ctx, command, out),
-        Command::Status(args) => status::run(&ctx, &args, out),
+    let outcome = dispatch(&ctx, cli.command, out);
+    // Whatever the command wrote (or a namespace made by an older version), the root keeps
+    // its own ignore file so that `.flowforge/` never shows up in `git status`.
+    // Failing to write it is worth a warning, not the command's result.
+    if let Err(e) = flowforge_session::namespace::ensure_ignore_file(&ctx.layout) {
+        output::errln!(out, "flowforge: warning: {e}");
+    }
+    outcome
+}
+
+fn dispatch(ctx: &Context, command: Command, out: &mut Output) -> CliResult {
+    match command {
+        Command::Dev(command) => dev::run(ctx, command, out),
+        Command::Who(args) => who::run(ctx, args, out),
+        Command::Active(args) => active::run(ctx, args, out),
+        Command::Tasks(args) => tasks::run(ctx, args, out),
+        Command::Report(args) => report::run(ctx, args, out),
+        Command::Monitor(args) => monitor::run(ctx, args, out),
+        Command::Sync(args) => sync::run(ctx, &args, out),
+        Command::Session(command) => session::run(ctx, command, out),
+        Command::Time(command) => time::run(ctx, command, out),
+        Command::Claim(command) => claim::run(ctx, command, out),
+        Command::Status(args) => status::run(ctx, &args, out),
     }
 }
 

@@ -2,6 +2,8 @@
 //!
 //! ```text
 //! .flowforge/
+//! ├── .gitignore                   `*`: keeps the namespace out of `git status`
+//! ├── .namespace-env               the work tree's default developer (`dev switch`)
 //! ├── index/
 //! │   └── snapshot.json            the namespace index's own snapshot (flowforge-index)
 //! ├── metrics/                     metric snapshots persisted by FlowForge processes
@@ -68,6 +70,18 @@ impl Layout {
     /// The namespace root.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// `.gitignore`: the namespace's own ignore file (`*`), which keeps `.flowforge/` out of
+    /// `git status` without touching the repository's `.gitignore`.
+    pub fn ignore_file(&self) -> PathBuf {
+        self.root.join(".gitignore")
+    }
+
+    /// `.namespace-env`: the work tree's default developer, as `dev:switch` of the bash tools
+    /// writes it (`FLOWFORGE_DEVELOPER=<id>` lines a shell can `source`).
+    pub fn namespace_env(&self) -> PathBuf {
+        self.root.join(".namespace-env")
     }
 
     /// `team/`
@@ -194,6 +208,8 @@ mod tests {
     fn all_paths(layout: &Layout, dev: &DeveloperId, task: &TaskId) -> Vec<PathBuf> {
         let mut paths = layout.namespace_dirs(dev);
         paths.extend([
+            layout.ignore_file(),
+            layout.namespace_env(),
             layout.team_config(),
             layout.task_assignments(),
             layout.active_developers(),

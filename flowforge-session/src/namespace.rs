@@ -50,7 +50,7 @@ pub struct Member {
 
 /// Creates `dev`'s namespace (directories 0700, files 0600) and registers the developer in
 /// `team/config.json`. Idempotent: details given in `info` replace the registered ones, the
-/// others stay.
+/// others stay. The root gets its own ignore file ([`ensure_ignore_file`]).
 ///
 /// # Errors
 /// [`Error::Io`] or [`Error::Json`] naming the file that could not be created, read or written
@@ -65,6 +65,7 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
     for dir in layout.namespace_dirs(dev) {
         create_private_dir_all(&dir)?;
     }
+    ensure_ignore_file(layout)?;
     let dev_config_path = layout.dev_config(dev);
     if !dev_config_path.exists() {
         let dev_config = DevConfig {
@@ -123,6 +124,41 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
         key: key.to_string(),
         attempts: store.options().retry.max_attempts,
     })
+}
+
+/// The content of the namespace's own ignore file: everything under the root, the file
+/// itself included, stays out of `git status`.
+pub const IGNORE_FILE_CONTENT: &str =
+    "# Written by FlowForge: keeps this directory out of `git status`.\n*\n";
+
+/// Writes the namespace root's own `.gitignore` ([`IGNORE_FILE_CONTENT`]) if the root exists
+/// and the file does not; returns whether it wrote it. Written once: an existing file (or
+/// anything else at that path, a symbolic link included) is never replaced, and the
+/// repository's own `.gitignore` is never touched.
+///
+/// # Errors
+/// [`Error::Io`] naming the file when it cannot be created or written.
+pub fn ensure_ignore_file(layout: &Layout) -> Result<bool> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let path = layout.ignore_file();
+    if fs::symlink_metadata(&path).is_ok() || !layout.root().is_dir() {
+        return Ok(false);
+    }
+    // create_new: O_EXCL, which never follows a symbolic link and never replaces a file a
+    // concurrent writer created first.
+    let mut file = match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(crate::fs::FILE_MODE)
+        .open(&path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(Error::io("cannot create", &path)(e)),
+    };
+    file.write_all(IGNORE_FILE_CONTENT.as_bytes())
+        .map_err(Error::io("cannot write", &path))?;
+    Ok(true)
 }
 
 /// The registry with its version from the store; `None` before the first registration
@@ -226,7 +262,11 @@ mod tests {
             let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o700, "{dir:?}");
         }
-        for file in [layout.team_config(), layout.dev_config(&alice)] {
+        for file in [
+            layout.team_config(),
+            layout.dev_config(&alice),
+            layout.ignore_file(),
+        ] {
             let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600, "{file:?}");
         }
@@ -237,6 +277,33 @@ mod tests {
             Some("Alice")
         );
         assert!(members[0].has_namespace);
+    }
+
+    #[test]
+    fn the_ignore_file_is_written_once_and_never_replaced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::for_repo(tmp.path());
+        assert!(
+            !ensure_ignore_file(&layout).unwrap(),
+            "no root, nothing written"
+        );
+        assert!(!layout.root().exists());
+        create_private_dir_all(layout.root()).unwrap();
+        assert!(ensure_ignore_file(&layout).unwrap());
+        assert_eq!(
+            fs::read_to_string(layout.ignore_file()).unwrap(),
+            IGNORE_FILE_CONTENT
+        );
+        fs::write(layout.ignore_file(), "mine\n").unwrap();
+        assert!(!ensure_ignore_file(&layout).unwrap());
+        assert_eq!(fs::read_to_string(layout.ignore_file()).unwrap(), "mine\n");
+        fs::remove_file(layout.ignore_file()).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("elsewhere"), layout.ignore_file()).unwrap();
+        assert!(!ensure_ignore_file(&layout).unwrap());
+        assert!(
+            !tmp.path().join("elsewhere").exists(),
+            "a link is never followed"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Integration tests of the flowforge CLI: real processes of the built binary.
 
+mod compat;
 mod dev;
 mod index;
 mod output;
