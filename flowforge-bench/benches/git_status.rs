@@ -8,20 +8,14 @@
 //!
 //! `FLOWFORGE_BENCH_FILES` sets the number of tracked files.
 
-use std::{hint::black_box, path::PathBuf, process::Command, time::Duration};
+use std::{hint::black_box, path::PathBuf, time::Duration};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use flowforge_bench::fixture::{Fixture, FixtureOptions};
 use flowforge_git::{Engine, PorcelainOptions, Repo, StatusOptions};
 
 fn git_status(repo: &std::path::Path) -> Vec<u8> {
-    let out = Command::new("git")
-        .args(["status", "--porcelain"])
-        .current_dir(repo)
-        .output()
-        .expect("git runs");
-    assert!(out.status.success());
-    out.stdout
+    flowforge_testkit::git::ok(repo, &["status", "--porcelain"])
 }
 
 fn bench(c: &mut Criterion) {

@@ -17,7 +17,7 @@ use flowforge_index::{
     Index, Pattern, StartedFrom, TimeRange, Watcher,
     report::{Format, Period, Report, ReportOptions, Zone},
 };
-use flowforge_session::fs::{Durability, create_private_dir_all, write_json};
+use flowforge_testkit::bash_tools::{create_dir_all as create_private_dir_all, write_json};
 use jiff::{Timestamp, ToSpan};
 
 const SIZES: [usize; 5] = [1, 6, 10, 100, 1000];
@@ -61,8 +61,7 @@ impl Team {
                 create_private_dir_all(&dir).expect("namespace");
             }
             let current = session(&dev, &task, now - 2.hours(), "feature/work");
-            write_json(&layout.current_session(&dev), &current, Durability::Relaxed)
-                .expect("session");
+            write_json(&layout.current_session(&dev), &current).expect("session");
             let entries = (1..=2)
                 .map(|h| TimeEntry {
                     session_id: None,
@@ -77,7 +76,7 @@ impl Team {
                 sessions: entries,
                 extra: Default::default(),
             };
-            write_json(&layout.time_tracking(&dev), &tracking, Durability::Relaxed).expect("time");
+            write_json(&layout.time_tracking(&dev), &tracking).expect("time");
             let claim = TaskAssignment {
                 assignee: dev.clone(),
                 status: "in_progress".into(),
@@ -89,7 +88,7 @@ impl Team {
             tasks.push(task);
         }
         create_private_dir_all(&layout.team_dir()).expect("team dir");
-        write_json(&layout.task_assignments(), &claims, Durability::Relaxed).expect("claims");
+        write_json(&layout.task_assignments(), &claims).expect("claims");
         Self {
             _dir: dir,
             layout,
@@ -109,12 +108,7 @@ impl Team {
             self.now - 2.hours(),
             &branch,
         );
-        write_json(
-            &self.layout.current_session(&self.developers[i]),
-            &s,
-            Durability::Relaxed,
-        )
-        .expect("session");
+        write_json(&self.layout.current_session(&self.developers[i]), &s).expect("session");
     }
 }
 

@@ -29,29 +29,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The `git` program could not be started.
-    #[error("cannot run git {args} in {dir}")]
-    GitSpawn {
-        /// The arguments.
-        args: String,
-        /// The working directory.
-        dir: PathBuf,
-        /// The cause.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A `git` command exited unsuccessfully.
-    #[error("git {args} failed in {dir} ({status}): {stderr}")]
-    Git {
-        /// The arguments.
-        args: String,
-        /// The working directory.
-        dir: PathBuf,
-        /// The exit status.
-        status: String,
-        /// What git printed on stderr, trimmed.
-        stderr: String,
-    },
+    /// A `git` command failed to start or exited unsuccessfully.
+    #[error(transparent)]
+    Git(#[from] flowforge_testkit::GitError),
     /// The options asked for something impossible.
     #[error("invalid options: {reason}")]
     InvalidOptions {

@@ -22,7 +22,6 @@
 pub mod baseline;
 mod error;
 pub mod fixture;
-pub mod git_cli;
 pub mod ops;
 pub mod report;
 pub mod run;

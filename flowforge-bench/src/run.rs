@@ -1,5 +1,6 @@
 //! The baseline run: every operation, both variants, every developer count, one fixture.
 
+use flowforge_testkit::git::run as git;
 use std::{collections::BTreeMap, time::Instant};
 
 use flowforge_core::score::{Operation, Status};
@@ -8,7 +9,6 @@ use crate::{
     baseline::{Baseline, Machine, NotMeasuredRow, Reference, Row, mark_scored, scorecard},
     error::{Error, Result},
     fixture::Fixture,
-    git_cli::git,
     ops::{self, Mode, Subject, Variant},
     stats::{Summary, peak_rss_mib},
     targets,
@@ -90,7 +90,9 @@ pub fn run(
     });
     let reference = Reference {
         git_status_ms: time_samples(options.samples, || {
-            git(fixture.repo(), ["status", "--porcelain"]).map(drop)
+            git(fixture.repo(), ["status", "--porcelain"])
+                .map(drop)
+                .map_err(Into::into)
         })?
         .map(|s| s.median_ms),
     };

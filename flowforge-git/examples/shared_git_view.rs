@@ -12,7 +12,6 @@
 
 use std::{
     path::{Path, PathBuf},
-    process::Command,
     sync::{
         Barrier,
         atomic::{AtomicBool, Ordering},
@@ -20,7 +19,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 use flowforge_core::DeveloperId;
 use flowforge_git::{DeveloperRequest, Fresh, Freshness, GitView, ViewOptions};
 
@@ -33,22 +32,8 @@ struct Seen {
 }
 
 fn git(repo: &Path, args: &[&str]) -> anyhow::Result<String> {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_AUTHOR_NAME", "Demo")
-        .env("GIT_AUTHOR_EMAIL", "demo@example.com")
-        .env("GIT_COMMITTER_NAME", "Demo")
-        .env("GIT_COMMITTER_EMAIL", "demo@example.com")
-        .output()
-        .with_context(|| format!("cannot run git {args:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = flowforge_testkit::git::run(repo, args)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// A repository of 200 files in 20 directories, one commit.

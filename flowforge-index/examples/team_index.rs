@@ -16,10 +16,8 @@ use flowforge_index::{
     Index, Pattern, StartedFrom, TimeRange,
     report::{Format, Period, Report, ReportOptions, Zone},
 };
-use flowforge_session::{
-    Namespace, SessionOptions, StartOptions,
-    fs::{Durability, create_private_dir_all, write_atomic, write_json},
-};
+use flowforge_session::{Namespace, SessionOptions, StartOptions};
+use flowforge_testkit::bash_tools::{create_dir_all as create_private_dir_all, write, write_json};
 use jiff::{Timestamp, ToSpan};
 
 fn session(dev: &DeveloperId, task: &TaskId, start: Timestamp) -> Session {
@@ -55,7 +53,6 @@ fn generate(
         write_json(
             &layout.current_session(&dev),
             &session(&dev, &task, now - 2.hours()),
-            Durability::Relaxed,
         )?;
         let entry = TimeEntry {
             session_id: None,
@@ -69,7 +66,7 @@ fn generate(
             sessions: vec![entry],
             extra: Default::default(),
         };
-        write_json(&layout.time_tracking(&dev), &tracking, Durability::Relaxed)?;
+        write_json(&layout.time_tracking(&dev), &tracking)?;
         let assignment = TaskAssignment {
             assignee: dev.clone(),
             status: "in_progress".into(),
@@ -80,7 +77,7 @@ fn generate(
         ids.push(dev);
     }
     create_private_dir_all(&layout.team_dir())?;
-    write_json(&layout.task_assignments(), &claims, Durability::Relaxed)?;
+    write_json(&layout.task_assignments(), &claims)?;
     Ok(ids)
 }
 
@@ -150,16 +147,8 @@ fn main() -> anyhow::Result<()> {
     };
     ns.start_session(&hotfix, &options)?;
     let switched = session(&ids[500], &task, now);
-    write_json(
-        &layout.current_session(&ids[500]),
-        &switched,
-        Durability::Relaxed,
-    )?;
-    write_atomic(
-        &layout.time_tracking(&ids[999 % developers]),
-        b"{oops",
-        Durability::Relaxed,
-    )?;
+    write_json(&layout.current_session(&ids[500]), &switched)?;
+    write(&layout.time_tracking(&ids[999 % developers]), b"{oops")?;
 
     let stats = index.refresh()?;
     println!(

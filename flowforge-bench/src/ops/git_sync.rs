@@ -9,7 +9,8 @@ use flowforge_git::{
 };
 
 use super::{Built, Mode, Round, Subject, Variant, wrong};
-use crate::{error::Result, fixture::Editor, git_cli::git};
+use crate::{error::Result, fixture::Editor};
+use flowforge_testkit::git::run as git;
 
 /// Builds the Git Sync round in `mode`.
 ///

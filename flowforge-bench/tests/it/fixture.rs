@@ -1,11 +1,9 @@
 //! The fixture against the real git CLI.
 
+use flowforge_testkit::git::run as git;
 use std::{collections::BTreeMap, fs, path::Path, time::SystemTime};
 
-use flowforge_bench::{
-    fixture::{Fixture, FixtureOptions, Source},
-    git_cli::git,
-};
+use flowforge_bench::fixture::{Fixture, FixtureOptions, Source};
 
 fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap()

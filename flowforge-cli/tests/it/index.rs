@@ -291,26 +291,8 @@ fn monitor_once_prints_one_uncoloured_frame() {
 fn monitor_once_measures_git_sync_in_a_real_repository() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path();
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .current_dir(repo)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "git {args:?}: {out:?}");
-    };
-    git(&["init", "-q", "-b", "main"]);
-    git(&[
-        "-c",
-        "user.name=t",
-        "-c",
-        "user.email=t@t",
-        "commit",
-        "-q",
-        "--allow-empty",
-        "-m",
-        "init",
-    ]);
+    flowforge_testkit::git::ok(repo, &["init", "-q", "-b", "main"]);
+    flowforge_testkit::git::ok(repo, &["commit", "-q", "--allow-empty", "-m", "init"]);
     ok(repo, &["dev", "init", "alice"]);
     let frame = ok(repo, &["monitor", "--once"]);
     let git_line = frame.lines().find(|l| l.starts_with("Git sync: ")).unwrap();

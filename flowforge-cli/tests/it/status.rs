@@ -6,31 +6,17 @@ use std::{
     process::{Command, Output},
 };
 
-fn run(program: &str, dir: &Path, args: &[&str]) -> Output {
-    Command::new(program)
+fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
+    flowforge_testkit::git::ok(dir, args)
+}
+
+fn flowforge(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowforge"))
         .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
         .env_remove("FLOWFORGE_DEVELOPER")
         .args(args)
         .output()
         .expect("process runs")
-}
-
-fn git(dir: &Path, args: &[&str]) -> Output {
-    let out = run("git", dir, args);
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn flowforge(dir: &Path, args: &[&str]) -> Output {
-    run(env!("CARGO_BIN_EXE_flowforge"), dir, args)
 }
 
 /// A repository with a commit, an upstream it is ahead of, and changes of every kind.
@@ -91,11 +77,11 @@ fn porcelain_is_byte_identical_to_git_from_any_directory() {
             let theirs = git(&cwd, &git_args);
             assert_eq!(
                 String::from_utf8_lossy(&ours.stdout),
-                String::from_utf8_lossy(&theirs.stdout),
+                String::from_utf8_lossy(&theirs),
                 "flags {flags:?} in {}",
                 cwd.display()
             );
-            assert_eq!(ours.stdout, theirs.stdout);
+            assert_eq!(ours.stdout, theirs);
         }
     }
 }
@@ -119,7 +105,7 @@ fn json_prints_the_git_status_snapshot() {
         dir.path(),
         &["--no-optional-locks", "status", "--porcelain=v1"],
     );
-    assert_eq!(snapshot.status.as_bytes(), git.stdout.as_slice());
+    assert_eq!(snapshot.status.as_bytes(), git.as_slice());
 }
 
 #[test]

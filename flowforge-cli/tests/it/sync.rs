@@ -9,27 +9,17 @@ use flowforge_core::{DeveloperId, Layout, TaskId};
 use flowforge_session::{Namespace, SessionOptions, StartOptions};
 use serde_json::Value;
 
-fn run(cmd: &str, dir: &Path, args: &[&str]) -> Output {
-    Command::new(cmd)
-        .current_dir(dir)
-        .env_remove("FLOWFORGE_DEVELOPER")
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .args(args)
-        .output()
-        .expect("command runs")
-}
-
 fn git(dir: &Path, args: &[&str]) -> String {
-    let out = run("git", dir, args);
-    assert!(out.status.success(), "git {args:?}: {out:?}");
-    String::from_utf8(out.stdout).expect("utf-8")
+    flowforge_testkit::git::ok_text(dir, args)
 }
 
 fn flowforge(dir: &Path, args: &[&str]) -> Output {
-    run(env!("CARGO_BIN_EXE_flowforge"), dir, args)
+    Command::new(env!("CARGO_BIN_EXE_flowforge"))
+        .current_dir(dir)
+        .env_remove("FLOWFORGE_DEVELOPER")
+        .args(args)
+        .output()
+        .expect("command runs")
 }
 
 /// A repository with alice's and bob's namespaces, a branch each, and a task held by bob.

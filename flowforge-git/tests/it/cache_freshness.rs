@@ -5,7 +5,7 @@ use crate::cache_support;
 
 use std::time::Duration;
 
-use cache_support::{TestRepo, ours};
+use cache_support::{RepoExt as _, committed_repo, ours};
 use flowforge_git::{CacheError, Fresh, Freshness, GitView, ViewOptions, WatchMode};
 
 fn synced(view: &GitView) -> (String, Fresh) {
@@ -15,7 +15,7 @@ fn synced(view: &GitView) -> (String, Fresh) {
 
 #[test]
 fn an_edit_made_right_before_a_synced_call_is_in_its_answer_every_time() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     assert!(view.is_watching(), "{:?}", view.not_watching_because());
     assert_eq!(synced(&view).0, repo.git_porcelain());
@@ -41,7 +41,7 @@ fn an_edit_made_right_before_a_synced_call_is_in_its_answer_every_time() {
 
 #[test]
 fn files_created_in_a_brand_new_directory_are_never_missed() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     synced(&view);
     for i in 0..20 {
@@ -61,7 +61,7 @@ fn files_created_in_a_brand_new_directory_are_never_missed() {
 
 #[test]
 fn git_operations_are_seen_by_synced_calls() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     synced(&view);
     let steps: &[&[&str]] = &[
@@ -93,7 +93,7 @@ fn git_operations_are_seen_by_synced_calls() {
 
 #[test]
 fn namespace_files_in_the_work_tree_are_shown_exactly_as_git_shows_them() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     // Ignored by the repository's .gitignore: no entry.
     repo.write(".flowforge/dev-alice/sessions/current.json", "{}\n");
@@ -107,7 +107,7 @@ fn namespace_files_in_the_work_tree_are_shown_exactly_as_git_shows_them() {
 
 #[test]
 fn a_held_index_lock_does_not_stop_the_answer() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     synced(&view);
     // Another process holds the index lock, as a running git command does.
@@ -128,7 +128,7 @@ fn a_held_index_lock_does_not_stop_the_answer() {
 
 #[test]
 fn max_age_serves_a_young_answer_and_says_it_may_be_stale() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     let before = synced(&view).0;
     repo.write("src/file0.txt", "changed\n");
@@ -144,7 +144,7 @@ fn max_age_serves_a_young_answer_and_says_it_may_be_stale() {
 
 #[test]
 fn without_a_watcher_every_answer_is_recomputed_and_exact() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let options = ViewOptions {
         watch: WatchMode::Off,
         ..ViewOptions::default()
@@ -165,7 +165,7 @@ fn without_a_watcher_every_answer_is_recomputed_and_exact() {
 
 #[test]
 fn a_repository_deleted_while_watched_is_an_error_not_a_stale_answer() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     synced(&view);
     std::fs::remove_dir_all(repo.path()).expect("delete the repository");
@@ -187,10 +187,10 @@ fn a_repository_deleted_while_watched_is_an_error_not_a_stale_answer() {
 
 #[test]
 fn a_repository_moved_while_watched_is_an_error_not_a_stale_answer() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     synced(&view);
-    let moved = repo.dir.path().join("moved");
+    let moved = repo.scratch().join("moved");
     std::fs::rename(repo.path(), &moved).expect("move the repository");
     std::fs::write(moved.join("src/file0.txt"), "changed after the move\n").expect("write");
     for freshness in [Freshness::Synced, Freshness::Cached] {

@@ -2,7 +2,7 @@
 
 use crate::cache_support;
 
-use cache_support::{TestRepo, ours};
+use cache_support::{RepoExt as _, TestRepo, committed_repo, ours};
 use flowforge_git::{Fresh, Freshness};
 use proptest::prelude::*;
 
@@ -124,7 +124,7 @@ proptest! {
 
     #[test]
     fn answers_after_random_edits_equal_gits(edits in prop::collection::vec(edit(), 1..12)) {
-        let repo = TestRepo::new();
+        let repo = committed_repo();
         let view = repo.view();
         prop_assert!(view.is_watching());
         view.status(Freshness::Synced).expect("status");

@@ -4,7 +4,7 @@ use crate::cache_support;
 
 use std::sync::Barrier;
 
-use cache_support::{TestRepo, ours};
+use cache_support::{RepoExt as _, committed_repo, ours};
 use flowforge_git::{Freshness, GitView};
 
 /// Asks until an answer is a hit, so that nothing is pending when the test starts.
@@ -37,7 +37,7 @@ fn hundred_threads_at_once(view: &GitView, freshness: Freshness) -> Vec<String> 
 
 #[test]
 fn a_hundred_threads_asking_at_once_cause_one_computation() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     assert!(view.is_watching(), "{:?}", view.not_watching_because());
 
@@ -66,7 +66,7 @@ fn a_hundred_threads_asking_at_once_cause_one_computation() {
 
 #[test]
 fn unchanged_answers_are_hits_and_feed_the_hit_rate() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     settle(&view);
     let before = view.stats();

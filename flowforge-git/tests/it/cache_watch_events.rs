@@ -3,7 +3,7 @@
 
 use crate::cache_support;
 
-use cache_support::{TestRepo, git_in, ours};
+use cache_support::{RepoExt as _, committed_repo, git_in, ours};
 use flowforge_git::{Freshness, GitView, ViewOptions};
 
 fn settle(view: &GitView) {
@@ -17,7 +17,7 @@ fn settle(view: &GitView) {
 
 #[test]
 fn events_that_change_no_answer_cause_no_work() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     view.refs(Freshness::Synced).expect("refs");
     settle(&view);
@@ -53,8 +53,8 @@ fn events_that_change_no_answer_cause_no_work() {
 
 #[test]
 fn a_linked_worktree_sees_its_own_changes_and_the_shared_refs() {
-    let repo = TestRepo::new();
-    let wt = repo.dir.path().join("wt");
+    let repo = committed_repo();
+    let wt = repo.scratch().join("wt");
     let wt_arg = wt.to_str().expect("utf-8 path");
     repo.git_ok(&["worktree", "add", "-q", wt_arg, "-b", "dev-alice/wt"]);
     let view = GitView::open(&wt, &ViewOptions::default()).expect("open worktree");
@@ -92,7 +92,7 @@ fn a_linked_worktree_sees_its_own_changes_and_the_shared_refs() {
 
 #[test]
 fn a_burst_larger_than_the_event_queue_still_gives_gits_answer() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     settle(&view);
     // About 36,000 events (create, modify, close) against a queue of 16,384 by default: the
@@ -117,7 +117,7 @@ fn a_watcher_that_stops_working_is_never_trusted_again() {
     use flowforge_core::metrics::Registry;
     use flowforge_git::{Fresh, cache::names::GIT_WATCH_FALLBACK};
 
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     settle(&view);
     let fallbacks = Registry::global().counter(GIT_WATCH_FALLBACK);
@@ -143,8 +143,8 @@ fn a_watcher_that_stops_working_is_never_trusted_again() {
 
 #[test]
 fn symbolic_links_are_entries_and_are_not_followed() {
-    let repo = TestRepo::new();
-    let outside = repo.dir.path().join("outside");
+    let repo = committed_repo();
+    let outside = repo.scratch().join("outside");
     std::fs::create_dir_all(outside.join("deep")).expect("mkdir");
     std::os::unix::fs::symlink(&outside, repo.path().join("link")).expect("symlink");
     repo.git_ok(&["add", "link"]);
@@ -172,7 +172,7 @@ fn symbolic_links_are_entries_and_are_not_followed() {
 
 #[test]
 fn directories_moved_or_created_later_are_watched_before_they_are_read() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     let view = repo.view();
     settle(&view);
     // A tracked directory moved inside the work tree, then edited at its new place.

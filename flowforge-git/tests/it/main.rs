@@ -5,7 +5,6 @@ mod cache_random_edits;
 mod cache_single_flight;
 mod cache_support;
 mod cache_watch_events;
-mod git_cli;
 mod refs_snapshot;
 mod status_basic;
 mod status_differential;

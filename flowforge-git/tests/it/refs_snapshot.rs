@@ -2,7 +2,7 @@
 
 use crate::cache_support;
 
-use cache_support::TestRepo;
+use cache_support::{RepoExt as _, TestRepo, committed_repo};
 use flowforge_core::{DeveloperId, TaskId};
 use flowforge_git::{Freshness, RefsSnapshot, refs::AheadBehind};
 
@@ -26,7 +26,7 @@ fn commit(repo: &TestRepo, file: &str) {
 
 /// main, dev-alice/login (2 ahead, 1 behind), dev-bob (1 ahead), feature/auth-1-work, other.
 fn branches() -> TestRepo {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     repo.git_ok(&["branch", "dev-alice/login"]);
     repo.git_ok(&["branch", "dev-bob"]);
     repo.git_ok(&["branch", "feature/auth-1-work"]);

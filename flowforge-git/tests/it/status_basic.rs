@@ -243,7 +243,7 @@ fn untracked_directory_corner_cases() {
     .expect("chmod");
     check("corner cases", &repo);
     // A nested repository deeper down, seen by a cold status and by a refresh.
-    let handle = Repo::open(&root).expect("open");
+    let handle = Repo::open(root).expect("open");
     let mut status = handle.status(&StatusOptions::default()).expect("status");
     std::fs::create_dir_all(root.join("holder/n2")).expect("mkdir");
     status_support::git_in(&root.join("holder/n2"), &["init", "-q"]);

@@ -347,7 +347,7 @@ fn run(ops: &[Op]) {
                     .refresh_index_and_head(&repo)
                     .expect("refresh index");
                 incremental
-                    .refresh_paths(&repo, &everything(&world.repo.path()))
+                    .refresh_paths(&repo, &everything(world.repo.path()))
                     .expect("refresh paths");
             }
         }

@@ -196,7 +196,7 @@ fn many_threads_share_one_handle() {
     repo.write("a.txt", "changed\n");
     repo.write("untracked/x", "x\n");
     let handle = Repo::open(repo.path()).expect("open");
-    let expected = repo.git_porcelain(&[]);
+    let expected = repo.porcelain(&[]);
     std::thread::scope(|scope| {
         for _ in 0..8 {
             let handle = handle.clone();

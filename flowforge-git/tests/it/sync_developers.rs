@@ -2,7 +2,7 @@
 
 use crate::cache_support;
 
-use cache_support::{TestRepo, ours};
+use cache_support::{RepoExt as _, committed_repo, ours};
 use flowforge_core::{DeveloperId, TaskId};
 use flowforge_git::{
     DeveloperRequest, Fresh, Freshness, ViewOptions, WatchMode, status::EntryKind, sync_once,
@@ -16,7 +16,7 @@ fn developers(n: usize) -> Vec<DeveloperRequest> {
 
 #[test]
 fn ten_developers_share_one_status_and_one_ref_snapshot() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     repo.git_ok(&["branch", "dev-dev3/topic"]);
     repo.git_ok(&["branch", "feature/t-7-work"]);
     let view = repo.view();
@@ -58,7 +58,7 @@ fn ten_developers_share_one_status_and_one_ref_snapshot() {
 
 #[test]
 fn one_call_opens_and_syncs_without_a_watcher() {
-    let repo = TestRepo::new();
+    let repo = committed_repo();
     repo.write("src/file0.txt", "edited\n");
     let options = ViewOptions {
         watch: WatchMode::Off,

@@ -6,7 +6,7 @@ use flowforge_core::{
     DeveloperId, Layout, TaskId,
     model::{GitStatusCache, Session, TaskAssignment, TaskAssignments, TimeEntry, TimeTracking},
 };
-use flowforge_session::fs::{Durability, create_private_dir_all, write_json};
+use flowforge_testkit::bash_tools::{create_dir_all as create_private_dir_all, write_json};
 use jiff::{Timestamp, ToSpan};
 
 pub fn dev(id: &str) -> DeveloperId {
@@ -71,7 +71,7 @@ pub fn write_dev(layout: &Layout, id: &DeveloperId, spec: &DevSpec) {
             if !active {
                 s.end_time = Some(base() + 2.hours());
             }
-            write_json(&current, &s, Durability::Relaxed).unwrap();
+            write_json(&current, &s).unwrap();
         }
         None => {
             let _ = fs::remove_file(&current);
@@ -85,17 +85,11 @@ pub fn write_dev(layout: &Layout, id: &DeveloperId, spec: &DevSpec) {
         let mut s = session(id, i + 1, task.as_deref(), base() + hours.hours());
         s.active = false;
         s.end_time = Some(base() + (hours + 1).hours());
-        write_json(
-            &history.join(format!("{}.json", s.session_id)),
-            &s,
-            Durability::Relaxed,
-        )
-        .unwrap();
+        write_json(&history.join(format!("{}.json", s.session_id)), &s).unwrap();
     }
     let time_path = layout.time_tracking(id);
     if spec.corrupt {
-        flowforge_session::fs::write_atomic(&time_path, b"{\"sessions\": [", Durability::Relaxed)
-            .unwrap();
+        flowforge_testkit::bash_tools::write(&time_path, b"{\"sessions\": [").unwrap();
     } else {
         let sessions: Vec<TimeEntry> = (spec.time.iter())
             .map(|(task, minutes, hours)| TimeEntry {
@@ -111,7 +105,7 @@ pub fn write_dev(layout: &Layout, id: &DeveloperId, spec: &DevSpec) {
             sessions,
             extra: Default::default(),
         };
-        write_json(&time_path, &tracking, Durability::Relaxed).unwrap();
+        write_json(&time_path, &tracking).unwrap();
     }
     let cache = layout.git_status_cache(id);
     if spec.paths.is_empty() {
@@ -127,7 +121,7 @@ pub fn write_dev(layout: &Layout, id: &DeveloperId, spec: &DevSpec) {
             remote_status: "up-to-date".into(),
             extra: Default::default(),
         };
-        write_json(&cache, &snapshot, Durability::Relaxed).unwrap();
+        write_json(&cache, &snapshot).unwrap();
     }
 }
 
@@ -146,12 +140,7 @@ pub fn write_claims(layout: &Layout, claims: &[(&str, &DeveloperId)]) {
             },
         );
     }
-    write_json(
-        &layout.task_assignments(),
-        &assignments,
-        Durability::Relaxed,
-    )
-    .unwrap();
+    write_json(&layout.task_assignments(), &assignments).unwrap();
 }
 
 /// What a developer does through the session store, as the `flowforge` tools do.

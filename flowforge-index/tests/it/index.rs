@@ -105,12 +105,8 @@ fn bad_namespaces_are_left_out_and_reported_never_followed() {
     write_dev(&layout, &dev("erin"), &spec("x-1", &[], &[]));
     let mut forged = session(&dev("frank"), 0, Some("x-1"), base());
     forged.active = true;
-    flowforge_session::fs::write_json(
-        &layout.current_session(&dev("erin")),
-        &forged,
-        flowforge_session::fs::Durability::Relaxed,
-    )
-    .unwrap();
+    flowforge_testkit::bash_tools::write_json(&layout.current_session(&dev("erin")), &forged)
+        .unwrap();
     // Directories that are not namespaces.
     let outside = tempfile::tempdir().unwrap();
     let outside_layout = Layout::new(outside.path());
@@ -264,12 +260,7 @@ fn namespaces_written_through_the_session_store_are_indexed() {
     // The store is the truth: a view overwritten by hand does not change the answer.
     let mut stale = session(&erin, 9, Some("hand-written"), base());
     stale.active = true;
-    flowforge_session::fs::write_json(
-        &layout.current_session(&erin),
-        &stale,
-        flowforge_session::fs::Durability::Relaxed,
-    )
-    .unwrap();
+    flowforge_testkit::bash_tools::write_json(&layout.current_session(&erin), &stale).unwrap();
     assert!(
         index.refresh().unwrap().reloaded.is_empty(),
         "the store did not change"

@@ -363,23 +363,7 @@ mod tests {
     #[test]
     fn ordinary_repositories_take_the_fast_path() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let git = |args: &[&str]| {
-            let out = std::process::Command::new("git")
-                .args(args)
-                .current_dir(dir.path())
-                .env("GIT_AUTHOR_NAME", "T")
-                .env("GIT_AUTHOR_EMAIL", "t@example.com")
-                .env("GIT_COMMITTER_NAME", "T")
-                .env("GIT_COMMITTER_EMAIL", "t@example.com")
-                .output()
-                .expect("git runs");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            out.stdout
-        };
+        let git = |args: &[&str]| flowforge_testkit::git::ok(dir.path(), args);
         git(&["init", "-q"]);
         std::fs::create_dir(dir.path().join("d")).expect("mkdir");
         std::fs::write(dir.path().join("d/a"), "a").expect("write");
