@@ -42,12 +42,7 @@ fn full_disk(dir: &Path, args: &[&str]) -> Output {
 
 fn repo() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let out = Command::new("git")
-        .args(["init", "-q", "-b", "main"])
-        .current_dir(tmp.path())
-        .output()
-        .expect("git runs");
-    assert!(out.status.success(), "{out:?}");
+    flowforge_testkit::git::ok(tmp.path(), &["init", "-q", "-b", "main"]);
     for i in 0..50 {
         fs::write(tmp.path().join(format!("file-{i}")), "x\n").expect("write");
     }
