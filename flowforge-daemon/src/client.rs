@@ -1,0 +1,222 @@
+//! The client's side: what the `flowforge` CLI, and any Rust tool, uses to ask a daemon.
+//!
+//! [`Client::connect`] connects and reads the daemon's greeting within a short timeout (50 ms by
+//! default), so a missing, dead or hung daemon costs the caller little: it answers in-process.
+//! One connection carries one request.
+
+use std::{
+    io::{BufReader, Read, Write},
+    os::unix::net::UnixStream,
+    path::PathBuf,
+    time::Duration,
+};
+
+use crate::{
+    error::{Error, Result},
+    location::Location,
+    protocol::{
+        Answer, Done, Envelope, Header, Hello, Line, MAX_HEADER, Request, RunRequest, ServerStatus,
+        read_line, to_line,
+    },
+};
+
+/// How a [`Client`] behaves.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The application's version: a daemon of another version is not asked to run commands.
+    pub version: String,
+    /// How long the daemon may take to greet after the connect.
+    pub connect_timeout: Duration,
+    /// How long the daemon may take to answer (`None`: as long as it takes).
+    pub reply_timeout: Option<Duration>,
+}
+
+impl ClientOptions {
+    /// Options with the given version, a 50 ms connect timeout and no reply timeout.
+    pub fn new(version: impl Into<String>) -> Self {
+        Self {
+            version: version.into(),
+            connect_timeout: Duration::from_millis(50),
+            reply_timeout: None,
+        }
+    }
+}
+
+/// A connection to a daemon that greeted us; see the [module documentation](self).
+#[derive(Debug)]
+pub struct Client {
+    reader: BufReader<UnixStream>,
+    socket: PathBuf,
+    options: ClientOptions,
+    daemon_version: String,
+    daemon_pid: u32,
+}
+
+impl Client {
+    /// Connects to the daemon of `location` and reads its greeting.
+    ///
+    /// # Errors
+    /// [`Error::NotRunning`] (no socket), [`Error::Stale`] (a socket nobody listens on),
+    /// [`Error::Slow`] (no greeting in time), [`Error::Refused`] (the daemon refuses this
+    /// user), [`Error::Protocol`] or [`Error::Io`].
+    pub fn connect(location: &Location, options: &ClientOptions) -> Result<Self> {
+        let socket = location.socket().to_owned();
+        let stream = match UnixStream::connect(&socket) {
+            Ok(stream) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NotRunning { socket });
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                return Err(Error::Stale { socket });
+            }
+            Err(source) => {
+                return Err(Error::Io {
+                    what: "cannot connect to",
+                    path: socket,
+                    source,
+                });
+            }
+        };
+        let protocol = |reason: String| Error::Protocol {
+            socket: socket.clone(),
+            reason,
+        };
+        stream
+            .set_read_timeout(Some(options.connect_timeout))
+            .map_err(|e| protocol(e.to_string()))?;
+        let mut reader = BufReader::new(stream);
+        let hello: Hello = match read_line(&mut reader, MAX_HEADER) {
+            Ok(Line::Whole(line)) => {
+                serde_json::from_slice(&line).map_err(|e| protocol(format!("bad greeting: {e}")))?
+            }
+            Ok(_) => return Err(protocol("no greeting".to_owned())),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(Error::Slow {
+                    socket,
+                    timeout_ms: options.connect_timeout.as_millis(),
+                });
+            }
+            Err(e) => return Err(protocol(format!("cannot read the greeting: {e}"))),
+        };
+        let (daemon_version, daemon_pid) = match hello {
+            Hello::Welcome { version, pid } => (version, pid),
+            Hello::Refused { reason } => return Err(Error::Refused { reason }),
+        };
+        reader
+            .get_ref()
+            .set_read_timeout(options.reply_timeout)
+            .map_err(|e| protocol(e.to_string()))?;
+        Ok(Self {
+            reader,
+            socket,
+            options: options.clone(),
+            daemon_version,
+            daemon_pid,
+        })
+    }
+
+    /// The daemon's process id, from its greeting.
+    pub fn daemon_pid(&self) -> u32 {
+        self.daemon_pid
+    }
+
+    /// The daemon's version, from its greeting.
+    pub fn daemon_version(&self) -> &str {
+        &self.daemon_version
+    }
+
+    /// Asks the daemon to run a command.
+    ///
+    /// # Errors
+    /// [`Error::OtherVersion`] before sending anything when the daemon's version is not the
+    /// client's; [`Error::Refused`] when it calls the request malformed; [`Error::Protocol`]
+    /// when the connection breaks (a daemon killed mid-request).
+    pub fn run(mut self, request: &RunRequest) -> Result<Answer> {
+        if self.daemon_version != self.options.version {
+            return Err(Error::OtherVersion {
+                daemon: self.daemon_version,
+                client: self.options.version,
+            });
+        }
+        match self.ask(Request::Run(request.clone()))? {
+            Header::Done {
+                exit_code,
+                stdout,
+                stderr,
+            } => {
+                let mut payload = vec![0; stdout.saturating_add(stderr)];
+                self.reader
+                    .read_exact(&mut payload)
+                    .map_err(|e| self.protocol(format!("output cut short: {e}")))?;
+                let stderr = payload.split_off(stdout);
+                Ok(Answer::Done(Done {
+                    stdout: payload,
+                    stderr,
+                    exit_code,
+                }))
+            }
+            Header::Declined { reason } => Ok(Answer::Declined { reason }),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Asks the daemon about itself (any version answers).
+    ///
+    /// # Errors
+    /// As [`Client::run`].
+    pub fn status(mut self) -> Result<ServerStatus> {
+        match self.ask(Request::Status)? {
+            Header::Status { status } => Ok(*status),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    /// Asks the daemon to exit (any version obeys). It stops accepting at once and exits
+    /// after removing its socket and record.
+    ///
+    /// # Errors
+    /// As [`Client::run`].
+    pub fn stop(mut self) -> Result<()> {
+        match self.ask(Request::Stop)? {
+            Header::Stopping => Ok(()),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
+    fn ask(&mut self, request: Request) -> Result<Header> {
+        let envelope = Envelope {
+            version: self.options.version.clone(),
+            request,
+        };
+        (self.reader.get_mut())
+            .write_all(&to_line(&envelope))
+            .map_err(|e| self.protocol(format!("cannot send the request: {e}")))?;
+        let line = match read_line(&mut self.reader, MAX_HEADER) {
+            Ok(Line::Whole(line)) => line,
+            Ok(_) => return Err(self.protocol("the connection closed before the answer".into())),
+            Err(e) => return Err(self.protocol(format!("cannot read the answer: {e}"))),
+        };
+        let header: Header =
+            serde_json::from_slice(&line).map_err(|e| self.protocol(format!("bad answer: {e}")))?;
+        match header {
+            Header::Error { message } => Err(Error::Refused { reason: message }),
+            other => Ok(other),
+        }
+    }
+
+    fn protocol(&self, reason: String) -> Error {
+        Error::Protocol {
+            socket: self.socket.clone(),
+            reason,
+        }
+    }
+
+    fn unexpected(&self, header: &Header) -> Error {
+        self.protocol(format!("unexpected answer {header:?}"))
+    }
+}

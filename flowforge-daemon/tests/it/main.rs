@@ -1,0 +1,5 @@
+//! Integration tests of flowforge-daemon: real sockets, real threads, real files.
+
+mod lifecycle;
+mod malformed;
+mod support;

@@ -1,0 +1,115 @@
+//! A daemon on a thread, in its own temporary repository and runtime directory, stopped on drop.
+
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use flowforge_daemon::{
+    Answer, Client, ClientOptions, Done, Handler, Location, RunRequest, Server, ServerOptions,
+    Shutdown,
+};
+
+pub const VERSION: &str = "test-1";
+
+/// Answers `args` joined by spaces; counts its calls; panics on `panic`.
+#[derive(Default)]
+pub struct Echo {
+    pub calls: AtomicU64,
+}
+
+impl Handler for Echo {
+    fn run(&self, request: RunRequest) -> Answer {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if request.args.first().map(String::as_str) == Some("panic") {
+            panic!("asked to");
+        }
+        if request.args.first().map(String::as_str) == Some("decline") {
+            return Answer::Declined {
+                reason: "declined on request".into(),
+            };
+        }
+        Answer::Done(Done {
+            stdout: request.args.join(" ").into_bytes(),
+            stderr: request.cwd.into_bytes(),
+            exit_code: u8::try_from(request.args.len()).unwrap_or(255),
+        })
+    }
+
+    fn status(&self) -> serde_json::Value {
+        serde_json::json!({ "calls": self.calls.load(Ordering::SeqCst) })
+    }
+}
+
+pub struct Daemon {
+    pub repo: tempfile::TempDir,
+    pub _runtime: tempfile::TempDir,
+    pub location: Location,
+    pub thread: Option<JoinHandle<flowforge_daemon::Result<Shutdown>>>,
+}
+
+impl Daemon {
+    pub fn start(idle: Duration) -> Self {
+        let repo = tempfile::tempdir().expect("temp dir");
+        let runtime = tempfile::tempdir().expect("temp dir");
+        let location =
+            Location::under(repo.path(), Some(runtime.path().join("rt"))).expect("location");
+        let options = ServerOptions {
+            idle_timeout: idle,
+            ..ServerOptions::new(VERSION)
+        };
+        let server = Server::bind(&location, options).expect("bind");
+        let thread = Some(std::thread::spawn(move || server.serve(Echo::default())));
+        Self {
+            repo,
+            _runtime: runtime,
+            location,
+            thread,
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(&self.location, &options()).expect("connect")
+    }
+
+    /// Waits for the daemon thread to end by itself.
+    pub fn join(&mut self) -> Shutdown {
+        let thread = self.thread.take().expect("running");
+        thread.join().expect("daemon thread").expect("serve")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            if let Ok(client) = Client::connect(&self.location, &options()) {
+                let _ = client.stop();
+            }
+            let _ = thread.join();
+        }
+    }
+}
+
+pub fn options() -> ClientOptions {
+    ClientOptions {
+        connect_timeout: Duration::from_secs(5),
+        ..ClientOptions::new(VERSION)
+    }
+}
+
+pub fn request(args: &[&str]) -> RunRequest {
+    RunRequest {
+        args: args.iter().map(|a| (*a).to_owned()).collect(),
+        cwd: "/somewhere".into(),
+        env: Default::default(),
+        max_age_ms: None,
+    }
+}
+
+pub fn echo(daemon: &Daemon, args: &[&str]) -> Done {
+    match daemon.client().run(&request(args)).expect("run") {
+        Answer::Done(done) => done,
+        other => panic!("{other:?}"),
+    }
+}
