@@ -7,7 +7,7 @@ use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
-    team::{open_index, problems_json, warn_problems},
+    team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
 };
 
 #[derive(Debug, Args)]
@@ -15,32 +15,57 @@ pub struct ActiveArgs {
     /// Print JSON: {"active": [{"developer", "task", "branch", "since"}], "problems": [...]}.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 pub fn run(ctx: &Context, args: ActiveArgs, out: &mut Output) -> CliResult {
     let index = open_index(ctx, out)?;
-    let active = index.active();
-    let problems = index.problems();
+    let mut active: Vec<_> = index.active().into_iter().map(|a| (a, None)).collect();
+    let mut problems = index.problems();
+    let view = open_remote_view(ctx, args.remote, out)?;
+    if let Some(view) = &view {
+        for a in view.index.active() {
+            let machine = view.machine_of(&a.developer);
+            active.push((a, machine));
+        }
+        problems.extend(view.index.problems());
+    }
     if args.json {
         let active: Vec<_> = (active.iter())
-            .map(|a| {
-                json!({"developer": a.developer, "task": a.task, "branch": a.branch, "since": a.since})
+            .map(|(a, machine)| {
+                let mut v = json!({"developer": a.developer, "task": a.task, "branch": a.branch, "since": a.since});
+                if view.is_some() {
+                    v["machine"] = json!(machine);
+                }
+                v
             })
             .collect();
-        outln!(
-            out,
-            "{:#}",
-            json!({"active": active, "problems": problems_json(&problems)})
-        );
+        let mut json = json!({"active": active, "problems": problems_json(&problems)});
+        if let Some(view) = &view {
+            json["remote"] = view.json();
+        }
+        outln!(out, "{json:#}");
         return Ok(());
     }
     if active.is_empty() {
         outln!(out, "no active developers");
     }
-    for a in &active {
+    for (a, machine) in &active {
         let task = a.task.as_ref().map_or("-", |t| t.as_str());
         let branch = a.branch.as_deref().unwrap_or("-");
-        outln!(out, "{}\t{task}\t{branch}\tsince {}", a.developer, a.since);
+        let machine = (machine.as_ref())
+            .map(|m| format!("\ton machine {m}"))
+            .unwrap_or_default();
+        outln!(
+            out,
+            "{}\t{task}\t{branch}\tsince {}{machine}",
+            a.developer,
+            a.since
+        );
+    }
+    if let Some(view) = &view {
+        outln!(out, "{}", view.note());
     }
     warn_problems(&problems, out);
     Ok(())

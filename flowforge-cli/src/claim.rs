@@ -70,14 +70,20 @@ pub fn run(ctx: &Context, command: ClaimCommand, out: &mut Output) -> CliResult 
                 &dev,
                 flowforge_session::SessionOptions::default(),
             )?;
-            let released = claim::release(
+            // With a remote in use the remote claim goes first; a task held only on another
+            // machine has no local claim to release.
+            let remote_released = crate::remote::release(ctx, &dev, &task, force, out)?;
+            match claim::release(
                 &ctx.layout,
                 &dev,
                 &task,
                 ReleaseOptions { force },
                 StoreOptions::default(),
-            )?;
-            outln!(out, "released {task} (held by {})", released.holder());
+            ) {
+                Ok(released) => outln!(out, "released {task} (held by {})", released.holder()),
+                Err(flowforge_session::Error::NotClaimed { .. }) if remote_released => {}
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     Ok(())

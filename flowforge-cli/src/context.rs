@@ -69,6 +69,17 @@ impl Context {
         Ok(DeveloperId::from_os_str(&raw)?)
     }
 
+    /// The git remote this clone shares its state through, if one is in use.
+    pub fn remote(&self) -> CliResult<Option<flowforge_remote::Remote>> {
+        if !self.repo.join(".git").exists() {
+            return Ok(None);
+        }
+        Ok(flowforge_remote::Remote::open(
+            &self.repo,
+            crate::remote::options(),
+        )?)
+    }
+
     /// Every developer named with `--dev` on the command line (not the environment),
     /// validated, in order and without repeats.
     pub fn developers_given(&self) -> CliResult<Vec<DeveloperId>> {

@@ -92,6 +92,18 @@ impl From<flowforge_index::Error> for CliError {
     }
 }
 
+impl From<flowforge_remote::Error> for CliError {
+    fn from(e: flowforge_remote::Error) -> Self {
+        if e.is_conflict() {
+            CliError::conflict(e)
+        } else if e.is_invalid_input() {
+            CliError::usage(e)
+        } else {
+            CliError::failure(e)
+        }
+    }
+}
+
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
         CliError::failure(e)

@@ -14,6 +14,7 @@ mod dev;
 mod error;
 mod monitor;
 mod output;
+mod remote;
 mod report;
 mod session;
 mod status;
@@ -78,6 +79,9 @@ enum Command {
     /// Task claims.
     #[command(subcommand)]
     Claim(claim::ClaimCommand),
+    /// Share FlowForge state with other machines through a git remote: use, status, pull, push.
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
     /// The working-tree status; with --porcelain byte-identical to `git status --porcelain=v1`.
     Status(status::StatusArgs),
 }
@@ -107,6 +111,7 @@ fn dispatch(ctx: &Context, command: Command, out: &mut Output) -> CliResult {
         Command::Time(command) => time::run(ctx, command, out),
         Command::Claim(command) => claim::run(ctx, command, out),
         Command::Status(args) => status::run(ctx, &args, out),
+        Command::Remote(command) => remote::run(ctx, command, out),
     }
 }
 

@@ -30,6 +30,8 @@ pub struct MonitorArgs {
     /// Milliseconds between frames.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     interval_ms: u64,
+    #[command(flatten)]
+    remote: crate::team::RemoteArgs,
 }
 
 /// Every indexed developer with the tasks they hold, for the git sync.
@@ -75,10 +77,26 @@ pub fn run(ctx: &Context, args: MonitorArgs, out: &mut Output) -> CliResult {
     let render_options = RenderOptions {
         colour: terminal && std::env::var_os("NO_COLOR").is_none(),
     };
+    let mut remote_args = args.remote;
     loop {
         let git = git_sync(&view, monitor.index());
         let frame = monitor.tick(git)?;
-        let text = render(&frame, &render_options);
+        let mut text = render(&frame, &render_options);
+        // Other machines, as the last pull saw them (with --fresh, pulled before the first frame).
+        if let Some(view) = crate::team::open_remote_view(ctx, remote_args, out)? {
+            for a in view.index.active() {
+                let task = a.task.as_ref().map_or("-", |t| t.as_str());
+                let machine = view.machine_of(&a.developer).unwrap_or_default();
+                let name = &view.name;
+                text.push_str(&format!(
+                    "remote {name}: {} on {task} (machine {machine})\n",
+                    a.developer
+                ));
+            }
+            text.push_str(&view.note());
+            text.push('\n');
+        }
+        remote_args.fresh = false;
         if args.once {
             out.stdout.extend_from_slice(text.as_bytes());
             return Ok(());

@@ -12,7 +12,7 @@ use crate::{
     context::Context,
     error::{CliError, CliResult},
     output::Output,
-    team::open_index,
+    team::{RemoteArgs, open_index, open_remote_view},
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -43,6 +43,8 @@ pub struct ReportArgs {
     /// Write the report to FILE (atomically, mode 0600) instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     output: Option<PathBuf>,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 pub fn run(ctx: &Context, args: ReportArgs, out: &mut Output) -> CliResult {
@@ -67,7 +69,12 @@ pub fn run(ctx: &Context, args: ReportArgs, out: &mut Output) -> CliResult {
         zone,
         now: jiff::Timestamp::now(),
     };
-    let text = Report::generate(&index, &options)?.render(format);
+    let mut report = Report::generate(&index, &options)?;
+    if let Some(view) = open_remote_view(ctx, args.remote, out)? {
+        merge(&mut report, Report::generate(&view.index, &options)?);
+        crate::output::errln!(out, "flowforge: {}", view.note());
+    }
+    let text = report.render(format);
     match &args.output {
         Some(path) => write_atomic(path, text.as_bytes(), Durability::Sync)
             .with_context(|| format!("cannot write the report to {}", path.display()))
@@ -77,4 +84,47 @@ pub fn run(ctx: &Context, args: ReportArgs, out: &mut Output) -> CliResult {
             Ok(())
         }
     }
+}
+
+/// Adds other machines' report (made from the pulled view, which holds only their state) to
+/// this machine's: lines concatenated, minutes summed by name, a task's local holder kept.
+fn merge(report: &mut Report, other: Report) {
+    use std::collections::BTreeMap;
+
+    use flowforge_index::report::Minutes;
+    report.developers += other.developers;
+    report.active.extend(other.active);
+    report.active.sort_by(|a, b| a.developer.cmp(&b.developer));
+    report.sessions.extend(other.sessions);
+    report
+        .sessions
+        .sort_by(|a, b| (&a.start, &a.developer).cmp(&(&b.start, &b.developer)));
+    for t in other.tasks {
+        match report.tasks.iter_mut().find(|m| m.task == t.task) {
+            Some(m) => {
+                if m.holder.is_none() {
+                    (m.holder, m.status, m.claimed_at) = (t.holder, t.status, t.claimed_at);
+                }
+                m.working.extend(t.working);
+                m.working.sort();
+                m.working.dedup();
+            }
+            None => report.tasks.push(t),
+        }
+    }
+    report.tasks.sort_by(|a, b| a.task.cmp(&b.task));
+    let sum = |mine: &mut Vec<Minutes>, theirs: Vec<Minutes>| {
+        let mut by: BTreeMap<String, u64> = mine.drain(..).map(|m| (m.name, m.minutes)).collect();
+        for m in theirs {
+            *by.entry(m.name).or_default() += m.minutes;
+        }
+        *mine = (by.into_iter())
+            .map(|(name, minutes)| Minutes { name, minutes })
+            .collect();
+    };
+    sum(&mut report.time_per_developer, other.time_per_developer);
+    sum(&mut report.time_per_task, other.time_per_task);
+    report.total_minutes += other.total_minutes;
+    report.conflicts.extend(other.conflicts);
+    report.problems.extend(other.problems);
 }

@@ -10,6 +10,7 @@ use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
+    remote,
 };
 
 #[derive(Debug, Subcommand)]
@@ -27,6 +28,9 @@ pub enum SessionCommand {
         /// The task provider (github, notion, …).
         #[arg(long)]
         provider: Option<String>,
+        /// With a remote in use: claim on this machine only, not on the remote.
+        #[arg(long)]
+        local: bool,
     },
     /// End the active session: archive it, release its claim, add its minutes.
     End,
@@ -49,6 +53,9 @@ pub enum SessionCommand {
         /// End the active session first instead of refusing.
         #[arg(long)]
         replace: bool,
+        /// With a remote in use: claim on this machine only, not on the remote.
+        #[arg(long)]
+        local: bool,
     },
 }
 
@@ -65,15 +72,19 @@ pub fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResul
             replace,
             branch,
             provider,
+            local,
             ..
         } => {
             let task = task.expect("parsed above for start");
+            let claimed = remote::claim_first(ctx, &dev, &task, local, out)?;
             let options = StartOptions {
                 replace,
                 branch,
                 provider,
             };
-            let started = ns.start_session(&task, &options)?;
+            let started = remote::undo_on_error(claimed.as_ref(), &dev, &task, out, || {
+                ns.start_session(&task, &options)
+            })?;
             if let Some(ended) = &started.replaced {
                 outln!(
                     out,
@@ -87,6 +98,8 @@ pub fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResul
                 "started session {} on task {task} for {dev}",
                 started.session.value.session_id
             );
+            let replaced = started.replaced.as_ref();
+            remote::after_start(ctx, &dev, &task, claimed.as_ref(), replaced, out);
         }
         SessionCommand::End => {
             let ended = ns.end_session()?;
@@ -96,6 +109,7 @@ pub fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResul
                 ended.session.value.session_id,
                 ended.minutes
             );
+            remote::after_end(ctx, &dev, ended.session.value.task_id.as_ref(), out)?;
         }
         SessionCommand::Show { json } => {
             let current = ns.current_session()?.map(|v| v.value);
@@ -123,17 +137,35 @@ pub fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResul
         SessionCommand::Restore {
             session_id,
             replace,
+            local,
         } => {
             let options = StartOptions {
                 replace,
                 ..StartOptions::default()
             };
-            let started = ns.restore_session(&session_id, &options)?;
+            // With a remote in use, the restored session's task is claimed there first.
+            let task = (ns.history()?.into_iter())
+                .find(|s| s.session_id == session_id)
+                .and_then(|s| s.task_id);
+            let claimed = match &task {
+                Some(task) => remote::claim_first(ctx, &dev, task, local, out)?,
+                None => None,
+            };
+            let started = match &task {
+                Some(task) => remote::undo_on_error(claimed.as_ref(), &dev, task, out, || {
+                    ns.restore_session(&session_id, &options)
+                })?,
+                None => ns.restore_session(&session_id, &options)?,
+            };
             outln!(
                 out,
                 "restored {session_id} as session {}",
                 started.session.value.session_id
             );
+            if let Some(task) = &task {
+                let replaced = started.replaced.as_ref();
+                remote::after_start(ctx, &dev, task, claimed.as_ref(), replaced, out);
+            }
         }
     }
     Ok(())

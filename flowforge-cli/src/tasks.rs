@@ -9,7 +9,7 @@ use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
-    team::{open_index, problems_json, warn_problems},
+    team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
 };
 
 #[derive(Debug, Args)]
@@ -21,20 +21,49 @@ pub struct TasksArgs {
     /// "developers", "parallel", "problems"}.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 pub fn run(ctx: &Context, args: TasksArgs, out: &mut Output) -> CliResult {
     let index = open_index(ctx, out)?;
-    let matches = index.tasks(&Pattern::new(&args.pattern));
-    let problems = index.problems();
+    let pattern = Pattern::new(&args.pattern);
+    let mut matches = index.tasks(&pattern);
+    let mut problems = index.problems();
+    let view = open_remote_view(ctx, args.remote, out)?;
+    if let Some(view) = &view {
+        let other = view.index.tasks(&pattern);
+        for t in other.tasks {
+            match matches.tasks.iter_mut().find(|m| m.task == t.task) {
+                Some(m) => {
+                    if m.holder.is_none() {
+                        (m.holder, m.status, m.claimed_at) = (t.holder, t.status, t.claimed_at);
+                    }
+                    m.working.extend(t.working);
+                    m.working.sort();
+                    m.working.dedup();
+                }
+                None => matches.tasks.push(t),
+            }
+        }
+        matches.tasks.sort_by(|a, b| a.task.cmp(&b.task));
+        matches.developers.extend(other.developers);
+        matches.developers.sort();
+        matches.developers.dedup();
+        matches.parallel = matches.developers.len() > 1;
+        problems.extend(view.index.problems());
+    }
     if args.json {
-        let json = json!({
+        let mut json = json!({
             "pattern": matches.pattern,
             "tasks": matches.tasks,
             "developers": matches.developers,
             "parallel": matches.parallel,
             "problems": problems_json(&problems),
         });
+        if let Some(view) = &view {
+            json["remote"] = view.json();
+        }
         outln!(out, "{json:#}");
         return Ok(());
     }
@@ -59,6 +88,9 @@ pub fn run(ctx: &Context, args: TasksArgs, out: &mut Output) -> CliResult {
             args.pattern,
             devs.join(", ")
         );
+    }
+    if let Some(view) = &view {
+        outln!(out, "{}", view.note());
     }
     warn_problems(&problems, out);
     Ok(())

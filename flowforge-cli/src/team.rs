@@ -48,3 +48,95 @@ pub fn warn_problems(problems: &[Problem], out: &mut Output) {
         );
     }
 }
+
+/// `--fresh` of the team queries.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct RemoteArgs {
+    /// With a remote in use: pull from it first (otherwise the last pull's view of other
+    /// machines is used, and its age shown).
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+/// Other machines' state as the last pull saw it: a read-only namespace root of its own,
+/// opened as a second index and merged into the answers by the commands.
+pub struct RemoteView {
+    pub name: String,
+    pub index: Index,
+    pub pulled: flowforge_remote::Pulled,
+    /// Claims of other machines, by task.
+    pub claims: std::collections::BTreeMap<flowforge_core::TaskId, flowforge_remote::RemoteClaim>,
+    layout: flowforge_core::Layout,
+}
+
+impl RemoteView {
+    /// Seconds since the pull.
+    pub fn age_seconds(&self) -> i64 {
+        jiff::Timestamp::now().as_second() - self.pulled.pulled_at.as_second()
+    }
+
+    /// The machine of another machine's active session of `dev`.
+    pub fn machine_of(&self, dev: &flowforge_core::DeveloperId) -> Option<String> {
+        let session: flowforge_core::model::Session =
+            flowforge_session::fs::read_json(&self.layout.current_session(dev)).ok()??;
+        session.extra.get("machine")?.as_str().map(str::to_owned)
+    }
+
+    /// The `remote` member of the JSON outputs.
+    pub fn json(&self) -> Value {
+        json!({
+            "remote": self.name,
+            "pulled_at": self.pulled.pulled_at,
+            "age_seconds": self.age_seconds(),
+        })
+    }
+
+    /// The last line of the text outputs.
+    pub fn note(&self) -> String {
+        format!(
+            "other machines: as pulled from {} {} s ago",
+            self.name,
+            self.age_seconds()
+        )
+    }
+}
+
+/// The view of other machines when a remote is in use and has been pulled (with `--fresh`,
+/// pulled now).
+pub fn open_remote_view(
+    ctx: &Context,
+    args: RemoteArgs,
+    out: &mut Output,
+) -> CliResult<Option<RemoteView>> {
+    let Some(remote) = ctx.remote()? else {
+        if args.fresh {
+            errln!(
+                out,
+                "flowforge: warning: --fresh: no remote in use, local state only"
+            );
+        }
+        return Ok(None);
+    };
+    let pulled = if args.fresh {
+        remote.pull(&ctx.layout)?
+    } else {
+        match flowforge_remote::last_pull(&ctx.layout, remote.name())? {
+            Some(p) => p,
+            None => return Ok(None),
+        }
+    };
+    let layout =
+        flowforge_core::Layout::new(flowforge_remote::view_root(&ctx.layout, remote.name()));
+    let index = Index::build(&layout)?;
+    let claims = (remote.pulled_claims()?.into_iter())
+        .filter(|c| c.machine != remote.machine())
+        .map(|c| (c.task.clone(), c))
+        .collect();
+    Ok(Some(RemoteView {
+        name: remote.name().to_owned(),
+        index,
+        pulled,
+        claims,
+        layout,
+    }))
+}

@@ -10,7 +10,7 @@ use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
-    team::{open_index, problems_json, warn_problems},
+    team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
 };
 
 #[derive(Debug, Args)]
@@ -20,15 +20,31 @@ pub struct WhoArgs {
     /// Print JSON: {"task", "holder" (id or null), "status", "claimed_at", "working", "problems"}.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    remote: RemoteArgs,
 }
 
 pub fn run(ctx: &Context, args: WhoArgs, out: &mut Output) -> CliResult {
     let task = TaskId::from_os_str(&args.task)?;
     let index = open_index(ctx, out)?;
-    let who = index.who(&task);
-    let problems = index.problems();
+    let mut who = index.who(&task);
+    let mut problems = index.problems();
+    let view = open_remote_view(ctx, args.remote, out)?;
+    let mut machine = None;
+    if let Some(view) = &view {
+        let other = view.index.who(&task);
+        if who.holder.is_none() && other.holder.is_some() {
+            machine = view.claims.get(&task).map(|c| c.machine.clone());
+            (who.holder, who.status, who.claimed_at) =
+                (other.holder, other.status, other.claimed_at);
+        }
+        who.working.extend(other.working);
+        who.working.sort();
+        who.working.dedup();
+        problems.extend(view.index.problems());
+    }
     if args.json {
-        let json = json!({
+        let mut json = json!({
             "task": who.task,
             "holder": who.holder,
             "status": who.status,
@@ -36,13 +52,20 @@ pub fn run(ctx: &Context, args: WhoArgs, out: &mut Output) -> CliResult {
             "working": who.working,
             "problems": problems_json(&problems),
         });
+        if let Some(view) = &view {
+            json["machine"] = json!(machine);
+            json["remote"] = view.json();
+        }
         outln!(out, "{json:#}");
         return Ok(());
     }
     match (&who.holder, &who.claimed_at) {
         (Some(holder), Some(at)) => outln!(
             out,
-            "{task}: held by {holder} ({}, since {at})",
+            "{task}: held by {holder}{} ({}, since {at})",
+            machine
+                .map(|m| format!(" on machine {m}"))
+                .unwrap_or_default(),
             who.status.as_deref().unwrap_or("claimed")
         ),
         _ => outln!(out, "{task}: nobody holds it"),
@@ -54,6 +77,9 @@ pub fn run(ctx: &Context, args: WhoArgs, out: &mut Output) -> CliResult {
             "  working on it in an active session: {}",
             names.join(", ")
         );
+    }
+    if let Some(view) = &view {
+        outln!(out, "{}", view.note());
     }
     warn_problems(&problems, out);
     Ok(())

@@ -4,6 +4,7 @@ mod compat;
 mod dev;
 mod index;
 mod output;
+mod remote;
 mod session;
 mod status;
 mod sync;
