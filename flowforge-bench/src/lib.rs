@@ -1,4 +1,5 @@
-//! The FlowForge baseline: the seed's six operations at 1, 6 and 10 developers (or any list),
+//! The FlowForge baseline: the original FlowForge baseline's six operations at 1, 6 and 10
+//! developers (or any list),
 //! naive against optimized, measured on one machine in one run.
 //!
 //! - [`fixture`]: a generated git repository (default 50,000 files) or a clone of an existing

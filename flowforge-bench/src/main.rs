@@ -2,7 +2,7 @@
 //!
 //! Builds the fixture (a generated 50,000-file repository by default, or a clone of `--repo`),
 //! measures the six operations naive against optimized at each developer count, prints the
-//! seed's table for each variant with the improvement per cell, and writes the JSON and the
+//! original FlowForge baseline's table for each variant with the improvement per cell, and writes the JSON and the
 //! SVG chart. Exit status: 0 when every optimized cell is within its threshold, 1 when one is not
 //! or a variant answered wrongly, 2 for bad usage.
 

@@ -1,4 +1,4 @@
-//! A thread-safe registry for the plan's monitoring metrics.
+//! A thread-safe registry for FlowForge's monitoring metrics.
 //!
 //! Three kinds: [`Latency`] (an HDR histogram with p50/p95/p99), [`Counter`] and [`Ratio`]
 //! (hits against misses, e.g. the cache hit rate). Handles are `Arc`s: look one up once and
@@ -30,7 +30,7 @@ use hdrhistogram::Histogram;
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 
-/// The metric names of the plan.
+/// The metric names FlowForge records and the monitor shows.
 pub mod names {
     /// Latency: every developer's view of git.
     pub const GIT_SYNC_TIME: &str = "git_sync_time";

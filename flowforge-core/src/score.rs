@@ -7,8 +7,8 @@
 //! status is `PASS` when no cell is over its threshold.
 //!
 //! ```
-//! use flowforge_core::score::{Scorecard, Status, SEED_BASELINE};
-//! let card = Scorecard::new(SEED_BASELINE.iter().copied());
+//! use flowforge_core::score::{Scorecard, Status, ORIGINAL_BASELINE};
+//! let card = Scorecard::new(ORIGINAL_BASELINE.iter().copied());
 //! assert_eq!(card.score(), 80);
 //! assert_eq!(card.status(), Status::NeedsOptimization);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -82,13 +82,14 @@ pub struct Cell {
     pub ms: f64,
 }
 
-/// The plan's cache hit rate levels: warning below 80 %, critical below 60 %.
+/// The cache hit rate levels FlowForge alerts at: warning below 80 %, critical below 60 %.
 pub const CACHE_HIT_RATE_WARNING: f64 = 0.80;
 /// See [`CACHE_HIT_RATE_WARNING`].
 pub const CACHE_HIT_RATE_CRITICAL: f64 = 0.60;
 
-/// The seed's baseline table (`flowforge-optimization-plan.md`, 2025-09-18).
-pub const SEED_BASELINE: [Cell; 18] = {
+/// The original FlowForge baseline: the bash tools' times at 1, 6 and 10 developers, measured
+/// on 2025-09-18, which the thresholds were set against.
+pub const ORIGINAL_BASELINE: [Cell; 18] = {
     use Operation::*;
     const fn c(operation: Operation, developers: u32, ms: f64) -> Cell {
         Cell {
@@ -123,7 +124,7 @@ const OPERATION_KEYS: &str =
     "session, report_generation, cross_dev_queries, file_io, concurrent_ops, git_sync";
 
 impl Operation {
-    /// All six, in the seed table's order.
+    /// All six, in the baseline table's order.
     pub const ALL: [Operation; 6] = [
         Operation::Session,
         Operation::ReportGeneration,
@@ -133,7 +134,7 @@ impl Operation {
         Operation::GitSync,
     ];
 
-    /// The name in the seed's table, e.g. `Cross-Dev Queries`.
+    /// The name in the baseline table, e.g. `Cross-Dev Queries`.
     pub fn label(self) -> &'static str {
         match self {
             Operation::Session => "Session",
@@ -169,7 +170,7 @@ impl Operation {
         }
     }
 
-    /// The plan's alert levels, for the operations that have them.
+    /// The alert levels (warning, critical), for the operations that have them.
     pub fn alert_levels(self) -> Option<AlertLevels> {
         let levels = |warning_ms, critical_ms| {
             Some(AlertLevels {
@@ -327,8 +328,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_seed_table_scores_80_and_needs_optimization() {
-        let card = Scorecard::new(SEED_BASELINE);
+    fn the_original_baseline_scores_80_and_needs_optimization() {
+        let card = Scorecard::new(ORIGINAL_BASELINE);
         assert_eq!(card.score(), 80);
         assert_eq!(card.status(), Status::NeedsOptimization);
         let critical: Vec<_> = card

@@ -1,6 +1,6 @@
 //! Batched refs: one pass over loose and packed refs for every developer.
 //!
-//! [`RefsSnapshot::compute`] is the `git for-each-ref` of the plan: one iteration over
+//! [`RefsSnapshot::compute`] does what one `git for-each-ref` would: one iteration over
 //! `refs/` (libgit2 merges loose and packed refs) gives every local branch with its tip,
 //! `HEAD`, the base branch, and for FlowForge's branches (`dev-<id>`, `dev-<id>/…`,
 //! `feature/<task>-work`) and `HEAD`'s branch their upstream and ahead/behind counts against

@@ -1,6 +1,7 @@
 //! Git sync for N developers from one status and one ref snapshot.
 //!
-//! The seed ran `git status --porcelain` and `git rev-parse HEAD` once per developer. Here
+//! The original bash FlowForge ran `git status --porcelain` and `git rev-parse HEAD` once per
+//! developer, so its cost grew with the team. Here
 //! [`GitView::sync`] asks the cache once for the status and once for the ref snapshot, then
 //! builds each developer's view from them: `HEAD`, the dirty summary, the developer's branches
 //! with ahead/behind. Adding a developer adds only that per-developer step. Every call's

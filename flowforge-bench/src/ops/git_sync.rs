@@ -127,7 +127,7 @@ fn check_report(
     Ok(())
 }
 
-/// The plan's current implementation: `git status --porcelain` and `git rev-parse HEAD` per
+/// The original bash FlowForge's way: `git status --porcelain` and `git rev-parse HEAD` per
 /// developer, one after the other. It caches nothing, so its three modes differ only in the
 /// edit made before an *after edit* round.
 struct Naive {

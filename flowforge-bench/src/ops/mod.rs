@@ -5,7 +5,7 @@
 //! untimed preparation before it. The baseline run and the criterion benches build their rounds
 //! with [`build`], so both measure the same code.
 //!
-//! | operation | naive (the plan's "current implementation") | optimized |
+//! | operation | naive (what the original bash FlowForge does) | optimized |
 //! |---|---|---|
 //! | Session | per developer: end (archive, time, release claim, remove lock), start (lock file, claim in `task-assignments.json`, write `current.json`), update — plain writes | `flowforge-session`'s store, relaxed durability |
 //! | Report Generation | read and parse every namespace file, then format | `flowforge-index`'s report |
@@ -60,7 +60,7 @@ pub trait Round {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Variant {
-    /// What the plan calls the current implementation.
+    /// What the original bash FlowForge does.
     Naive,
     /// The FlowForge crates.
     Optimized,

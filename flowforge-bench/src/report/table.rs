@@ -1,4 +1,4 @@
-//! The terminal report: the seed's table for each variant, the improvement per cell, targets.
+//! The terminal report: the original FlowForge baseline's table for each variant, the improvement per cell, targets.
 
 use std::fmt::Write as _;
 
@@ -77,7 +77,7 @@ pub fn text(b: &Baseline) -> String {
             out,
             "{} — score {}/100, status {}{}",
             match variant {
-                Variant::Naive => "Naive (the plan's current implementation)",
+                Variant::Naive => "Naive (the original bash FlowForge)",
                 Variant::Optimized =>
                     "Optimized (flowforge-git, flowforge-session, flowforge-index)",
             },

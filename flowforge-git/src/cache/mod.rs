@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | [`Freshness::Synced`] | every change made before the call | a cookie round trip ([`cookie`]) |
 //! | [`Freshness::Cached`] | every change the watcher has reported | no file-system round trip |
-//! | [`Freshness::MaxAge`] | changes up to `age` ago | the seed's TTL behaviour |
+//! | [`Freshness::MaxAge`] | changes up to `age` ago | a time-to-live cache, as the bash tools kept |
 //!
 //! Where the watcher cannot run (no inotify watch left, a filesystem without events, a
 //! failure while running) the view says why on stderr once, counts every call answered by
@@ -65,7 +65,7 @@ pub enum Freshness {
     Synced,
     /// Includes every change the watcher has reported so far, without waiting for it.
     Cached,
-    /// Any answer computed less than this long ago (the seed's 5-second TTL); older answers are
+    /// Any answer computed less than this long ago (the bash tools cached for 5 seconds); older answers are
     /// refreshed as [`Freshness::Cached`].
     MaxAge(Duration),
 }
