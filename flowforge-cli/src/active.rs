@@ -8,6 +8,7 @@ use crate::{
     error::CliResult,
     output::{Output, outln},
     team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
+    warm::Engine,
 };
 
 #[derive(Debug, Args)]
@@ -19,8 +20,15 @@ pub struct ActiveArgs {
     remote: RemoteArgs,
 }
 
-pub fn run(ctx: &Context, args: ActiveArgs, out: &mut Output) -> CliResult {
-    let index = open_index(ctx, out)?;
+impl ActiveArgs {
+    /// Whether the command pulls from the git remote first (`--fresh`).
+    pub fn pulls_first(&self) -> bool {
+        self.remote.fresh
+    }
+}
+
+pub fn run(ctx: &Context, args: ActiveArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+    let index = open_index(ctx, engine, out)?;
     let mut active: Vec<_> = index.active().into_iter().map(|a| (a, None)).collect();
     let mut problems = index.problems();
     let view = open_remote_view(ctx, args.remote, out)?;

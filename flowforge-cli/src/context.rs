@@ -1,6 +1,9 @@
 //! What every subcommand needs: the repository, the namespace layout and the developer.
 
-use std::path::{Path, PathBuf};
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+};
 
 use anyhow::anyhow;
 use flowforge_core::{DeveloperId, Layout};
@@ -10,18 +13,40 @@ use crate::{
     error::{CliError, CliResult},
 };
 
+/// What a command line runs with besides its arguments: the working directory and the
+/// developer from the environment. A process takes its own; the daemon takes the client's.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// The working directory, or why it cannot be read.
+    pub cwd: Result<PathBuf, String>,
+    /// The developer the environment names (the first of [`DEVELOPER_VARS`] set).
+    pub developer: Option<OsString>,
+}
+
+impl Env {
+    /// This process's working directory and environment.
+    pub fn from_process() -> Self {
+        Self {
+            cwd: std::env::current_dir().map_err(|e| e.to_string()),
+            developer: developer_from_env(),
+        }
+    }
+}
+
 pub struct Context {
     /// The repository's top directory (the directory holding `.git`), or the given directory
     /// when it is not inside a repository.
     pub repo: PathBuf,
     pub layout: Layout,
     /// Every `--dev` given on the command line, in order.
-    dev: Vec<std::ffi::OsString>,
+    dev: Vec<OsString>,
+    /// The developer from the environment.
+    env_developer: Option<OsString>,
 }
 
 impl Context {
-    pub fn new(args: &GlobalArgs) -> CliResult<Self> {
-        let cwd = std::env::current_dir().map_err(|e| {
+    pub fn new(args: &GlobalArgs, env: &Env) -> CliResult<Self> {
+        let cwd = env.cwd.clone().map_err(|e| {
             CliError::failure(anyhow!(e).context("cannot read the current directory"))
         })?;
         let start = match &args.repo {
@@ -48,6 +73,7 @@ impl Context {
             repo,
             layout,
             dev: args.dev.clone(),
+            env_developer: env.developer.clone(),
         })
     }
 
@@ -55,7 +81,7 @@ impl Context {
     pub fn developer(&self) -> CliResult<DeveloperId> {
         let raw = match self.dev.as_slice() {
             [one] => one.clone(),
-            [] => developer_from_env().ok_or_else(|| {
+            [] => self.env_developer.clone().ok_or_else(|| {
                 CliError::usage(anyhow!(
                     "no developer given: pass --dev ID or set FLOWFORGE_DEVELOPER"
                 ))
@@ -78,6 +104,23 @@ impl Context {
             &self.repo,
             crate::remote::options(),
         )?)
+    }
+
+    /// The git common directory of the work tree (the `.git` directory, or for a linked
+    /// worktree the main repository's), when it holds a repository (`HEAD`).
+    pub fn git_common_dir(&self) -> Option<PathBuf> {
+        let dot_git = self.repo.join(".git");
+        let git_dir = if dot_git.is_dir() {
+            dot_git
+        } else {
+            let text = std::fs::read_to_string(&dot_git).ok()?;
+            self.repo.join(text.strip_prefix("gitdir:")?.trim())
+        };
+        let common = match std::fs::read_to_string(git_dir.join("commondir")) {
+            Ok(text) => git_dir.join(text.trim()),
+            Err(_) => git_dir,
+        };
+        common.join("HEAD").is_file().then_some(common)
     }
 
     /// Every developer named with `--dev` on the command line (not the environment),

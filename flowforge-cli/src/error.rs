@@ -19,6 +19,8 @@ pub enum Exit {
 pub struct CliError {
     pub exit: Exit,
     pub error: anyhow::Error,
+    /// The command already said why on stdout: report nothing more.
+    silent: bool,
 }
 
 pub type CliResult<T = ()> = Result<T, CliError>;
@@ -28,6 +30,7 @@ impl CliError {
         Self {
             exit: Exit::Usage,
             error: error.into(),
+            silent: false,
         }
     }
 
@@ -35,6 +38,16 @@ impl CliError {
         Self {
             exit: Exit::Failure,
             error: error.into(),
+            silent: false,
+        }
+    }
+
+    /// Exit 1 without a message (the output already says why).
+    pub fn silent_failure() -> Self {
+        Self {
+            exit: Exit::Failure,
+            error: anyhow::anyhow!("failed"),
+            silent: true,
         }
     }
 
@@ -42,12 +55,16 @@ impl CliError {
         Self {
             exit: Exit::Conflict,
             error: error.into(),
+            silent: false,
         }
     }
 
     /// Writes the error and its causes to `out`'s stderr, one line each, and returns the
     /// exit code.
     pub fn report(&self, out: &mut Output) -> u8 {
+        if self.silent {
+            return self.exit as u8;
+        }
         errln!(out, "flowforge: error: {}", self.error);
         for cause in self.error.chain().skip(1) {
             errln!(out, "  caused by: {cause}");

@@ -3,30 +3,34 @@
 //! Exit codes: 0 success, 1 failure, 2 bad usage or invalid input (nothing written),
 //! 3 conflict (something held by another developer, or a lost race).
 
-use std::{ffi::OsString, io::IsTerminal, path::PathBuf, process::ExitCode};
+use std::{ffi::OsString, io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Args, Parser, Subcommand};
 
 mod active;
 mod claim;
 mod context;
+mod daemon;
 mod dev;
 mod error;
 mod monitor;
 mod output;
 mod remote;
 mod report;
+mod route;
 mod session;
 mod status;
 mod sync;
 mod tasks;
 mod team;
 mod time;
+mod warm;
 mod who;
 
-use context::Context;
+use context::{Context, Env};
 use error::CliResult;
 use output::Output;
+use warm::{Engine, WarmRepo};
 
 /// Fast, correct coordination of many developers in one git repository.
 #[derive(Debug, Parser)]
@@ -50,6 +54,9 @@ struct GlobalArgs {
     /// $FLOWFORGE_DEV_ID); `sync` takes it more than once.
     #[arg(long, global = true, value_name = "ID", action = clap::ArgAction::Append)]
     dev: Vec<OsString>,
+    /// Say on stderr whether the repository's daemon or this process answered, and why.
+    #[arg(short = 'v', long, global = true)]
+    verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,11 +91,22 @@ enum Command {
     Remote(remote::RemoteCommand),
     /// The working-tree status; with --porcelain byte-identical to `git status --porcelain=v1`.
     Status(status::StatusArgs),
+    /// The repository's warm daemon, which answers the reading commands of other processes.
+    #[command(subcommand)]
+    Daemon(daemon::DaemonCommand),
 }
 
-fn run(cli: Cli, out: &mut Output) -> CliResult {
-    let ctx = Context::new(&cli.global)?;
-    let outcome = dispatch(&ctx, cli.command, out);
+/// Finds the warm state of a command's work tree (in the daemon).
+type WarmLookup<'a> = &'a dyn Fn(&Context) -> Arc<WarmRepo>;
+
+fn run(cli: Cli, env: &Env, warm: Option<WarmLookup<'_>>, out: &mut Output) -> CliResult {
+    let ctx = Context::new(&cli.global, env)?;
+    let warm = warm.map(|lookup| lookup(&ctx));
+    let engine = match &warm {
+        Some(warm) => Engine::Warm(warm),
+        None => Engine::InProcess,
+    };
+    let outcome = dispatch(&ctx, cli.command, engine, out);
     // Whatever the command wrote (or a namespace made by an older version), the root keeps
     // its own ignore file so that `.flowforge/` never shows up in `git status`.
     // Failing to write it is worth a warning, not the command's result.
@@ -98,25 +116,32 @@ fn run(cli: Cli, out: &mut Output) -> CliResult {
     outcome
 }
 
-fn dispatch(ctx: &Context, command: Command, out: &mut Output) -> CliResult {
+fn dispatch(ctx: &Context, command: Command, engine: Engine<'_>, out: &mut Output) -> CliResult {
     match command {
         Command::Dev(command) => dev::run(ctx, command, out),
-        Command::Who(args) => who::run(ctx, args, out),
-        Command::Active(args) => active::run(ctx, args, out),
-        Command::Tasks(args) => tasks::run(ctx, args, out),
-        Command::Report(args) => report::run(ctx, args, out),
-        Command::Monitor(args) => monitor::run(ctx, args, out),
-        Command::Sync(args) => sync::run(ctx, &args, out),
+        Command::Who(args) => who::run(ctx, args, engine, out),
+        Command::Active(args) => active::run(ctx, args, engine, out),
+        Command::Tasks(args) => tasks::run(ctx, args, engine, out),
+        Command::Report(args) => report::run(ctx, args, engine, out),
+        Command::Monitor(args) => monitor::run(ctx, args, engine, out),
+        Command::Sync(args) => sync::run(ctx, &args, engine, out),
         Command::Session(command) => session::run(ctx, command, out),
         Command::Time(command) => time::run(ctx, command, out),
         Command::Claim(command) => claim::run(ctx, command, out),
-        Command::Status(args) => status::run(ctx, &args, out),
         Command::Remote(command) => remote::run(ctx, command, out),
+        Command::Status(args) => status::run(ctx, &args, engine, out),
+        Command::Daemon(command) => daemon::run(ctx, command, out),
     }
 }
 
-/// Runs a command line into `out` and returns its exit code.
-fn execute(args: impl IntoIterator<Item = OsString>, out: &mut Output) -> u8 {
+/// Runs a command line into `out` and returns its exit code: in a process of its own
+/// (`warm` is `None`) or in the daemon, with the same code either way.
+fn execute(
+    args: impl IntoIterator<Item = OsString>,
+    env: &Env,
+    warm: Option<WarmLookup<'_>>,
+    out: &mut Output,
+) -> u8 {
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // Help, version and usage errors, written through the same buffer as everything else.
@@ -140,14 +165,18 @@ fn execute(args: impl IntoIterator<Item = OsString>, out: &mut Output) -> u8 {
             return u8::try_from(e.exit_code()).unwrap_or(2);
         }
     };
-    match run(cli, out) {
+    match run(cli, env, warm, out) {
         Ok(()) => 0,
         Err(e) => e.report(out),
     }
 }
 
 fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
     let mut out = Output::default();
-    let code = execute(std::env::args_os(), &mut out);
+    let code = match route::via_daemon(&args, &mut out) {
+        Some(code) => code,
+        None => execute(args, &Env::from_process(), None, &mut out),
+    };
     output::finish(&out, code)
 }

@@ -13,6 +13,7 @@ use crate::{
     error::{CliError, CliResult},
     output::Output,
     team::{RemoteArgs, open_index, open_remote_view},
+    warm::Engine,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -47,7 +48,19 @@ pub struct ReportArgs {
     remote: RemoteArgs,
 }
 
-pub fn run(ctx: &Context, args: ReportArgs, out: &mut Output) -> CliResult {
+impl ReportArgs {
+    /// Whether the report goes to a file rather than stdout.
+    pub fn writes_a_file(&self) -> bool {
+        self.output.is_some()
+    }
+
+    /// Whether the command pulls from the git remote first (`--fresh`).
+    pub fn pulls_first(&self) -> bool {
+        self.remote.fresh
+    }
+}
+
+pub fn run(ctx: &Context, args: ReportArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
     // Validate everything before reading or writing anything.
     let zone = match &args.timezone {
         Some(name) => Zone::named(name)?,
@@ -63,7 +76,7 @@ pub fn run(ctx: &Context, args: ReportArgs, out: &mut Output) -> CliResult {
         FormatArg::Json => Format::Json,
         FormatArg::Csv => Format::Csv,
     };
-    let index = open_index(ctx, out)?;
+    let index = open_index(ctx, engine, out)?;
     let options = ReportOptions {
         period,
         zone,

@@ -4,13 +4,19 @@
 //! `git status --porcelain=v1` with the same flags: paths relative to the repository's top,
 //! quoted as git quotes them. `--json` prints FlowForge's `cache/git-status.json` snapshot.
 
+use std::{
+    sync::Arc,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
 use clap::Args;
-use flowforge_git::{PorcelainOptions, Repo, StatusOptions};
+use flowforge_git::{Freshness, PorcelainOptions, Repo, StatusOptions};
 
 use crate::{
     context::Context,
     error::{CliError, CliResult},
     output::{Output, outln},
+    warm::{Engine, WarmRepo},
 };
 
 #[derive(Debug, Args)]
@@ -29,13 +35,28 @@ pub struct StatusArgs {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: &StatusArgs, out: &mut Output) -> CliResult {
-    let repo = Repo::open(&ctx.repo).map_err(open_error)?;
-    let status = repo
-        .status(&StatusOptions::default())
-        .map_err(CliError::failure)?;
+pub fn run(ctx: &Context, args: &StatusArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+    let (status, proven_at) = match engine {
+        Engine::Warm(WarmRepo { view: Ok(view), .. }) => {
+            // Synced: every change made before the request is in the answer, so the snapshot
+            // is the state of now even when it was computed earlier.
+            let answer = view.status(Freshness::Synced).map_err(CliError::failure)?;
+            (answer.value, Some(SystemTime::now()))
+        }
+        _ => {
+            let repo = Repo::open(&ctx.repo).map_err(open_error)?;
+            let status = repo
+                .status(&StatusOptions::default())
+                .map_err(CliError::failure)?;
+            (Arc::new(status), None)
+        }
+    };
     if args.json {
-        let json = serde_json::to_string_pretty(&status.to_cache()).map_err(CliError::failure)?;
+        let mut cache = status.to_cache();
+        if let Some(at) = proven_at.and_then(|at| at.duration_since(UNIX_EPOCH).ok()) {
+            cache.timestamp = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);
+        }
+        let json = serde_json::to_string_pretty(&cache).map_err(CliError::failure)?;
         outln!(out, "{json}");
     } else if args.porcelain || args.nul {
         out.stdout

@@ -17,6 +17,7 @@ use crate::{
     context::Context,
     error::{CliError, CliResult},
     output::{Output, outln},
+    warm::{Engine, WarmRepo},
 };
 
 #[derive(Debug, Args)]
@@ -29,7 +30,7 @@ pub struct SyncArgs {
     base: String,
 }
 
-pub fn run(ctx: &Context, args: &SyncArgs, out: &mut Output) -> CliResult {
+pub fn run(ctx: &Context, args: &SyncArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
     // Validate the developers before touching git: an invalid id exits 2.
     let mut ids = ctx.developers_given()?;
     if ids.is_empty() {
@@ -59,7 +60,14 @@ pub fn run(ctx: &Context, args: &SyncArgs, out: &mut Output) -> CliResult {
         base_branch: args.base.clone(),
         ..ViewOptions::default()
     };
-    let report = GitView::open(&ctx.repo, &options)
+    let view = match engine {
+        // The daemon's view, watched: synced, so every change made before the call is seen.
+        Engine::Warm(WarmRepo { view: Ok(view), .. }) if view.base_branch() == args.base => {
+            Ok(view.clone())
+        }
+        _ => GitView::open(&ctx.repo, &options),
+    };
+    let report = view
         .and_then(|view| view.sync(&requests, Freshness::Synced))
         .map_err(|e| match e {
             CacheError::Open { .. } => CliError::usage(e),

@@ -10,6 +10,7 @@ use crate::{
     error::CliResult,
     output::{Output, outln},
     team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
+    warm::Engine,
 };
 
 #[derive(Debug, Args)]
@@ -25,8 +26,15 @@ pub struct TasksArgs {
     remote: RemoteArgs,
 }
 
-pub fn run(ctx: &Context, args: TasksArgs, out: &mut Output) -> CliResult {
-    let index = open_index(ctx, out)?;
+impl TasksArgs {
+    /// Whether the command pulls from the git remote first (`--fresh`).
+    pub fn pulls_first(&self) -> bool {
+        self.remote.fresh
+    }
+}
+
+pub fn run(ctx: &Context, args: TasksArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+    let index = open_index(ctx, engine, out)?;
     let pattern = Pattern::new(&args.pattern);
     let mut matches = index.tasks(&pattern);
     let mut problems = index.problems();

@@ -1,20 +1,61 @@
 //! What `who`, `active`, `tasks` and `report` share: opening the namespace index and printing
 //! what it left out.
 
+use std::ops::Deref;
+
 use anyhow::anyhow;
 use flowforge_index::{Index, Problem, StartedFrom};
+use parking_lot::{MappedMutexGuard, MutexGuard};
 use serde_json::{Value, json};
 
 use crate::{
     context::Context,
     error::CliResult,
     output::{Output, errln},
+    warm::Engine,
 };
+
+/// The index a command reads: its own, or the daemon's warm one (locked while borrowed).
+pub enum IndexRef<'a> {
+    Owned(Box<Index>),
+    Warm(MappedMutexGuard<'a, Index>),
+}
+
+impl Deref for IndexRef<'_> {
+    type Target = Index;
+
+    fn deref(&self) -> &Index {
+        match self {
+            IndexRef::Owned(index) => index,
+            IndexRef::Warm(index) => index,
+        }
+    }
+}
+
+/// The index, current with every change made before the call: opened as [`open_cold`] does,
+/// or the daemon's, synced through its watcher.
+pub fn open_index<'a>(
+    ctx: &Context,
+    engine: Engine<'a>,
+    out: &mut Output,
+) -> CliResult<IndexRef<'a>> {
+    match engine {
+        Engine::InProcess => Ok(IndexRef::Owned(Box::new(open_cold(ctx, out)?))),
+        Engine::Warm(warm) => {
+            let mut state = warm.index.lock();
+            warm.sync_index(&mut state, || open_cold(ctx, out))?;
+            let layout = ctx.layout.clone();
+            Ok(IndexRef::Warm(MutexGuard::map(state, |state| {
+                state.index.get_or_insert_with(|| Index::empty(&layout))
+            })))
+        }
+    }
+}
 
 /// Opens the index from its snapshot (a full build when there is none or it is unusable),
 /// refreshed, and saves the snapshot again when anything was reloaded. A snapshot that cannot
 /// be saved costs the next run a rebuild, nothing more: it is a warning.
-pub fn open_index(ctx: &Context, out: &mut Output) -> CliResult<Index> {
+pub fn open_cold(ctx: &Context, out: &mut Output) -> CliResult<Index> {
     let opened = Index::open(&ctx.layout)?;
     let changed = opened.started_from != StartedFrom::Snapshot
         || !opened.refresh.reloaded.is_empty()

@@ -11,6 +11,7 @@ use crate::{
     error::CliResult,
     output::{Output, outln},
     team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
+    warm::Engine,
 };
 
 #[derive(Debug, Args)]
@@ -24,9 +25,16 @@ pub struct WhoArgs {
     remote: RemoteArgs,
 }
 
-pub fn run(ctx: &Context, args: WhoArgs, out: &mut Output) -> CliResult {
+impl WhoArgs {
+    /// Whether the command pulls from the git remote first (`--fresh`).
+    pub fn pulls_first(&self) -> bool {
+        self.remote.fresh
+    }
+}
+
+pub fn run(ctx: &Context, args: WhoArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
     let task = TaskId::from_os_str(&args.task)?;
-    let index = open_index(ctx, out)?;
+    let index = open_index(ctx, engine, out)?;
     let mut who = index.who(&task);
     let mut problems = index.problems();
     let view = open_remote_view(ctx, args.remote, out)?;

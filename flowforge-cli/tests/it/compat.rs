@@ -2,15 +2,11 @@
 //! `git status` (checked with the real git CLI), and the environment variables of the v2
 //! tools name the developer and the root.
 
-use std::{
-    fs,
-    path::Path,
-    process::{Command, Output},
-};
+use std::{fs, path::Path, process::Output};
 
 /// `flowforge` in `dir` with none of the developer or root variables inherited, then `env`.
 fn flowforge(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+    let mut cmd = crate::flowforge_command();
     cmd.current_dir(dir);
     for var in [
         "FLOWFORGE_DEVELOPER",

@@ -1,14 +1,9 @@
 //! `flowforge dev init|list` as the bash tools call it: a real process on real directories.
 
-use std::{
-    fs,
-    os::unix::fs::PermissionsExt,
-    path::Path,
-    process::{Command, Output},
-};
+use std::{fs, os::unix::fs::PermissionsExt, path::Path, process::Output};
 
 fn flowforge(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowforge"))
+    crate::flowforge_command()
         .current_dir(dir)
         .env_remove("FLOWFORGE_DEVELOPER")
         .args(args)

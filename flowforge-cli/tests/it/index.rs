@@ -5,13 +5,13 @@ use std::{
     collections::BTreeMap,
     fs,
     path::{Path, PathBuf},
-    process::{Command, Output},
+    process::Output,
 };
 
 use serde_json::{Value, json};
 
 fn flowforge(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowforge"))
+    crate::flowforge_command()
         .current_dir(dir)
         .env_remove("FLOWFORGE_DEVELOPER")
         .env_remove("NO_COLOR")

@@ -8,10 +8,9 @@ use std::{
 };
 
 fn flowforge(dir: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+    let mut cmd = crate::flowforge_command();
     cmd.current_dir(dir)
         .env("FLOWFORGE_DEVELOPER", "alice")
-        .env("FLOWFORGE_DAEMON", "off")
         .args(args);
     cmd
 }

@@ -8,7 +8,7 @@ use std::{
 };
 
 fn flowforge(dir: &Path, dev: Option<&str>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+    let mut cmd = crate::flowforge_command();
     cmd.current_dir(dir)
         .env_remove("FLOWFORGE_DEVELOPER")
         .args(args);

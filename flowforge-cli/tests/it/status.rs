@@ -1,17 +1,13 @@
 //! `flowforge status` against `git status --porcelain=v1`: real processes, real repositories.
 
-use std::{
-    fs,
-    path::Path,
-    process::{Command, Output},
-};
+use std::{fs, path::Path, process::Output};
 
 fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
     flowforge_testkit::git::ok(dir, args)
 }
 
 fn flowforge(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowforge"))
+    crate::flowforge_command()
         .current_dir(dir)
         .env_remove("FLOWFORGE_DEVELOPER")
         .args(args)

@@ -1,9 +1,6 @@
 //! `flowforge sync` as the bash tools call it: a real process on a real repository.
 
-use std::{
-    path::Path,
-    process::{Command, Output},
-};
+use std::{path::Path, process::Output};
 
 use flowforge_core::{DeveloperId, Layout, TaskId};
 use flowforge_session::{Namespace, SessionOptions, StartOptions};
@@ -14,7 +11,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 fn flowforge(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flowforge"))
+    crate::flowforge_command()
         .current_dir(dir)
         .env_remove("FLOWFORGE_DEVELOPER")
         .args(args)

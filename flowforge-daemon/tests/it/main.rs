@@ -2,4 +2,5 @@
 
 mod lifecycle;
 mod malformed;
+mod peer;
 mod support;

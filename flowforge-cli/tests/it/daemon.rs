@@ -1,0 +1,496 @@
+//! The daemon against the in-process answers: real processes, sockets, repositories and
+//! signals. Each test has its own runtime directory and stops every daemon it started.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    time::{Duration, Instant},
+};
+
+use proptest::prelude::*;
+
+/// A repository with a team, and a private runtime directory for its daemon.
+struct Setup {
+    repo: tempfile::TempDir,
+    runtime: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new(files: usize) -> Self {
+        let repo = tempfile::tempdir().expect("temp dir");
+        let runtime = tempfile::tempdir().expect("temp dir");
+        let setup = Self { repo, runtime };
+        setup.git(&["init", "-q", "-b", "main"]);
+        for i in 0..files {
+            let dir = setup.path().join(format!("src/d{}", i % 10));
+            fs::create_dir_all(&dir).expect("mkdir");
+            fs::write(dir.join(format!("f{i}.txt")), format!("{i}\n")).expect("write");
+        }
+        fs::write(setup.path().join(".gitignore"), ".flowforge/\n").expect("write");
+        setup.git(&["add", "."]);
+        setup.git(&["commit", "-qm", "one"]);
+        for dev in ["alice", "bob"] {
+            setup.ok("off", &["dev", "init", dev]);
+        }
+        setup
+    }
+
+    fn path(&self) -> &Path {
+        self.repo.path()
+    }
+
+    fn git(&self, args: &[&str]) {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(self.path())
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .output()
+            .expect("git runs");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
+    fn cmd(&self, mode: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+        cmd.current_dir(self.path())
+            .env("XDG_RUNTIME_DIR", self.runtime.path())
+            .env("FLOWFORGE_DAEMON", mode)
+            .env("FLOWFORGE_DEVELOPER", "alice")
+            .env_remove("FLOWFORGE_DAEMON_IDLE_SECS")
+            .args(args);
+        cmd
+    }
+
+    fn run(&self, mode: &str, args: &[&str]) -> Output {
+        self.cmd(mode, args).output().expect("flowforge runs")
+    }
+
+    fn ok(&self, mode: &str, args: &[&str]) -> Output {
+        let out = self.run(mode, args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out
+    }
+
+    /// The pid `daemon start` reports.
+    fn start(&self, extra: &[&str]) -> u32 {
+        let mut args = vec!["daemon", "start"];
+        args.extend_from_slice(extra);
+        pid_of(&self.ok("off", &args))
+    }
+
+    fn status_json(&self) -> serde_json::Value {
+        let out = self.run("off", &["daemon", "status", "--json"]);
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    /// The `flowforge daemon run` processes of this test's runtime directory.
+    fn daemons(&self) -> Vec<u32> {
+        let marker = format!("XDG_RUNTIME_DIR={}\0", self.runtime.path().display());
+        let mut pids = Vec::new();
+        for entry in fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let environ = fs::read(entry.path().join("environ")).unwrap_or_default();
+            let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let state = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let zombie = state
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('Z'));
+            if !zombie
+                && contains(&environ, marker.as_bytes())
+                && contains(&cmdline, b"daemon\0run\0")
+            {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+
+    fn wait_no_daemon(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while !self.daemons().is_empty() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        true
+    }
+
+    /// The socket path the daemon of this repository uses.
+    fn socket(&self) -> PathBuf {
+        let location = flowforge_daemon::Location::under(
+            &self.path().join(".git"),
+            Some(self.runtime.path().join("flowforge")),
+        )
+        .expect("location");
+        location.socket().to_owned()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = self.run("off", &["daemon", "stop"]);
+        if !self.wait_no_daemon(Duration::from_secs(10)) {
+            // Only daemons of this test's own runtime directory, by pid.
+            for pid in self.daemons() {
+                let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            }
+        }
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn pid_of(out: &Output) -> u32 {
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text:?}"))
+}
+
+fn kill9(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// What a reading command prints, with the parts that legitimately change between two calls
+/// (elapsed times, the report's generation time, the status snapshot's second) blanked.
+fn answer(out: &Output) -> (String, String, Option<i32>) {
+    let mask = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .map(|l| {
+                if l.contains("elapsed_ms") || l.contains("enerated") || l.contains("\"timestamp\"")
+                {
+                    "<varies>"
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    (mask(&out.stdout), mask(&out.stderr), out.status.code())
+}
+
+/// The reading commands the differential test draws from.
+const READS: &[&[&str]] = &[
+    &["status", "--porcelain"],
+    &["status", "-z", "-b"],
+    &["status"],
+    &["status", "--json"],
+    &["sync"],
+    &["sync", "--json", "--dev", "bob"],
+    &["sync", "--dev", "nobody!"],
+    &["who", "task-1"],
+    &["who", "task-2", "--json"],
+    &["who", "bad/task"],
+    &["active"],
+    &["active", "--json"],
+    &["tasks"],
+    &["tasks", "task-*", "--json"],
+    &["report", "daily", "--timezone", "UTC"],
+    &["report", "weekly", "--format", "json", "--timezone", "UTC"],
+    &["report", "daily", "--timezone", "Not/AZone"],
+    &["session", "show", "--json"],
+    &["session", "history"],
+    &["time", "show"],
+    &["claim", "list", "--json"],
+];
+
+#[derive(Debug, Clone)]
+enum Step {
+    Read(usize),
+    Edit(usize),
+    NewFile(usize),
+    Stage,
+    Commit,
+    Branch(usize),
+    Start(bool, usize),
+    End(bool),
+    AddTime(u8),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0..READS.len()).prop_map(Step::Read),
+        1 => (0usize..20).prop_map(Step::Edit),
+        1 => (0usize..5).prop_map(Step::NewFile),
+        1 => Just(Step::Stage),
+        1 => Just(Step::Commit),
+        1 => (0usize..3).prop_map(Step::Branch),
+        1 => (any::<bool>(), 1usize..4).prop_map(|(b, t)| Step::Start(b, t)),
+        1 => any::<bool>().prop_map(Step::End),
+        1 => (1u8..30).prop_map(Step::AddTime),
+    ]
+}
+
+fn apply(setup: &Setup, step: &Step) {
+    let dev = |bob: bool| if bob { "bob" } else { "alice" };
+    match step {
+        Step::Read(_) => {}
+        Step::Edit(i) => {
+            let path = setup.path().join(format!("src/d{}/f{i}.txt", i % 10));
+            fs::write(path, format!("edited {i}\n")).expect("write");
+        }
+        Step::NewFile(i) => {
+            fs::write(setup.path().join(format!("new-{i}.txt")), "new\n").expect("write");
+        }
+        Step::Stage => setup.git(&["add", "-A"]),
+        Step::Commit => setup.git(&["commit", "-qam", "step", "--allow-empty"]),
+        Step::Branch(i) => setup.git(&["branch", "-f", &format!("feature/task-{i}")]),
+        Step::Start(bob, task) => {
+            let _ = setup
+                .cmd("off", &["session", "start", &format!("task-{task}")])
+                .env("FLOWFORGE_DEVELOPER", dev(*bob))
+                .output();
+        }
+        Step::End(bob) => {
+            let _ = setup
+                .cmd("off", &["session", "end"])
+                .env("FLOWFORGE_DEVELOPER", dev(*bob))
+                .output();
+        }
+        Step::AddTime(minutes) => {
+            setup.ok("off", &["time", "add", "--minutes", &minutes.to_string()]);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3, ..ProptestConfig::default() })]
+
+    /// Random sequences of changes and reading commands: every answer of the daemon is the
+    /// in-process answer, bytes and exit code.
+    #[test]
+    fn the_daemon_answers_exactly_what_the_process_would(
+        steps in prop::collection::vec(step(), 10..25),
+    ) {
+        let setup = Setup::new(20);
+        setup.start(&[]);
+        let mut reads = 0;
+        for step in &steps {
+            apply(&setup, step);
+            if let Step::Read(i) = step {
+                let args = READS[*i];
+                let alone = setup.run("off", args);
+                let mut verbose = args.to_vec();
+                verbose.push("--verbose");
+                let mut daemon = setup.run("require", &verbose);
+                // The last stderr line says who answered: it must be the daemon.
+                let note = b"flowforge: answered by the daemon (pid ";
+                let at = daemon.stderr.windows(note.len()).rposition(|w| w == note);
+                prop_assert!(at.is_some(), "{:?} not answered by the daemon: {:?}", args, daemon);
+                daemon.stderr.truncate(at.unwrap_or(0));
+                prop_assert_eq!(answer(&daemon), answer(&alone), "{:?} after {:?}", args, steps);
+                reads += 1;
+            }
+        }
+        let status = setup.status_json();
+        prop_assert!(
+            status["daemon"]["requests"].as_u64().unwrap_or(0) >= reads,
+            "the daemon answered every read: {}", status
+        );
+    }
+}
+
+#[test]
+fn an_edit_made_before_the_call_is_always_in_the_answer() {
+    let setup = Setup::new(10);
+    setup.start(&[]);
+    for round in 0..100 {
+        let name = format!("round-{round}.txt");
+        fs::write(setup.path().join(&name), "x\n").expect("write");
+        let out = setup.ok("require", &["status", "--porcelain"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(&format!("?? {name}\n")),
+            "round {round}: {text}"
+        );
+        fs::remove_file(setup.path().join(&name)).expect("rm");
+        if round % 10 == 0 {
+            let task = format!("task-{round}");
+            setup.ok("off", &["session", "start", &task, "--replace"]);
+            let out = setup.ok("require", &["who", &task]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.starts_with(&format!("{task}: held by alice")),
+                "{text}"
+            );
+            let out = setup.ok("require", &["status", "--porcelain"]);
+            assert!(out.stdout.is_empty(), "removed files are gone: {out:?}");
+        }
+    }
+}
+
+#[test]
+fn a_daemon_killed_between_or_during_calls_costs_nothing_but_time() {
+    let setup = Setup::new(400);
+    fs::write(setup.path().join("src/d1/f1.txt"), "changed\n").expect("write");
+    let expected = answer(&setup.ok("off", &["status", "--porcelain"]));
+    let pid = setup.start(&[]);
+    assert_eq!(
+        answer(&setup.ok("require", &["status", "--porcelain"])),
+        expected
+    );
+
+    // Between calls: the socket is left behind; the next call answers in-process.
+    kill9(pid);
+    assert!(setup.wait_no_daemon(Duration::from_secs(10)));
+    let status = setup.status_json();
+    assert_eq!(status["running"], false);
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("left behind"),
+        "{status}"
+    );
+    let out = setup.run("auto", &["status", "--porcelain", "--verbose"]);
+    assert_eq!(
+        answer(&setup.run("auto", &["status", "--porcelain"])).0,
+        expected.0
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("answered in-process"),
+        "{out:?}"
+    );
+
+    // During calls: several clients in flight when the daemon dies all get the right answer.
+    let pid = setup.start(&[]);
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            setup
+                .cmd("auto", &["status", "--porcelain"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    kill9(pid);
+    for child in children {
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(answer(&out), expected);
+    }
+    // A stopped (hung) daemon: the greeting times out and the process answers.
+    let pid = setup.start(&[]);
+    let stop = Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status();
+    assert!(stop.expect("kill runs").success());
+    let out = setup.run("auto", &["status", "--porcelain", "--verbose"]);
+    let _ = Command::new("kill")
+        .args(["-CONT", &pid.to_string()])
+        .status();
+    assert_eq!(
+        answer(&setup.run("off", &["status", "--porcelain"])),
+        expected
+    );
+    assert_eq!(answer(&out).0, expected.0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not answer within"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn racing_starts_leave_one_daemon() {
+    let setup = Setup::new(5);
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            setup
+                .cmd("off", &["daemon", "start"])
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let pids: Vec<u32> = children
+        .into_iter()
+        .map(|c| pid_of(&c.wait_with_output().expect("wait")))
+        .collect();
+    assert!(pids.iter().all(|p| *p == pids[0]), "{pids:?}");
+    // Losers of the race exit by themselves.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while setup.daemons().len() > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(setup.daemons(), vec![pids[0]]);
+}
+
+#[test]
+fn a_stale_socket_file_is_explained_and_replaced() {
+    let setup = Setup::new(5);
+    let socket = setup.socket();
+    fs::create_dir_all(socket.parent().expect("dir")).expect("mkdir");
+    drop(std::os::unix::net::UnixListener::bind(&socket).expect("bind"));
+    let status = setup.status_json();
+    assert!(
+        status["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("left behind"),
+        "{status}"
+    );
+    let alone = answer(&setup.ok("off", &["who", "task-1"]));
+    assert_eq!(answer(&setup.ok("auto", &["who", "task-1"])), alone);
+    setup.start(&[]);
+    assert_eq!(answer(&setup.ok("require", &["who", "task-1"])), alone);
+    assert_eq!(setup.status_json()["running"], true);
+}
+
+#[test]
+fn an_idle_daemon_exits_by_itself() {
+    let setup = Setup::new(5);
+    let pid = setup.start(&["--idle-timeout", "1"]);
+    assert_eq!(setup.daemons(), vec![pid]);
+    assert!(
+        setup.wait_no_daemon(Duration::from_secs(20)),
+        "still running"
+    );
+    assert!(!setup.socket().exists());
+    assert_eq!(setup.status_json()["running"], false);
+}
+
+#[test]
+fn stop_and_status_explain_themselves() {
+    let setup = Setup::new(5);
+    let out = setup.run("off", &["daemon", "status"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("no daemon"),
+        "{out:?}"
+    );
+    let pid = setup.start(&[]);
+    let text = String::from_utf8_lossy(&setup.ok("off", &["daemon", "status"]).stdout).into_owned();
+    assert!(text.contains(&format!("daemon {pid}")), "{text}");
+    assert!(text.contains("git       watched"), "{text}");
+    let out = setup.ok("off", &["daemon", "stop"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("daemon {pid} stopped")));
+    assert!(setup.daemons().is_empty());
+    // Outside a repository there is no daemon to run.
+    let plain = tempfile::tempdir().expect("temp dir");
+    let out = setup
+        .cmd("off", &["daemon", "start"])
+        .current_dir(plain.path())
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
