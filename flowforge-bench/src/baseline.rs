@@ -136,6 +136,13 @@ pub struct Row {
     pub status: CellStatus,
     /// Whether the row counts in the score.
     pub scored: bool,
+    /// `library`: the operation called in this process (the CLI path's rows say `cli`).
+    #[serde(default = "library")]
+    pub via: String,
+}
+
+fn library() -> String {
+    "library".to_owned()
 }
 
 /// Whether a cell is within its threshold.
@@ -202,6 +209,7 @@ impl Row {
                 CellStatus::Fail
             },
             scored: false,
+            via: library(),
         }
     }
 }

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod baseline;
+pub mod cli;
 mod error;
 pub mod fixture;
 pub mod ops;

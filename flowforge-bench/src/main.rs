@@ -46,6 +46,17 @@ struct Cli {
     /// file_io, concurrent_ops, git_sync); e.g. `--devs 1000 --ops cross_dev_queries`.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     ops: Vec<Operation>,
+    /// Also measure the CLI path: each developer a `flowforge` process answered by the daemon,
+    /// against the bash tools' processes (`git status`, `git rev-parse`, `jq`); its rows go
+    /// to `<json>-cli.json` with `"via": "cli"`.
+    #[arg(long)]
+    cli: bool,
+    /// Measure only the CLI path (implies --cli).
+    #[arg(long)]
+    cli_only: bool,
+    /// The `flowforge` binary for the CLI path (default: the one beside this executable).
+    #[arg(long, value_name = "PATH")]
+    flowforge: Option<PathBuf>,
     /// Timed rounds per cell, after one untimed warm-up round.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     samples: u64,
@@ -96,6 +107,18 @@ fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
         if fixture.keeps() { " (kept)" } else { "" }
     );
 
+    if cli.cli_only {
+        let report = measure_cli(&cli, &mut fixture, &developers)?;
+        let json = cli.json.clone().unwrap_or_else(|| {
+            PathBuf::from(format!(
+                "target/flowforge-baseline/cli-{}.json",
+                jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ")
+            ))
+        });
+        write_cli_json(&report, &json)?;
+        println!("Total time: {:.1} s", started.elapsed().as_secs_f64());
+        return Ok(ExitCode::SUCCESS);
+    }
     let run_options = RunOptions {
         developers,
         samples: cli.samples as usize,
@@ -130,13 +153,61 @@ fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
     println!("{}", report::text(&baseline));
     let json = cli
         .json
+        .clone()
         .unwrap_or_else(|| report::default_json_path(&baseline));
     let chart = report::write(&baseline, &json)?;
     println!("JSON: {}\nChart: {}", json.display(), chart.display());
+    if cli.cli {
+        let report = measure_cli(&cli, &mut fixture, &run_options.developers)?;
+        let stem = json.with_extension("");
+        write_cli_json(
+            &report,
+            &PathBuf::from(format!("{}-cli.json", stem.display())),
+        )?;
+    }
     println!("Total time: {:.1} s", started.elapsed().as_secs_f64());
     if baseline.optimized_fails() {
         eprintln!("error: an optimized cell is over its threshold");
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the CLI path and prints its table.
+fn measure_cli(
+    cli: &Cli,
+    fixture: &mut Fixture,
+    developers: &[usize],
+) -> anyhow::Result<flowforge_bench::cli::CliReport> {
+    let flowforge = cli
+        .flowforge
+        .clone()
+        .or_else(flowforge_bench::cli::default_flowforge)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no flowforge binary beside this one: cargo build --release -p flowforge-cli, or --flowforge PATH"
+            )
+        })?;
+    eprintln!("CLI path with {}…", flowforge.display());
+    let options = flowforge_bench::cli::CliOptions {
+        flowforge,
+        developers: developers.to_vec(),
+        samples: cli.samples as usize,
+    };
+    let report = flowforge_bench::cli::run(fixture, &options)?;
+    println!("{}", flowforge_bench::cli::table(&report));
+    Ok(report)
+}
+
+/// Writes the CLI path's report as JSON.
+fn write_cli_json(
+    report: &flowforge_bench::cli::CliReport,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, serde_json::to_string_pretty(report)? + "\n")?;
+    println!("CLI JSON: {}", path.display());
+    Ok(())
 }
