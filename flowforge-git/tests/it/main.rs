@@ -10,5 +10,6 @@ mod status_basic;
 mod status_differential;
 mod status_faults;
 mod status_renames;
+mod status_stale_index;
 mod status_support;
 mod sync_developers;

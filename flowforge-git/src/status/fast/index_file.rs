@@ -7,6 +7,8 @@
 /// One index entry.
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
+    /// Where the entry starts in the index file (its stat data are the first 40 bytes).
+    pub offset: usize,
     pub path: Vec<u8>,
     pub oid: [u8; 20],
     pub mode: u32,
@@ -85,6 +87,7 @@ pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
         }
         previous.clone_from(&path);
         entries.push(Entry {
+            offset: start,
             path,
             oid,
             mode,

@@ -6,7 +6,9 @@
 //! (a split or sparse index, SHA-256, `core.ignoreCase`, `core.symlinks=false`, no index file,
 //! a tracked directory replaced by a file or link); the caller then uses libgit2 throughout.
 
+mod content;
 mod index_file;
+mod stat_refresh;
 mod worktree;
 
 use std::{
@@ -26,6 +28,9 @@ use super::{
 };
 use crate::{Repo, error::Result};
 
+/// Above this many paths for libgit2 to decide, it diffs the whole work tree instead.
+const MAX_SCOPES: usize = 256;
+
 /// Below this many entries one thread is faster than starting more.
 const ENTRIES_PER_THREAD: usize = 2_000;
 
@@ -35,15 +40,17 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
         return Ok(None);
     };
     let flag = |key: &str, default: bool| config.get_bool(key).unwrap_or(default);
+    let started_sec = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     let index_fingerprint = compute::index_fingerprint(git);
     let index_path = git.path().join("index");
-    let (Ok(data), Ok(meta)) = (std::fs::read(&index_path), std::fs::metadata(&index_path)) else {
+    let Some((data, meta)) = read_index(&index_path) else {
         return Ok(None);
     };
     let Some(index) = index_file::parse(&data) else {
         return Ok(None);
     };
-    drop(data);
 
     let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
     let mut git_index = None;
@@ -52,7 +59,11 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
     // The index to the work tree.
     let settings = worktree::Settings {
         file_mode: flag("core.filemode", true),
-        content_filters: content_filters_possible(git, &index, &config),
+        trust_ctime: flag("core.trustctime", true),
+        check_stat: !config
+            .get_string("core.checkstat")
+            .is_ok_and(|v| v.eq_ignore_ascii_case("minimal")),
+        content: content::ContentRule::of(git, &index, &config),
         index_mtime: (meta.mtime(), meta.mtime_nsec()),
     };
     // Twice the cores, as git's preload does: `lstat`s wait on the kernel, not only the CPU.
@@ -92,17 +103,46 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
             None => load_index(repo, git)?,
         };
         let scopes = scope::widen(&loaded, scopes);
-        let side = compute::unstaged_side(git, &loaded, Some(&scopes), &staged.intent_to_add)
+        // libgit2 matches every path against every pathspec: beyond a few hundred, one
+        // unlimited diff is faster.
+        let limit = (scopes.len() <= MAX_SCOPES).then_some(scopes.as_slice());
+        let side = compute::unstaged_side(git, &loaded, limit, &staged.intent_to_add)
             .map_err(repo.git_error("diff the index to the work tree"))?;
-        for scope in &scopes {
-            unstaged.retain(|path, _| !scope::is_under(path, scope));
-            untracked.retain(|path| !scope::is_under(path, scope));
+        if limit.is_some() {
+            for scope in &scopes {
+                unstaged.retain(|path, _| !scope::is_under(path, scope));
+                untracked.retain(|path| !scope::is_under(path, scope));
+            }
+        } else {
+            unstaged.clear();
+            untracked.clear();
         }
         unstaged.extend(side.unstaged);
         untracked.extend(side.untracked);
         let nested = compute::nested_repositories(git, &loaded, &untracked_dirs, &untracked)
             .map_err(repo.git_error("look for nested repositories"))?;
         untracked.extend(nested);
+    }
+
+    // Cache the stat data of entries whose content proved unchanged, as git does.
+    let mut refreshed: Vec<(usize, &worktree::StatData)> =
+        found.refreshed.iter().map(|(i, st)| (*i, st)).collect();
+    refreshed.extend(
+        found
+            .refreshable_scopes
+            .iter()
+            .filter(|(i, _)| !unstaged.contains_key(&index.entries[*i].path))
+            .map(|(i, st)| (*i, st)),
+    );
+    if !refreshed.is_empty() {
+        let read = stat_refresh::Read {
+            path: &index_path,
+            data: &data,
+            entries: &index.entries,
+            mtime_sec: meta.mtime(),
+            started_sec,
+        };
+        stat_refresh::write(&read, &refreshed);
     }
 
     Ok(Some(Status {
@@ -133,6 +173,16 @@ fn usable_config(git: &Repository) -> Option<git2::Config> {
             .get_string("extensions.objectformat")
             .is_ok_and(|f| !f.eq_ignore_ascii_case("sha1"));
     (!unusable).then_some(config)
+}
+
+/// The index file's bytes and metadata, from one open file.
+fn read_index(path: &Path) -> Option<(Vec<u8>, std::fs::Metadata)> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    let mut data = Vec::with_capacity(meta.len() as usize);
+    file.read_to_end(&mut data).ok()?;
+    Some((data, meta))
 }
 
 fn load_index(repo: &Repo, git: &Repository) -> Result<git2::Index> {
@@ -322,35 +372,6 @@ pub(crate) fn refresh(
         index_fingerprint,
     });
     Ok(true)
-}
-
-/// True when attribute filters (line endings, `filter=`, `ident`) might change how a file's
-/// content is hashed: then content checks are left to libgit2, which applies them.
-fn content_filters_possible(
-    git: &Repository,
-    index: &index_file::IndexFile,
-    config: &git2::Config,
-) -> bool {
-    let attributes_file = |dir: &Path| dir.join("info/attributes").exists();
-    let xdg = std::env::var_os("XDG_CONFIG_HOME")
-        .map(std::path::PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
-        .is_some_and(|dir| dir.join("git/attributes").exists());
-    let autocrlf = config.get_string("core.autocrlf").is_ok_and(|v| {
-        !matches!(
-            v.to_ascii_lowercase().as_str(),
-            "false" | "no" | "off" | "0"
-        )
-    });
-    xdg || autocrlf
-        || attributes_file(git.path())
-        || attributes_file(git.commondir())
-        || config.get_string("core.eol").is_ok()
-        || config.get_string("core.attributesfile").is_ok()
-        || index
-            .entries
-            .iter()
-            .any(|e| e.path == b".gitattributes" || e.path.ends_with(b"/.gitattributes"))
 }
 
 #[cfg(test)]

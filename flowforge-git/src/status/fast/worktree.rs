@@ -22,15 +22,23 @@ use rustix::{
     io::Errno,
 };
 
-use super::index_file::{Entry, IndexFile};
+use super::{
+    content::ContentRule,
+    index_file::{Entry, IndexFile},
+};
 use crate::status::model::Change;
 
 /// The work-tree settings that change the comparison.
+#[derive(Clone, Copy)]
 pub(crate) struct Settings {
     /// `core.fileMode`: compare executable bits.
     pub file_mode: bool,
-    /// Attribute filters may apply: leave content checks to libgit2.
-    pub content_filters: bool,
+    /// `core.trustCtime`: compare change times.
+    pub trust_ctime: bool,
+    /// `core.checkStat` is not `minimal`: compare change times, inodes and owners.
+    pub check_stat: bool,
+    /// Whether a file's content may be hashed as it is.
+    pub content: ContentRule,
     /// The index file's modification time, for the racy-clean rule.
     pub index_mtime: (i64, i64),
 }
@@ -47,23 +55,35 @@ pub(crate) struct Found {
     pub scopes: Vec<Vec<u8>>,
     /// A tracked directory is no longer a real directory: use libgit2 for everything.
     pub give_up: bool,
+    /// Entries (by position in the index) whose stat data were stale but whose content was
+    /// hashed and found equal to the index: the stat data to cache for them.
+    pub refreshed: Vec<(usize, StatData)>,
+    /// Entries handed to libgit2 only for their content (attribute filters): the stat data to
+    /// cache for them if libgit2 finds them unchanged.
+    pub refreshable_scopes: Vec<(usize, StatData)>,
 }
 
 enum Verdict {
     Clean,
+    /// Unchanged, but only its content said so: cache this stat data.
+    CleanWithStat(StatData),
     Changed(Change),
     Scope,
+    /// Only the content (under attribute filters) is left to decide.
+    ContentScope(StatData),
 }
 
-/// The stat fields git compares.
-struct StatData {
-    mode: u32,
-    ino: u64,
-    uid: u32,
-    gid: u32,
-    size: u64,
-    mtime: (i64, i64),
-    ctime: (i64, i64),
+/// The stat fields git compares (and `dev`, which it stores).
+#[derive(Debug, Clone)]
+pub(crate) struct StatData {
+    pub mode: u32,
+    pub dev: u64,
+    pub ino: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
 }
 
 impl StatData {
@@ -71,6 +91,7 @@ impl StatData {
     fn of(st: &rustix::fs::Stat) -> Self {
         Self {
             mode: st.st_mode as u32,
+            dev: st.st_dev as u64,
             ino: st.st_ino as u64,
             uid: st.st_uid as u32,
             gid: st.st_gid as u32,
@@ -135,6 +156,20 @@ pub(crate) fn compare(
         }
     }
 
+    // An untracked `.gitattributes` may name filters the tracked ones do not.
+    let untracked_attributes = found
+        .untracked_files
+        .iter()
+        .any(|p| split(p).1 == b".gitattributes");
+    let settings = &Settings {
+        content: if untracked_attributes {
+            ContentRule::Libgit2
+        } else {
+            settings.content
+        },
+        ..*settings
+    };
+
     // Phase 2: every stage-0 entry against its file, one open directory handle at a time.
     let verdicts = parallel(entries, threads, |part| {
         let mut open: Option<(&[u8], Option<OwnedFd>)> = None;
@@ -157,13 +192,18 @@ pub(crate) fn compare(
             })
             .collect()
     });
-    for (entry, verdict) in entries.iter().zip(verdicts) {
+    for (position, (entry, verdict)) in entries.iter().zip(verdicts).enumerate() {
         match verdict {
             Verdict::Clean => {}
+            Verdict::CleanWithStat(stat) => found.refreshed.push((position, stat)),
             Verdict::Changed(change) => {
                 found.unstaged.insert(entry.path.clone(), change);
             }
             Verdict::Scope => found.scopes.push(entry.path.clone()),
+            Verdict::ContentScope(stat) => {
+                found.scopes.push(entry.path.clone());
+                found.refreshable_scopes.push((position, stat));
+            }
         }
     }
     found
@@ -243,15 +283,20 @@ fn list(
         if paths.contains(rel.as_slice()) || dirs.contains(rel.as_slice()) {
             continue;
         }
-        let is_dir = match entry.file_type() {
+        let file_type = match entry.file_type() {
             FileType::Unknown => {
-                rustix::fs::statat(&fd, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW)
-                    .ok()
-                    .is_some_and(|st| {
-                        FileType::from_raw_mode(st.st_mode as _) == FileType::Directory
-                    })
+                match rustix::fs::statat(&fd, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => FileType::from_raw_mode(st.st_mode as _),
+                    Err(_) => continue, // gone since it was listed
+                }
             }
-            file_type => file_type == FileType::Directory,
+            file_type => file_type,
+        };
+        // git lists only files, links and directories: an untracked fifo or socket is not shown.
+        let is_dir = match file_type {
+            FileType::Directory => true,
+            FileType::RegularFile | FileType::Symlink => false,
+            _ => continue,
         };
         out.push((rel, is_dir));
     }
@@ -277,18 +322,31 @@ fn verdict(
         return Verdict::Changed(Change::Added);
     }
     let index_type = entry.mode & 0o170000;
-    let file_type = st.mode & 0o170000;
+    let file_type = match st.mode & 0o170000 {
+        // git takes anything else (a fifo, a socket, a device) for a regular file.
+        t @ (0o120000 | 0o040000) => t,
+        _ => 0o100000,
+    };
     if index_type == 0o160000 || file_type == 0o040000 {
         return Verdict::Scope; // a submodule, or a file replaced by a directory
     }
     if index_type != file_type {
         return Verdict::Changed(Change::TypeChanged);
     }
+    if st.mode & 0o170000 != 0o100000 && index_type == 0o100000 {
+        return Verdict::Changed(Change::Modified); // never the same content as a blob
+    }
     if index_type == 0o100000 && settings.file_mode && (st.mode & 0o100) != (entry.mode & 0o100) {
         return Verdict::Changed(Change::Modified);
     }
-    if stat_matches(entry, &st) && !racy(entry, settings) {
+    let stat_clean = stat_matches(entry, &st, settings);
+    if stat_clean && !racy(entry, settings) {
         return Verdict::Clean;
+    }
+    // git's `ie_modified`: a changed size is a change without looking at the content (even
+    // when filters would make the content equal), unless the index never recorded a size.
+    if !stat_clean && entry.size != 0 && entry.size != st.size as u32 {
+        return Verdict::Changed(Change::Modified);
     }
     let full = full_path(workdir, &entry.path);
     let actual = if index_type == 0o120000 {
@@ -296,34 +354,41 @@ fn verdict(
             Ok(target) => Oid::hash_object(ObjectType::Blob, target.as_os_str().as_bytes()),
             Err(_) => return Verdict::Scope,
         }
-    } else if settings.content_filters {
-        return Verdict::Scope;
+    } else if settings.content == ContentRule::Libgit2 {
+        return Verdict::ContentScope(st);
     } else {
-        Oid::hash_file(ObjectType::Blob, &full)
+        match std::fs::read(&full) {
+            Ok(content) if settings.content.hashes_as_is(&content) => {
+                Oid::hash_object(ObjectType::Blob, &content)
+            }
+            Ok(_) => return Verdict::ContentScope(st),
+            Err(_) => return Verdict::Scope,
+        }
     };
     match actual {
-        Ok(oid) if oid.as_bytes() == entry.oid => Verdict::Clean,
+        Ok(oid) if oid.as_bytes() == entry.oid => Verdict::CleanWithStat(st),
         Ok(_) => Verdict::Changed(Change::Modified),
         Err(_) => Verdict::Scope,
     }
 }
 
-/// git's `ie_match_stat` fields (times, inode, owner, size; sizes, inodes and times truncated
-/// to 32 bits as the index stores them).
-fn stat_matches(entry: &Entry, st: &StatData) -> bool {
-    entry.mtime == (st.mtime.0 as u32, st.mtime.1 as u32)
-        && entry.ctime == (st.ctime.0 as u32, st.ctime.1 as u32)
-        && entry.ino == st.ino as u32
-        && entry.uid == st.uid
-        && entry.gid == st.gid
+/// git's `ce_match_stat_basic`: whole seconds of the times (git is built without `USE_NSEC`
+/// by default, so sub-second differences are not changes), inode and owner unless
+/// `core.checkStat=minimal`, change time unless `core.trustCtime=false`, and size; sizes,
+/// inodes and times truncated to 32 bits as the index stores them.
+fn stat_matches(entry: &Entry, st: &StatData, settings: &Settings) -> bool {
+    entry.mtime.0 == st.mtime.0 as u32
+        && (!settings.trust_ctime || !settings.check_stat || entry.ctime.0 == st.ctime.0 as u32)
+        && (!settings.check_stat
+            || (entry.ino == st.ino as u32 && entry.uid == st.uid && entry.gid == st.gid))
         && entry.size == st.size as u32
 }
 
-/// An entry written in the same instant as the index (or later) may have changed without its
-/// stat data showing it: its content must be checked.
+/// git's racy-clean rule at its default resolution: an entry modified in the same second as
+/// the index was written (or later) may have changed without its stat data showing it, so its
+/// content must be checked.
 fn racy(entry: &Entry, settings: &Settings) -> bool {
-    let entry_time = (i64::from(entry.mtime.0), i64::from(entry.mtime.1));
-    entry_time >= settings.index_mtime
+    i64::from(entry.mtime.0) >= settings.index_mtime.0
 }
 
 /// The untracked files that the ignore rules do not hide (`is_ignored` decides).

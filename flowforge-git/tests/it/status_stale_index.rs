@@ -1,0 +1,145 @@
+//! A stale index (a checkout or build touched every file): the status refreshes the index's
+//! stat data as git does, so the re-hash is paid once, and git trusts what it wrote.
+
+use std::{
+    fs::File,
+    time::{Duration, SystemTime},
+};
+
+use flowforge_git::{Repo, StatusOptions};
+
+use crate::status_support::{TestRepo, assert_matches_git};
+
+/// Sets every tracked file's modification time into the past (its ctime becomes now).
+fn touch_all(repo: &TestRepo, files: &[&str]) {
+    let past = SystemTime::now() - Duration::from_secs(30);
+    for name in files {
+        File::options()
+            .write(true)
+            .open(repo.path().join(name))
+            .expect("open")
+            .set_modified(past)
+            .expect("set mtime");
+    }
+}
+
+/// Waits for the next second, so that the touched files are older than the status.
+fn next_second() {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .expect("after 1970");
+    std::thread::sleep(Duration::from_nanos(
+        1_000_000_000 - u64::from(now.subsec_nanos()) + 10_000_000,
+    ));
+}
+
+/// The tracked paths whose stat data git does not trust (`git diff-files` never refreshes).
+fn stat_dirty(repo: &TestRepo) -> Vec<u8> {
+    repo.git_ok(&["diff-files", "--name-only"]).stdout
+}
+
+#[test]
+fn a_stale_index_is_refreshed_once_and_git_trusts_it() {
+    let repo = TestRepo::new();
+    let files = [
+        "a.txt",
+        "dir/b.txt",
+        "dir/sub/c.txt",
+        "crlf.txt",
+        "same-size.txt",
+        "id.c",
+    ];
+    // Line endings and `ident` apply to some files: their content goes through the filters.
+    repo.write(".gitattributes", "crlf.txt text eol=crlf\n*.c ident\n");
+    for name in files {
+        repo.write(name, &format!("{name}\n"));
+    }
+    repo.write("crlf.txt", "one\r\ntwo\r\n");
+    repo.write("id.c", "/* $Id$ */\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+    // Checked out again by git: `id.c` now holds the expanded `$Id: …$`.
+    std::fs::remove_file(repo.path().join("id.c")).expect("rm");
+    repo.git_ok(&["checkout", "--", "id.c"]);
+
+    // A build touches everything; one file changes without changing size.
+    repo.write("same-size.txt", "SAME-SIZE.TXT\n");
+    touch_all(&repo, &files);
+    next_second();
+    assert!(stat_dirty(&repo).len() > 40, "every file is stat-dirty");
+    let before = std::fs::read(repo.path().join(".git/index")).expect("index");
+
+    let handle = Repo::open(repo.path()).expect("open");
+    let status = handle.status(&StatusOptions::default()).expect("status");
+    assert_matches_git("first status on a stale index", &repo, &status);
+    assert_ne!(
+        std::fs::read(repo.path().join(".git/index")).expect("index"),
+        before,
+        "the index was refreshed"
+    );
+    assert_eq!(
+        stat_dirty(&repo),
+        b"same-size.txt\n",
+        "git trusts the refreshed stat data of every unchanged file"
+    );
+    let status = handle.status(&StatusOptions::default()).expect("status");
+    assert_matches_git("second status", &repo, &status);
+
+    // Refreshing again changes nothing; git's own refresh agrees with ours.
+    let refreshed = std::fs::read(repo.path().join(".git/index")).expect("index");
+    let status = handle.status(&StatusOptions::default()).expect("status");
+    assert_eq!(
+        std::fs::read(repo.path().join(".git/index")).expect("index"),
+        refreshed
+    );
+    repo.git_ok(&["status", "--porcelain"]);
+    assert_matches_git("after git refreshed the index", &repo, &status);
+    repo.git_ok(&["fsck", "--no-progress", "--cache"]);
+}
+
+#[test]
+fn a_file_changed_right_after_the_index_was_written_stays_modified() {
+    let repo = TestRepo::new();
+    repo.write("old.txt", "old\n");
+    repo.write("racy.txt", "racy\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+    touch_all(&repo, &["old.txt"]);
+    next_second();
+    // Added, then changed (same size) in the same second as the index was written: the stat
+    // data may match at git's resolution, so the entry must stay "racy" in the index we write.
+    repo.write("racy.txt", "racy\n");
+    repo.git_ok(&["add", "racy.txt"]);
+    repo.write("racy.txt", "RACY\n");
+    let handle = Repo::open(repo.path()).expect("open");
+    let status = handle.status(&StatusOptions::default()).expect("status");
+    assert_matches_git("racy entry", &repo, &status);
+    next_second();
+    let status = handle.status(&StatusOptions::default()).expect("status");
+    assert_matches_git("racy entry, a second later", &repo, &status);
+    assert_eq!(repo.git_porcelain(&[]), b" M racy.txt\n");
+}
+
+#[test]
+fn a_held_index_lock_is_left_alone() {
+    let repo = TestRepo::new();
+    repo.write("a.txt", "a\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+    touch_all(&repo, &["a.txt"]);
+    next_second();
+    let lock = repo.path().join(".git/index.lock");
+    std::fs::write(&lock, "held by someone else").expect("lock");
+    let before = std::fs::read(repo.path().join(".git/index")).expect("index");
+    let handle = Repo::open(repo.path()).expect("open");
+    let status = handle.status(&StatusOptions::default()).expect("status");
+    assert!(status.is_clean());
+    assert_eq!(
+        std::fs::read(repo.path().join(".git/index")).expect("index"),
+        before
+    );
+    assert_eq!(
+        std::fs::read(&lock).expect("the lock is still there"),
+        b"held by someone else"
+    );
+}
