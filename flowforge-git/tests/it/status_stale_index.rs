@@ -35,7 +35,7 @@ fn next_second() {
 
 /// The tracked paths whose stat data git does not trust (`git diff-files` never refreshes).
 fn stat_dirty(repo: &TestRepo) -> Vec<u8> {
-    repo.git_ok(&["diff-files", "--name-only"]).stdout
+    repo.git_ok(&["diff-files", "--name-only"])
 }
 
 #[test]
@@ -117,7 +117,7 @@ fn a_file_changed_right_after_the_index_was_written_stays_modified() {
     next_second();
     let status = handle.status(&StatusOptions::default()).expect("status");
     assert_matches_git("racy entry, a second later", &repo, &status);
-    assert_eq!(repo.git_porcelain(&[]), b" M racy.txt\n");
+    assert_eq!(repo.porcelain(&[]), b" M racy.txt\n");
 }
 
 #[test]
