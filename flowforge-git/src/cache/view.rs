@@ -352,7 +352,13 @@ impl Inner {
             }
             _ => {
                 self.counts.full.fetch_add(1, Ordering::Relaxed);
-                Ok(self.repo.status(&StatusOptions::default())?)
+                // The view's own index writes would come back as events: it leaves the index
+                // to git (and to one-shot statuses).
+                let options = StatusOptions {
+                    no_optional_locks: true,
+                    ..StatusOptions::default()
+                };
+                Ok(self.repo.status(&options)?)
             }
         }
     }

@@ -14,6 +14,11 @@ use super::head::Head;
 pub struct StatusOptions {
     /// Which implementation computes a full status.
     pub engine: Engine,
+    /// As `git --no-optional-locks status`: never write the index. By default a status that
+    /// had to hash files whose stat data were stale caches their new stat data in the index,
+    /// as `git status` does (under `index.lock`, only when it is free, and never when
+    /// `GIT_OPTIONAL_LOCKS=0`), so that the next status does not hash them again.
+    pub no_optional_locks: bool,
 }
 
 /// The implementation behind a full status.

@@ -23,13 +23,14 @@ impl Repo {
     pub fn status(&self, options: &StatusOptions) -> Result<Status> {
         self.with_git2(|git| match options.engine {
             Engine::Libgit2 => self.compute_with_libgit2(git),
-            _ => self.compute_full(git),
+            _ => self.compute_full(git, !options.no_optional_locks),
         })
     }
 
     /// A full status: the fast path, or libgit2 where the fast path does not apply.
-    fn compute_full(&self, git: &Repository) -> Result<Status> {
-        match fast::compute(self, git)? {
+    /// `write_index`: the fast path may cache refreshed stat data in the index.
+    fn compute_full(&self, git: &Repository, write_index: bool) -> Result<Status> {
+        match fast::compute(self, git, write_index)? {
             Some(mut status) => {
                 worktree_renames::pair(&mut status, git)
                     .map_err(self.git_error("detect work-tree renames"))?;
@@ -99,7 +100,7 @@ impl Status {
         repo.with_git2(|git| {
             let plan = scope::plan(repo, changed);
             if plan.full {
-                *self = repo.compute_full(git)?;
+                *self = repo.compute_full(git, false)?;
                 return Ok(());
             }
             let mut next = self.clone();
@@ -171,7 +172,7 @@ impl Status {
             return Ok(());
         }
         if !fast::refresh(repo, git, self, fingerprint, index_same)? {
-            *self = repo.compute_full(git)?;
+            *self = repo.compute_full(git, false)?;
         }
         Ok(())
     }

@@ -121,17 +121,25 @@ fn a_file_changed_right_after_the_index_was_written_stays_modified() {
 }
 
 #[test]
-fn a_held_index_lock_is_left_alone() {
+fn no_optional_locks_and_a_held_index_lock_leave_the_index_alone() {
     let repo = TestRepo::new();
     repo.write("a.txt", "a\n");
     repo.git_ok(&["add", "."]);
     repo.git_ok(&["commit", "-qm", "one"]);
     touch_all(&repo, &["a.txt"]);
     next_second();
-    let lock = repo.path().join(".git/index.lock");
-    std::fs::write(&lock, "held by someone else").expect("lock");
     let before = std::fs::read(repo.path().join(".git/index")).expect("index");
     let handle = Repo::open(repo.path()).expect("open");
+    let mut options = StatusOptions::default();
+    options.no_optional_locks = true;
+    assert!(handle.status(&options).expect("status").is_clean());
+    assert_eq!(
+        std::fs::read(repo.path().join(".git/index")).expect("index"),
+        before,
+        "--no-optional-locks writes nothing"
+    );
+    let lock = repo.path().join(".git/index.lock");
+    std::fs::write(&lock, "held by someone else").expect("lock");
     let status = handle.status(&StatusOptions::default()).expect("status");
     assert!(status.is_clean());
     assert_eq!(

@@ -35,7 +35,8 @@ const MAX_SCOPES: usize = 256;
 const ENTRIES_PER_THREAD: usize = 2_000;
 
 /// The full status the fast way, or `None` when this repository needs libgit2 throughout.
-pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
+/// With `write_index`, stat data found stale but verified by content are cached in the index.
+pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Result<Option<Status>> {
     let Some(config) = usable_config(git) else {
         return Ok(None);
     };
@@ -134,7 +135,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository) -> Result<Option<Status>> {
             .filter(|(i, _)| !unstaged.contains_key(&index.entries[*i].path))
             .map(|(i, st)| (*i, st)),
     );
-    if !refreshed.is_empty() {
+    if write_index && !refreshed.is_empty() {
         let read = stat_refresh::Read {
             path: &index_path,
             data: &data,
@@ -394,7 +395,7 @@ mod tests {
         std::fs::write(dir.path().join("d/new"), "n").expect("write");
         let repo = Repo::open(dir.path()).expect("open");
         let status = repo
-            .with_git2(|g| compute(&repo, g))
+            .with_git2(|g| compute(&repo, g, false))
             .expect("status")
             .expect("the fast path applies");
         assert_eq!(
@@ -403,7 +404,7 @@ mod tests {
         );
         git(&["update-index", "--split-index"]);
         assert!(
-            repo.with_git2(|g| compute(&repo, g))
+            repo.with_git2(|g| compute(&repo, g, false))
                 .expect("status")
                 .is_none()
         );
