@@ -20,6 +20,11 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(unix))]
+compile_error!(
+    "flowforge-bench needs Unix: it measures the Unix file operations of the original bash FlowForge"
+);
+
 pub mod baseline;
 pub mod cli;
 mod error;

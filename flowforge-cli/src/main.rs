@@ -3,6 +3,10 @@
 //! Exit codes: 0 success, 1 failure, 2 bad usage or invalid input (nothing written),
 //! 3 conflict (something held by another developer, or a lost race).
 
+// The doc comments of the argument types are clap's help text, printed as written (`<repo>`
+// is a placeholder for people, not HTML).
+#![allow(rustdoc::invalid_html_tags)]
+
 use std::{ffi::OsString, io::IsTerminal, path::PathBuf, process::ExitCode, sync::Arc};
 
 use clap::{Args, Parser, Subcommand};

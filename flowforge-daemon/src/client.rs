@@ -42,7 +42,7 @@ impl ClientOptions {
     }
 }
 
-/// A connection to a daemon that greeted us; see the [module documentation](self).
+/// A connection to a daemon that greeted us; see the [crate documentation](crate).
 #[derive(Debug)]
 pub struct Client {
     reader: BufReader<UnixStream>,

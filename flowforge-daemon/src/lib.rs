@@ -55,6 +55,11 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(unix))]
+compile_error!(
+    "flowforge-daemon needs Unix: it listens on a Unix socket and checks the caller's credentials"
+);
+
 mod client;
 mod error;
 mod location;

@@ -20,7 +20,7 @@ use crate::error::{Error, Result, io};
 /// The longest socket path the kernel accepts (`sun_path` is 108 bytes with the NUL).
 const MAX_SOCKET_PATH: usize = 107;
 
-/// Where one repository's daemon lives; see the [module documentation](self).
+/// Where one repository's daemon lives; see the [crate documentation](crate).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
     repository: PathBuf,

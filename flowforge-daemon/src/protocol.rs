@@ -1,6 +1,6 @@
 //! The wire protocol: JSON lines, then raw output bytes.
 //!
-//! On each connection the daemon first sends a [`Hello`] line: `{"hello":"welcome","version",
+//! On each connection the daemon first sends a `Hello` line: `{"hello":"welcome","version",
 //! "pid"}`, or `{"hello":"refused","reason"}` to a caller of another user. The client then sends
 //! one request line (at most [`MAX_REQUEST`] bytes): `{"version", "kind": "run" | "status" |
 //! "stop", …}`. The daemon answers with one header line; a `done` header names the lengths of

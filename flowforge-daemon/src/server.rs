@@ -81,7 +81,7 @@ pub enum Shutdown {
     SocketLost,
 }
 
-/// A bound daemon; see the [module documentation](self).
+/// A bound daemon; see the [crate documentation](crate).
 #[derive(Debug)]
 pub struct Server {
     location: Location,

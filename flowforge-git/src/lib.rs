@@ -36,6 +36,11 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(unix))]
+compile_error!(
+    "flowforge-git needs Unix: status compares Unix file modes, inodes and ctimes as git does, and opens files relative to directory handles"
+);
+
 mod error;
 mod repo;
 pub mod status;

@@ -33,6 +33,11 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(unix))]
+compile_error!(
+    "flowforge-index needs Unix: a namespace's stamp mixes the inode numbers and change times of its files"
+);
+
 mod error;
 mod index;
 pub mod monitor;

@@ -51,7 +51,10 @@ use crate::{
     index::{Index, RefreshStats},
 };
 
-/// Watches a namespace root for the index; see the [module documentation](self).
+/// Watches a namespace root for the index: each event names the namespace a refresh must
+/// check, and anything it cannot attribute makes the next refresh a full one.
+/// [`Watcher::refresh_synced`] first round-trips a cookie file, so it sees every change made
+/// before the call.
 #[derive(Debug)]
 pub struct Watcher {
     root: PathBuf,

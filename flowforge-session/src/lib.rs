@@ -56,6 +56,11 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(unix))]
+compile_error!(
+    "flowforge-session needs Unix: namespace files are 0600 and directories 0700, and versions are published with renameat2 or a hard link"
+);
+
 pub mod claim;
 mod error;
 pub mod fs;

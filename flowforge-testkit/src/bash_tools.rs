@@ -41,10 +41,10 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// As [`write`], with `value` as pretty-printed JSON.
+/// As [`write()`], with `value` as pretty-printed JSON.
 ///
 /// # Errors
-/// As [`write`], and when `value` cannot be serialized.
+/// As [`write()`], and when `value` cannot be serialized.
 pub fn write_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> io::Result<()> {
     let mut bytes = serde_json::to_vec_pretty(value)?;
     bytes.push(b'\n');

@@ -10,7 +10,7 @@
 //! [`Repo::status`](crate::Repo::status) computes both from nothing.
 //! [`Status::refresh_paths`] recomputes only what a set of changed work-tree paths can change;
 //! [`Status::refresh_index_and_head`] recomputes after the index, `HEAD` or a ref changed.
-//! The formatters in [`format`] print the result byte for byte as git does.
+//! The formatters in [`format`](mod@format) print the result byte for byte as git does.
 
 mod compute;
 mod fast;
