@@ -119,7 +119,8 @@ impl RemoteView {
     /// The machine of another machine's active session of `dev`.
     pub fn machine_of(&self, dev: &flowforge_core::DeveloperId) -> Option<String> {
         let session: flowforge_core::model::Session =
-            flowforge_session::fs::read_json(&self.layout.current_session(dev)).ok()??;
+            flowforge_session::fs::read_json(self.layout.root(), &self.layout.current_session(dev))
+                .ok()??;
         session.extra.get("machine")?.as_str().map(str::to_owned)
     }
 

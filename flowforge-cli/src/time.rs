@@ -55,7 +55,8 @@ pub fn run(ctx: &Context, command: TimeCommand, out: &mut Output) -> CliResult {
             let time = match ns.time_tracking()? {
                 Some(time) => time.value,
                 None => {
-                    read_json::<TimeTracking>(&ctx.layout.time_tracking(&dev))?.unwrap_or_default()
+                    read_json::<TimeTracking>(ctx.layout.root(), &ctx.layout.time_tracking(&dev))?
+                        .unwrap_or_default()
                 }
             };
             if json {

@@ -28,7 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::{fmt::Write, fs, path::PathBuf, time::Duration};
+use std::{fmt::Write, path::PathBuf, time::Duration};
 
 use flowforge_core::{
     Layout,
@@ -153,19 +153,20 @@ impl Monitor {
 
 fn read_persisted(layout: &Layout) -> (Vec<(String, Snapshot)>, Vec<Problem>) {
     let dir = layout.metrics_dir();
-    let Ok(entries) = fs::read_dir(&dir) else {
+    let root = layout.root();
+    let Ok(Some(entries)) = flowforge_session::fs::list_dir(root, &dir) else {
         return (Vec::new(), Vec::new());
     };
-    let mut files: Vec<PathBuf> = (entries.filter_map(|e| e.ok()))
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
+    let mut files: Vec<PathBuf> = (entries.into_iter())
+        .filter(|e| e.kind == flowforge_session::fs::EntryKind::File)
+        .map(|e| dir.join(e.name))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
     files.truncate(MAX_METRIC_FILES);
     let (mut snapshots, mut problems) = (Vec::new(), Vec::new());
     for path in files {
-        match flowforge_session::fs::read_json::<Snapshot>(&path) {
+        match flowforge_session::fs::read_json::<Snapshot>(root, &path) {
             Ok(Some(snapshot)) => {
                 let name = path.file_stem().unwrap_or_default().to_string_lossy();
                 snapshots.push((name.into_owned(), snapshot));

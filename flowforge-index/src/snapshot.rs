@@ -9,7 +9,7 @@
 use std::{collections::BTreeMap, fs, path::PathBuf};
 
 use flowforge_core::{DeveloperId, Layout};
-use flowforge_session::fs::{Durability, create_private_dir_all, write_atomic};
+use flowforge_session::fs::{Durability, create_private_dir_all, read_bytes, write_atomic};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -101,10 +101,10 @@ impl Index {
     /// `Err(None)`: no snapshot; `Err(Some(reason))`: an unusable one.
     fn load_snapshot(layout: &Layout) -> Result<Self, Option<String>> {
         let path = layout.index_snapshot();
-        let bytes = match fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(None),
-            Err(e) => return Err(Some(format!("cannot read {}: {e}", path.display()))),
+        let bytes = match read_bytes(layout.root(), &path) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Err(None),
+            Err(e) => return Err(Some(e.to_string())),
         };
         let newline = (bytes.iter().position(|&b| b == b'\n'))
             .ok_or_else(|| Some("no header line".to_owned()))?;
@@ -145,7 +145,8 @@ impl Index {
     /// # Errors
     /// [`Error::SaveSnapshot`] naming the file.
     pub fn save_snapshot(&self) -> Result<()> {
-        if !self.layout.root().is_dir() {
+        // A root that is missing or a symbolic link is not the index's to write into.
+        if !fs::symlink_metadata(self.layout.root()).is_ok_and(|m| m.is_dir()) {
             return Ok(());
         }
         let path = self.layout.index_snapshot();
@@ -173,8 +174,8 @@ impl Index {
         let mut bytes = serde_json::to_vec(&header).expect("a header always serialises");
         bytes.push(b'\n');
         bytes.extend_from_slice(&body);
-        create_private_dir_all(&self.layout.index_dir()).map_err(err)?;
+        create_private_dir_all(self.layout.root(), &self.layout.index_dir()).map_err(err)?;
         // Relaxed: the snapshot is a cache; losing it to a power cut costs one rebuild.
-        write_atomic(&path, &bytes, Durability::Relaxed).map_err(err)
+        write_atomic(self.layout.root(), &path, &bytes, Durability::Relaxed).map_err(err)
     }
 }

@@ -17,9 +17,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fs,
     hash::{Hash, Hasher},
-    os::unix::fs::{DirEntryExt, MetadataExt},
     path::{Path, PathBuf},
     time::SystemTime,
 };
@@ -29,7 +27,7 @@ use flowforge_core::{
     model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig, TimeTracking},
 };
 use flowforge_session::{
-    fs::read_json,
+    fs::{EntryKind, read_json},
     store::{Key, Store, StoreOptions},
 };
 
@@ -64,39 +62,36 @@ pub(crate) fn list(layout: &Layout) -> Result<Listing> {
         path: root.to_owned(),
         source,
     };
-    let entries = match fs::read_dir(root) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Listing::default()),
-        Err(e) => return Err(list_err(e)),
+    let entries = match flowforge_session::fs::list_dir(root, root) {
+        Ok(Some(entries)) => entries,
+        Ok(None) => return Ok(Listing::default()),
+        Err(flowforge_session::Error::Io { source, .. }) => return Err(list_err(source)),
+        Err(e) => return Err(list_err(std::io::Error::other(e))),
     };
     let mut listing = Listing::default();
     for entry in entries {
-        let entry = entry.map_err(list_err)?;
-        let name = entry.file_name();
+        let name = entry.name;
         let Some(parsed) = Layout::parse_dev_dir_name(&name) else {
             continue;
         };
-        let path = entry.path();
+        let path = root.join(&name);
         let problem = |message: String| Problem {
             path: path.clone(),
             developer: None,
             message,
         };
-        match (parsed, entry.file_type()) {
+        match (parsed, entry.kind) {
             (Err(e), _) => listing.problems.push(problem(format!(
                 "ignored directory \"{}\": {e}",
                 escape_bytes(name.as_encoded_bytes())
             ))),
-            (Ok(_), Ok(t)) if t.is_symlink() => listing
+            (Ok(_), EntryKind::Symlink) => listing
                 .problems
                 .push(problem("ignored: a symbolic link is never followed".into())),
-            (Ok(id), Ok(t)) if t.is_dir() => listing.devs.push(id),
-            (Ok(_), Ok(_)) => listing
+            (Ok(id), EntryKind::Dir) => listing.devs.push(id),
+            (Ok(_), _) => listing
                 .problems
                 .push(problem("ignored: not a directory".into())),
-            (Ok(_), Err(e)) => listing
-                .problems
-                .push(problem(format!("ignored: cannot read its type: {e}"))),
         }
     }
     listing.devs.sort();
@@ -158,14 +153,12 @@ pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> u64 {
         }
         Err(_) => mixer.word(2),
     }
-    mix_stats(&mut mixer, &views);
+    mix_stats(&mut mixer, layout.root(), &views);
     // The history directory: its entries' names and inodes, read without a stat per file.
-    match fs::read_dir(layout.session_history_dir(dev)) {
-        Ok(entries) => {
-            let mut names: Vec<(std::ffi::OsString, u64)> = entries
-                .filter_map(|e| e.ok())
-                .map(|e| (e.file_name(), e.ino()))
-                .collect();
+    match flowforge_session::fs::list_dir(layout.root(), &layout.session_history_dir(dev)) {
+        Ok(Some(entries)) => {
+            let mut names: Vec<(std::ffi::OsString, u64)> =
+                entries.into_iter().map(|e| (e.name, e.ino)).collect();
             names.sort();
             mixer.word(names.len() as u64 + 1);
             for (name, ino) in names {
@@ -173,7 +166,7 @@ pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> u64 {
                 mixer.word(ino);
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => mixer.word(0),
+        Ok(None) => mixer.word(0),
         Err(_) => mixer.word(u64::MAX),
     }
     mixer.0
@@ -192,25 +185,27 @@ pub(crate) fn team_stamp(layout: &Layout) -> u64 {
     }
     mix_stats(
         &mut mixer,
+        layout.root(),
         &[layout.team_config(), layout.task_assignments()],
     );
     mixer.0
 }
 
-fn mix_stats(mixer: &mut Mixer, paths: &[PathBuf]) {
+fn mix_stats(mixer: &mut Mixer, root: &Path, paths: &[PathBuf]) {
     let mut mix = |value: u64| mixer.word(value);
     for path in paths {
-        match fs::symlink_metadata(path) {
-            Ok(m) => {
+        match flowforge_session::fs::stat(root, path) {
+            Ok(Some(m)) => {
                 mix(1);
-                mix(m.ino());
-                mix(m.size());
-                mix(m.mtime() as u64);
-                mix(m.mtime_nsec() as u64);
-                mix(m.ctime() as u64);
-                mix(m.ctime_nsec() as u64);
+                mix(m.kind as u64);
+                mix(m.ino);
+                mix(m.size);
+                mix(m.mtime.0 as u64);
+                mix(u64::from(m.mtime.1));
+                mix(m.ctime.0 as u64);
+                mix(u64::from(m.ctime.1));
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => mix(0),
+            Ok(None) => mix(0),
             Err(_) => mix(2),
         }
     }
@@ -221,7 +216,8 @@ fn error_path(error: &flowforge_session::Error) -> Option<&Path> {
     match error {
         flowforge_session::Error::Io { path, .. }
         | flowforge_session::Error::Json { path, .. }
-        | flowforge_session::Error::Corrupt { path, .. } => Some(path),
+        | flowforge_session::Error::Corrupt { path, .. }
+        | flowforge_session::Error::Symlink { path } => Some(path),
         _ => None,
     }
 }
@@ -239,7 +235,7 @@ pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Prob
     let current_path = layout.current_session(dev);
     let session: Option<Session> = match state.session {
         Some(versioned) => Some(versioned.value),
-        None => read_json(&current_path).map_err(|e| problem(&current_path, &e))?,
+        None => read_json(layout.root(), &current_path).map_err(|e| problem(&current_path, &e))?,
     };
     if let Some(s) = &session {
         check_owner(s, dev, &current_path)?;
@@ -253,16 +249,17 @@ pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Prob
     let mut time = match state.time {
         Some(versioned) => versioned.value.sessions,
         None => {
-            (read_json::<TimeTracking>(&time_path).map_err(|e| problem(&time_path, &e))?)
-                .unwrap_or_default()
-                .sessions
+            (read_json::<TimeTracking>(layout.root(), &time_path)
+                .map_err(|e| problem(&time_path, &e))?)
+            .unwrap_or_default()
+            .sessions
         }
     };
     time.sort_by_key(|entry| entry.recorded_at);
 
     let cache_path = layout.git_status_cache(dev);
     let cache: Option<GitStatusCache> =
-        read_json(&cache_path).map_err(|e| problem(&cache_path, &e))?;
+        read_json(layout.root(), &cache_path).map_err(|e| problem(&cache_path, &e))?;
     let mut paths: Vec<String> = cache
         .map(|c| porcelain_paths(&c.status))
         .unwrap_or_default();
@@ -323,7 +320,7 @@ pub(crate) fn porcelain_paths(status: &str) -> Vec<String> {
 pub(crate) fn load_team(layout: &Layout) -> TeamState {
     let mut team = TeamState::default();
     let config_path = layout.team_config();
-    match read_json::<TeamConfig>(&config_path) {
+    match read_json::<TeamConfig>(layout.root(), &config_path) {
         Ok(config) => team.members = config.unwrap_or_default().team.developers,
         Err(e) => team
             .problems
@@ -348,7 +345,11 @@ pub(crate) fn load_team(layout: &Layout) -> TeamState {
     }
     // Tasks ever claimed through the store (released ones included): for those the store is
     // the truth, and the file is only its (possibly lagging) view.
-    let store = Store::new(layout.team_store_dir(), StoreOptions::default());
+    let store = Store::beneath(
+        layout.root(),
+        layout.team_store_dir(),
+        StoreOptions::default(),
+    );
     let in_store: BTreeSet<TaskId> = match store.keys() {
         Ok(keys) => keys.iter().filter_map(Key::claim_task).collect(),
         Err(e) => {
@@ -359,7 +360,7 @@ pub(crate) fn load_team(layout: &Layout) -> TeamState {
         }
     };
     let claims_path = layout.task_assignments();
-    match read_json::<TaskAssignments>(&claims_path) {
+    match read_json::<TaskAssignments>(layout.root(), &claims_path) {
         Ok(assignments) => {
             let tasks = assignments.unwrap_or_default().tasks;
             for (task, a) in tasks.into_iter().filter(|(t, _)| !in_store.contains(t)) {

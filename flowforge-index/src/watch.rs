@@ -88,12 +88,12 @@ impl Watcher {
         };
         // The cookies live in the index's own directory; it must exist before the watch starts,
         // or the first cookie could be written before the directory is watched.
-        flowforge_session::fs::create_private_dir_all(&layout.index_dir()).map_err(|source| {
-            Error::IndexDir {
+        flowforge_session::fs::create_private_dir_all(layout.root(), &layout.index_dir()).map_err(
+            |source| Error::IndexDir {
                 path: layout.index_dir(),
                 source,
-            }
-        })?;
+            },
+        )?;
         let (tx, events) = channel();
         let mut watcher = notify::recommended_watcher(move |event| {
             // The receiver is gone only when the watcher is dropped.
@@ -136,7 +136,8 @@ impl Watcher {
         self.cookies += 1;
         let cookie =
             (self.index_dir).join(format!(".cookie-{}-{}", std::process::id(), self.cookies));
-        let written = std::fs::write(&cookie, b"").is_ok();
+        let written = flowforge_session::fs::create_new(&self.root, &cookie, b"")
+            .is_ok_and(|created| created);
         let mut seen = false;
         if written {
             let deadline = Instant::now() + timeout;
@@ -147,7 +148,7 @@ impl Watcher {
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
-            let _ = std::fs::remove_file(&cookie);
+            let _ = flowforge_session::fs::remove_file(&self.root, &cookie);
         }
         changes.full |= !seen;
         while let Ok(event) = self.events.try_recv() {

@@ -64,11 +64,11 @@ impl LocalState {
         let state = load_namespace(layout, dev)?;
         let session: Option<Session> = match state.session {
             Some(s) => Some(s.value),
-            None => read_json(&layout.current_session(dev))?,
+            None => read_json(layout.root(), &layout.current_session(dev))?,
         };
         let time: TimeTracking = match state.time {
             Some(t) => t.value,
-            None => read_json(&layout.time_tracking(dev))?.unwrap_or_default(),
+            None => read_json(layout.root(), &layout.time_tracking(dev))?.unwrap_or_default(),
         };
         let mut out = LocalState {
             session: session

@@ -66,6 +66,7 @@ pub fn view_root(layout: &Layout, remote: &str) -> PathBuf {
 /// [`Error::Session`] when `pulled.json` exists but is unreadable.
 pub fn last_pull(layout: &Layout, remote: &str) -> Result<Option<Pulled>> {
     Ok(flowforge_session::fs::read_json(
+        layout.root(),
         &view_root(layout, remote).join("pulled.json"),
     )?)
 }
@@ -255,7 +256,8 @@ impl Remote {
     ) -> Result<()> {
         let target = view_root(layout, self.name());
         let parent = target.parent().expect("the view has a parent: remote/");
-        create_private_dir_all(parent)?;
+        let root = layout.root();
+        create_private_dir_all(root, parent)?;
         let tmp = parent.join(format!(
             ".{}.new-{}-{:08x}",
             self.name(),
@@ -265,22 +267,22 @@ impl Remote {
         let result = (|| {
             let view = Layout::new(&tmp);
             let d = Durability::Relaxed;
-            create_private_dir_all(&view.team_dir())?;
-            write_json(&view.task_assignments(), tasks, d)?;
+            create_private_dir_all(root, &view.team_dir())?;
+            write_json(root, &view.task_assignments(), tasks, d)?;
             for (dev, mut v) in devs {
                 if v.session.is_none() && v.history.is_empty() && v.time.is_empty() {
                     continue;
                 }
-                create_private_dir_all(&view.session_history_dir(&dev))?;
+                create_private_dir_all(root, &view.session_history_dir(&dev))?;
                 if let Some(s) = &v.session {
-                    write_json(&view.current_session(&dev), s, d)?;
+                    write_json(root, &view.current_session(&dev), s, d)?;
                 }
                 for s in &v.history {
                     if flowforge_core::TaskId::new(&s.session_id).is_ok() {
                         let path = view
                             .session_history_dir(&dev)
                             .join(format!("{}.json", s.session_id));
-                        write_json(&path, s, d)?;
+                        write_json(root, &path, s, d)?;
                     }
                 }
                 v.time.sort_by_key(|t| t.recorded_at);
@@ -289,9 +291,9 @@ impl Remote {
                     sessions: v.time,
                     extra: serde_json::Map::new(),
                 };
-                write_json(&view.time_tracking(&dev), &time, d)?;
+                write_json(root, &view.time_tracking(&dev), &time, d)?;
             }
-            write_json(&tmp.join("pulled.json"), pulled, d)?;
+            write_json(root, &tmp.join("pulled.json"), pulled, d)?;
             Ok::<(), Error>(())
         })();
         if let Err(e) = result {

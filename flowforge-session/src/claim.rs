@@ -243,7 +243,10 @@ pub(crate) fn publish_view(team: &Store, layout: &Layout) -> Result<()> {
     for _ in 0..CHASE {
         let before = versions(team)?;
         // A corrupt view is replaced, never a reason to refuse a claim.
-        let mut view: TaskAssignments = read_json(&path).ok().flatten().unwrap_or_default();
+        let mut view: TaskAssignments = read_json(layout.root(), &path)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         for (key, _) in &before.0 {
             if let Some(task) = key.claim_task() {
                 match team.get::<TaskAssignment>(key)? {
@@ -252,7 +255,7 @@ pub(crate) fn publish_view(team: &Store, layout: &Layout) -> Result<()> {
                 };
             }
         }
-        write_json(&path, &view, Durability::Relaxed)?;
+        write_json(layout.root(), &path, &view, Durability::Relaxed)?;
         if versions(team)? == before {
             return Ok(());
         }

@@ -22,6 +22,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A symbolic link stands where a namespace file or directory should be: it is never
+    /// followed, replaced or removed.
+    #[error("{path} is a symbolic link: FlowForge never follows links under the namespace root")]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// A path that should be beneath the namespace root is not.
+    #[error("{path} is outside the namespace root {root}")]
+    Outside {
+        /// The path.
+        path: PathBuf,
+        /// The namespace root.
+        root: PathBuf,
+    },
     /// A file did not hold the JSON it should.
     #[error("corrupt JSON in {path}")]
     Json {

@@ -1,13 +1,24 @@
-//! Private, atomic filesystem primitives: directories 0700, files 0600, whole-file replaces.
+//! Private, atomic filesystem primitives: directories 0700, files 0600, whole-file replaces,
+//! all beneath the namespace root and never through a symbolic link.
+//!
+//! Every function takes the namespace root (`.flowforge/`) and a path beneath it; see
+//! `beneath.rs` for how a path is opened without following links: a link where a namespace
+//! file or directory should be is [`Error::Symlink`], and nothing outside the root is ever
+//! created, read or changed.
+
+mod beneath;
 
 use std::{
-    fs::{self, DirBuilder, OpenOptions},
-    io::Write,
-    os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt},
+    ffi::OsStr,
+    fs,
+    io::{Read, Write},
+    os::unix::fs::PermissionsExt,
     path::Path,
     sync::atomic::{AtomicU8, AtomicU64, Ordering},
 };
 
+pub(crate) use self::beneath::Dir;
+pub use self::beneath::{Entry, EntryKind, FileStat};
 use crate::error::{Error, Result};
 
 /// Mode of every namespace directory.
@@ -25,56 +36,62 @@ pub enum Durability {
     Relaxed,
 }
 
-/// Creates `path` and its missing parents with mode 0700.
+/// Creates the directory `path` (the namespace root `root` or beneath it) and every missing
+/// directory from the root down, mode 0700. No link below the root is followed.
 ///
 /// # Errors
-/// [`Error::Io`] naming the directory.
-pub fn create_private_dir_all(path: &Path) -> Result<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(path)
-        .map_err(Error::io("cannot create directory", path))
+/// [`Error::Symlink`] naming a link on the way, [`Error::Outside`] when `path` is not beneath
+/// `root`, [`Error::Io`] naming the directory.
+pub fn create_private_dir_all(root: &Path, path: &Path) -> Result<()> {
+    Dir::create(root, path).map(drop)
 }
 
-/// Replaces `path` with `bytes` atomically: readers see the old or the new content, never a
-/// part. The file gets mode 0600.
+/// Replaces the file `path` (beneath the namespace root `root`) with `bytes` atomically:
+/// readers see the old or the new content, never a part. The file gets mode 0600. Its
+/// directory must exist; no link below the root is followed, and a link at `path` is refused,
+/// never replaced.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file; the temporary file is removed on failure.
-pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
+/// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the file; the temporary file
+/// is removed on failure.
+pub fn write_atomic(root: &Path, path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
+    let (parent, name) = beneath::split(root, path)?;
+    let dir = Dir::open(root, parent)?
+        .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
+    if dir
+        .stat(name)?
+        .is_some_and(|st| st.kind == EntryKind::Symlink)
+    {
+        return Err(Error::Symlink {
+            path: path.to_owned(),
+        });
+    }
+    let tmp = format!(
+        ".{}.tmp-{}-{}",
+        name.to_string_lossy(),
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    );
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .open(&tmp)
-            .map_err(Error::io("cannot create", &tmp))?;
-        ensure_private(&file, &tmp)?;
+        let mut file = dir.create_new(&tmp, FILE_MODE)?;
+        let tmp_path = dir.join(&tmp);
+        ensure_private(&file, &tmp_path)?;
         file.write_all(bytes)
-            .map_err(Error::io("cannot write", &tmp))?;
+            .map_err(Error::io("cannot write", &tmp_path))?;
         if durability == Durability::Sync {
-            file.sync_all().map_err(Error::io("cannot sync", &tmp))?;
+            file.sync_all()
+                .map_err(Error::io("cannot sync", &tmp_path))?;
         }
         drop(file);
-        replace(&tmp, path)?;
+        replace(&dir, tmp.as_ref(), name, path)?;
         if durability == Durability::Sync {
-            fs::File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(Error::io("cannot sync directory", dir))?;
+            dir.sync()?;
         }
         Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = dir.remove(&tmp);
     }
     result
 }
@@ -105,54 +122,73 @@ pub(crate) fn ensure_private(file: &fs::File, path: &Path) -> Result<()> {
 /// Whether `renameat2(RENAME_EXCHANGE)` works here: 0 unknown or yes, 2 no.
 static EXCHANGE: AtomicU8 = AtomicU8::new(0);
 
-/// Moves `tmp` over `path`. An existing `path` is swapped with `tmp` by
+/// Moves `tmp` over `name` in `dir`. An existing `name` is swapped with `tmp` by
 /// `renameat2(RENAME_EXCHANGE)` and the old file, now at `tmp`, unlinked: on ext4 a plain
 /// rename over an existing file forces the new file's blocks to be allocated first
 /// (`auto_da_alloc`), which costs several times the whole write; the exchange does not.
-/// Readers see the old or the new file at `path`, never neither. Falls back to a plain rename
-/// when `path` does not exist or the filesystem refuses the flag.
-fn replace(tmp: &Path, path: &Path) -> Result<()> {
-    use rustix::{
-        fs::{CWD, RenameFlags, renameat_with},
-        io::Errno,
+/// Readers see the old or the new file at `name`, never neither. Falls back to a plain rename
+/// when `name` does not exist or the filesystem refuses the flag.
+fn replace(dir: &Dir, tmp: &OsStr, name: &OsStr, path: &Path) -> Result<()> {
+    use rustix::{fs::RenameFlags, io::Errno};
+    let err = |e: Errno| {
+        Error::io("cannot replace", path)(std::io::Error::from_raw_os_error(e.raw_os_error()))
     };
     if EXCHANGE.load(Ordering::Relaxed) != 2 {
-        match renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE) {
+        match dir.rename(tmp, name, RenameFlags::EXCHANGE) {
             Ok(()) => {
-                return fs::remove_file(tmp).map_err(|e| {
-                    // `path` was not a file (a directory): put it back where it was.
-                    let _ = renameat_with(CWD, tmp, CWD, path, RenameFlags::EXCHANGE);
-                    Error::io("cannot replace", path)(e)
+                return dir.remove(tmp).map(drop).map_err(|e| {
+                    // `name` was not a file (a directory): put it back where it was.
+                    let _ = dir.rename(tmp, name, RenameFlags::EXCHANGE);
+                    match e {
+                        Error::Io { source, .. } => Error::io("cannot replace", path)(source),
+                        other => other,
+                    }
                 });
             }
             Err(Errno::NOENT) => {}
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
                 EXCHANGE.store(2, Ordering::Relaxed);
             }
-            Err(e) => {
-                return Err(Error::io("cannot replace", path)(
-                    std::io::Error::from_raw_os_error(e.raw_os_error()),
-                ));
-            }
+            Err(e) => return Err(err(e)),
         }
     }
-    fs::rename(tmp, path).map_err(Error::io("cannot replace", path))
+    dir.rename(tmp, name, RenameFlags::empty()).map_err(err)
 }
 
-/// Reads and parses a JSON file; `Ok(None)` when it does not exist.
+/// Reads the file `path` (beneath the namespace root `root`) whole; `Ok(None)` when it does
+/// not exist. No link below the root is followed.
 ///
 /// # Errors
-/// [`Error::Io`] when it cannot be read, [`Error::Json`] when it is not the expected JSON.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
-    match fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
+/// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the file.
+pub fn read_bytes(root: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
+    let (parent, name) = beneath::split(root, path)?;
+    let Some(dir) = Dir::open(root, parent)? else {
+        return Ok(None);
+    };
+    let Some(mut file) = dir.open_file(name)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)
+        .map_err(Error::io("cannot read", path))?;
+    Ok(Some(bytes))
+}
+
+/// Reads and parses the JSON file `path` (beneath the namespace root `root`); `Ok(None)` when
+/// it does not exist. No link below the root is followed.
+///
+/// # Errors
+/// [`Error::Symlink`], [`Error::Outside`], [`Error::Io`] when it cannot be read,
+/// [`Error::Json`] when it is not the expected JSON.
+pub fn read_json<T: serde::de::DeserializeOwned>(root: &Path, path: &Path) -> Result<Option<T>> {
+    match read_bytes(root, path)? {
+        Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|source| Error::Json {
                 path: path.to_owned(),
                 source,
             }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("cannot read", path)(e)),
+        None => Ok(None),
     }
 }
 
@@ -162,6 +198,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T
 /// # Errors
 /// As [`write_atomic`].
 pub fn write_json<T: serde::Serialize>(
+    root: &Path,
     path: &Path,
     value: &T,
     durability: Durability,
@@ -171,7 +208,71 @@ pub fn write_json<T: serde::Serialize>(
         source,
     })?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes, durability)
+    write_atomic(root, path, &bytes, durability)
+}
+
+/// Creates the file `path` (beneath the namespace root `root`, mode 0600) holding `bytes`;
+/// `false` when anything, a link included, already exists under its name (left as it is).
+///
+/// # Errors
+/// [`Error::Symlink`] for a link on the way, [`Error::Outside`], or [`Error::Io`] naming it.
+pub fn create_new(root: &Path, path: &Path, bytes: &[u8]) -> Result<bool> {
+    let (parent, name) = beneath::split(root, path)?;
+    let dir = Dir::open(root, parent)?
+        .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
+    let name = name
+        .to_str()
+        .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::InvalidInput.into()))?;
+    let mut file = match dir.create_new(name, FILE_MODE) {
+        Ok(file) => file,
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Ok(false);
+        }
+        Err(e) => return Err(e),
+    };
+    ensure_private(&file, path)?;
+    file.write_all(bytes)
+        .map_err(Error::io("cannot write", path))?;
+    Ok(true)
+}
+
+/// Removes the file `path` (beneath the namespace root `root`); `false` when it did not exist.
+///
+/// # Errors
+/// [`Error::Symlink`] for a link on the way, [`Error::Outside`], or [`Error::Io`] naming it.
+pub fn remove_file(root: &Path, path: &Path) -> Result<bool> {
+    let (parent, name) = beneath::split(root, path)?;
+    match Dir::open(root, parent)? {
+        Some(dir) => dir.remove(name),
+        None => Ok(false),
+    }
+}
+
+/// The entries of the directory `path` (the namespace root `root` or beneath it), not
+/// following any link; `Ok(None)` when it does not exist.
+///
+/// # Errors
+/// [`Error::Symlink`] when `path` or a directory above it is a link, [`Error::Outside`], or
+/// [`Error::Io`] naming the directory.
+pub fn list_dir(root: &Path, path: &Path) -> Result<Option<Vec<Entry>>> {
+    match Dir::open(root, path)? {
+        Some(dir) => dir.entries().map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The `lstat` data of `path` (beneath the namespace root `root`), not following it or any
+/// link above it; `Ok(None)` when it does not exist.
+///
+/// # Errors
+/// [`Error::Symlink`] when a directory above it is a link, [`Error::Outside`], or
+/// [`Error::Io`].
+pub fn stat(root: &Path, path: &Path) -> Result<Option<FileStat>> {
+    let (parent, name) = beneath::split(root, path)?;
+    match Dir::open(root, parent)? {
+        Some(dir) => dir.stat(name),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]
@@ -182,7 +283,7 @@ mod tests {
     fn files_are_0600_dirs_0700_and_replaced_whole() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("a/b");
-        create_private_dir_all(&dir).unwrap();
+        create_private_dir_all(tmp.path(), &dir).unwrap();
         for d in [tmp.path().join("a"), dir.clone()] {
             assert_eq!(
                 fs::metadata(&d).unwrap().permissions().mode() & 0o777,
@@ -190,8 +291,8 @@ mod tests {
             );
         }
         let file = dir.join("x.json");
-        write_atomic(&file, b"one", Durability::Sync).unwrap();
-        write_atomic(&file, b"two", Durability::Relaxed).unwrap();
+        write_atomic(tmp.path(), &file, b"one", Durability::Sync).unwrap();
+        write_atomic(tmp.path(), &file, b"two", Durability::Relaxed).unwrap();
         assert_eq!(fs::read(&file).unwrap(), b"two");
         assert_eq!(
             fs::metadata(&file).unwrap().permissions().mode() & 0o777,
@@ -208,8 +309,8 @@ mod tests {
     fn a_directory_in_the_way_is_an_error_and_stays_put() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("x.json");
-        create_private_dir_all(&dir.join("inner")).unwrap();
-        assert!(write_atomic(&dir, b"data", Durability::Relaxed).is_err());
+        create_private_dir_all(tmp.path(), &dir.join("inner")).unwrap();
+        assert!(write_atomic(tmp.path(), &dir, b"data", Durability::Relaxed).is_err());
         assert!(dir.join("inner").is_dir());
         assert_eq!(
             fs::read_dir(tmp.path()).unwrap().count(),
@@ -223,12 +324,51 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let file = tmp.path().join("bad.json");
         fs::write(&file, "{not json").unwrap();
-        let err = read_json::<serde_json::Value>(&file).unwrap_err();
+        let err = read_json::<serde_json::Value>(tmp.path(), &file).unwrap_err();
         assert!(err.to_string().contains("bad.json"), "{err}");
         assert!(
-            read_json::<serde_json::Value>(&tmp.path().join("none"))
+            read_json::<serde_json::Value>(tmp.path(), &tmp.path().join("none"))
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn links_are_refused_never_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let outside = tmp.path().join("outside");
+        fs::create_dir(&outside).unwrap();
+        fs::write(outside.join("victim"), "precious").unwrap();
+        create_private_dir_all(&root, &root.join("d")).unwrap();
+        std::os::unix::fs::symlink(outside.join("victim"), root.join("d/file")).unwrap();
+        std::os::unix::fs::symlink(outside.join("nothing"), root.join("d/dangling")).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("linked")).unwrap();
+        for path in [
+            root.join("d/file"),
+            root.join("d/dangling"),
+            root.join("linked/new"),
+        ] {
+            let err = write_atomic(&root, &path, b"evil", Durability::Relaxed).unwrap_err();
+            assert!(matches!(err, Error::Symlink { .. }), "{err}");
+            let err = read_bytes(&root, &path).unwrap_err();
+            assert!(matches!(err, Error::Symlink { .. }), "{err}");
+        }
+        let err = create_private_dir_all(&root, &root.join("linked/sub")).unwrap_err();
+        assert!(err.to_string().contains("linked"), "{err}");
+        assert_eq!(fs::read(outside.join("victim")).unwrap(), b"precious");
+        assert!(!outside.join("nothing").exists() && !outside.join("new").exists());
+        assert!(!outside.join("sub").exists());
+        // The root itself is never followed either.
+        let link_root = tmp.path().join("link-root");
+        std::os::unix::fs::symlink(&outside, &link_root).unwrap();
+        let err =
+            write_atomic(&link_root, &link_root.join("x"), b"", Durability::Relaxed).unwrap_err();
+        assert!(matches!(err, Error::Symlink { .. }), "{err}");
+        // Paths outside the root are refused.
+        let err = read_bytes(&root, &outside.join("victim")).unwrap_err();
+        assert!(matches!(err, Error::Outside { .. }), "{err}");
+        let err = read_bytes(&root, &root.join("../outside/victim")).unwrap_err();
+        assert!(matches!(err, Error::Outside { .. }), "{err}");
     }
 }

@@ -4,7 +4,7 @@ use flowforge_core::{DeveloperId, Layout};
 
 use crate::{
     error::{Error, Result},
-    fs::Durability,
+    fs::{Durability, EntryKind},
     store::{Key, Store, StoreOptions},
 };
 
@@ -68,12 +68,12 @@ pub(crate) fn time_key() -> Key {
 
 /// The developer's store (`dev-<id>/store/`).
 pub(crate) fn dev_store(layout: &Layout, dev: &DeveloperId, options: StoreOptions) -> Store {
-    Store::new(layout.dev_store_dir(dev), options)
+    Store::beneath(layout.root(), layout.dev_store_dir(dev), options)
 }
 
 /// The team's store (`team/store/`), holding the claims.
 pub(crate) fn team_store(layout: &Layout, options: StoreOptions) -> Store {
-    Store::new(layout.team_store_dir(), options)
+    Store::beneath(layout.root(), layout.team_store_dir(), options)
 }
 
 impl Namespace {
@@ -81,12 +81,42 @@ impl Namespace {
     ///
     /// # Errors
     /// [`Error::NotInitialised`] when `dev-<id>/config.json` does not exist (run
-    /// [`namespace::init`](crate::namespace::init) first).
+    /// [`namespace::init`](crate::namespace::init) first), [`Error::Symlink`] when it or a
+    /// directory above it is a symbolic link, [`Error::Io`] when the namespace cannot be read
+    /// (its permissions). Every file and directory a session or time write goes through is
+    /// checked for links here, so a planted link stops the command before anything is written.
     pub fn open(layout: &Layout, dev: &DeveloperId, options: SessionOptions) -> Result<Self> {
-        if !layout.dev_config(dev).is_file() {
-            return Err(Error::NotInitialised {
-                developer: dev.clone(),
-            });
+        let config = layout.dev_config(dev);
+        match crate::fs::stat(layout.root(), &config)? {
+            Some(st) if st.kind == EntryKind::File => {}
+            Some(st) if st.kind == EntryKind::Symlink => {
+                return Err(Error::Symlink { path: config });
+            }
+            _ => {
+                return Err(Error::NotInitialised {
+                    developer: dev.clone(),
+                });
+            }
+        }
+        let store = layout.dev_store_dir(dev);
+        let mut written = vec![
+            layout.sessions_dir(dev),
+            layout.current_session(dev),
+            layout.session_history_dir(dev),
+            layout.time_tracking(dev),
+            layout.team_store_dir(),
+            layout.task_assignments(),
+        ];
+        for key in [SESSION_KEY, TIME_KEY] {
+            written.extend([store.join(key), store.join(key).join("HEAD")]);
+            written.push(store.join(key).join("FLOOR"));
+        }
+        for path in written {
+            if crate::fs::stat(layout.root(), &path)?
+                .is_some_and(|st| st.kind == EntryKind::Symlink)
+            {
+                return Err(Error::Symlink { path });
+            }
         }
         Ok(Self {
             layout: layout.clone(),

@@ -5,7 +5,7 @@
 //! `team/config.json` is its view for the bash tools. The first registration through the
 //! store starts from the existing `team/config.json`, so nothing registered before is lost.
 
-use std::{fs, path::Path};
+use std::path::Path;
 
 use flowforge_core::{
     DeveloperId, Layout,
@@ -61,13 +61,14 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
     // Read first: a corrupt team config stops us before anything is created.
     let mut current = read_team_config(layout)?;
 
-    let created_namespace = !layout.dev_dir(dev).exists();
+    let root = layout.root();
+    let created_namespace = crate::fs::stat(root, &layout.dev_dir(dev))?.is_none();
     for dir in layout.namespace_dirs(dev) {
-        create_private_dir_all(&dir)?;
+        create_private_dir_all(root, &dir)?;
     }
     ensure_ignore_file(layout)?;
     let dev_config_path = layout.dev_config(dev);
-    if !dev_config_path.exists() {
+    if crate::fs::stat(root, &dev_config_path)?.is_none() {
         let dev_config = DevConfig {
             developer: DevConfigDeveloper {
                 id: Some(dev.clone()),
@@ -77,13 +78,16 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
             },
             ..Default::default()
         };
-        write_json(&dev_config_path, &dev_config, Durability::Sync)?;
+        write_json(root, &dev_config_path, &dev_config, Durability::Sync)?;
     }
 
     for _ in 0..store.options().retry.max_attempts {
         let (mut config, expected) = match current {
             Some(v) => (v.value, Some(v.version)),
-            None => (read_json(&layout.team_config())?.unwrap_or_default(), None),
+            None => (
+                read_json(root, &layout.team_config())?.unwrap_or_default(),
+                None,
+            ),
         };
         // A developer not registered yet is a change even without details: compare with
         // what was there before the entry is made, not with the default it starts as.
@@ -139,26 +143,13 @@ pub const IGNORE_FILE_CONTENT: &str =
 /// # Errors
 /// [`Error::Io`] naming the file when it cannot be created or written.
 pub fn ensure_ignore_file(layout: &Layout) -> Result<bool> {
-    use std::{io::Write, os::unix::fs::OpenOptionsExt};
-    let path = layout.ignore_file();
-    if fs::symlink_metadata(&path).is_ok() || !layout.root().is_dir() {
+    let root = layout.root();
+    if !std::fs::symlink_metadata(root).is_ok_and(|m| m.is_dir()) {
         return Ok(false);
     }
-    // create_new: O_EXCL, which never follows a symbolic link and never replaces a file a
-    // concurrent writer created first.
-    let mut file = match fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(crate::fs::FILE_MODE)
-        .open(&path)
-    {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
-        Err(e) => return Err(Error::io("cannot create", &path)(e)),
-    };
-    file.write_all(IGNORE_FILE_CONTENT.as_bytes())
-        .map_err(Error::io("cannot write", &path))?;
-    Ok(true)
+    // O_EXCL: never follows a symbolic link and never replaces a file a concurrent writer
+    // created first.
+    crate::fs::create_new(root, &layout.ignore_file(), IGNORE_FILE_CONTENT.as_bytes())
 }
 
 /// The registry with its version from the store; `None` before the first registration
@@ -168,7 +159,7 @@ fn read_team_config(layout: &Layout) -> Result<Option<Versioned<TeamConfig>>> {
     let current = store.get(&team_config_key())?;
     if current.is_none() {
         // Validate the file now: a corrupt one is reported, never overwritten.
-        read_json::<TeamConfig>(&layout.team_config())?;
+        read_json::<TeamConfig>(layout.root(), &layout.team_config())?;
     }
     Ok(current)
 }
@@ -181,7 +172,7 @@ fn read_team_config(layout: &Layout) -> Result<Option<Versioned<TeamConfig>>> {
 pub fn team_config(layout: &Layout) -> Result<TeamConfig> {
     match read_team_config(layout)? {
         Some(v) => Ok(v.value),
-        None => Ok(read_json(&layout.team_config())?.unwrap_or_default()),
+        None => Ok(read_json(layout.root(), &layout.team_config())?.unwrap_or_default()),
     }
 }
 
@@ -218,17 +209,15 @@ pub fn members(layout: &Layout) -> Result<Vec<Member>> {
     Ok(members.into_values().collect())
 }
 
+/// The ids of the `dev-<id>` directories of the root; links are not namespaces.
 fn namespace_ids(root: &Path) -> Result<Vec<DeveloperId>> {
-    let entries = match fs::read_dir(root) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("cannot list", root)(e)),
+    let Some(entries) = crate::fs::list_dir(root, root)? else {
+        return Ok(Vec::new());
     };
     let mut ids = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(Error::io("cannot list", root))?;
-        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if let (true, Some(Ok(id))) = (is_dir, Layout::parse_dev_dir_name(&entry.file_name())) {
+        let is_dir = entry.kind == crate::fs::EntryKind::Dir;
+        if let (true, Some(Ok(id))) = (is_dir, Layout::parse_dev_dir_name(&entry.name)) {
             ids.push(id);
         }
     }
@@ -237,7 +226,7 @@ fn namespace_ids(root: &Path) -> Result<Vec<DeveloperId>> {
 
 #[cfg(test)]
 mod tests {
-    use std::os::unix::fs::PermissionsExt;
+    use std::{fs, os::unix::fs::PermissionsExt};
 
     use super::*;
 
@@ -288,7 +277,7 @@ mod tests {
             "no root, nothing written"
         );
         assert!(!layout.root().exists());
-        create_private_dir_all(layout.root()).unwrap();
+        create_private_dir_all(layout.root(), layout.root()).unwrap();
         assert!(ensure_ignore_file(&layout).unwrap());
         assert_eq!(
             fs::read_to_string(layout.ignore_file()).unwrap(),
@@ -310,7 +299,7 @@ mod tests {
     fn a_corrupt_team_config_stops_init_before_anything_is_created() {
         let tmp = tempfile::tempdir().unwrap();
         let layout = Layout::for_repo(tmp.path());
-        create_private_dir_all(&layout.team_dir()).unwrap();
+        create_private_dir_all(layout.root(), &layout.team_dir()).unwrap();
         fs::write(layout.team_config(), "{oops").unwrap();
         let bob = DeveloperId::new("bob").unwrap();
         let err = init(&layout, &bob, &DeveloperInfo::default()).unwrap_err();
@@ -323,7 +312,7 @@ mod tests {
     fn concurrent_registrations_are_all_kept_and_earlier_ones_too() {
         let tmp = tempfile::tempdir().unwrap();
         let layout = Layout::for_repo(tmp.path());
-        create_private_dir_all(&layout.team_dir()).unwrap();
+        create_private_dir_all(layout.root(), &layout.team_dir()).unwrap();
         // Registered by the bash tools before the store existed.
         fs::write(
             layout.team_config(),
@@ -342,7 +331,9 @@ mod tests {
         let config = team_config(&layout).unwrap();
         assert_eq!(config.team.developers.len(), 7, "{config:?}");
         assert_eq!(config.extra["security"]["audit"], true);
-        let view: TeamConfig = read_json(&layout.team_config()).unwrap().unwrap();
+        let view: TeamConfig = read_json(layout.root(), &layout.team_config())
+            .unwrap()
+            .unwrap();
         assert_eq!(view, config);
     }
 
@@ -350,8 +341,8 @@ mod tests {
     fn invalid_namespace_directories_are_skipped() {
         let tmp = tempfile::tempdir().unwrap();
         let layout = Layout::for_repo(tmp.path());
-        create_private_dir_all(&layout.root().join("dev-..bad")).unwrap();
-        create_private_dir_all(&layout.root().join("dev-carol")).unwrap();
+        create_private_dir_all(layout.root(), &layout.root().join("dev-..bad")).unwrap();
+        create_private_dir_all(layout.root(), &layout.root().join("dev-carol")).unwrap();
         let ids: Vec<_> = members(&layout)
             .unwrap()
             .into_iter()

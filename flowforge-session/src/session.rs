@@ -156,9 +156,11 @@ impl Namespace {
     /// [`Namespace::start_session`].
     pub fn restore_session(&self, session_id: &str, options: &StartOptions) -> Result<Started> {
         let path = crate::state::history_path(&self.layout, &self.dev, session_id)?;
-        let old: Session = crate::fs::read_json(&path)?.ok_or_else(|| Error::NotInHistory {
-            developer: self.dev.clone(),
-            session_id: session_id.to_owned(),
+        let old: Session = crate::fs::read_json(self.layout.root(), &path)?.ok_or_else(|| {
+            Error::NotInHistory {
+                developer: self.dev.clone(),
+                session_id: session_id.to_owned(),
+            }
         })?;
         let current = self.current_session()?;
         if let Some(active) = current.as_ref().filter(|c| c.value.active) {
@@ -245,7 +247,17 @@ impl Namespace {
         ended.end_time = Some(now);
         let minutes = now.duration_since(active.value.start_time).as_secs().max(0) as u64 / 60;
         let history = crate::state::history_path(&self.layout, &self.dev, &ended.session_id)?;
-        write_json(&history, &ended, self.store.options().durability)?;
+        // A deleted `sessions/history/` is made again (never through a link).
+        crate::fs::create_private_dir_all(
+            self.layout.root(),
+            &self.layout.session_history_dir(&self.dev),
+        )?;
+        write_json(
+            self.layout.root(),
+            &history,
+            &ended,
+            self.store.options().durability,
+        )?;
         self.add_minutes(
             minutes,
             &AddMinutes {

@@ -1,7 +1,11 @@
 //! The read API of a namespace for indexers: [`load_namespace`] and the cheap change
 //! detector [`namespace_version`].
 
-use std::{fs, io::ErrorKind, path::PathBuf, time::SystemTime};
+use std::{
+    io::Read,
+    path::PathBuf,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use flowforge_core::{
     DeveloperId, Layout, TaskId,
@@ -10,7 +14,7 @@ use flowforge_core::{
 
 use crate::{
     error::{Error, Result},
-    fs::read_json,
+    fs::{Dir, EntryKind},
     handle::{dev_store, session_key, time_key},
     store::{StoreOptions, Versioned},
 };
@@ -51,12 +55,18 @@ pub struct NamespaceState {
 /// [`Error::Io`] when a store directory cannot be read.
 pub fn namespace_version(layout: &Layout, dev: &DeveloperId) -> Result<NamespaceVersion> {
     let store = dev_store(layout, dev, StoreOptions::default());
+    let history = layout.session_history_dir(dev);
+    let history_modified = match crate::fs::stat(layout.root(), &history)? {
+        Some(st) if st.kind == EntryKind::Symlink => {
+            return Err(Error::Symlink { path: history });
+        }
+        Some(st) => Some(UNIX_EPOCH + Duration::new(st.mtime.0.max(0) as u64, st.mtime.1)),
+        None => None,
+    };
     Ok(NamespaceVersion {
         session: store.generation(&session_key())?,
         time: store.generation(&time_key())?,
-        history_modified: fs::metadata(layout.session_history_dir(dev))
-            .and_then(|m| m.modified())
-            .ok(),
+        history_modified,
     })
 }
 
@@ -83,23 +93,25 @@ pub fn load_namespace(layout: &Layout, dev: &DeveloperId) -> Result<NamespaceSta
 /// # Errors
 /// [`Error::Io`] or [`Error::Json`] naming the file that could not be read.
 pub fn session_history(layout: &Layout, dev: &DeveloperId) -> Result<Vec<Session>> {
-    let dir = layout.session_history_dir(dev);
-    let entries = match fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("cannot list", &dir)(e)),
+    let Some(dir) = Dir::open(layout.root(), &layout.session_history_dir(dev))? else {
+        return Ok(Vec::new());
     };
     let mut sessions = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(Error::io("cannot list", &dir))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
+    for entry in dir.entries()? {
+        let name = entry.name.to_string_lossy();
         if name.starts_with('.') || !name.ends_with(".json") {
             continue;
         }
-        if let Some(session) = read_json::<Session>(&entry.path())? {
-            sessions.push(session);
-        }
+        let path = dir.join(&entry.name);
+        let Some(mut file) = dir.open_file(&entry.name)? else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(Error::io("cannot read", &path))?;
+        let session: Session =
+            serde_json::from_slice(&bytes).map_err(|source| Error::Json { path, source })?;
+        sessions.push(session);
     }
     sessions.sort_by(|a, b| (a.start_time, &a.session_id).cmp(&(b.start_time, &b.session_id)));
     Ok(sessions)

@@ -51,7 +51,7 @@ impl Namespace {
                 Some(current) => current.clone(),
                 None => {
                     if seed.is_none() {
-                        seed = Some(read_json(&view_path)?.unwrap_or_default());
+                        seed = Some(read_json(self.layout.root(), &view_path)?.unwrap_or_default());
                     }
                     seed.clone().unwrap_or_default()
                 }

@@ -31,11 +31,11 @@ pub(crate) fn publish<T: Serialize + DeserializeOwned>(
     path: &Path,
     written: &Versioned<T>,
 ) -> Result<()> {
-    write_json(path, &written.value, Durability::Relaxed)?;
+    write_json(store.root(), path, &written.value, Durability::Relaxed)?;
     settle::<T>(store, key, path, written.version.get())
 }
 
-/// Rewrites the view at `path` from the latest version of `key` (nothing when the key was
+/// Rewrites the view at `path` (beneath the store's [root](Store::root)) from the latest version of `key` (nothing when the key was
 /// never written).
 ///
 /// # Errors
@@ -63,18 +63,14 @@ fn settle<T: Serialize + DeserializeOwned>(
                 generation,
                 value: Some(value),
             }) => {
-                write_json(path, &value, Durability::Relaxed)?;
+                write_json(store.root(), path, &value, Durability::Relaxed)?;
                 shown = generation;
             }
             Some(Head {
                 generation,
                 value: None,
             }) => {
-                match std::fs::remove_file(path) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(crate::Error::io("cannot remove", path)(e)),
-                }
+                crate::fs::remove_file(store.root(), path)?;
                 shown = generation;
             }
             None => return Ok(()),

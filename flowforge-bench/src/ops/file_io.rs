@@ -60,8 +60,8 @@ pub fn write_and_read(variant: Variant, layout: &Layout, dev: &DeveloperId) -> R
             plain::read_json(&path)?
         }
         Variant::Optimized => {
-            write_json(&path, &written, Durability::Relaxed)?;
-            read_json(&path)?
+            write_json(layout.root(), &path, &written, Durability::Relaxed)?;
+            read_json(layout.root(), &path)?
         }
     };
     if read.as_ref() != Some(&written) {

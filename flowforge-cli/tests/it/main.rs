@@ -8,6 +8,7 @@ mod output;
 mod remote;
 mod session;
 mod status;
+mod symlinks;
 mod sync;
 
 /// The `flowforge` binary answering in-process: `FLOWFORGE_DAEMON=off`, so no test but the

@@ -22,7 +22,7 @@ fn add(clone: &Clone, who: &str, minutes: u64) {
 fn pulled_time(viewer: &Clone, who: &str) -> TimeTracking {
     viewer.remote().pull(&viewer.layout).expect("pull");
     let view = Layout::new(view_root(&viewer.layout, "origin"));
-    read_json(&view.time_tracking(&dev(who)))
+    read_json(viewer.layout.root(), &view.time_tracking(&dev(who)))
         .expect("readable")
         .unwrap_or_default()
 }

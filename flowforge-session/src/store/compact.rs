@@ -16,15 +16,10 @@
 //! the invariant the upward probe of `generation.rs` relies on. A reader that found a version
 //! compaction then removed sees it vanish and looks again.
 
-use std::{
-    fs,
-    io::ErrorKind,
-    path::Path,
-    time::{Duration, SystemTime},
-};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::generation::{self, FLOOR, HINT, TMP_PREFIX};
-use crate::error::{Error, Result};
+use crate::{error::Result, fs::Dir};
 
 /// Automatic compaction of a [`Store`](super::Store)'s keys after writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,16 +56,16 @@ pub struct CompactReport {
 
 /// Removes old versions from the floor upward without listing the directory (the automatic
 /// compaction after writes).
-pub(crate) fn compact_versions(dir: &Path, keep: u64, min_age: Duration) -> Result<CompactReport> {
-    let latest = generation::latest(dir)?;
+pub(crate) fn compact_versions(dir: &Dir, keep: u64, min_age: Duration) -> Result<CompactReport> {
+    let latest = generation::latest(Some(dir))?;
     let mut report = CompactReport {
         latest,
         ..CompactReport::default()
     };
     let cutoff = latest.saturating_sub(keep.max(1) - 1);
-    let mut g = generation::read_hint(dir, FLOOR).unwrap_or(1).max(1);
+    let mut g = generation::read_hint(dir, FLOOR)?.unwrap_or(1).max(1);
     // A stale floor (a compaction died before raising it): skip what is gone already.
-    while g < cutoff && !generation::version_path(dir, g).exists() {
+    while g < cutoff && !generation::exists(dir, g) {
         g += 1;
     }
     if g >= cutoff {
@@ -79,8 +74,8 @@ pub(crate) fn compact_versions(dir: &Path, keep: u64, min_age: Duration) -> Resu
     // Readers arriving after this never start below what is removed.
     generation::write_hint(dir, HINT, latest);
     let now = SystemTime::now();
-    while g < cutoff && old_enough(&generation::version_path(dir, g + 1), now, min_age) {
-        if remove(&generation::version_path(dir, g))? {
+    while g < cutoff && old_enough(dir, generation::file_name(g + 1), now, min_age) {
+        if dir.remove(generation::file_name(g))? {
             report.removed_versions += 1;
         }
         g += 1;
@@ -91,51 +86,47 @@ pub(crate) fn compact_versions(dir: &Path, keep: u64, min_age: Duration) -> Resu
 
 /// [`compact_versions`], then removes stray temporary files and any version below the floor
 /// (listing the directory once).
-pub(crate) fn compact(dir: &Path, keep: u64, min_age: Duration) -> Result<CompactReport> {
-    let mut report = compact_versions(dir, keep, min_age)?;
-    let floor = generation::read_hint(dir, FLOOR).unwrap_or(1);
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(report),
-        Err(e) => return Err(Error::io("cannot list", dir)(e)),
+pub(crate) fn compact(dir: Option<&Dir>, keep: u64, min_age: Duration) -> Result<CompactReport> {
+    let Some(dir) = dir else {
+        return Ok(CompactReport::default());
     };
+    let mut report = compact_versions(dir, keep, min_age)?;
+    let floor = generation::read_hint(dir, FLOOR)?.unwrap_or(1);
     let now = SystemTime::now();
     let mut below = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(Error::io("cannot list", dir))?;
-        let name = entry.file_name();
-        if let Some(g) = generation::parse_file_name(&name) {
+    for entry in dir.entries()? {
+        if let Some(g) = generation::parse_file_name(&entry.name) {
             // Left behind by a compaction that stopped before raising the floor.
             if g < floor {
                 below.push(g);
             }
-        } else if name.as_encoded_bytes().starts_with(TMP_PREFIX.as_bytes())
-            && old_enough(&entry.path(), now, min_age)
-            && remove(&entry.path())?
+        } else if entry
+            .name
+            .as_encoded_bytes()
+            .starts_with(TMP_PREFIX.as_bytes())
+            && old_enough(dir, &entry.name, now, min_age)
+            && dir.remove(&entry.name)?
         {
             report.removed_temp_files += 1;
         }
     }
     below.sort_unstable();
     for g in below {
-        if remove(&generation::version_path(dir, g))? {
+        if dir.remove(generation::file_name(g))? {
             report.removed_versions += 1;
         }
     }
     Ok(report)
 }
 
-fn old_enough(path: &Path, now: SystemTime, min_age: Duration) -> bool {
-    fs::symlink_metadata(path)
-        .and_then(|m| m.modified())
-        .is_ok_and(|t| now.duration_since(t).unwrap_or_default() >= min_age)
-}
-
-/// Removes a file; `false` when another compaction removed it first.
-fn remove(path: &Path) -> Result<bool> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io("cannot remove", path)(e)),
-    }
+fn old_enough(
+    dir: &Dir,
+    name: impl AsRef<std::ffi::OsStr>,
+    now: SystemTime,
+    min_age: Duration,
+) -> bool {
+    dir.stat(name).ok().flatten().is_some_and(|st| {
+        let modified = UNIX_EPOCH + Duration::new(st.mtime.0.max(0) as u64, st.mtime.1);
+        now.duration_since(modified).unwrap_or_default() >= min_age
+    })
 }

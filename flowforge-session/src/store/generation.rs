@@ -21,16 +21,16 @@
 //! a removed generation must never be re-creatable by a slow writer).
 
 use std::{
-    fs::{self, OpenOptions},
-    io::{ErrorKind, Read, Write},
-    os::unix::fs::{FileExt, OpenOptionsExt},
+    ffi::OsStr,
+    io::{Read, Write},
+    os::unix::fs::FileExt,
     path::{Path, PathBuf},
     sync::atomic::{AtomicU8, AtomicU64, Ordering},
 };
 
 use crate::{
     error::{Error, Result},
-    fs::{Durability, FILE_MODE, create_private_dir_all},
+    fs::{Dir, Durability, FILE_MODE},
 };
 
 /// The name of the hint file in a key directory.
@@ -55,50 +55,65 @@ pub(crate) fn parse_file_name(name: &std::ffi::OsStr) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The path of a generation's version file, for messages and tests.
 pub(crate) fn version_path(dir: &Path, generation: u64) -> PathBuf {
     dir.join(file_name(generation))
 }
 
-pub(crate) fn exists(dir: &Path, generation: u64) -> bool {
-    generation > 0 && fs::symlink_metadata(version_path(dir, generation)).is_ok()
+/// Whether anything (a link included: reading it then names it) is there under the name of
+/// `generation`.
+pub(crate) fn exists(dir: &Dir, generation: u64) -> bool {
+    generation > 0 && dir.exists(file_name(generation))
 }
 
 /// Reads a hint file (`HEAD` or `FLOOR`); a missing, unreadable or garbled hint is `None`.
 /// Hints are only ever used after checking that the generation they name exists, and the
 /// probe only looks upward from there, so a wrong hint costs probes, never correctness.
-pub(crate) fn read_hint(dir: &Path, name: &str) -> Option<u64> {
+///
+/// # Errors
+/// [`Error::Symlink`] when the hint is a symbolic link: never followed, and reported.
+pub(crate) fn read_hint(dir: &Dir, name: &str) -> Result<Option<u64>> {
     let mut buf = [0u8; 24];
-    let n = fs::File::open(dir.join(name)).ok()?.read(&mut buf).ok()?;
-    std::str::from_utf8(&buf[..n]).ok()?.trim().parse().ok()
+    let file = match dir.open_file(name) {
+        Ok(Some(file)) => file,
+        Err(e @ Error::Symlink { .. }) => return Err(e),
+        Ok(None) | Err(_) => return Ok(None),
+    };
+    let Ok(n) = (&file).read(&mut buf) else {
+        return Ok(None);
+    };
+    Ok(std::str::from_utf8(&buf[..n])
+        .ok()
+        .and_then(|s| s.trim().parse().ok()))
 }
 
 /// Records `generation` in a hint file, best-effort: one fixed-width write at offset 0 of
-/// the file (created 0600 if missing), never flushed and never a rename, so it costs three
-/// syscalls and no ext4 replace-via-rename flush. A lost, stale or torn hint only costs
-/// readers a few more probes.
-pub(crate) fn write_hint(dir: &Path, name: &str, generation: u64) {
-    let Ok(file) = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .open(dir.join(name))
-    else {
+/// the file (created 0600 if missing, never through a link), never flushed and never a
+/// rename, so it costs three syscalls and no ext4 replace-via-rename flush. A lost, stale or
+/// torn hint only costs readers a few more probes.
+pub(crate) fn write_hint(dir: &Dir, name: &str, generation: u64) {
+    let Ok(file) = dir.open_write(name, FILE_MODE) else {
         return;
     };
     let _ = file.write_all_at(format!("{generation:020}\n").as_bytes(), 0);
 }
 
-/// The latest generation of the key in `dir` (tombstones included), `0` when it has none.
+/// The latest generation of the key in `dir` (tombstones included), `0` when it has none
+/// (or no directory).
 ///
 /// # Errors
-/// [`Error::Io`] when the directory cannot be listed in the fallback path.
-pub(crate) fn latest(dir: &Path) -> Result<u64> {
+/// [`Error::Symlink`] for a linked hint, [`Error::Io`] when the directory cannot be listed in
+/// the fallback path.
+pub(crate) fn latest(dir: Option<&Dir>) -> Result<u64> {
+    let Some(dir) = dir else {
+        return Ok(0);
+    };
     // The hint, else compaction's floor, else generation 1; all must still exist.
     let valid = |g: Option<u64>| g.filter(|&g| exists(dir, g));
-    let known = valid(read_hint(dir, HINT))
-        .or_else(|| valid(read_hint(dir, FLOOR)))
-        .or_else(|| valid(Some(1)));
+    let known = match valid(read_hint(dir, HINT)?) {
+        Some(g) => Some(g),
+        None => valid(read_hint(dir, FLOOR)?).or_else(|| valid(Some(1))),
+    };
     let start = match known {
         Some(g) => g,
         // Every hint points below compaction, or the key is empty: list the directory once.
@@ -111,7 +126,7 @@ pub(crate) fn latest(dir: &Path) -> Result<u64> {
 }
 
 /// The largest existing generation at or above `known`, which exists (or is 0).
-fn probe_up(dir: &Path, known: u64) -> u64 {
+fn probe_up(dir: &Dir, known: u64) -> u64 {
     let mut low = known;
     let mut step = 1;
     let mut high = loop {
@@ -133,23 +148,16 @@ fn probe_up(dir: &Path, known: u64) -> u64 {
     low
 }
 
-/// Every generation with a version file in `dir`, ascending; empty when `dir` is missing.
+/// Every generation with a version file in `dir`, ascending.
 ///
 /// # Errors
 /// [`Error::Io`] when the directory cannot be listed.
-pub(crate) fn list_generations(dir: &Path) -> Result<Vec<u64>> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io("cannot list", dir)(e)),
-    };
-    let mut generations = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(Error::io("cannot list", dir))?;
-        if let Some(g) = parse_file_name(&entry.file_name()) {
-            generations.push(g);
-        }
-    }
+pub(crate) fn list_generations(dir: &Dir) -> Result<Vec<u64>> {
+    let mut generations: Vec<u64> = dir
+        .entries()?
+        .iter()
+        .filter_map(|entry| parse_file_name(&entry.name))
+        .collect();
     generations.sort_unstable();
     Ok(generations)
 }
@@ -165,111 +173,87 @@ static NOREPLACE: AtomicU8 = AtomicU8::new(0);
 /// # Errors
 /// [`Error::Io`] naming the file or directory; the temporary file is removed on failure.
 pub(crate) fn publish(
-    dir: &Path,
+    dir: &Dir,
     generation: u64,
     bytes: &[u8],
     durability: Durability,
     still_fresh: impl FnOnce() -> bool,
 ) -> Result<bool> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = dir.join(format!(
+    let tmp = format!(
         "{TMP_PREFIX}{}-{}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let mut created_dir = false;
-    let mut file = loop {
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(FILE_MODE)
-            .open(&tmp)
-        {
-            Ok(file) => break file,
-            Err(e) if e.kind() == ErrorKind::NotFound && !created_dir => {
-                create_private_dir_all(dir)?;
-                created_dir = true;
-            }
-            Err(e) => return Err(Error::io("cannot create", &tmp)(e)),
-        }
-    };
-    let target = version_path(dir, generation);
+    );
+    let tmp_path = dir.join(&tmp);
+    let mut file = dir.create_new(&tmp, FILE_MODE)?;
+    let target = file_name(generation);
     let result = (|| {
-        crate::fs::ensure_private(&file, &tmp)?;
+        crate::fs::ensure_private(&file, &tmp_path)?;
         file.write_all(bytes)
-            .map_err(Error::io("cannot write", &tmp))?;
+            .map_err(Error::io("cannot write", &tmp_path))?;
         if durability == Durability::Sync {
-            file.sync_data().map_err(Error::io("cannot sync", &tmp))?;
+            file.sync_data()
+                .map_err(Error::io("cannot sync", &tmp_path))?;
         }
         drop(file);
         // Checked right before publication: see the write window in `compact.rs`.
         if !still_fresh() {
             return Ok(false);
         }
-        put_if_absent(&tmp, &target)
+        put_if_absent(dir, tmp.as_ref(), target.as_ref())
     })();
     if !matches!(result, Ok(true)) {
-        let _ = fs::remove_file(&tmp);
+        let _ = dir.remove(&tmp);
     }
     if result.as_ref().is_ok_and(|won| *won) && durability == Durability::Sync {
-        sync_dir(dir)?;
-        if created_dir {
-            if let Some(parent) = dir.parent() {
-                sync_dir(parent)?;
-            }
-        }
+        dir.sync()?;
     }
     result
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("cannot sync directory", dir))
-}
-
-/// Moves `tmp` to `target` unless `target` exists: `renameat2(RENAME_NOREPLACE)`, or where
-/// the filesystem refuses that flag, a hard link (which fails if the target exists) and an
-/// unlink. Never a plain rename, which would overwrite.
-fn put_if_absent(tmp: &Path, target: &Path) -> Result<bool> {
-    use rustix::{
-        fs::{CWD, RenameFlags, renameat_with},
-        io::Errno,
+/// Moves `tmp` to `target` in `dir` unless `target` exists: `renameat2(RENAME_NOREPLACE)`, or
+/// where the filesystem refuses that flag, a hard link (which fails if the target exists) and
+/// an unlink. Never a plain rename, which would overwrite.
+fn put_if_absent(dir: &Dir, tmp: &OsStr, target: &OsStr) -> Result<bool> {
+    use rustix::{fs::RenameFlags, io::Errno};
+    let err = |e: Errno| {
+        Error::io("cannot publish", dir.join(target))(std::io::Error::from_raw_os_error(
+            e.raw_os_error(),
+        ))
     };
     if NOREPLACE.load(Ordering::Relaxed) != 2 {
-        match renameat_with(CWD, tmp, CWD, target, RenameFlags::NOREPLACE) {
+        match dir.rename(tmp, target, RenameFlags::NOREPLACE) {
             Ok(()) => {
                 NOREPLACE.store(1, Ordering::Relaxed);
                 return Ok(true);
             }
             Err(Errno::EXIST) => return Ok(false),
             // Our temporary file was swept as a stray by a compaction: a lost race.
-            Err(Errno::NOENT) if !tmp.exists() => return Ok(false),
+            Err(Errno::NOENT) if !dir.exists(tmp) => return Ok(false),
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM)
                 if NOREPLACE.load(Ordering::Relaxed) == 0 =>
             {
                 NOREPLACE.store(2, Ordering::Relaxed);
             }
-            Err(e) => {
-                return Err(Error::io("cannot publish", target)(
-                    std::io::Error::from_raw_os_error(e.raw_os_error()),
-                ));
-            }
+            Err(e) => return Err(err(e)),
         }
     }
-    match fs::hard_link(tmp, target) {
+    match dir.link(tmp, target) {
         Ok(()) => {
-            let _ = fs::remove_file(tmp);
+            let _ = dir.remove(tmp);
             Ok(true)
         }
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
-        Err(e) if e.kind() == ErrorKind::NotFound && !tmp.exists() => Ok(false),
-        Err(e) => Err(Error::io("cannot publish", target)(e)),
+        Err(Errno::EXIST) => Ok(false),
+        Err(Errno::NOENT) if !dir.exists(tmp) => Ok(false),
+        Err(e) => Err(err(e)),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]
@@ -283,26 +267,28 @@ mod tests {
     #[test]
     fn latest_is_found_from_any_hint_and_without_one() {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("k");
-        assert_eq!(latest(&dir).unwrap(), 0);
+        let path = tmp.path().join("k");
+        let dir = Dir::create(tmp.path(), &path).unwrap();
+        assert_eq!(latest(None).unwrap(), 0);
+        assert_eq!(latest(Some(&dir)).unwrap(), 0);
         for g in 1..=37 {
             assert!(publish(&dir, g, b"{}", Durability::Relaxed, || true).unwrap());
             assert!(!publish(&dir, g, b"{}", Durability::Relaxed, || true).unwrap());
         }
-        assert_eq!(latest(&dir).unwrap(), 37);
+        assert_eq!(latest(Some(&dir)).unwrap(), 37);
         for hint in [1, 5, 36, 37, 99] {
             write_hint(&dir, HINT, hint);
-            assert_eq!(latest(&dir).unwrap(), 37, "hint {hint}");
+            assert_eq!(latest(Some(&dir)).unwrap(), 37, "hint {hint}");
         }
         // Compacted below a stale hint: the small directory is listed once.
         write_hint(&dir, HINT, 3);
         for g in 1..=30 {
-            fs::remove_file(version_path(&dir, g)).unwrap();
+            fs::remove_file(version_path(&path, g)).unwrap();
         }
-        assert_eq!(latest(&dir).unwrap(), 37);
-        fs::remove_file(dir.join(HINT)).unwrap();
-        assert_eq!(latest(&dir).unwrap(), 37);
-        let leftovers: Vec<_> = fs::read_dir(&dir)
+        assert_eq!(latest(Some(&dir)).unwrap(), 37);
+        fs::remove_file(path.join(HINT)).unwrap();
+        assert_eq!(latest(Some(&dir)).unwrap(), 37);
+        let leftovers: Vec<_> = fs::read_dir(&path)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .filter(|n| n.starts_with(TMP_PREFIX))

@@ -35,8 +35,7 @@ mod generation;
 mod key;
 
 use std::{
-    fs,
-    io::{ErrorKind, Read},
+    io::Read,
     path::{Path, PathBuf},
     time::{Duration, Instant},
 };
@@ -49,7 +48,7 @@ pub use self::{
 };
 use crate::{
     error::{Error, Result},
-    fs::Durability,
+    fs::{Dir, Durability, EntryKind},
 };
 
 /// The default limit on a document's size: 1 MiB.
@@ -199,8 +198,14 @@ struct EnvelopeIn<T> {
 
 /// A versioned document store over one directory. Cheap to create and to clone; holds no
 /// file handles or locks. Safe to share between threads and processes.
+///
+/// Nothing is reached through a symbolic link: the store's files and directories are opened
+/// beneath its root (the store directory itself, or the namespace root it lives under, see
+/// [`Store::beneath`]) without following links, and a link where one should be is
+/// [`Error::Symlink`].
 #[derive(Debug, Clone)]
 pub struct Store {
+    root: PathBuf,
     dir: PathBuf,
     options: StoreOptions,
 }
@@ -212,15 +217,57 @@ impl Store {
     /// A store over `dir`. Nothing is touched until the first write, which creates the
     /// directories 0700.
     pub fn new(dir: impl Into<PathBuf>, options: StoreOptions) -> Self {
+        let dir = dir.into();
         Self {
+            root: dir.clone(),
+            dir,
+            options,
+        }
+    }
+
+    /// A store over `dir`, a directory beneath the namespace root `root`: no directory between
+    /// `root` and `dir` is followed if it is a symbolic link. A `dir` not beneath `root` makes
+    /// every operation fail with [`Error::Outside`].
+    pub fn beneath(
+        root: impl Into<PathBuf>,
+        dir: impl Into<PathBuf>,
+        options: StoreOptions,
+    ) -> Self {
+        Self {
+            root: root.into(),
             dir: dir.into(),
             options,
         }
     }
 
+    /// Opens `key`'s directory; `None` when it does not exist.
+    fn open_key(&self, key: &Key) -> Result<Option<Dir>> {
+        Dir::open(&self.root, &self.key_dir(key))
+    }
+
+    /// Opens `key`'s directory, creating it (and the store directory) 0700 if missing; a
+    /// directory created is flushed into its parent under [`Durability::Sync`].
+    fn create_key(&self, key: &Key) -> Result<Dir> {
+        if let Some(dir) = self.open_key(key)? {
+            return Ok(dir);
+        }
+        let store = Dir::create(&self.root, &self.dir)?;
+        let dir = store.create_subdir(key.as_str())?;
+        if self.options.durability == Durability::Sync {
+            store.sync()?;
+        }
+        Ok(dir)
+    }
+
     /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The root nothing above which is followed: the namespace root of a store made by
+    /// [`Store::beneath`], the store directory itself for [`Store::new`].
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The store's options.
@@ -238,17 +285,23 @@ impl Store {
     /// it serves as a change detector.
     ///
     /// # Errors
-    /// [`Error::Io`] when the key's directory cannot be read.
+    /// [`Error::Io`] when the key's directory cannot be read, [`Error::Symlink`] when it, a
+    /// directory above it or its hint is a symbolic link.
     pub fn generation(&self, key: &Key) -> Result<u64> {
-        generation::latest(&self.key_dir(key))
+        generation::latest(self.open_key(key)?.as_ref())
     }
 
     /// Whether a generation newer than `generation` exists for `key`: one `stat`. Versions
     /// are contiguous, so this is "is `generation` still the latest" (for a generation read
     /// or written within the write window, which compaction cannot have removed the successor
-    /// of).
+    /// of). A key directory that cannot be opened counts as changed: reading it then reports
+    /// why.
     pub fn has_newer(&self, key: &Key, generation: u64) -> bool {
-        generation::exists(&self.key_dir(key), generation + 1)
+        match self.open_key(key) {
+            Ok(Some(dir)) => generation::exists(&dir, generation + 1),
+            Ok(None) => false,
+            Err(_) => true,
+        }
     }
 
     /// The latest document of `key` with its version; `None` when absent or deleted.
@@ -272,9 +325,11 @@ impl Store {
     /// # Errors
     /// As [`Store::get`].
     pub fn head<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<Head<T>>> {
-        let dir = self.key_dir(key);
+        let Some(dir) = self.open_key(key)? else {
+            return Ok(None);
+        };
         for _ in 0..READ_ATTEMPTS {
-            let generation = generation::latest(&dir)?;
+            let generation = generation::latest(Some(&dir))?;
             if generation == 0 {
                 return Ok(None);
             }
@@ -296,7 +351,9 @@ impl Store {
     /// # Errors
     /// As [`Store::get`].
     pub fn history<T: DeserializeOwned>(&self, key: &Key) -> Result<Vec<Head<T>>> {
-        let dir = self.key_dir(key);
+        let Some(dir) = self.open_key(key)? else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
         for generation in generation::list_generations(&dir)? {
             // A version compacted away meanwhile is simply no longer kept.
@@ -311,19 +368,25 @@ impl Store {
     /// per key, not per version).
     ///
     /// # Errors
-    /// [`Error::Io`] when the directory cannot be listed.
+    /// [`Error::Io`] when the directory cannot be listed, [`Error::Symlink`] when it, a
+    /// directory above it, or an entry named like a key is a symbolic link.
     pub fn keys(&self) -> Result<Vec<Key>> {
-        let entries = match fs::read_dir(&self.dir) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io("cannot list", &self.dir)(e)),
+        let Some(dir) = Dir::open(&self.root, &self.dir)? else {
+            return Ok(Vec::new());
         };
         let mut keys = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(Error::io("cannot list", &self.dir))?;
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            if let (true, Some(Ok(key))) = (is_dir, entry.file_name().to_str().map(Key::new)) {
-                keys.push(key);
+        for entry in dir.entries()? {
+            let Some(Ok(key)) = entry.name.to_str().map(Key::new) else {
+                continue;
+            };
+            match entry.kind {
+                EntryKind::Dir => keys.push(key),
+                EntryKind::Symlink => {
+                    return Err(Error::Symlink {
+                        path: dir.join(&entry.name),
+                    });
+                }
+                _ => {}
             }
         }
         keys.sort();
@@ -381,14 +444,13 @@ impl Store {
         F: FnMut(Option<&T>) -> Result<T>,
     {
         let mut backoff = backoff::Backoff::new(self.options.retry);
-        let dir = self.key_dir(key);
         for _ in 0..self.options.retry.max_attempts {
             let read_at = Instant::now();
             let head = self.head::<T>(key)?;
             let generation = head.as_ref().map_or(0, |h| h.generation);
             let value = f(head.as_ref().and_then(|h| h.value.as_ref()))?;
             let next = generation + 1;
-            if self.publish(&dir, key, next, Some(&value), read_at)? {
+            if self.publish(key, next, Some(&value), read_at)? {
                 return Ok(Versioned {
                     value,
                     version: Version(next),
@@ -411,7 +473,7 @@ impl Store {
     /// # Errors
     /// [`Error::Io`] naming the directory or file that could not be listed or removed.
     pub fn compact(&self, key: &Key, keep: u64, min_age: Duration) -> Result<CompactReport> {
-        compact::compact(&self.key_dir(key), keep, min_age)
+        compact::compact(self.open_key(key)?.as_ref(), keep, min_age)
     }
 
     fn swap<T: Serialize + DeserializeOwned>(
@@ -420,12 +482,11 @@ impl Store {
         expected: Option<Version>,
         new: Option<&T>,
     ) -> Result<Cas<T>> {
-        let dir = self.key_dir(key);
         let read_at = Instant::now();
         let generation = match expected {
             // The expected version is a live document only the store handed out: comparing
             // generations is enough, nothing needs parsing.
-            Some(version) => generation::latest(&dir)?
+            Some(version) => generation::latest(self.open_key(key)?.as_ref())?
                 .eq(&version.0)
                 .then_some(version.0),
             // "Absent" matches a key never written or whose head is a tombstone.
@@ -439,7 +500,7 @@ impl Store {
             },
         };
         if let Some(generation) = generation {
-            if self.publish(&dir, key, generation + 1, new, read_at)? {
+            if self.publish(key, generation + 1, new, read_at)? {
                 return Ok(Cas::Swapped(Version(generation + 1)));
             }
         }
@@ -450,7 +511,6 @@ impl Store {
     /// the read it builds on (made at `read_at`) is older than the write window.
     fn publish<T: Serialize>(
         &self,
-        dir: &Path,
         key: &Key,
         generation: u64,
         value: Option<&T>,
@@ -462,7 +522,7 @@ impl Store {
             value,
         };
         let mut bytes = serde_json::to_vec(&envelope).map_err(|source| Error::Json {
-            path: generation::version_path(dir, generation),
+            path: generation::version_path(&self.key_dir(key), generation),
             source,
         })?;
         bytes.push(b'\n');
@@ -473,15 +533,16 @@ impl Store {
                 limit: self.options.max_document_bytes,
             });
         }
+        let dir = self.create_key(key)?;
         let window = self.options.write_window;
-        let won = generation::publish(dir, generation, &bytes, self.options.durability, || {
+        let won = generation::publish(&dir, generation, &bytes, self.options.durability, || {
             read_at.elapsed() < window
         })?;
         if won {
-            generation::write_hint(dir, generation::HINT, generation);
+            generation::write_hint(&dir, generation::HINT, generation);
             if let Some(compaction) = self.options.compaction {
                 if generation % compaction.every.max(1) == 0 {
-                    compact::compact_versions(dir, compaction.keep, compaction.min_age)?;
+                    compact::compact_versions(&dir, compaction.keep, compaction.min_age)?;
                 }
             }
         }
@@ -491,14 +552,13 @@ impl Store {
     /// Reads and parses one version file; `Ok(None)` when it does not exist (any more).
     fn read_version<T: DeserializeOwned>(
         &self,
-        dir: &Path,
+        dir: &Dir,
         generation: u64,
     ) -> Result<Option<Option<T>>> {
-        let path = generation::version_path(dir, generation);
-        let mut file = match fs::File::open(&path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io("cannot read", &path)(e)),
+        let name = generation::file_name(generation);
+        let path = dir.join(&name);
+        let Some(mut file) = dir.open_file(&name)? else {
+            return Ok(None);
         };
         let limit = self.options.max_document_bytes;
         let mut bytes = Vec::with_capacity(1024);

@@ -1,0 +1,495 @@
+//! Opening namespace files beneath the namespace root, never through a symbolic link.
+//!
+//! `.flowforge/` is an ordinary directory of the work tree: a teammate can commit symbolic
+//! links into it, and a clone checks them out. So no namespace file or directory is ever
+//! reached through a link. The root itself is opened with `O_NOFOLLOW` (the path above it is
+//! the user's), every directory below it with `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS)` relative to the root's descriptor — or, where the kernel has no
+//! `openat2`, one `openat(O_NOFOLLOW | O_DIRECTORY)` per component relative to its parent —
+//! and every file with `O_NOFOLLOW` relative to its directory's descriptor. A link where a
+//! namespace file or directory should be is [`Error::Symlink`] naming it: never followed, never
+//! replaced, and nothing outside the root is created or changed.
+//!
+//! [`Dir`] is such an opened directory; every operation on it (open, create, stat, list,
+//! rename, link, unlink) takes one plain file name relative to its descriptor.
+
+use std::{
+    ffi::{OsStr, OsString},
+    fs::File,
+    io,
+    os::{fd::OwnedFd, unix::ffi::OsStrExt},
+    path::{Component, Path, PathBuf},
+    sync::atomic::{AtomicU8, Ordering},
+};
+
+use rustix::{
+    fs::{
+        AtFlags, CWD, FileType, Mode, OFlags, RenameFlags, ResolveFlags, Stat, fsync, linkat,
+        mkdirat, openat, openat2, renameat_with, statat, unlinkat,
+    },
+    io::Errno,
+};
+
+use crate::error::{Error, Result};
+
+/// Whether `openat2` works here: 0 unknown or yes, 2 no (old kernel, or a sandbox refusing it).
+static OPENAT2: AtomicU8 = AtomicU8::new(0);
+
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+/// What a directory entry is, as seen without following it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (never followed).
+    Symlink,
+    /// Anything else: a fifo, a socket, a device.
+    Other,
+}
+
+impl EntryKind {
+    fn of(file_type: FileType) -> Self {
+        match file_type {
+            FileType::RegularFile => Self::File,
+            FileType::Directory => Self::Dir,
+            FileType::Symlink => Self::Symlink,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// One entry of a listed directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its file name.
+    pub name: OsString,
+    /// What it is, not following links.
+    pub kind: EntryKind,
+    /// Its inode number.
+    pub ino: u64,
+}
+
+/// The `lstat` data of a namespace file: what change detectors compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStat {
+    /// What it is (a link is reported, not followed).
+    pub kind: EntryKind,
+    /// Its inode number.
+    pub ino: u64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Modification time: seconds since the epoch and nanoseconds.
+    pub mtime: (i64, u32),
+    /// Status change time: seconds since the epoch and nanoseconds.
+    pub ctime: (i64, u32),
+}
+
+impl FileStat {
+    fn of(st: &Stat) -> Self {
+        Self {
+            kind: EntryKind::of(FileType::from_raw_mode(st.st_mode)),
+            ino: st.st_ino,
+            size: st.st_size.max(0) as u64,
+            mtime: (st.st_mtime, st.st_mtime_nsec as u32),
+            ctime: (st.st_ctime, st.st_ctime_nsec as u32),
+        }
+    }
+}
+
+/// A directory at or beneath the namespace root, opened without following any link below
+/// the root.
+#[derive(Debug)]
+pub(crate) struct Dir {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+fn io_err(e: Errno) -> io::Error {
+    io::Error::from_raw_os_error(e.raw_os_error())
+}
+
+/// The components of `path` below `root`, each a plain name.
+fn components<'a>(root: &Path, path: &'a Path) -> Result<Vec<&'a OsStr>> {
+    let outside = || Error::Outside {
+        path: path.to_owned(),
+        root: root.to_owned(),
+    };
+    let rest = path.strip_prefix(root).map_err(|_| outside())?;
+    rest.components()
+        .map(|c| match c {
+            Component::Normal(name) => Ok(name),
+            _ => Err(outside()),
+        })
+        .collect()
+}
+
+/// Turns the failure of opening `name` in `parent` (without following it) into an error
+/// naming it: a link is [`Error::Symlink`].
+fn open_error(
+    parent: &OwnedFd,
+    name: &OsStr,
+    path: &Path,
+    e: Errno,
+    action: &'static str,
+) -> Error {
+    if matches!(e, Errno::LOOP | Errno::NOTDIR | Errno::MLINK)
+        && statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Symlink)
+    {
+        return Error::Symlink {
+            path: path.to_owned(),
+        };
+    }
+    Error::io(action, path)(io_err(e))
+}
+
+/// Opens the root itself: its own last component is not followed.
+fn open_root(root: &Path, create: bool) -> Result<Option<OwnedFd>> {
+    let mut created = false;
+    loop {
+        match openat(CWD, root, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => return Ok(Some(fd)),
+            Err(Errno::NOENT) if create && !created => {
+                if let Some(parent) = root.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(Error::io("cannot create directory", parent))?;
+                }
+                match mkdirat(CWD, root, Mode::from_raw_mode(super::DIR_MODE)) {
+                    Ok(()) | Err(Errno::EXIST) => created = true,
+                    Err(e) => return Err(Error::io("cannot create directory", root)(io_err(e))),
+                }
+            }
+            Err(Errno::NOENT) => return Ok(None),
+            Err(e @ (Errno::LOOP | Errno::NOTDIR | Errno::MLINK)) => {
+                let is_link = std::fs::symlink_metadata(root).is_ok_and(|m| m.is_symlink());
+                return Err(if is_link {
+                    Error::Symlink {
+                        path: root.to_owned(),
+                    }
+                } else {
+                    Error::io("cannot open directory", root)(io_err(e))
+                });
+            }
+            Err(e) => return Err(Error::io("cannot open directory", root)(io_err(e))),
+        }
+    }
+}
+
+impl Dir {
+    /// Opens the directory `path`, which is `root` or beneath it; `None` when it (or a
+    /// directory above it) does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Symlink`] naming the first link on the way, [`Error::Outside`] when `path` is not
+    /// beneath `root`, [`Error::Io`] naming the directory that could not be opened.
+    pub(crate) fn open(root: &Path, path: &Path) -> Result<Option<Self>> {
+        let names = components(root, path)?;
+        let Some(root_fd) = open_root(root, false)? else {
+            return Ok(None);
+        };
+        if names.is_empty() {
+            return Ok(Some(Self {
+                fd: root_fd,
+                path: path.to_owned(),
+            }));
+        }
+        if OPENAT2.load(Ordering::Relaxed) != 2 {
+            let rest = path.strip_prefix(root).expect("checked by components");
+            match openat2(
+                &root_fd,
+                rest,
+                DIR_FLAGS,
+                Mode::empty(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS,
+            ) {
+                Ok(fd) => {
+                    return Ok(Some(Self {
+                        fd,
+                        path: path.to_owned(),
+                    }));
+                }
+                Err(Errno::NOENT) => return Ok(None),
+                Err(Errno::NOSYS | Errno::PERM | Errno::INVAL | Errno::TOOBIG) => {
+                    OPENAT2.store(2, Ordering::Relaxed);
+                }
+                // A link or a file on the way: the walk below names it.
+                Err(_) => {}
+            }
+        }
+        Self::walk(root_fd, root, &names, false)
+    }
+
+    /// Opens the directory `path` (`root` or beneath it), creating it and every missing
+    /// directory from the root down with mode 0700.
+    ///
+    /// # Errors
+    /// As [`Dir::open`].
+    pub(crate) fn create(root: &Path, path: &Path) -> Result<Self> {
+        if let Some(dir) = Self::open(root, path)? {
+            return Ok(dir);
+        }
+        let names = components(root, path)?;
+        let root_fd = open_root(root, true)?.ok_or_else(|| {
+            Error::io("cannot create directory", root)(io::ErrorKind::NotFound.into())
+        })?;
+        Self::walk(root_fd, root, &names, true)?.ok_or_else(|| {
+            Error::io("cannot create directory", path)(io::ErrorKind::NotFound.into())
+        })
+    }
+
+    /// One `openat(O_NOFOLLOW | O_DIRECTORY)` per component, creating missing ones if asked.
+    fn walk(root_fd: OwnedFd, root: &Path, names: &[&OsStr], create: bool) -> Result<Option<Self>> {
+        let mut fd = root_fd;
+        let mut path = root.to_owned();
+        for name in names {
+            path.push(name);
+            let mut created = false;
+            let next = loop {
+                match openat(&fd, *name, DIR_FLAGS, Mode::empty()) {
+                    Ok(next) => break next,
+                    Err(Errno::NOENT) if create && !created => {
+                        match mkdirat(&fd, *name, Mode::from_raw_mode(super::DIR_MODE)) {
+                            Ok(()) | Err(Errno::EXIST) => created = true,
+                            Err(e) => {
+                                return Err(Error::io("cannot create directory", &path)(io_err(e)));
+                            }
+                        }
+                    }
+                    Err(Errno::NOENT) => return Ok(None),
+                    Err(e) => return Err(open_error(&fd, name, &path, e, "cannot open directory")),
+                }
+            };
+            fd = next;
+        }
+        Ok(Some(Self { fd, path }))
+    }
+
+    /// The path of `name` in this directory, for messages.
+    pub(crate) fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Opens the subdirectory `name`; `None` when it does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Symlink`] when it is a link, [`Error::Io`] otherwise.
+    pub(crate) fn subdir(&self, name: &str) -> Result<Option<Self>> {
+        let path = self.join(name);
+        match openat(&self.fd, name, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Ok(Some(Self { fd, path })),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(open_error(
+                &self.fd,
+                name.as_ref(),
+                &path,
+                e,
+                "cannot open directory",
+            )),
+        }
+    }
+
+    /// Opens the subdirectory `name`, creating it 0700 if missing.
+    ///
+    /// # Errors
+    /// As [`Dir::subdir`].
+    pub(crate) fn create_subdir(&self, name: &str) -> Result<Self> {
+        if let Some(dir) = self.subdir(name)? {
+            return Ok(dir);
+        }
+        match mkdirat(&self.fd, name, Mode::from_raw_mode(super::DIR_MODE)) {
+            Ok(()) | Err(Errno::EXIST) => {}
+            Err(e) => {
+                return Err(Error::io("cannot create directory", self.join(name))(
+                    io_err(e),
+                ));
+            }
+        }
+        self.subdir(name)?.ok_or_else(|| {
+            Error::io("cannot create directory", self.join(name))(io::ErrorKind::NotFound.into())
+        })
+    }
+
+    /// Opens the file `name` for reading; `None` when it does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Symlink`] when it is a link, [`Error::Io`] otherwise.
+    pub(crate) fn open_file(&self, name: impl AsRef<OsStr>) -> Result<Option<File>> {
+        let name = name.as_ref();
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+        match openat(&self.fd, name, flags, Mode::empty()) {
+            Ok(fd) => Ok(Some(File::from(fd))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(open_error(
+                &self.fd,
+                name,
+                &self.join(name),
+                e,
+                "cannot read",
+            )),
+        }
+    }
+
+    /// Opens the file `name` for writing, creating it with `mode` if missing (never through
+    /// a link, dangling or not).
+    ///
+    /// # Errors
+    /// As [`Dir::open_file`].
+    pub(crate) fn open_write(&self, name: &str, mode: u32) -> Result<File> {
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        openat(&self.fd, name, flags, Mode::from_raw_mode(mode))
+            .map(File::from)
+            .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))
+    }
+
+    /// Creates the new file `name` with `mode`; fails if anything exists under that name.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the file (kind `AlreadyExists` when it exists, `NotFound` when the
+    /// directory was removed).
+    pub(crate) fn create_new(&self, name: &str, mode: u32) -> Result<File> {
+        let flags =
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        openat(&self.fd, name, flags, Mode::from_raw_mode(mode))
+            .map(File::from)
+            .map_err(|e| Error::io("cannot create", self.join(name))(io_err(e)))
+    }
+
+    /// The `lstat` data of `name`; `None` when it does not exist.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming it.
+    pub(crate) fn stat(&self, name: impl AsRef<OsStr>) -> Result<Option<FileStat>> {
+        let name = name.as_ref();
+        match statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(FileStat::of(&st))),
+            Err(Errno::NOENT) => Ok(None),
+            Err(e) => Err(Error::io("cannot stat", self.join(name))(io_err(e))),
+        }
+    }
+
+    /// Whether anything (a link included) exists under `name`.
+    pub(crate) fn exists(&self, name: impl AsRef<OsStr>) -> bool {
+        statat(&self.fd, name.as_ref(), AtFlags::SYMLINK_NOFOLLOW).is_ok()
+    }
+
+    /// Every entry but `.` and `..`, in no particular order.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the directory.
+    pub(crate) fn entries(&self) -> Result<Vec<Entry>> {
+        let err = |e: Errno| Error::io("cannot list", &self.path)(io_err(e));
+        let mut out = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&self.fd).map_err(err)? {
+            let entry = entry.map_err(err)?;
+            let name = entry.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let name = OsStr::from_bytes(name).to_owned();
+            let kind = match entry.file_type() {
+                FileType::Unknown => match statat(&self.fd, &name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => EntryKind::of(FileType::from_raw_mode(st.st_mode)),
+                    // Removed meanwhile.
+                    Err(Errno::NOENT) => continue,
+                    Err(e) => return Err(Error::io("cannot stat", self.join(&name))(io_err(e))),
+                },
+                known => EntryKind::of(known),
+            };
+            out.push(Entry {
+                name,
+                kind,
+                ino: entry.ino(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Renames `from` to `to` within this directory with `flags` (links are moved, never
+    /// followed).
+    pub(crate) fn rename(&self, from: &OsStr, to: &OsStr, flags: RenameFlags) -> Result<(), Errno> {
+        renameat_with(&self.fd, from, &self.fd, to, flags)
+    }
+
+    /// Hard-links `from` to `to` within this directory (fails if `to` exists).
+    pub(crate) fn link(&self, from: &OsStr, to: &OsStr) -> Result<(), Errno> {
+        linkat(&self.fd, from, &self.fd, to, AtFlags::empty())
+    }
+
+    /// Removes the file `name`; `false` when it did not exist.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming it.
+    pub(crate) fn remove(&self, name: impl AsRef<OsStr>) -> Result<bool> {
+        let name = name.as_ref();
+        match unlinkat(&self.fd, name, AtFlags::empty()) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(Error::io("cannot remove", self.join(name))(io_err(e))),
+        }
+    }
+
+    /// Flushes the directory (its entries) to disk.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming it.
+    pub(crate) fn sync(&self) -> Result<()> {
+        fsync(&self.fd).map_err(|e| Error::io("cannot sync directory", &self.path)(io_err(e)))
+    }
+}
+
+/// Splits `path` (beneath `root`) into its directory and file name.
+pub(crate) fn split<'a>(root: &Path, path: &'a Path) -> Result<(&'a Path, &'a OsStr)> {
+    let outside = || Error::Outside {
+        path: path.to_owned(),
+        root: root.to_owned(),
+    };
+    match (path.parent(), path.file_name()) {
+        (Some(parent), Some(name)) if path != root && parent.starts_with(root) => {
+            components(root, path)?;
+            Ok((parent, name))
+        }
+        _ => Err(outside()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::symlink;
+
+    use super::*;
+
+    #[test]
+    fn the_walk_without_openat2_refuses_links_as_openat2_does() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let outside = tmp.path().join("outside");
+        std::fs::create_dir(&outside).unwrap();
+        Dir::create(&root, &root.join("a/b")).unwrap();
+        symlink(&outside, root.join("a/link")).unwrap();
+        for openat2 in [0, 2] {
+            // Both paths are correct, so flipping the switch cannot harm other tests.
+            OPENAT2.store(openat2, Ordering::Relaxed);
+            assert!(Dir::open(&root, &root.join("a/b")).unwrap().is_some());
+            assert!(Dir::open(&root, &root.join("a/none/x")).unwrap().is_none());
+            for path in [root.join("a/link"), root.join("a/link/x")] {
+                let err = Dir::open(&root, &path).unwrap_err();
+                assert!(
+                    matches!(&err, Error::Symlink { path } if path.ends_with("a/link")),
+                    "{err}"
+                );
+                let err = Dir::create(&root, &path.join("new")).unwrap_err();
+                assert!(matches!(err, Error::Symlink { .. }), "{err}");
+            }
+            let dir = Dir::create(&root, &root.join("a/c/d")).unwrap();
+            assert!(dir.open_file("nothing").unwrap().is_none());
+        }
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    }
+}
