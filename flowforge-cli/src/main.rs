@@ -127,7 +127,7 @@ fn dispatch(ctx: &Context, command: Command, engine: Engine<'_>, out: &mut Outpu
         Command::Active(args) => active::run(ctx, args, engine, out),
         Command::Tasks(args) => tasks::run(ctx, args, engine, out),
         Command::Report(args) => report::run(ctx, args, engine, out),
-        Command::Monitor(args) => monitor::run(ctx, args, engine, out),
+        Command::Monitor(args) => monitor::run(ctx, args, out),
         Command::Sync(args) => sync::run(ctx, &args, engine, out),
         Command::Session(command) => session::run(ctx, command, out),
         Command::Time(command) => time::run(ctx, command, out),

@@ -20,7 +20,6 @@ use crate::{
     context::Context,
     error::{CliError, CliResult},
     output::{self, Output, Written},
-    warm::{Engine, WarmRepo},
 };
 
 #[derive(Debug, Args)]
@@ -33,13 +32,6 @@ pub struct MonitorArgs {
     interval_ms: u64,
     #[command(flatten)]
     remote: crate::team::RemoteArgs,
-}
-
-impl MonitorArgs {
-    /// Whether one frame is asked for.
-    pub fn once(&self) -> bool {
-        self.once
-    }
 }
 
 /// Every indexed developer with the tasks they hold, for the git sync.
@@ -69,7 +61,7 @@ fn git_sync(view: &Result<GitView, String>, index: &Index) -> GitSync {
     }
 }
 
-pub fn run(ctx: &Context, args: MonitorArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+pub fn run(ctx: &Context, args: MonitorArgs, out: &mut Output) -> CliResult {
     let mut monitor = Monitor::new(&ctx.layout)?;
     // One frame: a watcher would see nothing before exit, so every answer is computed.
     let options = ViewOptions {
@@ -80,10 +72,7 @@ pub fn run(ctx: &Context, args: MonitorArgs, engine: Engine<'_>, out: &mut Outpu
         },
         ..ViewOptions::default()
     };
-    let view = match engine {
-        Engine::Warm(WarmRepo { view: Ok(view), .. }) => Ok(view.clone()),
-        _ => GitView::open(&ctx.repo, &options).map_err(|e| format!("no git repository: {e}")),
-    };
+    let view = GitView::open(&ctx.repo, &options).map_err(|e| format!("no git repository: {e}"));
     let terminal = std::io::stdout().is_terminal();
     let render_options = RenderOptions {
         colour: terminal && std::env::var_os("NO_COLOR").is_none(),

@@ -10,7 +10,6 @@
 
 use std::{
     ffi::OsString,
-    io::IsTerminal,
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
@@ -75,8 +74,8 @@ pub fn reads_only(cli: &Cli) -> bool {
         Sub::Session(SessionCommand::Show { .. } | SessionCommand::History { .. }) => true,
         Sub::Time(TimeCommand::Show { .. }) => true,
         Sub::Claim(ClaimCommand::List { .. }) => true,
-        // The daemon's stdout is no terminal: a terminal's frame (colours) stays in-process.
-        Sub::Monitor(args) => args.once() && !std::io::stdout().is_terminal(),
+        // Not the monitor: its frame shows the answering process's own metrics, which in the
+        // daemon would be the daemon's, not those of a fresh process.
         _ => false,
     }
 }
