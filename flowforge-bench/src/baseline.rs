@@ -12,13 +12,16 @@
 //! | `machine` | object | `cpus` (integer), `os` (string), `load_before`, `load_after` (1-minute load average at the start and end of the run, number or null: other work on the machine) |
 //! | `fixture` | object | `source` (`{"kind": "generated"}` or `{"kind": "clone", "origin": path}`), `repo` (string), `tracked_files`, `directories`, `branches`, `developers` (integers), `kept` (boolean) |
 //! | `developers` | array of integers | the developer counts measured |
-//! | `samples` | integer | timed rounds per cell (after one untimed warm-up round) |
+//! | `samples` | integer | the most timed rounds per cell (after one untimed warm-up round); a row's own `samples` may be fewer |
+//! | `cell_budget_s` | number | once a cell has taken 3 timed rounds, it takes no more after this many seconds of them (slow naive cells) |
+//! | `calibration` | object or null | how the generated repository was sized (null with `--files` or `--repo`): `target_ms` (one `git status --porcelain`), `tolerance_percent`, `files` (chosen), `git_status_ms` (measured at that size), `reached` (boolean), `stopped_by` (null, `"max_files"`, `"one file"`, `"time budget"` or `"max steps"`), `seconds`, `steps` (array of `files`, `git_status_ms`) |
+//! | `original` | object | the original FlowForge baseline: `source` (string), `date` (`YYYY-MM-DD`), `git_status_ms` (one `git status` there), `developers` (`[1, 6, 10]`), `score` (80), `status` (`"NEEDS_OPTIMIZATION"`), `rows` (array of `operation`, `developers`, `ms`, `threshold_ms`, `level`, `status` as in rows) |
 //! | `score` | object | `naive`, `optimized`: integer 0–100 from `flowforge_core::score` |
 //! | `status` | object | `naive`, `optimized`: `"PASS"` or `"NEEDS_OPTIMIZATION"` |
 //! | `complete` | object | `naive`, `optimized`: boolean, false when a cell of the variant was not measured or the run measured only some operations (`--ops`); the score and status cover the measured cells only |
 //! | `peak_rss_mib` | number or null | the run's peak resident memory (`VmHWM`); child `git` processes are not included |
 //! | `git_cache_rss_mib` | number or null | resident memory added by the optimized git view of the fixture: RSS after opening a watched view and two synced Git Syncs of the largest team, minus RSS before, measured before any other cell |
-//! | `reference` | object | `git_status_ms`: median of one `git status --porcelain` process on the fixture |
+//! | `reference` | object | `git_status_ms`: median of one `git status --porcelain` process on the fixture, team included, measured at the start of the run |
 //! | `naive_torn_reads` | integer | reads of a file another thread was rewriting, met by the naive variants (Concurrent Ops) |
 //! | `rows` | array of row objects | one per measured cell, below |
 //! | `not_measured` | array | `operation`, `variant`, `mode` (as in rows), `reason` (string): cells that could not be measured |
@@ -45,8 +48,9 @@ use flowforge_core::score::{Cell, Level, Operation, Scorecard, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    fixture::Description,
+    fixture::{Calibration, Description},
     ops::{Mode, Variant},
+    original::Original,
 };
 
 /// The version of the JSON schema written.
@@ -67,8 +71,14 @@ pub struct Baseline {
     pub fixture: Description,
     /// The developer counts measured.
     pub developers: Vec<usize>,
-    /// Timed rounds per cell.
+    /// The most timed rounds per cell.
     pub samples: usize,
+    /// Seconds of timed rounds after which a cell with 3 rounds takes no more.
+    pub cell_budget_s: f64,
+    /// How the generated repository was sized, when it was calibrated.
+    pub calibration: Option<Calibration>,
+    /// The original FlowForge baseline, for comparison.
+    pub original: Original,
     /// Score per variant.
     pub score: BTreeMap<Variant, u32>,
     /// Status per variant.
@@ -87,7 +97,7 @@ pub struct Baseline {
     pub rows: Vec<Row>,
     /// The cells that could not be measured.
     pub not_measured: Vec<NotMeasuredRow>,
-    /// The targets, checked.
+    /// The targets set for the optimized variant, checked.
     pub targets: Vec<Target>,
 }
 
@@ -169,7 +179,7 @@ pub struct NotMeasuredRow {
     pub reason: String,
 }
 
-/// One of the targets.
+/// One of the targets set for the optimized variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Target {
     /// What is targeted.

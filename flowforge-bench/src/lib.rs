@@ -1,9 +1,10 @@
 //! The FlowForge baseline: the original FlowForge baseline's six operations at 1, 6 and 10
-//! developers (or any list),
-//! naive against optimized, measured on one machine in one run.
+//! developers (or any list), naive against optimized, measured on one machine in one run and
+//! shown beside the original's own table ([`original`]).
 //!
-//! - [`fixture`]: a generated git repository (default 50,000 files) or a clone of an existing
-//!   one, plus `.flowforge` teams, in a temporary directory.
+//! - [`fixture`]: a generated git repository (a fixed size, or sized so that one `git status`
+//!   takes what it took in the original, [`fixture::calibrate`]) or a clone of an existing one,
+//!   plus `.flowforge` teams, in a temporary directory.
 //! - [`ops`]: each operation's naive and optimized [`ops::Round`], shared by the run and the
 //!   criterion benches.
 //! - [`run`]: the run itself, producing a [`baseline::Baseline`] (its JSON schema is documented
@@ -30,6 +31,7 @@ pub mod cli;
 mod error;
 pub mod fixture;
 pub mod ops;
+pub mod original;
 pub mod report;
 pub mod run;
 pub mod stats;

@@ -1,9 +1,10 @@
 //! `flowforge-bench`: the FlowForge baseline run.
 //!
-//! Builds the fixture (a generated 50,000-file repository by default, or a clone of `--repo`),
-//! measures the six operations naive against optimized at each developer count, prints the
-//! original FlowForge baseline's table for each variant with the improvement per cell, and writes the JSON and the
-//! SVG chart. Exit status: 0 when every optimized cell is within its threshold, 1 when one is not
+//! Builds the fixture (by default a generated repository sized so that one `git status` takes
+//! what it took in the original FlowForge baseline, about 270 ms; `--files N` fixes the size;
+//! `--repo` clones an existing repository), measures the six operations naive against optimized
+//! at each developer count, prints the original's table and each variant's with the improvement
+//! per cell, and writes the JSON and the SVG chart. Exit status: 0 when every optimized cell is within its threshold, 1 when one is not
 //! or a variant answered wrongly, 2 for bad usage.
 
 use std::{
@@ -15,7 +16,7 @@ use std::{
 
 use clap::Parser;
 use flowforge_bench::{
-    fixture::{Fixture, FixtureOptions},
+    fixture::{Calibrate, Fixture, FixtureOptions},
     report,
     run::{Progress, RunOptions, run},
 };
@@ -26,9 +27,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(Debug, Parser)]
 #[command(name = "flowforge-bench", version, about)]
 struct Cli {
-    /// Tracked files of the generated repository (spread over files/50 directories).
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
-    files: u64,
+    /// Tracked files of the generated repository (50 to a directory); without it the size is
+    /// calibrated (see --git-status-ms).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    files: Option<u64>,
+    /// Size the generated repository so that one `git status --porcelain` takes about this many
+    /// milliseconds here (default: 270, what it took in the original FlowForge baseline).
+    #[arg(long, value_name = "MS", conflicts_with_all = ["files", "repo"], value_parser = parse_ms)]
+    git_status_ms: Option<f64>,
     /// Developer counts to measure, comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "1,6,10", value_parser = clap::value_parser!(u64).range(1..=100_000))]
     devs: Vec<u64>,
@@ -57,9 +63,26 @@ struct Cli {
     /// The `flowforge` binary for the CLI path (default: the one beside this executable).
     #[arg(long, value_name = "PATH")]
     flowforge: Option<PathBuf>,
-    /// Timed rounds per cell, after one untimed warm-up round.
+    /// The most timed rounds per cell, after one untimed warm-up round.
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     samples: u64,
+    /// Once a cell has 3 timed rounds, it takes no more after this many seconds of them.
+    #[arg(long, value_name = "SECONDS", default_value_t = 8.0, value_parser = parse_seconds)]
+    cell_budget: f64,
+}
+
+fn parse_ms(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(ms) if (0.1..=600_000.0).contains(&ms) => Ok(ms),
+        _ => Err("expected milliseconds between 0.1 and 600000".to_owned()),
+    }
+}
+
+fn parse_seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(secs) if (0.0..=86_400.0).contains(&secs) => Ok(secs),
+        _ => Err("expected seconds between 0 and 86400".to_owned()),
+    }
 }
 
 fn main() -> ExitCode {
@@ -81,25 +104,45 @@ fn main() -> ExitCode {
 fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
     let developers: Vec<usize> = cli.devs.iter().map(|&n| n as usize).collect();
     let max_devs = developers.iter().copied().max().unwrap_or(1);
+    let calibrate = match (&cli.repo, cli.files) {
+        (None, None) => Some(
+            cli.git_status_ms
+                .map_or_else(Calibrate::default, Calibrate::aiming_at),
+        ),
+        _ => None,
+    };
     let options = FixtureOptions {
-        files: cli.files as usize,
+        files: cli
+            .files
+            .map_or(FixtureOptions::default().files, |n| n as usize),
         developers: max_devs,
         repo: cli.repo.clone(),
         keep: cli.keep,
+        calibrate: calibrate.clone(),
         ..FixtureOptions::default()
     };
     let started = Instant::now();
-    match &cli.repo {
-        Some(repo) => eprintln!(
+    match (&cli.repo, &calibrate) {
+        (Some(repo), _) => eprintln!(
             "Cloning {} (shared, read-only) and creating {max_devs} developers…",
             repo.display()
         ),
-        None => eprintln!(
+        (None, Some(c)) => eprintln!(
+            "Generating the fixture: sizing it so that one git status takes about {} \
+             (at most {} files, {} s), then {max_devs} developers…",
+            report::format_ms(c.target.as_secs_f64() * 1000.0),
+            c.max_files,
+            c.budget.as_secs()
+        ),
+        (None, None) => eprintln!(
             "Generating the fixture: {} files, {max_devs} developers…",
-            cli.files
+            options.files
         ),
     }
     let mut fixture = Fixture::create(&options)?;
+    if let Some(calibration) = fixture.calibration() {
+        eprintln!("{}", report::calibration(calibration));
+    }
     eprintln!(
         "Fixture ready in {:.1} s at {}{}",
         started.elapsed().as_secs_f64(),
@@ -122,6 +165,7 @@ fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
     let run_options = RunOptions {
         developers,
         samples: cli.samples as usize,
+        cell_budget: Duration::from_secs_f64(cli.cell_budget),
         operations: if cli.ops.is_empty() {
             Operation::ALL.to_vec()
         } else {

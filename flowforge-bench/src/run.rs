@@ -1,7 +1,10 @@
 //! The baseline run: every operation, both variants, every developer count, one fixture.
 
 use flowforge_testkit::git::run as git;
-use std::{collections::BTreeMap, time::Instant};
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant},
+};
 
 use flowforge_core::score::{Operation, Status};
 
@@ -10,6 +13,7 @@ use crate::{
     error::{Error, Result},
     fixture::Fixture,
     ops::{self, Mode, Subject, Variant},
+    original::Original,
     stats::{Summary, peak_rss_mib},
     targets,
 };
@@ -19,8 +23,11 @@ use crate::{
 pub struct RunOptions {
     /// Developer counts, e.g. `[1, 6, 10]`.
     pub developers: Vec<usize>,
-    /// Timed rounds per cell (after one untimed warm-up round).
+    /// The most timed rounds per cell (after one untimed warm-up round).
     pub samples: usize,
+    /// Once a cell has taken [`MIN_SAMPLES`] timed rounds, it takes no more after this long
+    /// (slow cells, such as naive Git Sync at 10 developers, then use fewer samples).
+    pub cell_budget: Duration,
     /// The operations to measure (all six by default); a run of fewer is not `complete`.
     pub operations: Vec<Operation>,
     /// The command line, recorded in the JSON.
@@ -32,11 +39,16 @@ impl Default for RunOptions {
         Self {
             developers: vec![1, 6, 10],
             samples: 15,
+            cell_budget: Duration::from_secs(8),
             operations: Operation::ALL.to_vec(),
             command: String::new(),
         }
     }
 }
+
+/// The fewest timed rounds of a cell (unless [`RunOptions::samples`] is smaller): the median
+/// of three.
+pub const MIN_SAMPLES: usize = 3;
 
 /// Progress of a run, for a progress bar or log lines.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,11 +150,16 @@ pub fn run(
                     round.prepare()?;
                     round.run()?;
                     let mut samples = Vec::with_capacity(options.samples);
-                    for _ in 0..options.samples {
+                    let mut spent = Duration::ZERO;
+                    while samples.len() < options.samples
+                        && (samples.len() < MIN_SAMPLES || spent < options.cell_budget)
+                    {
                         round.prepare()?;
                         let start = Instant::now();
                         round.run()?;
-                        samples.push(start.elapsed().as_secs_f64() * 1000.0);
+                        let took = start.elapsed();
+                        spent += took;
+                        samples.push(took.as_secs_f64() * 1000.0);
                     }
                     let summary = Summary::of(&samples).expect("samples is at least 1");
                     rows.push(Row::new(operation, variant, mode, n, summary));
@@ -181,6 +198,9 @@ pub fn run(
         fixture: fixture.description().clone(),
         developers: counts,
         samples: options.samples,
+        cell_budget_s: options.cell_budget.as_secs_f64(),
+        calibration: fixture.calibration().cloned(),
+        original: Original::new(),
         score,
         status,
         complete,

@@ -1,4 +1,4 @@
-//! The targets, checked against one run's figures.
+//! The targets set for the optimized variant, checked against one run's figures.
 
 use flowforge_core::score::{Operation, Status};
 

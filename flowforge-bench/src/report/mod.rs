@@ -6,7 +6,7 @@ mod table;
 use std::path::{Path, PathBuf};
 
 pub use svg::svg;
-pub use table::{format_ms, text};
+pub use table::{calibration, format_ms, text};
 
 use crate::{
     baseline::Baseline,

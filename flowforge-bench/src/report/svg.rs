@@ -1,5 +1,6 @@
-//! The chart: time against developers, naive and optimized, one panel per operation, log-scaled
-//! time (and log-scaled developers when the counts span a factor of ten or more).
+//! The chart: time against developers, naive and optimized beside the original FlowForge
+//! baseline's figures, one panel per operation, log-scaled time (and log-scaled developers when
+//! the counts span a factor of ten or more).
 
 use std::fmt::Write as _;
 
@@ -28,6 +29,10 @@ fn color(variant: Variant) -> &'static str {
         Variant::Optimized => "#2ca02c",
     }
 }
+
+/// The original FlowForge baseline's line.
+const ORIGINAL_COLOR: &str = "#1f77b4";
+const ORIGINAL_DASH: &str = "1,3";
 
 fn dash(mode: Option<Mode>) -> &'static str {
     match mode {
@@ -66,9 +71,10 @@ pub fn svg(b: &Baseline) -> String {
 
 fn legend(out: &mut String, b: &Baseline) {
     let title = format!(
-        "FlowForge baseline — {} files, {} samples per cell, medians; score naive {} / optimized {}",
+        "FlowForge baseline — {} files, at most {} samples per cell, medians; score original {} / naive {} / optimized {}",
         b.fixture.tracked_files,
         b.samples,
+        b.original.score,
         b.score.get(&Variant::Naive).copied().unwrap_or(0),
         b.score.get(&Variant::Optimized).copied().unwrap_or(0),
     );
@@ -92,9 +98,17 @@ fn legend(out: &mut String, b: &Baseline) {
                 dash(mode),
                 x + 28.0
             );
-            x += 170.0;
+            x += 165.0;
         }
     }
+    let _ = writeln!(
+        out,
+        r#"<line x1="{x}" y1="30" x2="{}" y2="30" stroke="{ORIGINAL_COLOR}" stroke-width="2" stroke-dasharray="{ORIGINAL_DASH}"/><rect x="{}" y="27" width="6" height="6" fill="{ORIGINAL_COLOR}"/><text x="{}" y="34">original ({})</text>"#,
+        x + 24.0,
+        x + 9.0,
+        x + 28.0,
+        escape(&b.original.date)
+    );
 }
 
 fn panel(out: &mut String, b: &Baseline, operation: Operation, x0: f64, y0: f64) {
@@ -114,10 +128,18 @@ fn panel(out: &mut String, b: &Baseline, operation: Operation, x0: f64, y0: f64)
             (variant, mode, points)
         })
         .collect();
+    let original: Vec<(usize, f64)> = b
+        .original
+        .rows
+        .iter()
+        .filter(|r| r.operation == operation)
+        .map(|r| (r.developers as usize, r.ms))
+        .collect();
     let threshold = operation.threshold_ms();
     let values = series
         .iter()
         .flat_map(|(_, _, p)| p.iter().map(|&(_, ms)| ms))
+        .chain(original.iter().map(|&(_, ms)| ms))
         .chain([threshold])
         .filter(|v| *v > 0.0);
     let (lo, hi) = values.fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -128,8 +150,17 @@ fn panel(out: &mut String, b: &Baseline, operation: Operation, x0: f64, y0: f64)
     let (plot_w, plot_h) = (PANEL_W - LEFT - RIGHT, PANEL_H - TOP - BOTTOM);
     let y = |ms: f64| y0 + TOP + plot_h * (1.0 - (ms.log10() - y_lo) / (y_hi - y_lo));
 
-    let first = *b.developers.first().unwrap_or(&1) as f64;
-    let last = *b.developers.last().unwrap_or(&1) as f64;
+    // The axis holds the run's counts and the original's.
+    let mut counts: Vec<usize> = b
+        .developers
+        .iter()
+        .copied()
+        .chain(original.iter().map(|&(n, _)| n))
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let first = *counts.first().unwrap_or(&1) as f64;
+    let last = *counts.last().unwrap_or(&1) as f64;
     let log_x = last / first >= 10.0;
     let x = |n: usize| {
         let (n, a, z) = if log_x {
@@ -170,7 +201,7 @@ fn panel(out: &mut String, b: &Baseline, operation: Operation, x0: f64, y0: f64)
         );
         decade += 1.0;
     }
-    for &n in &b.developers {
+    for &n in &counts {
         let xx = x(n);
         let _ = writeln!(
             out,
@@ -194,6 +225,27 @@ fn panel(out: &mut String, b: &Baseline, operation: Operation, x0: f64, y0: f64)
         x0 + LEFT + plot_w - 2.0,
         ty - 3.0
     );
+    if !original.is_empty() {
+        let floor = 10f64.powf(y_lo);
+        let path: Vec<String> = original
+            .iter()
+            .map(|&(n, ms)| format!("{:.1},{:.1}", x(n), y(ms.max(floor))))
+            .collect();
+        let _ = writeln!(
+            out,
+            r#"<polyline points="{}" fill="none" stroke="{ORIGINAL_COLOR}" stroke-width="2" stroke-dasharray="{ORIGINAL_DASH}"/>"#,
+            path.join(" ")
+        );
+        for &(n, ms) in &original {
+            let _ = writeln!(
+                out,
+                r#"<rect x="{:.1}" y="{:.1}" width="6" height="6" fill="{ORIGINAL_COLOR}"><title>original @ {n}: {}</title></rect>"#,
+                x(n) - 3.0,
+                y(ms.max(floor)) - 3.0,
+                escape(&super::format_ms(ms))
+            );
+        }
+    }
     for (variant, mode, points) in &series {
         if points.is_empty() {
             continue;

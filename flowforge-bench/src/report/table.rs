@@ -1,4 +1,5 @@
-//! The terminal report: the original FlowForge baseline's table for each variant, the improvement per cell, targets.
+//! The terminal report: the original FlowForge baseline's table, the same table for each
+//! variant, the improvement per cell, targets.
 
 use std::fmt::Write as _;
 
@@ -6,7 +7,9 @@ use flowforge_core::score::{Level, Operation};
 
 use crate::{
     baseline::{Baseline, CellStatus},
+    fixture::Calibration,
     ops::{self, Mode, Variant},
+    original::Original,
 };
 
 /// A duration for a table: µs below 0.1 ms, then 3, 2, 1 and 0 decimals as it grows.
@@ -31,9 +34,9 @@ fn row_label(operation: Operation, mode: Option<Mode>) -> String {
     }
 }
 
-fn header(out: &mut String, b: &Baseline, last: &str) {
+fn header(out: &mut String, developers: &[usize], last: &str) {
     let mut line = format!("| {:<24} |", "Operation");
-    for &n in &b.developers {
+    for &n in developers {
         let head = if n == 1 {
             "1 Dev".to_owned()
         } else {
@@ -43,10 +46,83 @@ fn header(out: &mut String, b: &Baseline, last: &str) {
     }
     let _ = writeln!(out, "{line} {last:>9} |");
     let mut rule = format!("|{:-<26}|", "");
-    for _ in &b.developers {
+    for _ in developers {
         rule.push_str(&format!("{:-<13}|", ""));
     }
     let _ = writeln!(out, "{rule}{:-<11}|", "");
+}
+
+fn mark(level: Level) -> &'static str {
+    match level {
+        Level::Ok => "  ",
+        Level::Warning => "! ",
+        Level::Critical => "!!",
+    }
+}
+
+/// One line on a calibration: the target, the size chosen and its time, the steps.
+pub fn calibration(c: &Calibration) -> String {
+    let steps: Vec<String> = c
+        .steps
+        .iter()
+        .map(|s| format!("{} files {}", s.files, format_ms(s.git_status_ms)))
+        .collect();
+    format!(
+        "Calibration: one `git status --porcelain` should take {} (the original FlowForge \
+         baseline's ~{:.0} ms unless --git-status-ms): {} files measured {} ({}, tolerance \
+         {} %), in {:.1} s; steps: {}",
+        format_ms(c.target_ms),
+        flowforge_core::score::ORIGINAL_GIT_STATUS_MS,
+        c.files,
+        format_ms(c.git_status_ms),
+        match &c.stopped_by {
+            None => "reached".to_owned(),
+            Some(why) => format!("NOT reached, stopped by {why}"),
+        },
+        c.tolerance_percent,
+        c.seconds,
+        steps.join(", ")
+    )
+}
+
+/// The original FlowForge baseline's table, scored.
+fn original_table(out: &mut String, o: &Original) {
+    let _ = writeln!(
+        out,
+        "Original FlowForge baseline ({}, bash, one `git status` ~{:.0} ms) — score {}/100, \
+         status {}",
+        o.date,
+        o.git_status_ms,
+        o.score,
+        o.status.as_str()
+    );
+    let developers: Vec<usize> = o.developers.iter().map(|&n| n as usize).collect();
+    header(out, &developers, "Threshold");
+    for operation in Operation::ALL {
+        let mut line = format!("| {:<24} |", operation.label());
+        let mut pass = true;
+        for &n in &developers {
+            let cell = match o
+                .rows
+                .iter()
+                .find(|r| r.operation == operation && r.developers as usize == n)
+            {
+                Some(row) => {
+                    pass &= row.status == CellStatus::Pass;
+                    format!("{}{}", format_ms(row.ms), mark(row.level))
+                }
+                None => "n/m  ".to_owned(),
+            };
+            let _ = write!(line, " {cell:>11} |");
+        }
+        let _ = writeln!(
+            out,
+            "{line} {:>9} | {}",
+            format!("{} ms", operation.threshold_ms()),
+            if pass { "PASS" } else { "FAIL" }
+        );
+    }
+    out.push('\n');
 }
 
 /// The whole terminal report.
@@ -55,14 +131,20 @@ pub fn text(b: &Baseline) -> String {
     let f = &b.fixture;
     let _ = writeln!(
         out,
-        "Fixture: {} tracked files in {} directories, {} branches ({})\n\
-         Machine: {} CPUs, 1-minute load average {} at the start, {} at the end\n\
-         Samples: {} timed rounds per cell after one warm-up; times are medians; \
-         ! warning, !! critical\n",
+        "Fixture: {} tracked files in {} directories, {} branches ({})",
         f.tracked_files,
         f.directories,
         f.branches,
         f.repo.display(),
+    );
+    if let Some(c) = &b.calibration {
+        let _ = writeln!(out, "{}", calibration(c));
+    }
+    let _ = writeln!(
+        out,
+        "Machine: {} CPUs, 1-minute load average {} at the start, {} at the end\n\
+         Samples: at most {} timed rounds per cell after one warm-up, no more once a cell has \
+         3 and has spent {:.0} s; times are medians; ! warning, !! critical\n",
         b.machine.cpus,
         b.machine
             .load_before
@@ -70,8 +152,10 @@ pub fn text(b: &Baseline) -> String {
         b.machine
             .load_after
             .map_or("n/a".to_owned(), |l| format!("{l:.1}")),
-        b.samples
+        b.samples,
+        b.cell_budget_s
     );
+    original_table(&mut out, &b.original);
     for variant in Variant::ALL {
         let _ = writeln!(
             out,
@@ -89,7 +173,7 @@ pub fn text(b: &Baseline) -> String {
                 " (not every cell measured: score over the measured cells only)"
             }
         );
-        header(&mut out, b, "Threshold");
+        header(&mut out, &b.developers, "Threshold");
         for operation in Operation::ALL {
             for mode in ops::modes(operation) {
                 let mut line = format!("| {:<24} |", row_label(operation, mode));
@@ -97,14 +181,9 @@ pub fn text(b: &Baseline) -> String {
                 for &n in &b.developers {
                     let cell = match b.row(operation, variant, mode, n) {
                         Some(row) => {
-                            let mark = match row.level {
-                                Level::Ok => "  ",
-                                Level::Warning => "! ",
-                                Level::Critical => "!!",
-                            };
                             let pass = row.status == CellStatus::Pass;
                             status = Some(status.unwrap_or(true) && pass);
-                            format!("{}{mark}", format_ms(row.median_ms))
+                            format!("{}{}", format_ms(row.median_ms), mark(row.level))
                         }
                         None => "n/m  ".to_owned(),
                     };
@@ -122,11 +201,27 @@ pub fn text(b: &Baseline) -> String {
                 );
             }
         }
+        let fewer: Vec<String> = b
+            .rows
+            .iter()
+            .filter(|r| r.variant == variant && r.samples < b.samples)
+            .map(|r| {
+                format!(
+                    "{} @ {}: {}",
+                    row_label(r.operation, r.mode),
+                    r.developers,
+                    r.samples
+                )
+            })
+            .collect();
+        if !fewer.is_empty() {
+            let _ = writeln!(out, "Fewer samples (time budget): {}", fewer.join(", "));
+        }
         out.push('\n');
     }
 
     let _ = writeln!(out, "Improvement (naive median / optimized median)");
-    header(&mut out, b, "");
+    header(&mut out, &b.developers, "");
     for operation in Operation::ALL {
         for mode in ops::modes(operation) {
             let mut line = format!("| {:<24} |", row_label(operation, mode));

@@ -3,7 +3,7 @@
 use flowforge_testkit::git::run as git;
 use std::{collections::BTreeMap, fs, path::Path, time::SystemTime};
 
-use flowforge_bench::fixture::{Fixture, FixtureOptions, Source};
+use flowforge_bench::fixture::{Calibrate, Fixture, FixtureOptions, Source};
 
 fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap()
@@ -154,4 +154,77 @@ fn bad_options_are_refused() {
     })
     .unwrap_err();
     assert!(err.to_string().starts_with("not a git work tree"), "{err}");
+}
+
+fn calibrated(calibrate: Calibrate) -> Fixture {
+    Fixture::create(&FixtureOptions {
+        developers: 1,
+        calibrate: Some(calibrate),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn assert_clean_with(fixture: &Fixture, files: usize) {
+    let listed = text(git(fixture.repo(), ["ls-files"]).unwrap());
+    assert_eq!(listed.lines().count(), files);
+    assert_eq!(fixture.tracked_files(), files);
+    assert_eq!(
+        text(git(fixture.repo(), ["status", "--porcelain"]).unwrap()),
+        "",
+        "every size is committed"
+    );
+    let dirs: std::collections::BTreeSet<_> = listed
+        .lines()
+        .map(|l| l.rsplit_once('/').unwrap().0)
+        .collect();
+    assert_eq!(fixture.description().directories, dirs.len());
+}
+
+#[test]
+fn calibration_grows_the_repository_up_to_its_cap() {
+    // No repository this small takes ten minutes to `git status`: every step grows it as far
+    // as allowed (8 times), until the cap stops it.
+    let fixture = calibrated(Calibrate {
+        start_files: 20,
+        max_files: 300,
+        ..Calibrate::aiming_at(600_000.0)
+    });
+    let c = fixture.calibration().unwrap().clone();
+    let sizes: Vec<usize> = c.steps.iter().map(|s| s.files).collect();
+    assert_eq!(sizes, [20, 160, 300]);
+    assert_eq!(c.files, 300);
+    assert!(!c.reached);
+    assert_eq!(c.stopped_by.as_deref(), Some("max_files"));
+    assert_eq!(c.target_ms, 600_000.0);
+    assert_clean_with(&fixture, 300);
+    assert_eq!(fixture.description().directories, 6);
+}
+
+#[test]
+fn calibration_shrinks_the_repository_and_removes_emptied_directories() {
+    // Every `git status` is a process: far over 0.1 ms, so each step shrinks 8 times.
+    let fixture = calibrated(Calibrate {
+        start_files: 200,
+        max_steps: 3,
+        ..Calibrate::aiming_at(0.1)
+    });
+    let c = fixture.calibration().unwrap().clone();
+    let sizes: Vec<usize> = c.steps.iter().map(|s| s.files).collect();
+    assert_eq!(sizes, [200, 25, 3]);
+    assert_eq!(c.stopped_by.as_deref(), Some("max steps"));
+    assert_clean_with(&fixture, 3);
+    // Files 0..200 filled m000/d0000 … d0003; only d0000 is left.
+    let leaves: Vec<_> = fs::read_dir(fixture.repo().join("m000"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(leaves, ["d0000"]);
+    // Edits still land on tracked files.
+    let mut fixture = fixture;
+    let edited = fixture.edit_next_file().unwrap();
+    assert_eq!(
+        text(git(fixture.repo(), ["status", "--porcelain"]).unwrap()),
+        format!(" M {edited}\n")
+    );
 }

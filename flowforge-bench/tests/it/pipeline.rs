@@ -3,6 +3,7 @@
 
 use std::{path::Path, process::Command};
 
+use flowforge_core::score::{ORIGINAL_BASELINE, Operation};
 use serde_json::Value;
 
 const OPERATIONS: [&str; 6] = [
@@ -84,7 +85,11 @@ fn check_schema(doc: &Value, devs: &[u64]) {
         .map(|v| v.as_u64().expect("developer counts are integers"))
         .collect();
     assert_eq!(listed, devs);
-    assert!(integer(doc, "samples", "$") >= 1);
+    let samples = integer(doc, "samples", "$");
+    assert!(samples >= 1);
+    assert!(number(doc, "cell_budget_s", "$") >= 0.0);
+    check_calibration(doc);
+    check_original(doc);
     for variant in VARIANTS {
         assert!(integer(key(doc, "score", "$"), variant, "score") <= 100);
         one_of(
@@ -122,7 +127,8 @@ fn check_schema(doc: &Value, devs: &[u64]) {
             median >= 0.0 && p95 >= median,
             "{at}: p95 {p95} below median {median}"
         );
-        assert!(integer(row, "samples", &at) >= 1);
+        let taken = integer(row, "samples", &at);
+        assert!((1..=samples).contains(&taken), "{at}: {taken} samples");
         let threshold = number(row, "threshold_ms", &at);
         assert!(threshold > 0.0);
         one_of(
@@ -175,6 +181,73 @@ fn check_schema(doc: &Value, devs: &[u64]) {
     }
 }
 
+/// `calibration`: null, or how the generated repository was sized.
+fn check_calibration(doc: &Value) {
+    let c = key(doc, "calibration", "$");
+    if c.is_null() {
+        return;
+    }
+    let at = "calibration";
+    assert!(number(c, "target_ms", at) > 0.0);
+    assert!(integer(c, "tolerance_percent", at) <= 100);
+    let files = integer(c, "files", at);
+    assert_eq!(
+        files,
+        integer(key(doc, "fixture", "$"), "tracked_files", "fixture"),
+        "the fixture has the size calibration chose"
+    );
+    let measured = number(c, "git_status_ms", at);
+    let reached = key(c, "reached", at)
+        .as_bool()
+        .expect("reached is a boolean");
+    let stopped_by = key(c, "stopped_by", at);
+    assert_eq!(
+        reached,
+        stopped_by.is_null(),
+        "stopped_by says why it was not reached"
+    );
+    if let Some(why) = stopped_by.as_str() {
+        one_of(
+            why,
+            &["max_files", "one file", "time budget", "max steps"],
+            at,
+        );
+    }
+    assert!(number(c, "seconds", at) >= 0.0);
+    let steps = key(c, "steps", at).as_array().expect("steps is an array");
+    let last = steps.last().expect("at least one step");
+    assert_eq!(integer(last, "files", "steps[-1]"), files);
+    assert_eq!(number(last, "git_status_ms", "steps[-1]"), measured);
+}
+
+/// `original`: the original FlowForge table, exactly `flowforge_core`'s, scored 80.
+fn check_original(doc: &Value) {
+    let o = key(doc, "original", "$");
+    let at = "original";
+    assert!(!string(o, "source", at).is_empty());
+    assert_eq!(string(o, "date", at), "2025-09-18");
+    assert_eq!(number(o, "git_status_ms", at), 270.0);
+    assert_eq!(o["developers"], serde_json::json!([1, 6, 10]));
+    assert_eq!(integer(o, "score", at), 80);
+    assert_eq!(string(o, "status", at), "NEEDS_OPTIMIZATION");
+    let rows = key(o, "rows", at).as_array().expect("rows is an array");
+    assert_eq!(rows.len(), ORIGINAL_BASELINE.len());
+    for (row, cell) in rows.iter().zip(ORIGINAL_BASELINE) {
+        let at = "original.rows";
+        let operation: Operation = string(row, "operation", at).parse().unwrap();
+        assert_eq!(operation, cell.operation);
+        assert_eq!(integer(row, "developers", at), u64::from(cell.developers));
+        assert_eq!(number(row, "ms", at), cell.ms);
+        assert_eq!(number(row, "threshold_ms", at), operation.threshold_ms());
+        assert_eq!(string(row, "level", at), cell.level().as_str());
+        let failing = operation == Operation::GitSync && cell.developers > 1;
+        assert_eq!(
+            string(row, "status", at),
+            if failing { "FAIL" } else { "PASS" }
+        );
+    }
+}
+
 fn run(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_flowforge-bench"))
         .args(args)
@@ -223,7 +296,13 @@ fn a_small_run_writes_json_that_matches_the_schema_and_an_svg_chart() {
         Some(if optimized_fails { 1 } else { 0 }),
         "{stderr}"
     );
+    assert_eq!(doc["calibration"], Value::Null, "--files fixes the size");
     assert!(stdout.contains("| Git Sync (after edit)"), "{stdout}");
+    assert!(
+        stdout.contains("Original FlowForge baseline (2025-09-18")
+            && stdout.contains("score 80/100, status NEEDS_OPTIMIZATION"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Improvement"), "{stdout}");
     assert!(
         stderr.contains("[1/"),
@@ -245,13 +324,67 @@ fn a_small_run_writes_json_that_matches_the_schema_and_an_svg_chart() {
             "no panel for {label}"
         );
     }
+    assert!(
+        svg.contains("<title>original @ 6: 1672 ms</title>"),
+        "the original's points are drawn"
+    );
+}
+
+#[test]
+fn a_calibrated_run_names_its_calibration_and_the_original_table() {
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("calibrated.json");
+    let output = run(&[
+        "--git-status-ms",
+        "25",
+        "--devs",
+        "1",
+        "--samples",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let doc: Value = serde_json::from_slice(
+        &std::fs::read(&json)
+            .unwrap_or_else(|e| panic!("no JSON ({e}); stdout:\n{stdout}\nstderr:\n{stderr}")),
+    )
+    .unwrap();
+    check_schema(&doc, &[1]);
+    let calibration = &doc["calibration"];
+    assert_eq!(calibration["target_ms"], 25.0, "{calibration}");
+    assert!(
+        stdout.contains("Calibration: one `git status --porcelain` should take 25.0 ms")
+            && stdout.contains(&format!("{} files measured", calibration["files"])),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("Calibration:"),
+        "shown as it happens: {stderr}"
+    );
+    assert!(stdout.contains("Original FlowForge baseline"), "{stdout}");
+}
+
+#[test]
+fn files_and_a_calibration_target_exclude_each_other() {
+    let output = run(&["--files", "100", "--git-status-ms", "20"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
 
 #[test]
 fn bad_usage_exits_2_and_writes_nothing() {
     let out = tempfile::tempdir().unwrap();
     let json = out.path().join("never.json");
-    for args in [&["--devs", "0"][..], &["--samples", "0"], &["--files", "x"]] {
+    for args in [
+        &["--devs", "0"][..],
+        &["--samples", "0"],
+        &["--files", "x"],
+        &["--git-status-ms", "0"],
+        &["--cell-budget", "-1"],
+    ] {
         let mut all = args.to_vec();
         all.extend(["--json", json.to_str().unwrap()]);
         let output = run(&all);
