@@ -70,9 +70,24 @@ impl Repo {
             source,
         })?;
         let git_dir = normalize(repo.path());
-        let Some(workdir) = repo.workdir().map(normalize) else {
+        let Some(mut workdir) = repo.workdir().map(normalize) else {
             return Err(Error::Bare { path: git_dir });
         };
+        // A `.git` file (`git init --separate-git-dir`) makes its directory the work tree
+        // unless `core.worktree` says otherwise; libgit2 takes the git dir's parent instead.
+        if let Some(top) = gitfile_top(path) {
+            let configured = repo
+                .config()
+                .is_ok_and(|c| c.get_entry("core.worktree").is_ok());
+            if !configured && top != workdir {
+                repo.set_workdir(&top, false)
+                    .map_err(|source| Error::NotARepository {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                workdir = top;
+            }
+        }
         let common_dir = normalize(repo.commondir());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -114,7 +129,7 @@ impl Repo {
         let pooled = self.inner.pool.lock().pop();
         let repo = match pooled {
             Some(repo) => repo,
-            None => git2::Repository::open(&self.inner.workdir).map_err(|source| {
+            None => self.open_handle().map_err(|source| {
                 self.check_present().err().unwrap_or_else(|| Error::Git {
                     operation: "open the repository",
                     path: self.inner.workdir.clone(),
@@ -137,6 +152,15 @@ impl Repo {
         }
     }
 
+    /// A new libgit2 handle on the same git directory and work tree.
+    fn open_handle(&self) -> std::result::Result<git2::Repository, git2::Error> {
+        let repo = git2::Repository::open(&self.inner.workdir)?;
+        if repo.workdir().map(normalize).as_deref() != Some(self.inner.workdir.as_path()) {
+            repo.set_workdir(&self.inner.workdir, false)?;
+        }
+        Ok(repo)
+    }
+
     /// Fails with [`Error::Gone`] when the work tree or git directory no longer exists.
     pub(crate) fn check_present(&self) -> Result<()> {
         for dir in [&self.inner.git_dir, &self.inner.workdir] {
@@ -156,6 +180,19 @@ impl Repo {
             operation,
             path: self.inner.workdir.clone(),
             source,
+        }
+    }
+}
+
+/// The nearest directory at or above `start` holding `.git`, when that `.git` is a file.
+fn gitfile_top(start: &Path) -> Option<PathBuf> {
+    let start = normalize(start);
+    let mut dir = start.as_path();
+    loop {
+        match dir.join(".git").symlink_metadata() {
+            Ok(meta) if meta.is_file() => return Some(dir.to_path_buf()),
+            Ok(_) => return None,
+            Err(_) => dir = dir.parent()?,
         }
     }
 }

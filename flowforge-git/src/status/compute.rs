@@ -212,6 +212,7 @@ pub(crate) struct SpecialEntries {
 
 const ENTRY_VALID: u16 = 0x8000;
 const ENTRY_INTENT_TO_ADD: u16 = 1 << 13;
+const ENTRY_SKIP_WORKTREE: u16 = 1 << 14;
 
 impl SpecialEntries {
     pub(crate) fn of(index: &Index) -> Self {
@@ -271,6 +272,14 @@ pub(crate) fn unstaged_side(
             Delta::Typechange => Change::TypeChanged,
             _ => continue,
         };
+        // git never compares a skip-worktree entry (outside a sparse checkout) with the work
+        // tree; libgit2 does.
+        let skip_worktree = index
+            .get_path(std::path::Path::new(std::ffi::OsStr::from_bytes(path)), 0)
+            .is_some_and(|e| e.flags_extended & ENTRY_SKIP_WORKTREE != 0);
+        if skip_worktree {
+            continue;
+        }
         side.unstaged.insert(path.to_vec(), change);
     }
     // An intent-to-add entry is shown as added while its file exists, whatever the file

@@ -65,9 +65,19 @@ impl Head {
 /// Reads HEAD, the branch and its upstream.
 pub(crate) fn read(repo: &Repository) -> Result<Head, git2::Error> {
     let head_ref = repo.find_reference("HEAD")?;
-    let (refname, commit) = match head_ref.symbolic_target_bytes() {
+    // git still reads a `HEAD` that is a symbolic link into `refs/` as a symbolic ref; libgit2
+    // follows the link and takes HEAD for detached.
+    let linked = std::fs::read_link(repo.path().join("HEAD"))
+        .ok()
+        .and_then(|target| target.to_str().map(str::to_string))
+        .filter(|target| target.starts_with("refs/"));
+    let symbolic = linked.or_else(|| {
+        head_ref
+            .symbolic_target_bytes()
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+    });
+    let (refname, commit) = match symbolic {
         Some(target) => {
-            let target = String::from_utf8_lossy(target).into_owned();
             let commit = match repo.refname_to_id(&target) {
                 Ok(oid) => Some(oid),
                 Err(e) if e.code() == ErrorCode::NotFound => None,
@@ -75,7 +85,14 @@ pub(crate) fn read(repo: &Repository) -> Result<Head, git2::Error> {
             };
             (Some(target), commit)
         }
-        None => (None, head_ref.target()),
+        // A detached HEAD may hold an annotated tag's id: git shows the commit it points to.
+        None => match head_ref.target() {
+            Some(id) => (
+                None,
+                Some(repo.find_object(id, None)?.peel_to_commit()?.id()),
+            ),
+            None => (None, None),
+        },
     };
     let Some(refname) = refname else {
         return Ok(Head {

@@ -121,19 +121,29 @@ pub(crate) fn compare(
     };
 
     // Tracked directories ("" is the top) and paths, for the directory listing.
+    // A directory holding only skip-worktree entries (outside a sparse checkout) need not
+    // exist; one holding any other entry must.
     let mut dir_set: HashSet<&[u8]> = HashSet::new();
+    let mut required: HashSet<&[u8]> = HashSet::new();
     dir_set.insert(b"");
+    required.insert(b"");
     let mut paths: HashSet<&[u8]> = HashSet::with_capacity(entries.len());
     for entry in entries {
         paths.insert(&entry.path);
+        let set = if entry.skip_worktree {
+            &mut dir_set
+        } else {
+            &mut required
+        };
         let mut end = entry.path.len();
         while let Some(slash) = entry.path[..end].iter().rposition(|&b| b == b'/') {
-            if !dir_set.insert(&entry.path[..slash]) {
+            if !set.insert(&entry.path[..slash]) {
                 break;
             }
             end = slash;
         }
     }
+    dir_set.extend(required.iter().copied());
     let dirs: Vec<&[u8]> = dir_set.iter().copied().collect();
 
     // Phase 1: every tracked directory must still be a real directory; list it.
@@ -142,8 +152,11 @@ pub(crate) fn compare(
             .map(|dir| list(&root, dir, &paths, &dir_set))
             .collect()
     });
-    for listing in listings {
+    for (dir, listing) in dirs.iter().zip(listings) {
         let Some(candidates) = listing else {
+            if !required.contains(dir) {
+                continue;
+            }
             found.give_up = true;
             return found;
         };
