@@ -33,6 +33,8 @@ pub struct Index {
     pub(crate) layout: Layout,
     pub(crate) namespaces: BTreeMap<DeveloperId, Entry>,
     pub(crate) team_stamp: Option<u64>,
+    /// The team's stamp was racy (see [`source::Stamp`]): verify by content at the next check.
+    pub(crate) team_racy: bool,
     pub(crate) team: TeamState,
     pub(crate) listing_problems: Vec<Problem>,
     pub(crate) derived: Derived,
@@ -43,6 +45,9 @@ pub struct Index {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Entry {
     pub stamp: u64,
+    /// The stamp was racy (see [`source::Stamp`]): the next check reloads and compares.
+    #[serde(default)]
+    pub racy: bool,
     pub state: Loaded,
 }
 
@@ -109,6 +114,7 @@ impl Index {
             layout: layout.clone(),
             namespaces: BTreeMap::new(),
             team_stamp: None,
+            team_racy: false,
             team: TeamState::default(),
             listing_problems: Vec::new(),
             derived: Derived::default(),
@@ -158,13 +164,16 @@ impl Index {
         // independent reads. The index itself is updated on this thread.
         let layout = &self.layout;
         let stamps = parallel_map(&listing.devs, |dev| source::stamp(layout, dev));
-        let changed: Vec<(&DeveloperId, u64)> = (listing.devs.iter().zip(stamps))
+        let changed: Vec<(&DeveloperId, source::Stamp)> = (listing.devs.iter().zip(stamps))
             .filter(|(dev, stamp)| {
-                let same = self.namespaces.get(*dev).is_some_and(|e| e.stamp == *stamp);
-                if same {
+                let trusted = self
+                    .namespaces
+                    .get(*dev)
+                    .is_some_and(|e| e.stamp == stamp.value && !e.racy);
+                if trusted {
                     self.cache.hits += 1;
                 }
-                !same
+                !trusted
             })
             .collect();
         let loaded = parallel_map(&changed, |(dev, _)| source::load(layout, dev));
@@ -213,7 +222,7 @@ impl Index {
     fn check(&mut self, dev: &DeveloperId, stats: &mut RefreshStats) {
         stats.checked += 1;
         let stamp = source::stamp(&self.layout, dev);
-        if self.namespaces.get(dev).is_some_and(|e| e.stamp == stamp) {
+        if (self.namespaces.get(dev)).is_some_and(|e| e.stamp == stamp.value && !e.racy) {
             self.cache.hits += 1;
             return;
         }
@@ -224,25 +233,45 @@ impl Index {
     fn apply_load(
         &mut self,
         dev: &DeveloperId,
-        stamp: u64,
+        stamp: source::Stamp,
         result: Result<DevRecord, Problem>,
         stats: &mut RefreshStats,
     ) {
-        self.cache.misses += 1;
         let state = match result {
             Ok(record) => Loaded::Record(Box::new(record)),
             Err(problem) => Loaded::Problem(problem),
         };
-        self.replace(dev, Some(Entry { stamp, state }));
+        // A racy entry whose stamp did not move was reloaded only to be verified: if the
+        // content is the same, nothing changed.
+        if let Some(entry) = self.namespaces.get_mut(dev) {
+            if entry.stamp == stamp.value && entry.state == state {
+                entry.racy = stamp.racy;
+                self.cache.hits += 1;
+                return;
+            }
+        }
+        self.cache.misses += 1;
+        let entry = Entry {
+            stamp: stamp.value,
+            racy: stamp.racy,
+            state,
+        };
+        self.replace(dev, Some(entry));
         stats.reloaded.push(dev.clone());
     }
 
     fn check_team(&mut self, stats: &mut RefreshStats) {
         let stamp = source::team_stamp(&self.layout);
-        if self.team_stamp == Some(stamp) {
+        let same = self.team_stamp == Some(stamp.value);
+        if same && !self.team_racy {
             return;
         }
-        self.set_team(stamp, source::load_team(&self.layout));
+        let team = source::load_team(&self.layout);
+        self.team_racy = stamp.racy;
+        if same && team == self.team {
+            return;
+        }
+        self.set_team(stamp.value, team);
         stats.team_reloaded = true;
     }
 

@@ -56,6 +56,7 @@ struct Header {
 struct BodyRef<'a> {
     root: &'a std::path::Path,
     team_stamp: Option<u64>,
+    team_racy: bool,
     team: &'a TeamState,
     namespaces: &'a BTreeMap<DeveloperId, Entry>,
 }
@@ -64,6 +65,8 @@ struct BodyRef<'a> {
 struct Body {
     root: PathBuf,
     team_stamp: Option<u64>,
+    #[serde(default)]
+    team_racy: bool,
     team: TeamState,
     namespaces: BTreeMap<DeveloperId, Entry>,
 }
@@ -134,6 +137,7 @@ impl Index {
         }
         if let Some(stamp) = body.team_stamp {
             index.set_team(stamp, body.team);
+            index.team_racy = body.team_racy;
         }
         Ok(index)
     }
@@ -157,6 +161,7 @@ impl Index {
         let body = BodyRef {
             root: self.layout.root(),
             team_stamp: self.team_stamp,
+            team_racy: self.team_racy,
             team: &self.team,
             namespaces: &self.namespaces,
         };

@@ -9,8 +9,11 @@
 //! paths a developer's work touches.
 //!
 //! Each namespace has a *stamp*, a 64-bit mix of [`flowforge_session::namespace_version`] (the
-//! store's generations), the `stat` data of the views the store does not cover (inode, size,
-//! mtime, ctime) and the names and inodes in `sessions/history/`. A refresh reloads only
+//! store's generations and the `stat` data of their latest version files), the `stat` data of
+//! the views the store does not cover and the names and `stat` data of the files in
+//! `sessions/history/` (inode, size, mtime and ctime to the nanosecond: a file edited in place
+//! changes its ctime, whatever its mtime is set back to; racy stamps are verified by content,
+//! see [`Stamp`]). A refresh reloads only
 //! namespaces whose stamp moved. Files are replaced by an atomic rename, which gives the new
 //! file an inode other than the one the index saw (that one still exists when the new file is
 //! created), so a replaced file always moves the stamp, whatever the timestamps' granularity.
@@ -27,7 +30,7 @@ use flowforge_core::{
     model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig, TimeTracking},
 };
 use flowforge_session::{
-    fs::{EntryKind, read_json},
+    fs::{EntryKind, FileStat, read_json},
     store::{Key, Store, StoreOptions},
 };
 
@@ -130,19 +133,98 @@ impl Hasher for Mixer {
     }
 }
 
+/// A stamp: a 64-bit mix of the `stat` data (inode, size, modification and status-change
+/// times to the nanosecond) of every file a load reads, plus the store's generations.
+///
+/// A file changed twice within one tick of the kernel's file clock (a few milliseconds) with
+/// the same size keeps its inode and times, so a stamp taken between the two changes would
+/// vouch for the second. Such a stamp is *racy* (git's "racily clean" entries): some file it
+/// covers changed less than [`RACY_WINDOW`] before the stamp was taken. The index reloads a
+/// racy namespace at its next check even when the stamp did not move, and compares: the
+/// content is the judge until the file is old enough for its times to be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub value: u64,
+    pub racy: bool,
+}
+
+/// How recent a file's status change makes a stamp racy: well above the kernel's coarse
+/// clock tick (1–10 ms), which file times are taken from.
+pub(crate) const RACY_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Mixes `stat` data into a stamp and notes racy files.
+struct StampBuilder {
+    mixer: Mixer,
+    /// Files whose status changed at or after this (seconds, nanoseconds) are racy.
+    racy_after: (i64, u32),
+    racy: bool,
+}
+
+impl StampBuilder {
+    fn new() -> Self {
+        let threshold = std::time::SystemTime::now()
+            .checked_sub(RACY_WINDOW)
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        Self {
+            mixer: Mixer::new(),
+            racy_after: (threshold.as_secs() as i64, threshold.subsec_nanos()),
+            racy: false,
+        }
+    }
+
+    fn word(&mut self, value: u64) {
+        self.mixer.word(value);
+    }
+
+    fn file(&mut self, stat: Option<&FileStat>) {
+        let Some(m) = stat else {
+            self.word(0);
+            return;
+        };
+        self.word(1);
+        self.word(m.kind as u64);
+        self.word(m.ino);
+        self.word(m.size);
+        self.word(m.mtime.0 as u64);
+        self.word(u64::from(m.mtime.1));
+        self.word(m.ctime.0 as u64);
+        self.word(u64::from(m.ctime.1));
+        self.racy |= m.ctime >= self.racy_after || m.mtime >= self.racy_after;
+    }
+
+    fn paths(&mut self, root: &Path, paths: &[PathBuf]) {
+        for path in paths {
+            match flowforge_session::fs::stat(root, path) {
+                Ok(stat) => self.file(stat.as_ref()),
+                Err(_) => self.word(2),
+            }
+        }
+    }
+
+    fn finish(self) -> Stamp {
+        Stamp {
+            value: self.mixer.0,
+            racy: self.racy,
+        }
+    }
+}
+
 /// The namespace's stamp: changes whenever what [`load`] returns may have changed.
-pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> u64 {
-    let mut mixer = Mixer::new();
+pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> Stamp {
+    let mut stamp = StampBuilder::new();
     let mut views = vec![layout.git_status_cache(dev)];
     match flowforge_session::namespace_version(layout, dev) {
         Ok(version) => {
-            mixer.word(1);
-            mixer.word(version.session);
-            mixer.word(version.time);
+            stamp.word(1);
+            stamp.word(version.session);
+            stamp.file(version.session_file.as_ref());
+            stamp.word(version.time);
+            stamp.file(version.time_file.as_ref());
             let modified = (version.history_modified)
                 .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
                 .map_or(0, |d| d.as_nanos() as u64);
-            mixer.word(modified);
+            stamp.word(modified);
             // The views count only where the store has no document of its own.
             if version.session == 0 {
                 views.push(layout.current_session(dev));
@@ -151,64 +233,45 @@ pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> u64 {
                 views.push(layout.time_tracking(dev));
             }
         }
-        Err(_) => mixer.word(2),
+        Err(_) => stamp.word(2),
     }
-    mix_stats(&mut mixer, layout.root(), &views);
-    // The history directory: its entries' names and inodes, read without a stat per file.
-    match flowforge_session::fs::list_dir(layout.root(), &layout.session_history_dir(dev)) {
-        Ok(Some(entries)) => {
-            let mut names: Vec<(std::ffi::OsString, u64)> =
-                entries.into_iter().map(|e| (e.name, e.ino)).collect();
-            names.sort();
-            mixer.word(names.len() as u64 + 1);
-            for (name, ino) in names {
-                mixer.bytes(name.as_encoded_bytes());
-                mixer.word(ino);
+    stamp.paths(layout.root(), &views);
+    // The history directory: every entry's name and `stat` data, so a file edited in place
+    // moves the stamp too.
+    match flowforge_session::fs::list_dir_stat(layout.root(), &layout.session_history_dir(dev)) {
+        Ok(Some(mut entries)) => {
+            entries.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+            stamp.word(entries.len() as u64 + 1);
+            for (entry, stat) in &entries {
+                stamp.mixer.bytes(entry.name.as_encoded_bytes());
+                stamp.file(Some(stat));
             }
         }
-        Ok(None) => mixer.word(0),
-        Err(_) => mixer.word(u64::MAX),
+        Ok(None) => stamp.word(0),
+        Err(_) => stamp.word(u64::MAX),
     }
-    mixer.0
+    stamp.finish()
 }
 
-/// The team's stamp, over the claims of the team store, `team/config.json` and
-/// `team/task-assignments.json`.
-pub(crate) fn team_stamp(layout: &Layout) -> u64 {
-    let mut mixer = Mixer::new();
+/// The team's stamp, over the claims of the team store (their generations and version
+/// files), `team/config.json` and `team/task-assignments.json`.
+pub(crate) fn team_stamp(layout: &Layout) -> Stamp {
+    let mut stamp = StampBuilder::new();
     match flowforge_session::claims_version(layout) {
         Ok(version) => {
-            mixer.word(1);
-            version.hash(&mut mixer);
+            stamp.word(1);
+            version.hash(&mut stamp.mixer);
+            for file in version.files() {
+                stamp.file(file.as_ref());
+            }
         }
-        Err(_) => mixer.word(2),
+        Err(_) => stamp.word(2),
     }
-    mix_stats(
-        &mut mixer,
+    stamp.paths(
         layout.root(),
         &[layout.team_config(), layout.task_assignments()],
     );
-    mixer.0
-}
-
-fn mix_stats(mixer: &mut Mixer, root: &Path, paths: &[PathBuf]) {
-    let mut mix = |value: u64| mixer.word(value);
-    for path in paths {
-        match flowforge_session::fs::stat(root, path) {
-            Ok(Some(m)) => {
-                mix(1);
-                mix(m.kind as u64);
-                mix(m.ino);
-                mix(m.size);
-                mix(m.mtime.0 as u64);
-                mix(u64::from(m.mtime.1));
-                mix(m.ctime.0 as u64);
-                mix(u64::from(m.ctime.1));
-            }
-            Ok(None) => mix(0),
-            Err(_) => mix(2),
-        }
-    }
+    stamp.finish()
 }
 
 /// The file an error of flowforge-session names, if any.

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::{
     error::{Error, Result},
-    fs::{Durability, read_json, write_json},
+    fs::{Durability, FileStat, read_json, write_json},
     handle::team_store,
     store::{Cas, Key, Store, StoreOptions, Version, Versioned},
 };
@@ -50,10 +50,18 @@ impl Claim {
 }
 
 /// A cheap change detector over all claims: each claimed-ever task with its latest
-/// generation. Computing it lists `team/store/` (one entry per task ever claimed, not per
-/// version) and reads one small hint per task; it changes whenever [`list_claims`] would.
+/// generation and the `lstat` data of that version file. Computing it lists `team/store/`
+/// (one entry per task ever claimed, not per version) and reads one small hint per task; it
+/// changes whenever [`list_claims`] would, a version file edited in place included.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct ClaimsVersion(Vec<(Key, u64)>);
+pub struct ClaimsVersion(Vec<(Key, u64, Option<FileStat>)>);
+
+impl ClaimsVersion {
+    /// The `lstat` data of each claim's latest version file, in task order.
+    pub fn files(&self) -> impl Iterator<Item = &Option<FileStat>> {
+        self.0.iter().map(|(_, _, file)| file)
+    }
+}
 
 /// Who releases a claim, and whether another developer's claim may be released.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -102,8 +110,8 @@ fn versions(store: &Store) -> Result<ClaimsVersion> {
     let mut out = Vec::new();
     for key in store.keys()? {
         if key.claim_task().is_some() {
-            let generation = store.generation(&key)?;
-            out.push((key, generation));
+            let (generation, file) = store.generation_stat(&key)?;
+            out.push((key, generation, file));
         }
     }
     Ok(ClaimsVersion(out))
@@ -247,7 +255,7 @@ pub(crate) fn publish_view(team: &Store, layout: &Layout) -> Result<()> {
             .ok()
             .flatten()
             .unwrap_or_default();
-        for (key, _) in &before.0 {
+        for (key, _, _) in &before.0 {
             if let Some(task) = key.claim_task() {
                 match team.get::<TaskAssignment>(key)? {
                     Some(claim) => view.tasks.insert(task, claim.value),

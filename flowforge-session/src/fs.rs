@@ -261,6 +261,26 @@ pub fn list_dir(root: &Path, path: &Path) -> Result<Option<Vec<Entry>>> {
     }
 }
 
+/// The entries of the directory `path` (the namespace root `root` or beneath it) with their
+/// `lstat` data, not following any link; `Ok(None)` when it does not exist. One `stat` per
+/// entry, relative to the directory's descriptor.
+///
+/// # Errors
+/// As [`list_dir`], or [`Error::Io`] naming an entry that cannot be `stat`ed.
+pub fn list_dir_stat(root: &Path, path: &Path) -> Result<Option<Vec<(Entry, FileStat)>>> {
+    let Some(dir) = Dir::open(root, path)? else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for entry in dir.entries()? {
+        // Removed meanwhile: as if listed a moment later.
+        if let Some(stat) = dir.stat(&entry.name)? {
+            out.push((entry, stat));
+        }
+    }
+    Ok(Some(out))
+}
+
 /// The `lstat` data of `path` (beneath the namespace root `root`), not following it or any
 /// link above it; `Ok(None)` when it does not exist.
 ///

@@ -14,20 +14,27 @@ use flowforge_core::{
 
 use crate::{
     error::{Error, Result},
-    fs::{Dir, EntryKind},
+    fs::{Dir, EntryKind, FileStat},
     handle::{dev_store, session_key, time_key},
     store::{StoreOptions, Versioned},
 };
 
-/// A cheap, comparable summary of a namespace: it changes whenever anything
-/// [`load_namespace`] returns changes. Computing it costs two hint reads, a few `stat`s, and
-/// one `stat` of the history directory — no listing that grows with history.
+/// A cheap, comparable summary of a namespace's store: it changes whenever the session or
+/// the time tracking [`load_namespace`] returns changes, a version file edited in place
+/// included (its inode, size, modification and status-change times to the nanosecond).
+/// Computing it costs two hint reads, a few `stat`s, and one `stat` of the history directory —
+/// no listing that grows with history; history files edited in place are seen only by a
+/// `stat` of each (see [`flowforge_session::fs::list_dir_stat`](crate::fs::list_dir_stat)).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct NamespaceVersion {
     /// The latest generation of the session (0: never written).
     pub session: u64,
     /// The latest generation of the time tracking (0: never written).
     pub time: u64,
+    /// The `lstat` data of the session's latest version file.
+    pub session_file: Option<FileStat>,
+    /// The `lstat` data of the time tracking's latest version file.
+    pub time_file: Option<FileStat>,
     /// The modification time of `sessions/history/` (`None`: missing). Every session ended
     /// through FlowForge also changes `session`; this catches files the bash tools add.
     pub history_modified: Option<SystemTime>,
@@ -63,9 +70,13 @@ pub fn namespace_version(layout: &Layout, dev: &DeveloperId) -> Result<Namespace
         Some(st) => Some(UNIX_EPOCH + Duration::new(st.mtime.0.max(0) as u64, st.mtime.1)),
         None => None,
     };
+    let (session, session_file) = store.generation_stat(&session_key())?;
+    let (time, time_file) = store.generation_stat(&time_key())?;
     Ok(NamespaceVersion {
-        session: store.generation(&session_key())?,
-        time: store.generation(&time_key())?,
+        session,
+        time,
+        session_file,
+        time_file,
         history_modified,
     })
 }

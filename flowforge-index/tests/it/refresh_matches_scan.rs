@@ -143,6 +143,80 @@ enum Change {
     Claims(Vec<(usize, usize)>),
     BadDir(&'static str),
     Store(usize, StoreOp),
+    /// One of the developer's files (picked by the number) changed in place: same inode and
+    /// modification time, and except for a truncation the same size.
+    InPlace(usize, usize, Edit),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Edit {
+    /// Another digit where the first digit was: a valid file with another value.
+    Digit,
+    /// `t1` and `t2` swapped: a valid file naming another task.
+    Task,
+    /// Every byte replaced by `x`.
+    Garbage,
+    /// Cut to half its length.
+    Truncate,
+}
+
+/// Every file under `dir`, sorted.
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => out.push(path),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Changes `path` in place and sets its modification time back, as an editor keeping
+/// timestamps (or a second write within the same second) would.
+fn edit_in_place(path: &std::path::Path, edit: Edit) {
+    use std::io::{Seek, Write};
+    let Ok(before) = fs::metadata(path) else {
+        return;
+    };
+    let Ok(mut bytes) = fs::read(path) else {
+        return;
+    };
+    match edit {
+        Edit::Digit => {
+            if let Some(b) = bytes.iter_mut().find(|b| b.is_ascii_digit()) {
+                *b = if *b == b'9' { b'1' } else { *b + 1 };
+            }
+        }
+        Edit::Task => {
+            for pair in bytes
+                .windows(2)
+                .enumerate()
+                .filter(|(_, w)| w == b"t1" || w == b"t2")
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>()
+            {
+                bytes[pair + 1] = if bytes[pair + 1] == b'1' { b'2' } else { b'1' };
+            }
+        }
+        Edit::Garbage => bytes.iter_mut().for_each(|b| *b = b'x'),
+        Edit::Truncate => bytes.truncate(bytes.len() / 2),
+    }
+    let mut file = fs::OpenOptions::new().write(true).open(path).unwrap();
+    file.rewind().unwrap();
+    file.write_all(&bytes).unwrap();
+    file.set_len(bytes.len() as u64).unwrap();
+    file.set_times(fs::FileTimes::new().set_modified(before.modified().unwrap()))
+        .unwrap();
 }
 
 fn store_op_strategy() -> impl Strategy<Value = StoreOp> {
@@ -164,6 +238,12 @@ fn change() -> impl Strategy<Value = Change> {
         1 => claims().prop_map(Change::Claims),
         1 => prop::sample::select(&["dev-..", "dev-Root", "dev-x y"][..]).prop_map(Change::BadDir),
         4 => (0..DEVS.len(), store_op_strategy()).prop_map(|(d, op)| Change::Store(d, op)),
+        4 => (
+            0..DEVS.len(),
+            0..64usize,
+            prop::sample::select(&[Edit::Digit, Edit::Task, Edit::Garbage, Edit::Truncate][..]),
+        )
+            .prop_map(|(d, f, e)| Change::InPlace(d, f, e)),
     ]
 }
 
@@ -187,6 +267,12 @@ fn apply(layout: &Layout, change: &Change) {
             let _ = fs::create_dir(layout.root().join(name));
         }
         Change::Store(d, op) => store_op(layout, &dev(DEVS[*d]), op),
+        Change::InPlace(d, f, edit) => {
+            let files = files_under(&layout.dev_dir(&dev(DEVS[*d])));
+            if !files.is_empty() {
+                edit_in_place(&files[f % files.len()], *edit);
+            }
+        }
     }
 }
 
@@ -237,7 +323,9 @@ fn check_case(
         let written: BTreeSet<DeveloperId> = step
             .iter()
             .filter_map(|c| match c {
-                Change::Write(d, _) | Change::Store(d, _) => Some(dev(DEVS[*d])),
+                Change::Write(d, _) | Change::Store(d, _) | Change::InPlace(d, _, _) => {
+                    Some(dev(DEVS[*d]))
+                }
                 _ => None,
             })
             .collect();

@@ -48,7 +48,7 @@ pub use self::{
 };
 use crate::{
     error::{Error, Result},
-    fs::{Dir, Durability, EntryKind},
+    fs::{Dir, Durability, EntryKind, FileStat},
 };
 
 /// The default limit on a document's size: 1 MiB.
@@ -289,6 +289,23 @@ impl Store {
     /// directory above it or its hint is a symbolic link.
     pub fn generation(&self, key: &Key) -> Result<u64> {
         generation::latest(self.open_key(key)?.as_ref())
+    }
+
+    /// [`Store::generation`] and the `lstat` data of that generation's version file (`None`
+    /// when the key was never written), from one opening of the key's directory: a change
+    /// detector that also notices a version file edited in place.
+    ///
+    /// # Errors
+    /// As [`Store::generation`].
+    pub fn generation_stat(&self, key: &Key) -> Result<(u64, Option<FileStat>)> {
+        let Some(dir) = self.open_key(key)? else {
+            return Ok((0, None));
+        };
+        let generation = generation::latest(Some(&dir))?;
+        if generation == 0 {
+            return Ok((0, None));
+        }
+        Ok((generation, dir.stat(generation::file_name(generation))?))
     }
 
     /// Whether a generation newer than `generation` exists for `key`: one `stat`. Versions

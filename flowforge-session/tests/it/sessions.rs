@@ -269,6 +269,26 @@ fn the_namespace_version_changes_exactly_when_the_state_does() {
     assert_ne!(state.version, v2);
     assert_eq!(state.history.len(), 1);
     assert_eq!(namespace_version(&layout, &dev).unwrap(), state.version);
+
+    // The latest version file edited in place, same size, modification time set back.
+    let time = alice.time_tracking().unwrap().unwrap();
+    let file = layout
+        .dev_store_dir(&dev)
+        .join("time-tracking")
+        .join(format!("{:020}.json", time.version.get()));
+    let before = fs::metadata(&file).unwrap();
+    let text = fs::read_to_string(&file).unwrap();
+    let edited = text.replacen("\"total_minutes\":5", "\"total_minutes\":7", 1);
+    assert_ne!(edited, text);
+    fs::write(&file, &edited).unwrap();
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_times(fs::FileTimes::new().set_modified(before.modified().unwrap()))
+        .unwrap();
+    assert_eq!(fs::metadata(&file).unwrap().len(), before.len());
+    assert_ne!(namespace_version(&layout, &dev).unwrap(), state.version);
 }
 
 #[test]
