@@ -76,17 +76,18 @@ impl Status {
     ///
     /// The result is exactly what [`Repo::status`] would return now, provided every path that
     /// changed since the status was computed is passed. The cost follows the paths, not the
-    /// number of tracked files:
+    /// number of tracked files. Each path is classified by the same rule as the filesystem
+    /// watcher's events ([`watch::classify`](crate::watch::classify)):
     ///
     /// * a work-tree path is recomputed on its own (libgit2's index-to-work-tree diff limited
     ///   to it), widened to the topmost untracked directory above it so that untracked
-    ///   directories collapse as in a full status; a changed `.gitignore` or `.gitattributes`
-    ///   widens to its directory;
-    /// * `.git/index` refreshes the index side ([`refresh_index_and_head`](Self::refresh_index_and_head));
-    ///   `.git/HEAD`, refs and `packed-refs` re-read HEAD and the upstream;
-    /// * `.git/config`, `.git/info/exclude`, a path at the top of the work tree such as the
-    ///   top-level `.gitignore`, or more than a few thousand paths at once fall back to a full
-    ///   recompute for this call;
+    ///   directories collapse as in a full status; a changed nested `.gitignore` widens to its
+    ///   directory, a path inside a nested repository's `.git` to that repository;
+    /// * `.git/index`, `.git/HEAD`, refs and `packed-refs` re-read HEAD and the index side;
+    /// * `.git/config`, `.git/info/exclude`, `.git/info/sparse-checkout`, a submodule's state
+    ///   under `.git/modules/`, any `.gitattributes`, `.gitmodules`, the top-level `.gitignore`,
+    ///   the work tree's top itself, or more than a few thousand paths at once fall back to a
+    ///   full recompute for this call;
     /// * everything else git writes inside `.git` (objects, logs, `index.lock`) and paths
     ///   outside the repository cause no work.
     ///

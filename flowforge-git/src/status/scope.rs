@@ -7,8 +7,12 @@ use std::{
 };
 
 use git2::Index;
+use notify::EventKind;
 
-use crate::Repo;
+use crate::{
+    Repo,
+    watch::classify::{Class, Roots, classify},
+};
 
 /// Above this many changed paths one full recompute is cheaper than many limited ones.
 const MAX_PATHS: usize = 2000;
@@ -24,51 +28,48 @@ pub(crate) struct Plan {
     pub worktree: Vec<Vec<u8>>,
 }
 
-/// Classifies every changed path.
+/// Classifies every changed path by the watcher's rule ([`classify`]), so that a path
+/// reported here and the same path seen by the watcher call for the same recomputation.
 pub(crate) fn plan(repo: &Repo, changed: &[PathBuf]) -> Plan {
     let mut plan = Plan::default();
     if changed.len() > MAX_PATHS {
         plan.full = true;
         return plan;
     }
+    let roots = Roots {
+        workdir: repo.workdir().to_path_buf(),
+        git_dir: repo.git_dir().to_path_buf(),
+        common_dir: repo.common_dir().to_path_buf(),
+    };
     for path in changed {
-        let absolute = absolute(repo, path);
-        for dir in [repo.git_dir(), repo.common_dir()] {
-            if let Ok(inside) = absolute.strip_prefix(dir) {
-                classify_git_path(inside, &mut plan);
+        let mut absolute = absolute(repo, path);
+        if let Ok(rel) = absolute.strip_prefix(repo.workdir()) {
+            // `a/../b` is `b`; a path leaving the work tree is not ours.
+            let Some(rel) = normalize(rel) else {
+                continue;
+            };
+            if rel.is_empty() {
+                plan.full = true; // the whole work tree
+                continue;
             }
+            absolute = repo.workdir().join(OsStr::from_bytes(&rel));
         }
-        let Ok(rel) = absolute.strip_prefix(repo.workdir()) else {
-            continue; // outside the work tree (or a git dir elsewhere)
-        };
-        if rel.starts_with(".git") {
-            continue; // the git dir itself was handled above
-        }
-        let Some(rel) = normalize(rel) else {
-            continue;
-        };
-        let rel = widen_special(rel);
-        if rel.is_empty() {
-            plan.full = true;
-        } else {
-            plan.worktree.push(rel);
+        // Any kind of change: the path may be anything, a new directory included.
+        match classify(&roots, &EventKind::Any, &absolute) {
+            Class::Ignore | Class::Cookie(_) => {}
+            Class::WorkTree(rel) | Class::MaybeNewDir(rel) => {
+                let rel = rel.as_os_str().as_bytes().to_vec();
+                if rel.is_empty() {
+                    plan.full = true;
+                } else {
+                    plan.worktree.push(rel);
+                }
+            }
+            Class::Index | Class::Refs => plan.head = true,
+            Class::Everything | Class::Gone => plan.full = true,
         }
     }
     plan
-}
-
-/// Paths inside the git directory: only some change an answer.
-fn classify_git_path(inside: &Path, plan: &mut Plan) {
-    if inside == Path::new("config") || inside == Path::new("info/exclude") {
-        plan.full = true;
-        return;
-    }
-    let first = inside.components().next().map(Component::as_os_str);
-    // `index` is noticed through its fingerprint on every call; objects, logs, locks and the
-    // rest change no answer.
-    if let Some("HEAD" | "refs" | "packed-refs") = first.and_then(OsStr::to_str) {
-        plan.head = true;
-    }
 }
 
 /// Makes `path` absolute against the work tree, resolving symbolic links in its parents so
@@ -106,19 +107,6 @@ fn normalize(rel: &Path) -> Option<Vec<u8>> {
         }
     }
     Some(parts.join(OsStr::new("/")).as_bytes().to_vec())
-}
-
-/// A changed ignore or attributes file changes answers in its whole directory; a change inside
-/// a nested repository's `.git` changes at most how that repository shows.
-fn widen_special(rel: Vec<u8>) -> Vec<u8> {
-    let parts: Vec<&[u8]> = rel.split(|&b| b == b'/').collect();
-    if let Some(at) = parts.iter().position(|p| *p == b".git") {
-        return parts[..at].join(&b'/');
-    }
-    match parts.last() {
-        Some(&(b".gitignore" | b".gitattributes")) => parts[..parts.len() - 1].join(&b'/'),
-        _ => rel,
-    }
 }
 
 /// Widens each path to the topmost directory above it that holds no index entry (so that an
@@ -161,4 +149,53 @@ pub(crate) fn widen(index: &Index, paths: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
 pub(crate) fn is_under(path: &[u8], scope: &[u8]) -> bool {
     path.strip_prefix(scope)
         .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The paths the watcher and `refresh_paths` once classified differently now call for
+    /// the same recomputation, because both use [`classify`].
+    #[test]
+    fn refresh_paths_classifies_as_the_watcher_does() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        git2::Repository::init(dir.path()).expect("init");
+        let repo = Repo::open(dir.path()).expect("open");
+        let top = repo.workdir().to_path_buf();
+        let full = |rel: &str| plan(&repo, &[PathBuf::from(rel)]).full;
+        for rel in [
+            ".gitattributes",
+            "docs/.gitattributes",
+            ".gitmodules",
+            ".gitignore",
+            ".git/config",
+            ".git/info/exclude",
+            ".git/info/sparse-checkout",
+            ".git/modules/sm/HEAD",
+            "",
+        ] {
+            assert!(full(rel), "{rel:?} recomputes everything");
+            assert!(full(top.join(rel).to_str().expect("utf-8")), "{rel:?}");
+        }
+        let one = plan(&repo, &[PathBuf::from("docs/.gitignore")]);
+        assert_eq!((one.full, one.worktree), (false, vec![b"docs".to_vec()]));
+        let one = plan(&repo, &[PathBuf::from("sub/.git/HEAD")]);
+        assert_eq!(one.worktree, vec![b"sub".to_vec()]);
+        let one = plan(&repo, &[PathBuf::from("a/../b/./c")]);
+        assert_eq!(one.worktree, vec![b"b/c".to_vec()]);
+        for rel in [
+            ".git/objects/ab/cd",
+            ".git/index.lock",
+            ".git/logs/HEAD",
+            "../x",
+        ] {
+            let nothing = plan(&repo, &[PathBuf::from(rel)]);
+            assert!(
+                !nothing.full && !nothing.head && nothing.worktree.is_empty(),
+                "{rel}"
+            );
+        }
+        assert!(plan(&repo, &[PathBuf::from(".git/refs/heads/main")]).head);
+    }
 }
