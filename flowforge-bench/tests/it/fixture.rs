@@ -205,21 +205,25 @@ fn calibration_grows_the_repository_up_to_its_cap() {
 fn calibration_shrinks_the_repository_and_removes_emptied_directories() {
     // Every `git status` is a process: far over 0.1 ms, so each step shrinks 8 times.
     let fixture = calibrated(Calibrate {
-        start_files: 200,
+        start_files: 2_100,
         max_steps: 3,
         ..Calibrate::aiming_at(0.1)
     });
     let c = fixture.calibration().unwrap().clone();
     let sizes: Vec<usize> = c.steps.iter().map(|s| s.files).collect();
-    assert_eq!(sizes, [200, 25, 3]);
+    assert_eq!(sizes, [2_100, 263, 33]);
     assert_eq!(c.stopped_by.as_deref(), Some("max steps"));
-    assert_clean_with(&fixture, 3);
-    // Files 0..200 filled m000/d0000 … d0003; only d0000 is left.
-    let leaves: Vec<_> = fs::read_dir(fixture.repo().join("m000"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(leaves, ["d0000"]);
+    assert_clean_with(&fixture, 33);
+    // 2,100 files filled m000/d0000 … d0039 and m001/d0040, d0041; only d0000 is left.
+    let names = |dir: &Path| -> Vec<String> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| !n.starts_with('.'))
+            .collect()
+    };
+    assert_eq!(names(fixture.repo()), ["m000"]);
+    assert_eq!(names(&fixture.repo().join("m000")), ["d0000"]);
     // Edits still land on tracked files.
     let mut fixture = fixture;
     let edited = fixture.edit_next_file().unwrap();
