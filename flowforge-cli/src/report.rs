@@ -129,7 +129,8 @@ fn merge(report: &mut Report, other: Report) {
     let sum = |mine: &mut Vec<Minutes>, theirs: Vec<Minutes>| {
         let mut by: BTreeMap<String, u64> = mine.drain(..).map(|m| (m.name, m.minutes)).collect();
         for m in theirs {
-            *by.entry(m.name).or_default() += m.minutes;
+            let sum = by.entry(m.name).or_default();
+            *sum = sum.saturating_add(m.minutes);
         }
         *mine = (by.into_iter())
             .map(|(name, minutes)| Minutes { name, minutes })
@@ -137,7 +138,7 @@ fn merge(report: &mut Report, other: Report) {
     };
     sum(&mut report.time_per_developer, other.time_per_developer);
     sum(&mut report.time_per_task, other.time_per_task);
-    report.total_minutes += other.total_minutes;
+    report.total_minutes = report.total_minutes.saturating_add(other.total_minutes);
     report.conflicts.extend(other.conflicts);
     report.problems.extend(other.problems);
 }

@@ -14,7 +14,7 @@ use crate::{
 pub enum TimeCommand {
     /// Add minutes to the developer's time tracking (never lost under concurrent writers).
     Add {
-        /// Whole minutes to add.
+        /// Whole minutes to add: at most 525600 (one year) per addition.
         #[arg(long)]
         minutes: u64,
         /// The task the time belongs to.

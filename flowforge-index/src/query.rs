@@ -202,7 +202,8 @@ impl Index {
         conflicts
     }
 
-    /// Minutes `dev` recorded inside `range`. O(log n + log entries).
+    /// Minutes `dev` recorded inside `range`, saturating at `u64::MAX` (only corrupt entries
+    /// get there: additions are bounded). O(log n + log entries).
     pub fn time_of(&self, dev: &DeveloperId, range: &TimeRange) -> u64 {
         let Some(record) = self.record(dev) else {
             return 0;
@@ -211,8 +212,7 @@ impl Index {
         let to = record.time.partition_point(|e| e.recorded_at < range.end);
         record.time[from..to.max(from)]
             .iter()
-            .map(|e| e.minutes)
-            .sum()
+            .fold(0u64, |sum, e| sum.saturating_add(e.minutes))
     }
 
     /// Minutes per developer inside `range`; developers with none are left out.
@@ -223,14 +223,15 @@ impl Index {
             .collect()
     }
 
-    /// Minutes recorded on `task` inside `range`, by everyone. O(log n + log entries).
+    /// Minutes recorded on `task` inside `range`, by everyone, saturating at `u64::MAX`.
+    /// O(log n + log entries).
     pub fn time_on(&self, task: &TaskId, range: &TimeRange) -> u64 {
         let Some(times) = self.derived.time_by_task.get(task) else {
             return 0;
         };
         let from = times.partition_point(|t| t.at < range.start);
         let to = times.partition_point(|t| t.at < range.end);
-        times[from..to.max(from)].iter().map(|t| t.minutes).sum()
+        (times[from..to.max(from)].iter()).fold(0u64, |sum, t| sum.saturating_add(t.minutes))
     }
 
     /// Minutes per task inside `range`; tasks with none are left out.

@@ -81,8 +81,11 @@ impl DevRecord {
         self.session.as_ref().filter(|s| s.active)
     }
 
-    /// Every session of the record: the history, then the current one.
+    /// Every session of the record once: the history, then the current one unless it is
+    /// the last ended session, already archived in the history.
     pub fn sessions(&self) -> impl Iterator<Item = &Session> {
-        self.history.iter().chain(self.session.as_ref())
+        let current = (self.session.as_ref())
+            .filter(|c| !self.history.iter().any(|h| h.session_id == c.session_id));
+        self.history.iter().chain(current)
     }
 }

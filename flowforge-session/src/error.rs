@@ -105,6 +105,14 @@ pub enum Error {
         /// The version found, `none` when absent.
         found: String,
     },
+    /// An addition of minutes is larger than one addition may be.
+    #[error("{minutes} minutes is more than one addition may carry ({limit} minutes, one year)")]
+    TooManyMinutes {
+        /// The minutes asked for.
+        minutes: u64,
+        /// The limit, [`MAX_ADD_MINUTES`](crate::time::MAX_ADD_MINUTES).
+        limit: u64,
+    },
     /// The developer's namespace was never initialised.
     #[error("developer {developer} has no namespace (run `flowforge dev init {developer}`)")]
     NotInitialised {
@@ -184,6 +192,7 @@ impl Error {
             Error::Core(_)
                 | Error::InvalidKey { .. }
                 | Error::InvalidSessionId { .. }
+                | Error::TooManyMinutes { .. }
                 | Error::NotInitialised { .. }
         )
     }

@@ -245,7 +245,8 @@ impl Namespace {
         let mut ended = active.value.clone();
         ended.active = false;
         ended.end_time = Some(now);
-        let minutes = now.duration_since(active.value.start_time).as_secs().max(0) as u64 / 60;
+        let minutes = (now.duration_since(active.value.start_time).as_secs().max(0) as u64 / 60)
+            .min(crate::time::MAX_ADD_MINUTES);
         let history = crate::state::history_path(&self.layout, &self.dev, &ended.session_id)?;
         // A deleted `sessions/history/` is made again (never through a link).
         crate::fs::create_private_dir_all(

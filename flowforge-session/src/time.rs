@@ -15,6 +15,11 @@ use crate::{
     view,
 };
 
+/// The most minutes one addition may carry: one year (525,600 minutes). Larger additions are
+/// refused, so no sum of real entries comes near `u64::MAX`; a session that lasted longer is
+/// counted as this many minutes.
+pub const MAX_ADD_MINUTES: u64 = 525_600;
+
 /// What an addition of minutes belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddMinutes {
@@ -40,9 +45,16 @@ impl Namespace {
     /// no earlier time is lost.
     ///
     /// # Errors
-    /// [`Error::Contended`](crate::Error::Contended) when the retry budget is spent, or the
-    /// store's errors.
+    /// [`Error::TooManyMinutes`](crate::Error::TooManyMinutes) above [`MAX_ADD_MINUTES`]
+    /// (nothing written), [`Error::Contended`](crate::Error::Contended) when the retry budget is
+    /// spent, or the store's errors.
     pub fn add_minutes(&self, minutes: u64, what: &AddMinutes) -> Result<Versioned<TimeTracking>> {
+        if minutes > MAX_ADD_MINUTES {
+            return Err(crate::Error::TooManyMinutes {
+                minutes,
+                limit: MAX_ADD_MINUTES,
+            });
+        }
         let key = time_key();
         let view_path = self.layout.time_tracking(&self.dev);
         let mut seed: Option<TimeTracking> = None;

@@ -10,6 +10,7 @@ mod session;
 mod status;
 mod symlinks;
 mod sync;
+mod totals;
 
 /// The `flowforge` binary answering in-process: `FLOWFORGE_DAEMON=off`, so no test but the
 /// daemon's own starts a daemon.

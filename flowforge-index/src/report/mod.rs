@@ -356,13 +356,28 @@ impl Report {
         let time_per_task = (index.time_by_task(&range).into_iter())
             .map(|(task, m)| minutes((task.to_string(), m)))
             .collect();
-        let problems = (index.problems().into_iter())
+        let mut problems: Vec<ProblemLine> = (index.problems().into_iter())
             .map(|p| ProblemLine {
                 path: p.path.display().to_string(),
                 developer: p.developer,
                 message: p.message,
             })
             .collect();
+        // Sums are checked: a total past u64::MAX comes only from corrupt time entries, and the
+        // report says so instead of wrapping.
+        let total = (time_per_developer.iter())
+            .try_fold(0u64, |sum, m| sum.checked_add(m.minutes))
+            .filter(|_| time_per_developer.iter().all(|m| m.minutes < u64::MAX));
+        let total_minutes = total.unwrap_or_else(|| {
+            problems.push(ProblemLine {
+                path: index.layout().root().display().to_string(),
+                developer: None,
+                message: "the recorded minutes add up to more than 18446744073709551615: \
+                          a time entry is corrupt, the totals are capped"
+                    .to_owned(),
+            });
+            u64::MAX
+        });
         Ok(Self {
             period: options.period,
             timezone: zone.name.clone(),
@@ -373,7 +388,7 @@ impl Report {
             active,
             sessions: sessions.into_iter().map(|(_, line)| line).collect(),
             tasks,
-            total_minutes: time_per_developer.iter().map(|m| m.minutes).sum(),
+            total_minutes,
             time_per_developer,
             time_per_task,
             conflicts: index.conflicts(),
