@@ -150,7 +150,6 @@ fn ask(cli: &Cli, args: &[OsString], mode: Mode) -> Result<Asked, Trouble> {
             }
             vars
         },
-        max_age_ms: None,
     };
     let mut options = ClientOptions::new(version());
     if mode == Mode::Require {

@@ -54,7 +54,6 @@ fn main() -> anyhow::Result<()> {
             args: vec!["count".into(), word.into()],
             cwd: std::env::current_dir()?.display().to_string(),
             env: Default::default(),
-            max_age_ms: None,
         };
         match Client::connect(&location, &options)?.run(&request)? {
             Answer::Done(done) => print!("{}", String::from_utf8_lossy(&done.stdout)),

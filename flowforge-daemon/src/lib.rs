@@ -42,7 +42,6 @@
 //!     args: vec!["echo".into(), "hi".into()],
 //!     cwd: "/".into(),
 //!     env: Default::default(),
-//!     max_age_ms: None,
 //! };
 //! match client.run(&request)? {
 //!     Answer::Done(done) => assert_eq!(done.stdout, b"echo hi"),

@@ -30,10 +30,6 @@ pub struct RunRequest {
     /// The client's environment variables that bear on the answer.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// `Some(ms)`: the client accepts an answer computed up to `ms` milliseconds ago (the answer
-    /// says so); `None`: the answer reflects every change made before the request.
-    #[serde(default)]
-    pub max_age_ms: Option<u64>,
 }
 
 /// What a handler makes of a [`RunRequest`].

@@ -103,7 +103,6 @@ pub fn request(args: &[&str]) -> RunRequest {
         args: args.iter().map(|a| (*a).to_owned()).collect(),
         cwd: "/somewhere".into(),
         env: Default::default(),
-        max_age_ms: None,
     }
 }
 
