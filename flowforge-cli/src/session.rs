@@ -1,4 +1,4 @@
-//! `flowforge session start|end|show|history|restore`.
+//! `flowforge session start|end|pause|resume|show|history|restore`.
 
 use std::ffi::OsString;
 
@@ -32,8 +32,16 @@ pub enum SessionCommand {
         #[arg(long)]
         local: bool,
     },
-    /// End the active session: archive it, release its claim, add its minutes.
+    /// End the active session: archive it, release its claim, add its minutes (paused time
+    /// left out).
     End,
+    /// Pause the active session: time until `session resume` is not counted.
+    Pause {
+        /// Why (kept as the pause's description).
+        reason: Option<String>,
+    },
+    /// Resume the paused session.
+    Resume,
     /// Show the current session.
     Show {
         /// Print the session as JSON with FlowForge's field names (`null` when none).
@@ -111,8 +119,16 @@ pub fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResul
             );
             remote::after_end(ctx, &dev, ended.session.value.task_id.as_ref(), out)?;
         }
+        SessionCommand::Pause { reason } => {
+            let paused = ns.pause_session(reason.as_deref())?;
+            outln!(out, "paused session {}", paused.value.session_id);
+        }
+        SessionCommand::Resume => {
+            let resumed = ns.resume_session()?;
+            outln!(out, "resumed session {}", resumed.value.session_id);
+        }
         SessionCommand::Show { json } => {
-            let current = ns.current_session()?.map(|v| v.value);
+            let current = ns.session()?;
             if json {
                 outln!(out, "{}", to_json(&current)?);
             } else {
@@ -178,6 +194,7 @@ fn to_json(value: &impl serde::Serialize) -> CliResult<String> {
 fn describe(s: &Session) -> String {
     let task = s.task_id.as_ref().map_or("-".to_owned(), |t| t.to_string());
     let state = match (s.active, s.end_time) {
+        (true, _) if flowforge_session::pause::is_paused(s) => "paused".to_owned(),
         (true, _) => "active".to_owned(),
         (false, Some(end)) => format!("ended {end}"),
         (false, None) => "ended".to_owned(),

@@ -3,6 +3,8 @@
 //! With `--porcelain` (or `-z`, which implies it) the output is byte-identical to
 //! `git status --porcelain=v1` with the same flags: paths relative to the repository's top,
 //! quoted as git quotes them. `--json` prints FlowForge's `cache/git-status.json` snapshot.
+//! When a developer is given (`--dev` or the environment) and has a namespace, the snapshot
+//! is also written to their `dev-<id>/cache/git-status.json`.
 
 use std::{
     sync::Arc,
@@ -51,11 +53,18 @@ pub fn run(ctx: &Context, args: &StatusArgs, engine: Engine<'_>, out: &mut Outpu
             (Arc::new(status), None)
         }
     };
-    if args.json {
-        let mut cache = status.to_cache();
-        if let Some(at) = proven_at.and_then(|at| at.duration_since(UNIX_EPOCH).ok()) {
-            cache.timestamp = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);
+    let mut cache = status.to_cache();
+    if let Some(at) = proven_at.and_then(|at| at.duration_since(UNIX_EPOCH).ok()) {
+        cache.timestamp = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);
+    }
+    // Computed for a developer (--dev or the environment) with a namespace: cached where the
+    // bash tools and the index's `touching` read it.
+    if let Ok(dev) = ctx.developer() {
+        if ctx.layout.dev_config(&dev).is_file() {
+            flowforge_session::compat::write_git_status_cache(&ctx.layout, &dev, &cache)?;
         }
+    }
+    if args.json {
         let json = serde_json::to_string_pretty(&cache).map_err(CliError::failure)?;
         outln!(out, "{json}");
     } else if args.porcelain || args.nul {

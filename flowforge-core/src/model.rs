@@ -17,6 +17,12 @@ pub type Extra = Map<String, Value>;
 
 /// A work session: `dev-<id>/sessions/current.json` and the files of `sessions/history/`.
 ///
+/// Besides its own shape it reads the shape of the FlowForge v2 sessions schema, where
+/// `active` is absent (then `status` `active` or `paused` means active), `developerId` is
+/// absent (then `user` names the developer) and `taskId` may be a number. The fields the v2
+/// tools read — `user`, `lastActivity`, `status` — live in [`extra`](Session::extra); see
+/// [`Session::user`] and [`Session::last_activity`].
+///
 /// ```
 /// use flowforge_core::model::Session;
 /// let json = r#"{"active":true,"sessionId":"s-1","startTime":"2025-09-18T10:00:00Z",
@@ -28,7 +34,7 @@ pub type Extra = Map<String, Value>;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "RawSession")]
 pub struct Session {
     /// Whether the session is running.
     pub active: bool,
@@ -56,6 +62,110 @@ pub struct Session {
     /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// The v2 field naming the developer (`user`).
+pub const SESSION_USER: &str = "user";
+/// The v2 field holding the time of the last activity (`lastActivity`).
+pub const SESSION_LAST_ACTIVITY: &str = "lastActivity";
+/// The v2 field holding the state: `active`, `paused`, `ended` or `abandoned` (`status`).
+pub const SESSION_STATUS: &str = "status";
+
+impl Session {
+    /// The v2 `user` field, if present.
+    pub fn user(&self) -> Option<&str> {
+        self.extra.get(SESSION_USER)?.as_str()
+    }
+
+    /// The v2 `lastActivity` field, if present and a valid timestamp.
+    pub fn last_activity(&self) -> Option<Timestamp> {
+        self.extra
+            .get(SESSION_LAST_ACTIVITY)?
+            .as_str()?
+            .parse()
+            .ok()
+    }
+
+    /// The v2 `status` field, if present.
+    pub fn status(&self) -> Option<&str> {
+        self.extra.get(SESSION_STATUS)?.as_str()
+    }
+
+    /// Records an activity at `at`: sets `user` to the developer and `lastActivity` to `at`,
+    /// the fields the v2 tools read.
+    pub fn touch(&mut self, at: Timestamp) {
+        self.extra.insert(
+            SESSION_USER.to_owned(),
+            Value::from(self.developer_id.as_str()),
+        );
+        self.extra.insert(
+            SESSION_LAST_ACTIVITY.to_owned(),
+            Value::from(at.to_string()),
+        );
+    }
+}
+
+/// Every shape of [`Session`] that is read: its own and the v2 schema's.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSession {
+    #[serde(default)]
+    active: Option<bool>,
+    session_id: String,
+    start_time: Timestamp,
+    #[serde(default)]
+    task_id: Option<Value>,
+    #[serde(default)]
+    developer_id: Option<DeveloperId>,
+    #[serde(default)]
+    branch: Option<String>,
+    #[serde(default)]
+    provider: Option<String>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    end_time: Option<Timestamp>,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
+impl TryFrom<RawSession> for Session {
+    type Error = String;
+
+    fn try_from(raw: RawSession) -> Result<Self, String> {
+        let developer_id = match raw.developer_id {
+            Some(id) => id,
+            None => match raw.extra.get(SESSION_USER).and_then(Value::as_str) {
+                Some(user) => DeveloperId::new(user).map_err(|e| e.to_string())?,
+                None => return Err("missing field `developerId` (or `user`)".to_owned()),
+            },
+        };
+        let active = match raw.active {
+            Some(active) => active,
+            None => match raw.extra.get(SESSION_STATUS).and_then(Value::as_str) {
+                Some(status) => matches!(status, "active" | "paused"),
+                None => raw.end_time.is_none(),
+            },
+        };
+        let task_id = match raw.task_id {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(TaskId::new(&s).map_err(|e| e.to_string())?),
+            Some(Value::Number(n)) => Some(TaskId::new(&n.to_string()).map_err(|e| e.to_string())?),
+            Some(other) => return Err(format!("taskId is neither a string nor a number: {other}")),
+        };
+        Ok(Session {
+            active,
+            session_id: raw.session_id,
+            start_time: raw.start_time,
+            task_id,
+            developer_id,
+            branch: raw.branch,
+            provider: raw.provider,
+            metadata: raw.metadata.unwrap_or_default(),
+            end_time: raw.end_time,
+            extra: raw.extra,
+        })
+    }
 }
 
 /// `team/config.json`: the team and its members.
@@ -103,8 +213,8 @@ pub struct DeveloperInfo {
 /// `team/task-assignments.json`: who holds which task.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TaskAssignments {
-    /// Assignments by task.
-    #[serde(default)]
+    /// Assignments by task (`assignments` in some v2 documents).
+    #[serde(default, alias = "assignments")]
     pub tasks: BTreeMap<TaskId, TaskAssignment>,
     /// Unknown fields, kept.
     #[serde(flatten)]
@@ -115,18 +225,37 @@ pub struct TaskAssignments {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskAssignment {
     /// Who holds the task.
+    #[serde(alias = "developer", alias = "developerId")]
     pub assignee: DeveloperId,
     /// `claimed`, `in_progress`, `completed`, … (kept as written).
     pub status: String,
     /// When it was claimed.
+    #[serde(alias = "claimedAt")]
     pub claimed_at: Timestamp,
     /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
+impl TaskAssignment {
+    /// Whether the assignment still holds the task: every status but `completed`, `done`,
+    /// `cancelled`, `released`, `abandoned` and `unassigned`.
+    pub fn holds(&self) -> bool {
+        !matches!(
+            self.status.as_str(),
+            "completed" | "done" | "cancelled" | "released" | "abandoned" | "unassigned"
+        )
+    }
+}
+
 /// `dev-<id>/time-tracking.json`.
+///
+/// The v2 tools' shape `{"totalTime": <seconds>, "lastUpdated": …, "sessions": []}` reads too:
+/// without `total_minutes`, `totalTime` (seconds, the sum of the sessions' `duration`) gives the
+/// minutes; `totalTime` stays in [`extra`](TimeTracking::extra), and
+/// [`TimeTracking::set_total_minutes`] keeps it in step.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "RawTimeTracking")]
 pub struct TimeTracking {
     /// The sum of all entries' minutes.
     #[serde(default)]
@@ -137,6 +266,62 @@ pub struct TimeTracking {
     /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// The v2 field holding the total in seconds.
+pub const TOTAL_TIME_SECONDS: &str = "totalTime";
+
+impl TimeTracking {
+    /// Sets `total_minutes`, and the v2 `totalTime` (seconds) when the document has one.
+    pub fn set_total_minutes(&mut self, minutes: u64) {
+        self.total_minutes = minutes;
+        if self.extra.contains_key(TOTAL_TIME_SECONDS) {
+            self.extra.insert(
+                TOTAL_TIME_SECONDS.to_owned(),
+                Value::from(minutes.saturating_mul(60)),
+            );
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawTimeTracking {
+    #[serde(default, alias = "totalMinutes")]
+    total_minutes: Option<u64>,
+    #[serde(default)]
+    sessions: Vec<Value>,
+    #[serde(flatten)]
+    extra: Extra,
+}
+
+impl From<RawTimeTracking> for TimeTracking {
+    fn from(raw: RawTimeTracking) -> Self {
+        let total_minutes = raw.total_minutes.unwrap_or_else(|| {
+            raw.extra
+                .get(TOTAL_TIME_SECONDS)
+                .and_then(Value::as_f64)
+                .map_or(0, |seconds| (seconds.max(0.0) / 60.0) as u64)
+        });
+        // Entries in this model's shape are kept as entries; others (the v2 tools' free-form
+        // entries) stay as they were, under `legacySessions`.
+        let mut sessions = Vec::new();
+        let mut legacy = Vec::new();
+        for entry in raw.sessions {
+            match serde_json::from_value::<TimeEntry>(entry.clone()) {
+                Ok(e) => sessions.push(e),
+                Err(_) => legacy.push(entry),
+            }
+        }
+        let mut extra = raw.extra;
+        if !legacy.is_empty() {
+            extra.insert("legacySessions".to_owned(), Value::from(legacy));
+        }
+        TimeTracking {
+            total_minutes,
+            sessions,
+            extra,
+        }
+    }
 }
 
 /// One entry of [`TimeTracking::sessions`].
@@ -160,7 +345,9 @@ pub struct TimeEntry {
 /// `dev-<id>/cache/git-status.json`: a snapshot of the repository's status.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GitStatusCache {
-    /// When the snapshot was taken, in seconds since the Unix epoch (as `date +%s`).
+    /// When the snapshot was taken, in seconds since the Unix epoch (as `date +%s`); the
+    /// ISO 8601 string of the v2 documentation reads too.
+    #[serde(deserialize_with = "seconds_or_iso8601")]
     pub timestamp: i64,
     /// The checked-out branch, or `HEAD` when detached.
     pub branch: String,
@@ -176,6 +363,23 @@ pub struct GitStatusCache {
     /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+fn seconds_or_iso8601<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    use serde::de::Error as _;
+    match Value::deserialize(d)? {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .ok_or_else(|| D::Error::custom("timestamp out of range")),
+        Value::String(s) => s
+            .parse::<Timestamp>()
+            .map(|t| t.as_second())
+            .map_err(D::Error::custom),
+        other => Err(D::Error::custom(format!(
+            "timestamp is neither seconds nor ISO 8601: {other}"
+        ))),
+    }
 }
 
 /// `dev-<id>/config.json`: the namespace's own configuration.

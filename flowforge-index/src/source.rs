@@ -27,7 +27,7 @@ use std::{
 
 use flowforge_core::{
     DeveloperId, Layout, TaskId, escape_bytes,
-    model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig, TimeTracking},
+    model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig},
 };
 use flowforge_session::{
     fs::{EntryKind, FileStat, read_json},
@@ -231,6 +231,7 @@ pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> Stamp {
             }
             if version.time == 0 {
                 views.push(layout.time_tracking(dev));
+                views.push(flowforge_session::compat::cache_time_tracking(layout, dev));
             }
         }
         Err(_) => stamp.word(2),
@@ -298,7 +299,8 @@ pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Prob
     let current_path = layout.current_session(dev);
     let session: Option<Session> = match state.session {
         Some(versioned) => Some(versioned.value),
-        None => read_json(layout.root(), &current_path).map_err(|e| problem(&current_path, &e))?,
+        None => flowforge_session::compat::read_session_view(layout, dev)
+            .map_err(|e| problem(&current_path, &e))?,
     };
     if let Some(s) = &session {
         check_owner(s, dev, &current_path)?;
@@ -312,8 +314,8 @@ pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Prob
     let mut time = match state.time {
         Some(versioned) => versioned.value.sessions,
         None => {
-            (read_json::<TimeTracking>(layout.root(), &time_path)
-                .map_err(|e| problem(&time_path, &e))?)
+            (flowforge_session::compat::read_time_view(layout, dev)
+                .map_err(|e| problem(error_path(&e).unwrap_or(&time_path), &e))?)
             .unwrap_or_default()
             .sessions
         }

@@ -118,13 +118,16 @@ fn versions(store: &Store) -> Result<ClaimsVersion> {
 }
 
 /// Claims `task` for `dev` on behalf of `session_id`. Taking over one's own claim (a new
-/// session on the same task) succeeds.
+/// session on the same task) succeeds. Before the team store holds any version of the task's
+/// claim, an assignment the bash tools wrote into `team/task-assignments.json` is honoured
+/// ([`compat`](crate::compat)).
 ///
 /// # Errors
 /// [`Error::ClaimHeld`] naming the holder when another developer holds it, or the store's
 /// errors.
 pub(crate) fn acquire(
     team: &Store,
+    layout: &Layout,
     task: &TaskId,
     dev: &DeveloperId,
     session_id: &str,
@@ -138,6 +141,16 @@ pub(crate) fn acquire(
         claimed_at: Timestamp::now(),
         extra,
     };
+    if team.generation(&key)? == 0 {
+        if let Some(held) = crate::compat::view_claim(layout, task) {
+            if held.assignee != *dev {
+                return Err(Error::ClaimHeld {
+                    task: task.clone(),
+                    holder: held.assignee,
+                });
+            }
+        }
+    }
     let mut expected = None;
     for _ in 0..team.options().retry.max_attempts {
         match team.compare_and_swap(&key, expected, &assignment)? {
@@ -204,7 +217,8 @@ fn contended(team: &Store, key: &Key) -> Error {
 }
 
 /// Releases `task`: `dev`'s own claim, or with [`ReleaseOptions::force`] anyone's. Returns
-/// the released claim.
+/// the released claim. A claim only `team/task-assignments.json` records (written by the bash
+/// tools) is taken over by the store first, so the release removes it from the file too.
 ///
 /// # Errors
 /// [`Error::NotClaimed`] when nobody holds it, [`Error::ClaimHeld`] when another developer
@@ -218,6 +232,19 @@ pub fn release(
 ) -> Result<Claim> {
     let team = team_store(layout, store_options);
     let key = Key::claim(task);
+    // A claim only the bash tools' file records: the store takes it over, then releases it.
+    if team.generation(&key)? == 0 {
+        if let Some(held) = crate::compat::view_claim(layout, task) {
+            if held.assignee != *dev && !options.force {
+                return Err(Error::ClaimHeld {
+                    task: task.clone(),
+                    holder: held.assignee,
+                });
+            }
+            // Losing this race means the store holds a claim now: released below as usual.
+            let _ = team.compare_and_swap(&key, None, &held)?;
+        }
+    }
     for _ in 0..team.options().retry.max_attempts {
         let Some(current) = team.get::<TaskAssignment>(&key)? else {
             return Err(Error::NotClaimed { task: task.clone() });

@@ -150,6 +150,22 @@ pub enum Error {
         /// The developer.
         developer: DeveloperId,
     },
+    /// The session is already paused.
+    #[error("session {session_id} of {developer} is already paused")]
+    AlreadyPaused {
+        /// The developer.
+        developer: DeveloperId,
+        /// The session.
+        session_id: String,
+    },
+    /// The session is not paused.
+    #[error("session {session_id} of {developer} is not paused")]
+    NotPaused {
+        /// The developer.
+        developer: DeveloperId,
+        /// The session.
+        session_id: String,
+    },
     /// No ended session with that id is in the history.
     #[error("no session {session_id} in the history of {developer}")]
     NotInHistory {

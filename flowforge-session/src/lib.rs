@@ -62,10 +62,12 @@ compile_error!(
 );
 
 pub mod claim;
+pub mod compat;
 mod error;
 pub mod fs;
 mod handle;
 pub mod namespace;
+pub mod pause;
 pub mod session;
 pub mod state;
 pub mod store;

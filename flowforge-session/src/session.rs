@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::{
-    claim,
+    claim, compat,
     error::{Error, Result},
     fs::write_json,
     handle::{Namespace, session_key},
@@ -58,6 +58,44 @@ impl Namespace {
         self.store.get(&session_key())
     }
 
+    /// The latest session: from the store, or — before the store ever held one — from
+    /// `sessions/current.json` as the bash tools wrote it (a reset session is none).
+    ///
+    /// # Errors
+    /// The store's read errors, or those of [`compat::read_session_view`].
+    pub fn session(&self) -> Result<Option<Session>> {
+        match self.current_session()? {
+            Some(current) => Ok(Some(current.value)),
+            None if self.store.generation(&session_key())? == 0 => {
+                compat::read_own_session_view(&self.layout, &self.dev)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The latest session for a write: when the store never held one, a session the bash
+    /// tools left in `sessions/current.json` is first taken over by the store.
+    pub(crate) fn current_for_write(&self) -> Result<Option<Versioned<Session>>> {
+        let key = session_key();
+        if let Some(current) = self.store.get(&key)? {
+            return Ok(Some(current));
+        }
+        if self.store.generation(&key)? != 0 {
+            return Ok(None);
+        }
+        let Some(found) = compat::read_own_session_view(&self.layout, &self.dev)? else {
+            return Ok(None);
+        };
+        match self.store.compare_and_swap(&key, None, &found)? {
+            Cas::Swapped(version) => Ok(Some(Versioned {
+                value: found,
+                version,
+            })),
+            // Another process of the developer wrote first: its version is the truth.
+            Cas::Conflict(now) => Ok(now),
+        }
+    }
+
     /// Starts a session on `task`: claims the task (exactly one of any number of developers
     /// racing for it wins), then publishes the session. A developer has one active session;
     /// another is refused unless [`StartOptions::replace`] ends it first.
@@ -67,7 +105,7 @@ impl Namespace {
     /// when another process of the same developer changed the session meanwhile (the claim
     /// taken is released again), or the store's errors.
     pub fn start_session(&self, task: &TaskId, options: &StartOptions) -> Result<Started> {
-        let current = self.current_session()?;
+        let current = self.current_for_write()?;
         if let Some(active) = current.as_ref().filter(|c| c.value.active) {
             if !options.replace {
                 return Err(Error::SessionActive {
@@ -77,7 +115,7 @@ impl Namespace {
                 });
             }
         }
-        let session = Session {
+        let mut session = Session {
             active: true,
             session_id: new_session_id(),
             start_time: Timestamp::now(),
@@ -89,6 +127,8 @@ impl Namespace {
             end_time: None,
             extra: serde_json::Map::new(),
         };
+        let at = session.start_time;
+        mark(&mut session, ACTIVE, at);
         self.start(session, current)
     }
 
@@ -102,6 +142,7 @@ impl Namespace {
         F: FnMut(&mut Session),
     {
         let key = session_key();
+        self.current_for_write()?;
         let updated =
             self.store.update(&key, |current: Option<&Session>| {
                 let mut session = current.filter(|s| s.active).cloned().ok_or_else(|| {
@@ -110,6 +151,7 @@ impl Namespace {
                     }
                 })?;
                 f(&mut session);
+                session.touch(Timestamp::now());
                 Ok(session)
             })?;
         view::publish(
@@ -130,7 +172,7 @@ impl Namespace {
     /// replaced it meanwhile, or the store's errors.
     pub fn end_session(&self) -> Result<Ended> {
         let current = self
-            .current_session()?
+            .current_for_write()?
             .filter(|c| c.value.active)
             .ok_or_else(|| Error::NoActiveSession {
                 developer: self.dev.clone(),
@@ -162,7 +204,7 @@ impl Namespace {
                 session_id: session_id.to_owned(),
             }
         })?;
-        let current = self.current_session()?;
+        let current = self.current_for_write()?;
         if let Some(active) = current.as_ref().filter(|c| c.value.active) {
             if !options.replace {
                 return Err(Error::SessionActive {
@@ -177,7 +219,7 @@ impl Namespace {
             RESTORED_FROM.to_owned(),
             Value::from(old.session_id.clone()),
         );
-        let session = Session {
+        let mut session = Session {
             active: true,
             session_id: new_session_id(),
             start_time: Timestamp::now(),
@@ -186,12 +228,21 @@ impl Namespace {
             metadata,
             ..old
         };
+        crate::pause::clear(&mut session);
+        let at = session.start_time;
+        mark(&mut session, ACTIVE, at);
         self.start(session, current)
     }
 
     fn start(&self, session: Session, current: Option<Versioned<Session>>) -> Result<Started> {
         if let Some(task) = &session.task_id {
-            claim::acquire(&self.team, task, &self.dev, &session.session_id)?;
+            claim::acquire(
+                &self.team,
+                &self.layout,
+                task,
+                &self.dev,
+                &session.session_id,
+            )?;
         }
         let outcome = self.start_claimed(&session, current);
         if session.task_id.is_some() {
@@ -245,8 +296,12 @@ impl Namespace {
         let mut ended = active.value.clone();
         ended.active = false;
         ended.end_time = Some(now);
-        let minutes = (now.duration_since(active.value.start_time).as_secs().max(0) as u64 / 60)
-            .min(crate::time::MAX_ADD_MINUTES);
+        // Paused time is not worked time: the open pause, if any, closes now.
+        crate::pause::close(&mut ended, now);
+        let worked = crate::pause::worked_seconds(&ended, now);
+        let minutes = (worked / 60).min(crate::time::MAX_ADD_MINUTES);
+        ended.extra.insert(DURATION.to_owned(), Value::from(worked));
+        mark(&mut ended, ENDED, now);
         let history = crate::state::history_path(&self.layout, &self.dev, &ended.session_id)?;
         // A deleted `sessions/history/` is made again (never through a link).
         crate::fs::create_private_dir_all(
@@ -301,6 +356,24 @@ fn conflict(
         expected: show(expected),
         found: show(found),
     }
+}
+
+/// The v2 `status` of a running session.
+pub(crate) const ACTIVE: &str = "active";
+/// The v2 `status` of a paused session.
+pub(crate) const PAUSED: &str = "paused";
+/// The v2 `status` of an ended session.
+const ENDED: &str = "ended";
+/// The v2 field holding an ended session's worked seconds.
+const DURATION: &str = "duration";
+
+/// Sets the v2 `status`, `user` and `lastActivity` of `session`.
+pub(crate) fn mark(session: &mut Session, status: &str, at: Timestamp) {
+    session.extra.insert(
+        flowforge_core::model::SESSION_STATUS.to_owned(),
+        Value::from(status),
+    );
+    session.touch(at);
 }
 
 /// A new session id: `session-<unix millis>-<pid>-<n>`, unique across processes of a host

@@ -9,7 +9,6 @@ use jiff::Timestamp;
 
 use crate::{
     error::Result,
-    fs::read_json,
     handle::{Namespace, time_key},
     store::Versioned,
     view,
@@ -41,8 +40,9 @@ impl Namespace {
     }
 
     /// Adds `minutes` to `total_minutes` with a new entry. The first addition through the
-    /// store starts from the existing `time-tracking.json` (written by the bash tools), so
-    /// no earlier time is lost.
+    /// store starts from the existing `time-tracking.json` (or the v2 tools'
+    /// `cache/time-tracking.json`, see [`compat::read_time_view`](crate::compat::read_time_view)),
+    /// so no earlier time is lost.
     ///
     /// # Errors
     /// [`Error::TooManyMinutes`](crate::Error::TooManyMinutes) above [`MAX_ADD_MINUTES`]
@@ -63,7 +63,10 @@ impl Namespace {
                 Some(current) => current.clone(),
                 None => {
                     if seed.is_none() {
-                        seed = Some(read_json(self.layout.root(), &view_path)?.unwrap_or_default());
+                        seed = Some(
+                            crate::compat::read_time_view(&self.layout, &self.dev)?
+                                .unwrap_or_default(),
+                        );
                     }
                     seed.clone().unwrap_or_default()
                 }
@@ -75,7 +78,7 @@ impl Namespace {
                     .any(|e| e.session_id.as_ref() == Some(id))
             });
             if !repeated {
-                tracking.total_minutes = tracking.total_minutes.saturating_add(minutes);
+                tracking.set_total_minutes(tracking.total_minutes.saturating_add(minutes));
                 tracking.sessions.push(TimeEntry {
                     session_id: what.session_id.clone(),
                     task_id: what.task_id.clone(),

@@ -145,3 +145,92 @@ fn flowforge_root_is_the_namespace_root_and_root_wins() {
         stdout(&out)
     );
 }
+
+#[test]
+fn what_the_bash_tools_wrote_is_shown_ended_and_honoured() {
+    let repo = repository();
+    let root = repo.path();
+    for dev in ["alice", "bob"] {
+        ok(flowforge(root, &[], &["dev", "init", dev]));
+    }
+    let ns = root.join(".flowforge");
+    // A claim in the bash tools' file: another developer's start exits 3 naming the holder.
+    fs::write(
+        ns.join("team/task-assignments.json"),
+        r#"{"tasks":{"250":{"assignee":"alice","status":"in_progress","claimed_at":"2025-09-06T14:04:48Z"}}}"#,
+    )
+    .unwrap();
+    let bob = [("FLOWFORGE_DEVELOPER", "bob")];
+    let out = flowforge(root, &bob, &["session", "start", "250"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("alice"),
+        "{out:?}"
+    );
+
+    // A reset session is no session.
+    fs::write(
+        ns.join("dev-bob/sessions/current.json"),
+        r#"{"active":false,"sessionId":null,"startTime":null,"taskId":null}"#,
+    )
+    .unwrap();
+    let out = ok(flowforge(root, &bob, &["session", "show", "--json"]));
+    assert_eq!(stdout(&out).trim(), "null");
+    let out = flowforge(root, &bob, &["session", "end"]);
+    assert_eq!(out.status.code(), Some(1), "no active session: {out:?}");
+
+    // A session only in current.json: shown, paused, resumed and ended.
+    let alice = [("FLOWFORGE_DEVELOPER", "alice")];
+    fs::write(
+        ns.join("dev-alice/sessions/current.json"),
+        r#"{"sessionId":"session-1757167488-140545","taskId":"250","branch":"feature/250-work",
+            "startTime":"2025-09-06T14:04:48.251Z","user":"alice","status":"active"}"#,
+    )
+    .unwrap();
+    let out = ok(flowforge(root, &alice, &["session", "show"]));
+    assert!(
+        stdout(&out).contains("session-1757167488-140545\ttask 250"),
+        "{}",
+        stdout(&out)
+    );
+    ok(flowforge(
+        root,
+        &alice,
+        &["session", "pause", "Lunch break"],
+    ));
+    let out = ok(flowforge(root, &alice, &["session", "show"]));
+    assert!(stdout(&out).contains("paused"), "{}", stdout(&out));
+    let out = flowforge(root, &alice, &["session", "pause"]);
+    assert_eq!(out.status.code(), Some(1), "already paused: {out:?}");
+    ok(flowforge(root, &alice, &["session", "resume"]));
+    let out = ok(flowforge(root, &alice, &["session", "show", "--json"]));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["status"], "active");
+    assert_eq!(shown["user"], "alice");
+    assert!(shown["lastActivity"].is_string());
+    ok(flowforge(root, &alice, &["session", "end"]));
+    let out = ok(flowforge(root, &alice, &["session", "history", "--json"]));
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(history[0]["sessionId"], "session-1757167488-140545");
+    assert_eq!(history[0]["interruptions"][0]["description"], "Lunch break");
+}
+
+#[test]
+fn status_for_a_developer_is_cached_where_the_bash_tools_read_it() {
+    let repo = repository();
+    let root = repo.path();
+    ok(flowforge(root, &[], &["dev", "init", "alice"]));
+    fs::write(root.join("README"), "changed\n").unwrap();
+    let cache = root.join(".flowforge/dev-alice/cache/git-status.json");
+    ok(flowforge(root, &[], &["status"]));
+    assert!(!cache.exists(), "no developer, no cache");
+    ok(flowforge(
+        root,
+        &[("FLOWFORGE_DEV_ID", "alice")],
+        &["status", "--porcelain"],
+    ));
+    let cached: serde_json::Value = serde_json::from_slice(&fs::read(&cache).unwrap()).unwrap();
+    assert_eq!(cached["status"], git(root, &["status", "--porcelain"]));
+    assert_eq!(cached["branch"], "main");
+    assert_eq!(cached["uncommitted_changes"], 1);
+}

@@ -299,12 +299,38 @@ fn namespaces_written_through_the_session_store_are_indexed() {
     assert_eq!(index.task_of(&erin), None);
     assert_eq!(index.record(&erin).unwrap().history.len(), 1);
 
-    // A claim in the store wins over the bash tools' task-assignments.json.
+    // The bash tools' task-assignments.json gives feature-auth-1 to alice: honoured until
+    // the store takes the claim over (here by a forced release).
     store_op(
         &layout,
         &erin,
         &StoreOp::Start("feature-auth-1".into(), None),
     );
+    index.refresh().unwrap();
+    assert_eq!(
+        index.who(&task("feature-auth-1")).holder,
+        Some(dev("alice"))
+    );
+    flowforge_session::claim::release(
+        &layout,
+        &erin,
+        &task("feature-auth-1"),
+        flowforge_session::ReleaseOptions { force: true },
+        Default::default(),
+    )
+    .unwrap();
+    store_op(
+        &layout,
+        &erin,
+        &StoreOp::Start("feature-auth-1".into(), None),
+    );
+    // A claim in the store wins over the file, even one the bash tools rewrite afterwards.
+    let mut file: flowforge_core::model::TaskAssignments =
+        serde_json::from_slice(&std::fs::read(layout.task_assignments()).unwrap()).unwrap();
+    let mut alices = file.tasks[&task("feature-auth-1")].clone();
+    alices.assignee = dev("alice");
+    file.tasks.insert(task("feature-auth-1"), alices);
+    flowforge_testkit::bash_tools::write_json(&layout.task_assignments(), &file).unwrap();
     index.refresh().unwrap();
     assert_eq!(
         index.who(&task("feature-auth-1")).holder,

@@ -2,3 +2,4 @@
 
 mod processes;
 mod sessions;
+mod v2_shapes;
