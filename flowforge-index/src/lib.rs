@@ -56,6 +56,3 @@ pub use query::{ActiveDeveloper, Conflict, ConflictKind, TaskHolder, TaskMatches
 pub use record::{Claim, DevRecord, Problem};
 pub use snapshot::{Opened, SNAPSHOT_FORMAT, StartedFrom};
 pub use watch::Watcher;
-
-/// The periods a team report covers, as `team-report.sh report <period>` names them.
-pub const REPORT_PERIODS: [&str; 3] = ["daily", "weekly", "monthly"];

@@ -7,8 +7,7 @@
 //! rewrites the view from it and checks again. So whichever writer's replace lands last
 //! has seen no newer version after writing: the view converges to the latest version, and
 //! concurrent writers cannot leave an older one in it. A writer that dies between its
-//! version and its view leaves the view one version behind until the next write or
-//! [`refresh`].
+//! version and its view leaves the view one version behind until the next write.
 
 use std::path::Path;
 
@@ -33,19 +32,6 @@ pub(crate) fn publish<T: Serialize + DeserializeOwned>(
 ) -> Result<()> {
     write_json(store.root(), path, &written.value, Durability::Relaxed)?;
     settle::<T>(store, key, path, written.version.get())
-}
-
-/// Rewrites the view at `path` (beneath the store's [root](Store::root)) from the latest version of `key` (nothing when the key was
-/// never written).
-///
-/// # Errors
-/// The store's read errors, or [`Error::Io`](crate::Error::Io) naming the view.
-pub fn refresh<T: Serialize + DeserializeOwned>(
-    store: &Store,
-    key: &Key,
-    path: &Path,
-) -> Result<()> {
-    settle::<T>(store, key, path, 0)
 }
 
 fn settle<T: Serialize + DeserializeOwned>(

@@ -29,7 +29,6 @@ fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
 }
 
 /// The developer counts: `$FLOWFORGE_BENCH_DEVS` or `1,6,10`.
-#[allow(dead_code)] // Not every bench file uses it.
 pub fn counts() -> Vec<usize> {
     env_list("FLOWFORGE_BENCH_DEVS", &[1, 6, 10])
 }

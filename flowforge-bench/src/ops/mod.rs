@@ -196,13 +196,6 @@ impl FromStr for Mode {
     }
 }
 
-#[allow(dead_code)] // Used whenever an optimized crate is missing from main.
-pub(crate) fn not_measured(reason: &str) -> Built {
-    Err(NotMeasured {
-        reason: reason.to_owned(),
-    })
-}
-
 pub(crate) fn wrong(operation: Operation, variant: Variant, detail: String) -> Error {
     Error::WrongAnswer {
         operation: operation.key(),
