@@ -12,7 +12,7 @@ use crate::{
 };
 
 #[derive(Debug, Args)]
-pub struct ActiveArgs {
+pub(crate) struct ActiveArgs {
     /// Print JSON: {"active": [{"developer", "task", "branch", "since"}], "problems": [...]}.
     #[arg(long)]
     json: bool,
@@ -22,12 +22,17 @@ pub struct ActiveArgs {
 
 impl ActiveArgs {
     /// Whether the command pulls from the git remote first (`--fresh`).
-    pub fn pulls_first(&self) -> bool {
+    pub(crate) fn pulls_first(&self) -> bool {
         self.remote.fresh
     }
 }
 
-pub fn run(ctx: &Context, args: ActiveArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+pub(crate) fn run(
+    ctx: &Context,
+    args: ActiveArgs,
+    engine: Engine<'_>,
+    out: &mut Output,
+) -> CliResult {
     let index = open_index(ctx, engine, out)?;
     let mut active: Vec<_> = index.active().into_iter().map(|a| (a, None)).collect();
     let mut problems = index.problems();

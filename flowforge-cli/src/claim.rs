@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[derive(Debug, Subcommand)]
-pub enum ClaimCommand {
+pub(crate) enum ClaimCommand {
     /// List the held task claims.
     List {
         /// Print JSON: {"claims": [{"task", "assignee", "status", "claimed_at", "version"}]}.
@@ -32,7 +32,7 @@ pub enum ClaimCommand {
     },
 }
 
-pub fn run(ctx: &Context, command: ClaimCommand, out: &mut Output) -> CliResult {
+pub(crate) fn run(ctx: &Context, command: ClaimCommand, out: &mut Output) -> CliResult {
     match command {
         ClaimCommand::List { json } => {
             let claims = list_claims(&ctx.layout)?;

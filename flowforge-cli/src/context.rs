@@ -16,7 +16,7 @@ use crate::{
 /// What a command line runs with besides its arguments: the working directory and the
 /// developer from the environment. A process takes its own; the daemon takes the client's.
 #[derive(Debug, Clone)]
-pub struct Env {
+pub(crate) struct Env {
     /// The working directory, or why it cannot be read.
     pub cwd: Result<PathBuf, String>,
     /// The developer the environment names (the first of [`DEVELOPER_VARS`] set).
@@ -25,7 +25,7 @@ pub struct Env {
 
 impl Env {
     /// This process's working directory and environment.
-    pub fn from_process() -> Self {
+    pub(crate) fn from_process() -> Self {
         Self {
             cwd: std::env::current_dir().map_err(|e| e.to_string()),
             developer: developer_from_env(),
@@ -33,7 +33,7 @@ impl Env {
     }
 }
 
-pub struct Context {
+pub(crate) struct Context {
     /// The repository's top directory (the directory holding `.git`), or the given directory
     /// when it is not inside a repository.
     pub repo: PathBuf,
@@ -45,7 +45,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(args: &GlobalArgs, env: &Env) -> CliResult<Self> {
+    pub(crate) fn new(args: &GlobalArgs, env: &Env) -> CliResult<Self> {
         let cwd = env.cwd.clone().map_err(|e| {
             CliError::failure(anyhow!(e).context("cannot read the current directory"))
         })?;
@@ -78,7 +78,7 @@ impl Context {
     }
 
     /// The developer from `--dev`, else the first of [`DEVELOPER_VARS`] set, validated.
-    pub fn developer(&self) -> CliResult<DeveloperId> {
+    pub(crate) fn developer(&self) -> CliResult<DeveloperId> {
         let raw = match self.dev.as_slice() {
             [one] => one.clone(),
             [] => self.env_developer.clone().ok_or_else(|| {
@@ -96,7 +96,7 @@ impl Context {
     }
 
     /// The git remote this clone shares its state through, if one is in use.
-    pub fn remote(&self) -> CliResult<Option<flowforge_remote::Remote>> {
+    pub(crate) fn remote(&self) -> CliResult<Option<flowforge_remote::Remote>> {
         if !self.repo.join(".git").exists() {
             return Ok(None);
         }
@@ -108,7 +108,7 @@ impl Context {
 
     /// The git common directory of the work tree (the `.git` directory, or for a linked
     /// worktree the main repository's), when it holds a repository (`HEAD`).
-    pub fn git_common_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn git_common_dir(&self) -> Option<PathBuf> {
         let dot_git = self.repo.join(".git");
         let git_dir = if dot_git.is_dir() {
             dot_git
@@ -125,7 +125,7 @@ impl Context {
 
     /// Every developer named with `--dev` on the command line (not the environment),
     /// validated, in order and without repeats.
-    pub fn developers_given(&self) -> CliResult<Vec<DeveloperId>> {
+    pub(crate) fn developers_given(&self) -> CliResult<Vec<DeveloperId>> {
         let mut out: Vec<DeveloperId> = Vec::new();
         for raw in &self.dev {
             let id = DeveloperId::from_os_str(raw)?;
@@ -140,14 +140,14 @@ impl Context {
 /// The environment variables naming the developer, in order of precedence: the first set
 /// and not empty wins. `FLOWFORGE_DEVELOPER_ID` and `FLOWFORGE_DEV_ID` are the names other
 /// FlowForge tools use.
-pub const DEVELOPER_VARS: [&str; 3] = [
+pub(crate) const DEVELOPER_VARS: [&str; 3] = [
     "FLOWFORGE_DEVELOPER",
     "FLOWFORGE_DEVELOPER_ID",
     "FLOWFORGE_DEV_ID",
 ];
 
 /// The environment variable naming the namespace root (`--root` wins over it).
-pub const ROOT_VAR: &str = "FLOWFORGE_ROOT";
+pub(crate) const ROOT_VAR: &str = "FLOWFORGE_ROOT";
 
 fn developer_from_env() -> Option<std::ffi::OsString> {
     DEVELOPER_VARS

@@ -16,7 +16,7 @@ use crate::{
 };
 
 #[derive(Debug, Subcommand)]
-pub enum DaemonCommand {
+pub(crate) enum DaemonCommand {
     /// Serve this repository in the foreground until stopped, idle or the repository is gone.
     Run(IdleArgs),
     /// Start a daemon in the background (unless one runs) and wait until it answers.
@@ -33,7 +33,7 @@ pub enum DaemonCommand {
 }
 
 #[derive(Debug, Args)]
-pub struct IdleArgs {
+pub(crate) struct IdleArgs {
     /// Exit after this many seconds without a request (default: $FLOWFORGE_DAEMON_IDLE_SECS,
     /// or 1800).
     #[arg(long, value_name = "SECS")]
@@ -74,7 +74,7 @@ fn client_options() -> ClientOptions {
     }
 }
 
-pub fn run(ctx: &Context, command: DaemonCommand, out: &mut Output) -> CliResult {
+pub(crate) fn run(ctx: &Context, command: DaemonCommand, out: &mut Output) -> CliResult {
     let location = location(ctx)?;
     match command {
         DaemonCommand::Run(args) => {

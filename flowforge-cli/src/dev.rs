@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[derive(Debug, Subcommand)]
-pub enum DevCommand {
+pub(crate) enum DevCommand {
     /// Create a developer's namespace and register the developer in team/config.json.
     Init {
         /// The developer id: 1-50 characters of A-Z a-z 0-9 _ -, not starting with '-'.
@@ -37,7 +37,7 @@ pub enum DevCommand {
     },
 }
 
-pub fn run(ctx: &Context, command: DevCommand, out: &mut Output) -> CliResult {
+pub(crate) fn run(ctx: &Context, command: DevCommand, out: &mut Output) -> CliResult {
     match command {
         DevCommand::Init {
             id,

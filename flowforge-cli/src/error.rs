@@ -6,7 +6,7 @@ use crate::output::{Output, errln};
 
 /// The exit codes of `flowforge`, kept by every subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// 1: the operation failed.
     Failure = 1,
     /// 2: bad usage or invalid input; nothing was written.
@@ -16,17 +16,17 @@ pub enum Exit {
 }
 
 /// An error with the exit code it deserves.
-pub struct CliError {
+pub(crate) struct CliError {
     pub exit: Exit,
     pub error: anyhow::Error,
     /// The command already said why on stdout: report nothing more.
     silent: bool,
 }
 
-pub type CliResult<T = ()> = Result<T, CliError>;
+pub(crate) type CliResult<T = ()> = Result<T, CliError>;
 
 impl CliError {
-    pub fn usage(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit: Exit::Usage,
             error: error.into(),
@@ -34,7 +34,7 @@ impl CliError {
         }
     }
 
-    pub fn failure(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn failure(error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit: Exit::Failure,
             error: error.into(),
@@ -43,7 +43,7 @@ impl CliError {
     }
 
     /// Exit 1 without a message (the output already says why).
-    pub fn silent_failure() -> Self {
+    pub(crate) fn silent_failure() -> Self {
         Self {
             exit: Exit::Failure,
             error: anyhow::anyhow!("failed"),
@@ -51,7 +51,7 @@ impl CliError {
         }
     }
 
-    pub fn conflict(error: impl Into<anyhow::Error>) -> Self {
+    pub(crate) fn conflict(error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit: Exit::Conflict,
             error: error.into(),
@@ -61,7 +61,7 @@ impl CliError {
 
     /// Writes the error and its causes to `out`'s stderr, one line each, and returns the
     /// exit code.
-    pub fn report(&self, out: &mut Output) -> u8 {
+    pub(crate) fn report(&self, out: &mut Output) -> u8 {
         if self.silent {
             return self.exit as u8;
         }

@@ -13,7 +13,7 @@ use std::{
 
 /// The bytes a command wrote to stdout and stderr.
 #[derive(Debug, Default)]
-pub struct Output {
+pub(crate) struct Output {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
 }
@@ -40,7 +40,7 @@ macro_rules! errln {
 pub(crate) use {errln, outln};
 
 /// What writing to the real stdout came to.
-pub enum Written {
+pub(crate) enum Written {
     /// Everything was written.
     All,
     /// The reader went away (a closed pipe): stop writing, quietly.
@@ -51,7 +51,7 @@ pub enum Written {
 ///
 /// # Errors
 /// Any write error except a closed pipe (a full disk, an I/O error).
-pub fn write_stdout(bytes: &[u8]) -> io::Result<Written> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> io::Result<Written> {
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|()| out.flush()) {
         Ok(()) => Ok(Written::All),
@@ -61,7 +61,7 @@ pub fn write_stdout(bytes: &[u8]) -> io::Result<Written> {
 }
 
 /// Writes `bytes` to the real stderr; nothing can be done if that fails.
-pub fn write_stderr(bytes: &[u8]) {
+pub(crate) fn write_stderr(bytes: &[u8]) {
     let mut err = io::stderr().lock();
     let _ = err.write_all(bytes).and_then(|()| err.flush());
 }
@@ -69,7 +69,7 @@ pub fn write_stderr(bytes: &[u8]) {
 /// Writes a command's output to the real streams and returns its exit code: stdout first,
 /// then stderr. A closed stdout pipe is not an error (the exit code stays the command's); any
 /// other stdout error is reported on one line and exits 1.
-pub fn finish(output: &Output, code: u8) -> ExitCode {
+pub(crate) fn finish(output: &Output, code: u8) -> ExitCode {
     let code = match write_stdout(&output.stdout) {
         Ok(_) => code,
         Err(e) => {

@@ -16,10 +16,10 @@ use crate::{
 
 /// A command run (`sh -c`) at every push stage with the stage and the ref as `$1` and `$2`:
 /// tests use it to interleave other writers deterministically or to kill the process.
-pub const TEST_HOOK_ENV: &str = "FLOWFORGE_REMOTE_TEST_HOOK";
+pub(crate) const TEST_HOOK_ENV: &str = "FLOWFORGE_REMOTE_TEST_HOOK";
 
 #[derive(Debug, Subcommand)]
-pub enum RemoteCommand {
+pub(crate) enum RemoteCommand {
     /// Share this clone's FlowForge state through a git remote (stored in .git/config).
     Use {
         /// The git remote's name, e.g. origin.
@@ -41,7 +41,7 @@ pub enum RemoteCommand {
     Push,
 }
 
-pub fn run(ctx: &Context, command: RemoteCommand, out: &mut Output) -> CliResult {
+pub(crate) fn run(ctx: &Context, command: RemoteCommand, out: &mut Output) -> CliResult {
     if let RemoteCommand::Use { name, machine } = &command {
         let config = use_remote(&ctx.repo, name, machine.as_deref())?;
         outln!(
@@ -154,7 +154,7 @@ fn warn_pull(p: &flowforge_remote::Pulled, out: &mut Output) {
 }
 
 /// The remote options of the CLI: the test hook from the environment.
-pub fn options() -> Options {
+pub(crate) fn options() -> Options {
     let mut options = Options::default();
     if let Some(hook) = std::env::var_os(TEST_HOOK_ENV).filter(|v| !v.is_empty()) {
         options.interleave = Some(Arc::new(move |stage: Stage, reference: &str| {
@@ -171,7 +171,7 @@ pub fn options() -> Options {
 }
 
 /// A claim made on the remote before a local session start.
-pub struct ClaimMade {
+pub(crate) struct ClaimMade {
     remote: Remote,
     /// Created by this command (undone if the local start fails), not adopted.
     new: bool,
@@ -179,7 +179,7 @@ pub struct ClaimMade {
 
 /// Claims `task` on the remote before a session starts. `None` without a remote or with
 /// `--local`.
-pub fn claim_first(
+pub(crate) fn claim_first(
     ctx: &Context,
     dev: &DeveloperId,
     task: &TaskId,
@@ -219,7 +219,7 @@ pub fn claim_first(
 
 /// Runs the local start; when it fails, a claim this command created on the remote is
 /// released again.
-pub fn undo_on_error<T>(
+pub(crate) fn undo_on_error<T>(
     claimed: Option<&ClaimMade>,
     dev: &DeveloperId,
     task: &TaskId,
@@ -237,7 +237,7 @@ pub fn undo_on_error<T>(
 
 /// After a session started with a remote claim: releases the replaced session's claim and
 /// publishes the developer's state (failures are warnings).
-pub fn after_start(
+pub(crate) fn after_start(
     ctx: &Context,
     dev: &DeveloperId,
     task: &TaskId,
@@ -267,7 +267,7 @@ fn release_quietly(remote: &Remote, dev: &DeveloperId, task: &TaskId, out: &mut 
 
 /// After a session ended: releases its remote claim and publishes; failures are warnings
 /// (the session has ended locally; `flowforge remote push` finishes the job).
-pub fn after_end(
+pub(crate) fn after_end(
     ctx: &Context,
     dev: &DeveloperId,
     task: Option<&TaskId>,
@@ -299,7 +299,7 @@ pub fn after_end(
 }
 
 /// Publishes `dev`'s state; a failure is a warning (`remote status` shows it pending).
-pub fn publish(remote: &Remote, ctx: &Context, dev: &DeveloperId, out: &mut Output) {
+pub(crate) fn publish(remote: &Remote, ctx: &Context, dev: &DeveloperId, out: &mut Output) {
     if let Err(e) = remote.publish(&ctx.layout, dev) {
         errln!(
             out,
@@ -311,7 +311,7 @@ pub fn publish(remote: &Remote, ctx: &Context, dev: &DeveloperId, out: &mut Outp
 }
 
 /// `claim release [--force]` on the remote. Returns whether a remote claim was released.
-pub fn release(
+pub(crate) fn release(
     ctx: &Context,
     dev: &DeveloperId,
     task: &TaskId,

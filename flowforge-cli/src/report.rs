@@ -31,7 +31,7 @@ enum FormatArg {
 }
 
 #[derive(Debug, Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// The calendar period containing now, in the report's time zone.
     #[arg(value_enum)]
     period: PeriodArg,
@@ -50,17 +50,22 @@ pub struct ReportArgs {
 
 impl ReportArgs {
     /// Whether the report goes to a file rather than stdout.
-    pub fn writes_a_file(&self) -> bool {
+    pub(crate) fn writes_a_file(&self) -> bool {
         self.output.is_some()
     }
 
     /// Whether the command pulls from the git remote first (`--fresh`).
-    pub fn pulls_first(&self) -> bool {
+    pub(crate) fn pulls_first(&self) -> bool {
         self.remote.fresh
     }
 }
 
-pub fn run(ctx: &Context, args: ReportArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+pub(crate) fn run(
+    ctx: &Context,
+    args: ReportArgs,
+    engine: Engine<'_>,
+    out: &mut Output,
+) -> CliResult {
     // Validate everything before reading or writing anything.
     let zone = match &args.timezone {
         Some(name) => Zone::named(name)?,

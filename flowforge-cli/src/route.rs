@@ -29,14 +29,14 @@ use crate::{
 
 /// What `FLOWFORGE_DAEMON` asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     Auto,
     Off,
     Require,
 }
 
 impl Mode {
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         match std::env::var("FLOWFORGE_DAEMON").as_deref() {
             Ok("off" | "0" | "no") => Self::Off,
             Ok("require") => Self::Require,
@@ -47,7 +47,7 @@ impl Mode {
 
 /// The version a client and its daemon must share: the package version and the identity of
 /// the binary file (a rebuilt binary is another version).
-pub fn version() -> String {
+pub(crate) fn version() -> String {
     use std::os::unix::fs::MetadataExt;
     let exe = std::env::current_exe().and_then(std::fs::metadata);
     match exe {
@@ -63,7 +63,7 @@ pub fn version() -> String {
 }
 
 /// Whether a parsed command line only reads, so a daemon may answer it.
-pub fn reads_only(cli: &Cli) -> bool {
+pub(crate) fn reads_only(cli: &Cli) -> bool {
     match &cli.command {
         Sub::Status(_) | Sub::Sync(_) => true,
         // `--fresh` pulls from the git remote first: a write, so the process does it.
@@ -81,7 +81,7 @@ pub fn reads_only(cli: &Cli) -> bool {
 }
 
 /// Asks the daemon to answer `args`; `None` when the process must answer itself.
-pub fn via_daemon(args: &[OsString], out: &mut Output) -> Option<u8> {
+pub(crate) fn via_daemon(args: &[OsString], out: &mut Output) -> Option<u8> {
     let mode = Mode::from_env();
     if mode == Mode::Off {
         return None;
@@ -207,7 +207,7 @@ fn ask(cli: &Cli, args: &[OsString], mode: Mode) -> Result<Asked, Trouble> {
 }
 
 /// Starts `flowforge daemon run` for `ctx`'s repository, detached, its stderr to the log.
-pub fn spawn(ctx: &Context, location: &Location, idle: Option<Duration>) -> Option<u32> {
+pub(crate) fn spawn(ctx: &Context, location: &Location, idle: Option<Duration>) -> Option<u32> {
     use std::os::unix::{fs::OpenOptionsExt, process::CommandExt};
     let exe = std::env::current_exe().ok()?;
     let log = std::fs::OpenOptions::new()
@@ -239,7 +239,7 @@ pub fn spawn(ctx: &Context, location: &Location, idle: Option<Duration>) -> Opti
 ///
 /// # Errors
 /// Why no daemon answered within `timeout`.
-pub fn start_and_wait(
+pub(crate) fn start_and_wait(
     ctx: &Context,
     location: &Location,
     timeout: Duration,
@@ -276,7 +276,7 @@ pub fn start_and_wait(
 }
 
 /// Waits until nobody holds the daemon's lock (it has exited), at most `timeout`.
-pub fn wait_gone(location: &Location, timeout: Duration) -> bool {
+pub(crate) fn wait_gone(location: &Location, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;
     while location.is_locked() {
         if Instant::now() >= deadline {

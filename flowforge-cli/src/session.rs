@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[derive(Debug, Subcommand)]
-pub enum SessionCommand {
+pub(crate) enum SessionCommand {
     /// Start a session on a task, claiming it (exit 3 when another developer holds it).
     Start {
         /// The task id: 1-100 characters of A-Z a-z 0-9 . _ -, not starting with '.' or '-'.
@@ -67,7 +67,7 @@ pub enum SessionCommand {
     },
 }
 
-pub fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResult {
+pub(crate) fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResult {
     let dev = ctx.developer()?;
     // Validate every input before touching the disk.
     let task = match &command {

@@ -22,7 +22,7 @@ use crate::{
 };
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Print exactly what `git status --porcelain=v1` prints.
     #[arg(long)]
     porcelain: bool,
@@ -37,7 +37,12 @@ pub struct StatusArgs {
     json: bool,
 }
 
-pub fn run(ctx: &Context, args: &StatusArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+pub(crate) fn run(
+    ctx: &Context,
+    args: &StatusArgs,
+    engine: Engine<'_>,
+    out: &mut Output,
+) -> CliResult {
     let (status, proven_at) = match engine {
         Engine::Warm(WarmRepo { view: Ok(view), .. }) => {
             // Synced: every change made before the request is in the answer, so the snapshot

@@ -21,7 +21,7 @@ use crate::{
 };
 
 #[derive(Debug, Args)]
-pub struct SyncArgs {
+pub(crate) struct SyncArgs {
     /// Print JSON: {"developers": [{"id", "head", "dirty", "branches"}], "elapsed_ms"}.
     #[arg(long)]
     json: bool,
@@ -30,7 +30,12 @@ pub struct SyncArgs {
     base: String,
 }
 
-pub fn run(ctx: &Context, args: &SyncArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+pub(crate) fn run(
+    ctx: &Context,
+    args: &SyncArgs,
+    engine: Engine<'_>,
+    out: &mut Output,
+) -> CliResult {
     // Validate the developers before touching git: an invalid id exits 2.
     let mut ids = ctx.developers_given()?;
     if ids.is_empty() {

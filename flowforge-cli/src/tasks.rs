@@ -14,7 +14,7 @@ use crate::{
 };
 
 #[derive(Debug, Args)]
-pub struct TasksArgs {
+pub(crate) struct TasksArgs {
     /// A glob over task ids: `*` any run of characters, `?` one character.
     #[arg(default_value = "*")]
     pattern: String,
@@ -28,12 +28,17 @@ pub struct TasksArgs {
 
 impl TasksArgs {
     /// Whether the command pulls from the git remote first (`--fresh`).
-    pub fn pulls_first(&self) -> bool {
+    pub(crate) fn pulls_first(&self) -> bool {
         self.remote.fresh
     }
 }
 
-pub fn run(ctx: &Context, args: TasksArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+pub(crate) fn run(
+    ctx: &Context,
+    args: TasksArgs,
+    engine: Engine<'_>,
+    out: &mut Output,
+) -> CliResult {
     let index = open_index(ctx, engine, out)?;
     let pattern = Pattern::new(&args.pattern);
     let mut matches = index.tasks(&pattern);

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// The index a command reads: its own, or the daemon's warm one (locked while borrowed).
-pub enum IndexRef<'a> {
+pub(crate) enum IndexRef<'a> {
     Owned(Box<Index>),
     Warm(MappedMutexGuard<'a, Index>),
 }
@@ -34,7 +34,7 @@ impl Deref for IndexRef<'_> {
 
 /// The index, current with every change made before the call: opened as [`open_cold`] does,
 /// or the daemon's, synced through its watcher.
-pub fn open_index<'a>(
+pub(crate) fn open_index<'a>(
     ctx: &Context,
     engine: Engine<'a>,
     out: &mut Output,
@@ -55,7 +55,7 @@ pub fn open_index<'a>(
 /// Opens the index from its snapshot (a full build when there is none or it is unusable),
 /// refreshed, and saves the snapshot again when anything was reloaded. A snapshot that cannot
 /// be saved costs the next run a rebuild, nothing more: it is a warning.
-pub fn open_cold(ctx: &Context, out: &mut Output) -> CliResult<Index> {
+pub(crate) fn open_cold(ctx: &Context, out: &mut Output) -> CliResult<Index> {
     let opened = Index::open(&ctx.layout)?;
     let changed = opened.started_from != StartedFrom::Snapshot
         || !opened.refresh.reloaded.is_empty()
@@ -70,7 +70,7 @@ pub fn open_cold(ctx: &Context, out: &mut Output) -> CliResult<Index> {
 }
 
 /// The `problems` array of the JSON outputs.
-pub fn problems_json(problems: &[Problem]) -> Value {
+pub(crate) fn problems_json(problems: &[Problem]) -> Value {
     Value::Array(
         (problems.iter())
             .map(|p| json!({"path": p.path, "developer": p.developer, "message": p.message}))
@@ -79,7 +79,7 @@ pub fn problems_json(problems: &[Problem]) -> Value {
 }
 
 /// Text outputs list what was left out on stderr, one line each.
-pub fn warn_problems(problems: &[Problem], out: &mut Output) {
+pub(crate) fn warn_problems(problems: &[Problem], out: &mut Output) {
     for p in problems {
         errln!(
             out,
@@ -92,7 +92,7 @@ pub fn warn_problems(problems: &[Problem], out: &mut Output) {
 
 /// `--fresh` of the team queries.
 #[derive(Debug, Clone, Copy, Default, clap::Args)]
-pub struct RemoteArgs {
+pub(crate) struct RemoteArgs {
     /// With a remote in use: pull from it first (otherwise the last pull's view of other
     /// machines is used, and its age shown).
     #[arg(long)]
@@ -101,7 +101,7 @@ pub struct RemoteArgs {
 
 /// Other machines' state as the last pull saw it: a read-only namespace root of its own,
 /// opened as a second index and merged into the answers by the commands.
-pub struct RemoteView {
+pub(crate) struct RemoteView {
     pub name: String,
     pub index: Index,
     pub pulled: flowforge_remote::Pulled,
@@ -112,12 +112,12 @@ pub struct RemoteView {
 
 impl RemoteView {
     /// Seconds since the pull.
-    pub fn age_seconds(&self) -> i64 {
+    pub(crate) fn age_seconds(&self) -> i64 {
         jiff::Timestamp::now().as_second() - self.pulled.pulled_at.as_second()
     }
 
     /// The machine of another machine's active session of `dev`.
-    pub fn machine_of(&self, dev: &flowforge_core::DeveloperId) -> Option<String> {
+    pub(crate) fn machine_of(&self, dev: &flowforge_core::DeveloperId) -> Option<String> {
         let session: flowforge_core::model::Session =
             flowforge_session::fs::read_json(self.layout.root(), &self.layout.current_session(dev))
                 .ok()??;
@@ -125,7 +125,7 @@ impl RemoteView {
     }
 
     /// The `remote` member of the JSON outputs.
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         json!({
             "remote": self.name,
             "pulled_at": self.pulled.pulled_at,
@@ -134,7 +134,7 @@ impl RemoteView {
     }
 
     /// The last line of the text outputs.
-    pub fn note(&self) -> String {
+    pub(crate) fn note(&self) -> String {
         format!(
             "other machines: as pulled from {} {} s ago",
             self.name,
@@ -145,7 +145,7 @@ impl RemoteView {
 
 /// The view of other machines when a remote is in use and has been pulled (with `--fresh`,
 /// pulled now).
-pub fn open_remote_view(
+pub(crate) fn open_remote_view(
     ctx: &Context,
     args: RemoteArgs,
     out: &mut Output,

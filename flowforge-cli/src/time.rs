@@ -11,7 +11,7 @@ use crate::{
 };
 
 #[derive(Debug, Subcommand)]
-pub enum TimeCommand {
+pub(crate) enum TimeCommand {
     /// Add minutes to the developer's time tracking (never lost under concurrent writers).
     Add {
         /// Whole minutes to add: at most 525600 (one year) per addition.
@@ -29,7 +29,7 @@ pub enum TimeCommand {
     },
 }
 
-pub fn run(ctx: &Context, command: TimeCommand, out: &mut Output) -> CliResult {
+pub(crate) fn run(ctx: &Context, command: TimeCommand, out: &mut Output) -> CliResult {
     let dev = ctx.developer()?;
     let task = match &command {
         TimeCommand::Add { task: Some(t), .. } => Some(TaskId::from_os_str(t)?),

@@ -37,7 +37,7 @@ const COOKIE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where a command gets its state.
 #[derive(Clone, Copy)]
-pub enum Engine<'a> {
+pub(crate) enum Engine<'a> {
     /// Everything from the files, as a fresh process does.
     InProcess,
     /// From the daemon's warm state for the command's work tree.
@@ -45,7 +45,7 @@ pub enum Engine<'a> {
 }
 
 /// The warm state of one work tree and namespace root.
-pub struct WarmRepo {
+pub(crate) struct WarmRepo {
     repo: PathBuf,
     layout: Layout,
     /// The watched git view (`Err`: why there is none; commands then compute as a process does).
@@ -54,7 +54,7 @@ pub struct WarmRepo {
 }
 
 /// The namespace index and the watcher that keeps it current.
-pub struct WarmIndex {
+pub(crate) struct WarmIndex {
     /// `None` until the first request opens it.
     pub index: Option<Index>,
     watcher: Option<Watcher>,
@@ -89,7 +89,7 @@ impl WarmRepo {
     ///
     /// # Errors
     /// As `open`, and as [`Index::refresh`].
-    pub fn sync_index<E>(
+    pub(crate) fn sync_index<E>(
         &self,
         state: &mut WarmIndex,
         open: impl FnOnce() -> Result<Index, E>,
@@ -154,7 +154,7 @@ impl WarmRepo {
 }
 
 /// The CLI's [`Handler`]: a warm state per work tree asked about, created on first use.
-pub struct Daemon {
+pub(crate) struct Daemon {
     repository: PathBuf,
     env: BTreeMap<String, String>,
     repos: Mutex<BTreeMap<(PathBuf, PathBuf), Arc<WarmRepo>>>,
@@ -163,7 +163,7 @@ pub struct Daemon {
 impl Daemon {
     /// A handler for the repository whose git common directory is `repository`, warming
     /// `ctx`'s work tree now so the first request finds it warm.
-    pub fn new(repository: &Path, ctx: &Context) -> Self {
+    pub(crate) fn new(repository: &Path, ctx: &Context) -> Self {
         let daemon = Self {
             repository: repository.to_owned(),
             env: answer_env(std::env::vars_os()),
@@ -241,7 +241,7 @@ fn env_of(request: &RunRequest) -> Env {
 /// Whether an environment variable bears on an answer, and must therefore be the same in the
 /// client and the daemon: the time zone, where git's global excludes live, and FlowForge's own
 /// settings (the developer is passed per request; the daemon switches do not matter).
-pub fn bears_on_answer(name: &str) -> bool {
+pub(crate) fn bears_on_answer(name: &str) -> bool {
     matches!(name, "TZ" | "HOME" | "XDG_CONFIG_HOME" | "NO_COLOR")
         || name.starts_with("GIT_")
         || (name.starts_with("FLOWFORGE_")
@@ -251,7 +251,9 @@ pub fn bears_on_answer(name: &str) -> bool {
 
 /// The variables of `vars` that bear on an answer (non-UTF-8 ones kept lossily: they then
 /// never match, and the client answers itself).
-pub fn answer_env(vars: impl Iterator<Item = (OsString, OsString)>) -> BTreeMap<String, String> {
+pub(crate) fn answer_env(
+    vars: impl Iterator<Item = (OsString, OsString)>,
+) -> BTreeMap<String, String> {
     vars.filter_map(|(k, v)| {
         let k = k.to_string_lossy().into_owned();
         bears_on_answer(&k).then(|| (k, v.to_string_lossy().into_owned()))

@@ -15,7 +15,7 @@ use crate::{
 };
 
 #[derive(Debug, Args)]
-pub struct WhoArgs {
+pub(crate) struct WhoArgs {
     /// The task id.
     task: OsString,
     /// Print JSON: {"task", "holder" (id or null), "status", "claimed_at", "working", "problems"}.
@@ -27,12 +27,12 @@ pub struct WhoArgs {
 
 impl WhoArgs {
     /// Whether the command pulls from the git remote first (`--fresh`).
-    pub fn pulls_first(&self) -> bool {
+    pub(crate) fn pulls_first(&self) -> bool {
         self.remote.fresh
     }
 }
 
-pub fn run(ctx: &Context, args: WhoArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
+pub(crate) fn run(ctx: &Context, args: WhoArgs, engine: Engine<'_>, out: &mut Output) -> CliResult {
     let task = TaskId::from_os_str(&args.task)?;
     let index = open_index(ctx, engine, out)?;
     let mut who = index.who(&task);

@@ -52,6 +52,11 @@ pub use status::{
     Upstream,
 };
 
+/// libgit2's Rust binding, a public dependency of this crate by decision: commit ids in
+/// [`refs`] are [`git2::Oid`]s and [`Repo::with_git2`] lends a [`git2::Repository`] for what
+/// this crate does not wrap. Use this re-export so that the versions always match.
+pub use git2;
+
 /// The branch developers' branches are compared with when none is configured.
 pub const DEFAULT_BASE_BRANCH: &str = "main";
 
@@ -59,7 +64,7 @@ pub const DEFAULT_BASE_BRANCH: &str = "main";
 pub mod cache;
 pub mod refs;
 pub mod sync;
-pub mod watch;
+mod watch;
 pub use cache::{Answer, Error as CacheError, Fresh, Freshness, GitView, ViewOptions, WatchMode};
 pub use refs::RefsSnapshot;
 pub use sync::{DeveloperRequest, DeveloperSync, SyncReport, sync_once};

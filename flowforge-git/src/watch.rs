@@ -12,8 +12,8 @@
 //! recomputing everything), or an error while adding the watch of a new directory. A failed
 //! watcher is never trusted again: the cache falls back to recomputing on every call.
 
-pub mod classify;
-pub mod tree;
+pub(crate) mod classify;
+pub(crate) mod tree;
 
 use std::{
     collections::BTreeSet,
@@ -27,14 +27,14 @@ use notify::{Event, RecommendedWatcher, Watcher as _};
 use parking_lot::Mutex;
 
 use crate::cache::cookie::{COOKIE_DIR_NAME, CookieError, Cookies};
-pub use classify::{Class, Roots};
+pub(crate) use classify::{Class, Roots};
 
 /// Beyond this many changed paths, refreshing them one by one costs more than a full status.
 const MAX_PENDING_PATHS: usize = 2048;
 
 /// What changed since the last answer, for the status.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct StatusChanges {
+pub(crate) struct StatusChanges {
     /// Recompute from nothing.
     pub full: bool,
     /// The index or `HEAD` (or the commit `HEAD`'s branch points at) changed.
@@ -47,11 +47,6 @@ pub struct StatusChanges {
 }
 
 impl StatusChanges {
-    /// Nothing changed.
-    pub fn is_empty(&self) -> bool {
-        !self.full && !self.index && self.paths.is_empty()
-    }
-
     fn add_path(&mut self, path: PathBuf, maybe_dir: bool) {
         if self.full {
             return;
@@ -73,7 +68,7 @@ impl StatusChanges {
     }
 
     /// Merges `other` (changes taken by a computation that failed) back in.
-    pub fn merge(&mut self, other: StatusChanges) {
+    pub(crate) fn merge(&mut self, other: StatusChanges) {
         if other.full {
             self.everything();
         }
@@ -87,7 +82,7 @@ impl StatusChanges {
 
 /// Everything the watcher has seen and nobody has recomputed yet.
 #[derive(Debug, Default)]
-pub struct Pending {
+pub(crate) struct Pending {
     /// Changes for the status.
     pub status: StatusChanges,
     /// Grows with every event that changes the status.
@@ -102,7 +97,7 @@ pub struct Pending {
 
 /// State shared between the watcher's thread and the cache.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     roots: Roots,
     pending: Mutex<Pending>,
     cookies: Cookies,
@@ -110,7 +105,7 @@ pub struct Shared {
 }
 
 /// A running watcher over one repository.
-pub struct Watch {
+pub(crate) struct Watch {
     watcher: Mutex<Option<RecommendedWatcher>>,
     shared: Arc<Shared>,
 }
@@ -133,23 +128,18 @@ impl Shared {
         }
     }
 
-    /// The roots watched.
-    pub fn roots(&self) -> &Roots {
-        &self.roots
-    }
-
     /// The pending changes, locked.
-    pub fn pending(&self) -> parking_lot::MutexGuard<'_, Pending> {
+    pub(crate) fn pending(&self) -> parking_lot::MutexGuard<'_, Pending> {
         self.pending.lock()
     }
 
     /// Why the watcher can no longer be trusted, if it cannot.
-    pub fn failure(&self) -> Option<String> {
+    pub(crate) fn failure(&self) -> Option<String> {
         self.failure.lock().clone()
     }
 
     /// Marks the watcher untrusted (the first reason wins) and logs one line.
-    pub fn fail(&self, reason: String) {
+    pub(crate) fn fail(&self, reason: String) {
         let mut failure = self.failure.lock();
         if failure.is_none() {
             eprintln!(
@@ -229,7 +219,7 @@ impl Watch {
     /// Never fails: when the watcher cannot run here, the returned watch is unhealthy (see
     /// [`Shared::failure`]), one line says why on stderr, and the cache recomputes on every
     /// call.
-    pub fn start(roots: Roots, cookie_timeout: Duration) -> Self {
+    pub(crate) fn start(roots: Roots, cookie_timeout: Duration) -> Self {
         let cookie_dir = roots.git_dir.join(COOKIE_DIR_NAME);
         let shared = Arc::new(Shared::new(roots, cookie_dir, cookie_timeout));
         match Self::try_start(&shared) {
@@ -264,7 +254,7 @@ impl Watch {
 
     /// No watcher at all (by choice, for one-shot processes): every call recomputes, and
     /// nothing is logged.
-    pub fn disabled(roots: Roots) -> Self {
+    pub(crate) fn disabled(roots: Roots) -> Self {
         let cookie_dir = roots.git_dir.join(COOKIE_DIR_NAME);
         let shared = Arc::new(Shared::new(roots, cookie_dir, Duration::ZERO));
         *shared.failure.lock() = Some("watching disabled".to_owned());
@@ -292,12 +282,12 @@ impl Watch {
     }
 
     /// True while the watcher runs and has never failed: its events can be trusted.
-    pub fn is_healthy(&self) -> bool {
+    pub(crate) fn is_healthy(&self) -> bool {
         self.shared.failure().is_none()
     }
 
     /// The state shared with the watcher's thread.
-    pub fn shared(&self) -> &Arc<Shared> {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
     }
 
@@ -305,7 +295,7 @@ impl Watch {
     ///
     /// # Errors
     /// See [`CookieError`].
-    pub fn sync(&self) -> Result<(), CookieError> {
+    pub(crate) fn sync(&self) -> Result<(), CookieError> {
         self.shared.cookies.sync()
     }
 
@@ -313,7 +303,7 @@ impl Watch {
     /// a directory created after the start is not watched until then, and the cache refreshes
     /// it whole afterwards, so nothing created in it is missed. Returns `false` (and fails the
     /// watcher) when a watch cannot be added.
-    pub fn ensure_watched(&self, dir: &Path) -> bool {
+    pub(crate) fn ensure_watched(&self, dir: &Path) -> bool {
         if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
             return true; // gone again, or not a directory: nothing to watch
         }
@@ -334,7 +324,7 @@ impl Watch {
 
     /// Watches every directory again (after events were lost, directories created meanwhile
     /// may be unwatched). Returns `false` (and fails the watcher) when a watch cannot be added.
-    pub fn ensure_all_watched(&self) -> bool {
+    pub(crate) fn ensure_all_watched(&self) -> bool {
         watch_roots(&self.shared.roots)
             .iter()
             .all(|root| self.ensure_watched(root))

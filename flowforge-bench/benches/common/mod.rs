@@ -29,13 +29,13 @@ fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
 }
 
 /// The developer counts: `$FLOWFORGE_BENCH_DEVS` or `1,6,10`.
-pub fn counts() -> Vec<usize> {
+pub(crate) fn counts() -> Vec<usize> {
     env_list("FLOWFORGE_BENCH_DEVS", &[1, 6, 10])
 }
 
 /// Benchmarks `operation` in each of its modes: one group per mode (`session`,
 /// `git_sync_after_edit`, …), ids `naive/<devs>` and `optimized/<devs>`.
-pub fn operation(c: &mut Criterion, operation: Operation) {
+pub(crate) fn operation(c: &mut Criterion, operation: Operation) {
     let counts = counts();
     let files = if operation == Operation::GitSync {
         env_list("FLOWFORGE_BENCH_FILES", &[50_000])[0]

@@ -11,11 +11,11 @@ use flowforge_daemon::{
     Shutdown,
 };
 
-pub const VERSION: &str = "test-1";
+pub(crate) const VERSION: &str = "test-1";
 
 /// Answers `args` joined by spaces; counts its calls; panics on `panic`.
 #[derive(Default)]
-pub struct Echo {
+pub(crate) struct Echo {
     pub calls: AtomicU64,
 }
 
@@ -42,7 +42,7 @@ impl Handler for Echo {
     }
 }
 
-pub struct Daemon {
+pub(crate) struct Daemon {
     pub repo: tempfile::TempDir,
     pub _runtime: tempfile::TempDir,
     pub location: Location,
@@ -50,7 +50,7 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    pub fn start(idle: Duration) -> Self {
+    pub(crate) fn start(idle: Duration) -> Self {
         let repo = tempfile::tempdir().expect("temp dir");
         let runtime = tempfile::tempdir().expect("temp dir");
         let location =
@@ -69,12 +69,12 @@ impl Daemon {
         }
     }
 
-    pub fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         Client::connect(&self.location, &options()).expect("connect")
     }
 
     /// Waits for the daemon thread to end by itself.
-    pub fn join(&mut self) -> Shutdown {
+    pub(crate) fn join(&mut self) -> Shutdown {
         let thread = self.thread.take().expect("running");
         thread.join().expect("daemon thread").expect("serve")
     }
@@ -91,14 +91,14 @@ impl Drop for Daemon {
     }
 }
 
-pub fn options() -> ClientOptions {
+pub(crate) fn options() -> ClientOptions {
     ClientOptions {
         connect_timeout: Duration::from_secs(5),
         ..ClientOptions::new(VERSION)
     }
 }
 
-pub fn request(args: &[&str]) -> RunRequest {
+pub(crate) fn request(args: &[&str]) -> RunRequest {
     RunRequest {
         args: args.iter().map(|a| (*a).to_owned()).collect(),
         cwd: "/somewhere".into(),
@@ -106,7 +106,7 @@ pub fn request(args: &[&str]) -> RunRequest {
     }
 }
 
-pub fn echo(daemon: &Daemon, args: &[&str]) -> Done {
+pub(crate) fn echo(daemon: &Daemon, args: &[&str]) -> Done {
     match daemon.client().run(&request(args)).expect("run") {
         Answer::Done(done) => done,
         other => panic!("{other:?}"),

@@ -17,14 +17,14 @@ use std::{
 use parking_lot::{Condvar, Mutex};
 
 /// The directory (under the git directory) that holds cookie files.
-pub const COOKIE_DIR_NAME: &str = "flowforge-cookies";
+pub(crate) const COOKIE_DIR_NAME: &str = "flowforge-cookies";
 
 /// Cookie files are named `<prefix><pid>-<instance>-<n>`.
 const COOKIE_PREFIX: &str = "cookie-";
 
 /// Why a cookie round trip did not complete.
 #[derive(Debug)]
-pub enum CookieError {
+pub(crate) enum CookieError {
     /// The cookie file could not be written (the repository was deleted or moved, or the disk
     /// refuses writes).
     Write(PathBuf, io::Error),
@@ -36,7 +36,7 @@ pub enum CookieError {
 
 /// Cookie bookkeeping shared between callers and the watcher's event handler.
 #[derive(Debug)]
-pub struct Cookies {
+pub(crate) struct Cookies {
     dir: PathBuf,
     /// Distinguishes the cookies of several caches in one process.
     instance: u64,
@@ -57,7 +57,7 @@ struct State {
 
 impl Cookies {
     /// Cookies written in `dir` (which must exist and be watched), waiting up to `timeout`.
-    pub fn new(dir: PathBuf, timeout: Duration) -> Self {
+    pub(crate) fn new(dir: PathBuf, timeout: Duration) -> Self {
         static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Self {
@@ -70,12 +70,12 @@ impl Cookies {
     }
 
     /// The directory holding the cookie files.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Returns once the watcher has reported a cookie written after this call began.
-    pub fn sync(&self) -> Result<(), CookieError> {
+    pub(crate) fn sync(&self) -> Result<(), CookieError> {
         let mut state = self.state.lock();
         // The first cookie written after now carries a number >= `target`.
         let target = state.next;
@@ -126,7 +126,7 @@ impl Cookies {
     }
 
     /// Called by the event handler for a file in the cookie directory.
-    pub fn observed(&self, name: &std::ffi::OsStr) {
+    pub(crate) fn observed(&self, name: &std::ffi::OsStr) {
         let Some(number) = self.parse(name) else {
             return;
         };
@@ -140,7 +140,7 @@ impl Cookies {
 
     /// Called when events were lost (queue overflow): every cookie written so far counts as
     /// seen, because the caller has already marked everything for recomputation.
-    pub fn all_seen(&self) {
+    pub(crate) fn all_seen(&self) {
         let mut state = self.state.lock();
         state.seen_below = state.next;
         state.in_flight = false;
@@ -148,7 +148,7 @@ impl Cookies {
     }
 
     /// Called when the watcher failed: every waiter and every later caller gets an error.
-    pub fn break_all(&self) {
+    pub(crate) fn break_all(&self) {
         self.state.lock().broken = true;
         self.seen.notify_all();
     }

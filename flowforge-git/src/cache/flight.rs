@@ -21,18 +21,16 @@ use parking_lot::{Condvar, Mutex};
 
 /// A value shared by concurrent callers, recomputed once per change.
 #[derive(Debug)]
-pub struct SingleFlight<T> {
+pub(super) struct SingleFlight<T> {
     inner: Mutex<Inner<T>>,
     done: Condvar,
 }
 
 /// What [`SingleFlight::get`] returned and how.
 #[derive(Debug)]
-pub struct Fetched<T> {
+pub(super) struct Fetched<T> {
     /// The value.
     pub value: Arc<T>,
-    /// The version the value covers.
-    pub version: u64,
     /// When the value was computed.
     pub computed_at: Instant,
     /// How this caller obtained it.
@@ -41,7 +39,7 @@ pub struct Fetched<T> {
 
 /// How a caller obtained its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum How {
+pub(super) enum How {
     /// The stored value was recent enough: no computation.
     Hit,
     /// Another caller's computation, shared.
@@ -85,7 +83,7 @@ impl<T> Default for SingleFlight<T> {
 
 impl<T> SingleFlight<T> {
     /// An empty cell.
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             inner: Mutex::new(Inner {
                 value: None,
@@ -106,7 +104,7 @@ impl<T> SingleFlight<T> {
     /// # Errors
     /// The error of `compute` when this caller ran it. Callers waiting on a computation that
     /// failed do not receive its error: they retry, computing themselves if needed.
-    pub fn get<E>(
+    pub(super) fn get<E>(
         &self,
         need: u64,
         version_now: impl FnOnce() -> u64,
@@ -118,7 +116,6 @@ impl<T> SingleFlight<T> {
             if let Some(stored) = inner.value.as_ref().filter(|s| s.version >= need) {
                 return Ok(Fetched {
                     value: Arc::clone(&stored.value),
-                    version: stored.version,
                     computed_at: stored.computed_at,
                     how: if waited { How::Shared } else { How::Hit },
                 });
@@ -158,7 +155,6 @@ impl<T> SingleFlight<T> {
             }
             Fetched {
                 value,
-                version,
                 computed_at,
                 how: How::Computed,
             }
@@ -169,25 +165,20 @@ impl<T> SingleFlight<T> {
     }
 
     /// The stored value if it was computed less than `max_age` ago, without waiting.
-    pub fn get_if_younger(&self, max_age: Duration) -> Option<Fetched<T>> {
+    pub(super) fn get_if_younger(&self, max_age: Duration) -> Option<Fetched<T>> {
         let inner = self.inner.lock();
         let stored = inner.value.as_ref()?;
         (stored.computed_at.elapsed() < max_age).then(|| Fetched {
             value: Arc::clone(&stored.value),
-            version: stored.version,
             computed_at: stored.computed_at,
             how: How::Hit,
         })
     }
 
     /// How many computations this cell has started.
-    pub fn computations(&self) -> u64 {
+    #[cfg(test)]
+    fn computations(&self) -> u64 {
         self.inner.lock().computations
-    }
-
-    /// Forgets the stored value: the next caller computes from nothing.
-    pub fn clear(&self) {
-        self.inner.lock().value = None;
     }
 }
 
@@ -267,7 +258,7 @@ mod tests {
             release.wait();
             assert_eq!(*first.join().unwrap().value, 1);
             let second = second.join().unwrap();
-            assert_eq!((*second.value, second.version), (2, 2));
+            assert_eq!(*second.value, 2);
         });
         assert_eq!(cell.computations(), 2);
     }

@@ -1,17 +1,17 @@
 //! The cache that is never silently stale.
 //!
 //! [`GitView`] serves the status and the ref snapshot of one repository to every thread and
-//! every developer. A filesystem [watcher](crate::watch) records what changed; the next
+//! every developer. A filesystem watcher (inotify, one watch per directory) records what changed; the next
 //! question refreshes only that (a work-tree path on its own, the staged side after an index or
 //! `HEAD` change, everything after a configuration change); concurrent questions share one
-//! computation ([`flight::SingleFlight`]).
+//! computation (a single-flight cell).
 //!
 //! Every question names the [`Freshness`] it needs, and every answer says what it got
 //! ([`Fresh`]):
 //!
 //! | asked | the answer includes | how |
 //! |---|---|---|
-//! | [`Freshness::Synced`] | every change made before the call | a cookie round trip ([`cookie`]) |
+//! | [`Freshness::Synced`] | every change made before the call | a cookie round trip: a file written under `.git/flowforge-cookies/` and seen by the watcher |
 //! | [`Freshness::Cached`] | every change the watcher has reported | no file-system round trip |
 //! | [`Freshness::MaxAge`] | changes up to `age` ago | a time-to-live cache, as the bash tools kept |
 //!
@@ -36,9 +36,9 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod cookie;
+pub(crate) mod cookie;
 mod error;
-pub mod flight;
+mod flight;
 mod scope;
 mod view;
 

@@ -19,7 +19,7 @@ use crate::cache::cookie::COOKIE_DIR_NAME;
 
 /// The directories a repository's events come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Roots {
+pub(crate) struct Roots {
     /// The work tree's top directory.
     pub workdir: PathBuf,
     /// The git directory (`.git`, or `.git/worktrees/<name>` for a linked worktree).
@@ -31,7 +31,7 @@ pub struct Roots {
 
 /// What one event path calls for.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// Nothing: the answer cannot have changed.
     Ignore,
     /// A cookie file, by name.
@@ -53,7 +53,7 @@ pub enum Class {
 }
 
 /// Classifies one path of an event of kind `kind`.
-pub fn classify(roots: &Roots, kind: &EventKind, path: &Path) -> Class {
+pub(crate) fn classify(roots: &Roots, kind: &EventKind, path: &Path) -> Class {
     if is_read_only(kind) {
         return Class::Ignore;
     }

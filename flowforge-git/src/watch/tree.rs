@@ -24,7 +24,7 @@ use super::Roots;
 /// # Errors
 /// The first watch that fails for another reason than the directory having vanished
 /// (typically the inotify watch limit).
-pub fn watch_tree(
+pub(crate) fn watch_tree(
     watcher: &mut RecommendedWatcher,
     roots: &Roots,
     dir: &Path,

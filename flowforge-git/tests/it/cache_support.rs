@@ -1,11 +1,11 @@
 //! Shared by the cache, refs and sync tests: repositories made with the real `git` CLI.
 
-pub use flowforge_testkit::{TestRepo, git::output as git_in};
+pub(crate) use flowforge_testkit::{TestRepo, git::output as git_in};
 
 use flowforge_git::{GitView, Status, ViewOptions, status::PorcelainOptions};
 
 /// `git init -b main` and a first commit of a few files in a few directories.
-pub fn committed_repo() -> TestRepo {
+pub(crate) fn committed_repo() -> TestRepo {
     let repo = TestRepo::new();
     for i in 0..4 {
         repo.write(&format!("src/file{i}.txt"), &format!("content {i}\n"));
@@ -18,7 +18,7 @@ pub fn committed_repo() -> TestRepo {
 }
 
 /// What the cache tests ask of a repository besides running git.
-pub trait RepoExt {
+pub(crate) trait RepoExt {
     /// `git status --porcelain=v1`, as git prints it (without taking locks).
     fn git_porcelain(&self) -> String;
     /// A watching view with the default options.
@@ -36,6 +36,6 @@ impl RepoExt for TestRepo {
 }
 
 /// Our porcelain v1 text.
-pub fn ours(status: &Status) -> String {
+pub(crate) fn ours(status: &Status) -> String {
     String::from_utf8(status.porcelain(PorcelainOptions::default())).expect("utf-8")
 }

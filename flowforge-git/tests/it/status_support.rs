@@ -1,11 +1,11 @@
 //! Shared by the status tests: repositories made with the real `git` CLI, and git's answers.
 
-pub use flowforge_testkit::{TestRepo, git::output as git_in};
+pub(crate) use flowforge_testkit::{TestRepo, git::output as git_in};
 
 use flowforge_git::{PorcelainOptions, Status};
 
 /// Our output for the flag set git was given, to compare byte for byte.
-pub fn ours(status: &Status, flags: &[&str]) -> Vec<u8> {
+pub(crate) fn ours(status: &Status, flags: &[&str]) -> Vec<u8> {
     let options = PorcelainOptions {
         branch: flags.contains(&"-b"),
         nul_terminated: flags.contains(&"-z"),
@@ -14,7 +14,7 @@ pub fn ours(status: &Status, flags: &[&str]) -> Vec<u8> {
 }
 
 /// Asserts ours equals git's with a readable diff.
-pub fn assert_same(what: &str, ours: &[u8], git: &[u8]) {
+pub(crate) fn assert_same(what: &str, ours: &[u8], git: &[u8]) {
     assert!(
         ours == git,
         "{what}: ours differs from git\n--- ours ---\n{}\n--- git ---\n{}",
@@ -24,7 +24,7 @@ pub fn assert_same(what: &str, ours: &[u8], git: &[u8]) {
 }
 
 /// Compares a status with git's answer in every porcelain form.
-pub fn assert_matches_git(what: &str, repo: &TestRepo, status: &Status) {
+pub(crate) fn assert_matches_git(what: &str, repo: &TestRepo, status: &Status) {
     for flags in [&[][..], &["-z"][..], &["-b"][..], &["-b", "-z"][..]] {
         let git = repo.porcelain(flags);
         assert_same(&format!("{what} {flags:?}"), &ours(status, flags), &git);

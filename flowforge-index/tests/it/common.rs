@@ -9,22 +9,22 @@ use flowforge_core::{
 use flowforge_testkit::bash_tools::{create_dir_all as create_private_dir_all, write_json};
 use jiff::{Timestamp, ToSpan};
 
-pub fn dev(id: &str) -> DeveloperId {
+pub(crate) fn dev(id: &str) -> DeveloperId {
     DeveloperId::new(id).unwrap()
 }
 
-pub fn task(id: &str) -> TaskId {
+pub(crate) fn task(id: &str) -> TaskId {
     TaskId::new(id).unwrap()
 }
 
 /// A fixed instant, so that reports are reproducible.
-pub fn base() -> Timestamp {
+pub(crate) fn base() -> Timestamp {
     "2025-09-18T08:00:00Z".parse().unwrap()
 }
 
 /// What one developer's namespace holds.
 #[derive(Debug, Clone, Default)]
-pub struct DevSpec {
+pub(crate) struct DevSpec {
     /// `(active, task, branch)` of the current session.
     pub session: Option<(bool, Option<String>, Option<String>)>,
     /// Ended sessions: `(task, start hour offset)`.
@@ -37,7 +37,7 @@ pub struct DevSpec {
     pub corrupt: bool,
 }
 
-pub fn session(
+pub(crate) fn session(
     dev_id: &DeveloperId,
     serial: usize,
     task: Option<&str>,
@@ -58,7 +58,7 @@ pub fn session(
 }
 
 /// Writes `spec` into `id`'s namespace, replacing what was there.
-pub fn write_dev(layout: &Layout, id: &DeveloperId, spec: &DevSpec) {
+pub(crate) fn write_dev(layout: &Layout, id: &DeveloperId, spec: &DevSpec) {
     for dir in layout.namespace_dirs(id) {
         create_private_dir_all(&dir).unwrap();
     }
@@ -126,7 +126,7 @@ pub fn write_dev(layout: &Layout, id: &DeveloperId, spec: &DevSpec) {
 }
 
 /// Writes `team/task-assignments.json`.
-pub fn write_claims(layout: &Layout, claims: &[(&str, &DeveloperId)]) {
+pub(crate) fn write_claims(layout: &Layout, claims: &[(&str, &DeveloperId)]) {
     create_private_dir_all(&layout.team_dir()).unwrap();
     let mut assignments = TaskAssignments::default();
     for (i, (t, holder)) in claims.iter().enumerate() {
@@ -145,7 +145,7 @@ pub fn write_claims(layout: &Layout, claims: &[(&str, &DeveloperId)]) {
 
 /// What a developer does through the session store, as the `flowforge` tools do.
 #[derive(Debug, Clone)]
-pub enum StoreOp {
+pub(crate) enum StoreOp {
     /// Start (replacing any active session) a session on the task, on a branch.
     Start(String, Option<String>),
     /// End the active session.
@@ -158,7 +158,7 @@ pub enum StoreOp {
 /// needed. Refusals (a task held by another developer, no active session, a corrupt view the
 /// store will not take over) change nothing and are ignored, as a developer would see them and
 /// move on.
-pub fn store_op(layout: &Layout, id: &DeveloperId, op: &StoreOp) {
+pub(crate) fn store_op(layout: &Layout, id: &DeveloperId, op: &StoreOp) {
     use flowforge_session::{AddMinutes, Error, Namespace, SessionOptions, StartOptions};
     flowforge_session::namespace::init(layout, id, &Default::default()).unwrap();
     let ns = Namespace::open(layout, id, SessionOptions::relaxed()).unwrap();
@@ -187,7 +187,7 @@ pub fn store_op(layout: &Layout, id: &DeveloperId, op: &StoreOp) {
     }
 }
 
-pub fn spec(task: &str, paths: &[&str], time: &[(&str, u64, i64)]) -> DevSpec {
+pub(crate) fn spec(task: &str, paths: &[&str], time: &[(&str, u64, i64)]) -> DevSpec {
     DevSpec {
         session: Some((true, Some(task.into()), Some(format!("feature/{task}")))),
         time: (time.iter())
@@ -200,7 +200,7 @@ pub fn spec(task: &str, paths: &[&str], time: &[(&str, u64, i64)]) -> DevSpec {
 
 /// alice and bob active, carol's session ended; bob works on carol's claim; alice and bob both
 /// change src/lib.rs.
-pub fn team(root: &Path) -> Layout {
+pub(crate) fn team(root: &Path) -> Layout {
     let layout = Layout::for_repo(root);
     write_dev(
         &layout,

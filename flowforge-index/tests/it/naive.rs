@@ -16,10 +16,10 @@ use flowforge_index::{Conflict, ConflictKind, Pattern, TimeRange};
 use crate::common::task;
 
 /// A namespace as the scan reads it: current session, time entries, changed paths.
-pub type ScannedDev = (Option<Session>, Vec<TimeEntry>, Vec<String>);
+pub(crate) type ScannedDev = (Option<Session>, Vec<TimeEntry>, Vec<String>);
 
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     pub devs: BTreeMap<DeveloperId, ScannedDev>,
     pub claims: BTreeMap<TaskId, DeveloperId>,
     /// Developers left out, and entries that are not namespaces.
@@ -34,7 +34,7 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
     }
 }
 
-pub fn scan(layout: &Layout) -> Scan {
+pub(crate) fn scan(layout: &Layout) -> Scan {
     let mut out = Scan::default();
     // The store's claims, then the bash tools' file for the tasks never claimed in the store.
     for claim in flowforge_session::list_claims(layout).unwrap() {
@@ -98,7 +98,7 @@ pub fn scan(layout: &Layout) -> Scan {
 }
 
 impl Scan {
-    pub fn working(&self, task: &TaskId) -> Vec<DeveloperId> {
+    pub(crate) fn working(&self, task: &TaskId) -> Vec<DeveloperId> {
         (self.devs.iter())
             .filter(|(_, (s, _, _))| {
                 s.as_ref()
@@ -108,11 +108,11 @@ impl Scan {
             .collect()
     }
 
-    pub fn who(&self, task: &TaskId) -> (Option<DeveloperId>, Vec<DeveloperId>) {
+    pub(crate) fn who(&self, task: &TaskId) -> (Option<DeveloperId>, Vec<DeveloperId>) {
         (self.claims.get(task).cloned(), self.working(task))
     }
 
-    pub fn active(&self) -> Vec<(DeveloperId, Option<TaskId>, Option<String>)> {
+    pub(crate) fn active(&self) -> Vec<(DeveloperId, Option<TaskId>, Option<String>)> {
         (self.devs.iter())
             .filter_map(|(d, (s, _, _))| {
                 s.as_ref()
@@ -122,7 +122,7 @@ impl Scan {
             .collect()
     }
 
-    pub fn all_tasks(&self) -> BTreeSet<TaskId> {
+    pub(crate) fn all_tasks(&self) -> BTreeSet<TaskId> {
         let mut tasks: BTreeSet<TaskId> = self.claims.keys().cloned().collect();
         for (s, _, _) in self.devs.values() {
             if let Some(s) = s.as_ref().filter(|s| s.active) {
@@ -132,14 +132,14 @@ impl Scan {
         tasks
     }
 
-    pub fn tasks(&self, pattern: &Pattern) -> Vec<TaskId> {
+    pub(crate) fn tasks(&self, pattern: &Pattern) -> Vec<TaskId> {
         self.all_tasks()
             .into_iter()
             .filter(|t| pattern.matches(t.as_str()))
             .collect()
     }
 
-    pub fn conflicts(&self) -> Vec<Conflict> {
+    pub(crate) fn conflicts(&self) -> Vec<Conflict> {
         let mut out = Vec::new();
         for task in self.all_tasks() {
             let (holder, working) = self.who(&task);
@@ -171,7 +171,7 @@ impl Scan {
         out
     }
 
-    pub fn time_by_developer(&self, range: &TimeRange) -> BTreeMap<DeveloperId, u64> {
+    pub(crate) fn time_by_developer(&self, range: &TimeRange) -> BTreeMap<DeveloperId, u64> {
         (self.devs.iter())
             .map(|(d, (_, time, _))| {
                 (
@@ -186,7 +186,7 @@ impl Scan {
             .collect()
     }
 
-    pub fn time_by_task(&self, range: &TimeRange) -> BTreeMap<TaskId, u64> {
+    pub(crate) fn time_by_task(&self, range: &TimeRange) -> BTreeMap<TaskId, u64> {
         let mut out: BTreeMap<TaskId, u64> = BTreeMap::new();
         for (_, time, _) in self.devs.values() {
             for e in time.iter().filter(|e| range.contains(e.recorded_at)) {
@@ -199,7 +199,7 @@ impl Scan {
         out
     }
 
-    pub fn touching(&self, prefix: &str) -> BTreeMap<DeveloperId, Vec<String>> {
+    pub(crate) fn touching(&self, prefix: &str) -> BTreeMap<DeveloperId, Vec<String>> {
         let mut out = BTreeMap::new();
         for (d, (_, _, paths)) in &self.devs {
             let mut hits: Vec<String> = (paths.iter())

@@ -9,20 +9,20 @@ use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo};
 use flowforge_remote::{Options, Remote, use_remote};
 use tempfile::TempDir;
 
-pub struct Team {
+pub(crate) struct Team {
     pub tmp: TempDir,
     pub bare: PathBuf,
 }
 
-pub struct Clone {
+pub(crate) struct Clone {
     pub dir: PathBuf,
     pub layout: Layout,
 }
 
-pub use flowforge_testkit::git::ok_text as git;
+pub(crate) use flowforge_testkit::git::ok_text as git;
 
 /// `git hash-object -w --stdin` in `dir`: the id of a new blob holding `bytes`.
-pub fn write_blob(dir: &Path, bytes: &[u8]) -> String {
+pub(crate) fn write_blob(dir: &Path, bytes: &[u8]) -> String {
     let out =
         flowforge_testkit::git::run_with_input(dir, ["hash-object", "-w", "--stdin"], Some(bytes))
             .expect("hash-object");
@@ -30,7 +30,7 @@ pub fn write_blob(dir: &Path, bytes: &[u8]) -> String {
 }
 
 impl Team {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let tmp = tempfile::tempdir().expect("temp dir");
         let bare = tmp.path().join("team.git");
         git(
@@ -42,7 +42,7 @@ impl Team {
 
     /// A clone (an empty repository with `origin` pointing at the bare one, over `file://`)
     /// using the remote as machine `name`.
-    pub fn clone(&self, name: &str) -> Clone {
+    pub(crate) fn clone(&self, name: &str) -> Clone {
         let dir = self.tmp.path().join(name);
         git(
             self.tmp.path(),
@@ -58,7 +58,7 @@ impl Team {
     }
 
     /// The remote's FlowForge refs: `<oid> <name>` lines.
-    pub fn refs(&self) -> String {
+    pub(crate) fn refs(&self) -> String {
         git(
             &self.bare,
             &[
@@ -70,7 +70,7 @@ impl Team {
     }
 
     /// Installs a pre-receive hook on the remote.
-    pub fn pre_receive(&self, script: &str) {
+    pub(crate) fn pre_receive(&self, script: &str) {
         let path = self.bare.join("hooks/pre-receive");
         std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).expect("write hook");
         Command::new("chmod")
@@ -82,18 +82,18 @@ impl Team {
 }
 
 impl Clone {
-    pub fn remote(&self) -> Remote {
+    pub(crate) fn remote(&self) -> Remote {
         self.remote_with(Options::default())
     }
 
-    pub fn remote_with(&self, options: Options) -> Remote {
+    pub(crate) fn remote_with(&self, options: Options) -> Remote {
         Remote::open(&self.dir, options)
             .expect("open")
             .expect("configured")
     }
 
     /// Creates `dev`'s namespace in this clone.
-    pub fn init_dev(&self, dev: &str) -> DeveloperId {
+    pub(crate) fn init_dev(&self, dev: &str) -> DeveloperId {
         let id: DeveloperId = dev.parse().expect("valid id");
         flowforge_session::namespace::init(&self.layout, &id, &DeveloperInfo::default())
             .expect("init");
@@ -101,7 +101,7 @@ impl Clone {
     }
 
     /// This clone's local FlowForge refs.
-    pub fn local_refs(&self) -> String {
+    pub(crate) fn local_refs(&self) -> String {
         git(
             &self.dir,
             &["for-each-ref", "--format=%(objectname) %(refname)"],
@@ -109,10 +109,10 @@ impl Clone {
     }
 }
 
-pub fn task(t: &str) -> TaskId {
+pub(crate) fn task(t: &str) -> TaskId {
     t.parse().expect("valid task")
 }
 
-pub fn dev(d: &str) -> DeveloperId {
+pub(crate) fn dev(d: &str) -> DeveloperId {
     d.parse().expect("valid developer")
 }
