@@ -23,7 +23,7 @@ use crate::{
 };
 
 #[derive(Debug, Args)]
-pub struct MonitorArgs {
+pub(crate) struct MonitorArgs {
     /// Print one frame and exit (for scripts).
     #[arg(long)]
     once: bool,
@@ -61,7 +61,7 @@ fn git_sync(view: &Result<GitView, String>, index: &Index) -> GitSync {
     }
 }
 
-pub fn run(ctx: &Context, args: MonitorArgs, out: &mut Output) -> CliResult {
+pub(crate) fn run(ctx: &Context, args: MonitorArgs, out: &mut Output) -> CliResult {
     let mut monitor = Monitor::new(&ctx.layout)?;
     // One frame: a watcher would see nothing before exit, so every answer is computed.
     let options = ViewOptions {
