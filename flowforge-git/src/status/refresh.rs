@@ -77,7 +77,7 @@ impl Status {
     /// The result is exactly what [`Repo::status`] would return now, provided every path that
     /// changed since the status was computed is passed. The cost follows the paths, not the
     /// number of tracked files. Each path is classified by the same rule as the filesystem
-    /// watcher's events ([`watch::classify`](crate::watch::classify)):
+    /// watcher's events:
     ///
     /// * a work-tree path is recomputed on its own (libgit2's index-to-work-tree diff limited
     ///   to it), widened to the topmost untracked directory above it so that untracked
