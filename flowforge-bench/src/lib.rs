@@ -32,6 +32,7 @@ mod error;
 pub mod fixture;
 pub mod ops;
 pub mod original;
+pub mod remote_claims;
 pub mod report;
 pub mod run;
 pub mod stats;

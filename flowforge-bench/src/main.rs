@@ -49,7 +49,8 @@ struct Cli {
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
     /// Operations to measure, comma-separated (session, report_generation, cross_dev_queries,
-    /// file_io, concurrent_ops, git_sync); e.g. `--devs 1000 --ops cross_dev_queries`.
+    /// file_io, concurrent_ops, git_sync, and remote_claims: the git-remote costs on a fixture
+    /// of its own); e.g. `--devs 1000 --ops cross_dev_queries`.
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     ops: Vec<Operation>,
     /// Also measure the CLI path: each developer a `flowforge` process answered by the daemon,
@@ -86,7 +87,22 @@ fn parse_seconds(s: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `--ops remote_claims` runs on its own fixture (a bare repository and clones of it).
+    let (args, remote) = flowforge_bench::remote_claims::take_op(std::env::args_os());
+    let cli = Cli::parse_from(args);
+    if remote != flowforge_bench::remote_claims::Requested::No {
+        let samples = cli.samples as usize;
+        match flowforge_bench::remote_claims::run_from_env(samples, &mut |p| eprintln!("{p}")) {
+            Ok(table) => println!("{table}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        if remote == flowforge_bench::remote_claims::Requested::Only {
+            return ExitCode::SUCCESS;
+        }
+    }
     match main_inner(cli) {
         Ok(code) => code,
         Err(e) => {

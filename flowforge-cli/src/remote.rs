@@ -31,7 +31,7 @@ pub(crate) enum RemoteCommand {
     /// What is published, what is pending, and how old the view of other machines is.
     Status {
         /// Print JSON: {"remote", "machine", "claims", "published", "pending_releases",
-        /// "unpublished", "last_pull", "lag_seconds"}.
+        /// "unpublished", "local_only", "last_pull", "lag_seconds"}.
         #[arg(long)]
         json: bool,
     },
@@ -96,6 +96,13 @@ pub(crate) fn run(ctx: &Context, command: RemoteCommand, out: &mut Output) -> Cl
             }
             for t in &status.pending_releases {
                 outln!(out, "pending release of claim {t} (its session ended)");
+            }
+            for t in &status.local_only {
+                outln!(
+                    out,
+                    "claim {t} is local to this machine (not on {})",
+                    status.remote
+                );
             }
             for d in &status.unpublished {
                 outln!(out, "pending publication of {d}");

@@ -19,6 +19,9 @@ use crate::error::{Error, Result};
 pub(crate) struct Git {
     dir: PathBuf,
     remote: String,
+    /// Run ssh in batch mode (no passphrase or host-key prompt): unless the user chose an ssh
+    /// command (`GIT_SSH_COMMAND`, `GIT_SSH`, `core.sshCommand`), which is then left alone.
+    batch_ssh: bool,
 }
 
 /// One ref to move on the remote: from `expected` (`None`: must not exist) to `new` (`None`:
@@ -43,9 +46,17 @@ pub(crate) enum Outcome {
 
 impl Git {
     pub(crate) fn new(dir: &Path, remote: &str) -> Self {
+        let configured = git2::Repository::open(dir)
+            .and_then(|r| r.config())
+            .and_then(|c| c.get_string("core.sshCommand"))
+            .is_ok();
+        let chosen = ["GIT_SSH_COMMAND", "GIT_SSH"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some());
         Self {
             dir: dir.to_owned(),
             remote: remote.to_owned(),
+            batch_ssh: !configured && !chosen,
         }
     }
 
@@ -65,7 +76,7 @@ impl Git {
         ] {
             cmd.env_remove(var);
         }
-        if std::env::var_os("GIT_SSH_COMMAND").is_none() {
+        if self.batch_ssh {
             // Never wait for a passphrase or a host-key question: fail instead.
             cmd.env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes");
         }

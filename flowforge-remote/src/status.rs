@@ -2,7 +2,7 @@
 //! without the network; and `push`, which publishes everything pending.
 
 use flowforge_core::{DeveloperId, Layout, TaskId};
-use flowforge_session::{claim::claim_of, namespace::members};
+use flowforge_session::{claim::claim_of, list_claims, namespace::members};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -31,6 +31,9 @@ pub struct Status {
     pub pending_releases: Vec<TaskId>,
     /// Local developers with state not yet published: `push` publishes them.
     pub unpublished: Vec<DeveloperId>,
+    /// Claims held on this machine only (`session start --local`, or taken before the remote
+    /// was in use): other machines cannot see them.
+    pub local_only: Vec<TaskId>,
     /// The last pull, if any.
     pub last_pull: Option<Pulled>,
     /// Seconds since the last pull.
@@ -68,6 +71,10 @@ impl Remote {
                 unpublished.push(m.id);
             }
         }
+        let local_only = (list_claims(layout)?.into_iter())
+            .filter(|local| !claims.iter().any(|c| c.task == local.task))
+            .map(|local| local.task)
+            .collect();
         let last_pull = last_pull(layout, self.name())?;
         let lag_seconds = last_pull
             .as_ref()
@@ -79,6 +86,7 @@ impl Remote {
             published,
             pending_releases,
             unpublished,
+            local_only,
             last_pull,
             lag_seconds,
         })

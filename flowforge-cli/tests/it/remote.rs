@@ -287,6 +287,12 @@ fn team_queries_show_other_machines_with_the_age_of_the_view_and_local_claims_st
     let out = ok(run(&b, Some("bob"), &["session", "start", "t2", "--local"]));
     assert!(out.contains("on this machine only"), "{out}");
     assert!(!team.refs().contains("claims/t2"));
+    let status = json(run(&b, None, &["remote", "status", "--json"]));
+    assert_eq!(
+        status["local_only"],
+        serde_json::json!(["t2"]),
+        "{status:#}"
+    );
 
     // A remote that cannot be reached: the start fails and says how to work offline.
     git(

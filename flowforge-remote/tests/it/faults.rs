@@ -164,3 +164,47 @@ fn corrupt_claims_and_objects_are_named_and_leave_local_state_alone() {
     assert_eq!(b.local_refs(), before);
     assert_eq!(last_pull(&b.layout, "origin").expect("read"), None);
 }
+
+#[test]
+fn an_authentication_failure_is_named_as_such() {
+    let team = Team::new();
+    let a = team.clone("a");
+    // An ssh remote whose ssh refuses our key, as a server would.
+    let ssh = team.tmp.path().join("fake-ssh");
+    std::fs::write(
+        &ssh,
+        "#!/bin/sh\necho 'git@example.invalid: Permission denied (publickey).' >&2\nexit 255\n",
+    )
+    .expect("write");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(&ssh)
+        .status()
+        .expect("chmod");
+    git(
+        &a.dir,
+        &["config", "core.sshCommand", ssh.to_str().expect("utf-8")],
+    );
+    git(
+        &a.dir,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            "ssh://git@example.invalid/team.git",
+        ],
+    );
+    let err = a
+        .remote()
+        .claim(&task("t"), &dev("alice"), None)
+        .expect_err("refused");
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("authentication to the git remote \"origin\" failed"),
+        "{err}"
+    );
+    let err = a.remote().pull(&a.layout).expect_err("refused");
+    assert!(matches!(err, Error::Auth { .. }), "{err:?}");
+    assert!(!a.local_refs().contains("flowforge"));
+}
