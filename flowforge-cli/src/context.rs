@@ -59,12 +59,22 @@ impl Context {
                 start.display()
             )));
         }
-        let repo = find_work_tree(&start).unwrap_or_else(|| start.clone());
+        let work_tree = find_work_tree(&start);
+        let repo = work_tree.clone().unwrap_or_else(|| start.clone());
         let root = args.root.clone().or_else(|| {
             std::env::var_os(ROOT_VAR)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
         });
+        // A bare repository (or a git directory) has no work tree to keep `.flowforge` in:
+        // never write it into git's own directory.
+        if let (None, None, Some(git_dir)) = (&work_tree, &root, find_git_dir(&start)) {
+            return Err(CliError::usage(anyhow!(
+                "{} is a git directory with no work tree (a bare repository): FlowForge keeps \
+                 its namespaces in a work tree; run it in a clone, or choose a place with --root",
+                git_dir.display()
+            )));
+        }
         let layout = match root {
             Some(root) => Layout::new(start.join(root)),
             None => Layout::for_repo(&repo),
@@ -153,6 +163,17 @@ fn developer_from_env() -> Option<std::ffi::OsString> {
     DEVELOPER_VARS
         .iter()
         .find_map(|var| std::env::var_os(var).filter(|v| !v.is_empty()))
+}
+
+/// The nearest ancestor of `start` (itself included) that is a git directory itself: a
+/// `HEAD` file beside `objects/` and `refs/`, as git recognises one.
+fn find_git_dir(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|dir| {
+            dir.join("HEAD").is_file() && dir.join("objects").is_dir() && dir.join("refs").is_dir()
+        })
+        .map(Path::to_path_buf)
 }
 
 /// The nearest ancestor of `start` (itself included) that holds a `.git` entry.

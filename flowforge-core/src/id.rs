@@ -150,11 +150,22 @@ macro_rules! id_type {
                     Err(e) => {
                         let valid = std::str::from_utf8(&input[..e.valid_up_to()])
                             .expect("prefix is valid UTF-8");
-                        let rule = $rules.check(valid).err().unwrap_or(IdRule::InvalidChar {
-                            ch: char::REPLACEMENT_CHARACTER,
-                            position: valid.chars().count(),
-                            allowed: $rules.allowed,
-                        });
+                        // Only a rule the valid prefix breaks as part of the whole input counts
+                        // (an empty prefix is not an empty id, `.` before the bad byte is not
+                        // the name `.`); otherwise the first byte that is not UTF-8 is the
+                        // invalid character.
+                        let rule = match $rules.check(valid) {
+                            Err(
+                                rule @ (IdRule::InvalidChar { .. }
+                                | IdRule::BadStart { .. }
+                                | IdRule::TooLong { .. }),
+                            ) => rule,
+                            _ => IdRule::InvalidChar {
+                                ch: char::REPLACEMENT_CHARACTER,
+                                position: valid.chars().count(),
+                                allowed: $rules.allowed,
+                            },
+                        };
                         Err(Error::$variant {
                             input: escape_bytes(input),
                             rule,
@@ -242,6 +253,24 @@ id_type!(TaskId, TASK_RULES, InvalidTaskId);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named_as_the_invalid_character() {
+        let rule = |bytes: &[u8]| match TaskId::from_bytes(bytes) {
+            Err(Error::InvalidTaskId { rule, .. }) => rule,
+            other => panic!("{other:?}"),
+        };
+        for (bytes, position) in [(&b"\xff"[..], 0), (b".\xff", 1), (b"ab\xffc", 2)] {
+            assert!(
+                matches!(rule(bytes), IdRule::InvalidChar { position: p, .. } if p == position),
+                "{bytes:?}: {:?}",
+                rule(bytes)
+            );
+        }
+        assert!(matches!(rule(b"-\xff"), IdRule::BadStart { ch: '-' }));
+        let err = DeveloperId::from_bytes(b"\xff").unwrap_err().to_string();
+        assert!(!err.contains("empty"), "{err}");
+    }
 
     fn dev_rule(input: &str) -> IdRule {
         match DeveloperId::new(input) {

@@ -3,6 +3,7 @@
 mod compat;
 mod daemon;
 mod dev;
+mod edges;
 mod index;
 mod output;
 mod remote;
