@@ -11,10 +11,9 @@ use serde_json::{Map, Value};
 
 use crate::{
     error::{Error, Result},
-    handle::{Namespace, session_key},
+    handle::Namespace,
     session::{ACTIVE, PAUSED, mark},
     store::Versioned,
-    view,
 };
 
 /// The session field listing the pauses.
@@ -27,7 +26,7 @@ impl Namespace {
     /// # Errors
     /// [`Error::NoActiveSession`], [`Error::AlreadyPaused`], or the store's errors.
     pub fn pause_session(&self, reason: Option<&str>) -> Result<Versioned<Session>> {
-        self.change_pause(|session, now| {
+        self.update_active_session(|session, now| {
             if is_paused(session) {
                 return Err(Error::AlreadyPaused {
                     developer: session.developer_id.clone(),
@@ -55,7 +54,7 @@ impl Namespace {
     /// # Errors
     /// [`Error::NoActiveSession`], [`Error::NotPaused`], or the store's errors.
     pub fn resume_session(&self) -> Result<Versioned<Session>> {
-        self.change_pause(|session, now| {
+        self.update_active_session(|session, now| {
             if !is_paused(session) {
                 return Err(Error::NotPaused {
                     developer: session.developer_id.clone(),
@@ -66,31 +65,6 @@ impl Namespace {
             mark(session, ACTIVE, now);
             Ok(())
         })
-    }
-
-    fn change_pause<F>(&self, mut f: F) -> Result<Versioned<Session>>
-    where
-        F: FnMut(&mut Session, Timestamp) -> Result<()>,
-    {
-        let key = session_key();
-        self.current_for_write()?;
-        let updated =
-            self.store.update(&key, |current: Option<&Session>| {
-                let mut session = current.filter(|s| s.active).cloned().ok_or_else(|| {
-                    Error::NoActiveSession {
-                        developer: self.dev.clone(),
-                    }
-                })?;
-                f(&mut session, Timestamp::now())?;
-                Ok(session)
-            })?;
-        view::publish(
-            &self.store,
-            &key,
-            &self.layout.current_session(&self.dev),
-            &updated,
-        )?;
-        Ok(updated)
     }
 }
 

@@ -141,6 +141,20 @@ impl Namespace {
     where
         F: FnMut(&mut Session),
     {
+        self.update_active_session(|session, now| {
+            f(session);
+            session.touch(now);
+            Ok(())
+        })
+    }
+
+    /// Applies `f` (given the time of the change) to the active session by compare-and-swap
+    /// and publishes the `current.json` view: the one path every change of an active session
+    /// takes.
+    pub(crate) fn update_active_session<F>(&self, mut f: F) -> Result<Versioned<Session>>
+    where
+        F: FnMut(&mut Session, Timestamp) -> Result<()>,
+    {
         let key = session_key();
         self.current_for_write()?;
         let updated =
@@ -150,8 +164,7 @@ impl Namespace {
                         developer: self.dev.clone(),
                     }
                 })?;
-                f(&mut session);
-                session.touch(Timestamp::now());
+                f(&mut session, Timestamp::now())?;
                 Ok(session)
             })?;
         view::publish(
