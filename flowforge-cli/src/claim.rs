@@ -80,7 +80,12 @@ pub(crate) fn run(ctx: &Context, command: ClaimCommand, out: &mut Output) -> Cli
                 ReleaseOptions { force },
                 StoreOptions::default(),
             ) {
-                Ok(released) => outln!(out, "released {task} (held by {})", released.holder()),
+                Ok(released) => {
+                    if let Some(warning) = &released.warning {
+                        crate::error::warn_committed(out, warning);
+                    }
+                    outln!(out, "released {task} (held by {})", released.claim.holder());
+                }
                 Err(flowforge_session::Error::NotClaimed { .. }) if remote_released => {}
                 Err(e) => return Err(e.into()),
             }

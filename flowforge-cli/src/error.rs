@@ -73,6 +73,20 @@ impl CliError {
     }
 }
 
+/// Prints a follow-up step that failed after the command's change was committed: the
+/// command still succeeds (exit 0), and the next write repairs what the step left behind.
+pub fn warn_committed(out: &mut Output, error: &flowforge_session::Error) {
+    errln!(
+        out,
+        "flowforge: warning: done, but a follow-up step failed (the next write repairs it): {error}"
+    );
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        errln!(out, "  caused by: {cause}");
+        source = cause.source();
+    }
+}
+
 impl fmt::Debug for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}: {:#}", self.exit, self.error)

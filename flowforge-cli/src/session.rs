@@ -8,7 +8,7 @@ use flowforge_session::{Namespace, SessionOptions, StartOptions};
 
 use crate::{
     context::Context,
-    error::CliResult,
+    error::{CliResult, warn_committed},
     output::{Output, outln},
     remote,
 };
@@ -93,7 +93,13 @@ pub(crate) fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> C
             let started = remote::undo_on_error(claimed.as_ref(), &dev, &task, out, || {
                 ns.start_session(&task, &options)
             })?;
+            for w in &started.warnings {
+                warn_committed(out, w);
+            }
             if let Some(ended) = &started.replaced {
+                for w in &ended.warnings {
+                    warn_committed(out, w);
+                }
                 outln!(
                     out,
                     "ended session {} ({} min)",
@@ -111,6 +117,9 @@ pub(crate) fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> C
         }
         SessionCommand::End => {
             let ended = ns.end_session()?;
+            for w in &ended.warnings {
+                warn_committed(out, w);
+            }
             outln!(
                 out,
                 "ended session {} ({} min)",
@@ -173,6 +182,9 @@ pub(crate) fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> C
                 })?,
                 None => ns.restore_session(&session_id, &options)?,
             };
+            for w in &started.warnings {
+                warn_committed(out, w);
+            }
             outln!(
                 out,
                 "restored {session_id} as session {}",

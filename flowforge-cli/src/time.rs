@@ -42,7 +42,11 @@ pub(crate) fn run(ctx: &Context, command: TimeCommand, out: &mut Output) -> CliR
                 session_id: None,
                 task_id: task,
             };
-            let time = ns.add_minutes(minutes, &what)?;
+            let added = ns.record_minutes(minutes, &what)?;
+            if let Some(warning) = &added.warning {
+                crate::error::warn_committed(out, warning);
+            }
+            let time = added.time;
             outln!(
                 out,
                 "added {minutes} min for {dev}: total {} min (version {})",

@@ -5,7 +5,7 @@
 //! store has no document yet (a namespace written only by the bash tools), the shared JSON view
 //! (`sessions/current.json`, `time-tracking.json`) stands in. Claims come from the team store
 //! ([`flowforge_session::list_claims`]), plus the tasks of `team/task-assignments.json` (the
-//! bash tools' file, which the store keeps as its view) never claimed through the store. `cache/git-status.json` gives the
+//! bash tools' file, which the store keeps as its view) that FlowForge did not write. `cache/git-status.json` gives the
 //! paths a developer's work touches.
 //!
 //! Each namespace has a *stamp*, a 64-bit mix of [`flowforge_session::namespace_version`] (the
@@ -19,7 +19,7 @@
 //! created), so a replaced file always moves the stamp, whatever the timestamps' granularity.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::BTreeMap,
     hash::{Hash, Hasher},
     path::{Path, PathBuf},
     time::SystemTime,
@@ -29,10 +29,7 @@ use flowforge_core::{
     DeveloperId, Layout, TaskId, escape_bytes,
     model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig},
 };
-use flowforge_session::{
-    fs::{EntryKind, FileStat, read_json},
-    store::{Key, Store, StoreOptions},
-};
+use flowforge_session::fs::{EntryKind, FileStat, read_json};
 
 use crate::{
     error::{Error, Result},
@@ -408,27 +405,16 @@ pub(crate) fn load_team(layout: &Layout) -> TeamState {
             team.problems.push(Problem::from_error(path, None, &e));
         }
     }
-    // Tasks ever claimed through the store (released ones included): for those the store is
-    // the truth, and the file is only its (possibly lagging) view.
-    let store = Store::beneath(
-        layout.root(),
-        layout.team_store_dir(),
-        StoreOptions::default(),
-    );
-    let in_store: BTreeSet<TaskId> = match store.keys() {
-        Ok(keys) => keys.iter().filter_map(Key::claim_task).collect(),
-        Err(e) => {
-            let dir = layout.team_store_dir();
-            let path = error_path(&e).unwrap_or(&dir);
-            team.problems.push(Problem::from_error(path, None, &e));
-            BTreeSet::new()
-        }
-    };
     let claims_path = layout.task_assignments();
     match read_json::<TaskAssignments>(layout.root(), &claims_path) {
         Ok(assignments) => {
             let tasks = assignments.unwrap_or_default().tasks;
-            for (task, a) in tasks.into_iter().filter(|(t, _)| !in_store.contains(t)) {
+            // Entries FlowForge wrote mirror the store, the truth for them (the file may lag);
+            // the others are the bash tools'.
+            let foreign = tasks
+                .into_iter()
+                .filter(|(_, a)| !flowforge_session::claim::is_flowforge_entry(a));
+            for (task, a) in foreign {
                 claims.entry(task.clone()).or_insert(Claim {
                     task,
                     holder: a.assignee,

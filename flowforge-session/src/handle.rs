@@ -43,7 +43,7 @@ impl SessionOptions {
 /// threads and processes may each open their own.
 ///
 /// The documents live in the store under `dev-<id>/store/` (keys [`SESSION_KEY`] and
-/// [`TIME_KEY`]) and claims under `team/store/claim-<task>/`; `sessions/current.json` and
+/// [`TIME_KEY`]) and claims under `team/store/claims/`; `sessions/current.json` and
 /// `time-tracking.json` are views rewritten after every change.
 #[derive(Debug, Clone)]
 pub struct Namespace {

@@ -24,8 +24,9 @@
 //! - [`namespace_version`] → [`NamespaceVersion`]: `Eq`, a couple of small reads and `stat`s,
 //!   no listing that grows with history; it changes whenever [`load_namespace`] would return
 //!   something else. Refresh a namespace only when it changed.
-//! - [`list_claims`] → every held [`Claim`] (task, holder, `claimed_at`, version), and
-//!   [`claims_version`], a cheaper change detector over all claims (one `stat` per task).
+//! - [`list_claims`] → every held [`Claim`] (task, holder, `claimed_at`, version): one
+//!   document read; and [`claims_version`], the claims' change counter (a hint read and a
+//!   `stat` or two, whatever the number of claims ever made).
 //!
 //! ```
 //! use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo};
@@ -74,9 +75,9 @@ pub mod store;
 pub mod time;
 pub mod view;
 
-pub use claim::{Claim, ClaimsVersion, ReleaseOptions, claims_version, list_claims};
+pub use claim::{Claim, ClaimsVersion, ReleaseOptions, Released, claims_version, list_claims};
 pub use error::{Error, Result};
 pub use handle::{Namespace, SESSION_KEY, SessionOptions, TIME_KEY};
 pub use session::{Ended, StartOptions, Started};
 pub use state::{NamespaceState, NamespaceVersion, load_namespace, namespace_version};
-pub use time::AddMinutes;
+pub use time::{AddMinutes, Added};

@@ -29,21 +29,27 @@ pub struct StartOptions {
 }
 
 /// A session that was started.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Started {
     /// The new active session and its version.
     pub session: Versioned<Session>,
     /// The session it replaced, if [`StartOptions::replace`] ended one.
     pub replaced: Option<Ended>,
+    /// Follow-up steps that failed after the session was committed (rewriting a view,
+    /// releasing the replaced session's claim); the next write repairs them.
+    pub warnings: Vec<Error>,
 }
 
 /// A session that was ended.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct Ended {
     /// The ended session (`active: false`, `endTime` set) and its version.
     pub session: Versioned<Session>,
     /// The whole minutes it lasted, added to time tracking.
     pub minutes: u64,
+    /// Follow-up steps that failed after the session was committed as ended (releasing its
+    /// claim, rewriting a view); the developer's next claim change or write repairs them.
+    pub warnings: Vec<Error>,
 }
 
 /// The metadata field naming the session a restored session resumes.
@@ -247,21 +253,52 @@ impl Namespace {
         self.start(session, current)
     }
 
+    fn owner<'a>(&'a self, current: Option<&'a Versioned<Session>>) -> claim::Owner<'a> {
+        claim::Owner {
+            dev: &self.dev,
+            known: true,
+            session: current.map(|c| (c.value.session_id.as_str(), c.value.active)),
+        }
+    }
+
     fn start(&self, session: Session, current: Option<Versioned<Session>>) -> Result<Started> {
+        let mut claimed = None;
         if let Some(task) = &session.task_id {
-            claim::acquire(
+            claimed = Some(claim::acquire(
                 &self.team,
                 &self.layout,
                 task,
-                &self.dev,
+                self.owner(current.as_ref()),
                 &session.session_id,
-            )?;
+            )?);
         }
-        let outcome = self.start_claimed(&session, current);
-        if session.task_id.is_some() {
-            claim::publish_view(&self.team, &self.layout)?;
+        let mut started = match self.start_claimed(&session, current) {
+            Ok(started) => started,
+            Err(e) => {
+                // Nothing of the session was committed: give the claim back. Should that
+                // fail too, the claim names a session that never existed, and the
+                // developer's next claim change releases it once it is `ORPHAN_AGE` old.
+                if let Some(task) = &session.task_id {
+                    let owner = claim::Owner {
+                        dev: &self.dev,
+                        known: false,
+                        session: None,
+                    };
+                    if let Ok(Some(published)) =
+                        claim::release_if_held(&self.team, task, owner, Some(&session.session_id))
+                    {
+                        let _ = claim::publish_view(&self.team, &self.layout, &published);
+                    }
+                }
+                return Err(e);
+            }
+        };
+        if let Some(published) = &claimed {
+            if let Err(e) = claim::publish_view(&self.team, &self.layout, published) {
+                started.warnings.push(e);
+            }
         }
-        outcome
+        Ok(started)
     }
 
     fn start_claimed(
@@ -269,41 +306,40 @@ impl Namespace {
         session: &Session,
         current: Option<Versioned<Session>>,
     ) -> Result<Started> {
-        let outcome = (|| {
-            let mut expected = current.as_ref().map(|c| c.version);
-            let mut replaced = None;
-            if let Some(active) = current.filter(|c| c.value.active) {
-                let ended = self.end(active)?;
-                expected = Some(ended.session.version);
-                replaced = Some(ended);
-            }
-            match self
-                .store
-                .compare_and_swap(&session_key(), expected, session)?
-            {
-                Cas::Swapped(version) => Ok((version, replaced)),
-                Cas::Conflict(found) => Err(conflict(expected, found.map(|f| f.version))),
-            }
-        })();
-        match outcome {
-            Ok((version, replaced)) => {
-                let session = Versioned {
-                    value: session.clone(),
-                    version,
-                };
-                let path = self.layout.current_session(&self.dev);
-                view::publish(&self.store, &session_key(), &path, &session)?;
-                Ok(Started { session, replaced })
-            }
-            Err(e) => {
-                if let Some(task) = &session.task_id {
-                    claim::release_if_held(&self.team, task, &self.dev, Some(&session.session_id))?;
-                }
-                Err(e)
-            }
+        let mut expected = current.as_ref().map(|c| c.version);
+        let mut replaced = None;
+        if let Some(active) = current.filter(|c| c.value.active) {
+            let ended = self.end(active)?;
+            expected = Some(ended.session.version);
+            replaced = Some(ended);
         }
+        let version = match self
+            .store
+            .compare_and_swap(&session_key(), expected, session)?
+        {
+            Cas::Swapped(version) => version,
+            Cas::Conflict(found) => return Err(conflict(expected, found.map(|f| f.version))),
+        };
+        let session = Versioned {
+            value: session.clone(),
+            version,
+        };
+        let mut warnings = Vec::new();
+        let path = self.layout.current_session(&self.dev);
+        if let Err(e) = view::publish(&self.store, &session_key(), &path, &session) {
+            warnings.push(e);
+        }
+        Ok(Started {
+            session,
+            replaced,
+            warnings,
+        })
     }
 
+    /// Ends `active`: the history file and the minutes first (both repeatable: a retry
+    /// after a crash rewrites the same file and counts the minutes once), then the session
+    /// is committed as ended; releasing the claim and the views follow, and their failures
+    /// are warnings.
     fn end(&self, active: Versioned<Session>) -> Result<Ended> {
         let now = Timestamp::now();
         let mut ended = active.value.clone();
@@ -327,13 +363,14 @@ impl Namespace {
             &ended,
             self.store.options().durability,
         )?;
-        self.add_minutes(
+        let added = self.record_minutes(
             minutes,
             &AddMinutes {
                 session_id: Some(ended.session_id.clone()),
                 task_id: ended.task_id.clone(),
             },
         )?;
+        let mut warnings: Vec<Error> = added.warning.into_iter().collect();
         let version =
             match self
                 .store
@@ -344,18 +381,36 @@ impl Namespace {
                     return Err(conflict(Some(active.version), found.map(|f| f.version)));
                 }
             };
-        if let Some(task) = &ended.task_id {
-            if claim::release_if_held(&self.team, task, &self.dev, Some(&ended.session_id))? {
-                claim::publish_view(&self.team, &self.layout)?;
-            }
-        }
         let session = Versioned {
             value: ended,
             version,
         };
+        if let Some(task) = &session.value.task_id {
+            let released = claim::release_if_held(
+                &self.team,
+                task,
+                self.owner(Some(&session)),
+                Some(&session.value.session_id),
+            );
+            match released {
+                Ok(Some(published)) => {
+                    if let Err(e) = claim::publish_view(&self.team, &self.layout, &published) {
+                        warnings.push(e);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => warnings.push(e),
+            }
+        }
         let path = self.layout.current_session(&self.dev);
-        view::publish(&self.store, &session_key(), &path, &session)?;
-        Ok(Ended { session, minutes })
+        if let Err(e) = view::publish(&self.store, &session_key(), &path, &session) {
+            warnings.push(e);
+        }
+        Ok(Ended {
+            session,
+            minutes,
+            warnings,
+        })
     }
 }
 

@@ -93,7 +93,7 @@ pub fn load_namespace(layout: &Layout, dev: &DeveloperId) -> Result<NamespaceSta
         developer: dev.clone(),
         version,
         session: store.get(&session_key())?,
-        time: store.get(&time_key())?,
+        time: crate::time::read_all(&store)?,
         history: session_history(layout, dev)?,
     })
 }

@@ -1,16 +1,29 @@
 //! Time tracking: `total_minutes` and one entry per session or manual addition, incremented
 //! by compare-and-swap so no increment is lost under any number of concurrent writers.
+//!
+//! The document that is changed (key [`TIME_KEY`](crate::TIME_KEY)) holds the exact total
+//! and only the latest entries: once it holds [`SEGMENT_ENTRIES`] + [`TAIL_ENTRIES`] entries,
+//! the next addition first seals the oldest [`SEGMENT_ENTRIES`] into a segment document of
+//! their own (key `time-segment-<n>`, written once, never changed) and keeps the rest, and
+//! `sealed_segments` counts the segments. So an addition costs the same after 100 or 100,000
+//! entries, and no document grows toward the store's size limit. The segment's content is
+//! determined by the document it is cut from (its first entries, which never change), so
+//! writers racing to seal, or retrying after a crash, all write the same segment.
+//!
+//! `time-tracking.json`, the bash tools' view, is that document: the exact `total_minutes`,
+//! `sealed_segments`, and the latest entries. [`Namespace::time_tracking`] reads every entry.
 
 use flowforge_core::{
     TaskId,
     model::{TimeEntry, TimeTracking},
 };
 use jiff::Timestamp;
+use serde_json::Value;
 
 use crate::{
-    error::Result,
+    error::{Error, Result},
     handle::{Namespace, time_key},
-    store::Versioned,
+    store::{Cas, Key, Store, Versioned},
     view,
 };
 
@@ -18,37 +31,104 @@ use crate::{
 /// refused, so no sum of real entries comes near `u64::MAX`; a session that lasted longer is
 /// counted as this many minutes.
 pub const MAX_ADD_MINUTES: u64 = 525_600;
+/// How many entries a sealed segment holds.
+pub const SEGMENT_ENTRIES: usize = 256;
+/// How many of the latest entries stay in the changed document after a seal (an addition
+/// for a session that already has an entry among them is not repeated).
+pub const TAIL_ENTRIES: usize = 32;
+/// The field of the time tracking document counting its sealed segments.
+pub const SEALED_FIELD: &str = "sealed_segments";
 
 /// What an addition of minutes belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddMinutes {
     /// The session the time belongs to. An addition for a session that already has an
-    /// entry is not repeated (ending a session after a crash counts its minutes once).
+    /// entry among the latest is not repeated (ending a session after a crash counts its
+    /// minutes once).
     pub session_id: Option<String>,
     /// The task the time belongs to.
     pub task_id: Option<TaskId>,
 }
 
+/// What [`Namespace::record_minutes`] did.
+#[derive(Debug)]
+pub struct Added {
+    /// The time tracking document as published: the exact total and the latest entries.
+    pub time: Versioned<TimeTracking>,
+    /// A follow-up step that failed after the addition was committed (rewriting
+    /// `time-tracking.json`); the next addition repairs it.
+    pub warning: Option<Error>,
+}
+
+/// The number of sealed segments a time tracking document records.
+pub fn sealed_segments(tracking: &TimeTracking) -> u64 {
+    tracking
+        .extra
+        .get(SEALED_FIELD)
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+fn segment_key(n: u64) -> Key {
+    Key::new(&format!("time-segment-{n}")).expect("a valid key")
+}
+
+/// Every entry of the time tracking in `store`: the sealed segments in order, then the
+/// latest. Reads one document per segment.
+pub(crate) fn read_all(store: &Store) -> Result<Option<Versioned<TimeTracking>>> {
+    let Some(mut head) = store.get::<TimeTracking>(&time_key())? else {
+        return Ok(None);
+    };
+    let sealed = sealed_segments(&head.value);
+    if sealed > 0 {
+        let mut entries = Vec::with_capacity(sealed as usize * SEGMENT_ENTRIES);
+        for n in 0..sealed {
+            let key = segment_key(n);
+            let segment = store
+                .get::<Vec<TimeEntry>>(&key)?
+                .ok_or_else(|| Error::Corrupt {
+                    path: store.key_dir(&key),
+                    reason: format!("sealed segment {n} of {sealed} is missing"),
+                })?;
+            entries.extend(segment.value);
+        }
+        entries.append(&mut head.value.sessions);
+        head.value.sessions = entries;
+    }
+    Ok(Some(head))
+}
+
 impl Namespace {
-    /// The time tracking with its version; `None` when nothing was ever recorded through the
-    /// store.
+    /// The time tracking with its version and every entry (sealed segments included);
+    /// `None` when nothing was ever recorded through the store. Reads one document per
+    /// [`SEGMENT_ENTRIES`] entries.
     ///
     /// # Errors
-    /// The store's read errors, naming the version file.
+    /// The store's read errors, naming the version file; [`Error::Corrupt`] when a sealed
+    /// segment is missing.
     pub fn time_tracking(&self) -> Result<Option<Versioned<TimeTracking>>> {
-        self.store.get(&time_key())
+        read_all(&self.store)
     }
 
-    /// Adds `minutes` to `total_minutes` with a new entry. The first addition through the
-    /// store starts from the existing `time-tracking.json` (or the v2 tools'
-    /// `cache/time-tracking.json`, see [`compat::read_time_view`](crate::compat::read_time_view)),
-    /// so no earlier time is lost.
+    /// Adds `minutes` to `total_minutes` with a new entry; see [`Namespace::record_minutes`].
+    /// A failed rewrite of `time-tracking.json` after the addition is not reported here (the
+    /// next addition repairs it).
     ///
     /// # Errors
-    /// [`Error::TooManyMinutes`](crate::Error::TooManyMinutes) above [`MAX_ADD_MINUTES`]
-    /// (nothing written), [`Error::Contended`](crate::Error::Contended) when the retry budget is
-    /// spent, or the store's errors.
+    /// As [`Namespace::record_minutes`].
     pub fn add_minutes(&self, minutes: u64, what: &AddMinutes) -> Result<Versioned<TimeTracking>> {
+        self.record_minutes(minutes, what).map(|added| added.time)
+    }
+
+    /// Adds `minutes` to `total_minutes` with a new entry, sealing old entries into a segment
+    /// when the document is full. The first addition through the store starts from the
+    /// existing `time-tracking.json` (or the v2 tools' `cache/time-tracking.json`, see
+    /// [`compat::read_time_view`](crate::compat::read_time_view)), so no earlier time is lost.
+    ///
+    /// # Errors
+    /// [`Error::TooManyMinutes`] above [`MAX_ADD_MINUTES`], [`Error::Contended`] when the
+    /// retry budget is spent, or the store's errors; nothing was added then.
+    pub fn record_minutes(&self, minutes: u64, what: &AddMinutes) -> Result<Added> {
         if minutes > MAX_ADD_MINUTES {
             return Err(crate::Error::TooManyMinutes {
                 minutes,
@@ -57,10 +137,12 @@ impl Namespace {
         }
         let key = time_key();
         let view_path = self.layout.time_tracking(&self.dev);
+        let mut backoff = crate::store::Backoff::new(self.store.options().retry);
         let mut seed: Option<TimeTracking> = None;
-        let updated = self.store.update(&key, |current: Option<&TimeTracking>| {
-            let mut tracking = match current {
-                Some(current) => current.clone(),
+        for _ in 0..self.store.options().retry.max_attempts {
+            let current = self.store.get::<TimeTracking>(&key)?;
+            let (expected, mut tracking) = match current {
+                Some(current) => (Some(current.version), current.value),
                 None => {
                     if seed.is_none() {
                         seed = Some(
@@ -68,7 +150,7 @@ impl Namespace {
                                 .unwrap_or_default(),
                         );
                     }
-                    seed.clone().unwrap_or_default()
+                    (None, seed.clone().unwrap_or_default())
                 }
             };
             let repeated = what.session_id.as_ref().is_some_and(|id| {
@@ -77,7 +159,17 @@ impl Namespace {
                     .iter()
                     .any(|e| e.session_id.as_ref() == Some(id))
             });
-            if !repeated {
+            if repeated {
+                if let Some(version) = expected {
+                    return Ok(Added {
+                        time: Versioned {
+                            value: tracking,
+                            version,
+                        },
+                        warning: None,
+                    });
+                }
+            } else {
                 tracking.set_total_minutes(tracking.total_minutes.saturating_add(minutes));
                 tracking.sessions.push(TimeEntry {
                     session_id: what.session_id.clone(),
@@ -87,9 +179,36 @@ impl Namespace {
                     extra: serde_json::Map::new(),
                 });
             }
-            Ok(tracking)
-        })?;
-        view::publish(&self.store, &key, &view_path, &updated)?;
-        Ok(updated)
+            self.seal(&mut tracking)?;
+            if let Cas::Swapped(version) = self.store.compare_and_swap(&key, expected, &tracking)? {
+                let time = Versioned {
+                    value: tracking,
+                    version,
+                };
+                let warning = view::publish(&self.store, &key, &view_path, &time).err();
+                return Ok(Added { time, warning });
+            }
+            backoff.pause();
+        }
+        Err(Error::Contended {
+            key: key.to_string(),
+            attempts: self.store.options().retry.max_attempts,
+        })
+    }
+
+    /// Moves the oldest entries of `tracking` into sealed segments while it holds
+    /// [`SEGMENT_ENTRIES`] + [`TAIL_ENTRIES`] or more.
+    fn seal(&self, tracking: &mut TimeTracking) -> Result<()> {
+        while tracking.sessions.len() >= SEGMENT_ENTRIES + TAIL_ENTRIES {
+            let n = sealed_segments(tracking);
+            let segment: Vec<TimeEntry> = tracking.sessions.drain(..SEGMENT_ENTRIES).collect();
+            // Absent: ours is the first. Present: a racing writer, or one that died before
+            // publishing the document, sealed the same entries.
+            let _ = self.store.create(&segment_key(n), &segment)?;
+            tracking
+                .extra
+                .insert(SEALED_FIELD.to_owned(), Value::from(n + 1));
+        }
+        Ok(())
     }
 }

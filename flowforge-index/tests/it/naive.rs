@@ -13,8 +13,6 @@ use flowforge_core::{
 };
 use flowforge_index::{Conflict, ConflictKind, Pattern, TimeRange};
 
-use crate::common::task;
-
 /// A namespace as the scan reads it: current session, time entries, changed paths.
 pub(crate) type ScannedDev = (Option<Session>, Vec<TimeEntry>, Vec<String>);
 
@@ -36,22 +34,15 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, ()> {
 
 pub(crate) fn scan(layout: &Layout) -> Scan {
     let mut out = Scan::default();
-    // The store's claims, then the bash tools' file for the tasks never claimed in the store.
+    // The store's claims, then the bash tools' entries of their file (FlowForge's carry the
+    // session that took the claim).
     for claim in flowforge_session::list_claims(layout).unwrap() {
         out.claims
             .insert(claim.task.clone(), claim.holder().clone());
     }
-    let in_store: BTreeSet<TaskId> = fs::read_dir(layout.team_store_dir())
-        .into_iter()
-        .flatten()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().to_string_lossy().into_owned();
-            name.strip_prefix("claim-").map(task)
-        })
-        .collect();
     if let Ok(Some(a)) = parse::<TaskAssignments>(&layout.task_assignments()) {
         for (t, a) in a.tasks {
-            if !in_store.contains(&t) {
+            if !a.extra.contains_key("session_id") {
                 out.claims.entry(t).or_insert(a.assignee);
             }
         }

@@ -42,6 +42,7 @@ use std::{
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
+pub(crate) use self::backoff::Backoff;
 pub use self::{
     compact::{CompactReport, Compaction},
     key::{Key, MAX_KEY_LEN},
@@ -60,6 +61,10 @@ pub const DEFAULT_MAX_DOCUMENT_BYTES: u64 = 1 << 20;
 pub struct Version(u64);
 
 impl Version {
+    pub(crate) fn new(generation: u64) -> Self {
+        Self(generation)
+    }
+
     /// The generation number (1 for the first version of a key).
     pub fn get(self) -> u64 {
         self.0

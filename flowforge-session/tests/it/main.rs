@@ -2,4 +2,5 @@
 
 mod processes;
 mod sessions;
+mod time;
 mod v2_shapes;

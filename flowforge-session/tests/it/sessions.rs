@@ -219,7 +219,7 @@ fn releasing_a_claim_is_explicit_and_force_is_needed_for_another_developers() {
         options,
     )
     .unwrap();
-    assert_eq!(released.holder().as_str(), "alice");
+    assert_eq!(released.claim.holder().as_str(), "alice");
     assert!(matches!(
         claim::release(
             &layout,
@@ -311,4 +311,47 @@ fn time_starts_from_the_bash_tools_file_and_uninitialised_developers_are_refused
     let err = Namespace::open(&layout, &carol, SessionOptions::default()).unwrap_err();
     assert!(matches!(err, Error::NotInitialised { .. }) && err.is_invalid_input());
     assert!(!layout.dev_dir(&carol).exists());
+}
+
+#[test]
+fn a_claim_whose_session_was_never_written_is_released_by_the_holders_next_change() {
+    let (_tmp, layout, ns) = setup(&["alice", "bob"]);
+    let (alice, bob) = (&ns[0], &ns[1]);
+    bob.start_session(&task("b"), &StartOptions::default())
+        .unwrap();
+    // A process of Alice's died after claiming "lost" and before writing its session (two
+    // hours ago), and another one claimed "fresh" a moment ago and is still starting.
+    let team = flowforge_session::store::Store::new(
+        layout.team_store_dir(),
+        flowforge_session::store::StoreOptions::relaxed(),
+    );
+    let key = flowforge_session::store::Key::new(claim::CLAIMS_KEY).unwrap();
+    team.update(&key, |doc: Option<&serde_json::Value>| {
+        let mut doc = doc.cloned().unwrap();
+        for (task, age_secs) in [("lost", 7200), ("fresh", 1)] {
+            let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(age_secs);
+            doc["claims"][task] = serde_json::json!({
+                "a": {"assignee": "alice", "status": "claimed", "claimed_at": at.to_string(),
+                      "session_id": format!("session-{task}")},
+                "g": 1,
+            });
+        }
+        Ok(doc)
+    })
+    .unwrap();
+    let held = |layout: &Layout| -> Vec<String> {
+        list_claims(layout)
+            .unwrap()
+            .iter()
+            .map(|c| c.task.to_string())
+            .collect()
+    };
+    assert_eq!(held(&layout), ["b", "fresh", "lost"]);
+    alice
+        .start_session(&task("a"), &StartOptions::default())
+        .unwrap();
+    assert_eq!(held(&layout), ["a", "b", "fresh"]);
+    let view: TaskAssignments = read(&layout.task_assignments());
+    let shown: Vec<_> = view.tasks.keys().map(|t| t.to_string()).collect();
+    assert_eq!(shown, ["a", "b", "fresh"]);
 }
