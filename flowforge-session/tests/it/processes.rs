@@ -16,6 +16,7 @@ use flowforge_session::{
     fs::Durability,
     namespace,
     store::{Head, Key, StoreOptions},
+    time::{SEGMENT_ENTRIES, sealed_segments},
 };
 
 fn setup() -> (tempfile::TempDir, Layout, DeveloperId) {
@@ -94,20 +95,28 @@ fn minutes_worker() {
     });
 }
 
-/// Every kept version was built on its predecessor: version n holds n one-minute entries, the
-/// first n - 1 of them exactly those of version n - 1, and the total is their sum.
+/// Every kept version was built on its predecessor: version n holds n one-minute entries (the
+/// sealed segments' and its own), its own entries are those of version n - 1 plus one (less
+/// the segment sealed on the way, if any), and the total is their sum.
 fn assert_chain(history: &[Head<TimeTracking>]) {
     let mut previous: Option<&TimeTracking> = None;
     for (i, head) in history.iter().enumerate() {
         assert_eq!(head.generation, i as u64 + 1, "generations are consecutive");
         let time = head.value.as_ref().expect("no tombstones");
-        assert_eq!(time.sessions.len() as u64, head.generation);
+        let sealed = sealed_segments(time);
+        assert_eq!(
+            sealed * SEGMENT_ENTRIES as u64 + time.sessions.len() as u64,
+            head.generation
+        );
         assert_eq!(time.total_minutes, head.generation);
         if let Some(previous) = previous {
-            assert_eq!(
-                &time.sessions[..time.sessions.len() - 1],
+            let kept = if sealed == sealed_segments(previous) {
                 &previous.sessions[..]
-            );
+            } else {
+                assert_eq!(sealed, sealed_segments(previous) + 1);
+                &previous.sessions[SEGMENT_ENTRIES..]
+            };
+            assert_eq!(&time.sessions[..time.sessions.len() - 1], kept);
         }
         previous = Some(time);
     }
