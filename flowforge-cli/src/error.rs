@@ -75,7 +75,7 @@ impl CliError {
 
 /// Prints a follow-up step that failed after the command's change was committed: the
 /// command still succeeds (exit 0), and the next write repairs what the step left behind.
-pub fn warn_committed(out: &mut Output, error: &flowforge_session::Error) {
+pub(crate) fn warn_committed(out: &mut Output, error: &flowforge_session::Error) {
     errln!(
         out,
         "flowforge: warning: done, but a follow-up step failed (the next write repairs it): {error}"

@@ -23,7 +23,7 @@
 //!
 //! Stores written before this document existed hold one key per task (`claim-<task>/`): the
 //! first change seeds the document from their held claims, after which they are ignored and
-//! [`gc`](crate::gc) removes them.
+//! `flowforge gc` removes them.
 
 use std::collections::BTreeMap;
 
@@ -132,7 +132,11 @@ pub(crate) struct Held {
 pub(crate) struct Claims {
     claims: BTreeMap<TaskId, Held>,
     /// Entries of the bash tools taken over by the store: task → their `claimed_at`.
-    #[serde(default, rename = "dropped", skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        rename = "dropped",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     dropped: BTreeMap<TaskId, Timestamp>,
 }
 

@@ -223,7 +223,7 @@ fn a_file_only_claim_is_released_through_the_store() {
         Default::default(),
     )
     .unwrap();
-    assert_eq!(released.holder().as_str(), "alice");
+    assert_eq!(released.claim.holder().as_str(), "alice");
     ns[1]
         .start_session(&task("7"), &StartOptions::default())
         .unwrap();
