@@ -60,6 +60,7 @@ pub(crate) fn run(ctx: &Context, command: DevCommand, out: &mut Output) -> CliRe
                 (false, false) => "already initialised:",
             };
             outln!(out, "{what} {id} at {}", ctx.layout.dev_dir(&id).display());
+            crate::migrate::hint(ctx, &id, out);
             Ok(())
         }
         DevCommand::List { json } => {

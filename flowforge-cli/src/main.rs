@@ -17,6 +17,8 @@ mod context;
 mod daemon;
 mod dev;
 mod error;
+mod json;
+mod migrate;
 mod monitor;
 mod output;
 mod remote;
@@ -98,6 +100,9 @@ enum Command {
     /// The repository's warm daemon, which answers the reading commands of other processes.
     #[command(subcommand)]
     Daemon(daemon::DaemonCommand),
+    /// Move FlowForge v1 state (sessions/current.json, .current-session,
+    /// cache/time-tracking.json, tasks.json) into the developer's namespace, keeping a backup.
+    Migrate(migrate::MigrateArgs),
 }
 
 /// Finds the warm state of a command's work tree (in the daemon).
@@ -135,6 +140,7 @@ fn dispatch(ctx: &Context, command: Command, engine: Engine<'_>, out: &mut Outpu
         Command::Remote(command) => remote::run(ctx, command, out),
         Command::Status(args) => status::run(ctx, &args, engine, out),
         Command::Daemon(command) => daemon::run(ctx, command, out),
+        Command::Migrate(args) => migrate::run(ctx, &args, out),
     }
 }
 

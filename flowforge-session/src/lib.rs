@@ -67,6 +67,7 @@ pub mod compat;
 mod error;
 pub mod fs;
 mod handle;
+pub mod migrate;
 pub mod namespace;
 pub mod pause;
 pub mod session;

@@ -261,7 +261,11 @@ impl Namespace {
         }
     }
 
-    fn start(&self, session: Session, current: Option<Versioned<Session>>) -> Result<Started> {
+    pub(crate) fn start(
+        &self,
+        session: Session,
+        current: Option<Versioned<Session>>,
+    ) -> Result<Started> {
         let mut claimed = None;
         if let Some(task) = &session.task_id {
             claimed = Some(claim::acquire(

@@ -5,6 +5,7 @@ mod daemon;
 mod dev;
 mod edges;
 mod index;
+mod migrate;
 mod output;
 mod remote;
 mod session;
