@@ -366,10 +366,8 @@ impl Inner {
     /// The paths to refresh for a set of changed work-tree paths (see [`scope`]).
     fn refresh_scopes(&self, paths: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>> {
         let scopes = self.repo.with_git2(|git| {
-            let mut index = git.index().map_err(self.repo.git_error("read the index"))?;
-            index
-                .read(false)
-                .map_err(self.repo.git_error("read the index"))?;
+            let index =
+                crate::status::fresh_index(git).map_err(self.repo.git_error("read the index"))?;
             Ok(paths
                 .iter()
                 .map(|path| scope::scope_of(&index, path))

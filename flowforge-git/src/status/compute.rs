@@ -28,10 +28,28 @@ pub(crate) struct UnstagedSide {
 }
 
 /// Reads the index, re-reading it from disk if it changed since this handle last read it.
+///
+/// An index libgit2 refuses (a split or sparse index) is read by this crate's own parser into
+/// an in-memory libgit2 index holding the same entries, which becomes the handle's index (so
+/// that libgit2's own reads — attributes, submodules — see it too). Such an index has no file
+/// to re-read, so it is built again from the file on every call.
 pub(crate) fn fresh_index(repo: &Repository) -> Result<Index, git2::Error> {
-    let mut index = repo.index()?;
-    index.read(false)?;
-    Ok(index)
+    let read = repo.index().and_then(|mut index| {
+        if index.path().is_none() {
+            // Ours, from an earlier call: the file may have changed since.
+            return Err(git2::Error::from_str("an in-memory index"));
+        }
+        index.read(false)?;
+        Ok(index)
+    });
+    match read {
+        Err(e) => {
+            let mut index = super::fast::index_for_libgit2(repo).ok_or(e)?;
+            repo.set_index(&mut index)?;
+            Ok(index)
+        }
+        ok => ok,
+    }
 }
 
 /// Computes the staged side.
@@ -102,9 +120,11 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
             (change, side(delta.old_file()), side(delta.new_file())),
         );
     }
-    // git treats an intent-to-add entry as absent from the index: deleted if HEAD has it.
+    // git treats an intent-to-add entry as absent from the index: deleted if HEAD has it (as
+    // a file, link or submodule: a directory there is its own entries' business).
     for path in &special.intent_to_add {
-        if let Some(head) = tree_entry(tree.as_ref(), path)? {
+        let in_head = tree_entry(tree.as_ref(), path)?;
+        if let Some(head) = in_head.filter(|(_, mode)| mode & 0o170000 != 0o040000) {
             raw.insert(path.clone(), (Change::Deleted, Some(head), None));
         }
     }
@@ -378,62 +398,75 @@ pub(crate) fn index_fingerprint(repo: &Repository) -> Vec<u8> {
     print
 }
 
-/// The untracked directories among `dirs` that git shows and libgit2 does not: git lists a
-/// directory holding a nested repository (even an empty one) as `dir/`; libgit2 hides one
-/// with no other files. `dirs` are paths relative to the top; tracked, ignored, missing and
-/// already reported ones are skipped.
-pub(crate) fn nested_repositories(
+/// Brings libgit2's untracked answer under `scopes` (`untracked`) to git's rule for untracked
+/// directories ([`directory_shows`](super::untracked::directory_shows)): the directories it
+/// reported are decided again, and the untracked directories at or under each scope that it
+/// did not report (a nested repository alone, a `.GIT` file) are added when git shows them.
+pub(crate) fn settle_untracked_directories(
     repo: &Repository,
     index: &Index,
-    dirs: &[Vec<u8>],
-    reported: &BTreeSet<Vec<u8>>,
-) -> Result<Vec<Vec<u8>>, git2::Error> {
+    scopes: &[Vec<u8>],
+    untracked: &mut BTreeSet<Vec<u8>>,
+) -> Result<(), git2::Error> {
     let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
-    let mut found = Vec::new();
-    for dir in dirs {
-        let full = workdir.join(std::ffi::OsStr::from_bytes(dir));
-        let is_dir = full.symlink_metadata().is_ok_and(|m| m.is_dir());
-        let mut prefix = dir.clone();
-        prefix.push(b'/');
-        if !is_dir
-            || index.find_prefix(prefix.as_slice()).is_ok()
-            || reported.iter().any(|p| super::scope::is_under(p, dir))
-            || repo.is_path_ignored(std::path::Path::new(std::ffi::OsStr::from_bytes(dir)))?
-        {
-            continue;
-        }
-        if holds_repository(repo, &workdir, dir)? {
-            found.push(prefix);
+    let mut is_ignored =
+        |path: &[u8]| repo.is_path_ignored(std::path::Path::new(std::ffi::OsStr::from_bytes(path)));
+    let reported: Vec<Vec<u8>> = untracked
+        .iter()
+        .filter(|p| p.ends_with(b"/"))
+        .cloned()
+        .collect();
+    for dir in reported {
+        if !super::untracked::directory_shows(&workdir, &dir[..dir.len() - 1], &mut is_ignored)? {
+            untracked.remove(&dir);
         }
     }
-    Ok(found)
+    let mut candidates = Vec::new();
+    for scope in scopes {
+        untracked_dirs_at(index, &workdir, scope, &mut candidates);
+    }
+    for mut dir in candidates {
+        dir.push(b'/');
+        if untracked.contains(&dir) {
+            continue;
+        }
+        let name = &dir[..dir.len() - 1];
+        if !is_ignored(name)? && super::untracked::directory_shows(&workdir, name, &mut is_ignored)?
+        {
+            untracked.insert(dir);
+        }
+    }
+    Ok(())
 }
 
-/// True when `dir` is a repository or holds one below directories the ignore rules keep.
-fn holds_repository(
-    repo: &Repository,
+/// The untracked directories at `path` or below it through tracked directories: `path` itself
+/// when it is a directory holding no index entry, else those found listing it. Nothing under
+/// a tracked file replaced by a directory (git does not look inside).
+fn untracked_dirs_at(
+    index: &Index,
     workdir: &std::path::Path,
-    dir: &[u8],
-) -> Result<bool, git2::Error> {
-    let full = workdir.join(std::ffi::OsStr::from_bytes(dir));
-    if full.join(".git").symlink_metadata().is_ok() {
-        return Ok(true);
+    path: &[u8],
+    out: &mut Vec<Vec<u8>>,
+) {
+    let full = workdir.join(std::ffi::OsStr::from_bytes(path));
+    if !full.symlink_metadata().is_ok_and(|m| m.is_dir()) || under_tracked_file(index, path) {
+        return;
+    }
+    let mut prefix = path.to_vec();
+    prefix.push(b'/');
+    if index.find_prefix(prefix.as_slice()).is_err() {
+        out.push(path.to_vec());
+        return;
     }
     let Ok(entries) = std::fs::read_dir(&full) else {
-        return Ok(false);
+        return;
     };
     for entry in entries.flatten() {
-        if !entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let mut child = dir.to_vec();
-        child.push(b'/');
-        child.extend_from_slice(entry.file_name().as_bytes());
-        if !repo.is_path_ignored(std::path::Path::new(std::ffi::OsStr::from_bytes(&child)))?
-            && holds_repository(repo, workdir, &child)?
-        {
-            return Ok(true);
+        let name = entry.file_name();
+        if name.as_bytes() != b".git" && entry.file_type().is_ok_and(|t| t.is_dir()) {
+            let mut child = prefix.clone();
+            child.extend_from_slice(name.as_bytes());
+            untracked_dirs_at(index, workdir, &child, out);
         }
     }
-    Ok(false)
 }

@@ -21,8 +21,10 @@ mod quote;
 mod refresh;
 mod renames;
 mod scope;
+mod untracked;
 mod worktree_renames;
 
+pub(crate) use compute::fresh_index;
 pub use format::PorcelainOptions;
 pub use head::{Head, Upstream};
 pub use model::{Change, Conflict, Engine, Entry, EntryKind, Status, StatusOptions};

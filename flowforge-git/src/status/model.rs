@@ -28,14 +28,15 @@ pub enum Engine {
     /// The fast path — the index read directly, every tracked file `lstat`ed on all cores
     /// against the index's cached stat data, only changed files hashed, only tracked
     /// directories listed, HEAD-to-index skipped when the cache-tree shows nothing staged —
-    /// with libgit2 for what it does not decide (submodules, untracked directories, filtered
-    /// content) and libgit2 throughout for repositories it does not read (split or sparse
-    /// index, SHA-256, `core.ignoreCase`).
+    /// with libgit2 for what it does not decide (submodules, filtered content) and libgit2
+    /// throughout for repositories it does not read (`core.ignoreCase`, a tracked directory
+    /// replaced by a file). Split and sparse indexes are read by this crate.
     #[default]
     Auto,
     /// libgit2's diffs throughout (with this crate's corrections for git's rules): about twice
-    /// as slow on large work trees; kept for comparison. Unlike `Auto` it does not look for
-    /// nested repositories that hold no other file (git lists them as `dir/`).
+    /// as slow on large work trees; kept for comparison. Unlike `Auto` it leaves untracked
+    /// directories to libgit2's rule, which differs from git's for nested repositories and
+    /// directories that look like one (a `.git` that is not a repository, `.GIT`).
     Libgit2,
 }
 

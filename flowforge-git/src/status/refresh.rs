@@ -187,9 +187,11 @@ impl Status {
     ) -> Result<()> {
         let UnstagedSide {
             unstaged,
-            untracked,
+            mut untracked,
         } = compute::unstaged_side(git, index, Some(scopes), &self.intent_to_add)
             .map_err(repo.git_error("diff the index to the work tree"))?;
+        compute::settle_untracked_directories(git, index, scopes, &mut untracked)
+            .map_err(repo.git_error("decide untracked directories"))?;
         for scope in scopes {
             let under = |path: &Vec<u8>| scope::is_under(path, scope);
             self.unstaged.retain(|path, _| !under(path));
@@ -197,9 +199,6 @@ impl Status {
         }
         self.unstaged.extend(unstaged);
         self.untracked.extend(untracked);
-        let nested = compute::nested_repositories(git, index, scopes, &self.untracked)
-            .map_err(repo.git_error("look for nested repositories"))?;
-        self.untracked.extend(nested);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ mod status_basic;
 mod status_differential;
 mod status_faults;
 mod status_renames;
+mod status_repository_classes;
 mod status_repository_shapes;
 mod status_stale_index;
 mod status_support;

@@ -4,31 +4,16 @@
 
 use std::{
     fs::File,
-    path::Path,
     time::{Duration, SystemTime},
 };
 
-use flowforge_git::{Repo, StatusOptions};
+use flowforge_git::Repo;
 use flowforge_testkit::git;
 
-use crate::status_support::{TestRepo, assert_same, ours};
-
-/// Opens the repository at `at` and compares every porcelain form with git run in `at`.
-fn check_at(what: &str, at: &Path) {
-    let status = Repo::open(at)
-        .expect("open")
-        .status(&StatusOptions::default())
-        .expect("status");
-    for flags in [&[][..], &["-z"][..], &["-b"][..], &["-b", "-z"][..]] {
-        let mut args = vec!["--no-optional-locks", "status", "--porcelain=v1"];
-        args.extend_from_slice(flags);
-        let theirs = git::ok(at, &args);
-        assert_same(&format!("{what} {flags:?}"), &ours(&status, flags), &theirs);
-    }
-}
+use crate::status_support::{TestRepo, check_at};
 
 /// A repository with `top`, `a/x` and `b/y` committed.
-fn three_files() -> TestRepo {
+pub(crate) fn three_files() -> TestRepo {
     let repo = TestRepo::new();
     repo.write("top", "top\n");
     repo.write("a/x", "x\n");

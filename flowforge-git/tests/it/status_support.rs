@@ -2,7 +2,9 @@
 
 pub(crate) use flowforge_testkit::{TestRepo, git::output as git_in};
 
-use flowforge_git::{PorcelainOptions, Status};
+use std::path::Path;
+
+use flowforge_git::{PorcelainOptions, Repo, Status, StatusOptions};
 
 /// Our output for the flag set git was given, to compare byte for byte.
 pub(crate) fn ours(status: &Status, flags: &[&str]) -> Vec<u8> {
@@ -28,5 +30,24 @@ pub(crate) fn assert_matches_git(what: &str, repo: &TestRepo, status: &Status) {
     for flags in [&[][..], &["-z"][..], &["-b"][..], &["-b", "-z"][..]] {
         let git = repo.porcelain(flags);
         assert_same(&format!("{what} {flags:?}"), &ours(status, flags), &git);
+    }
+}
+
+/// Opens the repository at `at` and compares every porcelain form with git run in `at`.
+pub(crate) fn check_at(what: &str, at: &Path) {
+    let status = Repo::open(at)
+        .expect("open")
+        .status(&StatusOptions::default())
+        .expect("status");
+    check_status_at(what, at, &status);
+}
+
+/// Compares `status` in every porcelain form with git run in `at`.
+pub(crate) fn check_status_at(what: &str, at: &Path, status: &Status) {
+    for flags in [&[][..], &["-z"][..], &["-b"][..], &["-b", "-z"][..]] {
+        let mut args = vec!["--no-optional-locks", "status", "--porcelain=v1"];
+        args.extend_from_slice(flags);
+        let theirs = flowforge_testkit::git::ok(at, &args);
+        assert_same(&format!("{what} {flags:?}"), &ours(status, flags), &theirs);
     }
 }

@@ -1,8 +1,14 @@
 //! A read-only parser of git's index file (versions 2, 3 and 4, SHA-1), enough for the fast
 //! status: every entry's path, id, mode, flags and cached stat data, and the cache-tree's root.
 //!
-//! Anything it does not handle (a split index, a sparse index, SHA-256, an unknown required
-//! extension, a malformed file) makes it return `None`, and the caller falls back to libgit2.
+//! [`load`] also reads the two shapes libgit2 refuses: a **split index** (`link` extension:
+//! the entries of `sharedindex.<id>` with this file's deletions, replacements and additions
+//! applied) and a **sparse index** (`sdir`: a skip-worktree directory entry stands for a whole
+//! tree, expanded here into the skip-worktree file entries a full index would hold). What it
+//! still does not handle (SHA-256, an unknown required extension, a malformed file) makes it
+//! return `None`, and the caller falls back to libgit2.
+
+use std::path::Path;
 
 /// One index entry.
 #[derive(Debug, Clone)]
@@ -17,6 +23,8 @@ pub(crate) struct Entry {
     pub assume_valid: bool,
     pub skip_worktree: bool,
     pub intent_to_add: bool,
+    /// A sparse-index directory entry (mode `040000`, its id a tree), before expansion.
+    pub sparse_dir: bool,
     pub ctime: (u32, u32),
     pub mtime: (u32, u32),
     pub ino: u32,
@@ -31,6 +39,173 @@ pub(crate) struct IndexFile {
     pub entries: Vec<Entry>,
     /// The cache-tree's root tree id, when the root is valid.
     pub root_tree: Option<[u8; 20]>,
+    /// The `link` extension of a split index, before [`load`] merges the shared index.
+    pub link: Option<Link>,
+    /// False when the entries do not all come from this file as written (a split or sparse
+    /// index): their offsets then do not locate their stat data, and nothing may be written
+    /// back in place.
+    pub rewritable: bool,
+}
+
+impl IndexFile {
+    /// The index of a repository without an index file.
+    pub(crate) fn empty() -> Self {
+        Self {
+            entries: Vec::new(),
+            root_tree: None,
+            link: None,
+            rewritable: false,
+        }
+    }
+}
+
+/// A split index's `link` extension: the shared index it builds on, and which of the shared
+/// entries this file deletes and replaces.
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub shared: [u8; 20],
+    pub delete: Vec<usize>,
+    pub replace: Vec<usize>,
+}
+
+/// A blob, link or submodule of a tree: its path below the tree, id and mode.
+pub(crate) type TreeEntry = (Vec<u8>, [u8; 20], u32);
+
+/// The index at `data` (the bytes of `<git dir>/index`), with a split index merged with its
+/// shared index from `git_dir` and a sparse index's directory entries expanded by `tree`,
+/// which lists a tree's blobs and links recursively as (path below it, id, mode).
+pub(crate) fn load(
+    data: &[u8],
+    git_dir: &Path,
+    tree: &mut dyn FnMut(&[u8; 20]) -> Option<Vec<TreeEntry>>,
+) -> Option<IndexFile> {
+    let mut index = parse(data)?;
+    if let Some(link) = index.link.take() {
+        index = merge_split(index, &link, git_dir)?;
+    }
+    if index.entries.iter().any(|e| e.sparse_dir) {
+        index.rewritable = false;
+        let mut expanded = Vec::with_capacity(index.entries.len());
+        for entry in std::mem::take(&mut index.entries) {
+            if !entry.sparse_dir {
+                expanded.push(entry);
+                continue;
+            }
+            for (below, oid, mode) in tree(&entry.oid)? {
+                let mut path = entry.path.clone();
+                path.extend_from_slice(&below);
+                expanded.push(Entry {
+                    path,
+                    oid,
+                    mode,
+                    sparse_dir: false,
+                    ctime: (0, 0),
+                    mtime: (0, 0),
+                    ino: 0,
+                    uid: 0,
+                    gid: 0,
+                    size: 0,
+                    ..entry.clone()
+                });
+            }
+        }
+        expanded.sort_by(|a, b| (&a.path, a.stage).cmp(&(&b.path, b.stage)));
+        index.entries = expanded;
+    }
+    Some(index)
+}
+
+/// git's `merge_base_index`: the shared entries minus the deleted ones, the replaced ones
+/// taken from this file in order (keeping the shared path when the replacement has none),
+/// then this file's remaining entries, all sorted by path and stage.
+fn merge_split(split: IndexFile, link: &Link, git_dir: &Path) -> Option<IndexFile> {
+    let name = format!("sharedindex.{}", hex(&link.shared));
+    let shared_data = std::fs::read(git_dir.join(name)).ok()?;
+    let shared = parse(&shared_data)?;
+    if shared.link.is_some() {
+        return None;
+    }
+    let mut own = split.entries.into_iter();
+    let (mut delete, mut replace) = (
+        link.delete.iter().peekable(),
+        link.replace.iter().peekable(),
+    );
+    let mut entries = Vec::with_capacity(shared.entries.len());
+    for (i, base) in shared.entries.into_iter().enumerate() {
+        let deleted = delete.next_if_eq(&&i).is_some();
+        if replace.next_if_eq(&&i).is_some() {
+            let mut new = own.next()?;
+            if new.path.is_empty() {
+                new.path = base.path;
+            }
+            if !deleted {
+                entries.push(new);
+            }
+        } else if !deleted {
+            entries.push(base);
+        }
+    }
+    if delete.next().is_some() || replace.next().is_some() {
+        return None; // bits beyond the shared index: not a pair git wrote
+    }
+    entries.extend(own);
+    entries.sort_by(|a, b| (&a.path, a.stage).cmp(&(&b.path, b.stage)));
+    Some(IndexFile {
+        entries,
+        root_tree: split.root_tree,
+        link: None,
+        rewritable: false,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The set bits of git's EWAH-compressed bitmap (`ewah_read_mmap`), in increasing order, and
+/// the bytes it used.
+fn ewah_bits(data: &[u8]) -> Option<(Vec<usize>, usize)> {
+    let bit_size = be32(data, 0)? as usize;
+    let words = be32(data, 4)? as usize;
+    let body = data.get(8..8usize.checked_add(words.checked_mul(8)?)?)?;
+    let word = |i: usize| -> Option<u64> {
+        Some(u64::from_be_bytes(
+            body.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+        ))
+    };
+    let mut bits = Vec::new();
+    let (mut at, mut position) = (0usize, 0usize);
+    while at < words {
+        let marker = word(at)?;
+        let running_bit = marker & 1 != 0;
+        let running_len = ((marker >> 1) & 0xffff_ffff) as usize;
+        let literals = (marker >> 33) as usize;
+        let run_bits = running_len.checked_mul(64)?;
+        if position.checked_add(run_bits)? > bit_size.div_ceil(64) * 64 {
+            return None; // a run past the bitmap's own size
+        }
+        if running_bit {
+            bits.extend(position..(position + run_bits).min(bit_size));
+        }
+        position += run_bits;
+        for k in 0..literals {
+            let literal = word(at + 1 + k)?;
+            bits.extend(
+                (0..64)
+                    .filter(|b| literal >> b & 1 != 0)
+                    .map(|b| position + b)
+                    .filter(|&bit| bit < bit_size),
+            );
+            position += 64;
+        }
+        at += 1 + literals;
+    }
+    // The trailing 4 bytes locate the last marker word.
+    Some((bits, 8 + words * 8 + 4))
 }
 
 const SHA1_LEN: usize = 20;
@@ -82,8 +257,13 @@ pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
             at = start + ((len + 8) & !7);
             path
         };
-        if at > end || mode & 0o170000 == 0o040000 {
-            return None; // malformed, or a sparse-index directory entry
+        if at > end {
+            return None; // malformed
+        }
+        // A sparse-index directory entry: `dir/`, skip-worktree, the id of a tree.
+        let sparse_dir = mode & 0o170000 == 0o040000;
+        if sparse_dir && (extended & 0x4000 == 0 || !path.ends_with(b"/")) {
+            return None;
         }
         previous.clone_from(&path);
         entries.push(Entry {
@@ -95,6 +275,7 @@ pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
             assume_valid: flags & 0x8000 != 0,
             skip_worktree: extended & 0x4000 != 0,
             intent_to_add: extended & 0x2000 != 0,
+            sparse_dir,
             ctime,
             mtime,
             ino,
@@ -104,21 +285,47 @@ pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
         });
     }
     let mut root_tree = None;
+    let mut link = None;
     while at + 8 <= end {
         let signature = &data[at..at + 4];
         let size = be32(data, at + 4)? as usize;
         let body = data.get(at + 8..at + 8 + size)?;
         match signature {
             b"TREE" => root_tree = cache_tree_root(body),
-            // A split or sparse index keeps entries elsewhere: not for the fast path.
-            b"link" | b"sdir" => return None,
+            b"link" => link = Some(parse_link(body)?),
+            // Marks a sparse index, whose directory entries were read above.
+            b"sdir" => {}
             // Other optional extensions (REUC, UNTR, FSMN, EOIE, IEOT…) start with A-Z.
             [first, ..] if !first.is_ascii_uppercase() => return None,
             _ => {}
         }
         at += 8 + size;
     }
-    Some(IndexFile { entries, root_tree })
+    Some(IndexFile {
+        entries,
+        root_tree,
+        link,
+        rewritable: true,
+    })
+}
+
+/// The `link` extension: the shared index's id, then (when the file holds entries of its
+/// own) the delete and replace bitmaps.
+fn parse_link(body: &[u8]) -> Option<Link> {
+    let shared: [u8; 20] = body.get(..SHA1_LEN)?.try_into().ok()?;
+    let rest = &body[SHA1_LEN..];
+    let (delete, replace) = if rest.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let (delete, used) = ewah_bits(rest)?;
+        let (replace, _) = ewah_bits(rest.get(used..)?)?;
+        (delete, replace)
+    };
+    Some(Link {
+        shared,
+        delete,
+        replace,
+    })
 }
 
 /// The root of the `TREE` extension: `"" NUL count SP subtrees LF oid`, valid when count >= 0.

@@ -3,8 +3,10 @@
 //! skip HEAD-to-index when nothing is staged), with libgit2 for whatever it does not decide.
 //!
 //! [`compute`] returns `None` when the repository uses something the fast path does not read
-//! (a split or sparse index, SHA-256, `core.ignoreCase`, `core.symlinks=false`, no index file,
-//! a tracked directory replaced by a file or link); the caller then uses libgit2 throughout.
+//! (SHA-256, `core.ignoreCase`, an index it cannot parse, a tracked directory replaced by a
+//! file or link); the caller then uses libgit2 throughout. Split and sparse indexes, which
+//! libgit2 refuses, are read here ([`index_file::load`]) and handed to libgit2 as an
+//! in-memory index ([`index_for_libgit2`]) for what it decides.
 
 mod content;
 mod index_file;
@@ -24,7 +26,7 @@ use super::{
     compute::{self, StagedSide},
     head,
     model::{StagedBasis, Status},
-    scope,
+    scope, untracked,
 };
 use crate::{Repo, error::Result};
 
@@ -46,10 +48,16 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         .map_or(0, |d| d.as_secs() as i64);
     let index_fingerprint = compute::index_fingerprint(git);
     let index_path = git.path().join("index");
-    let Some((data, meta)) = read_index(&index_path) else {
+    let Some((data, index_mtime)) = read_index(&index_path) else {
         return Ok(None);
     };
-    let Some(index) = index_file::parse(&data) else {
+    // No index file is an empty index, as for git (a repository where nothing was added).
+    let index = if data.is_empty() {
+        Some(index_file::IndexFile::empty())
+    } else {
+        load_index_file(git, &data)
+    };
+    let Some(index) = index else {
         return Ok(None);
     };
 
@@ -65,7 +73,8 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
             .get_string("core.checkstat")
             .is_ok_and(|v| v.eq_ignore_ascii_case("minimal")),
         content: content::ContentRule::of(git, &index, &config),
-        index_mtime: (meta.mtime(), meta.mtime_nsec()),
+        index_mtime,
+        symlinks: flag("core.symlinks", true),
     };
     // Twice the cores, as git's preload does: `lstat`s wait on the kernel, not only the CPU.
     let threads = std::thread::available_parallelism()
@@ -77,27 +86,17 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         return Ok(None);
     }
     let mut unstaged = found.unstaged;
-    let mut ignore_error = None;
-    let mut is_ignored = |path: &[u8]| {
-        let path = Path::new(std::ffi::OsStr::from_bytes(path));
-        git.is_path_ignored(path).unwrap_or_else(|e| {
-            ignore_error.get_or_insert(e);
-            false
-        })
-    };
-    let mut untracked = worktree::untracked(found.untracked_files, &mut is_ignored);
-    // An ignored directory shows nothing, whatever it holds; the others go to libgit2, which
-    // collapses them to `dir/` (or hides them when everything inside is ignored).
-    let mut scopes = found.scopes;
-    let untracked_dirs: Vec<Vec<u8>> = found
-        .untracked_dirs
-        .into_iter()
-        .filter(|dir| !is_ignored(dir))
-        .collect();
-    scopes.extend(untracked_dirs.iter().cloned());
-    if let Some(e) = ignore_error {
-        return Err(repo.git_error("read the ignore rules")(e));
-    }
+    let untracked = untracked_entries(
+        git,
+        repo.workdir(),
+        found.untracked_files,
+        found.untracked_dirs,
+    )
+    .map_err(repo.git_error("read the ignore rules"))?;
+    // The rest — submodules, content under filters, a file replaced by a directory — is
+    // libgit2's to decide. Every untracked entry was found above (every tracked directory was
+    // listed), so only its unstaged answers are taken.
+    let scopes = found.scopes;
     if !scopes.is_empty() {
         let loaded = match git_index.take() {
             Some(index) => index,
@@ -112,17 +111,11 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         if limit.is_some() {
             for scope in &scopes {
                 unstaged.retain(|path, _| !scope::is_under(path, scope));
-                untracked.retain(|path| !scope::is_under(path, scope));
             }
         } else {
             unstaged.clear();
-            untracked.clear();
         }
         unstaged.extend(side.unstaged);
-        untracked.extend(side.untracked);
-        let nested = compute::nested_repositories(git, &loaded, &untracked_dirs, &untracked)
-            .map_err(repo.git_error("look for nested repositories"))?;
-        untracked.extend(nested);
     }
 
     // Cache the stat data of entries whose content proved unchanged, as git does.
@@ -135,12 +128,12 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
             .filter(|(i, _)| !unstaged.contains_key(&index.entries[*i].path))
             .map(|(i, st)| (*i, st)),
     );
-    if write_index && !refreshed.is_empty() {
+    if write_index && index.rewritable && !refreshed.is_empty() {
         let read = stat_refresh::Read {
             path: &index_path,
             data: &data,
             entries: &index.entries,
-            mtime_sec: meta.mtime(),
+            mtime_sec: index_mtime.0,
             started_sec,
         };
         stat_refresh::write(&read, &refreshed);
@@ -164,26 +157,115 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
     }))
 }
 
+/// The untracked entries git shows among the files and directories found in tracked
+/// directories: files the ignore rules do not hide, and directories by git's rule (nested
+/// repositories included; an ignored one shows nothing, whatever it holds).
+fn untracked_entries(
+    git: &Repository,
+    workdir: &Path,
+    files: Vec<Vec<u8>>,
+    dirs: Vec<Vec<u8>>,
+) -> Result<std::collections::BTreeSet<Vec<u8>>, git2::Error> {
+    let mut is_ignored =
+        |path: &[u8]| git.is_path_ignored(Path::new(std::ffi::OsStr::from_bytes(path)));
+    let mut untracked = worktree::untracked(files, &mut is_ignored)?;
+    for mut dir in dirs {
+        if !is_ignored(&dir)? && untracked::directory_shows(workdir, &dir, &mut is_ignored)? {
+            dir.push(b'/');
+            untracked.insert(dir);
+        }
+    }
+    Ok(untracked)
+}
+
+/// The index file `data` of `git`, a split index merged and a sparse index expanded.
+fn load_index_file(git: &Repository, data: &[u8]) -> Option<index_file::IndexFile> {
+    index_file::load(data, git.path(), &mut |id| {
+        let mut out = Vec::new();
+        list_tree(
+            git,
+            &git2::Oid::from_bytes(id).ok()?,
+            &mut Vec::new(),
+            &mut out,
+        )?;
+        Some(out)
+    })
+}
+
+/// Appends every non-tree entry of tree `id`, recursively, as (path below it, id, mode).
+fn list_tree(
+    git: &Repository,
+    id: &git2::Oid,
+    prefix: &mut Vec<u8>,
+    out: &mut Vec<index_file::TreeEntry>,
+) -> Option<()> {
+    let tree = git.find_tree(*id).ok()?;
+    for entry in tree.iter() {
+        let len = prefix.len();
+        prefix.extend_from_slice(entry.name_bytes());
+        if entry.kind() == Some(git2::ObjectType::Tree) {
+            prefix.push(b'/');
+            list_tree(git, &entry.id(), prefix, out)?;
+        } else {
+            let oid: [u8; 20] = entry.id().as_bytes().try_into().ok()?;
+            out.push((prefix.clone(), oid, entry.filemode() as u32));
+        }
+        prefix.truncate(len);
+    }
+    Some(())
+}
+
+/// The index as an in-memory libgit2 index, for an index file libgit2 refuses to read (a
+/// split or sparse index): the same entries, stages, flags and stat data.
+pub(crate) fn index_for_libgit2(git: &Repository) -> Option<git2::Index> {
+    let data = std::fs::read(git.path().join("index")).ok()?;
+    let file = load_index_file(git, &data)?;
+    let mut index = git2::Index::new().ok()?;
+    for e in &file.entries {
+        let time = |(sec, nsec): (u32, u32)| git2::IndexTime::new(sec as i32, nsec);
+        let entry = git2::IndexEntry {
+            ctime: time(e.ctime),
+            mtime: time(e.mtime),
+            dev: 0,
+            ino: e.ino,
+            mode: e.mode,
+            uid: e.uid,
+            gid: e.gid,
+            file_size: e.size,
+            id: git2::Oid::from_bytes(&e.oid).ok()?,
+            flags: u16::from(e.stage) << 12 | if e.assume_valid { 0x8000 } else { 0 },
+            flags_extended: u16::from(e.intent_to_add) << 13 | u16::from(e.skip_worktree) << 14,
+            path: e.path.clone(),
+        };
+        index.add(&entry).ok()?;
+    }
+    Some(index)
+}
+
 /// The repository's config when the fast path can read this repository, else `None`.
 fn usable_config(git: &Repository) -> Option<git2::Config> {
     let config = git.config().ok()?;
     let flag = |key: &str, default: bool| config.get_bool(key).unwrap_or(default);
     let unusable = flag("core.ignorecase", false)
-        || !flag("core.symlinks", true)
         || config
             .get_string("extensions.objectformat")
             .is_ok_and(|f| !f.eq_ignore_ascii_case("sha1"));
     (!unusable).then_some(config)
 }
 
-/// The index file's bytes and metadata, from one open file.
-fn read_index(path: &Path) -> Option<(Vec<u8>, std::fs::Metadata)> {
+/// The index file's bytes and modification time, from one open file; no bytes when there is
+/// no index file.
+fn read_index(path: &Path) -> Option<(Vec<u8>, (i64, i64))> {
     use std::io::Read;
-    let mut file = std::fs::File::open(path).ok()?;
+    let mut file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some((Vec::new(), (0, 0))),
+        Err(_) => return None,
+    };
     let meta = file.metadata().ok()?;
     let mut data = Vec::with_capacity(meta.len() as usize);
     file.read_to_end(&mut data).ok()?;
-    Some((data, meta))
+    Some((data, (meta.mtime(), meta.mtime_nsec())))
 }
 
 fn load_index(repo: &Repo, git: &Repository) -> Result<git2::Index> {
@@ -333,7 +415,7 @@ pub(crate) fn refresh(
     let Ok(data) = std::fs::read(git.path().join("index")) else {
         return Ok(false);
     };
-    let Some(index) = index_file::parse(&data) else {
+    let Some(index) = load_index_file(git, &data) else {
         return Ok(false);
     };
     drop(data);
@@ -380,8 +462,8 @@ mod tests {
     use super::*;
     use crate::PorcelainOptions;
 
-    /// The fast path is taken for an ordinary repository (the differential tests then check
-    /// its answers), and declines a split index.
+    /// The fast path is taken for an ordinary repository and for a split index (the
+    /// differential tests then check its answers), and declines `core.ignoreCase`.
     #[test]
     fn ordinary_repositories_take_the_fast_path() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -403,6 +485,15 @@ mod tests {
             git(&["--no-optional-locks", "status", "--porcelain"])
         );
         git(&["update-index", "--split-index"]);
+        let status = repo
+            .with_git2(|g| compute(&repo, g, false))
+            .expect("status")
+            .expect("the fast path reads a split index");
+        assert_eq!(
+            status.porcelain(PorcelainOptions::default()),
+            git(&["--no-optional-locks", "status", "--porcelain"])
+        );
+        git(&["config", "core.ignoreCase", "true"]);
         assert!(
             repo.with_git2(|g| compute(&repo, g, false))
                 .expect("status")

@@ -11,7 +11,7 @@
 use std::{
     collections::{BTreeMap, BTreeSet, HashSet},
     ffi::OsStr,
-    os::unix::ffi::OsStrExt,
+    os::unix::ffi::{OsStrExt, OsStringExt},
     path::{Path, PathBuf},
 };
 
@@ -41,6 +41,9 @@ pub(crate) struct Settings {
     pub content: ContentRule,
     /// The index file's modification time, for the racy-clean rule.
     pub index_mtime: (i64, i64),
+    /// `core.symlinks`: when false, a tracked link is checked out as a plain file holding its
+    /// target, and git compares that file's bytes with the link's blob.
+    pub symlinks: bool,
 }
 
 /// What the fast comparison found.
@@ -338,10 +341,20 @@ fn verdict(
     let file_type = match st.mode & 0o170000 {
         // git takes anything else (a fifo, a socket, a device) for a regular file.
         t @ (0o120000 | 0o040000) => t,
+        // Without symbolic links, a plain file stands for a tracked link (`ce_mode_from_stat`).
+        _ if !settings.symlinks && index_type == 0o120000 => 0o120000,
         _ => 0o100000,
     };
-    if index_type == 0o160000 || file_type == 0o040000 {
-        return Verdict::Scope; // a submodule, or a file replaced by a directory
+    if index_type != 0o160000 && file_type == 0o040000 {
+        // A file replaced by a directory: a type change when that directory is a repository
+        // with a HEAD (git's `check_removed`), else libgit2 says deleted.
+        if super::super::untracked::is_repository_with_head(&full_path(workdir, &entry.path)) {
+            return Verdict::Changed(Change::TypeChanged);
+        }
+        return Verdict::Scope;
+    }
+    if index_type == 0o160000 {
+        return Verdict::Scope; // a submodule
     }
     if index_type != file_type {
         return Verdict::Changed(Change::TypeChanged);
@@ -363,8 +376,13 @@ fn verdict(
     }
     let full = full_path(workdir, &entry.path);
     let actual = if index_type == 0o120000 {
-        match std::fs::read_link(&full) {
-            Ok(target) => Oid::hash_object(ObjectType::Blob, target.as_os_str().as_bytes()),
+        let target = if st.mode & 0o170000 == 0o120000 {
+            std::fs::read_link(&full).map(|t| t.into_os_string().into_vec())
+        } else {
+            std::fs::read(&full) // the plain file standing for a link
+        };
+        match target {
+            Ok(target) => Oid::hash_object(ObjectType::Blob, &target),
             Err(_) => return Verdict::Scope,
         }
     } else if settings.content == ContentRule::Libgit2 {
@@ -405,12 +423,15 @@ fn racy(entry: &Entry, settings: &Settings) -> bool {
 }
 
 /// The untracked files that the ignore rules do not hide (`is_ignored` decides).
-pub(crate) fn untracked(
+pub(crate) fn untracked<E>(
     found_files: Vec<Vec<u8>>,
-    mut is_ignored: impl FnMut(&[u8]) -> bool,
-) -> BTreeSet<Vec<u8>> {
-    found_files
-        .into_iter()
-        .filter(|path| !is_ignored(path))
-        .collect()
+    mut is_ignored: impl FnMut(&[u8]) -> Result<bool, E>,
+) -> Result<BTreeSet<Vec<u8>>, E> {
+    let mut kept = BTreeSet::new();
+    for path in found_files {
+        if !is_ignored(&path)? {
+            kept.insert(path);
+        }
+    }
+    Ok(kept)
 }

@@ -1,0 +1,161 @@
+//! Repository classes where FlowForge once answered differently from git, or failed where git
+//! answers: each built from `git init` with the real `git` CLI and compared with
+//! `git status --porcelain` (plain, `-z`, `-b`) byte for byte — in full, through the libgit2
+//! engine where it applies, and through the incremental refresh where the class concerns it.
+
+use std::os::unix::fs::symlink;
+
+use flowforge_git::{Engine, Repo, StatusOptions};
+
+use crate::{
+    status_repository_shapes::three_files,
+    status_support::{TestRepo, check_at, check_status_at},
+};
+
+fn libgit2_engine() -> StatusOptions {
+    let mut options = StatusOptions::default();
+    options.engine = Engine::Libgit2;
+    options
+}
+
+/// A sparse index (`sdir`): libgit2 refuses it; its directory entries are expanded.
+#[test]
+fn a_sparse_index_is_read() {
+    let repo = three_files();
+    repo.git_ok(&["sparse-checkout", "set", "--cone", "--sparse-index", "a"]);
+    let index = std::fs::read(repo.path().join(".git/index")).expect("index");
+    assert!(
+        index.windows(4).any(|w| w == b"sdir"),
+        "git wrote a sparse index"
+    );
+    repo.write("a/x", "changed\n");
+    repo.write("a/staged", "s\n");
+    repo.git_ok(&["add", "a/staged"]);
+    repo.write("new", "n\n");
+    check_at("sparse index", repo.path());
+    check_at("sparse index, subdirectory", &repo.path().join("a"));
+    let libgit2 = Repo::open(repo.path())
+        .expect("open")
+        .status(&libgit2_engine())
+        .expect("the libgit2 engine reads it too");
+    check_status_at("sparse index, libgit2 engine", repo.path(), &libgit2);
+}
+
+/// A split index (`link`): the shared index with this file's deletions, replacements and
+/// additions applied. Nothing FlowForge does leaves git unable to read it.
+#[test]
+fn a_split_index_is_read() {
+    let repo = three_files();
+    repo.write("c", "c\n");
+    repo.git_ok(&["add", "c"]);
+    repo.git_ok(&["commit", "-qm", "two"]);
+    repo.git_ok(&["update-index", "--split-index"]);
+    repo.write("a/x", "staged\n");
+    repo.git_ok(&["add", "a/x"]); // replaces a shared entry
+    repo.git_ok(&["rm", "-q", "--cached", "b/y"]); // deletes one
+    repo.write("new", "n\n");
+    repo.git_ok(&["add", "new"]); // adds one
+    repo.write("c", "unstaged\n");
+    let git_dir = repo.path().join(".git");
+    let shared = std::fs::read_dir(&git_dir)
+        .expect("git dir")
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("sharedindex."));
+    assert!(shared, "git wrote a shared index");
+    check_at("split index", repo.path());
+    let status = Repo::open(repo.path())
+        .expect("open")
+        .status(&libgit2_engine())
+        .expect("the libgit2 engine reads it too");
+    check_status_at("split index, libgit2 engine", repo.path(), &status);
+    repo.git_ok(&["status", "--porcelain"]);
+}
+
+/// `git add -N f` where HEAD had a directory `f/`: the directory's files are deleted, `f` is
+/// not (git: ` A f` and `D  f/x`).
+#[test]
+fn intent_to_add_where_head_had_a_directory() {
+    let repo = three_files();
+    repo.git_ok(&["rm", "-rq", "a"]);
+    repo.write("a", "now a file\n");
+    repo.git_ok(&["add", "-N", "a"]);
+    check_at("intent to add over a directory", repo.path());
+}
+
+/// Nested repositories and directories that only look like one, in an outer repository with
+/// commits, with none, and with `core.symlinks=false`; computed in full and refreshed path by
+/// path from a status taken before they appeared.
+#[test]
+fn nested_repositories_and_look_alikes() {
+    let make = |with_commit: bool, symlinks: bool| {
+        let repo = if with_commit {
+            let repo = three_files();
+            symlink("top", repo.path().join("link")).expect("symlink");
+            repo.git_ok(&["add", "link"]);
+            repo.git_ok(&["commit", "-qm", "link"]);
+            repo
+        } else {
+            let repo = TestRepo::new();
+            repo.write("f", "f\n");
+            repo
+        };
+        if !symlinks {
+            repo.git_ok(&["config", "core.symlinks", "false"]);
+            if with_commit {
+                std::fs::remove_file(repo.path().join("link")).expect("rm link");
+                repo.git_ok(&["checkout", "link"]); // now a file holding `top`
+            }
+        }
+        repo
+    };
+    let add_nested = |repo: &TestRepo| {
+        let root = repo.path();
+        let git = |dir: &str, args: &[&str]| flowforge_testkit::git::ok(&root.join(dir), args);
+        std::fs::create_dir_all(root.join("nested")).expect("mkdir");
+        git("nested", &["init", "-q"]);
+        std::fs::create_dir_all(root.join("d1/.git")).expect("mkdir"); // not a repository
+        std::fs::create_dir_all(root.join("d2")).expect("mkdir");
+        std::fs::write(root.join("d2/.git"), "not a gitfile\n").expect("write");
+        git("", &["init", "-q", "--bare", "bare.git"]);
+        std::fs::create_dir_all(root.join("dir")).expect("mkdir");
+        std::fs::write(root.join("dir/.GIT"), "x\n").expect("write");
+        std::fs::create_dir_all(root.join("deep/er")).expect("mkdir");
+        git("deep/er", &["init", "-q"]);
+    };
+    for (with_commit, symlinks) in [(true, true), (false, true), (true, false)] {
+        let what = format!("commits {with_commit}, core.symlinks {symlinks}");
+        let repo = make(with_commit, symlinks);
+        let opened = Repo::open(repo.path()).expect("open");
+        let mut before = opened.status(&StatusOptions::default()).expect("status");
+        add_nested(&repo);
+        check_at(&what, repo.path());
+        let changed: Vec<std::path::PathBuf> = ["nested", "d1", "d2", "bare.git", "dir", "deep"]
+            .iter()
+            .map(|p| repo.path().join(p))
+            .collect();
+        before.refresh_paths(&opened, &changed).expect("refresh");
+        check_status_at(&format!("{what}, refreshed"), repo.path(), &before);
+    }
+}
+
+/// A tracked file replaced by a repository: a type change when that repository's HEAD
+/// resolves, a deletion when it has no commits.
+#[test]
+fn a_tracked_file_replaced_by_a_repository() {
+    for commit in [true, false] {
+        let repo = three_files();
+        std::fs::remove_file(repo.path().join("top")).expect("rm");
+        std::fs::create_dir(repo.path().join("top")).expect("mkdir");
+        let inner = repo.path().join("top");
+        flowforge_testkit::git::ok(&inner, &["init", "-q"]);
+        if commit {
+            std::fs::write(inner.join("f"), "f\n").expect("write");
+            flowforge_testkit::git::ok(&inner, &["add", "f"]);
+            flowforge_testkit::git::ok(&inner, &["commit", "-qm", "inner"]);
+        }
+        check_at(
+            &format!("file replaced by a repository, commit {commit}"),
+            repo.path(),
+        );
+    }
+}
