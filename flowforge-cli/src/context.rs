@@ -87,15 +87,24 @@ impl Context {
         })
     }
 
-    /// The developer from `--dev`, else the first of [`DEVELOPER_VARS`] set, validated.
+    /// The developer from `--dev`, else the first of [`DEVELOPER_VARS`] set, else the work
+    /// tree's default (`dev switch`), validated.
     pub(crate) fn developer(&self) -> CliResult<DeveloperId> {
         let raw = match self.dev.as_slice() {
             [one] => one.clone(),
-            [] => self.env_developer.clone().ok_or_else(|| {
-                CliError::usage(anyhow!(
-                    "no developer given: pass --dev ID or set FLOWFORGE_DEVELOPER"
-                ))
-            })?,
+            [] => match &self.env_developer {
+                Some(raw) => raw.clone(),
+                None => {
+                    return flowforge_session::switch::default_developer(&self.layout)?.ok_or_else(
+                        || {
+                            CliError::usage(anyhow!(
+                                "no developer given: pass --dev ID, set FLOWFORGE_DEVELOPER or \
+                                 run `flowforge dev switch ID`"
+                            ))
+                        },
+                    );
+                }
+            },
             _ => {
                 return Err(CliError::usage(anyhow!(
                     "--dev given more than once: this command acts as one developer"
@@ -103,6 +112,23 @@ impl Context {
             }
         };
         Ok(DeveloperId::from_os_str(&raw)?)
+    }
+
+    /// What [`Context::developer`] takes the developer from: `--dev`, `environment` or
+    /// `dev switch`.
+    pub(crate) fn developer_source(&self) -> &'static str {
+        if !self.dev.is_empty() {
+            "--dev"
+        } else if self.env_developer.is_some() {
+            "environment"
+        } else {
+            "dev switch"
+        }
+    }
+
+    /// The developer the environment names, if any.
+    pub(crate) fn env_developer(&self) -> Option<&std::ffi::OsStr> {
+        self.env_developer.as_deref()
     }
 
     /// The git remote this clone shares its state through, if one is in use.

@@ -1,4 +1,4 @@
-//! `flowforge dev init|list`.
+//! `flowforge dev init|list|status|clean|switch`.
 
 use std::ffi::OsString;
 
@@ -35,10 +35,39 @@ pub(crate) enum DevCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The developer's namespace: session, time, cache, logs and temporary files, claims.
+    Status(crate::dev_status::StatusArgs),
+    /// Remove the developer's cache (the default), logs or temporary files.
+    Clean(crate::dev_clean::CleanArgs),
+    /// Make a developer this work tree's default (stored in .flowforge/.namespace-env);
+    /// --dev and the environment still win.
+    Switch {
+        /// The developer id (its namespace must exist).
+        id: OsString,
+    },
 }
 
 pub(crate) fn run(ctx: &Context, command: DevCommand, out: &mut Output) -> CliResult {
     match command {
+        DevCommand::Status(args) => crate::dev_status::run(ctx, &args, out),
+        DevCommand::Clean(args) => crate::dev_clean::run(ctx, &args, out),
+        DevCommand::Switch { id } => {
+            let id = DeveloperId::from_os_str(&id)?;
+            flowforge_session::switch::set_default_developer(&ctx.layout, &id)?;
+            outln!(
+                out,
+                "{id} is the default developer of {} (--dev and FLOWFORGE_DEVELOPER still win)",
+                ctx.repo.display()
+            );
+            if let Some(other) = ctx.env_developer().filter(|o| *o != id.as_str()) {
+                crate::output::errln!(
+                    out,
+                    "flowforge: note: this shell's environment names {}, which wins over it",
+                    other.to_string_lossy()
+                );
+            }
+            Ok(())
+        }
         DevCommand::Init {
             id,
             name,

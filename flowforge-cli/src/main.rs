@@ -16,6 +16,8 @@ mod claim;
 mod context;
 mod daemon;
 mod dev;
+mod dev_clean;
+mod dev_status;
 mod error;
 mod json;
 mod migrate;

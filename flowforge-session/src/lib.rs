@@ -62,6 +62,7 @@ compile_error!(
     "flowforge-session needs Unix: namespace files are 0600 and directories 0700, and versions are published with renameat2 or a hard link"
 );
 
+pub mod areas;
 pub mod claim;
 pub mod compat;
 mod error;
@@ -73,6 +74,7 @@ pub mod pause;
 pub mod session;
 pub mod state;
 pub mod store;
+pub mod switch;
 pub mod time;
 pub mod view;
 

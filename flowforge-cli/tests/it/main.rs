@@ -6,6 +6,7 @@ mod dev;
 mod edges;
 mod index;
 mod migrate;
+mod namespace_tools;
 mod output;
 mod remote;
 mod session;
