@@ -35,6 +35,7 @@ pub mod original;
 pub mod remote_claims;
 pub mod report;
 pub mod run;
+pub mod session_cli;
 pub mod stats;
 pub mod targets;
 

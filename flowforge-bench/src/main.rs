@@ -44,6 +44,10 @@ struct Cli {
     /// Keep the fixture's temporary directory after the run.
     #[arg(long)]
     keep: bool,
+    /// Before measuring, every team has made N claims over time (sessions started and ended,
+    /// their claims released) and each developer has N time entries.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    history: usize,
     /// Where to write the JSON (default: target/flowforge-baseline/baseline-<time>.json); the
     /// SVG chart is written beside it.
     #[arg(long, value_name = "FILE")]
@@ -61,6 +65,10 @@ struct Cli {
     /// Measure only the CLI path (implies --cli).
     #[arg(long)]
     cli_only: bool,
+    /// Measure only `session end` + `session start` as fresh `flowforge` processes, on a team
+    /// of each --devs size (with --history), against the smallest.
+    #[arg(long)]
+    session_cli: bool,
     /// The `flowforge` binary for the CLI path (default: the one beside this executable).
     #[arg(long, value_name = "PATH")]
     flowforge: Option<PathBuf>,
@@ -135,6 +143,7 @@ fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
         repo: cli.repo.clone(),
         keep: cli.keep,
         calibrate: calibrate.clone(),
+        history: cli.history,
         ..FixtureOptions::default()
     };
     let started = Instant::now();
@@ -166,6 +175,24 @@ fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
         if fixture.keeps() { " (kept)" } else { "" }
     );
 
+    if cli.session_cli {
+        let flowforge = cli
+            .flowforge
+            .clone()
+            .or_else(flowforge_bench::cli::default_flowforge)
+            .ok_or_else(|| {
+                anyhow::anyhow!("no flowforge binary beside this one: --flowforge PATH")
+            })?;
+        let options = flowforge_bench::session_cli::SessionCliOptions {
+            flowforge,
+            developers: developers.clone(),
+            samples: cli.samples as usize,
+        };
+        let rows = flowforge_bench::session_cli::run(&mut fixture, &options)?;
+        println!("{}", flowforge_bench::session_cli::table(&rows));
+        println!("Total time: {:.1} s", started.elapsed().as_secs_f64());
+        return Ok(ExitCode::SUCCESS);
+    }
     if cli.cli_only {
         let report = measure_cli(&cli, &mut fixture, &developers)?;
         let json = cli.json.clone().unwrap_or_else(|| {

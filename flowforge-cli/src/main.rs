@@ -19,6 +19,7 @@ mod dev;
 mod dev_clean;
 mod dev_status;
 mod error;
+mod gc;
 mod json;
 mod migrate;
 mod monitor;
@@ -105,6 +106,9 @@ enum Command {
     /// Move FlowForge v1 state (sessions/current.json, .current-session,
     /// cache/time-tracking.json, tasks.json) into the developer's namespace, keeping a backup.
     Migrate(migrate::MigrateArgs),
+    /// Reclaim space: superseded store versions, claim keys of an older store, temporary
+    /// files of crashed writers. Safe while others work.
+    Gc(gc::GcArgs),
 }
 
 /// Finds the warm state of a command's work tree (in the daemon).
@@ -143,6 +147,7 @@ fn dispatch(ctx: &Context, command: Command, engine: Engine<'_>, out: &mut Outpu
         Command::Status(args) => status::run(ctx, &args, engine, out),
         Command::Daemon(command) => daemon::run(ctx, command, out),
         Command::Migrate(args) => migrate::run(ctx, &args, out),
+        Command::Gc(args) => gc::run(ctx, &args, out),
     }
 }
 

@@ -9,8 +9,8 @@
 //! - `time-tracking.json`, or the v2 tools' `cache/time-tracking.json` (`totalTime` in
 //!   seconds): the starting point of the first addition of minutes through the store.
 //! - `team/task-assignments.json` (`tasks` or `assignments`): a task it gives to a developer
-//!   with a holding status is claimed, until the team store holds any version of that task's
-//!   claim.
+//!   with a holding status is claimed, until the claims document takes that entry over (the
+//!   holder's start, or a release; see [`claim`](crate::claim)).
 
 use std::path::{Path, PathBuf};
 

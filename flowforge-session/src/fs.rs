@@ -7,19 +7,26 @@
 //! created, read or changed.
 
 mod beneath;
+mod publish;
 
 use std::{
-    ffi::OsStr,
     fs,
     io::{Read, Write},
     os::unix::fs::PermissionsExt,
     path::Path,
-    sync::atomic::{AtomicU8, AtomicU64, Ordering},
+    sync::atomic::{AtomicU8, Ordering},
 };
 
-pub(crate) use self::beneath::Dir;
 pub use self::beneath::{Entry, EntryKind, FileStat};
+pub(crate) use self::{
+    beneath::Dir,
+    publish::{Mode, Publish, parse_temp, publish, writer_alive},
+};
 use crate::error::{Error, Result};
+
+/// Whether views are published with their length reserved by `posix_fallocate` first: no,
+/// it measured slower here (see `publish.rs` and the figures in `ARCHITECTURE.md`).
+pub(crate) const ALLOCATE: bool = false;
 
 /// Mode of every namespace directory.
 pub const DIR_MODE: u32 = 0o700;
@@ -55,7 +62,6 @@ pub fn create_private_dir_all(root: &Path, path: &Path) -> Result<()> {
 /// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the file; the temporary file
 /// is removed on failure.
 pub fn write_atomic(root: &Path, path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?
         .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
@@ -67,33 +73,12 @@ pub fn write_atomic(root: &Path, path: &Path, bytes: &[u8], durability: Durabili
             path: path.to_owned(),
         });
     }
-    let tmp = format!(
-        ".{}.tmp-{}-{}",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let result = (|| {
-        let mut file = dir.create_new(&tmp, FILE_MODE)?;
-        let tmp_path = dir.join(&tmp);
-        ensure_private(&file, &tmp_path)?;
-        file.write_all(bytes)
-            .map_err(Error::io("cannot write", &tmp_path))?;
-        if durability == Durability::Sync {
-            file.sync_all()
-                .map_err(Error::io("cannot sync", &tmp_path))?;
-        }
-        drop(file);
-        replace(&dir, tmp.as_ref(), name, path)?;
-        if durability == Durability::Sync {
-            dir.sync()?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = dir.remove(&tmp);
-    }
-    result
+    let how = Publish {
+        mode: Mode::Replace,
+        durability,
+        allocate: ALLOCATE,
+    };
+    publish(&dir, name, bytes, how, || Ok(true)).map(drop)
 }
 
 /// Whether files created 0600 come out 0600 under this process's umask: 0 unknown, 1 yes.
@@ -117,42 +102,6 @@ pub(crate) fn ensure_private(file: &fs::File, path: &Path) -> Result<()> {
     }
     file.set_permissions(fs::Permissions::from_mode(FILE_MODE))
         .map_err(Error::io("cannot set permissions of", path))
-}
-
-/// Whether `renameat2(RENAME_EXCHANGE)` works here: 0 unknown or yes, 2 no.
-static EXCHANGE: AtomicU8 = AtomicU8::new(0);
-
-/// Moves `tmp` over `name` in `dir`. An existing `name` is swapped with `tmp` by
-/// `renameat2(RENAME_EXCHANGE)` and the old file, now at `tmp`, unlinked: on ext4 a plain
-/// rename over an existing file forces the new file's blocks to be allocated first
-/// (`auto_da_alloc`), which costs several times the whole write; the exchange does not.
-/// Readers see the old or the new file at `name`, never neither. Falls back to a plain rename
-/// when `name` does not exist or the filesystem refuses the flag.
-fn replace(dir: &Dir, tmp: &OsStr, name: &OsStr, path: &Path) -> Result<()> {
-    use rustix::{fs::RenameFlags, io::Errno};
-    let err = |e: Errno| {
-        Error::io("cannot replace", path)(std::io::Error::from_raw_os_error(e.raw_os_error()))
-    };
-    if EXCHANGE.load(Ordering::Relaxed) != 2 {
-        match dir.rename(tmp, name, RenameFlags::EXCHANGE) {
-            Ok(()) => {
-                return dir.remove(tmp).map(drop).map_err(|e| {
-                    // `name` was not a file (a directory): put it back where it was.
-                    let _ = dir.rename(tmp, name, RenameFlags::EXCHANGE);
-                    match e {
-                        Error::Io { source, .. } => Error::io("cannot replace", path)(source),
-                        other => other,
-                    }
-                });
-            }
-            Err(Errno::NOENT) => {}
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
-                EXCHANGE.store(2, Ordering::Relaxed);
-            }
-            Err(e) => return Err(err(e)),
-        }
-    }
-    dir.rename(tmp, name, RenameFlags::empty()).map_err(err)
 }
 
 /// Reads the file `path` (beneath the namespace root `root`) whole; `Ok(None)` when it does

@@ -15,7 +15,8 @@
 //! (archives, releases the claim, adds the minutes), [`restore_session`](Namespace::restore_session)
 //! and [`add_minutes`](Namespace::add_minutes). [`SessionOptions`] selects the durability:
 //! `Sync` (the default: every version flushed, two flushes per write) or `Relaxed`.
-//! Claims are released explicitly with [`claim::release`], never by a timeout.
+//! Claims are released explicitly with [`claim::release`], never by a timeout. [`gc`]
+//! reclaims superseded versions and strays of crashed writers, safely while others write.
 //!
 //! # Reading: the API for indexers
 //!
@@ -67,6 +68,7 @@ pub mod claim;
 pub mod compat;
 mod error;
 pub mod fs;
+pub mod gc;
 mod handle;
 pub mod migrate;
 pub mod namespace;
@@ -80,6 +82,7 @@ pub mod view;
 
 pub use claim::{Claim, ClaimsVersion, ReleaseOptions, Released, claims_version, list_claims};
 pub use error::{Error, Result};
+pub use gc::{GcOptions, GcReport, gc};
 pub use handle::{Namespace, SESSION_KEY, SessionOptions, TIME_KEY};
 pub use session::{Ended, StartOptions, Started};
 pub use state::{NamespaceState, NamespaceVersion, load_namespace, namespace_version};

@@ -210,7 +210,7 @@ pub fn members(layout: &Layout) -> Result<Vec<Member>> {
 }
 
 /// The ids of the `dev-<id>` directories of the root; links are not namespaces.
-fn namespace_ids(root: &Path) -> Result<Vec<DeveloperId>> {
+pub(crate) fn namespace_ids(root: &Path) -> Result<Vec<DeveloperId>> {
     let Some(entries) = crate::fs::list_dir(root, root)? else {
         return Ok(Vec::new());
     };

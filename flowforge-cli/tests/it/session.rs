@@ -310,3 +310,95 @@ fn a_committed_change_exits_0_with_a_warning_and_the_next_write_repairs_what_fai
     let tasks: Vec<_> = view["tasks"].as_object().unwrap().keys().cloned().collect();
     assert_eq!(tasks, ["b-task", "c-task"]);
 }
+
+#[test]
+fn gc_while_processes_race_keeps_every_claim_and_minute_and_reports_what_it_freed() {
+    let devs: Vec<String> = (0..4).map(|i| format!("dev{i}")).collect();
+    let names: Vec<&str> = devs.iter().map(String::as_str).collect();
+    let tmp = repo_with(&names);
+    let root = tmp.path();
+    // History to reclaim: sessions started and ended.
+    for round in 0..5 {
+        for dev in &names {
+            let task = format!("{dev}-old-{round}");
+            assert!(
+                run(root, Some(dev), &["session", "start", &task])
+                    .status
+                    .success()
+            );
+            assert!(run(root, Some(dev), &["session", "end"]).status.success());
+        }
+    }
+    let dry = json(&run(root, None, &["gc", "--dry-run", "--json"]));
+    assert_eq!(dry["dry_run"], true);
+    assert!(dry["superseded_versions"].as_u64().unwrap() > 0, "{dry}");
+
+    // Every developer races for one task and adds minutes while gc runs.
+    let mut children: Vec<(String, Child)> = Vec::new();
+    for dev in &names {
+        children.push((
+            dev.to_string(),
+            spawn(root, dev, &["session", "start", "contested"]),
+        ));
+        for _ in 0..3 {
+            children.push((
+                dev.to_string(),
+                spawn(root, dev, &["time", "add", "--minutes", "2"]),
+            ));
+        }
+    }
+    let gc = json(&run(root, None, &["gc", "--json"]));
+    assert_eq!(gc["dry_run"], false);
+    let mut winners = Vec::new();
+    for (dev, child) in children {
+        let out = child.wait_with_output().unwrap();
+        let is_start = String::from_utf8_lossy(&out.stdout).contains("started");
+        match out.status.code() {
+            Some(0) if is_start => winners.push(dev),
+            Some(0) => {}
+            Some(3) => assert!(stderr(&out).contains("contested"), "{out:?}"),
+            _ => panic!("{out:?}"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "{winners:?}");
+    assert_eq!(claimed_tasks(root), [format!("contested:{}", winners[0])]);
+    for dev in &names {
+        let shown = json(&run(root, Some(dev), &["time", "show", "--json"]));
+        assert_eq!(shown["total_minutes"], 6, "{dev}: {shown}");
+    }
+    // Afterwards nothing superseded is left, and a bad flag changes nothing.
+    run(root, None, &["gc"]);
+    let again = json(&run(root, None, &["gc", "--dry-run", "--json"]));
+    assert_eq!(again["superseded_versions"], 0, "{again}");
+    let out = run(root, None, &["gc", "--bogus"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn a_minute_addition_whose_view_cannot_be_written_exits_0_and_the_next_repairs_it() {
+    let tmp = repo_with(&["alice"]);
+    let root = tmp.path();
+    let view = root.join(".flowforge/dev-alice/time-tracking.json");
+    // Before the store holds any time, the view is the bash tools' record: unreadable, the
+    // addition is refused with nothing written.
+    fs::create_dir(&view).unwrap();
+    let out = run(root, Some("alice"), &["time", "add", "--minutes", "5"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    fs::remove_dir(&view).unwrap();
+    let out = run(root, Some("alice"), &["time", "add", "--minutes", "5"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // Afterwards the store is the record: a directory where the view goes makes the
+    // addition's follow-up fail, a warning, and the addition is committed (exit 0).
+    fs::remove_file(&view).unwrap();
+    fs::create_dir(&view).unwrap();
+    let out = run(root, Some("alice"), &["time", "add", "--minutes", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(stderr(&out).contains("warning"), "{}", stderr(&out));
+    let shown = json(&run(root, Some("alice"), &["time", "show", "--json"]));
+    assert_eq!(shown["total_minutes"], 7);
+    fs::remove_dir(&view).unwrap();
+    let out = run(root, Some("alice"), &["time", "add", "--minutes", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let written: serde_json::Value = serde_json::from_slice(&fs::read(&view).unwrap()).unwrap();
+    assert_eq!(written["total_minutes"], 8);
+}

@@ -435,6 +435,35 @@ impl Dir {
         }
     }
 
+    /// Takes an exclusive `flock` on the directory without waiting; `false` when another
+    /// holder has it. The lock lasts as long as this `Dir` (and dies with its process).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the directory.
+    pub(crate) fn try_lock(&self) -> Result<bool> {
+        match rustix::fs::flock(
+            &self.fd,
+            rustix::fs::FlockOperation::NonBlockingLockExclusive,
+        ) {
+            Ok(()) => Ok(true),
+            Err(Errno::WOULDBLOCK) => Ok(false),
+            Err(e) => Err(Error::io("cannot lock", &self.path)(io_err(e))),
+        }
+    }
+
+    /// Removes the empty subdirectory `name`; `false` when it did not exist.
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming it (not empty included).
+    pub(crate) fn remove_dir(&self, name: impl AsRef<OsStr>) -> Result<bool> {
+        let name = name.as_ref();
+        match unlinkat(&self.fd, name, AtFlags::REMOVEDIR) {
+            Ok(()) => Ok(true),
+            Err(Errno::NOENT) => Ok(false),
+            Err(e) => Err(Error::io("cannot remove", self.join(name))(io_err(e))),
+        }
+    }
+
     /// Flushes the directory (its entries) to disk.
     ///
     /// # Errors

@@ -1,132 +1,164 @@
-//! Compaction: keep the last K generations of a key, remove stray temporary files.
+//! Compaction: keep the last K generations of a key, remove stray temporary files of dead
+//! writers.
 //!
 //! Removing a version frees its name, and put-if-absent alone cannot tell a generation that
 //! was never written from one that was removed: a writer that read generation `g`, stalled,
-//! and published `g + 1` after compaction removed it would "win" a version below the latest
-//! and its update would be lost. So compaction removes a version only once its successor is
-//! older than `min_age`, and writers abandon a publish whose read is older than
-//! [`StoreOptions::write_window`](super::StoreOptions::write_window) (smaller than `min_age`):
-//! a writer that read `g` when `g + 1` did not exist yet cannot publish `g + 1` after
-//! `g + 2` has aged past `min_age`. (Delta Lake bounds log retention by time in the same way.)
-//! This relies on file modification times and the monotonic clock of one machine agreeing
-//! to within `min_age - write_window`.
+//! and published `g + 1` after compaction removed it would "win" a version below the latest,
+//! and its update would be lost. What prevents it, with no clock and no lock between writers
+//! and compaction:
 //!
-//! Compaction raises the `FLOOR` hint and removes old versions lowest first, stopping at the
-//! first one too young to remove, so the version files left always form one contiguous range —
-//! the invariant the upward probe of `generation.rs` relies on. A reader that found a version
-//! compaction then removed sees it vanish and looks again.
+//! - A writer first creates its temporary file, named after the generation it will publish
+//!   (`.tmp-<pid>-<n>-<g+1>`), then checks that `g` still exists and `g + 1` does not
+//!   (`generation::base_stands`), then publishes with put-if-absent.
+//! - Compaction reads the latest generation `L` first, then lists the directory, and removes
+//!   only versions below both `L - keep + 1` and the lowest generation a temporary file of a
+//!   live writer names; it removes them lowest first, after raising `FLOOR` above them.
+//!
+//! Suppose the writer's publication of `g + 1` lands after compaction removed a `g + 1`. The
+//! check saw `g` present and `g + 1` absent; removal goes lowest first, so `g + 1` had never
+//! existed then, and the latest was `g`. If compaction listed the directory after the
+//! temporary file existed, it saw the writer's `g + 1` and removed nothing from `g + 1` up. If
+//! it listed before, it read `L` even earlier, when the latest was at most `g`, and removed
+//! nothing from `g` up. Either way `g + 1` was not removed: contradiction. So a stalled
+//! writer — however long, at any step — either publishes the true next version or loses the
+//! race and reads again; it never resurrects a removed version nor loses an update. (For
+//! generation 1 the check is that `FLOOR` is at most 1: nothing was ever removed.)
+//!
+//! A temporary file whose process is gone is a stray ([`writer_alive`]): it is removed and
+//! holds nothing back. Compactions of one key take turns through an `flock` on its directory
+//! (released if the process dies), so their removals never interleave; the version files left
+//! always form one contiguous range — the invariant the upward probe of `generation.rs`
+//! relies on. A reader that found a version compaction then removed sees it vanish and looks
+//! again.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use super::{
+    Step,
+    generation::{self, FLOOR},
+};
+use crate::{
+    error::Result,
+    fs::{Dir, Durability, Mode, Publish, parse_temp, writer_alive},
+};
 
-use super::generation::{self, FLOOR, HINT, TMP_PREFIX};
-use crate::{error::Result, fs::Dir};
-
-/// Automatic compaction of a [`Store`](super::Store)'s keys after writes.
+/// Automatic compaction of a [`Store`](super::Store)'s keys after writes: writers keep every
+/// key at most `keep + every` versions long on their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compaction {
     /// How many of the latest versions to keep (at least 1).
     pub keep: u64,
     /// Compact a key each time its generation reaches a multiple of this.
     pub every: u64,
-    /// A version is removed only once its successor is this old; temporary files this old
-    /// are strays of a dead writer. Must exceed the store's write window.
-    pub min_age: Duration,
 }
 
 impl Default for Compaction {
     fn default() -> Self {
-        Self {
-            keep: 16,
-            every: 64,
-            min_age: Duration::from_secs(60),
-        }
+        Self { keep: 4, every: 16 }
     }
 }
 
-/// What a compaction removed.
+/// What a compaction removed (or, in a dry run, would remove).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompactReport {
     /// The latest generation when compaction ran.
     pub latest: u64,
     /// Old versions removed.
     pub removed_versions: usize,
-    /// Stray temporary files removed.
+    /// Stray temporary files of dead writers removed.
     pub removed_temp_files: usize,
+    /// The bytes of the files removed.
+    pub removed_bytes: u64,
 }
 
-/// Removes old versions from the floor upward without listing the directory (the automatic
-/// compaction after writes).
-pub(crate) fn compact_versions(dir: &Dir, keep: u64, min_age: Duration) -> Result<CompactReport> {
+impl CompactReport {
+    /// Adds `other`'s counts to this report (`latest` is left alone).
+    pub fn add(&mut self, other: &CompactReport) {
+        self.removed_versions += other.removed_versions;
+        self.removed_temp_files += other.removed_temp_files;
+        self.removed_bytes += other.removed_bytes;
+    }
+}
+
+/// Compacts the key in `dir`: see the module documentation. Lists the directory once. Skips
+/// (an empty report) when another compaction of the key is running. With `dry_run` nothing is
+/// removed and the report says what would be.
+///
+/// # Errors
+/// [`Error::Io`](crate::Error::Io) naming the directory or file that could not be listed,
+/// written or removed.
+pub(crate) fn compact(
+    dir: &Dir,
+    keep: u64,
+    durability: Durability,
+    dry_run: bool,
+    pause: impl Fn(Step),
+) -> Result<CompactReport> {
+    if !dir.try_lock()? {
+        return Ok(CompactReport::default());
+    }
+    // The latest first, then the listing: the order the safety argument needs.
     let latest = generation::latest(Some(dir))?;
     let mut report = CompactReport {
         latest,
         ..CompactReport::default()
     };
-    let cutoff = latest.saturating_sub(keep.max(1) - 1);
-    let mut g = generation::read_hint(dir, FLOOR)?.unwrap_or(1).max(1);
-    // A stale floor (a compaction died before raising it): skip what is gone already.
-    while g < cutoff && !generation::exists(dir, g) {
-        g += 1;
-    }
-    if g >= cutoff {
-        return Ok(report);
-    }
-    // Readers arriving after this never start below what is removed.
-    generation::write_hint(dir, HINT, latest);
-    let now = SystemTime::now();
-    while g < cutoff && old_enough(dir, generation::file_name(g + 1), now, min_age) {
-        if dir.remove(generation::file_name(g))? {
-            report.removed_versions += 1;
-        }
-        g += 1;
-    }
-    generation::write_hint(dir, FLOOR, g);
-    Ok(report)
-}
-
-/// [`compact_versions`], then removes stray temporary files and any version below the floor
-/// (listing the directory once).
-pub(crate) fn compact(dir: Option<&Dir>, keep: u64, min_age: Duration) -> Result<CompactReport> {
-    let Some(dir) = dir else {
-        return Ok(CompactReport::default());
-    };
-    let mut report = compact_versions(dir, keep, min_age)?;
-    let floor = generation::read_hint(dir, FLOOR)?.unwrap_or(1);
-    let now = SystemTime::now();
-    let mut below = Vec::new();
+    let mut versions = Vec::new();
+    let mut strays = Vec::new();
+    let mut spare_from = latest.saturating_sub(keep.max(1) - 1);
     for entry in dir.entries()? {
         if let Some(g) = generation::parse_file_name(&entry.name) {
-            // Left behind by a compaction that stopped before raising the floor.
-            if g < floor {
-                below.push(g);
+            versions.push(g);
+        } else if let Some(temp) = parse_temp(&entry.name) {
+            if !writer_alive(temp.pid) {
+                strays.push(entry.name);
+                continue;
             }
-        } else if entry
-            .name
-            .as_encoded_bytes()
-            .starts_with(TMP_PREFIX.as_bytes())
-            && old_enough(dir, &entry.name, now, min_age)
-            && dir.remove(&entry.name)?
-        {
-            report.removed_temp_files += 1;
+            match temp.target {
+                Some(target) => {
+                    if let Some(g) = generation::parse_file_name(target.as_ref()) {
+                        spare_from = spare_from.min(g);
+                    }
+                }
+                // A live writer of an older format: its target is unknown, remove nothing.
+                None => spare_from = 0,
+            }
         }
     }
-    below.sort_unstable();
-    for g in below {
-        if dir.remove(generation::file_name(g))? {
+    pause(Step::Listed);
+    versions.retain(|&g| g < spare_from);
+    versions.sort_unstable();
+    let size = |name: &std::ffi::OsStr| dir.stat(name).ok().flatten().map_or(0, |st| st.size);
+    if !versions.is_empty() && !dry_run {
+        raise_floor(dir, spare_from, durability)?;
+    }
+    for g in versions {
+        let name = generation::file_name(g);
+        let bytes = size(name.as_ref());
+        if dry_run || dir.remove(&name)? {
             report.removed_versions += 1;
+            report.removed_bytes += bytes;
+        }
+    }
+    for name in strays {
+        let bytes = size(&name);
+        if dry_run || dir.remove(&name)? {
+            report.removed_temp_files += 1;
+            report.removed_bytes += bytes;
         }
     }
     Ok(report)
 }
 
-fn old_enough(
-    dir: &Dir,
-    name: impl AsRef<std::ffi::OsStr>,
-    now: SystemTime,
-    min_age: Duration,
-) -> bool {
-    dir.stat(name).ok().flatten().is_some_and(|st| {
-        let modified = UNIX_EPOCH + Duration::new(st.mtime.0.max(0) as u64, st.mtime.1);
-        now.duration_since(modified).unwrap_or_default() >= min_age
-    })
+/// Records `floor` in `FLOOR` (never lowering it), atomically: it must be in place before
+/// anything below it is removed.
+fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
+    if generation::read_hint(dir, FLOOR)?.is_some_and(|f| f >= floor) {
+        return Ok(());
+    }
+    let how = Publish {
+        mode: Mode::Replace,
+        durability,
+        allocate: false,
+    };
+    let bytes = format!("{floor:020}\n");
+    crate::fs::publish(dir, FLOOR.as_ref(), bytes.as_bytes(), how, || Ok(true)).map(drop)
 }

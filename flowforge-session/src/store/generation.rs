@@ -6,7 +6,8 @@
 //! ├── HEAD                         a recent generation, best-effort (may lag or be missing)
 //! ├── 00000000000000000041.json    {"generation":41,"value":{…}}
 //! ├── 00000000000000000042.json    {"generation":42,"deleted":true,"value":null}
-//! └── .tmp-<pid>-<n>               a version being written
+//! ├── FLOOR                        the lowest generation compaction keeps (written atomically)
+//! └── .tmp-<pid>-<n>-<target>      a version being written (see `fs/publish.rs`)
 //! ```
 //!
 //! Invariant: the version files that exist always form one contiguous range of generations
@@ -17,28 +18,25 @@
 //!
 //! Why not list the directory and keep it small by compaction instead: a listing costs a
 //! `getdents` per call and grows with every version not yet compacted, while the probe costs
-//! one `stat` when the hint is fresh; and compaction cannot be aggressive (see `compact.rs`:
-//! a removed generation must never be re-creatable by a slow writer).
+//! one `stat` when the hint is fresh.
 
 use std::{
-    ffi::OsStr,
-    io::{Read, Write},
+    io::Read,
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU8, AtomicU64, Ordering},
 };
 
+use super::Step;
 use crate::{
     error::{Error, Result},
-    fs::{Dir, Durability, FILE_MODE},
+    fs::{Dir, FILE_MODE, Mode, Publish},
 };
 
 /// The name of the hint file in a key directory.
 pub(crate) const HINT: &str = "HEAD";
-/// The name of the file recording compaction's floor: the oldest generation kept (best-effort).
+/// The name of the file recording compaction's floor: the oldest generation kept. Written
+/// atomically before anything below it is removed, so a writer of generation 1 can trust it.
 pub(crate) const FLOOR: &str = "FLOOR";
-/// The prefix of temporary files.
-pub(crate) const TMP_PREFIX: &str = ".tmp-";
 
 /// The file name of a generation: 20 digits, so names sort like numbers.
 pub(crate) fn file_name(generation: u64) -> String {
@@ -162,13 +160,12 @@ pub(crate) fn list_generations(dir: &Dir) -> Result<Vec<u64>> {
     Ok(generations)
 }
 
-/// Whether `renameat2(RENAME_NOREPLACE)` works here: 0 unknown, 1 yes, 2 no.
-static NOREPLACE: AtomicU8 = AtomicU8::new(0);
-
 /// Writes `bytes` to a temporary file in `dir` and publishes it as `generation` only if that
-/// generation does not exist yet. Returns `false` when another writer published it first.
-/// With [`Durability::Sync`] the file is flushed before publication and the directory after:
-/// two flushes.
+/// generation does not exist yet and its predecessor still does (see [`base_stands`]).
+/// Returns `false` when another writer published it first (or compaction moved past it).
+/// `how` says how the file is written (its mode is [`Mode::IfAbsent`]); with
+/// [`Durability::Sync`](crate::fs::Durability::Sync) the file is flushed before publication
+/// and the directory after: two flushes.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file or directory; the temporary file is removed on failure.
@@ -176,78 +173,33 @@ pub(crate) fn publish(
     dir: &Dir,
     generation: u64,
     bytes: &[u8],
-    durability: Durability,
-    still_fresh: impl FnOnce() -> bool,
+    how: Publish,
+    pause: impl Fn(Step),
 ) -> Result<bool> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = format!(
-        "{TMP_PREFIX}{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let tmp_path = dir.join(&tmp);
-    let mut file = dir.create_new(&tmp, FILE_MODE)?;
-    let target = file_name(generation);
-    let result = (|| {
-        crate::fs::ensure_private(&file, &tmp_path)?;
-        file.write_all(bytes)
-            .map_err(Error::io("cannot write", &tmp_path))?;
-        if durability == Durability::Sync {
-            file.sync_data()
-                .map_err(Error::io("cannot sync", &tmp_path))?;
-        }
-        drop(file);
-        // Checked right before publication: see the write window in `compact.rs`.
-        if !still_fresh() {
-            return Ok(false);
-        }
-        put_if_absent(dir, tmp.as_ref(), target.as_ref())
-    })();
-    if !matches!(result, Ok(true)) {
-        let _ = dir.remove(&tmp);
-    }
-    if result.as_ref().is_ok_and(|won| *won) && durability == Durability::Sync {
-        dir.sync()?;
-    }
-    result
+    debug_assert_eq!(how.mode, Mode::IfAbsent);
+    crate::fs::publish(dir, file_name(generation).as_ref(), bytes, how, || {
+        pause(Step::Written);
+        let stands = base_stands(dir, generation)?;
+        pause(Step::Checked);
+        Ok(stands)
+    })
 }
 
-/// Moves `tmp` to `target` in `dir` unless `target` exists: `renameat2(RENAME_NOREPLACE)`, or
-/// where the filesystem refuses that flag, a hard link (which fails if the target exists) and
-/// an unlink. Never a plain rename, which would overwrite.
-fn put_if_absent(dir: &Dir, tmp: &OsStr, target: &OsStr) -> Result<bool> {
-    use rustix::{fs::RenameFlags, io::Errno};
-    let err = |e: Errno| {
-        Error::io("cannot publish", dir.join(target))(std::io::Error::from_raw_os_error(
-            e.raw_os_error(),
-        ))
-    };
-    if NOREPLACE.load(Ordering::Relaxed) != 2 {
-        match dir.rename(tmp, target, RenameFlags::NOREPLACE) {
-            Ok(()) => {
-                NOREPLACE.store(1, Ordering::Relaxed);
-                return Ok(true);
-            }
-            Err(Errno::EXIST) => return Ok(false),
-            // Our temporary file was swept as a stray by a compaction: a lost race.
-            Err(Errno::NOENT) if !dir.exists(tmp) => return Ok(false),
-            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM)
-                if NOREPLACE.load(Ordering::Relaxed) == 0 =>
-            {
-                NOREPLACE.store(2, Ordering::Relaxed);
-            }
-            Err(e) => return Err(err(e)),
-        }
+/// Whether a writer whose temporary file for `generation` is in `dir` may publish it: the
+/// predecessor exists and `generation` does not (for generation 1: it does not, and
+/// compaction never removed anything, its `FLOOR` being at most 1). Checked after the
+/// temporary file exists: see `compact.rs` for why this makes a stalled writer safe.
+///
+/// # Errors
+/// [`Error::Symlink`] when `FLOOR` is a link.
+pub(crate) fn base_stands(dir: &Dir, generation: u64) -> Result<bool> {
+    if exists(dir, generation) {
+        return Ok(false);
     }
-    match dir.link(tmp, target) {
-        Ok(()) => {
-            let _ = dir.remove(tmp);
-            Ok(true)
-        }
-        Err(Errno::EXIST) => Ok(false),
-        Err(Errno::NOENT) if !dir.exists(tmp) => Ok(false),
-        Err(e) => Err(err(e)),
+    if generation <= 1 {
+        return Ok(read_hint(dir, FLOOR)?.unwrap_or(0) <= 1);
     }
+    Ok(exists(dir, generation - 1))
 }
 
 #[cfg(test)]
@@ -255,6 +207,13 @@ mod tests {
     use std::fs;
 
     use super::*;
+    use crate::fs::Durability;
+
+    const HOW: Publish = Publish {
+        mode: Mode::IfAbsent,
+        durability: Durability::Relaxed,
+        allocate: true,
+    };
 
     #[test]
     fn names_round_trip_and_sort_numerically() {
@@ -272,8 +231,8 @@ mod tests {
         assert_eq!(latest(None).unwrap(), 0);
         assert_eq!(latest(Some(&dir)).unwrap(), 0);
         for g in 1..=37 {
-            assert!(publish(&dir, g, b"{}", Durability::Relaxed, || true).unwrap());
-            assert!(!publish(&dir, g, b"{}", Durability::Relaxed, || true).unwrap());
+            assert!(publish(&dir, g, b"{}", HOW, |_| ()).unwrap());
+            assert!(!publish(&dir, g, b"{}", HOW, |_| ()).unwrap());
         }
         assert_eq!(latest(Some(&dir)).unwrap(), 37);
         for hint in [1, 5, 36, 37, 99] {
@@ -291,7 +250,7 @@ mod tests {
         let leftovers: Vec<_> = fs::read_dir(&path)
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with(TMP_PREFIX))
+            .filter(|n| n.starts_with(".tmp-"))
             .collect();
         assert!(leftovers.is_empty(), "{leftovers:?}");
     }

@@ -9,7 +9,8 @@
 //!
 //! The latest generation is found from a best-effort `HEAD` hint by probing upward (see
 //! `generation.rs`): a few `stat`s, never a listing that grows with the history. Compaction
-//! ([`Store::compact`], or automatically with [`Compaction`]) keeps the last K generations.
+//! ([`Store::compact`], or automatically with [`Compaction`]) keeps the last K generations,
+//! safely against writers stalled at any step (see `compact.rs`).
 //!
 //! ```
 //! use flowforge_session::store::{Cas, Key, Store, StoreOptions};
@@ -37,7 +38,8 @@ mod key;
 use std::{
     io::Read,
     path::{Path, PathBuf},
-    time::{Duration, Instant},
+    sync::Arc,
+    time::Duration,
 };
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -49,7 +51,7 @@ pub use self::{
 };
 use crate::{
     error::{Error, Result},
-    fs::{Dir, Durability, EntryKind, FileStat},
+    fs::{Dir, Durability, EntryKind, FileStat, Mode, Publish},
 };
 
 /// The default limit on a document's size: 1 MiB.
@@ -139,11 +141,11 @@ pub struct StoreOptions {
     pub retry: Retry,
     /// Automatic compaction after writes; `None` keeps every version.
     pub compaction: Option<Compaction>,
-    /// A writer whose read is older than this when it is about to publish reads again
-    /// instead (a lost race): compaction never removes a version younger than its
-    /// [`Compaction::min_age`], which must be larger, so a stalled writer cannot re-create a
-    /// removed generation.
-    pub write_window: Duration,
+    /// Reserve each version's length with `posix_fallocate` before writing it. Off by
+    /// default: on the project's ext4 it measured slower than letting the rename allocate
+    /// (figures in `ARCHITECTURE.md`); a filesystem where allocation at rename is the cost
+    /// may turn it on.
+    pub preallocate: bool,
 }
 
 impl Default for StoreOptions {
@@ -153,7 +155,7 @@ impl Default for StoreOptions {
             max_document_bytes: DEFAULT_MAX_DOCUMENT_BYTES,
             retry: Retry::default(),
             compaction: Some(Compaction::default()),
-            write_window: Duration::from_secs(10),
+            preallocate: false,
         }
     }
 }
@@ -201,6 +203,37 @@ struct EnvelopeIn<T> {
     value: Option<T>,
 }
 
+/// The steps of a write and of a compaction, where a hook set with [`Store::with_pause`]
+/// runs: the points at which a process can stall for any time (descheduled, stopped, swapped
+/// out) without breaking the store's guarantees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// A writer has read the version it builds on and is about to write its temporary file.
+    Read,
+    /// A writer's temporary file is written; the check that its base is still the latest is
+    /// next.
+    Written,
+    /// A writer's check passed; the put-if-absent publication is next.
+    Checked,
+    /// A compaction has read the latest generation and listed the key's directory; removing
+    /// is next.
+    Listed,
+}
+
+/// The hook of [`Store::with_pause`].
+type PauseHook = dyn Fn(Step, &Key) + Send + Sync;
+
+/// A hook called at each [`Step`] (see [`Store::with_pause`]).
+#[derive(Clone)]
+struct Pause(Arc<PauseHook>);
+
+impl std::fmt::Debug for Pause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pause(..)")
+    }
+}
+
 /// A versioned document store over one directory. Cheap to create and to clone; holds no
 /// file handles or locks. Safe to share between threads and processes.
 ///
@@ -213,6 +246,7 @@ pub struct Store {
     root: PathBuf,
     dir: PathBuf,
     options: StoreOptions,
+    pause: Option<Pause>,
 }
 
 /// How many times a read retries when compaction removes the version it found.
@@ -227,6 +261,7 @@ impl Store {
             root: dir.clone(),
             dir,
             options,
+            pause: None,
         }
     }
 
@@ -242,6 +277,22 @@ impl Store {
             root: root.into(),
             dir: dir.into(),
             options,
+            pause: None,
+        }
+    }
+
+    /// This store calling `hook` at each [`Step`] of its writes and compactions, with the key
+    /// concerned. The hook may block: that is how a test stalls a writer or a compaction at a
+    /// chosen point, deterministically, while other writers and compactions go on.
+    #[must_use]
+    pub fn with_pause(mut self, hook: impl Fn(Step, &Key) + Send + Sync + 'static) -> Self {
+        self.pause = Some(Pause(Arc::new(hook)));
+        self
+    }
+
+    fn pause(&self, step: Step, key: &Key) {
+        if let Some(Pause(hook)) = &self.pause {
+            hook(step, key);
         }
     }
 
@@ -313,14 +364,16 @@ impl Store {
         Ok((generation, dir.stat(generation::file_name(generation))?))
     }
 
-    /// Whether a generation newer than `generation` exists for `key`: one `stat`. Versions
-    /// are contiguous, so this is "is `generation` still the latest" (for a generation read
-    /// or written within the write window, which compaction cannot have removed the successor
-    /// of). A key directory that cannot be opened counts as changed: reading it then reports
-    /// why.
+    /// Whether a generation newer than `generation` (one read or written) exists for `key`:
+    /// one `stat`, two when the answer is no. Versions are contiguous and compaction never
+    /// removes the latest, so this is "is `generation` still the latest": its successor
+    /// exists, or it is gone itself. A key directory that cannot be opened counts as changed:
+    /// reading it then reports why.
     pub fn has_newer(&self, key: &Key, generation: u64) -> bool {
         match self.open_key(key) {
-            Ok(Some(dir)) => generation::exists(&dir, generation + 1),
+            Ok(Some(dir)) => {
+                generation::exists(&dir, generation + 1) || !generation::exists(&dir, generation)
+            }
             Ok(None) => false,
             Err(_) => true,
         }
@@ -467,12 +520,11 @@ impl Store {
     {
         let mut backoff = backoff::Backoff::new(self.options.retry);
         for _ in 0..self.options.retry.max_attempts {
-            let read_at = Instant::now();
             let head = self.head::<T>(key)?;
             let generation = head.as_ref().map_or(0, |h| h.generation);
             let value = f(head.as_ref().and_then(|h| h.value.as_ref()))?;
             let next = generation + 1;
-            if self.publish(key, next, Some(&value), read_at)? {
+            if self.publish(key, next, Some(&value))? {
                 return Ok(Versioned {
                     value,
                     version: Version(next),
@@ -486,16 +538,26 @@ impl Store {
         })
     }
 
-    /// Removes versions of `key` older than the last `keep` (at least one is always kept)
-    /// whose successor is older than `min_age`, and temporary files older than `min_age`.
-    /// Lists the key's directory once. `min_age` must exceed the write window of every
-    /// writer still running (see `compact.rs`); [`Duration::ZERO`] is safe only when no
-    /// writer is.
+    /// Removes versions of `key` older than the last `keep` (at least one is always kept) and
+    /// the temporary files of writers that are gone. Lists the key's directory once. Safe
+    /// while any number of writers and compactions run, stalled or not (see `compact.rs`);
+    /// a compaction of the key already running makes this one a no-op.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the directory or file that could not be listed or removed.
-    pub fn compact(&self, key: &Key, keep: u64, min_age: Duration) -> Result<CompactReport> {
-        compact::compact(self.open_key(key)?.as_ref(), keep, min_age)
+    /// [`Error::Io`] naming the directory or file that could not be listed, written or
+    /// removed.
+    pub fn compact(&self, key: &Key, keep: u64) -> Result<CompactReport> {
+        self.compact_key(key, keep, false)
+    }
+
+    /// [`Store::compact`], or with `dry_run` only what it would remove.
+    pub(crate) fn compact_key(&self, key: &Key, keep: u64, dry_run: bool) -> Result<CompactReport> {
+        match self.open_key(key)? {
+            Some(dir) => compact::compact(&dir, keep, self.options.durability, dry_run, |step| {
+                self.pause(step, key)
+            }),
+            None => Ok(CompactReport::default()),
+        }
     }
 
     fn swap<T: Serialize + DeserializeOwned>(
@@ -504,7 +566,6 @@ impl Store {
         expected: Option<Version>,
         new: Option<&T>,
     ) -> Result<Cas<T>> {
-        let read_at = Instant::now();
         let generation = match expected {
             // The expected version is a live document only the store handed out: comparing
             // generations is enough, nothing needs parsing.
@@ -522,22 +583,17 @@ impl Store {
             },
         };
         if let Some(generation) = generation {
-            if self.publish(key, generation + 1, new, read_at)? {
+            if self.publish(key, generation + 1, new)? {
                 return Ok(Cas::Swapped(Version(generation + 1)));
             }
         }
         Ok(Cas::Conflict(self.get(key)?))
     }
 
-    /// Serialises and publishes one version; `false` when the generation was taken, or when
-    /// the read it builds on (made at `read_at`) is older than the write window.
-    fn publish<T: Serialize>(
-        &self,
-        key: &Key,
-        generation: u64,
-        value: Option<&T>,
-        read_at: Instant,
-    ) -> Result<bool> {
+    /// Serialises and publishes one version; `false` when the generation was taken (or
+    /// compaction moved past the version it builds on).
+    fn publish<T: Serialize>(&self, key: &Key, generation: u64, value: Option<&T>) -> Result<bool> {
+        self.pause(Step::Read, key);
         let envelope = EnvelopeOut {
             generation,
             deleted: value.is_none(),
@@ -556,15 +612,24 @@ impl Store {
             });
         }
         let dir = self.create_key(key)?;
-        let window = self.options.write_window;
-        let won = generation::publish(&dir, generation, &bytes, self.options.durability, || {
-            read_at.elapsed() < window
-        })?;
+        let how = Publish {
+            mode: Mode::IfAbsent,
+            durability: self.options.durability,
+            allocate: self.options.preallocate,
+        };
+        let won = generation::publish(&dir, generation, &bytes, how, |step| self.pause(step, key))?;
         if won {
             generation::write_hint(&dir, generation::HINT, generation);
             if let Some(compaction) = self.options.compaction {
                 if generation % compaction.every.max(1) == 0 {
-                    compact::compact_versions(&dir, compaction.keep, compaction.min_age)?;
+                    // The version is published: a failed compaction is left to the next one.
+                    let _ = compact::compact(
+                        &dir,
+                        compaction.keep,
+                        self.options.durability,
+                        false,
+                        |step| self.pause(step, key),
+                    );
                 }
             }
         }

@@ -139,8 +139,22 @@ fn compaction_keeps_the_last_k_and_removes_stray_temporaries() {
         store.update(&key, |_| Ok(i)).unwrap();
     }
     let dir = store.key_dir(&key);
-    fs::write(dir.join(".tmp-999999-0"), "partial").unwrap();
-    let report = store.compact(&key, 5, Duration::ZERO).unwrap();
+    // A writer that died mid-write, and one of this (live) process.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    fs::write(
+        dir.join(format!(".tmp-{dead}-0-{}", generation::file_name(51))),
+        "partial",
+    )
+    .unwrap();
+    let live = format!(
+        ".tmp-{}-0-{}",
+        std::process::id(),
+        generation::file_name(51)
+    );
+    fs::write(dir.join(&live), "partial").unwrap();
+    let report = store.compact(&key, 5).unwrap();
     assert_eq!(report.latest, 50);
     assert_eq!(report.removed_versions, 45);
     assert_eq!(report.removed_temp_files, 1);
@@ -151,6 +165,8 @@ fn compaction_keeps_the_last_k_and_removes_stray_temporaries() {
         .map(|h| h.generation)
         .collect();
     assert_eq!(kept, (46..=50).collect::<Vec<_>>());
+    assert!(dir.join(&live).exists(), "a live writer's file stays");
+    fs::remove_file(dir.join(&live)).unwrap();
     assert_eq!(store.get::<u32>(&key).unwrap().unwrap().value, 49);
     store.update(&key, |n| Ok(n.unwrap() + 1)).unwrap();
     assert_eq!(store.get::<u32>(&key).unwrap().unwrap().version.get(), 51);
@@ -160,11 +176,7 @@ fn compaction_keeps_the_last_k_and_removes_stray_temporaries() {
 fn automatic_compaction_keeps_the_directory_small() {
     let tmp = tempfile::tempdir().unwrap();
     let options = StoreOptions {
-        compaction: Some(Compaction {
-            keep: 4,
-            every: 8,
-            min_age: Duration::ZERO,
-        }),
+        compaction: Some(Compaction { keep: 4, every: 8 }),
         ..StoreOptions::relaxed()
     };
     let store = Store::new(tmp.path(), options);
@@ -324,7 +336,7 @@ mod model {
                         seen.insert((k, got.version.get()), got.version);
                     }
                     Op::Compact(k, keep) => {
-                        store.compact(&key(k), keep, Duration::ZERO).unwrap();
+                        store.compact(&key(k), keep).unwrap();
                         let latest = model.get(&k).map_or(0, |e| e.0);
                         let floor = floors.entry(k).or_insert(1);
                         *floor = (*floor).max((latest + 1).saturating_sub(keep));
@@ -347,7 +359,6 @@ fn readers_racing_compaction_see_whole_increasing_versions() {
     let key = Key::new("k").unwrap();
     let done = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|s| {
-        // One writer: compaction with no minimum age is safe without concurrent writers.
         s.spawn(|| {
             struct Done<'a>(&'a std::sync::atomic::AtomicBool);
             impl Drop for Done<'_> {
@@ -362,11 +373,10 @@ fn readers_racing_compaction_see_whole_increasing_versions() {
                     .unwrap();
             }
         });
-        // With no minimum age it also sweeps the writer's temporary files: the writer
-        // takes that as a lost race and retries.
+        // Compaction leaves the live writer's temporary files alone.
         s.spawn(|| {
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
-                store.compact(&key, 1, Duration::ZERO).unwrap();
+                store.compact(&key, 1).unwrap();
                 std::thread::yield_now();
             }
         });
@@ -384,6 +394,6 @@ fn readers_racing_compaction_see_whole_increasing_versions() {
         }
     });
     assert_eq!(store.get::<u64>(&key).unwrap().unwrap().value, 150);
-    store.compact(&key, 1, Duration::ZERO).unwrap();
+    store.compact(&key, 1).unwrap();
     assert_eq!(store.history::<u64>(&key).unwrap().len(), 1);
 }

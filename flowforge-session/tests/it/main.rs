@@ -1,5 +1,7 @@
 //! Integration tests of flowforge-session: one binary, one module per concept.
 
+mod gc;
+mod gc_processes;
 mod processes;
 mod sessions;
 mod time;

@@ -19,7 +19,7 @@ use flowforge_session::{
     time::{SEGMENT_ENTRIES, sealed_segments},
 };
 
-fn setup() -> (tempfile::TempDir, Layout, DeveloperId) {
+pub(crate) fn setup() -> (tempfile::TempDir, Layout, DeveloperId) {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::for_repo(tmp.path());
     let dev = DeveloperId::new("alice").unwrap();
@@ -28,18 +28,18 @@ fn setup() -> (tempfile::TempDir, Layout, DeveloperId) {
 }
 
 /// What a writer process does, read from its environment by [`minutes_worker`].
-struct Work {
-    threads: u32,
-    adds: u64,
-    relaxed: bool,
-    forever: bool,
+pub(crate) struct Work {
+    pub(crate) threads: u32,
+    pub(crate) adds: u64,
+    pub(crate) relaxed: bool,
+    pub(crate) forever: bool,
 }
 
 const WORKER_ROOT: &str = "FLOWFORGE_TEST_MINUTES_ROOT";
 
 /// A writer process: this test binary again, running only [`minutes_worker`], which adds one
 /// minute at a time to alice's time tracking from several threads.
-fn minutes_writer(layout: &Layout, work: &Work) -> Child {
+pub(crate) fn minutes_writer(layout: &Layout, work: &Work) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "processes::minutes_worker", "--nocapture"])
         .env(WORKER_ROOT, layout.root())
@@ -160,7 +160,7 @@ fn processes_times_threads_adding_minutes_lose_nothing() {
     assert_eq!(view, time.value);
 }
 
-fn jitter(max: u64) -> u64 {
+pub(crate) fn jitter(max: u64) -> u64 {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -168,7 +168,7 @@ fn jitter(max: u64) -> u64 {
     (nanos ^ (nanos >> 7)) % max
 }
 
-fn temp_files(dir: &Path) -> usize {
+pub(crate) fn temp_files(dir: &Path) -> usize {
     std::fs::read_dir(dir)
         .unwrap()
         .filter(|e| {
@@ -234,7 +234,7 @@ fn writers_killed_with_sigkill_leave_a_readable_store_and_the_next_write_succeed
     }
     // Stray temporary files of the killed writers go with an explicit compaction.
     let dir = ns.store().key_dir(&key);
-    let report = ns.store().compact(&key, 1_000_000, Duration::ZERO).unwrap();
+    let report = ns.store().compact(&key, 1_000_000).unwrap();
     assert_eq!(report.removed_versions, 0);
     assert_eq!(temp_files(&dir), 0);
     assert_chain(&time_history(&ns));

@@ -1,0 +1,121 @@
+//! One compare-and-swap update of a session-sized document (~400 bytes) per storage engine,
+//! the figures behind the store's choice of engine (see `ARCHITECTURE.md`):
+//!
+//! - `store_fresh`: the file-per-version store, each version written to a new temporary file
+//!   and published with `renameat2(RENAME_NOREPLACE)` (the store's default);
+//! - `store_fallocated`: the same with the length reserved by `posix_fallocate` first
+//!   (`StoreOptions::preallocate`);
+//! - `sqlite_wal`: SQLite in WAL mode, `UPDATE kv SET ver = ver + 1, value = ?
+//!   WHERE key = ? AND ver = ?` in its own transaction.
+//!
+//! each with `sync` (the store's `Durability::Sync`: two flushes; SQLite `synchronous=FULL`)
+//! and `relaxed` (no flush; SQLite `synchronous=NORMAL`, which in WAL mode flushes only at
+//! checkpoints).
+//!
+//! ```sh
+//! cargo bench -p flowforge-bench --bench publish -- --warm-up-time 1 --measurement-time 3
+//! ```
+//!
+//! Everything lives under Cargo's target tmp dir (a real disk, so `sync` pays real flushes).
+
+use std::{cell::Cell, hint::black_box};
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use flowforge_core::{DeveloperId, TaskId, model::Session};
+use flowforge_session::{
+    fs::Durability,
+    store::{Key, Store, StoreOptions},
+};
+use jiff::Timestamp;
+
+const MODES: [(&str, Durability); 2] =
+    [("sync", Durability::Sync), ("relaxed", Durability::Relaxed)];
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temporary directory")
+}
+
+fn session() -> Session {
+    Session {
+        active: true,
+        session_id: "session-1758189600000-4242-0".to_owned(),
+        start_time: Timestamp::now(),
+        task_id: Some(TaskId::new("feature-auth-42").expect("valid")),
+        developer_id: DeveloperId::new("alice").expect("valid"),
+        branch: Some("feature/42-auth".to_owned()),
+        provider: Some("github".to_owned()),
+        metadata: serde_json::Map::new(),
+        end_time: None,
+        extra: serde_json::Map::new(),
+    }
+}
+
+fn store_cas(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cas");
+    let value = session();
+    for (mode, durability) in MODES {
+        for (engine, preallocate) in [("store_fresh", false), ("store_fallocated", true)] {
+            let dir = tempdir();
+            let store = Store::new(
+                dir.path(),
+                StoreOptions {
+                    preallocate,
+                    ..StoreOptions::with_durability(durability)
+                },
+            );
+            let key = Key::new("session").expect("valid key");
+            let version = store
+                .create(&key, &value)
+                .expect("create")
+                .swapped()
+                .expect("new key");
+            let version = Cell::new(version);
+            group.bench_function(BenchmarkId::new(engine, mode), |b| {
+                b.iter(|| {
+                    let next = store
+                        .compare_and_swap(&key, Some(version.get()), black_box(&value))
+                        .expect("cas")
+                        .swapped()
+                        .expect("uncontended");
+                    version.set(next);
+                })
+            });
+        }
+
+        let dir = tempdir();
+        let db = rusqlite::Connection::open(dir.path().join("store.db")).expect("open");
+        let synchronous = match durability {
+            Durability::Sync => "FULL",
+            Durability::Relaxed => "NORMAL",
+        };
+        db.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous};
+             CREATE TABLE kv (key TEXT PRIMARY KEY, ver INTEGER NOT NULL, value BLOB NOT NULL);"
+        ))
+        .expect("schema");
+        let bytes = serde_json::to_vec(&value).expect("serialise");
+        db.execute(
+            "INSERT INTO kv (key, ver, value) VALUES ('session', 1, ?1)",
+            [&bytes],
+        )
+        .expect("insert");
+        let mut update = db
+            .prepare("UPDATE kv SET ver = ver + 1, value = ?1 WHERE key = 'session' AND ver = ?2")
+            .expect("prepare");
+        let version = Cell::new(1i64);
+        group.bench_function(BenchmarkId::new("sqlite_wal", mode), |b| {
+            b.iter(|| {
+                let bytes = serde_json::to_vec(black_box(&value)).expect("serialise");
+                let changed = update
+                    .execute(rusqlite::params![bytes, version.get()])
+                    .expect("update");
+                assert_eq!(changed, 1, "uncontended");
+                version.set(version.get() + 1);
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, store_cas);
+criterion_main!(benches);

@@ -1,0 +1,75 @@
+//! `flowforge gc`: reclaim superseded store versions, the per-task claim keys of older stores
+//! and temporary files of crashed writers.
+
+use clap::Args;
+use flowforge_session::{GcOptions, GcReport};
+use serde::Serialize;
+
+use crate::{
+    context::Context,
+    error::CliResult,
+    output::{Output, outln},
+};
+
+#[derive(Debug, Args)]
+pub(crate) struct GcArgs {
+    /// Only report what would be removed.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print JSON: {"dry_run", "keys", "superseded_versions", "legacy_claim_keys",
+    /// "temp_files", "bytes"}.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The `--json` answer.
+#[derive(Debug, Serialize)]
+struct GcJson {
+    dry_run: bool,
+    keys: usize,
+    superseded_versions: usize,
+    legacy_claim_keys: usize,
+    temp_files: usize,
+    bytes: u64,
+}
+
+impl From<&GcReport> for GcJson {
+    fn from(r: &GcReport) -> Self {
+        Self {
+            dry_run: r.dry_run,
+            keys: r.keys,
+            superseded_versions: r.superseded_versions,
+            legacy_claim_keys: r.legacy_claim_keys,
+            temp_files: r.temp_files,
+            bytes: r.bytes,
+        }
+    }
+}
+
+pub(crate) fn run(ctx: &Context, args: &GcArgs, out: &mut Output) -> CliResult {
+    let report = flowforge_session::gc(
+        &ctx.layout,
+        GcOptions {
+            dry_run: args.dry_run,
+        },
+    )?;
+    if args.json {
+        outln!(out, "{}", crate::json::to_string(&GcJson::from(&report))?);
+        return Ok(());
+    }
+    let verb = if report.dry_run {
+        "would free"
+    } else {
+        "freed"
+    };
+    outln!(
+        out,
+        "{verb} {} bytes: {} superseded versions, {} released claim keys of an older store, {} temporary files of crashed writers ({} keys looked at)",
+        report.bytes,
+        report.superseded_versions,
+        report.legacy_claim_keys,
+        report.temp_files,
+        report.keys
+    );
+    Ok(())
+}

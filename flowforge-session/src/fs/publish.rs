@@ -1,0 +1,307 @@
+//! The one atomic publisher: every file FlowForge writes under `.flowforge/` — a store version,
+//! a view, an archived session — is written whole to a temporary file in its directory and
+//! then moved to its name in one step, so a reader sees the old file or the new one, never a
+//! part, and a writer killed at any point leaves at most a stray temporary file.
+//!
+//! Two ways to move it ([`Mode`]):
+//! - [`Mode::Replace`] (views): `renameat2(RENAME_EXCHANGE)` with the live file, then the old
+//!   one (now at the temporary name) is unlinked; a plain `rename` where the name does not
+//!   exist yet or the filesystem refuses the flag. On ext4 a plain rename over an existing
+//!   file makes the kernel allocate the new file's blocks on the spot (`auto_da_alloc`); the
+//!   exchange does not.
+//! - [`Mode::IfAbsent`] (store versions): `renameat2(RENAME_NOREPLACE)`, or where the
+//!   filesystem refuses that flag a hard link (which fails if the name exists) and an unlink —
+//!   never a plain rename, which overwrites. Exactly one of any number of writers wins a name.
+//!
+//! [`Publish::allocate`] reserves the length with `posix_fallocate` before the bytes are
+//! written (skipped where the filesystem does not support it). It is off by default: on this
+//! project's ext4 (mounted with `discard`) it measured slower, not faster, than letting the
+//! rename allocate (figures in `ARCHITECTURE.md`, bench `publish`).
+//!
+//! The temporary file is named `.tmp-<pid>-<n>-<target>`: the process that writes it (so
+//! [`gc`](crate::gc) can tell a stray of a dead writer from a file being written) and the name
+//! it will take (so compaction can see which store generation a writer is about to publish,
+//! see `store/compact.rs`).
+
+use std::{
+    ffi::OsStr,
+    io::Write,
+    sync::atomic::{AtomicU8, AtomicU64, Ordering},
+};
+
+use rustix::{
+    fs::{FallocateFlags, RenameFlags},
+    io::Errno,
+};
+
+use super::{Dir, Durability, FILE_MODE, ensure_private};
+use crate::error::{Error, Result};
+
+/// How the temporary file takes its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Replace whatever file has the name.
+    Replace,
+    /// Take the name only if nothing has it.
+    IfAbsent,
+}
+
+/// How a file is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Publish {
+    pub(crate) mode: Mode,
+    /// `Sync`: the file is flushed before it takes its name, the directory after.
+    pub(crate) durability: Durability,
+    /// Reserve the length with `posix_fallocate` before writing.
+    pub(crate) allocate: bool,
+}
+
+/// The prefix of every temporary file.
+pub(crate) const TMP_PREFIX: &str = ".tmp-";
+
+/// How much of the target's name a temporary name carries.
+const MAX_TARGET_IN_NAME: usize = 200;
+
+/// Writes `bytes` to a new temporary file in `dir` and moves it to `target` as `how` says.
+/// `ready` runs after the bytes are written and before the move; `false` (or an error)
+/// abandons the publication. Returns whether the file took its name: `false` when `ready`
+/// said so, when [`Mode::IfAbsent`] found the name taken, or when the temporary file was
+/// removed meanwhile (a sweep that took this process for dead). Nothing is left behind but
+/// the published file.
+///
+/// # Errors
+/// [`Error::Io`] naming the file or directory; the temporary file is removed.
+pub(crate) fn publish(
+    dir: &Dir,
+    target: &OsStr,
+    bytes: &[u8],
+    how: Publish,
+    ready: impl FnOnce() -> Result<bool>,
+) -> Result<bool> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let lossy = target.to_string_lossy();
+    let mut shown: &str = &lossy;
+    if shown.len() > MAX_TARGET_IN_NAME {
+        let mut end = MAX_TARGET_IN_NAME;
+        while !shown.is_char_boundary(end) {
+            end -= 1;
+        }
+        shown = &shown[..end];
+    }
+    let tmp = format!(
+        "{TMP_PREFIX}{}-{}-{shown}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let tmp_path = dir.join(&tmp);
+    let mut file = dir.create_new(&tmp, FILE_MODE)?;
+    let result = (|| {
+        ensure_private(&file, &tmp_path)?;
+        if how.allocate {
+            allocate(&file, bytes.len() as u64);
+        }
+        file.write_all(bytes)
+            .map_err(Error::io("cannot write", &tmp_path))?;
+        if how.durability == Durability::Sync {
+            file.sync_data()
+                .map_err(Error::io("cannot sync", &tmp_path))?;
+        }
+        drop(file);
+        if !ready()? {
+            return Ok(false);
+        }
+        match how.mode {
+            Mode::Replace => replace(dir, tmp.as_ref(), target).map(|()| true),
+            Mode::IfAbsent => put_if_absent(dir, tmp.as_ref(), target),
+        }
+    })();
+    if !matches!(result, Ok(true)) {
+        let _ = dir.remove(&tmp);
+    }
+    if matches!(result, Ok(true)) && how.durability == Durability::Sync {
+        dir.sync()?;
+    }
+    result
+}
+
+/// Whether `fallocate` works here: 0 unknown or yes, 2 no.
+static FALLOCATE: AtomicU8 = AtomicU8::new(0);
+
+/// Reserves `len` bytes of `file`; best-effort (a filesystem without `fallocate` just writes).
+fn allocate(file: &std::fs::File, len: u64) {
+    if len == 0 || FALLOCATE.load(Ordering::Relaxed) == 2 {
+        return;
+    }
+    if let Err(Errno::OPNOTSUPP | Errno::NOSYS | Errno::INVAL) =
+        rustix::fs::fallocate(file, FallocateFlags::empty(), 0, len)
+    {
+        FALLOCATE.store(2, Ordering::Relaxed);
+    }
+}
+
+/// Whether `renameat2(RENAME_EXCHANGE)` works here: 0 unknown or yes, 2 no.
+static EXCHANGE: AtomicU8 = AtomicU8::new(0);
+/// Whether `renameat2(RENAME_NOREPLACE)` works here: 0 unknown, 1 yes, 2 no.
+static NOREPLACE: AtomicU8 = AtomicU8::new(0);
+
+fn io_error(verb: &'static str, dir: &Dir, name: &OsStr) -> impl FnOnce(Errno) -> Error {
+    let path = dir.join(name);
+    move |e| Error::io(verb, path)(std::io::Error::from_raw_os_error(e.raw_os_error()))
+}
+
+/// Moves `tmp` over `name`: exchanged with an existing file (then unlinked), or renamed.
+fn replace(dir: &Dir, tmp: &OsStr, name: &OsStr) -> Result<()> {
+    if EXCHANGE.load(Ordering::Relaxed) != 2 {
+        match dir.rename(tmp, name, RenameFlags::EXCHANGE) {
+            Ok(()) => {
+                return dir.remove(tmp).map(drop).map_err(|e| {
+                    // `name` was not a file (a directory): put it back where it was.
+                    let _ = dir.rename(tmp, name, RenameFlags::EXCHANGE);
+                    match e {
+                        Error::Io { source, .. } => {
+                            Error::io("cannot replace", dir.join(name))(source)
+                        }
+                        other => other,
+                    }
+                });
+            }
+            Err(Errno::NOENT) => {}
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                EXCHANGE.store(2, Ordering::Relaxed);
+            }
+            Err(e) => return Err(io_error("cannot replace", dir, name)(e)),
+        }
+    }
+    dir.rename(tmp, name, RenameFlags::empty())
+        .map_err(io_error("cannot replace", dir, name))
+}
+
+/// Moves `tmp` to `target` unless `target` exists; `false` when it does.
+fn put_if_absent(dir: &Dir, tmp: &OsStr, target: &OsStr) -> Result<bool> {
+    if NOREPLACE.load(Ordering::Relaxed) != 2 {
+        match dir.rename(tmp, target, RenameFlags::NOREPLACE) {
+            Ok(()) => {
+                NOREPLACE.store(1, Ordering::Relaxed);
+                return Ok(true);
+            }
+            Err(Errno::EXIST) => return Ok(false),
+            // Our temporary file was swept meanwhile: a lost race.
+            Err(Errno::NOENT) if !dir.exists(tmp) => return Ok(false),
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM)
+                if NOREPLACE.load(Ordering::Relaxed) == 0 =>
+            {
+                NOREPLACE.store(2, Ordering::Relaxed);
+            }
+            Err(e) => return Err(io_error("cannot publish", dir, target)(e)),
+        }
+    }
+    match dir.link(tmp, target) {
+        Ok(()) => {
+            let _ = dir.remove(tmp);
+            Ok(true)
+        }
+        Err(Errno::EXIST) => Ok(false),
+        Err(Errno::NOENT) if !dir.exists(tmp) => Ok(false),
+        Err(e) => Err(io_error("cannot publish", dir, target)(e)),
+    }
+}
+
+/// A temporary file's name, parsed: the writing process and the name it will take. Names of
+/// older FlowForge versions (`.tmp-<pid>-<n>`, `.<name>.tmp-<pid>-<n>`) parse without a
+/// target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TempName<'a> {
+    pub(crate) pid: u32,
+    pub(crate) target: Option<&'a str>,
+}
+
+/// Parses `name` as a temporary file's name; `None` for anything else.
+pub(crate) fn parse_temp(name: &OsStr) -> Option<TempName<'_>> {
+    let name = name.to_str()?;
+    let rest = match name.strip_prefix(TMP_PREFIX) {
+        Some(rest) => rest,
+        // `.<name>.tmp-<pid>-<n>`
+        None => &name[name.strip_prefix('.')?.find(".tmp-")? + 1 + TMP_PREFIX.len()..],
+    };
+    let mut parts = rest.splitn(3, '-');
+    let pid = parts.next()?.parse().ok()?;
+    let n = parts.next()?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(TempName {
+        pid,
+        target: parts.next().filter(|t| !t.is_empty()),
+    })
+}
+
+/// Whether the process `pid` may still be running: `false` only when the kernel says no
+/// such process exists. (All writers of a namespace run on one machine, in one PID
+/// namespace; a reused pid only keeps a stray a little longer.)
+pub(crate) fn writer_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    !matches!(rustix::process::test_kill_process(pid), Err(Errno::SRCH))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_parse_in_every_generation_of_the_format() {
+        fn t(s: &str) -> Option<TempName<'_>> {
+            parse_temp(s.as_ref())
+        }
+        assert_eq!(
+            t(".tmp-42-7-00000000000000000003.json"),
+            Some(TempName {
+                pid: 42,
+                target: Some("00000000000000000003.json")
+            })
+        );
+        assert_eq!(
+            t(".tmp-42-7-current.json").and_then(|t| t.target),
+            Some("current.json")
+        );
+        assert_eq!(
+            t(".tmp-42-7"),
+            Some(TempName {
+                pid: 42,
+                target: None
+            })
+        );
+        assert_eq!(
+            t(".current.json.tmp-9-0"),
+            Some(TempName {
+                pid: 9,
+                target: None
+            })
+        );
+        for other in [
+            "HEAD",
+            "00000000000000000003.json",
+            ".tmp-x-1",
+            ".tmp-1-",
+            ".gitignore",
+        ] {
+            assert_eq!(t(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_reaped_child_is_not() {
+        assert!(writer_alive(std::process::id()));
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert!(!writer_alive(pid));
+    }
+}

@@ -1,0 +1,153 @@
+//! Reclaiming what is done: superseded versions of every store key, the per-task claim keys
+//! of stores written before the claims document, and stray temporary files of writers that
+//! are gone.
+//!
+//! Writers keep the store bounded on their own (automatic [`Compaction`](crate::store::Compaction)
+//! keeps a few versions per key, released claims leave the claims document when they are
+//! released); [`gc`] brings every key down to its latest version and sweeps what crashed
+//! writers left, at any time, while any number of writers run: see `store/compact.rs` for why
+//! a writer stalled at any step can neither resurrect a removed version nor lose its update.
+
+use std::ffi::OsStr;
+
+use flowforge_core::Layout;
+
+use crate::{
+    claim::claims_key,
+    error::Result,
+    fs::{Dir, Durability, EntryKind, parse_temp, writer_alive},
+    handle::team_store,
+    store::{CompactReport, Store, StoreOptions},
+};
+
+/// What [`gc`] does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcOptions {
+    /// Only report what would be removed.
+    pub dry_run: bool,
+}
+
+/// What [`gc`] removed (or, in a dry run, would remove).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GcReport {
+    /// Whether this was a dry run (nothing was removed).
+    pub dry_run: bool,
+    /// Store keys looked at.
+    pub keys: usize,
+    /// Versions superseded by a newer one, removed.
+    pub superseded_versions: usize,
+    /// Per-task claim keys (`team/store/claim-<task>/`) of a store written before the claims
+    /// document, removed whole: released claims, and held ones the document took over.
+    pub legacy_claim_keys: usize,
+    /// Temporary files of writers that are gone, removed.
+    pub temp_files: usize,
+    /// The bytes of everything removed.
+    pub bytes: u64,
+}
+
+impl GcReport {
+    fn add(&mut self, compacted: &CompactReport) {
+        self.superseded_versions += compacted.removed_versions;
+        self.temp_files += compacted.removed_temp_files;
+        self.bytes += compacted.removed_bytes;
+    }
+}
+
+/// Reclaims the namespace at `layout`: compacts every key of the team store and of each
+/// developer's store down to its latest version, removes the per-task claim keys of an older
+/// store once the claims document exists, and removes temporary files of dead writers
+/// anywhere in the namespace. Safe while other processes read and write.
+///
+/// # Errors
+/// [`Error::Io`](crate::Error::Io) or [`Error::Symlink`](crate::Error::Symlink) naming what
+/// could not be listed or removed; what was removed before stays removed (every step is
+/// complete in itself, and a later `gc` finishes the job).
+pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
+    let mut report = GcReport {
+        dry_run: options.dry_run,
+        ..GcReport::default()
+    };
+    let store_options = StoreOptions::with_durability(Durability::Sync);
+    let team = team_store(layout, store_options);
+    let has_document = team.generation(&claims_key())? > 0;
+    for key in team.keys()? {
+        report.keys += 1;
+        if has_document && key.claim_task().is_some() {
+            remove_key(&team, key.as_str(), options, &mut report)?;
+        } else {
+            report.add(&team.compact_key(&key, 1, options.dry_run)?);
+        }
+    }
+    for dev in crate::namespace::namespace_ids(layout.root())? {
+        let store = crate::handle::dev_store(layout, &dev, store_options);
+        for key in store.keys()? {
+            report.keys += 1;
+            report.add(&store.compact_key(&key, 1, options.dry_run)?);
+        }
+    }
+    if let Some(root) = Dir::open(layout.root(), layout.root())? {
+        sweep(&root, 0, options, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Removes the key `name` of `store` whole: its files, then its directory.
+fn remove_key(store: &Store, name: &str, options: GcOptions, report: &mut GcReport) -> Result<()> {
+    let Some(dir) = Dir::open(store.root(), store.dir())? else {
+        return Ok(());
+    };
+    let Some(key) = dir.subdir(name)? else {
+        return Ok(());
+    };
+    for entry in key.entries()? {
+        let size = key.stat(&entry.name)?.map_or(0, |st| st.size);
+        if options.dry_run || key.remove(&entry.name)? {
+            report.bytes += size;
+        }
+    }
+    if options.dry_run || dir.remove_dir(name)? {
+        report.legacy_claim_keys += 1;
+    }
+    Ok(())
+}
+
+/// How deep below the namespace root a stray temporary file is looked for
+/// (`dev-<id>/sessions/history/` is 3).
+const SWEEP_DEPTH: usize = 4;
+
+/// Removes temporary files of dead writers in `dir` and the directories below it, store
+/// directories excepted (compaction sweeps those, knowing which writers it must wait for).
+fn sweep(dir: &Dir, depth: usize, options: GcOptions, report: &mut GcReport) -> Result<()> {
+    for entry in dir.entries()? {
+        match entry.kind {
+            EntryKind::Dir if depth < SWEEP_DEPTH && !is_store(&entry.name) => {
+                let Some(name) = entry.name.to_str() else {
+                    continue;
+                };
+                if let Some(sub) = dir.subdir(name)? {
+                    sweep(&sub, depth + 1, options, report)?;
+                }
+            }
+            EntryKind::File => {
+                let Some(temp) = parse_temp(&entry.name) else {
+                    continue;
+                };
+                if writer_alive(temp.pid) {
+                    continue;
+                }
+                let size = dir.stat(&entry.name)?.map_or(0, |st| st.size);
+                if options.dry_run || dir.remove(&entry.name)? {
+                    report.temp_files += 1;
+                    report.bytes += size;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+fn is_store(name: &OsStr) -> bool {
+    name == "store"
+}
