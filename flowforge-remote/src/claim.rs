@@ -80,15 +80,7 @@ impl Remote {
         self.check_format(&repo)?;
         let reference = claim_ref(task);
         for _ in 0..ATTEMPTS {
-            let record = RemoteClaim {
-                format: 1,
-                task: task.clone(),
-                developer: dev.clone(),
-                machine: self.machine().to_owned(),
-                claimed_at: Timestamp::now(),
-                session_id: session_id.map(str::to_owned),
-                nonce: format!("{:016x}", fastrand::u64(..)),
-            };
+            let record = self.new_claim(task, dev, session_id);
             let oid = self.claim_commit(&repo, &record)?;
             let update = Update {
                 reference: reference.clone(),
@@ -133,15 +125,7 @@ impl Remote {
         self.check_format(&repo)?;
         let mut updates = Vec::with_capacity(tasks.len());
         for task in tasks {
-            let record = RemoteClaim {
-                format: 1,
-                task: task.clone(),
-                developer: dev.clone(),
-                machine: self.machine().to_owned(),
-                claimed_at: Timestamp::now(),
-                session_id: None,
-                nonce: format!("{:016x}", fastrand::u64(..)),
-            };
+            let record = self.new_claim(task, dev, None);
             updates.push(Update {
                 reference: claim_ref(task),
                 expected: None,
@@ -267,6 +251,19 @@ impl Remote {
             out.push(read_claim(&repo, oid, &name)?);
         }
         Ok(out)
+    }
+
+    /// A claim of `task` by `dev` from this machine, made now, with a fresh nonce.
+    fn new_claim(&self, task: &TaskId, dev: &DeveloperId, session_id: Option<&str>) -> RemoteClaim {
+        RemoteClaim {
+            format: 1,
+            task: task.clone(),
+            developer: dev.clone(),
+            machine: self.machine().to_owned(),
+            claimed_at: Timestamp::now(),
+            session_id: session_id.map(str::to_owned),
+            nonce: format!("{:016x}", fastrand::u64(..)),
+        }
     }
 
     fn is_mine(&self, claim: &RemoteClaim, dev: &DeveloperId) -> bool {

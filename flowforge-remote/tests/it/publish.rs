@@ -84,22 +84,36 @@ fn a_ref_moved_after_negotiation_is_refused_not_overwritten() {
     // binary checks the lease under the remote's ref lock. This fails if a push ever goes
     // through libgit2.
     let team = Team::new();
-    let a = team.clone("a");
-    a.init_dev("alice");
+    let (a, b) = (team.clone("a"), team.clone("b"));
+    for c in [&a, &b] {
+        c.init_dev("alice");
+    }
     add(&a, "alice", 3);
-    a.remote()
+    let first = a
+        .remote()
         .publish(&a.layout, &dev("alice"))
         .expect("first publication");
+    add(&b, "alice", 11);
+    let moved = b.remote().publish(&b.layout, &dev("alice")).expect("b");
+    // The remote goes back to a's publication; the hook puts b's back in the middle of a's
+    // next push, after a's lease was checked against what the remote advertised.
+    git(
+        &team.bare,
+        &[
+            "update-ref",
+            "refs/flowforge/v1/devs/alice",
+            &first.commit.to_string(),
+        ],
+    );
     add(&a, "alice", 4);
     let marker = team.tmp.path().join("moved");
     team.pre_receive(&format!(
         "[ -e {m} ] && exit 0\n\
          touch {m}\n\
          unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES\n\
-         tree=$(git hash-object -t tree -w /dev/null)\n\
-         c=$(git commit-tree \"$tree\" -m moved)\n\
-         git update-ref refs/flowforge/v1/devs/alice \"$c\"",
-        m = marker.display()
+         git update-ref refs/flowforge/v1/devs/alice {moved}",
+        m = marker.display(),
+        moved = moved.commit,
     ));
     let published = a
         .remote()
@@ -110,17 +124,38 @@ fn a_ref_moved_after_negotiation_is_refused_not_overwritten() {
         published.attempts, 2,
         "the push that raced the hook was refused"
     );
-    let parent = git(
-        &team.bare,
-        &["log", "-1", "--format=%s", "refs/flowforge/v1/devs/alice^"],
-    );
-    assert_eq!(
-        parent.trim(),
-        "moved",
-        "the retry was built on the moved ref"
-    );
     let viewer = team.clone("viewer");
-    assert_eq!(pulled_time(&viewer, "alice").total_minutes, 7);
+    assert_eq!(
+        pulled_time(&viewer, "alice").total_minutes,
+        18,
+        "the retry was merged with the moved ref: b's 11 minutes are kept"
+    );
+}
+
+#[test]
+fn a_developer_ref_holds_one_commit_however_often_it_is_published() {
+    let team = Team::new();
+    let (a, b, viewer) = (team.clone("a"), team.clone("b"), team.clone("viewer"));
+    for c in [&a, &b] {
+        c.init_dev("alice");
+    }
+    let mut total = 0;
+    for round in 1..=4 {
+        for (c, minutes) in [(&a, round), (&b, 10 * round)] {
+            add(c, "alice", minutes);
+            total += minutes;
+            let p = c
+                .remote()
+                .publish(&c.layout, &dev("alice"))
+                .expect("publish");
+            assert!(p.pushed);
+        }
+    }
+    // Every commit reachable on the remote: only the ref's one, not one per publication.
+    let commits = git(&team.bare, &["rev-list", "--all", "--count"]);
+    assert_eq!(commits.trim(), "1", "eight publications, one commit");
+    let time = pulled_time(&viewer, "alice");
+    assert_eq!((time.total_minutes, time.sessions.len()), (total, 8));
 }
 
 #[test]
