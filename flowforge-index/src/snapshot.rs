@@ -5,6 +5,11 @@
 //! after loading it, [`Index::open`] refreshes, which reloads every namespace whose stamp moved
 //! since the snapshot was written. A missing snapshot, another format, a wrong checksum or
 //! length, a body that does not parse or a snapshot of another root all mean a full build.
+//!
+//! The snapshot is a cache that may be wrong, even forged, without an answer being wrong: the
+//! claims (the team files) are always verified by content after a load, and a namespace's
+//! stamp covers its directory's and its files' inode and change time to the nanosecond, which
+//! nobody chooses, so a snapshot made elsewhere never matches and is reloaded.
 
 use std::{collections::BTreeMap, fs, path::PathBuf};
 
@@ -56,7 +61,6 @@ struct Header {
 struct BodyRef<'a> {
     root: &'a std::path::Path,
     team_stamp: Option<u64>,
-    team_racy: bool,
     team: &'a TeamState,
     namespaces: &'a BTreeMap<DeveloperId, Entry>,
 }
@@ -65,8 +69,6 @@ struct BodyRef<'a> {
 struct Body {
     root: PathBuf,
     team_stamp: Option<u64>,
-    #[serde(default)]
-    team_racy: bool,
     team: TeamState,
     namespaces: BTreeMap<DeveloperId, Entry>,
 }
@@ -137,7 +139,11 @@ impl Index {
         }
         if let Some(stamp) = body.team_stamp {
             index.set_team(stamp, body.team);
-            index.team_racy = body.team_racy;
+            // The team files are the claim source: whatever the snapshot says of them is
+            // verified by content at the refresh that follows (they are a few small files),
+            // so a snapshot that lies about claims cannot name a holder. A stamp alone would
+            // not do: the stamp of absent team files is the same everywhere.
+            index.team_racy = true;
         }
         Ok(index)
     }
@@ -161,7 +167,6 @@ impl Index {
         let body = BodyRef {
             root: self.layout.root(),
             team_stamp: self.team_stamp,
-            team_racy: self.team_racy,
             team: &self.team,
             namespaces: &self.namespaces,
         };

@@ -210,7 +210,10 @@ impl StampBuilder {
 /// The namespace's stamp: changes whenever what [`load`] returns may have changed.
 pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> Stamp {
     let mut stamp = StampBuilder::new();
-    let mut views = vec![layout.git_status_cache(dev)];
+    // The namespace directory itself first: its inode and change time make the stamp of this
+    // namespace on this file system, never a value a snapshot made elsewhere can hold (the
+    // stamp of a namespace whose files are all absent would otherwise be the same everywhere).
+    let mut views = vec![layout.dev_dir(dev), layout.git_status_cache(dev)];
     match flowforge_session::namespace_version(layout, dev) {
         Ok(version) => {
             stamp.word(1);

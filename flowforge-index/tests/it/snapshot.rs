@@ -103,3 +103,77 @@ fn snapshot_starts_warm_and_bad_snapshots_rebuild() {
         );
     }
 }
+
+/// A snapshot file holding `body`, with a header that matches it (the checksum is FNV-1a 64,
+/// meant against damage, not tampering).
+fn snapshot_file(body: &serde_json::Value) -> Vec<u8> {
+    let body = serde_json::to_vec(body).unwrap();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in &body {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let header =
+        serde_json::json!({"format": 1, "checksum": format!("{hash:016x}"), "length": body.len()});
+    let mut out = serde_json::to_vec(&header).unwrap();
+    out.push(b'\n');
+    out.extend_from_slice(&body);
+    out
+}
+
+#[test]
+fn a_forged_snapshot_never_makes_an_answer_wrong() {
+    // Made elsewhere, from what a forger can know without the victim's file system: a root
+    // with no claims and a namespace directory holding nothing, whose stamps would be the same
+    // on every machine if they covered only the files.
+    let (elsewhere_tmp, victim_tmp) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let elsewhere = flowforge_core::Layout::for_repo(elsewhere_tmp.path());
+    let active = DevSpec {
+        session: Some((true, Some("t-a".into()), None)),
+        ..DevSpec::default()
+    };
+    write_dev(&elsewhere, &dev("alice"), &active);
+    fs::create_dir_all(elsewhere.dev_dir(&dev("ghost"))).unwrap();
+    Index::open(&elsewhere)
+        .unwrap()
+        .index
+        .save_snapshot()
+        .unwrap();
+    let made = fs::read(elsewhere.index_snapshot()).unwrap();
+    let newline = made.iter().position(|&b| b == b'\n').unwrap();
+    let mut body: serde_json::Value = serde_json::from_slice(&made[newline + 1..]).unwrap();
+
+    // The victim: the same names, nobody active, nothing claimed.
+    let victim = flowforge_core::Layout::for_repo(victim_tmp.path());
+    write_dev(&victim, &dev("alice"), &DevSpec::default());
+    fs::create_dir_all(victim.dev_dir(&dev("ghost"))).unwrap();
+
+    // The forgery: a claim by a developer who holds nothing, and ghost active on alice's task.
+    body["root"] = serde_json::json!(victim.root());
+    body["team"]["claims"] = serde_json::json!([{
+        "task": "t-z", "holder": "mallory", "status": "claimed",
+        "claimed_at": "2025-09-18T08:00:00Z",
+    }]);
+    let mut state = body["namespaces"]["alice"]["state"].clone();
+    state["record"]["developer"] = serde_json::json!("ghost");
+    body["namespaces"]["ghost"]["state"] = state;
+    fs::create_dir_all(victim.index_dir()).unwrap();
+    fs::write(victim.index_snapshot(), snapshot_file(&body)).unwrap();
+
+    let opened = Index::open(&victim).unwrap();
+    assert_eq!(
+        opened.started_from,
+        StartedFrom::Snapshot,
+        "the forgery passes every check of the file itself"
+    );
+    let fresh = Index::build(&victim).unwrap();
+    assert_eq!(opened.index.who(&task("t-z")).holder, None);
+    assert_eq!(opened.index.who(&task("t-z")), fresh.who(&task("t-z")));
+    assert_eq!(opened.index.who(&task("t-a")), fresh.who(&task("t-a")));
+    assert!(
+        opened.index.active().is_empty(),
+        "{:?}",
+        opened.index.active()
+    );
+    assert_eq!(opened.index.problems(), fresh.problems());
+}
