@@ -117,20 +117,7 @@ fn merge(report: &mut Report, other: Report) {
     report
         .sessions
         .sort_by(|a, b| (&a.start, &a.developer).cmp(&(&b.start, &b.developer)));
-    for t in other.tasks {
-        match report.tasks.iter_mut().find(|m| m.task == t.task) {
-            Some(m) => {
-                if m.holder.is_none() {
-                    (m.holder, m.status, m.claimed_at) = (t.holder, t.status, t.claimed_at);
-                }
-                m.working.extend(t.working);
-                m.working.sort();
-                m.working.dedup();
-            }
-            None => report.tasks.push(t),
-        }
-    }
-    report.tasks.sort_by(|a, b| a.task.cmp(&b.task));
+    crate::team::merge_rows(&mut report.tasks, other.tasks);
     let sum = |mine: &mut Vec<Minutes>, theirs: Vec<Minutes>| {
         let mut by: BTreeMap<String, u64> = mine.drain(..).map(|m| (m.name, m.minutes)).collect();
         for m in theirs {

@@ -9,7 +9,7 @@ use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
-    team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
+    team::{RemoteArgs, merge_rows, open_index, open_remote_view, problems_json, warn_problems},
     warm::Engine,
 };
 
@@ -46,20 +46,7 @@ pub(crate) fn run(
     let view = open_remote_view(ctx, args.remote, out)?;
     if let Some(view) = &view {
         let other = view.index.tasks(&pattern);
-        for t in other.tasks {
-            match matches.tasks.iter_mut().find(|m| m.task == t.task) {
-                Some(m) => {
-                    if m.holder.is_none() {
-                        (m.holder, m.status, m.claimed_at) = (t.holder, t.status, t.claimed_at);
-                    }
-                    m.working.extend(t.working);
-                    m.working.sort();
-                    m.working.dedup();
-                }
-                None => matches.tasks.push(t),
-            }
-        }
-        matches.tasks.sort_by(|a, b| a.task.cmp(&b.task));
+        merge_rows(&mut matches.tasks, other.tasks);
         matches.developers.extend(other.developers);
         matches.developers.sort();
         matches.developers.dedup();

@@ -1,5 +1,5 @@
-//! What `who`, `active`, `tasks` and `report` share: opening the namespace index and printing
-//! what it left out.
+//! What `who`, `active`, `tasks` and `report` share: opening the namespace index, printing
+//! what it left out, and merging the view of other machines into the answers.
 
 use std::ops::Deref;
 
@@ -181,4 +181,67 @@ pub(crate) fn open_remote_view(
         claims,
         layout,
     }))
+}
+
+/// A task row of a team answer (`who`, `tasks`, the report's tasks): its holder and who works
+/// on it, merged the same way wherever other machines' rows meet this machine's.
+pub(crate) trait TaskRow {
+    fn task(&self) -> &flowforge_core::TaskId;
+    fn working_mut(&mut self) -> &mut Vec<flowforge_core::DeveloperId>;
+    /// Takes `other`'s claim when this row has none; whether it did.
+    fn adopt_claim(&mut self, other: &mut Self) -> bool;
+}
+
+macro_rules! task_row {
+    ($($row:ty),*) => {$(
+        impl TaskRow for $row {
+            fn task(&self) -> &flowforge_core::TaskId {
+                &self.task
+            }
+
+            fn working_mut(&mut self) -> &mut Vec<flowforge_core::DeveloperId> {
+                &mut self.working
+            }
+
+            fn adopt_claim(&mut self, other: &mut Self) -> bool {
+                if self.holder.is_some() || other.holder.is_none() {
+                    return false;
+                }
+                self.holder = other.holder.take();
+                self.status = other.status.take();
+                self.claimed_at = other.claimed_at.take();
+                true
+            }
+        }
+    )*};
+}
+
+task_row!(
+    flowforge_index::TaskHolder,
+    flowforge_index::report::TaskLine
+);
+
+/// Merges another machine's row of the same task into this machine's: a local holder is kept
+/// (another machine's is taken only where there is none), the workers are united. Returns
+/// whether the other machine's claim was taken.
+pub(crate) fn merge_row<T: TaskRow>(mine: &mut T, mut theirs: T) -> bool {
+    let adopted = mine.adopt_claim(&mut theirs);
+    let working = mine.working_mut();
+    working.append(theirs.working_mut());
+    working.sort();
+    working.dedup();
+    adopted
+}
+
+/// Merges other machines' rows into this machine's ([`merge_row`] per task), sorted by task.
+pub(crate) fn merge_rows<T: TaskRow>(mine: &mut Vec<T>, theirs: Vec<T>) {
+    for row in theirs {
+        match mine.iter_mut().find(|m| m.task() == row.task()) {
+            Some(m) => {
+                merge_row(m, row);
+            }
+            None => mine.push(row),
+        }
+    }
+    mine.sort_by(|a, b| a.task().cmp(b.task()));
 }

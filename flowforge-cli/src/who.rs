@@ -10,7 +10,7 @@ use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
-    team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
+    team::{RemoteArgs, merge_row, open_index, open_remote_view, problems_json, warn_problems},
     warm::Engine,
 };
 
@@ -40,15 +40,9 @@ pub(crate) fn run(ctx: &Context, args: WhoArgs, engine: Engine<'_>, out: &mut Ou
     let view = open_remote_view(ctx, args.remote, out)?;
     let mut machine = None;
     if let Some(view) = &view {
-        let other = view.index.who(&task);
-        if who.holder.is_none() && other.holder.is_some() {
+        if merge_row(&mut who, view.index.who(&task)) {
             machine = view.claims.get(&task).map(|c| c.machine.clone());
-            (who.holder, who.status, who.claimed_at) =
-                (other.holder, other.status, other.claimed_at);
         }
-        who.working.extend(other.working);
-        who.working.sort();
-        who.working.dedup();
         problems.extend(view.index.problems());
     }
     if args.json {

@@ -15,7 +15,9 @@ struct Team {
 use flowforge_testkit::git::ok_text as git;
 
 fn flowforge(dir: &Path, dev: Option<&str>, args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowforge"));
+    // No daemon: every test here is about processes racing on the remote, and a daemon
+    // started in the background per clone would only compete with them for the CPU.
+    let mut cmd = crate::flowforge_command();
     cmd.current_dir(dir)
         .env_remove("FLOWFORGE_DEVELOPER")
         .env_remove("FLOWFORGE_REMOTE_TEST_HOOK")
@@ -98,7 +100,7 @@ fn holders(dir: &Path, pattern: &str) -> BTreeMap<String, String> {
 #[test]
 fn sixteen_clones_race_for_each_task_exactly_one_wins_and_all_agree_on_the_holder() {
     const CLONES: usize = 16;
-    const ROUNDS: usize = 10;
+    const ROUNDS: usize = 20;
     let team = Team::new();
     let clones: Vec<PathBuf> = (0..CLONES)
         .map(|i| team.clone(&format!("m{i}"), &[&format!("d{i}")]))
