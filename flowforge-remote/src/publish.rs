@@ -120,11 +120,17 @@ impl Remote {
         let mut fetched = false;
         let mut attempts = 0;
         loop {
-            // A value that is not a readable commit (rewritten by someone else) is replaced,
-            // with a lease on it.
             let base_tree = base
                 .and_then(|oid| repo.find_commit(oid).ok())
                 .and_then(|c| c.tree().ok());
+            if base.is_some() && base_tree.is_none() && !fetched {
+                // Not a commit this clone can read: only what the remote holds now decides.
+                base = self.fetch_base(&repo, &reference, &pulled_name)?;
+                fetched = true;
+                continue;
+            }
+            // A value that is still not a readable commit after a fetch (rewritten by someone
+            // else) is replaced, with a lease on it.
             let tree = self.merged_tree(&repo, base_tree.as_ref(), &local)?;
             if let (Some(value), Some(t)) = (base, &base_tree) {
                 if t.id() == tree {
