@@ -9,7 +9,7 @@
 //! | `claim` | [`Remote::claim`] of a free task (a create-only push); released untimed |
 //! | `publish` | [`Remote::publish`] after one new time entry (fetch, merge, push) |
 //! | `pull` | [`Remote::pull`]: fetch every FlowForge ref, write the view of N−1 machines |
-//! | `plain_push` | `git push` of one ref to a new commit: the floor every push pays |
+//! | `plain_push` | `git push` of one ref to a new commit (made untimed): the floor every push pays |
 //!
 //! and, with one clone, `claim` and `plain_push` as the remote's live claims grow (every push
 //! reads the remote's whole ref advertisement). Every round checks its answer (the claim is
@@ -59,7 +59,7 @@ pub struct RemoteBench {
     clones: Vec<(PathBuf, Layout, DeveloperId)>,
     live: usize,
     next: u64,
-    plain: [String; 2],
+    empty_tree: String,
 }
 
 impl RemoteBench {
@@ -95,28 +95,20 @@ impl RemoteBench {
         for chunk in tasks.chunks(1000) {
             remote0.claim_all(chunk, dev0)?;
         }
-        // Two commits the plain push alternates between.
-        let tree = String::from_utf8_lossy(&git::run(
+        // The tree of the plain push's commits (one new commit per round).
+        let empty_tree = String::from_utf8_lossy(&git::run(
             dir0,
             ["hash-object", "-t", "tree", "-w", "/dev/null"],
         )?)
         .trim()
         .to_owned();
-        let commit = |m: &str| -> Result<String> {
-            Ok(
-                String::from_utf8_lossy(&git::run(dir0, ["commit-tree", &tree, "-m", m])?)
-                    .trim()
-                    .to_owned(),
-            )
-        };
-        let plain = [commit("a")?, commit("b")?];
         Ok(Self {
             _tmp: tmp,
             bare,
             live: clones.max(1) + extra_live,
             clones: all,
             next: 0,
-            plain,
+            empty_tree,
         })
     }
 
@@ -188,14 +180,17 @@ impl RemoteBench {
         Ok(elapsed)
     }
 
-    /// Times `git push` of one ref to a new value: the floor of every push.
+    /// Times `git push` of one ref to a new commit (made untimed, like the objects a claim or
+    /// a publication builds before its push): the floor of every push that carries something.
     ///
     /// # Errors
-    /// When the push fails.
+    /// When the commit or the push fails.
     pub fn plain_push(&mut self) -> Result<Duration> {
         self.next += 1;
-        let value = &self.plain[(self.next % 2) as usize];
         let dir = &self.clones[0].0;
+        let message = format!("plain {}", self.next);
+        let commit = git::run(dir, ["commit-tree", &self.empty_tree, "-m", &message])?;
+        let commit = String::from_utf8_lossy(&commit).trim().to_owned();
         let started = Instant::now();
         git::run(
             dir,
@@ -204,7 +199,7 @@ impl RemoteBench {
                 "-q",
                 "--force",
                 "origin",
-                &format!("{value}:refs/bench/plain"),
+                &format!("{commit}:refs/bench/plain"),
             ],
         )?;
         Ok(started.elapsed())
