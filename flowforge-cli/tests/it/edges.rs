@@ -50,8 +50,8 @@ fn an_id_that_is_not_utf8_is_refused_for_its_character() {
     assert!(!tmp.path().join(".flowforge").exists());
 }
 
-#[test]
-fn session_end_recreates_a_deleted_history_directory() {
+/// A repository where alice has an active session on T-1.
+fn alice_on_t1() -> tempfile::TempDir {
     let tmp = repo();
     let dir = tmp.path();
     assert!(run(dir, None, &["dev", "init", "alice"]).status.success());
@@ -60,6 +60,13 @@ fn session_end_recreates_a_deleted_history_directory() {
             .status
             .success()
     );
+    tmp
+}
+
+#[test]
+fn session_end_recreates_a_deleted_history_directory() {
+    let tmp = alice_on_t1();
+    let dir = tmp.path();
     let history = dir.join(".flowforge/dev-alice/sessions/history");
     fs::remove_dir_all(&history).unwrap();
     let out = run(dir, Some("alice"), &["session", "end"]);
@@ -122,14 +129,8 @@ fn text(command: &str, args: &[&str]) -> Option<String> {
 
 #[test]
 fn an_unreadable_namespace_is_a_clear_error_not_a_missing_one() {
-    let tmp = repo();
+    let tmp = alice_on_t1();
     let dir = tmp.path();
-    assert!(run(dir, None, &["dev", "init", "alice"]).status.success());
-    assert!(
-        run(dir, Some("alice"), &["session", "start", "T-1"])
-            .status
-            .success()
-    );
     // Mode 000 stops the owner, not root: as root, the tree goes to `nobody` and the commands
     // run as `nobody`.
     let user = if text("id", &["-u"]).as_deref() == Some("0") {
