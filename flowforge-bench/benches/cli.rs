@@ -89,7 +89,7 @@ fn bench(c: &mut Criterion) {
                 i = (i + 1) % DEVELOPERS;
                 black_box(run(Command::new("jq")
                     .args(["-r", "--arg", "t", team.tasks[i].as_str()])
-                    .arg(".[$t].assignee // \"nobody\"")
+                    .arg(".tasks[$t].assignee // \"nobody\"")
                     .arg(team.layout.task_assignments())))
             });
         },

@@ -14,6 +14,8 @@ use std::{
     time::Instant,
 };
 
+use flowforge_core::TaskId;
+use flowforge_session::{Namespace, SessionOptions, StartOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -81,6 +83,12 @@ pub struct CliReport {
     pub rows: Vec<CliRow>,
     /// The daemon's resident memory after the run, with every team's index loaded.
     pub daemon_rss_mib: Option<f64>,
+    /// Of which the git view's part: the growth while it was opened and first computed.
+    #[serde(default)]
+    pub daemon_git_mib: Option<f64>,
+    /// Of which the namespace indexes' part (every root asked about), likewise.
+    #[serde(default)]
+    pub daemon_index_mib: Option<f64>,
     /// The targets.
     pub targets: Vec<CliTarget>,
 }
@@ -135,13 +143,36 @@ impl Daemon {
         output(what, self.command(args, root))
     }
 
-    fn rss_mib(&self) -> Option<f64> {
-        let out = self
-            .checked("daemon status", &["daemon", "status", "--json"], None)
-            .ok()?;
-        let status: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
-        let bytes = status["daemon"]["memory_rss_bytes"].as_f64()?;
-        Some(bytes / 1_048_576.0)
+    /// The daemon's resident memory, and the parts its git view and its indexes took when
+    /// opened, in MiB (from `daemon status --json`).
+    fn memory_mib(&self) -> (Option<f64>, Option<f64>, Option<f64>) {
+        let Ok(out) = self.checked("daemon status", &["daemon", "status", "--json"], None) else {
+            return (None, None, None);
+        };
+        let Ok(status) = serde_json::from_slice::<serde_json::Value>(&out.stdout) else {
+            return (None, None, None);
+        };
+        let mib = |bytes: u64| bytes as f64 / 1_048_576.0;
+        let daemon = &status["daemon"];
+        let rss = daemon["memory_rss_bytes"].as_u64().map(mib);
+        let trees = daemon["handler"]["work_trees"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        // One git view per work tree, whatever the number of namespace roots in it.
+        let mut git = std::collections::BTreeMap::new();
+        let mut index = 0;
+        for tree in &trees {
+            if let Some(bytes) = tree["git"]["memory_bytes_when_opened"].as_u64() {
+                git.insert(tree["work_tree"].to_string(), bytes);
+            }
+            index += tree["index"]["memory_bytes_when_opened"]
+                .as_u64()
+                .unwrap_or(0);
+        }
+        let git = (!git.is_empty()).then(|| mib(git.values().sum()));
+        let index = (!trees.is_empty()).then(|| mib(index));
+        (rss, git, index)
     }
 }
 
@@ -173,10 +204,22 @@ fn output(what: &'static str, mut command: Command) -> Result<Output> {
 }
 
 /// Times `samples` rounds of `round` after one untimed round.
-fn time(samples: usize, mut round: impl FnMut(bool) -> Result<()>) -> Result<Summary> {
+fn time(samples: usize, round: impl FnMut(bool) -> Result<()>) -> Result<Summary> {
+    time_prepared(samples, || Ok(()), round)
+}
+
+/// Like [`time`], with `prepare` run untimed right before each round (a change the round's
+/// answer must show).
+fn time_prepared(
+    samples: usize,
+    mut prepare: impl FnMut() -> Result<()>,
+    mut round: impl FnMut(bool) -> Result<()>,
+) -> Result<Summary> {
+    prepare()?;
     round(false)?;
     let mut times = Vec::with_capacity(samples);
     for _ in 0..samples {
+        prepare()?;
         let start = Instant::now();
         round(true)?;
         times.push(start.elapsed().as_secs_f64() * 1000.0);
@@ -257,7 +300,14 @@ pub fn run(fixture: &mut Fixture, options: &CliOptions) -> Result<CliReport> {
     counts.sort_unstable();
     counts.dedup();
     for &n in &counts {
-        let team: Team = fixture.new_team(n)?;
+        // Every CLI call only reads: the repository's own team serves its size (creating
+        // another 1,000 developers would double the fixture's time), a new team any other.
+        let own = fixture.team();
+        let team: Team = if own.len() == n {
+            own
+        } else {
+            fixture.new_team(n)?
+        };
         let root = team.layout.root().to_owned();
         // Git sync: one process (or two, naive) per developer; up to SYNC_MAX_DEVELOPERS (the
         // naive round at 1,000 would be 2,000 processes, each a status of the whole tree).
@@ -293,17 +343,41 @@ pub fn run(fixture: &mut Fixture, options: &CliOptions) -> Result<CliReport> {
             let mut command = Command::new("jq");
             command
                 .args(["-r", "--arg", "t", team.tasks[i].as_str()])
-                .arg(".[$t].assignee // \"nobody\"")
+                .arg(".tasks[$t].assignee // \"nobody\"")
                 .arg(&assignments);
             let out = output("who", command)?;
             check_holder("naive", &out, team.developers[i].as_str())
         })?;
-        let optimized = time(samples, |_| {
-            k += 1;
-            let i = k % n;
-            let out = daemon.checked("who", &["who", team.tasks[i].as_str()], Some(&root))?;
-            check_holder("optimized", &out, team.developers[i].as_str())
-        })?;
+        // Right before each call a developer moves to a new task (untimed): the answer must
+        // name them, or the run fails as stale.
+        let moved = std::cell::RefCell::new(None);
+        let optimized = time_prepared(
+            samples,
+            || {
+                k += 1;
+                let dev = &team.developers[k % n];
+                let task = TaskId::new(&format!("cli-{k}"))?;
+                Namespace::open(&team.layout, dev, SessionOptions::relaxed())?.start_session(
+                    &task,
+                    &StartOptions {
+                        replace: true,
+                        ..StartOptions::default()
+                    },
+                )?;
+                *moved.borrow_mut() = Some((task, dev.clone()));
+                Ok(())
+            },
+            |_| {
+                let (task, dev) = moved
+                    .borrow()
+                    .clone()
+                    .ok_or_else(|| Error::InvalidOptions {
+                        reason: "no task moved".to_owned(),
+                    })?;
+                let out = daemon.checked("who", &["who", task.as_str()], Some(&root))?;
+                check_holder("optimized", &out, dev.as_str())
+            },
+        )?;
         if n == 1000 {
             who_1000 = Some(optimized.median_ms / version.median_ms);
         }
@@ -333,19 +407,32 @@ pub fn run(fixture: &mut Fixture, options: &CliOptions) -> Result<CliReport> {
             met: ratio <= 2.0,
         });
     }
+    let (daemon_rss_mib, daemon_git_mib, daemon_index_mib) = daemon.memory_mib();
+    if let Some(git) = daemon_git_mib {
+        targets.push(CliTarget {
+            name: "daemon memory, git part (MiB)".to_owned(),
+            ratio: git,
+            goal: "<= 10".to_owned(),
+            met: git <= 10.0,
+        });
+    }
     Ok(CliReport {
         flowforge,
         version_ms: version.median_ms,
         git_status_ms: git_status.median_ms,
         rows,
-        daemon_rss_mib: daemon.rss_mib(),
+        daemon_rss_mib,
+        daemon_git_mib,
+        daemon_index_mib,
         targets,
     })
 }
 
 fn check_holder(variant: &'static str, out: &Output, holder: &str) -> Result<()> {
     let text = String::from_utf8_lossy(&out.stdout);
-    if text.contains(holder) {
+    // jq prints the name alone; flowforge `<task>: held by <dev> (<status>, since <time>)`.
+    let named = text.trim() == holder || text.contains(&format!(": held by {holder} ("));
+    if named {
         Ok(())
     } else {
         Err(Error::WrongAnswer {
@@ -386,7 +473,9 @@ pub fn table(report: &CliReport) -> String {
     }
     if let Some(rss) = report.daemon_rss_mib {
         out.push_str(&format!(
-            "daemon resident memory after the run: {rss:.1} MiB\n"
+            "daemon resident memory after the run: {rss:.1} MiB (git view {}, indexes {} when opened)\n",
+            report.daemon_git_mib.map_or("?".to_owned(), |m| format!("{m:.1} MiB")),
+            report.daemon_index_mib.map_or("?".to_owned(), |m| format!("{m:.1} MiB")),
         ));
     }
     for t in &report.targets {

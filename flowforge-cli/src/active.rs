@@ -36,7 +36,7 @@ pub(crate) fn run(
     let index = open_index(ctx, engine, out)?;
     let mut active: Vec<_> = index.active().into_iter().map(|a| (a, None)).collect();
     let mut problems = index.problems();
-    let view = open_remote_view(ctx, args.remote, out)?;
+    let view = open_remote_view(ctx, args.remote, engine, out)?;
     if let Some(view) = &view {
         for a in view.index.active() {
             let machine = view.machine_of(&a.developer);

@@ -11,6 +11,7 @@ use flowforge_core::{DeveloperId, Layout};
 use crate::{
     GlobalArgs,
     error::{CliError, CliResult},
+    freshness::{Accept, Ages},
 };
 
 /// What a command line runs with besides its arguments: the working directory and the
@@ -42,6 +43,10 @@ pub(crate) struct Context {
     dev: Vec<OsString>,
     /// The developer from the environment.
     env_developer: Option<OsString>,
+    /// How fresh an answer the caller accepts (`--cached`, `--max-age`).
+    pub accept: Accept,
+    /// How old the parts of the answer are, when older than the call.
+    pub ages: Ages,
 }
 
 impl Context {
@@ -84,6 +89,8 @@ impl Context {
             layout,
             dev: args.dev.clone(),
             env_developer: env.developer.clone(),
+            accept: Accept::from_args(args.cached, args.max_age),
+            ages: Ages::default(),
         })
     }
 
@@ -142,16 +149,26 @@ impl Context {
         )?)
     }
 
+    /// The work tree's git directory (`.git`, or where a `.git` file points).
+    pub(crate) fn git_dir(&self) -> Option<PathBuf> {
+        let dot_git = self.repo.join(".git");
+        if dot_git.is_dir() {
+            Some(dot_git)
+        } else {
+            let text = std::fs::read_to_string(&dot_git).ok()?;
+            Some(self.repo.join(text.strip_prefix("gitdir:")?.trim()))
+        }
+    }
+
+    /// The git remote of `config` (what [`Context::remote`] opens, settings already read).
+    pub(crate) fn remote_with(&self, config: flowforge_remote::Config) -> flowforge_remote::Remote {
+        flowforge_remote::Remote::with_config(&self.repo, config, crate::remote::options())
+    }
+
     /// The git common directory of the work tree (the `.git` directory, or for a linked
     /// worktree the main repository's), when it holds a repository (`HEAD`).
     pub(crate) fn git_common_dir(&self) -> Option<PathBuf> {
-        let dot_git = self.repo.join(".git");
-        let git_dir = if dot_git.is_dir() {
-            dot_git
-        } else {
-            let text = std::fs::read_to_string(&dot_git).ok()?;
-            self.repo.join(text.strip_prefix("gitdir:")?.trim())
-        };
+        let git_dir = self.git_dir()?;
         let common = match std::fs::read_to_string(git_dir.join("commondir")) {
             Ok(text) => git_dir.join(text.trim()),
             Err(_) => git_dir,

@@ -174,8 +174,9 @@ pub(crate) fn run(ctx: &Context, command: DaemonCommand, out: &mut Output) -> Cl
                     {
                         outln!(
                             out,
-                            "  work tree   {}",
-                            tree["work_tree"].as_str().unwrap_or("?")
+                            "  work tree   {} (namespaces {})",
+                            tree["work_tree"].as_str().unwrap_or("?"),
+                            tree["namespace_root"].as_str().unwrap_or("?")
                         );
                         outln!(out, "    git       {}", watching(&tree["git"]));
                         outln!(out, "    index     {}", watching(&tree["index"]));
@@ -198,10 +199,17 @@ pub(crate) fn run(ctx: &Context, command: DaemonCommand, out: &mut Output) -> Cl
 }
 
 fn watching(part: &serde_json::Value) -> String {
-    match (part["watching"].as_bool(), part["warning"].as_str()) {
+    let state = match (part["watching"].as_bool(), part["warning"].as_str()) {
         (Some(true), _) => "watched".to_owned(),
         (_, Some(warning)) => format!("not watched, recomputed per request: {warning}"),
         _ => "not opened yet".to_owned(),
+    };
+    match part["memory_bytes_when_opened"].as_u64() {
+        Some(bytes) => format!(
+            "{state}, {:.1} MiB resident when opened",
+            bytes as f64 / 1_048_576.0
+        ),
+        None => state,
     }
 }
 

@@ -19,12 +19,14 @@ mod dev;
 mod dev_clean;
 mod dev_status;
 mod error;
+mod freshness;
 mod gc;
 mod json;
 mod migrate;
 mod monitor;
 mod output;
 mod remote;
+mod remote_config;
 mod report;
 mod route;
 mod session;
@@ -66,6 +68,14 @@ struct GlobalArgs {
     /// Say on stderr whether the repository's daemon or this process answered, and why.
     #[arg(short = 'v', long, global = true)]
     verbose: bool,
+    /// Reading commands: accept the daemon's answer from what its watchers reported so far,
+    /// without proving it current (a note on stderr says how old the answer is).
+    #[arg(long, global = true)]
+    cached: bool,
+    /// Reading commands: accept the daemon's answer when its state was proven current at most
+    /// DURATION before the call (500ms, 5s, 2m; a note on stderr says how old it is).
+    #[arg(long, global = true, value_name = "DURATION", value_parser = freshness::parse_age)]
+    max_age: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,7 +131,12 @@ fn run(cli: Cli, env: &Env, warm: Option<WarmLookup<'_>>, out: &mut Output) -> C
         Some(warm) => Engine::Warm(warm),
         None => Engine::InProcess,
     };
+    let reading = route::reads_only(&cli);
     let outcome = dispatch(&ctx, cli.command, engine, out);
+    // Asked for a cached answer: say how old it is (on success; an error is not an answer).
+    if reading && ctx.accept != freshness::Accept::Synced && outcome.is_ok() {
+        ctx.ages.note(out);
+    }
     // Whatever the command wrote (or a namespace made by an older version), the root keeps
     // its own ignore file so that `.flowforge/` never shows up in `git status`.
     // Failing to write it is worth a warning, not the command's result.

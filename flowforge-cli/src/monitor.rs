@@ -83,7 +83,9 @@ pub(crate) fn run(ctx: &Context, args: MonitorArgs, out: &mut Output) -> CliResu
         let frame = monitor.tick(git)?;
         let mut text = render(&frame, &render_options);
         // Other machines, as the last pull saw them (with --fresh, pulled before the first frame).
-        if let Some(view) = crate::team::open_remote_view(ctx, remote_args, out)? {
+        if let Some(view) =
+            crate::team::open_remote_view(ctx, remote_args, crate::warm::Engine::InProcess, out)?
+        {
             for a in view.index.active() {
                 let task = a.task.as_ref().map_or("-", |t| t.as_str());
                 let machine = view.machine_of(&a.developer).unwrap_or_default();

@@ -88,7 +88,7 @@ pub(crate) fn run(
         now: jiff::Timestamp::now(),
     };
     let mut report = Report::generate(&index, &options)?;
-    if let Some(view) = open_remote_view(ctx, args.remote, out)? {
+    if let Some(view) = open_remote_view(ctx, args.remote, engine, out)? {
         merge(&mut report, Report::generate(&view.index, &options)?);
         crate::output::errln!(out, "flowforge: {}", view.note());
     }

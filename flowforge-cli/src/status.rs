@@ -12,7 +12,7 @@ use std::{
 };
 
 use clap::Args;
-use flowforge_git::{Freshness, PorcelainOptions, Repo, StatusOptions};
+use flowforge_git::{Fresh, PorcelainOptions, Repo, StatusOptions};
 
 use crate::{
     context::Context,
@@ -46,9 +46,15 @@ pub(crate) fn run(
     let (status, proven_at) = match engine {
         Engine::Warm(WarmRepo { view: Ok(view), .. }) => {
             // Synced: every change made before the request is in the answer, so the snapshot
-            // is the state of now even when it was computed earlier.
-            let answer = view.status(Freshness::Synced).map_err(CliError::failure)?;
-            (answer.value, Some(SystemTime::now()))
+            // is the state of now even when it was computed earlier (an older answer only
+            // with --cached or --max-age, and then the snapshot's time is its own).
+            let answer = view.status(ctx.accept.git()).map_err(CliError::failure)?;
+            ctx.ages.git("git status", answer.fresh);
+            let at = match answer.fresh {
+                Fresh::Aged(age) => SystemTime::now() - age,
+                _ => SystemTime::now(),
+            };
+            (answer.value, Some(at))
         }
         _ => {
             let repo = Repo::open(&ctx.repo).map_err(open_error)?;

@@ -1,7 +1,7 @@
 //! `flowforge sync [--dev ID]... [--json] [--base BRANCH]`: every developer's view of git from
 //! one status and one ref snapshot.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use clap::Args;
 use flowforge_core::{DeveloperId, TaskId};
@@ -45,7 +45,12 @@ pub(crate) fn run(
             .collect();
     }
     let mut tasks: BTreeMap<DeveloperId, Vec<TaskId>> = BTreeMap::new();
-    for held in claim::list_claims(&ctx.layout)? {
+    // The daemon keeps the claims while their version does not move.
+    let claims = match engine {
+        Engine::Warm(warm) => warm.claims()?,
+        Engine::InProcess => Arc::new(claim::list_claims(&ctx.layout)?),
+    };
+    for held in claims.iter() {
         tasks
             .entry(held.holder().clone())
             .or_default()
@@ -65,20 +70,23 @@ pub(crate) fn run(
         base_branch: args.base.clone(),
         ..ViewOptions::default()
     };
-    let view = match engine {
-        // The daemon's view, watched: synced, so every change made before the call is seen.
+    let (view, freshness) = match engine {
+        // The daemon's view, watched: synced, so every change made before the call is seen
+        // (unless --cached or --max-age accept less).
         Engine::Warm(WarmRepo { view: Ok(view), .. }) if view.base_branch() == args.base => {
-            Ok(view.clone())
+            (Ok(view.clone()), ctx.accept.git())
         }
-        _ => GitView::open(&ctx.repo, &options),
+        _ => (GitView::open(&ctx.repo, &options), Freshness::Synced),
     };
     let report = view
-        .and_then(|view| view.sync(&requests, Freshness::Synced))
+        .and_then(|view| view.sync(&requests, freshness))
         .map_err(|e| match e {
             CacheError::Open { .. } => CliError::usage(e),
             other => CliError::failure(other),
         })?;
 
+    ctx.ages.git("git status", report.status.fresh);
+    ctx.ages.git("refs", report.refs.fresh);
     if args.json {
         outln!(out, "{:#}", to_json(&report));
     } else if report.developers.is_empty() {

@@ -43,7 +43,7 @@ pub(crate) fn run(
     let pattern = Pattern::new(&args.pattern);
     let mut matches = index.tasks(&pattern);
     let mut problems = index.problems();
-    let view = open_remote_view(ctx, args.remote, out)?;
+    let view = open_remote_view(ctx, args.remote, engine, out)?;
     if let Some(view) = &view {
         let other = view.index.tasks(&pattern);
         merge_rows(&mut matches.tasks, other.tasks);

@@ -43,7 +43,7 @@ pub(crate) fn open_index<'a>(
         Engine::InProcess => Ok(IndexRef::Owned(Box::new(open_cold(ctx, out)?))),
         Engine::Warm(warm) => {
             let mut state = warm.index.lock();
-            warm.sync_index(&mut state, || open_cold(ctx, out))?;
+            warm.sync_index(&mut state, ctx.accept, &ctx.ages, || open_cold(ctx, out))?;
             let layout = ctx.layout.clone();
             Ok(IndexRef::Warm(MutexGuard::map(state, |state| {
                 state.index.get_or_insert_with(|| Index::empty(&layout))
@@ -148,9 +148,15 @@ impl RemoteView {
 pub(crate) fn open_remote_view(
     ctx: &Context,
     args: RemoteArgs,
+    engine: Engine<'_>,
     out: &mut Output,
 ) -> CliResult<Option<RemoteView>> {
-    let Some(remote) = ctx.remote()? else {
+    let remote = match engine {
+        Engine::InProcess => ctx.remote()?,
+        Engine::Warm(_) if !ctx.repo.join(".git").exists() => None,
+        Engine::Warm(warm) => (warm.remote_config(ctx)?).map(|config| ctx.remote_with(config)),
+    };
+    let Some(remote) = remote else {
         if args.fresh {
             errln!(
                 out,

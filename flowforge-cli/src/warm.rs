@@ -14,7 +14,7 @@ use std::{
     ffi::OsString,
     path::{Path, PathBuf},
     sync::Arc,
-    time::Duration,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use clap::Parser;
@@ -22,14 +22,21 @@ use flowforge_core::Layout;
 use flowforge_daemon::{Answer, Done, Handler, RunRequest};
 use flowforge_git::{GitView, ViewOptions, WatchMode};
 use flowforge_index::{Index, Watcher};
+use flowforge_session::{Claim, ClaimsVersion};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 use crate::{
     Cli,
     context::{Context, DEVELOPER_VARS, Env},
+    freshness::{Accept, Ages},
     output::Output,
+    remote_config::RemoteConfigCache,
 };
+
+/// A file changed this close to a read of it may change again without its `stat` data
+/// moving (the kernel's file clock ticks every few milliseconds).
+const RACY: Duration = Duration::from_millis(50);
 
 /// How long a cookie may take to come back through the index watcher before the refresh is
 /// a full one.
@@ -48,9 +55,59 @@ pub(crate) enum Engine<'a> {
 pub(crate) struct WarmRepo {
     repo: PathBuf,
     layout: Layout,
-    /// The watched git view (`Err`: why there is none; commands then compute as a process does).
+    /// The work tree's git view, shared by every namespace root asked about in it.
     pub view: Result<GitView, String>,
+    /// The work tree's remote settings, shared likewise.
+    remote: Arc<Mutex<RemoteConfigCache>>,
+    /// Resident memory growth while the work tree's view was opened.
+    git_rss_bytes: Option<u64>,
     pub index: Mutex<WarmIndex>,
+    /// The held claims, with the version of the claims they were read at.
+    claims: Mutex<Option<(ClaimsVersion, Arc<Vec<Claim>>)>>,
+}
+
+/// What a work tree's namespace roots share: one watched git view, one copy of the remote
+/// settings.
+#[derive(Clone)]
+struct WarmTree {
+    view: Result<GitView, String>,
+    remote: Arc<Mutex<RemoteConfigCache>>,
+    /// How much the daemon's resident memory grew while the view was opened and its first
+    /// status computed.
+    git_rss_bytes: Option<u64>,
+}
+
+impl WarmTree {
+    /// Opens the work tree's view and computes its status once, so the first request finds
+    /// it warm.
+    fn new(repo: &Path) -> Self {
+        let options = ViewOptions {
+            watch: WatchMode::Watch,
+            ..ViewOptions::default()
+        };
+        let before = rss_bytes();
+        let view = GitView::open(repo, &options).map_err(|e| e.to_string());
+        if let Ok(view) = &view {
+            let _ = view.status(flowforge_git::Freshness::Synced);
+        }
+        Self {
+            view,
+            remote: Arc::default(),
+            git_rss_bytes: growth(before, rss_bytes()),
+        }
+    }
+}
+
+/// This process's resident memory, from `/proc/self/status`.
+pub(crate) fn rss_bytes() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn growth(before: Option<u64>, after: Option<u64>) -> Option<u64> {
+    Some(after?.saturating_sub(before?))
 }
 
 /// The namespace index and the watcher that keeps it current.
@@ -62,36 +119,90 @@ pub(crate) struct WarmIndex {
     warning: Option<String>,
     /// Whether starting the watcher failed for another reason than a missing root.
     watch_failed: bool,
+    /// When the index was last proven to hold every change made before (`--max-age`).
+    proven_at: Option<Instant>,
+    /// How much the daemon's resident memory grew while the index was first opened.
+    rss_bytes: Option<u64>,
 }
 
 impl WarmRepo {
-    fn new(ctx: &Context) -> Self {
-        let options = ViewOptions {
-            watch: WatchMode::Watch,
-            ..ViewOptions::default()
-        };
+    fn new(ctx: &Context, tree: WarmTree) -> Self {
         Self {
             repo: ctx.repo.clone(),
             layout: ctx.layout.clone(),
-            view: GitView::open(&ctx.repo, &options).map_err(|e| e.to_string()),
+            view: tree.view,
+            remote: tree.remote,
+            git_rss_bytes: tree.git_rss_bytes,
+            claims: Mutex::new(None),
             index: Mutex::new(WarmIndex {
                 index: None,
                 watcher: None,
                 warning: None,
                 watch_failed: false,
+                proven_at: None,
+                rss_bytes: None,
             }),
         }
     }
 
+    /// The work tree's remote settings, as [`Context::remote`] reads them, from the copy kept
+    /// while the configuration files hold the same bytes.
+    ///
+    /// # Errors
+    /// As [`flowforge_remote::read_config`].
+    pub(crate) fn remote_config(
+        &self,
+        ctx: &Context,
+    ) -> flowforge_remote::Result<Option<flowforge_remote::Config>> {
+        let common = ctx.git_common_dir();
+        self.remote
+            .lock()
+            .get(&ctx.repo, ctx.git_dir().as_deref(), common.as_deref())
+    }
+
+    /// Every held claim, as [`flowforge_session::list_claims`] reads it now: kept while the
+    /// claims' version (the document's generation and the `stat` data of its file) does not
+    /// move, so a question costs a `stat` or two instead of parsing every claim. A copy read
+    /// within [`RACY`] of its file's last change is not kept (an edit in place within the
+    /// same clock tick could leave the `stat` data as they were).
+    ///
+    /// # Errors
+    /// As [`flowforge_session::list_claims`] and [`flowforge_session::claims_version`].
+    pub(crate) fn claims(&self) -> flowforge_session::Result<Arc<Vec<Claim>>> {
+        let mut kept = self.claims.lock();
+        let version = flowforge_session::claims_version(&self.layout)?;
+        if let Some((at, claims)) = kept.as_ref() {
+            if *at == version {
+                return Ok(Arc::clone(claims));
+            }
+        }
+        let read_at = SystemTime::now();
+        let claims = Arc::new(flowforge_session::list_claims(&self.layout)?);
+        let after = flowforge_session::claims_version(&self.layout)?;
+        let racy = version.files().flatten().any(|file| {
+            let changed = UNIX_EPOCH + Duration::new(file.mtime.0.max(0) as u64, file.mtime.1);
+            let status = UNIX_EPOCH + Duration::new(file.ctime.0.max(0) as u64, file.ctime.1);
+            read_at
+                .duration_since(changed.max(status))
+                .map_or(true, |d| d < RACY)
+        });
+        *kept = (after == version && !racy).then(|| (version, Arc::clone(&claims)));
+        Ok(claims)
+    }
+
     /// Brings the index up to date with every change made before the call: through the
     /// watcher and a cookie when there is one, by a full refresh otherwise; the first call
-    /// opens it exactly as a process without a daemon does (`open`).
+    /// opens it exactly as a process without a daemon does (`open`). With `--cached` it takes
+    /// only the changes the watcher has reported; with `--max-age` nothing, when the index was
+    /// proven current recently enough; either is recorded in `ages`.
     ///
     /// # Errors
     /// As `open`, and as [`Index::refresh`].
     pub(crate) fn sync_index<E>(
         &self,
         state: &mut WarmIndex,
+        accept: Accept,
+        ages: &Ages,
         open: impl FnOnce() -> Result<Index, E>,
     ) -> Result<(), E>
     where
@@ -113,20 +224,40 @@ impl WarmRepo {
                 }
             }
         }
-        match (&mut state.index, &mut state.watcher) {
-            (None, _) => state.index = Some(open()?),
-            (Some(index), Some(watcher)) => {
+        let started = Instant::now();
+        match (&mut state.index, &mut state.watcher, accept) {
+            (None, _, _) => {
+                let before = rss_bytes();
+                state.index = Some(open()?);
+                state.rss_bytes = growth(before, rss_bytes());
+            }
+            (Some(_), Some(_), Accept::MaxAge(max))
+                if state.proven_at.is_some_and(|at| at.elapsed() <= max) =>
+            {
+                let age = state.proven_at.map_or(Duration::ZERO, |at| at.elapsed());
+                ages.older("namespace index", age);
+                return Ok(());
+            }
+            (Some(index), Some(watcher), Accept::Cached) => {
+                watcher.refresh(index)?;
+                ages.watched("namespace index");
+                return Ok(());
+            }
+            (Some(index), Some(watcher), _) => {
                 watcher.refresh_synced(index, COOKIE_TIMEOUT)?;
             }
-            (Some(index), None) => {
+            (Some(index), None, _) => {
                 index.refresh()?;
             }
         }
+        // Every change made before `started` is in the index now.
+        state.proven_at = Some(started);
         Ok(())
     }
 
     fn status(&self) -> Value {
         let index = self.index.lock();
+        let remote = self.remote.lock();
         let git = match &self.view {
             Ok(view) => {
                 let stats = view.stats();
@@ -135,6 +266,7 @@ impl WarmRepo {
                     "warning": view.not_watching_because(),
                     "status_computations": stats.misses,
                     "status_hits": stats.hits,
+                    "memory_bytes_when_opened": self.git_rss_bytes,
                 })
             }
             Err(why) => json!({"watching": false, "warning": why}),
@@ -148,6 +280,11 @@ impl WarmRepo {
                 "developers": index.index.as_ref().map(Index::namespace_count),
                 "watching": index.watcher.is_some(),
                 "warning": index.warning,
+                "memory_bytes_when_opened": index.rss_bytes,
+            },
+            "remote_settings": {
+                "reads": remote.reads,
+                "hits": remote.hits,
             },
         })
     }
@@ -158,6 +295,7 @@ pub(crate) struct Daemon {
     repository: PathBuf,
     env: BTreeMap<String, String>,
     repos: Mutex<BTreeMap<(PathBuf, PathBuf), Arc<WarmRepo>>>,
+    trees: Mutex<BTreeMap<PathBuf, WarmTree>>,
 }
 
 impl Daemon {
@@ -168,11 +306,14 @@ impl Daemon {
             repository: repository.to_owned(),
             env: answer_env(std::env::vars_os()),
             repos: Mutex::new(BTreeMap::new()),
+            trees: Mutex::new(BTreeMap::new()),
         };
         let warm = daemon.warm(ctx);
         let mut state = warm.index.lock();
         let mut scratch = Output::default();
-        let _ = warm.sync_index(&mut state, || crate::team::open_cold(ctx, &mut scratch));
+        let _ = warm.sync_index(&mut state, Accept::Synced, &ctx.ages, || {
+            crate::team::open_cold(ctx, &mut scratch)
+        });
         drop(state);
         daemon
     }
@@ -180,11 +321,13 @@ impl Daemon {
     fn warm(&self, ctx: &Context) -> Arc<WarmRepo> {
         let key = (ctx.repo.clone(), ctx.layout.root().to_owned());
         let mut repos = self.repos.lock();
-        Arc::clone(
-            repos
-                .entry(key)
-                .or_insert_with(|| Arc::new(WarmRepo::new(ctx))),
-        )
+        Arc::clone(repos.entry(key).or_insert_with(|| {
+            let tree = (self.trees.lock())
+                .entry(ctx.repo.clone())
+                .or_insert_with(|| WarmTree::new(&ctx.repo))
+                .clone();
+            Arc::new(WarmRepo::new(ctx, tree))
+        }))
     }
 
     /// Why this request must be answered by the client itself, if it must.

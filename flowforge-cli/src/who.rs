@@ -37,7 +37,7 @@ pub(crate) fn run(ctx: &Context, args: WhoArgs, engine: Engine<'_>, out: &mut Ou
     let index = open_index(ctx, engine, out)?;
     let mut who = index.who(&task);
     let mut problems = index.problems();
-    let view = open_remote_view(ctx, args.remote, out)?;
+    let view = open_remote_view(ctx, args.remote, engine, out)?;
     let mut machine = None;
     if let Some(view) = &view {
         if merge_row(&mut who, view.index.who(&task)) {

@@ -506,3 +506,130 @@ fn stop_and_status_explain_themselves() {
         .expect("runs");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// `--cached` and `--max-age` accept an older answer, and every such answer says how old it
+/// is; without them the same daemon answers fresh.
+#[test]
+fn cached_answers_say_so_and_the_default_stays_fresh() {
+    let setup = Setup::new(10);
+    setup.start(&[]);
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).into_owned();
+    let stdout = |out: &Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    // A synced answer proves the daemon's state current now.
+    setup.ok("off", &["session", "start", "task-a"]);
+    let out = setup.ok("require", &["who", "task-a"]);
+    assert!(stdout(&out).starts_with("task-a: held by alice"), "{out:?}");
+    assert!(
+        !stderr(&out).contains("note:"),
+        "a default answer has no note: {out:?}"
+    );
+    assert!(
+        setup
+            .ok("require", &["status", "--porcelain"])
+            .stdout
+            .is_empty()
+    );
+
+    // Changes the cached answers must not be assumed to hold.
+    let bob = |args: &[&str]| {
+        let mut cmd = setup.cmd("off", args);
+        cmd.env("FLOWFORGE_DEVELOPER", "bob");
+        let out = cmd.output().expect("flowforge runs");
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    bob(&["session", "start", "task-b"]);
+    fs::write(setup.path().join("new.txt"), "x\n").expect("write");
+
+    // --max-age: the state proven a moment ago, without looking: stale, and it says so.
+    let out = setup.ok("require", &["who", "task-b", "--max-age", "1h"]);
+    assert_eq!(stdout(&out), "task-b: nobody holds it\n", "{out:?}");
+    assert!(
+        stderr(&out).contains("flowforge: note: cached answer: namespace index as of "),
+        "{out:?}"
+    );
+    let out = setup.ok("require", &["status", "--porcelain", "--max-age", "1h"]);
+    assert!(
+        out.stdout.is_empty(),
+        "the status of before the edit: {out:?}"
+    );
+    assert!(
+        stderr(&out).contains("flowforge: note: cached answer: git status as of "),
+        "{out:?}"
+    );
+    // --cached: whatever the watcher reported; the note says which.
+    let out = setup.ok("require", &["who", "task-b", "--cached", "--json"]);
+    assert!(
+        stderr(&out).contains("namespace index as its watcher last reported"),
+        "{out:?}"
+    );
+    serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("stdout stays pure JSON");
+
+    // The default is fresh again, with no note.
+    let out = setup.ok("require", &["who", "task-b"]);
+    assert!(stdout(&out).starts_with("task-b: held by bob"), "{out:?}");
+    assert!(!stderr(&out).contains("note:"), "{out:?}");
+    let out = setup.ok("require", &["status", "--porcelain"]);
+    assert_eq!(stdout(&out), "?? new.txt\n");
+    // A max-age younger than the last proof looks again: fresh, and says so.
+    std::thread::sleep(Duration::from_millis(20));
+    let out = setup.ok("require", &["who", "task-b", "--max-age", "1ms"]);
+    assert!(stdout(&out).starts_with("task-b: held by bob"), "{out:?}");
+    assert!(
+        stderr(&out).contains("flowforge: note: fresh answer"),
+        "{out:?}"
+    );
+    // Without a daemon every answer is read now: fresh.
+    let out = setup.ok("off", &["who", "task-b", "--cached"]);
+    assert!(stdout(&out).starts_with("task-b: held by bob"), "{out:?}");
+    assert_eq!(stderr(&out), "flowforge: note: fresh answer\n", "{out:?}");
+    // A bad duration is bad usage.
+    let out = setup.run("require", &["who", "task-b", "--max-age", "soon"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+/// The daemon keeps the remote settings between calls, and a change of `.git/config` made
+/// right before a call is in its answer: starting to share through a remote, and stopping.
+#[test]
+fn remote_settings_changed_before_a_call_are_in_the_answer() {
+    let setup = Setup::new(4);
+    setup.start(&[]);
+    let stdout = |out: &Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let note = "other machines: as pulled from origin";
+    for _ in 0..3 {
+        let out = setup.ok("require", &["who", "t1"]);
+        assert!(!stdout(&out).contains(note), "{out:?}");
+    }
+    let hits = |status: &serde_json::Value| {
+        status["daemon"]["handler"]["work_trees"][0]["remote_settings"]["hits"]
+            .as_u64()
+            .unwrap_or(0)
+    };
+    assert!(hits(&setup.status_json()) >= 2, "{}", setup.status_json());
+
+    let bare = setup.runtime.path().join("team.git");
+    setup.git(&["init", "-q", "--bare", bare.to_str().expect("utf-8")]);
+    setup.git(&[
+        "remote",
+        "add",
+        "origin",
+        &format!("file://{}", bare.display()),
+    ]);
+    setup.ok("off", &["remote", "use", "origin", "--machine", "m1"]);
+    setup.ok("off", &["remote", "pull"]);
+    let out = setup.ok("require", &["who", "t1"]);
+    assert!(
+        stdout(&out).contains(note),
+        "the remote in use at once: {out:?}"
+    );
+    // The same answer as the process's (the pull's age in seconds may tick in between).
+    let first = |out: &Output| stdout(out).lines().next().map(str::to_owned);
+    let alone = setup.ok("off", &["who", "t1"]);
+    assert_eq!(first(&out), first(&alone));
+    assert!(stdout(&alone).contains(note), "{alone:?}");
+
+    setup.git(&["config", "--unset", "flowforge.remote"]);
+    let out = setup.ok("require", &["who", "t1"]);
+    assert!(!stdout(&out).contains(note), "no remote at once: {out:?}");
+    assert_eq!(stdout(&out), stdout(&setup.ok("off", &["who", "t1"])));
+}
