@@ -1,15 +1,16 @@
-//! The index against the work tree without libgit2's single-threaded walk: every tracked entry
-//! is `lstat`ed (`fstatat` relative to an open handle on its directory) on all cores and
-//! compared with the stat data cached in the index (git's racy-clean rule included), only
-//! entries whose stat data differ are hashed, and only the directories that hold tracked files
-//! are listed, for untracked candidates.
+//! The index against the work tree without libgit2's single-threaded walk: each directory
+//! holding tracked files is opened once, on all cores, and through that one handle listed (for
+//! untracked candidates) and its tracked entries `lstat`ed (`fstatat`) and compared with the
+//! stat data cached in the index (git's racy-clean rule included); only entries whose stat
+//! data do not settle it are hashed, afterwards, on all cores.
 //!
-//! What this does not decide itself — submodules, untracked directories (collapsing and ignore
-//! rules inside them), a tracked file replaced by a directory, content under attribute filters
-//! — it returns as *scopes*, which the caller hands to libgit2 limited to those paths.
+//! What this does not decide itself — submodules, a tracked file replaced by a directory that
+//! is not a repository, content under attribute filters — it returns as *scopes*, which the
+//! caller hands to libgit2 limited to those paths. Untracked directories are returned for the
+//! caller to decide by git's rule.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     ffi::OsStr,
     os::unix::ffi::{OsStrExt, OsStringExt},
     path::{Path, PathBuf},
@@ -17,7 +18,7 @@ use std::{
 
 use git2::{ObjectType, Oid};
 use rustix::{
-    fd::OwnedFd,
+    fd::{BorrowedFd, OwnedFd},
     fs::{AtFlags, Dir, FileType, Mode, OFlags},
     io::Errno,
 };
@@ -74,6 +75,8 @@ enum Verdict {
     Scope,
     /// Only the content (under attribute filters) is left to decide.
     ContentScope(StatData),
+    /// The stat data (taken here) do not settle it: the content must be hashed.
+    Hash(StatData),
 }
 
 /// The stat fields git compares (and `dev`, which it stores).
@@ -123,51 +126,62 @@ pub(crate) fn compare(
         return found;
     };
 
-    // Tracked directories ("" is the top) and paths, for the directory listing.
-    // A directory holding only skip-worktree entries (outside a sparse checkout) need not
-    // exist; one holding any other entry must.
-    let mut dir_set: HashSet<&[u8]> = HashSet::new();
-    let mut required: HashSet<&[u8]> = HashSet::new();
-    dir_set.insert(b"");
-    required.insert(b"");
-    let mut paths: HashSet<&[u8]> = HashSet::with_capacity(entries.len());
-    for entry in entries {
-        paths.insert(&entry.path);
-        let set = if entry.skip_worktree {
-            &mut dir_set
-        } else {
-            &mut required
+    // Tracked directories ("" is the top), each with its entries and the names it holds (its
+    // entries' and its tracked subdirectories'). A directory holding only skip-worktree entries
+    // (outside a sparse checkout) need not exist; one holding any other entry must.
+    let mut dirs: Vec<TrackedDir<'_>> = Vec::new();
+    let mut by_path: HashMap<&[u8], usize> = HashMap::new();
+    let top = tracked_dir(&mut dirs, &mut by_path, b"");
+    dirs[top].required = true;
+    let mut last: Option<(&[u8], usize)> = None;
+    for (position, entry) in entries.iter().enumerate() {
+        let (dir, name) = split(&entry.path);
+        let at = match last {
+            Some((d, at)) if d == dir => at,
+            _ => tracked_dir(&mut dirs, &mut by_path, dir),
         };
-        let mut end = entry.path.len();
-        while let Some(slash) = entry.path[..end].iter().rposition(|&b| b == b'/') {
-            if !set.insert(&entry.path[..slash]) {
-                break;
+        last = Some((dir, at));
+        dirs[at].entries.push(position);
+        dirs[at].names.push(name);
+        if !entry.skip_worktree {
+            let mut up = Some(at);
+            while let Some(i) = up.filter(|&i| !dirs[i].required) {
+                dirs[i].required = true;
+                up = dirs[i].parent;
             }
-            end = slash;
         }
     }
-    dir_set.extend(required.iter().copied());
-    let dirs: Vec<&[u8]> = dir_set.iter().copied().collect();
+    for dir in &mut dirs {
+        dir.names.sort_unstable();
+    }
 
-    // Phase 1: every tracked directory must still be a real directory; list it.
-    let listings = parallel(&dirs, threads, |part| {
+    // One pass per directory, on all cores: it must still be a real directory; its untracked
+    // names are listed and its entries' stat data compared through one open handle.
+    let results = parallel(&dirs, threads, |part| {
         part.iter()
-            .map(|dir| list(&root, dir, &paths, &dir_set))
+            .map(|dir| visit(&root, workdir, dir, entries, settings))
             .collect()
     });
-    for (dir, listing) in dirs.iter().zip(listings) {
-        let Some(candidates) = listing else {
-            if !required.contains(dir) {
-                continue;
+    let mut to_hash = Vec::new();
+    for (dir, visited) in dirs.iter().zip(results) {
+        let Some(visited) = visited else {
+            if !dir.required {
+                continue; // only skip-worktree entries, which git does not compare
             }
             found.give_up = true;
             return found;
         };
-        for (path, is_dir) in candidates {
+        for (path, is_dir) in visited.candidates {
             if is_dir {
                 found.untracked_dirs.push(path);
             } else {
                 found.untracked_files.push(path);
+            }
+        }
+        for (position, verdict) in visited.verdicts {
+            match verdict {
+                Verdict::Hash(stat) => to_hash.push((position, stat)),
+                verdict => found.record(&entries[position], position, verdict),
             }
         }
     }
@@ -185,44 +199,137 @@ pub(crate) fn compare(
         },
         ..*settings
     };
-
-    // Phase 2: every stage-0 entry against its file, one open directory handle at a time.
-    let verdicts = parallel(entries, threads, |part| {
-        let mut open: Option<(&[u8], Option<OwnedFd>)> = None;
+    // The entries whose stat data did not settle it: their content, on all cores.
+    let hashed = parallel(&to_hash, threads, |part| {
         part.iter()
-            .map(|entry| {
-                let (dir, name) = split(&entry.path);
-                if open.as_ref().is_none_or(|(d, _)| *d != dir) {
-                    open = Some((dir, open_dir(&root, dir).ok()));
-                }
-                let fd = open
-                    .as_ref()
-                    .and_then(|(_, fd)| fd.as_ref())
-                    .unwrap_or(&root);
-                let name = if std::ptr::eq(fd, &root) {
-                    &entry.path[..]
-                } else {
-                    name
-                };
-                verdict(workdir, fd, name, entry, settings)
-            })
+            .map(|(position, stat)| content_verdict(workdir, &entries[*position], stat, settings))
             .collect()
     });
-    for (position, (entry, verdict)) in entries.iter().zip(verdicts).enumerate() {
+    for ((position, _), verdict) in to_hash.iter().zip(hashed) {
+        found.record(&entries[*position], *position, verdict);
+    }
+    found
+}
+
+impl Found {
+    fn record(&mut self, entry: &Entry, position: usize, verdict: Verdict) {
         match verdict {
-            Verdict::Clean => {}
-            Verdict::CleanWithStat(stat) => found.refreshed.push((position, stat)),
+            Verdict::Clean | Verdict::Hash(_) => {}
+            Verdict::CleanWithStat(stat) => self.refreshed.push((position, stat)),
             Verdict::Changed(change) => {
-                found.unstaged.insert(entry.path.clone(), change);
+                self.unstaged.insert(entry.path.clone(), change);
             }
-            Verdict::Scope => found.scopes.push(entry.path.clone()),
+            Verdict::Scope => self.scopes.push(entry.path.clone()),
             Verdict::ContentScope(stat) => {
-                found.scopes.push(entry.path.clone());
-                found.refreshable_scopes.push((position, stat));
+                self.scopes.push(entry.path.clone());
+                self.refreshable_scopes.push((position, stat));
             }
         }
     }
-    found
+}
+
+/// A directory holding tracked entries (directly or below).
+struct TrackedDir<'a> {
+    path: &'a [u8],
+    parent: Option<usize>,
+    /// Some non-skip-worktree entry lies at or below it.
+    required: bool,
+    /// Its own entries, by position in the index.
+    entries: Vec<usize>,
+    /// The names it holds that the index tracks (entries and tracked subdirectories), sorted.
+    names: Vec<&'a [u8]>,
+}
+
+/// The position of `dir` in `dirs`, added (with every parent up to the top) if new.
+fn tracked_dir<'a>(
+    dirs: &mut Vec<TrackedDir<'a>>,
+    by_path: &mut HashMap<&'a [u8], usize>,
+    dir: &'a [u8],
+) -> usize {
+    if let Some(&at) = by_path.get(dir) {
+        return at;
+    }
+    let parent = (!dir.is_empty()).then(|| {
+        let (up, name) = split(dir);
+        let parent = tracked_dir(dirs, by_path, up);
+        dirs[parent].names.push(name);
+        parent
+    });
+    dirs.push(TrackedDir {
+        path: dir,
+        parent,
+        required: false,
+        entries: Vec::new(),
+        names: Vec::new(),
+    });
+    by_path.insert(dir, dirs.len() - 1);
+    dirs.len() - 1
+}
+
+/// What one directory's pass found.
+struct Visited {
+    /// Untracked names (as paths from the top), and whether each is a directory.
+    candidates: Vec<(Vec<u8>, bool)>,
+    /// Each entry's verdict from its stat data.
+    verdicts: Vec<(usize, Verdict)>,
+}
+
+/// Lists `dir` and compares its entries' stat data, or `None` if it is no longer a real
+/// directory (deleted, or replaced by a file or a symbolic link).
+fn visit(
+    root: &OwnedFd,
+    workdir: &Path,
+    dir: &TrackedDir<'_>,
+    entries: &[Entry],
+    settings: &Settings,
+) -> Option<Visited> {
+    let fd = open_dir(root, dir.path).ok()?;
+    let mut listing = Dir::new(fd).ok()?;
+    let mut candidates = Vec::new();
+    while let Some(dirent) = listing.read() {
+        let dirent = dirent.ok()?;
+        let name = dirent.file_name().to_bytes();
+        if matches!(name, b"." | b".." | b".git") || dir.names.binary_search(&name).is_ok() {
+            continue; // git never lists a `.git`
+        }
+        let file_type = match dirent.file_type() {
+            FileType::Unknown => {
+                let fd = listing.fd().ok()?;
+                match rustix::fs::statat(fd, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) => FileType::from_raw_mode(st.st_mode as _),
+                    Err(_) => continue, // gone since it was listed
+                }
+            }
+            file_type => file_type,
+        };
+        // git lists only files, links and directories: an untracked fifo or socket is not shown.
+        let is_dir = match file_type {
+            FileType::Directory => true,
+            FileType::RegularFile | FileType::Symlink => false,
+            _ => continue,
+        };
+        let mut rel = Vec::with_capacity(dir.path.len() + 1 + name.len());
+        if !dir.path.is_empty() {
+            rel.extend_from_slice(dir.path);
+            rel.push(b'/');
+        }
+        rel.extend_from_slice(name);
+        candidates.push((rel, is_dir));
+    }
+    let fd = listing.fd().ok()?;
+    let verdicts = dir
+        .entries
+        .iter()
+        .map(|&position| {
+            let entry = &entries[position];
+            let name = split(&entry.path).1;
+            (position, stat_verdict(workdir, fd, name, entry, settings))
+        })
+        .collect();
+    Some(Visited {
+        candidates,
+        verdicts,
+    })
 }
 
 /// `a/b/c` → (`a/b`, `c`); `c` → (``, `c`).
@@ -274,54 +381,11 @@ fn full_path(workdir: &Path, rel: &[u8]) -> PathBuf {
     workdir.join(OsStr::from_bytes(rel))
 }
 
-/// The untracked entries of one tracked directory, or `None` if it is no longer a real
-/// directory (deleted, or replaced by a file or a symbolic link).
-fn list(
-    root: &OwnedFd,
-    dir: &[u8],
-    paths: &HashSet<&[u8]>,
-    dirs: &HashSet<&[u8]>,
-) -> Option<Vec<(Vec<u8>, bool)>> {
-    let fd = open_dir(root, dir).ok()?;
-    let mut out = Vec::new();
-    for entry in Dir::read_from(&fd).ok()? {
-        let entry = entry.ok()?;
-        let name = entry.file_name().to_bytes();
-        if matches!(name, b"." | b".." | b".git") {
-            continue; // git never lists a `.git`
-        }
-        let mut rel = Vec::with_capacity(dir.len() + 1 + name.len());
-        if !dir.is_empty() {
-            rel.extend_from_slice(dir);
-            rel.push(b'/');
-        }
-        rel.extend_from_slice(name);
-        if paths.contains(rel.as_slice()) || dirs.contains(rel.as_slice()) {
-            continue;
-        }
-        let file_type = match entry.file_type() {
-            FileType::Unknown => {
-                match rustix::fs::statat(&fd, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) => FileType::from_raw_mode(st.st_mode as _),
-                    Err(_) => continue, // gone since it was listed
-                }
-            }
-            file_type => file_type,
-        };
-        // git lists only files, links and directories: an untracked fifo or socket is not shown.
-        let is_dir = match file_type {
-            FileType::Directory => true,
-            FileType::RegularFile | FileType::Symlink => false,
-            _ => continue,
-        };
-        out.push((rel, is_dir));
-    }
-    Some(out)
-}
-
-fn verdict(
+/// An entry's verdict from its stat data alone, or [`Verdict::Hash`] when its content must
+/// decide. `dir` is an open handle on its directory, `name` its last component.
+fn stat_verdict(
     workdir: &Path,
-    dir: &OwnedFd,
+    dir: BorrowedFd<'_>,
     name: &[u8],
     entry: &Entry,
     settings: &Settings,
@@ -374,6 +438,12 @@ fn verdict(
     if !stat_clean && entry.size != 0 && entry.size != st.size as u32 {
         return Verdict::Changed(Change::Modified);
     }
+    Verdict::Hash(st)
+}
+
+/// An entry's verdict from its content (its stat data `st` did not settle it).
+fn content_verdict(workdir: &Path, entry: &Entry, st: &StatData, settings: &Settings) -> Verdict {
+    let index_type = entry.mode & 0o170000;
     let full = full_path(workdir, &entry.path);
     let actual = if index_type == 0o120000 {
         let target = if st.mode & 0o170000 == 0o120000 {
@@ -386,18 +456,18 @@ fn verdict(
             Err(_) => return Verdict::Scope,
         }
     } else if settings.content == ContentRule::Libgit2 {
-        return Verdict::ContentScope(st);
+        return Verdict::ContentScope(st.clone());
     } else {
         match std::fs::read(&full) {
             Ok(content) if settings.content.hashes_as_is(&content) => {
                 Oid::hash_object(ObjectType::Blob, &content)
             }
-            Ok(_) => return Verdict::ContentScope(st),
+            Ok(_) => return Verdict::ContentScope(st.clone()),
             Err(_) => return Verdict::Scope,
         }
     };
     match actual {
-        Ok(oid) if oid.as_bytes() == entry.oid => Verdict::CleanWithStat(st),
+        Ok(oid) if oid.as_bytes() == entry.oid => Verdict::CleanWithStat(st.clone()),
         Ok(_) => Verdict::Changed(Change::Modified),
         Err(_) => Verdict::Scope,
     }
