@@ -262,7 +262,9 @@ pub(crate) fn unstaged_side(
     opts.include_untracked(true)
         .recurse_untracked_dirs(false)
         .include_typechange(true)
-        .ignore_submodules(false);
+        // Submodules are decided below by git's rules (libgit2 reads `.gitmodules` otherwise,
+        // and fails on an unmerged one).
+        .ignore_submodules(true);
     if let Some(paths) = paths {
         opts.disable_pathspec_match(true);
         for path in paths {
@@ -302,13 +304,33 @@ pub(crate) fn unstaged_side(
         }
         side.unstaged.insert(path.to_vec(), change);
     }
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
+    let in_scope = |path: &[u8]| {
+        paths.is_none_or(|scopes| scopes.iter().any(|s| super::scope::is_under(path, s)))
+    };
+    let mut rules = None;
+    for entry in index.iter() {
+        if entry.mode & 0o170000 != 0o160000
+            || (entry.flags >> 12) & 3 != 0
+            || !in_scope(&entry.path)
+        {
+            continue;
+        }
+        if entry.flags_extended & ENTRY_SKIP_WORKTREE != 0 {
+            continue;
+        }
+        let rules = rules.get_or_insert_with(|| super::submodule::Rules::of(repo, index));
+        side.unstaged.remove(&entry.path);
+        if let Some(change) =
+            super::submodule::worktree_change(workdir, &entry.path, entry.id, rules)
+        {
+            side.unstaged.insert(entry.path, change);
+        }
+    }
     // An intent-to-add entry is shown as added while its file exists, whatever the file
     // holds; libgit2 compares it with the empty blob instead.
-    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
     for path in intent_to_add {
-        let in_scope =
-            paths.is_none_or(|scopes| scopes.iter().any(|s| super::scope::is_under(path, s)));
-        if !in_scope {
+        if !in_scope(path) {
             continue;
         }
         let exists = workdir

@@ -21,6 +21,7 @@ mod quote;
 mod refresh;
 mod renames;
 mod scope;
+mod submodule;
 mod untracked;
 mod worktree_renames;
 

@@ -159,3 +159,89 @@ fn a_tracked_file_replaced_by_a_repository() {
         );
     }
 }
+
+/// A repository with a submodule named `nm` at path `sm` (name ≠ path), committed.
+fn with_submodule() -> (TestRepo, TestRepo) {
+    let source = TestRepo::new();
+    source.write("s", "s\n");
+    source.git_ok(&["add", "s"]);
+    source.git_ok(&["commit", "-qm", "s"]);
+    let repo = three_files();
+    let url = source.path().to_str().expect("utf-8");
+    let add = ["-c", "protocol.file.allow=always", "submodule", "add", "-q"];
+    repo.git_ok(&[&add[..], &["--name", "nm", url, "sm"]].concat());
+    repo.git_ok(&["commit", "-qm", "sm"]);
+    (repo, source)
+}
+
+/// Which `ignore` applies to a submodule: `submodule.<name>.ignore` (by name, found through
+/// the path in `.gitmodules`) from `.git/config`, then from `.gitmodules`, over
+/// `diff.ignoreSubmodules`.
+#[test]
+fn submodule_ignore_rules_and_their_precedence() {
+    let (repo, _source) = with_submodule();
+    let sm = repo.path().join("sm");
+    std::fs::write(sm.join("s"), "dirty\n").expect("write");
+    check_at("dirty submodule", repo.path());
+    let steps: [(&str, &[&str]); 5] = [
+        (
+            "name's ignore=dirty in .git/config",
+            &["config", "submodule.nm.ignore", "dirty"],
+        ),
+        (
+            "it wins over diff.ignoreSubmodules=none",
+            &["config", "diff.ignoreSubmodules", "none"],
+        ),
+        (
+            "no ignore for the name",
+            &["config", "--unset", "submodule.nm.ignore"],
+        ),
+        (
+            "diff.ignoreSubmodules=all",
+            &["config", "diff.ignoreSubmodules", "all"],
+        ),
+        (
+            "ignore=untracked in .gitmodules wins over diff.ignoreSubmodules",
+            &[
+                "config",
+                "-f",
+                ".gitmodules",
+                "submodule.nm.ignore",
+                "untracked",
+            ],
+        ),
+    ];
+    for (what, args) in steps {
+        repo.git_ok(args);
+        check_at(what, repo.path());
+    }
+    flowforge_testkit::git::ok(&sm, &["checkout", "-q", "--", "s"]);
+    std::fs::write(sm.join("untracked"), "u\n").expect("write");
+    check_at("only untracked content under ignore=untracked", repo.path());
+    repo.git_ok(&[
+        "config",
+        "-f",
+        ".gitmodules",
+        "submodule.nm.ignore",
+        "dirty",
+    ]);
+    flowforge_testkit::git::ok(&sm, &["commit", "-q", "--allow-empty", "-m", "moved"]);
+    check_at("a new commit under ignore=dirty", repo.path());
+}
+
+/// An unmerged `.gitmodules` (git does not read it) beside a submodule: `UU .gitmodules`.
+#[test]
+fn an_unmerged_gitmodules() {
+    let (repo, _source) = with_submodule();
+    repo.git_ok(&["checkout", "-qb", "other"]);
+    repo.git_ok(&["config", "-f", ".gitmodules", "submodule.nm.branch", "x"]);
+    repo.git_ok(&["commit", "-qam", "x"]);
+    repo.git_ok(&["checkout", "-q", "main"]);
+    repo.git_ok(&["config", "-f", ".gitmodules", "submodule.nm.branch", "y"]);
+    repo.git_ok(&["commit", "-qam", "y"]);
+    assert!(
+        !repo.git(&["merge", "-q", "other"]).status.success(),
+        "a conflict"
+    );
+    check_at("unmerged .gitmodules", repo.path());
+}
