@@ -65,9 +65,12 @@ impl CliError {
         if self.silent {
             return self.exit as u8;
         }
-        errln!(out, "flowforge: error: {}", self.error);
-        for cause in self.error.chain().skip(1) {
-            errln!(out, "  caused by: {cause}");
+        let mut chain = self.error.chain();
+        if let Some(top) = chain.next() {
+            errln!(out, "flowforge: error: {}{}", self.error, hint(top));
+        }
+        for cause in chain {
+            errln!(out, "  caused by: {cause}{}", hint(cause));
         }
         self.exit as u8
     }
@@ -78,11 +81,12 @@ impl CliError {
 pub(crate) fn warn_committed(out: &mut Output, error: &flowforge_session::Error) {
     errln!(
         out,
-        "flowforge: warning: done, but a follow-up step failed (the next write repairs it): {error}"
+        "flowforge: warning: done, but a follow-up step failed (the next write repairs it): {error}{}",
+        session_hint(error)
     );
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        errln!(out, "  caused by: {cause}");
+        errln!(out, "  caused by: {cause}{}", hint(cause));
         source = cause.source();
     }
 }
@@ -99,14 +103,42 @@ impl From<flowforge_core::Error> for CliError {
     }
 }
 
+/// What a person can do about a library error, appended to its message: the libraries state
+/// facts, the CLI knows its own commands and flags.
+fn hint(error: &(dyn std::error::Error + 'static)) -> String {
+    if let Some(e) = error.downcast_ref::<flowforge_session::Error>() {
+        return session_hint(e);
+    }
+    if let Some(flowforge_remote::Error::Session(e)) =
+        error.downcast_ref::<flowforge_remote::Error>()
+    {
+        return session_hint(e);
+    }
+    String::new()
+}
+
+fn session_hint(error: &flowforge_session::Error) -> String {
+    use flowforge_session::Error as E;
+    match error {
+        E::NotInitialised { developer } => format!(" (run `flowforge dev init {developer}`)"),
+        E::SessionActive { .. } => " (pass --replace to end it)".to_owned(),
+        _ => String::new(),
+    }
+}
+
+/// The exit code of a flowforge-session error: conflicts 3, input refused before anything was
+/// written 2, anything else 1.
 impl From<flowforge_session::Error> for CliError {
     fn from(e: flowforge_session::Error) -> Self {
-        if e.is_conflict() {
-            CliError::conflict(e)
-        } else if e.is_invalid_input() {
-            CliError::usage(e)
-        } else {
-            CliError::failure(e)
+        use flowforge_session::Error as E;
+        match e {
+            _ if e.is_conflict() => CliError::conflict(e),
+            E::Core(_)
+            | E::InvalidKey { .. }
+            | E::InvalidSessionId { .. }
+            | E::TooManyMinutes { .. }
+            | E::NotInitialised { .. } => CliError::usage(e),
+            _ => CliError::failure(e),
         }
     }
 }

@@ -114,7 +114,7 @@ pub enum Error {
         limit: u64,
     },
     /// The developer's namespace was never initialised.
-    #[error("developer {developer} has no namespace (run `flowforge dev init {developer}`)")]
+    #[error("developer {developer} has no namespace")]
     NotInitialised {
         /// The developer.
         developer: DeveloperId,
@@ -134,7 +134,7 @@ pub enum Error {
         task: TaskId,
     },
     /// The developer already has an active session.
-    #[error("{developer} already has an active session {session_id}{} (pass --replace to end it)",
+    #[error("{developer} already has an active session {session_id}{}",
         task.as_ref().map(|t| format!(" on task {t}")).unwrap_or_default())]
     SessionActive {
         /// The developer.
@@ -189,8 +189,9 @@ impl Error {
         }
     }
 
-    /// Whether the error is a conflict with another writer or developer (a held claim, an
-    /// active session, a lost race): the CLI exits 3 for these.
+    /// Whether the error is a conflict with another writer or developer: a held claim, an
+    /// active session, or a lost compare-and-swap race. Trying again later may succeed.
+    #[must_use]
     pub fn is_conflict(&self) -> bool {
         matches!(
             self,
@@ -198,18 +199,6 @@ impl Error {
                 | Error::Contended { .. }
                 | Error::ClaimHeld { .. }
                 | Error::SessionActive { .. }
-        )
-    }
-
-    /// Whether the error is invalid input refused before anything was written: the CLI exits 2.
-    pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
-            Error::Core(_)
-                | Error::InvalidKey { .. }
-                | Error::InvalidSessionId { .. }
-                | Error::TooManyMinutes { .. }
-                | Error::NotInitialised { .. }
         )
     }
 }

@@ -143,7 +143,12 @@ fn a_session_lifecycle_through_the_cli() {
     assert!(out.status.success(), "{out:?}");
     let out = run(dir, Some("alice"), &["session", "start", "T-3"]);
     assert_eq!(out.status.code(), Some(3), "one active session: {out:?}");
-    assert!(stderr(&out).contains("--replace"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).starts_with("flowforge: error: alice already has an active session ")
+            && stderr(&out).ends_with(" on task T-2 (pass --replace to end it)\n"),
+        "{}",
+        stderr(&out)
+    );
     let out = run(
         dir,
         Some("alice"),
@@ -220,7 +225,7 @@ fn bad_input_exits_2_and_writes_nothing() {
         (
             Some("carol"),
             &["session", "start", "T"],
-            "has no namespace",
+            "flowforge: error: developer carol has no namespace (run `flowforge dev init carol`)\n",
         ),
         (
             None,
