@@ -77,7 +77,7 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
     }
 
     let tree = match repo.head() {
-        Ok(head) => Some(head.peel_to_tree()?),
+        Ok(head) => Some(commit_tree(repo, head.peel_to_commit()?.id())?),
         Err(e)
             if matches!(
                 e.code(),
@@ -204,6 +204,35 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
         conflicts,
         intent_to_add: special.intent_to_add,
     })
+}
+
+/// The object git reads for `id`: its replacement when `refs/replace/<id>` exists (`git
+/// replace`), unless `GIT_NO_REPLACE_OBJECTS` is set or `core.useReplaceRefs` is false.
+pub(crate) fn replaced(repo: &Repository, id: Oid) -> Oid {
+    let honoured = std::env::var_os("GIT_NO_REPLACE_OBJECTS").is_none()
+        && repo
+            .config()
+            .and_then(|c| c.get_bool("core.usereplacerefs"))
+            .unwrap_or(true);
+    if !honoured {
+        return id;
+    }
+    let base = std::env::var("GIT_REPLACE_REF_BASE").unwrap_or_else(|_| "refs/replace/".into());
+    let mut current = id;
+    // git follows a chain of replacements (up to five deep).
+    for _ in 0..5 {
+        match repo.refname_to_id(&format!("{base}{current}")) {
+            Ok(next) if next != current => current = next,
+            _ => break,
+        }
+    }
+    current
+}
+
+/// The tree git compares the index with for `commit`, replacements honoured.
+pub(crate) fn commit_tree(repo: &Repository, commit: Oid) -> Result<git2::Tree<'_>, git2::Error> {
+    let commit = repo.find_commit(replaced(repo, commit))?;
+    repo.find_tree(replaced(repo, commit.tree_id()))
 }
 
 /// The id and mode of `path` in `tree`, if it is there.

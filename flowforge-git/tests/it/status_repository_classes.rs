@@ -245,3 +245,13 @@ fn an_unmerged_gitmodules() {
     );
     check_at("unmerged .gitmodules", repo.path());
 }
+
+/// `git replace`: HEAD's commit replaced by its parent, so the index holds a staged change.
+#[test]
+fn replaced_objects_are_honoured() {
+    let repo = three_files();
+    repo.write("top", "two\n");
+    repo.git_ok(&["commit", "-qam", "two"]);
+    repo.git_ok(&["replace", "HEAD", "HEAD~1"]);
+    check_at("HEAD replaced by its parent", repo.path());
+}

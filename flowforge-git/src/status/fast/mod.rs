@@ -283,9 +283,9 @@ fn staged(
 ) -> Result<StagedSide> {
     let head_tree = match head.commit {
         Some(commit) => Some(
-            git.find_commit(commit)
+            compute::commit_tree(git, commit)
                 .map_err(repo.git_error("read HEAD"))?
-                .tree_id(),
+                .id(),
         ),
         None => None,
     };
