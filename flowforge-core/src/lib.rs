@@ -22,6 +22,7 @@ mod id;
 pub mod layout;
 pub mod metrics;
 pub mod model;
+pub mod parallel;
 pub mod score;
 
 pub use error::{Error, IdRule};

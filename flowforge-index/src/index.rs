@@ -439,14 +439,5 @@ fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Ve
     if items.len() < PARALLEL_MIN || threads < 2 {
         return items.iter().map(f).collect();
     }
-    let f = &f;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (items.chunks(items.len().div_ceil(threads)))
-            .map(|chunk| scope.spawn(move || chunk.iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("stamping and loading never panic"))
-            .collect()
-    })
+    flowforge_core::parallel::map_chunks(items, threads, |chunk| chunk.iter().map(&f).collect())
 }

@@ -16,6 +16,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use flowforge_core::parallel::map_chunks;
 use git2::{ObjectType, Oid};
 use rustix::{
     fd::{BorrowedFd, OwnedFd},
@@ -157,7 +158,7 @@ pub(crate) fn compare(
 
     // One pass per directory, on all cores: it must still be a real directory; its untracked
     // names are listed and its entries' stat data compared through one open handle.
-    let results = parallel(&dirs, threads, |part| {
+    let results = map_chunks(&dirs, threads, |part| {
         part.iter()
             .map(|dir| visit(&root, workdir, dir, entries, settings))
             .collect()
@@ -200,7 +201,7 @@ pub(crate) fn compare(
         ..*settings
     };
     // The entries whose stat data did not settle it: their content, on all cores.
-    let hashed = parallel(&to_hash, threads, |part| {
+    let hashed = map_chunks(&to_hash, threads, |part| {
         part.iter()
             .map(|(position, stat)| content_verdict(workdir, &entries[*position], stat, settings))
             .collect()
@@ -353,28 +354,6 @@ fn open_dir(root: &OwnedFd, dir: &[u8]) -> rustix::io::Result<OwnedFd> {
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )
-}
-
-/// Runs `f` over `items` split in `threads` chunks, keeping the order.
-fn parallel<T: Sync, R: Send>(
-    items: &[T],
-    threads: usize,
-    f: impl Fn(&[T]) -> Vec<R> + Sync,
-) -> Vec<R> {
-    if threads <= 1 {
-        return f(items);
-    }
-    let chunk = items.len().div_ceil(threads).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| f(part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
 }
 
 fn full_path(workdir: &Path, rel: &[u8]) -> PathBuf {
