@@ -1,7 +1,12 @@
 //! The fixture against the real git CLI.
 
 use flowforge_testkit::git::run as git;
-use std::{collections::BTreeMap, fs, path::Path, time::SystemTime};
+use std::{
+    collections::BTreeMap,
+    fs,
+    path::Path,
+    time::{Duration, SystemTime},
+};
 
 use flowforge_bench::fixture::{Calibrate, Fixture, FixtureOptions, Source};
 
@@ -188,6 +193,8 @@ fn calibration_grows_the_repository_up_to_its_cap() {
     let fixture = calibrated(Calibrate {
         start_files: 20,
         max_files: 300,
+        // A loaded machine must not end the run by the clock: the steps are what is tested.
+        budget: Duration::from_secs(3_600),
         ..Calibrate::aiming_at(600_000.0)
     });
     let c = fixture.calibration().unwrap().clone();
@@ -207,6 +214,7 @@ fn calibration_shrinks_the_repository_and_removes_emptied_directories() {
     let fixture = calibrated(Calibrate {
         start_files: 2_100,
         max_steps: 3,
+        budget: Duration::from_secs(3_600),
         ..Calibrate::aiming_at(0.1)
     });
     let c = fixture.calibration().unwrap().clone();
