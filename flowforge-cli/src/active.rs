@@ -1,13 +1,13 @@
 //! `flowforge active [--json]`: the developers with an active session.
 
 use clap::Args;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
-    team::{RemoteArgs, open_index, open_remote_view, problems_json, warn_problems},
+    team::{RemoteArgs, RemoteView, open_index, open_remote_view, problems_json, warn_problems},
     warm::Engine,
 };
 
@@ -45,20 +45,20 @@ pub(crate) fn run(
         problems.extend(view.index.problems());
     }
     if args.json {
-        let active: Vec<_> = (active.iter())
-            .map(|(a, machine)| {
-                let mut v = json!({"developer": a.developer, "task": a.task, "branch": a.branch, "since": a.since});
-                if view.is_some() {
-                    v["machine"] = json!(machine);
-                }
-                v
-            })
-            .collect();
-        let mut json = json!({"active": active, "problems": problems_json(&problems)});
-        if let Some(view) = &view {
-            json["remote"] = view.json();
-        }
-        outln!(out, "{json:#}");
+        let json = ActiveJson {
+            active: (active.iter())
+                .map(|(a, machine)| ActiveEntry {
+                    developer: a.developer.clone(),
+                    task: a.task.clone(),
+                    branch: a.branch.clone(),
+                    since: a.since,
+                    machine: view.as_ref().map(|_| machine.clone()),
+                })
+                .collect(),
+            problems: problems_json(&problems),
+            remote: view.as_ref().map(RemoteView::json),
+        };
+        outln!(out, "{}", crate::json::to_string(&json)?);
         return Ok(());
     }
     if active.is_empty() {
@@ -82,4 +82,33 @@ pub(crate) fn run(
     }
     warn_problems(&problems, out);
     Ok(())
+}
+
+/// `active --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ActiveJson {
+    /// The developers with an active session.
+    active: Vec<ActiveEntry>,
+    /// Namespaces left out of the answer.
+    problems: Vec<crate::json::ProblemJson>,
+    /// With a remote in use: the pull merged in; absent without a remote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<crate::json::RemoteJson>,
+}
+
+/// One developer of [`ActiveJson::active`].
+#[derive(Debug, Serialize)]
+pub(crate) struct ActiveEntry {
+    /// The developer.
+    developer: flowforge_core::DeveloperId,
+    /// The session's task.
+    task: Option<flowforge_core::TaskId>,
+    /// The session's branch.
+    branch: Option<String>,
+    /// When the session started.
+    since: jiff::Timestamp,
+    /// With a remote in use: the machine of a session on another machine (`null` for this
+    /// one); absent without a remote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    machine: Option<Option<String>>,
 }

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use clap::Subcommand;
 use flowforge_core::TaskId;
 use flowforge_session::{ReleaseOptions, claim, list_claims, store::StoreOptions};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::{
     context::Context,
@@ -37,17 +37,17 @@ pub(crate) fn run(ctx: &Context, command: ClaimCommand, out: &mut Output) -> Cli
         ClaimCommand::List { json } => {
             let claims = list_claims(&ctx.layout)?;
             if json {
-                let claims: Vec<_> = claims
-                    .iter()
-                    .map(|c| {
-                        let mut value =
-                            serde_json::to_value(&c.assignment).unwrap_or_else(|_| json!({}));
-                        value["task"] = json!(c.task);
-                        value["version"] = json!(c.version.get());
-                        value
-                    })
-                    .collect();
-                outln!(out, "{:#}", json!({ "claims": claims }));
+                let json = ClaimsJson {
+                    claims: claims
+                        .iter()
+                        .map(|c| ClaimJson {
+                            task: &c.task,
+                            version: c.version.get(),
+                            assignment: &c.assignment,
+                        })
+                        .collect(),
+                };
+                outln!(out, "{}", crate::json::to_string(&json)?);
             } else if claims.is_empty() {
                 outln!(out, "no claimed tasks");
             } else {
@@ -92,4 +92,24 @@ pub(crate) fn run(ctx: &Context, command: ClaimCommand, out: &mut Output) -> Cli
         }
     }
     Ok(())
+}
+
+/// `claim list --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct ClaimsJson<'a> {
+    /// Every held claim, sorted by task.
+    claims: Vec<ClaimJson<'a>>,
+}
+
+/// One claim of [`ClaimsJson::claims`]: the task, its version and the assignment's fields
+/// (`assignee`, `status`, `claimed_at`, `session_id`, …).
+#[derive(Debug, Serialize)]
+pub(crate) struct ClaimJson<'a> {
+    /// The task.
+    task: &'a flowforge_core::TaskId,
+    /// The claim's version.
+    version: u64,
+    /// Who holds it, since when, and the other fields of the assignment.
+    #[serde(flatten)]
+    assignment: &'a flowforge_core::model::TaskAssignment,
 }

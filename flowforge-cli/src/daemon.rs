@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use flowforge_daemon::{Client, ClientOptions, Error, Location, Server, ServerOptions, Shutdown};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::{
     context::Context,
@@ -137,8 +137,12 @@ pub(crate) fn run(ctx: &Context, command: DaemonCommand, out: &mut Output) -> Cl
             let status = Client::connect(&location, &client_options()).and_then(Client::status);
             match (status, json) {
                 (Ok(status), true) => {
-                    let value = json!({"running": true, "reason": null, "daemon": status});
-                    outln!(out, "{value:#}");
+                    let value = DaemonStatusJson {
+                        running: true,
+                        reason: None,
+                        daemon: Some(&status),
+                    };
+                    outln!(out, "{}", crate::json::to_string(&value)?);
                 }
                 (Ok(status), false) => {
                     outln!(out, "daemon {} (version {})", status.pid, status.version);
@@ -185,8 +189,12 @@ pub(crate) fn run(ctx: &Context, command: DaemonCommand, out: &mut Output) -> Cl
                 (Err(e), json) => {
                     let reason = explain(&e, &location);
                     if json {
-                        let value = json!({"running": false, "reason": reason, "daemon": null});
-                        outln!(out, "{value:#}");
+                        let value = DaemonStatusJson {
+                            running: false,
+                            reason: Some(reason),
+                            daemon: None,
+                        };
+                        outln!(out, "{}", crate::json::to_string(&value)?);
                     } else {
                         outln!(out, "no daemon: {reason}");
                     }
@@ -230,4 +238,16 @@ fn explain(e: &Error, location: &Location) -> String {
 fn start(ctx: &Context, location: &Location, idle: Duration) -> CliResult<u32> {
     route::start_and_wait(ctx, location, Duration::from_secs(30), Some(idle))
         .map_err(|why| CliError::failure(anyhow!("cannot start the daemon: {why}")))
+}
+
+/// `daemon status --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct DaemonStatusJson<'a> {
+    /// Whether a daemon answered.
+    running: bool,
+    /// Why none did; `null` when one did.
+    reason: Option<String>,
+    /// The daemon's own status (pid, version, socket, uptime, requests, memory, and per work
+    /// tree what it watches); `null` when none answered.
+    daemon: Option<&'a flowforge_daemon::ServerStatus>,
 }

@@ -5,7 +5,7 @@ use std::ffi::OsString;
 use clap::Subcommand;
 use flowforge_core::{DeveloperId, model::DeveloperInfo};
 use flowforge_session::namespace;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::{
     context::Context,
@@ -95,21 +95,23 @@ pub(crate) fn run(ctx: &Context, command: DevCommand, out: &mut Output) -> CliRe
         DevCommand::List { json } => {
             let members = namespace::members(&ctx.layout)?;
             if json {
-                let developers: Vec<_> = members
-                    .iter()
-                    .map(|m| {
-                        let info = m.info.clone().unwrap_or_default();
-                        json!({
-                            "id": m.id,
-                            "name": info.name,
-                            "email": info.email,
-                            "role": info.role,
-                            "registered": m.info.is_some(),
-                            "namespace": m.has_namespace,
+                let json = DevListJson {
+                    developers: members
+                        .iter()
+                        .map(|m| {
+                            let info = m.info.clone().unwrap_or_default();
+                            DevListEntry {
+                                id: m.id.clone(),
+                                name: info.name,
+                                email: info.email,
+                                role: info.role,
+                                registered: m.info.is_some(),
+                                namespace: m.has_namespace,
+                            }
                         })
-                    })
-                    .collect();
-                outln!(out, "{:#}", json!({ "developers": developers }));
+                        .collect(),
+                };
+                outln!(out, "{}", crate::json::to_string(&json)?);
             } else if members.is_empty() {
                 outln!(out, "no developers (run `flowforge dev init <id>`)");
             } else {
@@ -137,4 +139,28 @@ pub(crate) fn run(ctx: &Context, command: DevCommand, out: &mut Output) -> CliRe
             Ok(())
         }
     }
+}
+
+/// `dev list --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct DevListJson {
+    /// The team's developers, sorted by id.
+    developers: Vec<DevListEntry>,
+}
+
+/// One developer of [`DevListJson::developers`].
+#[derive(Debug, Serialize)]
+pub(crate) struct DevListEntry {
+    /// The developer id.
+    id: DeveloperId,
+    /// Display name.
+    name: Option<String>,
+    /// E-mail address.
+    email: Option<String>,
+    /// Role.
+    role: Option<String>,
+    /// Whether `team/config.json` registers the developer.
+    registered: bool,
+    /// Whether `dev-<id>/` exists.
+    namespace: bool,
 }

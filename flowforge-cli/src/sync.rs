@@ -11,7 +11,7 @@ use flowforge_git::{
     sync::{DeveloperSync, DirtySummary},
 };
 use flowforge_session::{claim, namespace};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::{
     context::Context,
@@ -88,7 +88,7 @@ pub(crate) fn run(
     ctx.ages.git("git status", report.status.fresh);
     ctx.ages.git("refs", report.refs.fresh);
     if args.json {
-        outln!(out, "{:#}", to_json(&report));
+        outln!(out, "{}", crate::json::to_string(&to_json(&report))?);
     } else if report.developers.is_empty() {
         outln!(out, "no developers (run `flowforge dev init <id>`)");
     } else {
@@ -153,57 +153,172 @@ fn short(hex: &str) -> String {
     hex.chars().take(7).collect()
 }
 
-fn to_json(report: &SyncReport) -> Value {
-    let developers: Vec<Value> = report.developers.iter().map(developer_json).collect();
-    json!({
-        "base": report.refs.value.base.as_ref().map(|b| json!({
-            "name": b.name,
-            "commit": b.tip.to_string(),
-        })),
-        "developers": developers,
-        "elapsed_ms": report.elapsed.as_secs_f64() * 1000.0,
+/// `sync --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct SyncJson {
+    /// The base branch and its commit; `null` when it does not exist.
+    base: Option<CommitJson>,
+    /// Every developer's view.
+    developers: Vec<DeveloperJson>,
+    /// How long the sync took, in milliseconds.
+    elapsed_ms: f64,
+}
+
+/// A branch name and its commit.
+#[derive(Debug, Serialize)]
+pub(crate) struct CommitJson {
+    /// The branch.
+    name: String,
+    /// Its commit (hex).
+    commit: String,
+}
+
+/// One developer of [`SyncJson::developers`].
+#[derive(Debug, Serialize)]
+pub(crate) struct DeveloperJson {
+    /// The developer.
+    id: DeveloperId,
+    /// `HEAD` of the shared work tree.
+    head: HeadJson,
+    /// The dirty summary of the shared work tree.
+    dirty: DirtyJson,
+    /// The developer's branches.
+    branches: Vec<BranchJson>,
+}
+
+/// [`DeveloperJson::head`].
+#[derive(Debug, Serialize)]
+pub(crate) struct HeadJson {
+    /// The branch `HEAD` names; `null` when detached.
+    branch: Option<String>,
+    /// Its commit; `null` on an unborn branch.
+    commit: Option<String>,
+    /// Whether `HEAD` is detached.
+    detached: bool,
+    /// Its upstream; `null` when none is configured.
+    upstream: Option<HeadUpstreamJson>,
+}
+
+/// [`HeadJson::upstream`].
+#[derive(Debug, Serialize)]
+pub(crate) struct HeadUpstreamJson {
+    /// The upstream's name.
+    name: String,
+    /// Whether it is configured but gone.
+    gone: bool,
+    /// Commits ahead of it.
+    ahead: usize,
+    /// Commits behind it.
+    behind: usize,
+}
+
+/// [`DeveloperJson::dirty`].
+#[derive(Debug, Serialize)]
+pub(crate) struct DirtyJson {
+    /// Whether nothing is changed.
+    clean: bool,
+    /// Staged changes.
+    staged: usize,
+    /// Unstaged changes.
+    unstaged: usize,
+    /// Conflicted paths.
+    conflicted: usize,
+    /// Untracked paths.
+    untracked: usize,
+}
+
+/// One branch of [`DeveloperJson::branches`].
+#[derive(Debug, Serialize)]
+pub(crate) struct BranchJson {
+    /// The branch.
+    name: String,
+    /// Its commit.
+    commit: String,
+    /// The task its name carries.
+    task: Option<TaskId>,
+    /// Ahead/behind against the base branch; `null` without a base.
+    base: Option<CountsJson>,
+    /// Its upstream; `null` when none.
+    upstream: Option<BranchUpstreamJson>,
+}
+
+/// [`BranchJson::upstream`].
+#[derive(Debug, Serialize)]
+pub(crate) struct BranchUpstreamJson {
+    /// The upstream's name.
+    name: String,
+    /// Its commit; `null` when gone.
+    commit: Option<String>,
+    /// Whether it is configured but gone.
+    gone: bool,
+    /// Ahead/behind against it; `null` when gone.
+    ahead_behind: Option<CountsJson>,
+}
+
+/// Commits on one side and not the other.
+#[derive(Debug, Serialize)]
+pub(crate) struct CountsJson {
+    /// Commits of the branch not in the other.
+    ahead: usize,
+    /// Commits of the other not in the branch.
+    behind: usize,
+}
+
+fn counts(c: Option<AheadBehind>) -> Option<CountsJson> {
+    c.map(|c| CountsJson {
+        ahead: c.ahead,
+        behind: c.behind,
     })
 }
 
-fn developer_json(dev: &DeveloperSync) -> Value {
+fn to_json(report: &SyncReport) -> SyncJson {
+    SyncJson {
+        base: report.refs.value.base.as_ref().map(|b| CommitJson {
+            name: b.name.clone(),
+            commit: b.tip.to_string(),
+        }),
+        developers: report.developers.iter().map(developer_json).collect(),
+        elapsed_ms: report.elapsed.as_secs_f64() * 1000.0,
+    }
+}
+
+fn developer_json(dev: &DeveloperSync) -> DeveloperJson {
     let head = &dev.head;
-    let upstream = head.upstream.as_ref().map(
-        |up| json!({"name": up.name, "gone": up.gone, "ahead": up.ahead, "behind": up.behind}),
-    );
-    let counts = |c: Option<AheadBehind>| c.map(|c| json!({"ahead": c.ahead, "behind": c.behind}));
-    let branches: Vec<Value> = dev
-        .branches
-        .iter()
-        .map(|b| {
-            json!({
-                "name": b.name,
-                "commit": b.tip.to_string(),
-                "task": b.task,
-                "base": counts(b.vs_base),
-                "upstream": b.upstream.as_ref().map(|up| json!({
-                    "name": up.name,
-                    "commit": up.tip.map(|t| t.to_string()),
-                    "gone": up.tip.is_none(),
-                    "ahead_behind": counts(up.ahead_behind),
-                })),
+    DeveloperJson {
+        id: dev.developer.clone(),
+        head: HeadJson {
+            branch: head.branch.clone(),
+            commit: head.commit.map(|c| c.to_string()),
+            detached: head.is_detached(),
+            upstream: head.upstream.as_ref().map(|up| HeadUpstreamJson {
+                name: up.name.clone(),
+                gone: up.gone,
+                ahead: up.ahead,
+                behind: up.behind,
+            }),
+        },
+        dirty: DirtyJson {
+            clean: dev.dirty.is_clean(),
+            staged: dev.dirty.staged,
+            unstaged: dev.dirty.unstaged,
+            conflicted: dev.dirty.conflicted,
+            untracked: dev.dirty.untracked,
+        },
+        branches: dev
+            .branches
+            .iter()
+            .map(|b| BranchJson {
+                name: b.name.clone(),
+                commit: b.tip.to_string(),
+                task: b.task.clone(),
+                base: counts(b.vs_base),
+                upstream: b.upstream.as_ref().map(|up| BranchUpstreamJson {
+                    name: up.name.clone(),
+                    commit: up.tip.map(|t| t.to_string()),
+                    gone: up.tip.is_none(),
+                    ahead_behind: counts(up.ahead_behind),
+                }),
             })
-        })
-        .collect();
-    json!({
-        "id": dev.developer,
-        "head": {
-            "branch": head.branch,
-            "commit": head.commit.map(|c| c.to_string()),
-            "detached": head.is_detached(),
-            "upstream": upstream,
-        },
-        "dirty": {
-            "clean": dev.dirty.is_clean(),
-            "staged": dev.dirty.staged,
-            "unstaged": dev.dirty.unstaged,
-            "conflicted": dev.dirty.conflicted,
-            "untracked": dev.dirty.untracked,
-        },
-        "branches": branches,
-    })
+            .collect(),
+    }
 }

@@ -3,13 +3,16 @@
 
 use clap::Args;
 use flowforge_index::Pattern;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
-    team::{RemoteArgs, merge_rows, open_index, open_remote_view, problems_json, warn_problems},
+    team::{
+        RemoteArgs, RemoteView, merge_rows, open_index, open_remote_view, problems_json,
+        warn_problems,
+    },
     warm::Engine,
 };
 
@@ -54,17 +57,12 @@ pub(crate) fn run(
         problems.extend(view.index.problems());
     }
     if args.json {
-        let mut json = json!({
-            "pattern": matches.pattern,
-            "tasks": matches.tasks,
-            "developers": matches.developers,
-            "parallel": matches.parallel,
-            "problems": problems_json(&problems),
-        });
-        if let Some(view) = &view {
-            json["remote"] = view.json();
-        }
-        outln!(out, "{json:#}");
+        let json = TasksJson {
+            matches: &matches,
+            problems: problems_json(&problems),
+            remote: view.as_ref().map(RemoteView::json),
+        };
+        outln!(out, "{}", crate::json::to_string(&json)?);
         return Ok(());
     }
     if matches.tasks.is_empty() {
@@ -94,4 +92,18 @@ pub(crate) fn run(
     }
     warn_problems(&problems, out);
     Ok(())
+}
+
+/// `tasks --json`: the matches (`pattern`, `tasks`, `developers`, `parallel`) and what was
+/// left out.
+#[derive(Debug, Serialize)]
+pub(crate) struct TasksJson<'a> {
+    /// The tasks matching the pattern, their holders, and whether the work runs in parallel.
+    #[serde(flatten)]
+    matches: &'a flowforge_index::TaskMatches,
+    /// Namespaces left out of the answer.
+    problems: Vec<crate::json::ProblemJson>,
+    /// With a remote in use: the pull merged in; absent without a remote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<crate::json::RemoteJson>,
 }

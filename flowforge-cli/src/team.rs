@@ -6,7 +6,6 @@ use std::ops::Deref;
 use anyhow::anyhow;
 use flowforge_index::{Index, Problem, StartedFrom};
 use parking_lot::{MappedMutexGuard, MutexGuard};
-use serde_json::{Value, json};
 
 use crate::{
     context::Context,
@@ -70,12 +69,8 @@ pub(crate) fn open_cold(ctx: &Context, out: &mut Output) -> CliResult<Index> {
 }
 
 /// The `problems` array of the JSON outputs.
-pub(crate) fn problems_json(problems: &[Problem]) -> Value {
-    Value::Array(
-        (problems.iter())
-            .map(|p| json!({"path": p.path, "developer": p.developer, "message": p.message}))
-            .collect(),
-    )
+pub(crate) fn problems_json(problems: &[Problem]) -> Vec<crate::json::ProblemJson> {
+    crate::json::problems(problems)
 }
 
 /// Text outputs list what was left out on stderr, one line each.
@@ -125,12 +120,12 @@ impl RemoteView {
     }
 
     /// The `remote` member of the JSON outputs.
-    pub(crate) fn json(&self) -> Value {
-        json!({
-            "remote": self.name,
-            "pulled_at": self.pulled.pulled_at,
-            "age_seconds": self.age_seconds(),
-        })
+    pub(crate) fn json(&self) -> crate::json::RemoteJson {
+        crate::json::RemoteJson {
+            remote: self.name.clone(),
+            pulled_at: self.pulled.pulled_at,
+            age_seconds: self.age_seconds(),
+        }
     }
 
     /// The last line of the text outputs.

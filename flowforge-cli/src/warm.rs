@@ -24,7 +24,8 @@ use flowforge_git::{GitView, ViewOptions, WatchMode};
 use flowforge_index::{Index, Watcher};
 use flowforge_session::{Claim, ClaimsVersion};
 use parking_lot::Mutex;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::{
     Cli,
@@ -255,38 +256,44 @@ impl WarmRepo {
         Ok(())
     }
 
-    fn status(&self) -> Value {
+    fn status(&self) -> WorkTreeStatus {
         let index = self.index.lock();
         let remote = self.remote.lock();
         let git = match &self.view {
             Ok(view) => {
                 let stats = view.stats();
-                json!({
-                    "watching": view.is_watching(),
-                    "warning": view.not_watching_because(),
-                    "status_computations": stats.misses,
-                    "status_hits": stats.hits,
-                    "memory_bytes_when_opened": self.git_rss_bytes,
-                })
+                GitStatusJson {
+                    watching: view.is_watching(),
+                    warning: view.not_watching_because(),
+                    status_computations: Some(stats.misses),
+                    status_hits: Some(stats.hits),
+                    memory_bytes_when_opened: Some(self.git_rss_bytes),
+                }
             }
-            Err(why) => json!({"watching": false, "warning": why}),
+            Err(why) => GitStatusJson {
+                watching: false,
+                warning: Some(why.clone()),
+                status_computations: None,
+                status_hits: None,
+                memory_bytes_when_opened: None,
+            },
         };
-        json!({
-            "work_tree": self.repo,
-            "namespace_root": self.layout.root(),
-            "git": git,
-            "index": {
-                "open": index.index.is_some(),
-                "developers": index.index.as_ref().map(Index::namespace_count),
-                "watching": index.watcher.is_some(),
-                "warning": index.warning,
-                "memory_bytes_when_opened": index.rss_bytes,
+        WorkTreeStatus {
+            work_tree: self.repo.clone(),
+            namespace_root: self.layout.root().to_owned(),
+            git,
+            index: IndexStatusJson {
+                open: index.index.is_some(),
+                developers: index.index.as_ref().map(Index::namespace_count),
+                watching: index.watcher.is_some(),
+                warning: index.warning.clone(),
+                memory_bytes_when_opened: index.rss_bytes,
             },
-            "remote_settings": {
-                "reads": remote.reads,
-                "hits": remote.hits,
+            remote_settings: RemoteSettingsJson {
+                reads: remote.reads,
+                hits: remote.hits,
             },
-        })
+        }
     }
 }
 
@@ -369,8 +376,11 @@ impl Handler for Daemon {
     }
 
     fn status(&self) -> Value {
-        let repos: Vec<Value> = self.repos.lock().values().map(|r| r.status()).collect();
-        json!({ "work_trees": repos })
+        let status = HandlerStatus {
+            work_trees: self.repos.lock().values().map(|r| r.status()).collect(),
+        };
+        // Only a path that is not UTF-8 fails: the status then says so instead.
+        serde_json::to_value(&status).unwrap_or_else(|e| Value::String(e.to_string()))
     }
 }
 
@@ -402,4 +412,70 @@ pub(crate) fn answer_env(
         bears_on_answer(&k).then(|| (k, v.to_string_lossy().into_owned()))
     })
     .collect()
+}
+
+/// The handler part of `daemon status --json` (`daemon.handler`): one entry per work tree
+/// the daemon keeps warm.
+#[derive(Debug, Serialize)]
+pub(crate) struct HandlerStatus {
+    /// The warm work trees.
+    work_trees: Vec<WorkTreeStatus>,
+}
+
+/// One warm work tree of [`HandlerStatus`].
+#[derive(Debug, Serialize)]
+pub(crate) struct WorkTreeStatus {
+    /// The work tree.
+    work_tree: PathBuf,
+    /// Its namespace root.
+    namespace_root: PathBuf,
+    /// The watched git view.
+    git: GitStatusJson,
+    /// The namespace index.
+    index: IndexStatusJson,
+    /// The copy of the work tree's remote settings.
+    remote_settings: RemoteSettingsJson,
+}
+
+/// [`WorkTreeStatus::remote_settings`].
+#[derive(Debug, Serialize)]
+pub(crate) struct RemoteSettingsJson {
+    /// Commands that asked for the settings.
+    reads: u64,
+    /// Of those, answered from the kept copy.
+    hits: u64,
+}
+
+/// [`WorkTreeStatus::git`].
+#[derive(Debug, Serialize)]
+pub(crate) struct GitStatusJson {
+    /// Whether the view is watched (answers without recomputing).
+    watching: bool,
+    /// Why it is not watched; `null` when it is.
+    warning: Option<String>,
+    /// Statuses computed; absent when there is no view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_computations: Option<u64>,
+    /// Statuses answered from the cache; absent when there is no view.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_hits: Option<u64>,
+    /// The resident memory the view took when opened, in bytes; absent when there is no view,
+    /// `null` when unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    memory_bytes_when_opened: Option<Option<u64>>,
+}
+
+/// [`WorkTreeStatus::index`].
+#[derive(Debug, Serialize)]
+pub(crate) struct IndexStatusJson {
+    /// Whether the index is open.
+    open: bool,
+    /// Namespaces indexed; `null` when not open.
+    developers: Option<usize>,
+    /// Whether a watcher keeps it fresh.
+    watching: bool,
+    /// Why it is not watched; `null` when it is.
+    warning: Option<String>,
+    /// The resident memory the index took when opened, in bytes; `null` when unknown.
+    memory_bytes_when_opened: Option<u64>,
 }

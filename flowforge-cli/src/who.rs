@@ -4,13 +4,16 @@ use std::ffi::OsString;
 
 use clap::Args;
 use flowforge_core::TaskId;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::{
     context::Context,
     error::CliResult,
     output::{Output, outln},
-    team::{RemoteArgs, merge_row, open_index, open_remote_view, problems_json, warn_problems},
+    team::{
+        RemoteArgs, RemoteView, merge_row, open_index, open_remote_view, problems_json,
+        warn_problems,
+    },
     warm::Engine,
 };
 
@@ -46,19 +49,17 @@ pub(crate) fn run(ctx: &Context, args: WhoArgs, engine: Engine<'_>, out: &mut Ou
         problems.extend(view.index.problems());
     }
     if args.json {
-        let mut json = json!({
-            "task": who.task,
-            "holder": who.holder,
-            "status": who.status,
-            "claimed_at": who.claimed_at,
-            "working": who.working,
-            "problems": problems_json(&problems),
-        });
-        if let Some(view) = &view {
-            json["machine"] = json!(machine);
-            json["remote"] = view.json();
-        }
-        outln!(out, "{json:#}");
+        let json = WhoJson {
+            task: who.task.clone(),
+            holder: who.holder.clone(),
+            status: who.status.clone(),
+            claimed_at: who.claimed_at,
+            working: who.working.clone(),
+            problems: problems_json(&problems),
+            machine: view.as_ref().map(|_| machine.clone()),
+            remote: view.as_ref().map(RemoteView::json),
+        };
+        outln!(out, "{}", crate::json::to_string(&json)?);
         return Ok(());
     }
     match (&who.holder, &who.claimed_at) {
@@ -85,4 +86,28 @@ pub(crate) fn run(ctx: &Context, args: WhoArgs, engine: Engine<'_>, out: &mut Ou
     }
     warn_problems(&problems, out);
     Ok(())
+}
+
+/// `who --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct WhoJson {
+    /// The task asked about.
+    task: flowforge_core::TaskId,
+    /// Who holds it; `null` when nobody does.
+    holder: Option<flowforge_core::DeveloperId>,
+    /// The claim's status (`claimed`, …); `null` when nobody holds it.
+    status: Option<String>,
+    /// When it was claimed; `null` when nobody holds it.
+    claimed_at: Option<jiff::Timestamp>,
+    /// The developers working on it in an active session, sorted.
+    working: Vec<flowforge_core::DeveloperId>,
+    /// Namespaces left out of the answer.
+    problems: Vec<crate::json::ProblemJson>,
+    /// With a remote in use: the machine of the holder when another machine holds it
+    /// (`null` otherwise); absent without a remote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    machine: Option<Option<String>>,
+    /// With a remote in use: the pull merged in; absent without a remote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    remote: Option<crate::json::RemoteJson>,
 }

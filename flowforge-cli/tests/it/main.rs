@@ -5,6 +5,8 @@ mod daemon;
 mod dev;
 mod edges;
 mod index;
+mod install;
+mod json_schemas;
 mod migrate;
 mod namespace_tools;
 mod output;
