@@ -501,7 +501,7 @@ pub(crate) fn publish_view(
 /// behind.
 ///
 /// # Errors
-/// As [`publish_view`].
+/// The store's read errors, or [`Error::Io`] naming the view.
 pub fn refresh_view(layout: &Layout) -> Result<()> {
     let team = team_store(layout, StoreOptions::default());
     match team.get::<Claims>(&claims_key())? {

@@ -15,7 +15,7 @@
 //! (archives, releases the claim, adds the minutes), [`restore_session`](Namespace::restore_session)
 //! and [`add_minutes`](Namespace::add_minutes). [`SessionOptions`] selects the durability:
 //! `Sync` (the default: every version flushed, two flushes per write) or `Relaxed`.
-//! Claims are released explicitly with [`claim::release`], never by a timeout. [`gc`]
+//! Claims are released explicitly with [`claim::release`], never by a timeout. [`gc()`]
 //! reclaims superseded versions and strays of crashed writers, safely while others write.
 //!
 //! # Reading: the API for indexers
