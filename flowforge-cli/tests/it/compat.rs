@@ -6,24 +6,12 @@ use std::{fs, path::Path, process::Output};
 
 /// `flowforge` in `dir` with none of the developer or root variables inherited, then `env`.
 fn flowforge(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = crate::flowforge_command();
-    cmd.current_dir(dir);
-    for var in [
-        "FLOWFORGE_DEVELOPER",
-        "FLOWFORGE_DEVELOPER_ID",
-        "FLOWFORGE_DEV_ID",
-        "FLOWFORGE_ROOT",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = crate::isolated_command(dir);
     cmd.envs(env.iter().copied()).args(args);
     cmd.output().expect("flowforge runs")
 }
 
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{out:?}");
-    out
-}
+use crate::succeeded as ok;
 
 fn git(dir: &Path, args: &[&str]) -> String {
     flowforge_testkit::git::ok_text(dir, args)

@@ -10,17 +10,10 @@ use std::{collections::BTreeSet, fs, path::Path, process::Output};
 use serde_json::Value;
 
 fn flowforge(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = crate::flowforge_command();
-    cmd.current_dir(dir);
-    for var in [
-        "FLOWFORGE_DEVELOPER",
-        "FLOWFORGE_DEVELOPER_ID",
-        "FLOWFORGE_DEV_ID",
-        "FLOWFORGE_ROOT",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args).output().expect("flowforge runs")
+    crate::isolated_command(dir)
+        .args(args)
+        .output()
+        .expect("flowforge runs")
 }
 
 /// Every key path of `value`: `a`, `a.b`, `list[]`, `list[].c`, the union over array elements.

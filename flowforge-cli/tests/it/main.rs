@@ -24,3 +24,25 @@ fn flowforge_command() -> std::process::Command {
     command.env("FLOWFORGE_DAEMON", "off");
     command
 }
+
+/// [`flowforge_command`] in `dir` without the developer or root variables the tests'
+/// environment may hold: the command sees only what the test gives it.
+fn isolated_command(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = flowforge_command();
+    cmd.current_dir(dir);
+    for var in [
+        "FLOWFORGE_DEVELOPER",
+        "FLOWFORGE_DEVELOPER_ID",
+        "FLOWFORGE_DEV_ID",
+        "FLOWFORGE_ROOT",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+/// `out`, after asserting that its command succeeded.
+fn succeeded(out: std::process::Output) -> std::process::Output {
+    assert!(out.status.success(), "{out:?}");
+    out
+}

@@ -15,23 +15,14 @@ use serde_json::Value;
 const HALT_VAR: &str = "FLOWFORGE_TEST_MIGRATE_HALT_AFTER";
 
 fn flowforge(dir: &Path, args: &[&str]) -> Output {
-    let mut cmd = crate::flowforge_command();
-    cmd.current_dir(dir).env_remove(HALT_VAR);
-    for var in [
-        "FLOWFORGE_DEVELOPER",
-        "FLOWFORGE_DEVELOPER_ID",
-        "FLOWFORGE_DEV_ID",
-        "FLOWFORGE_ROOT",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.args(args).output().expect("flowforge runs")
+    crate::isolated_command(dir)
+        .env_remove(HALT_VAR)
+        .args(args)
+        .output()
+        .expect("flowforge runs")
 }
 
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{out:?}");
-    out
-}
+use crate::succeeded as ok;
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))

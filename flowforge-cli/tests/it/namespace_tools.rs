@@ -7,24 +7,12 @@ use std::{fs, os::unix::fs::PermissionsExt, path::Path, process::Output};
 use serde_json::Value;
 
 fn flowforge(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    let mut cmd = crate::flowforge_command();
-    cmd.current_dir(dir);
-    for var in [
-        "FLOWFORGE_DEVELOPER",
-        "FLOWFORGE_DEVELOPER_ID",
-        "FLOWFORGE_DEV_ID",
-        "FLOWFORGE_ROOT",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = crate::isolated_command(dir);
     cmd.envs(env.iter().copied()).args(args);
     cmd.output().expect("flowforge runs")
 }
 
-fn ok(out: Output) -> Output {
-    assert!(out.status.success(), "{out:?}");
-    out
-}
+use crate::succeeded as ok;
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"))
