@@ -18,37 +18,16 @@
 //!
 //! Everything lives under Cargo's target tmp dir (a real disk, so `sync` pays real flushes).
 
+mod store_sample;
+
 use std::{cell::Cell, hint::black_box};
+use store_sample::{MODES, session, tempdir};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use flowforge_core::{DeveloperId, TaskId, model::Session};
 use flowforge_session::{
     fs::Durability,
     store::{Key, Store, StoreOptions},
 };
-use jiff::Timestamp;
-
-const MODES: [(&str, Durability); 2] =
-    [("sync", Durability::Sync), ("relaxed", Durability::Relaxed)];
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temporary directory")
-}
-
-fn session() -> Session {
-    Session {
-        active: true,
-        session_id: "session-1758189600000-4242-0".to_owned(),
-        start_time: Timestamp::now(),
-        task_id: Some(TaskId::new("feature-auth-42").expect("valid")),
-        developer_id: DeveloperId::new("alice").expect("valid"),
-        branch: Some("feature/42-auth".to_owned()),
-        provider: Some("github".to_owned()),
-        metadata: serde_json::Map::new(),
-        end_time: None,
-        extra: serde_json::Map::new(),
-    }
-}
 
 fn store_cas(c: &mut Criterion) {
     let mut group = c.benchmark_group("cas");

@@ -8,12 +8,15 @@
 //!
 //! The stores live under Cargo's target tmp dir (a real disk, so `Sync` pays real flushes).
 
+mod store_sample;
+
 use std::{
     cell::Cell,
     hint::black_box,
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
+use store_sample::{MODES, session, tempdir};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo, model::Session};
@@ -23,30 +26,6 @@ use flowforge_session::{
     namespace,
     store::{Key, Store, StoreOptions},
 };
-use jiff::Timestamp;
-
-const MODES: [(&str, Durability); 2] =
-    [("sync", Durability::Sync), ("relaxed", Durability::Relaxed)];
-
-fn tempdir() -> tempfile::TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("a temporary directory")
-}
-
-/// A small session, as the bash tools write it.
-fn session() -> Session {
-    Session {
-        active: true,
-        session_id: "session-1758189600000-4242-0".to_owned(),
-        start_time: Timestamp::now(),
-        task_id: Some(TaskId::new("feature-auth-42").expect("valid")),
-        developer_id: DeveloperId::new("alice").expect("valid"),
-        branch: Some("feature/42-auth".to_owned()),
-        provider: Some("github".to_owned()),
-        metadata: serde_json::Map::new(),
-        end_time: None,
-        extra: serde_json::Map::new(),
-    }
-}
 
 fn store_ops(c: &mut Criterion) {
     let mut group = c.benchmark_group("store");
