@@ -46,3 +46,14 @@ fn succeeded(out: std::process::Output) -> std::process::Output {
     assert!(out.status.success(), "{out:?}");
     out
 }
+
+/// [`flowforge_command`] in `dir` as developer `dev` (`FLOWFORGE_DEVELOPER`), or with no
+/// developer variable when `dev` is `None`.
+fn dev_command(dir: &std::path::Path, dev: Option<&str>) -> std::process::Command {
+    let mut cmd = flowforge_command();
+    cmd.current_dir(dir).env_remove("FLOWFORGE_DEVELOPER");
+    if let Some(dev) = dev {
+        cmd.env("FLOWFORGE_DEVELOPER", dev);
+    }
+    cmd
+}

@@ -11,14 +11,10 @@ use std::{
 };
 
 fn flowforge(dir: &Path, dev: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flowforge"));
-    cmd.current_dir(dir)
-        .env_remove("FLOWFORGE_DEVELOPER")
-        .args(args);
-    if let Some(dev) = dev {
-        cmd.env("FLOWFORGE_DEVELOPER", dev);
-    }
-    cmd.output().expect("run flowforge")
+    crate::dev_command(dir, dev)
+        .args(args)
+        .output()
+        .expect("run flowforge")
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -5,14 +5,10 @@ use std::{fs, path::Path, process::Output};
 use flowforge_testkit::bash_tools;
 
 fn flowforge(dir: &Path, dev: Option<&str>, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_flowforge"));
-    cmd.current_dir(dir)
-        .env_remove("FLOWFORGE_DEVELOPER")
-        .args(args);
-    if let Some(dev) = dev {
-        cmd.env("FLOWFORGE_DEVELOPER", dev);
-    }
-    cmd.output().expect("run flowforge")
+    crate::dev_command(dir, dev)
+        .args(args)
+        .output()
+        .expect("run flowforge")
 }
 
 fn ok(dir: &Path, dev: Option<&str>, args: &[&str]) -> serde_json::Value {
