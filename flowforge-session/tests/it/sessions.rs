@@ -12,6 +12,14 @@ use flowforge_session::{
 };
 
 fn setup(devs: &[&str]) -> (tempfile::TempDir, Layout, Vec<Namespace>) {
+    setup_with(devs, SessionOptions::default())
+}
+
+/// A repository root with each of `devs` initialised and opened with `options`.
+pub(crate) fn setup_with(
+    devs: &[&str],
+    options: SessionOptions,
+) -> (tempfile::TempDir, Layout, Vec<Namespace>) {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::for_repo(tmp.path());
     let namespaces = devs
@@ -19,13 +27,13 @@ fn setup(devs: &[&str]) -> (tempfile::TempDir, Layout, Vec<Namespace>) {
         .map(|d| {
             let dev = DeveloperId::new(d).unwrap();
             namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
-            Namespace::open(&layout, &dev, SessionOptions::default()).unwrap()
+            Namespace::open(&layout, &dev, options).unwrap()
         })
         .collect();
     (tmp, layout, namespaces)
 }
 
-fn task(s: &str) -> TaskId {
+pub(crate) fn task(s: &str) -> TaskId {
     TaskId::new(s).unwrap()
 }
 

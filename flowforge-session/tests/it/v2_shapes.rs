@@ -4,14 +4,16 @@
 use std::{fs, path::PathBuf};
 
 use flowforge_core::{
-    DeveloperId, Layout, TaskId,
-    model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TimeTracking},
+    Layout,
+    model::{GitStatusCache, Session, TaskAssignments, TimeTracking},
 };
 use flowforge_session::{
     AddMinutes, Error, Namespace, ReleaseOptions, SessionOptions, StartOptions, claim, compat,
-    list_claims, namespace, pause,
+    list_claims, pause,
 };
 use jiff::{SignedDuration, Timestamp};
+
+use crate::sessions::task;
 use serde_json::Value;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -26,21 +28,7 @@ fn value(name: &str) -> Value {
 }
 
 fn setup(devs: &[&str]) -> (tempfile::TempDir, Layout, Vec<Namespace>) {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = Layout::for_repo(tmp.path());
-    let namespaces = devs
-        .iter()
-        .map(|d| {
-            let dev = DeveloperId::new(d).unwrap();
-            namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
-            Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap()
-        })
-        .collect();
-    (tmp, layout, namespaces)
-}
-
-fn task(s: &str) -> TaskId {
-    TaskId::new(s).unwrap()
+    crate::sessions::setup_with(devs, SessionOptions::relaxed())
 }
 
 #[test]
