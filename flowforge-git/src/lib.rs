@@ -48,7 +48,7 @@ pub mod status;
 pub use error::{Error, Result};
 pub use repo::Repo;
 pub use status::{
-    Change, Conflict, Engine, Entry, EntryKind, Head, PorcelainOptions, Status, StatusOptions,
+    Change, Engine, Entry, EntryKind, Head, PorcelainOptions, Status, StatusOptions, Unmerged,
     Upstream,
 };
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     error::Result,
-    record::{Claim, DevRecord, Problem},
+    record::{ClaimRecord, DevRecord, Problem},
     source::{self, TeamState},
 };
 
@@ -71,7 +71,7 @@ pub(crate) struct Derived {
     /// Touched paths and who touches them.
     pub paths: BTreeMap<String, BTreeSet<DeveloperId>>,
     /// Claims by task.
-    pub claims: BTreeMap<TaskId, Claim>,
+    pub claims: BTreeMap<TaskId, ClaimRecord>,
 }
 
 /// One time entry as filed under its task.
@@ -333,7 +333,7 @@ impl Index {
     }
 
     /// Every claim, by task.
-    pub fn claims(&self) -> impl Iterator<Item = &Claim> {
+    pub fn claims(&self) -> impl Iterator<Item = &ClaimRecord> {
         self.derived.claims.values()
     }
 

@@ -53,6 +53,6 @@ pub use error::{Error, Result};
 pub use index::{CacheCounts, Index, RefreshStats};
 pub use pattern::Pattern;
 pub use query::{ActiveDeveloper, Conflict, ConflictKind, TaskHolder, TaskMatches, TimeRange};
-pub use record::{Claim, DevRecord, Problem};
+pub use record::{ClaimRecord, DevRecord, Problem};
 pub use snapshot::{Opened, SNAPSHOT_FORMAT, StartedFrom};
 pub use watch::Watcher;

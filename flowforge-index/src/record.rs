@@ -30,7 +30,7 @@ pub struct DevRecord {
 
 /// A task claimed by a developer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claim {
+pub struct ClaimRecord {
     /// The task.
     pub task: TaskId,
     /// Who holds it.

@@ -33,7 +33,7 @@ use flowforge_session::fs::{EntryKind, FileStat, read_json};
 
 use crate::{
     error::{Error, Result},
-    record::{Claim, DevRecord, Problem},
+    record::{ClaimRecord, DevRecord, Problem},
 };
 
 /// The valid namespace directories under the root, and the entries that were ignored.
@@ -47,7 +47,7 @@ pub(crate) struct Listing {
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct TeamState {
     pub members: BTreeMap<DeveloperId, DeveloperInfo>,
-    pub claims: Vec<Claim>,
+    pub claims: Vec<ClaimRecord>,
     pub problems: Vec<Problem>,
 }
 
@@ -391,10 +391,10 @@ pub(crate) fn load_team(layout: &Layout) -> TeamState {
             .problems
             .push(Problem::from_error(&config_path, None, &e)),
     }
-    let mut claims: BTreeMap<TaskId, Claim> = BTreeMap::new();
+    let mut claims: BTreeMap<TaskId, ClaimRecord> = BTreeMap::new();
     match flowforge_session::list_claims(layout) {
         Ok(held) => claims.extend(held.into_iter().map(|c| {
-            let claim = Claim {
+            let claim = ClaimRecord {
                 task: c.task.clone(),
                 holder: c.assignment.assignee,
                 status: c.assignment.status,
@@ -418,7 +418,7 @@ pub(crate) fn load_team(layout: &Layout) -> TeamState {
                 .into_iter()
                 .filter(|(_, a)| !flowforge_session::claim::is_flowforge_entry(a));
             for (task, a) in foreign {
-                claims.entry(task.clone()).or_insert(Claim {
+                claims.entry(task.clone()).or_insert(ClaimRecord {
                     task,
                     holder: a.assignee,
                     status: a.status,

@@ -9,13 +9,13 @@ use git2::{Delta, DiffOptions, Index, Oid, Repository};
 
 use super::renames;
 
-use super::model::{Change, Conflict, Staged};
+use super::model::{Change, Staged, Unmerged};
 
 /// HEAD against the index: staged changes (renames detected as `git status` does) and the
 /// index's unmerged paths.
 pub(crate) struct StagedSide {
     pub staged: BTreeMap<Vec<u8>, Staged>,
-    pub conflicts: BTreeMap<Vec<u8>, Conflict>,
+    pub conflicts: BTreeMap<Vec<u8>, Unmerged>,
     /// The index's intent-to-add entries, which the unstaged side shows as ` A`.
     pub intent_to_add: BTreeSet<Vec<u8>>,
 }
@@ -70,7 +70,7 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
                     path.get_or_insert_with(|| entry.path.clone());
                 }
             }
-            if let (Some(path), Some(kind)) = (path, Conflict::from_stage_mask(mask)) {
+            if let (Some(path), Some(kind)) = (path, Unmerged::from_stage_mask(mask)) {
                 conflicts.insert(path, kind);
             }
         }

@@ -28,4 +28,4 @@ mod worktree_renames;
 pub(crate) use compute::fresh_index;
 pub use format::PorcelainOptions;
 pub use head::{Head, Upstream};
-pub use model::{Change, Conflict, Engine, Entry, EntryKind, Status, StatusOptions};
+pub use model::{Change, Engine, Entry, EntryKind, Status, StatusOptions, Unmerged};

@@ -72,7 +72,7 @@ impl Change {
 /// An unmerged path, named by which index stages it has, with git's two-letter code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum Conflict {
+pub enum Unmerged {
     /// `DD`: deleted by both sides (stage 1 only).
     BothDeleted,
     /// `AU`: added by us (stage 2 only).
@@ -89,18 +89,18 @@ pub enum Conflict {
     BothModified,
 }
 
-impl Conflict {
+impl Unmerged {
     /// The conflict for the set of stages present: bit 0 stage 1 (base), bit 1 stage 2
     /// (ours), bit 2 stage 3 (theirs). `None` for an empty mask.
     pub fn from_stage_mask(mask: u8) -> Option<Self> {
         Some(match mask & 7 {
-            1 => Conflict::BothDeleted,
-            2 => Conflict::AddedByUs,
-            3 => Conflict::DeletedByThem,
-            4 => Conflict::AddedByThem,
-            5 => Conflict::DeletedByUs,
-            6 => Conflict::BothAdded,
-            7 => Conflict::BothModified,
+            1 => Unmerged::BothDeleted,
+            2 => Unmerged::AddedByUs,
+            3 => Unmerged::DeletedByThem,
+            4 => Unmerged::AddedByThem,
+            5 => Unmerged::DeletedByUs,
+            6 => Unmerged::BothAdded,
+            7 => Unmerged::BothModified,
             _ => return None,
         })
     }
@@ -108,13 +108,13 @@ impl Conflict {
     /// The porcelain code, e.g. `b"UU"`.
     pub fn code(self) -> &'static [u8; 2] {
         match self {
-            Conflict::BothDeleted => b"DD",
-            Conflict::AddedByUs => b"AU",
-            Conflict::DeletedByThem => b"UD",
-            Conflict::AddedByThem => b"UA",
-            Conflict::DeletedByUs => b"DU",
-            Conflict::BothAdded => b"AA",
-            Conflict::BothModified => b"UU",
+            Unmerged::BothDeleted => b"DD",
+            Unmerged::AddedByUs => b"AU",
+            Unmerged::DeletedByThem => b"UD",
+            Unmerged::AddedByThem => b"UA",
+            Unmerged::DeletedByUs => b"DU",
+            Unmerged::BothAdded => b"AA",
+            Unmerged::BothModified => b"UU",
         }
     }
 }
@@ -151,7 +151,7 @@ pub enum EntryKind<'a> {
         unstaged: Option<Change>,
     },
     /// An unmerged path.
-    Conflicted(Conflict),
+    Conflicted(Unmerged),
     /// An untracked file, or a directory holding untracked files (`??`).
     Untracked,
 }
@@ -162,7 +162,7 @@ pub enum EntryKind<'a> {
 pub struct Status {
     pub(crate) head: Head,
     pub(crate) staged: BTreeMap<Vec<u8>, Staged>,
-    pub(crate) conflicts: BTreeMap<Vec<u8>, Conflict>,
+    pub(crate) conflicts: BTreeMap<Vec<u8>, Unmerged>,
     pub(crate) unstaged: BTreeMap<Vec<u8>, Change>,
     pub(crate) untracked: BTreeSet<Vec<u8>>,
     /// Work-tree renames: intent-to-add destination -> deleted source.
