@@ -21,12 +21,12 @@
 mod store_sample;
 
 use std::{cell::Cell, hint::black_box};
-use store_sample::{MODES, session, tempdir};
+use store_sample::{MODES, bench_uncontended_cas, session, tempdir};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use flowforge_session::{
     fs::Durability,
-    store::{Key, Store, StoreOptions},
+    store::{Store, StoreOptions},
 };
 
 fn store_cas(c: &mut Criterion) {
@@ -42,23 +42,13 @@ fn store_cas(c: &mut Criterion) {
                     ..StoreOptions::with_durability(durability)
                 },
             );
-            let key = Key::new("session").expect("valid key");
-            let version = store
-                .create(&key, &value)
-                .expect("create")
-                .swapped()
-                .expect("new key");
-            let version = Cell::new(version);
-            group.bench_function(BenchmarkId::new(engine, mode), |b| {
-                b.iter(|| {
-                    let next = store
-                        .compare_and_swap(&key, Some(version.get()), black_box(&value))
-                        .expect("cas")
-                        .swapped()
-                        .expect("uncontended");
-                    version.set(next);
-                })
-            });
+            bench_uncontended_cas(
+                &mut group,
+                BenchmarkId::new(engine, mode),
+                &store,
+                "session",
+                &value,
+            );
         }
 
         let dir = tempdir();

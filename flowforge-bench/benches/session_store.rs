@@ -16,7 +16,7 @@ use std::{
     sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
-use store_sample::{MODES, session, tempdir};
+use store_sample::{MODES, bench_uncontended_cas, session, tempdir};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo, model::Session};
@@ -43,23 +43,14 @@ fn store_ops(c: &mut Criterion) {
             })
         });
 
+        bench_uncontended_cas(
+            &mut group,
+            BenchmarkId::new("cas_uncontended", mode),
+            &store,
+            "cas",
+            &value,
+        );
         let key = Key::new("cas").expect("valid key");
-        let version = store
-            .create(&key, &value)
-            .expect("create")
-            .swapped()
-            .expect("new key");
-        let version = Cell::new(version);
-        group.bench_function(BenchmarkId::new("cas_uncontended", mode), |b| {
-            b.iter(|| {
-                let next = store
-                    .compare_and_swap(&key, Some(version.get()), black_box(&value))
-                    .expect("cas")
-                    .swapped()
-                    .expect("uncontended");
-                version.set(next);
-            })
-        });
 
         group.bench_function(BenchmarkId::new("get", mode), |b| {
             b.iter(|| black_box(store.get::<Session>(black_box(&key)).expect("get")))

@@ -2,8 +2,14 @@
 //! disk (Cargo's target tmp dir, so `Sync` pays real flushes) and a small session as the bash
 //! tools write it.
 
+use std::{cell::Cell, hint::black_box};
+
+use criterion::{BenchmarkGroup, BenchmarkId, measurement::WallTime};
 use flowforge_core::{DeveloperId, TaskId, model::Session};
-use flowforge_session::fs::Durability;
+use flowforge_session::{
+    fs::Durability,
+    store::{Key, Store},
+};
 use jiff::Timestamp;
 
 /// Each durability mode with its name in the benchmark ids.
@@ -29,4 +35,32 @@ pub(crate) fn session() -> Session {
         end_time: None,
         extra: serde_json::Map::new(),
     }
+}
+
+/// Benchmarks `id`: one uncontended compare-and-swap of `value` on a new key `key` of `store`
+/// per iteration, each on the version the previous one wrote.
+pub(crate) fn bench_uncontended_cas(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    id: BenchmarkId,
+    store: &Store,
+    key: &str,
+    value: &Session,
+) {
+    let key = Key::new(key).expect("valid key");
+    let version = store
+        .create(&key, value)
+        .expect("create")
+        .swapped()
+        .expect("new key");
+    let version = Cell::new(version);
+    group.bench_function(id, |b| {
+        b.iter(|| {
+            let next = store
+                .compare_and_swap(&key, Some(version.get()), black_box(value))
+                .expect("cas")
+                .swapped()
+                .expect("uncontended");
+            version.set(next);
+        })
+    });
 }

@@ -255,6 +255,18 @@ fn run(args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
+/// The JSON document the run that printed `output` wrote to `json`; the run's output names
+/// what went wrong when there is none.
+fn written_json(output: &std::process::Output, json: &std::path::Path) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    serde_json::from_slice(
+        &std::fs::read(json)
+            .unwrap_or_else(|e| panic!("no JSON ({e}); stdout:\n{stdout}\nstderr:\n{stderr}")),
+    )
+    .unwrap()
+}
+
 #[test]
 fn a_small_run_writes_json_that_matches_the_schema_and_an_svg_chart() {
     let out = tempfile::tempdir().unwrap();
@@ -269,13 +281,9 @@ fn a_small_run_writes_json_that_matches_the_schema_and_an_svg_chart() {
         "--json",
         json.to_str().unwrap(),
     ]);
+    let doc = written_json(&output, &json);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let doc: Value = serde_json::from_slice(
-        &std::fs::read(&json)
-            .unwrap_or_else(|e| panic!("no JSON ({e}); stdout:\n{stdout}\nstderr:\n{stderr}")),
-    )
-    .unwrap();
     check_schema(&doc, &[1, 2]);
     // Every optimized crate is on main: no cell may fall back to "not measured".
     assert_eq!(
@@ -344,13 +352,9 @@ fn a_calibrated_run_names_its_calibration_and_the_original_table() {
         "--json",
         json.to_str().unwrap(),
     ]);
+    let doc = written_json(&output, &json);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let doc: Value = serde_json::from_slice(
-        &std::fs::read(&json)
-            .unwrap_or_else(|e| panic!("no JSON ({e}); stdout:\n{stdout}\nstderr:\n{stderr}")),
-    )
-    .unwrap();
     check_schema(&doc, &[1]);
     let calibration = &doc["calibration"];
     assert_eq!(calibration["target_ms"], 25.0, "{calibration}");

@@ -13,7 +13,7 @@ use flowforge_session::{
     GcOptions, Namespace, SessionOptions, StartOptions, TIME_KEY, namespace, store::Key,
 };
 
-use crate::processes::{Work, jitter, minutes_writer, setup, temp_files};
+use crate::processes::{Work, jitter, minutes_writer, minutes_writers, setup, temp_files};
 
 const CLAIM_ROOT: &str = "FLOWFORGE_TEST_CLAIM_ROOT";
 const GC_ROOT: &str = "FLOWFORGE_TEST_GC_ROOT";
@@ -96,17 +96,7 @@ fn claims_and_minutes_race_exactly_across_processes_while_gc_runs() {
         })
         .collect();
     let (processes, threads, adds) = (3u64, 2u32, 15u64);
-    let writers: Vec<Child> = (0..processes)
-        .map(|p| {
-            let work = Work {
-                threads,
-                adds,
-                relaxed: p % 2 == 0,
-                forever: false,
-            };
-            minutes_writer(&layout, &work)
-        })
-        .collect();
+    let writers = minutes_writers(&layout, processes, threads, adds);
     let done = AtomicBool::new(false);
     let mut outputs = Vec::new();
     let mut gc_runs = 0;

@@ -53,6 +53,27 @@ pub(crate) fn minutes_writer(layout: &Layout, work: &Work) -> Child {
         .unwrap()
 }
 
+/// `processes` writer processes of `threads` threads adding `adds` minutes each; half of them
+/// flush and half do not, so they interleave on the same key.
+pub(crate) fn minutes_writers(
+    layout: &Layout,
+    processes: u64,
+    threads: u32,
+    adds: u64,
+) -> Vec<Child> {
+    (0..processes)
+        .map(|p| {
+            let work = Work {
+                threads,
+                adds,
+                relaxed: p % 2 == 0,
+                forever: false,
+            };
+            minutes_writer(layout, &work)
+        })
+        .collect()
+}
+
 /// The body of a writer process started by [`minutes_writer`]; in the ordinary test run (no
 /// root in the environment) there is nothing to do.
 #[test]
@@ -130,18 +151,7 @@ fn time_history(ns: &Namespace) -> Vec<Head<TimeTracking>> {
 fn processes_times_threads_adding_minutes_lose_nothing() {
     let (_tmp, layout, dev) = setup();
     let (processes, threads, adds): (u32, u32, u64) = (4, 3, 10);
-    let children: Vec<Child> = (0..processes)
-        .map(|p| {
-            // Half the writers flush, half do not: they interleave on the same key.
-            let work = Work {
-                threads,
-                adds,
-                relaxed: p % 2 == 0,
-                forever: false,
-            };
-            minutes_writer(&layout, &work)
-        })
-        .collect();
+    let children = minutes_writers(&layout, processes.into(), threads, adds);
     for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "{out:?}");
