@@ -210,19 +210,22 @@ fn calibration_grows_the_repository_up_to_its_cap() {
 
 #[test]
 fn calibration_shrinks_the_repository_and_removes_emptied_directories() {
-    // Every `git status` is a process: far over 0.1 ms, so each step shrinks 8 times.
+    // Every `git status` is a process, far over 0.1 ms, so the first step shrinks the
+    // repository 8 times. Only one step is taken: later steps follow the line through two
+    // timed steps, and on a loaded machine that line is noise.
     let fixture = calibrated(Calibrate {
         start_files: 2_100,
-        max_steps: 3,
+        max_steps: 2,
         budget: Duration::from_secs(3_600),
         ..Calibrate::aiming_at(0.1)
     });
     let c = fixture.calibration().unwrap().clone();
     let sizes: Vec<usize> = c.steps.iter().map(|s| s.files).collect();
-    assert_eq!(sizes, [2_100, 263, 33]);
+    assert_eq!(sizes, [2_100, 263]);
     assert_eq!(c.stopped_by.as_deref(), Some("max steps"));
-    assert_clean_with(&fixture, 33);
-    // 2,100 files filled m000/d0000 … d0039 and m001/d0040, d0041; only d0000 is left.
+    assert_clean_with(&fixture, 263);
+    // 2,100 files filled m000/d0000 … d0039 and m001/d0040, d0041 (50 a directory); 263
+    // files fill d0000 … d0005 and nothing else is left.
     let names = |dir: &Path| -> Vec<String> {
         fs::read_dir(dir)
             .unwrap()
@@ -231,7 +234,9 @@ fn calibration_shrinks_the_repository_and_removes_emptied_directories() {
             .collect()
     };
     assert_eq!(names(fixture.repo()), ["m000"]);
-    assert_eq!(names(&fixture.repo().join("m000")), ["d0000"]);
+    let mut dirs = names(&fixture.repo().join("m000"));
+    dirs.sort();
+    assert_eq!(dirs, ["d0000", "d0001", "d0002", "d0003", "d0004", "d0005"]);
     // Edits still land on tracked files.
     let mut fixture = fixture;
     let edited = fixture.edit_next_file().unwrap();
