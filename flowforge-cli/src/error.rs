@@ -155,14 +155,15 @@ impl From<flowforge_index::Error> for CliError {
     }
 }
 
+/// The exit code of a flowforge-remote error: conflicts 3, a remote or machine name refused
+/// before anything was fetched or pushed 2, anything else 1.
 impl From<flowforge_remote::Error> for CliError {
     fn from(e: flowforge_remote::Error) -> Self {
-        if e.is_conflict() {
-            CliError::conflict(e)
-        } else if e.is_invalid_input() {
-            CliError::usage(e)
-        } else {
-            CliError::failure(e)
+        use flowforge_remote::Error as E;
+        match e {
+            _ if e.is_conflict() => CliError::conflict(e),
+            E::UnknownRemote { .. } | E::InvalidName { .. } => CliError::usage(e),
+            _ => CliError::failure(e),
         }
     }
 }

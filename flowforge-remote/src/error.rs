@@ -148,15 +148,6 @@ impl Error {
         matches!(self, Error::Held { .. } | Error::ReleaseRaced { .. })
     }
 
-    /// Whether the error is bad input (an unknown remote, an invalid name).
-    #[must_use]
-    pub fn is_invalid_input(&self) -> bool {
-        matches!(
-            self,
-            Error::UnknownRemote { .. } | Error::InvalidName { .. }
-        )
-    }
-
     pub(crate) fn repo(path: &std::path::Path) -> impl FnOnce(git2::Error) -> Error + '_ {
         move |source| Error::Repo {
             path: path.to_owned(),

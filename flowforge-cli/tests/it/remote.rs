@@ -316,3 +316,23 @@ fn team_queries_show_other_machines_with_the_age_of_the_view_and_local_claims_st
     let show = json(run(&b, Some("bob"), &["session", "show", "--json"]));
     assert_eq!(show["taskId"], "t2", "the running session is untouched");
 }
+
+#[test]
+fn a_remote_or_machine_name_refused_before_anything_is_written_exits_2() {
+    let team = Team::new();
+    let dir = team.clone("a", &[]);
+    let config = || git(&dir, &["config", "--get-regexp", "^flowforge\\."]);
+    let before = config();
+    for args in [
+        &["remote", "use", "nosuch"][..],
+        &["remote", "use", "origin", "--machine", "bad name"],
+    ] {
+        let out = run(&dir, None, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).starts_with("flowforge: error: "),
+            "{out:?}"
+        );
+    }
+    assert_eq!(config(), before, "nothing was configured");
+}
