@@ -12,9 +12,9 @@ pub enum Error {
     /// Namespace storage failed.
     #[error(transparent)]
     Session(#[from] flowforge_session::Error),
-    /// The optimized git view failed.
+    /// Git failed (opening a repository, its status, the optimized git view).
     #[error(transparent)]
-    GitView(#[from] flowforge_git::CacheError),
+    GitView(#[from] flowforge_git::Error),
     /// The namespace index failed.
     #[error(transparent)]
     Index(#[from] flowforge_index::Error),

@@ -143,6 +143,18 @@ impl From<flowforge_session::Error> for CliError {
     }
 }
 
+/// The exit code of a flowforge-git error: no repository (or a bare one) at the path given is
+/// bad input, 2; anything else 1.
+impl From<flowforge_git::Error> for CliError {
+    fn from(e: flowforge_git::Error) -> Self {
+        use flowforge_git::Error as E;
+        match e {
+            E::NotARepository { .. } | E::Bare { .. } => CliError::usage(e),
+            other => CliError::failure(other),
+        }
+    }
+}
+
 impl From<flowforge_index::Error> for CliError {
     fn from(e: flowforge_index::Error) -> Self {
         use flowforge_index::Error as E;

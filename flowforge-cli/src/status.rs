@@ -57,7 +57,7 @@ pub(crate) fn run(
             (answer.value, Some(at))
         }
         _ => {
-            let repo = Repo::open(&ctx.repo).map_err(open_error)?;
+            let repo = Repo::open(&ctx.repo)?;
             let status = repo
                 .status(&StatusOptions::default())
                 .map_err(CliError::failure)?;
@@ -93,14 +93,4 @@ pub(crate) fn run(
         }
     }
     Ok(())
-}
-
-/// Not a repository or a bare one is bad input (exit 2); anything else is a failure.
-fn open_error(e: flowforge_git::Error) -> CliError {
-    match e {
-        flowforge_git::Error::NotARepository { .. } | flowforge_git::Error::Bare { .. } => {
-            CliError::usage(e)
-        }
-        other => CliError::failure(other),
-    }
 }

@@ -6,7 +6,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use clap::Args;
 use flowforge_core::{DeveloperId, TaskId};
 use flowforge_git::{
-    CacheError, DeveloperRequest, Freshness, GitView, SyncReport, ViewOptions, WatchMode,
+    DeveloperRequest, Freshness, GitView, SyncReport, ViewOptions, WatchMode,
     refs::{AheadBehind, Branch},
     sync::{DeveloperSync, DirtySummary},
 };
@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::{
     context::Context,
-    error::{CliError, CliResult},
+    error::CliResult,
     output::{Output, outln},
     warm::{Engine, WarmRepo},
 };
@@ -78,12 +78,7 @@ pub(crate) fn run(
         }
         _ => (GitView::open(&ctx.repo, &options), Freshness::Synced),
     };
-    let report = view
-        .and_then(|view| view.sync(&requests, freshness))
-        .map_err(|e| match e {
-            CacheError::Open { .. } => CliError::usage(e),
-            other => CliError::failure(other),
-        })?;
+    let report = view.and_then(|view| view.sync(&requests, freshness))?;
 
     ctx.ages.git("git status", report.status.fresh);
     ctx.ages.git("refs", report.refs.fresh);

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-/// What can go wrong when FlowForge asks git something.
+/// What can go wrong when FlowForge asks git something: opening a repository, computing or
+/// refreshing a status, reading refs, serving the watched cache or syncing developers.
 ///
 /// Every variant names the path it concerns; the libgit2 or I/O error that caused it, if any,
 /// is its [`source`](std::error::Error::source).
@@ -24,7 +25,8 @@ pub enum Error {
         /// The repository's git directory.
         path: PathBuf,
     },
-    /// The repository was deleted or moved after it was opened.
+    /// The repository (its work tree or git directory) was deleted or moved after it was
+    /// opened. A [`GitView`](crate::GitView) answers nothing more; open the repository again.
     #[error("the repository at {} no longer exists (deleted or moved while open)", path.display())]
     Gone {
         /// The git directory that disappeared.
@@ -54,3 +56,17 @@ pub enum Error {
 
 /// The result type of flowforge-git.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A `map_err` adapter for a libgit2 error raised while doing `operation` in `repo`.
+    pub(crate) fn git_in<'r>(
+        repo: &'r git2::Repository,
+        operation: &'static str,
+    ) -> impl FnOnce(git2::Error) -> Self + 'r {
+        move |source| Self::Git {
+            operation,
+            path: repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf(),
+            source,
+        }
+    }
+}

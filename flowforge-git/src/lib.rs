@@ -41,6 +41,7 @@ compile_error!(
     "flowforge-git needs Unix: status compares Unix file modes, inodes and ctimes as git does, and opens files relative to directory handles"
 );
 
+mod config;
 mod error;
 mod repo;
 pub mod status;
@@ -65,6 +66,6 @@ pub mod cache;
 pub mod refs;
 pub mod sync;
 mod watch;
-pub use cache::{Answer, Error as CacheError, Fresh, Freshness, GitView, ViewOptions, WatchMode};
+pub use cache::{Answer, Fresh, Freshness, GitView, ViewOptions, WatchMode};
 pub use refs::RefsSnapshot;
 pub use sync::{DeveloperRequest, DeveloperSync, SyncReport, sync_once};

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use flowforge_core::{DeveloperId, TaskId, layout::DEV_DIR_PREFIX};
 use git2::{Oid, Repository};
 
-use crate::cache::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Where `HEAD` points.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,7 @@ impl AheadBehindMemo {
         }
         let (ahead, behind) = repo
             .graph_ahead_behind(local, other)
-            .map_err(Error::git("cannot count commits ahead and behind"))?;
+            .map_err(Error::git_in(repo, "count commits ahead and behind"))?;
         let counts = AheadBehind { ahead, behind };
         self.counts.insert((local, other), counts);
         Ok(counts)
@@ -124,7 +124,7 @@ impl RefsSnapshot {
     pub fn compute(repo: &Repository, base: &str, memo: &mut AheadBehindMemo) -> Result<Self> {
         let head_ref = repo
             .find_reference("HEAD")
-            .map_err(Error::git("cannot read HEAD"))?;
+            .map_err(Error::git_in(repo, "read HEAD"))?;
         let head_branch = head_ref
             .symbolic_target()
             .and_then(|t| t.strip_prefix("refs/heads/"))
@@ -136,9 +136,11 @@ impl RefsSnapshot {
 
         let mut locals: BTreeMap<String, Oid> = BTreeMap::new();
         let mut remotes: HashMap<String, Oid> = HashMap::new();
-        let refs = repo.references().map_err(Error::git("cannot list refs"))?;
+        let refs = repo
+            .references()
+            .map_err(Error::git_in(repo, "list refs"))?;
         for reference in refs {
-            let reference = reference.map_err(Error::git("cannot read a ref"))?;
+            let reference = reference.map_err(Error::git_in(repo, "read a ref"))?;
             let (Some(name), Some(tip)) = (reference.name(), reference.target()) else {
                 continue; // symbolic (origin/HEAD) or not UTF-8
             };

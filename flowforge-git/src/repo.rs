@@ -7,7 +7,10 @@ use std::{
 
 use parking_lot::Mutex;
 
-use crate::error::{Error, Result};
+use crate::{
+    config::GitConfig,
+    error::{Error, Result},
+};
 
 /// How many idle libgit2 handles a [`Repo`] keeps for reuse.
 const POOL_SIZE: usize = 4;
@@ -76,9 +79,7 @@ impl Repo {
         // A `.git` file (`git init --separate-git-dir`) makes its directory the work tree
         // unless `core.worktree` says otherwise; libgit2 takes the git dir's parent instead.
         if let Some(top) = gitfile_top(path) {
-            let configured = repo
-                .config()
-                .is_ok_and(|c| c.get_entry("core.worktree").is_ok());
+            let configured = GitConfig::of(&repo).is_some_and(|c| c.is_set("core.worktree"));
             if !configured && top != workdir {
                 repo.set_workdir(&top, false)
                     .map_err(|source| Error::NotARepository {

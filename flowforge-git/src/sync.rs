@@ -21,7 +21,8 @@ use flowforge_core::{
 
 use crate::{
     Status,
-    cache::{Answer, Freshness, GitView, Result, ViewOptions},
+    cache::{Answer, Freshness, GitView, ViewOptions},
+    error::Result,
     refs::{Branch, RefsSnapshot},
     status::{Entry, EntryKind, Head},
 };

@@ -97,5 +97,8 @@ fn bad_input_exits_2_with_one_line() {
     let out = flowforge(not_a_repo.path(), &["sync", "--dev", "alice"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("cannot open a repository"), "{stderr}");
+    assert!(
+        stderr.starts_with("flowforge: error: not a git repository"),
+        "{stderr}"
+    );
 }

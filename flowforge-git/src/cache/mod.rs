@@ -37,14 +37,12 @@
 //! ```
 
 pub(crate) mod cookie;
-mod error;
 mod flight;
 mod scope;
 mod view;
 
 use std::{sync::Arc, time::Duration};
 
-pub use error::{Error, Result};
 pub use view::{CacheStats, GitView, ViewOptions, WatchMode};
 
 /// Metric names this module records into [`flowforge_core::metrics::Registry::global`], besides

@@ -14,13 +14,14 @@ use flowforge_core::metrics::{Counter, Ratio, Registry, names as core_names};
 use parking_lot::Mutex;
 
 use super::{
-    Answer, Error, Fresh, Freshness, Result,
+    Answer, Fresh, Freshness,
     cookie::CookieError,
     flight::{Fetched, How, SingleFlight},
     names, scope,
 };
 use crate::{
     Repo, Status, StatusOptions,
+    error::{Error, Result},
     refs::{AheadBehindMemo, RefsSnapshot},
     watch::{Pending, Roots, StatusChanges, Watch},
 };
@@ -129,27 +130,14 @@ impl Which {
     }
 }
 
-impl From<crate::Error> for Error {
-    fn from(e: crate::Error) -> Self {
-        match e {
-            crate::Error::Gone { path } => Error::Gone { path },
-            other => Error::Status(other),
-        }
-    }
-}
-
 impl GitView {
     /// Opens the repository whose work tree contains `path` and starts watching it.
     ///
     /// # Errors
-    /// [`Error::Open`] when `path` is not inside a work tree or the repository is bare.
+    /// [`Error::NotARepository`] when `path` is not inside a work tree, [`Error::Bare`] when
+    /// the repository is bare.
     pub fn open(path: impl AsRef<Path>, options: &ViewOptions) -> Result<Self> {
-        let path = path.as_ref();
-        let repo = Repo::open(path).map_err(|source| Error::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(Self::new(repo, options))
+        Ok(Self::new(Repo::open(path)?, options))
     }
 
     /// A view over an open repository.
@@ -195,7 +183,7 @@ impl GitView {
     ///
     /// # Errors
     /// [`Error::Gone`] when the repository was deleted or moved (never a stale answer);
-    /// [`Error::Status`] when the status cannot be computed.
+    /// [`Error::Git`] or [`Error::Io`] when the status cannot be computed.
     pub fn status(&self, freshness: Freshness) -> Result<Answer<Status>> {
         let inner = &self.inner;
         let answer = inner.ask(&inner.status, Which::Status, freshness, |prev| {

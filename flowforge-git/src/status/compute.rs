@@ -8,6 +8,7 @@ use std::{
 use git2::{Delta, DiffOptions, Index, Oid, Repository};
 
 use super::renames;
+use crate::config;
 
 use super::model::{Change, Staged, Unmerged};
 
@@ -170,7 +171,7 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
             }
         }
     }
-    let pairs = if renames_enabled(repo) {
+    let pairs = if config::renames_enabled(repo) {
         renames::detect(repo, &sources, &dests)?
     } else {
         Vec::new()
@@ -209,11 +210,8 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
 /// The object git reads for `id`: its replacement when `refs/replace/<id>` exists (`git
 /// replace`), unless `GIT_NO_REPLACE_OBJECTS` is set or `core.useReplaceRefs` is false.
 pub(crate) fn replaced(repo: &Repository, id: Oid) -> Oid {
-    let honoured = std::env::var_os("GIT_NO_REPLACE_OBJECTS").is_none()
-        && repo
-            .config()
-            .and_then(|c| c.get_bool("core.usereplacerefs"))
-            .unwrap_or(true);
+    let honoured =
+        std::env::var_os("GIT_NO_REPLACE_OBJECTS").is_none() && config::use_replace_refs(repo);
     if !honoured {
         return id;
     }
@@ -391,29 +389,6 @@ fn under_tracked_file(index: &Index, path: &[u8]) -> bool {
             .iter()
             .enumerate()
             .any(|(i, &b)| b == b'/' && tracked(&path[..i]))
-}
-
-/// `status.renames`, falling back to `diff.renames` (default true); `copies` counts as on.
-pub(crate) fn renames_enabled(repo: &Repository) -> bool {
-    let Ok(config) = repo.config() else {
-        return true;
-    };
-    for key in ["status.renames", "diff.renames"] {
-        if let Ok(value) = config.get_string(key) {
-            return !matches!(
-                value.to_ascii_lowercase().as_str(),
-                "false" | "no" | "off" | "0" | ""
-            );
-        }
-    }
-    true
-}
-
-/// `core.quotePath` (default true).
-pub(crate) fn quote_path(repo: &Repository) -> bool {
-    repo.config()
-        .and_then(|c| c.get_bool("core.quotepath"))
-        .unwrap_or(true)
 }
 
 /// A fingerprint of the index file: its size, times, inode and trailing checksum. Equal

@@ -61,7 +61,7 @@ impl Repo {
             worktree_renames: Default::default(),
             intent_to_add: std::sync::Arc::new(staged.intent_to_add),
             index_entries: None,
-            quote_path: compute::quote_path(git),
+            quote_path: crate::config::quote_path(git),
             computed_at: SystemTime::now(),
         };
         worktree_renames::pair(&mut status, git)
@@ -159,7 +159,7 @@ impl Status {
         git: &Repository,
         head: head::Head,
     ) -> Result<()> {
-        self.quote_path = compute::quote_path(git);
+        self.quote_path = crate::config::quote_path(git);
         let fingerprint = compute::index_fingerprint(git);
         let (index_same, head_same) = match &self.staged_basis {
             Some(basis) => (

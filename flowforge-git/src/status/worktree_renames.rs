@@ -5,7 +5,7 @@ use std::{collections::BTreeSet, os::unix::ffi::OsStrExt};
 use git2::{Oid, Repository};
 
 use super::{
-    compute::{fresh_index, renames_enabled},
+    compute::fresh_index,
     model::{Change, Status},
     renames,
 };
@@ -23,7 +23,7 @@ pub(crate) fn pair(status: &mut Status, repo: &Repository) -> Result<(), git2::E
         .any(|(p, c)| *c == Change::Added && status.intent_to_add.contains(p));
     let deleted = status.unstaged.values().any(|c| *c == Change::Deleted);
     let destinations = ita_added || !status.conflicts.is_empty();
-    if !deleted || !destinations || !renames_enabled(repo) {
+    if !deleted || !destinations || !crate::config::renames_enabled(repo) {
         return Ok(());
     }
     let index = fresh_index(repo)?;

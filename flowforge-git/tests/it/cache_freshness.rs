@@ -6,7 +6,7 @@ use crate::cache_support;
 use std::time::Duration;
 
 use cache_support::{RepoExt as _, committed_repo, ours};
-use flowforge_git::{CacheError, Fresh, Freshness, GitView, ViewOptions, WatchMode};
+use flowforge_git::{Error, Fresh, Freshness, GitView, ViewOptions, WatchMode};
 
 fn synced(view: &GitView) -> (String, Fresh) {
     let answer = view.status(Freshness::Synced).expect("synced status");
@@ -177,10 +177,7 @@ fn a_repository_deleted_while_watched_is_an_error_not_a_stale_answer() {
         let err = view
             .status(freshness)
             .expect_err("no answer from a deleted repository");
-        assert!(
-            matches!(err, CacheError::Gone { .. }),
-            "{freshness:?}: {err}"
-        );
+        assert!(matches!(err, Error::Gone { .. }), "{freshness:?}: {err}");
         assert!(view.refs(freshness).is_err(), "{freshness:?}");
     }
 }
@@ -197,9 +194,6 @@ fn a_repository_moved_while_watched_is_an_error_not_a_stale_answer() {
         let err = view
             .status(freshness)
             .expect_err("no answer from a moved repository");
-        assert!(
-            matches!(err, CacheError::Gone { .. }),
-            "{freshness:?}: {err}"
-        );
+        assert!(matches!(err, Error::Gone { .. }), "{freshness:?}: {err}");
     }
 }

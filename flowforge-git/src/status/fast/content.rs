@@ -15,6 +15,7 @@ use std::{ffi::OsStr, os::unix::ffi::OsStrExt, path::Path};
 use git2::Repository;
 
 use super::index_file::IndexFile;
+use crate::config::GitConfig;
 
 /// How a file's content may be hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +33,7 @@ pub(crate) enum ContentRule {
 
 impl ContentRule {
     /// Decides the rule for `git`'s work tree from its configuration and attribute sources.
-    pub(crate) fn of(git: &Repository, index: &IndexFile, config: &git2::Config) -> Self {
+    pub(crate) fn of(git: &Repository, index: &IndexFile, config: &GitConfig) -> Self {
         let mut sources: Vec<Vec<u8>> = Vec::new();
         let mut read = |path: &Path| {
             if let Ok(text) = std::fs::read(path) {
@@ -45,7 +46,7 @@ impl ContentRule {
         {
             read(&dir.join("git/attributes"));
         }
-        if let Ok(file) = config.get_path("core.attributesfile") {
+        if let Ok(file) = config.libgit2().get_path("core.attributesfile") {
             read(&file);
         }
         read(&git.path().join("info/attributes"));
@@ -77,12 +78,10 @@ impl ContentRule {
         {
             return Self::Libgit2;
         }
-        let eol_config = config.get_string("core.eol").is_ok()
-            || config.get_string("core.autocrlf").is_ok_and(|v| {
-                !matches!(
-                    v.to_ascii_lowercase().as_str(),
-                    "false" | "no" | "off" | "0"
-                )
+        // `core.autocrlf` is `input` or a boolean (a value git does not know counts as set).
+        let eol_config = config.is_set("core.eol")
+            || config.string("core.autocrlf").is_some_and(|v| {
+                v.eq_ignore_ascii_case("input") || config.bool("core.autocrlf", true)
             });
         if sources.iter().all(|s| s.is_empty()) && !eol_config {
             return Self::Plain;
@@ -106,8 +105,11 @@ impl ContentRule {
 }
 
 /// True when the configuration names a filter driver that converts content going into git.
-fn has_filter_driver(config: &git2::Config) -> bool {
-    let Ok(mut entries) = config.entries(Some(r"^filter\..*\.(clean|process|required)$")) else {
+fn has_filter_driver(config: &GitConfig) -> bool {
+    let Ok(mut entries) = config
+        .libgit2()
+        .entries(Some(r"^filter\..*\.(clean|process|required)$"))
+    else {
         return true;
     };
     entries.next().is_some()

@@ -28,7 +28,7 @@ use super::{
     model::{StagedBasis, Status},
     scope, untracked,
 };
-use crate::{Repo, error::Result};
+use crate::{Repo, config::GitConfig, error::Result};
 
 /// Above this many paths for libgit2 to decide, it diffs the whole work tree instead.
 const MAX_SCOPES: usize = 256;
@@ -42,7 +42,6 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
     let Some(config) = usable_config(git) else {
         return Ok(None);
     };
-    let flag = |key: &str, default: bool| config.get_bool(key).unwrap_or(default);
     let started_sec = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -67,14 +66,14 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
 
     // The index to the work tree.
     let settings = worktree::Settings {
-        file_mode: flag("core.filemode", true),
-        trust_ctime: flag("core.trustctime", true),
+        file_mode: config.bool("core.filemode", true),
+        trust_ctime: config.bool("core.trustctime", true),
         check_stat: !config
-            .get_string("core.checkstat")
-            .is_ok_and(|v| v.eq_ignore_ascii_case("minimal")),
+            .string("core.checkstat")
+            .is_some_and(|v| v.eq_ignore_ascii_case("minimal")),
         content: content::ContentRule::of(git, &index, &config),
         index_mtime,
-        symlinks: flag("core.symlinks", true),
+        symlinks: config.bool("core.symlinks", true),
     };
     // Twice the cores, as git's preload does: `lstat`s wait on the kernel, not only the CPU.
     let threads = std::thread::available_parallelism()
@@ -152,7 +151,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         untracked,
         worktree_renames: Default::default(),
         intent_to_add: Arc::new(staged.intent_to_add),
-        quote_path: compute::quote_path(git),
+        quote_path: crate::config::quote_path(git),
         computed_at: SystemTime::now(),
     }))
 }
@@ -243,13 +242,12 @@ pub(crate) fn index_for_libgit2(git: &Repository) -> Option<git2::Index> {
 }
 
 /// The repository's config when the fast path can read this repository, else `None`.
-fn usable_config(git: &Repository) -> Option<git2::Config> {
-    let config = git.config().ok()?;
-    let flag = |key: &str, default: bool| config.get_bool(key).unwrap_or(default);
-    let unusable = flag("core.ignorecase", false)
+fn usable_config(git: &Repository) -> Option<GitConfig> {
+    let config = GitConfig::of(git)?;
+    let unusable = config.bool("core.ignorecase", false)
         || config
-            .get_string("extensions.objectformat")
-            .is_ok_and(|f| !f.eq_ignore_ascii_case("sha1"));
+            .string("extensions.objectformat")
+            .is_some_and(|f| !f.eq_ignore_ascii_case("sha1"));
     (!unusable).then_some(config)
 }
 
