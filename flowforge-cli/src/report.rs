@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use flowforge_index::report::{Format, Period, Report, ReportOptions, Zone};
-use flowforge_session::fs::{Durability, write_atomic};
 
 use crate::{
     context::Context,
@@ -94,7 +93,7 @@ pub(crate) fn run(
     }
     let text = report.render(format);
     match &args.output {
-        Some(path) => write_output(path, text.as_bytes())
+        Some(path) => flowforge_session::export::write_file(path, text.as_bytes())
             .with_context(|| format!("cannot write the report to {}", path.display()))
             .map_err(CliError::failure),
         None => {
@@ -133,19 +132,4 @@ fn merge(report: &mut Report, other: Report) {
     report.total_minutes = report.total_minutes.saturating_add(other.total_minutes);
     report.conflicts.extend(other.conflicts);
     report.problems.extend(other.problems);
-}
-
-/// Writes the report to `path` atomically. The directory is the user's choice (links in it
-/// are resolved); the file itself is never written through a symbolic link.
-fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => std::path::Path::new("."),
-    };
-    let dir = std::fs::canonicalize(parent)?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow::anyhow!("the output path names no file"))?;
-    write_atomic(&dir, &dir.join(name), bytes, Durability::Sync)?;
-    Ok(())
 }

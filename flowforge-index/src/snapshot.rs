@@ -14,7 +14,7 @@
 use std::{collections::BTreeMap, fs, path::PathBuf};
 
 use flowforge_core::{DeveloperId, Layout};
-use flowforge_session::fs::{Durability, create_private_dir_all, read_bytes, write_atomic};
+use flowforge_session::fs::read_bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -184,8 +184,6 @@ impl Index {
         let mut bytes = serde_json::to_vec(&header).expect("a header always serialises");
         bytes.push(b'\n');
         bytes.extend_from_slice(&body);
-        create_private_dir_all(self.layout.root(), &self.layout.index_dir()).map_err(err)?;
-        // Relaxed: the snapshot is a cache; losing it to a power cut costs one rebuild.
-        write_atomic(self.layout.root(), &path, &bytes, Durability::Relaxed).map_err(err)
+        flowforge_session::index_files::write_snapshot(&self.layout, &bytes).map_err(err)
     }
 }

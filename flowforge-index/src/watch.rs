@@ -57,6 +57,7 @@ use crate::{
 /// before the call.
 #[derive(Debug)]
 pub struct Watcher {
+    layout: Layout,
     root: PathBuf,
     index_dir: PathBuf,
     events: Receiver<notify::Result<notify::Event>>,
@@ -88,12 +89,10 @@ impl Watcher {
         };
         // The cookies live in the index's own directory; it must exist before the watch starts,
         // or the first cookie could be written before the directory is watched.
-        flowforge_session::fs::create_private_dir_all(layout.root(), &layout.index_dir()).map_err(
-            |source| Error::IndexDir {
-                path: layout.index_dir(),
-                source,
-            },
-        )?;
+        flowforge_session::index_files::create_dir(layout).map_err(|source| Error::IndexDir {
+            path: layout.index_dir(),
+            source,
+        })?;
         let (tx, events) = channel();
         let mut watcher = notify::recommended_watcher(move |event| {
             // The receiver is gone only when the watcher is dropped.
@@ -104,6 +103,7 @@ impl Watcher {
             .watch(&root, RecursiveMode::Recursive)
             .map_err(err)?;
         Ok(Self {
+            layout: layout.clone(),
             index_dir: layout.index_dir(),
             root,
             events,
@@ -134,12 +134,10 @@ impl Watcher {
     pub fn refresh_synced(&mut self, index: &mut Index, timeout: Duration) -> Result<RefreshStats> {
         let mut changes = Changes::default();
         self.cookies += 1;
-        let cookie =
-            (self.index_dir).join(format!(".cookie-{}-{}", std::process::id(), self.cookies));
-        let written = flowforge_session::fs::create_new(&self.root, &cookie, b"")
-            .is_ok_and(|created| created);
+        let name = format!(".cookie-{}-{}", std::process::id(), self.cookies);
+        let cookie = flowforge_session::index_files::create_cookie(&self.layout, &name);
         let mut seen = false;
-        if written {
+        if let Ok(Some(cookie)) = cookie {
             let deadline = Instant::now() + timeout;
             while !seen {
                 let left = deadline.saturating_duration_since(Instant::now());
@@ -148,7 +146,7 @@ impl Watcher {
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
-            let _ = flowforge_session::fs::remove_file(&self.root, &cookie);
+            let _ = flowforge_session::index_files::remove_cookie(&self.layout, &name);
         }
         changes.full |= !seen;
         while let Ok(event) = self.events.try_recv() {

@@ -130,15 +130,6 @@ pub enum Error {
     /// Reading the local namespaces failed.
     #[error(transparent)]
     Session(#[from] flowforge_session::Error),
-    /// A file of the pulled view could not be written or read.
-    #[error("{path}: {source}")]
-    Io {
-        /// The file or directory.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 impl Error {
@@ -150,13 +141,6 @@ impl Error {
 
     pub(crate) fn repo(path: &std::path::Path) -> impl FnOnce(git2::Error) -> Error + '_ {
         move |source| Error::Repo {
-            path: path.to_owned(),
-            source,
-        }
-    }
-
-    pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-        move |source| Error::Io {
             path: path.to_owned(),
             source,
         }

@@ -9,17 +9,13 @@
 //! when and from what the view was made. The view is built beside the old one and swapped in
 //! with one `renameat2(RENAME_EXCHANGE)`, so readers see the old view or the new one.
 
-use std::{
-    collections::BTreeMap,
-    fs,
-    path::{Path, PathBuf},
-};
+use std::{collections::BTreeMap, path::PathBuf};
 
 use flowforge_core::{
     DeveloperId, Layout,
     model::{Session, TaskAssignment, TaskAssignments, TimeEntry, TimeTracking},
 };
-use flowforge_session::fs::{Durability, create_private_dir_all, write_json};
+use flowforge_session::pulled::PulledDeveloper;
 use git2::Repository;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -27,7 +23,7 @@ use serde_json::Value;
 
 use crate::{
     claim::{list_refs, read_claim},
-    error::{Error, Result},
+    error::Result,
     handle::Remote,
     publish::subtree,
     refs::{FORMAT, ROOT, pulled_root},
@@ -57,13 +53,13 @@ pub struct Pulled {
 /// The directory of `remote`'s pulled view under `layout`'s root.
 #[must_use]
 pub fn view_root(layout: &Layout, remote: &str) -> PathBuf {
-    layout.root().join("remote").join(remote)
+    flowforge_session::pulled::view_root(layout, remote)
 }
 
 /// The last pull's record, if there was one.
 ///
 /// # Errors
-/// [`Error::Session`] when `pulled.json` exists but is unreadable.
+/// [`Error::Session`](crate::Error::Session) when `pulled.json` exists but is unreadable.
 pub fn last_pull(layout: &Layout, remote: &str) -> Result<Option<Pulled>> {
     Ok(flowforge_session::fs::read_json(
         layout.root(),
@@ -83,8 +79,8 @@ impl Remote {
     /// and rewrites the pulled view under `layout`.
     ///
     /// # Errors
-    /// Transport errors (the local refs and view are then unchanged), [`Error::Io`] or
-    /// [`Error::Session`] when the view cannot be written.
+    /// Transport errors (the local refs and view are then unchanged), or
+    /// [`Error::Session`](crate::Error::Session) when the view cannot be written.
     pub fn pull(&self, layout: &Layout) -> Result<Pulled> {
         let refspec = format!("+{ROOT}*:{}*", pulled_root(self.name()));
         self.git.fetch(&[refspec], true)?;
@@ -247,6 +243,8 @@ impl Remote {
         }
     }
 
+    /// Hands the view to flowforge-session, which writes it beside the old one and swaps it
+    /// in.
     fn write_view(
         &self,
         layout: &Layout,
@@ -254,86 +252,23 @@ impl Remote {
         tasks: &TaskAssignments,
         devs: BTreeMap<DeveloperId, DevView>,
     ) -> Result<()> {
-        let target = view_root(layout, self.name());
-        let parent = target.parent().expect("the view has a parent: remote/");
-        let root = layout.root();
-        create_private_dir_all(root, parent)?;
-        let tmp = parent.join(format!(
-            ".{}.new-{}-{:08x}",
-            self.name(),
-            std::process::id(),
-            fastrand::u32(..)
-        ));
-        let result = (|| {
-            let view = Layout::new(&tmp);
-            let d = Durability::Relaxed;
-            create_private_dir_all(root, &view.team_dir())?;
-            write_json(root, &view.task_assignments(), tasks, d)?;
-            for (dev, mut v) in devs {
-                if v.session.is_none() && v.history.is_empty() && v.time.is_empty() {
-                    continue;
-                }
-                create_private_dir_all(root, &view.session_history_dir(&dev))?;
-                if let Some(s) = &v.session {
-                    write_json(root, &view.current_session(&dev), s, d)?;
-                }
-                for s in &v.history {
-                    if flowforge_core::TaskId::new(&s.session_id).is_ok() {
-                        let path = view
-                            .session_history_dir(&dev)
-                            .join(format!("{}.json", s.session_id));
-                        write_json(root, &path, s, d)?;
-                    }
-                }
+        let developers = (devs.into_iter())
+            .map(|(dev, mut v)| {
                 v.time.sort_by_key(|t| t.recorded_at);
                 let time = TimeTracking {
                     total_minutes: v.time.iter().map(|t| t.minutes).sum(),
                     sessions: v.time,
                     extra: serde_json::Map::new(),
                 };
-                write_json(root, &view.time_tracking(&dev), &time, d)?;
-            }
-            write_json(root, &tmp.join("pulled.json"), pulled, d)?;
-            Ok::<(), Error>(())
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(e);
-        }
-        swap_in(&tmp, &target)
+                let pulled = PulledDeveloper {
+                    session: v.session,
+                    history: v.history,
+                    time,
+                };
+                (dev, pulled)
+            })
+            .collect();
+        flowforge_session::pulled::write_view(layout, self.name(), pulled, tasks, &developers)?;
+        Ok(())
     }
-}
-
-/// Puts the directory `new` at `target`, atomically for readers, and removes the old one.
-fn swap_in(new: &Path, target: &Path) -> Result<()> {
-    use rustix::{
-        fs::{CWD, RenameFlags, renameat_with},
-        io::Errno,
-    };
-    for _ in 0..8 {
-        match renameat_with(CWD, new, CWD, target, RenameFlags::EXCHANGE) {
-            Ok(()) => {
-                let _ = fs::remove_dir_all(new);
-                return Ok(());
-            }
-            Err(Errno::NOENT) => match fs::rename(new, target) {
-                Ok(()) => return Ok(()),
-                // Another pull put its view there first: exchange with it.
-                Err(e) if target.exists() => {
-                    let _ = e;
-                    continue;
-                }
-                Err(e) => {
-                    let _ = fs::remove_dir_all(new);
-                    return Err(Error::io(target)(e));
-                }
-            },
-            Err(e) => {
-                let _ = fs::remove_dir_all(new);
-                return Err(Error::io(target)(e.into()));
-            }
-        }
-    }
-    let _ = fs::remove_dir_all(new);
-    Ok(())
 }

@@ -1,6 +1,11 @@
 //! Private, atomic filesystem primitives: directories 0700, files 0600, whole-file replaces,
 //! all beneath the namespace root and never through a symbolic link.
 //!
+//! Readers (the index, the CLI, flowforge-remote) use the public reading functions here; the
+//! writing ones are flowforge-session's own, since nobody else writes namespace files (the
+//! index's files go through [`index_files`](crate::index_files), a pulled view through
+//! [`pulled`](crate::pulled), a report through [`export`](crate::export)).
+//!
 //! Every function takes the namespace root (`.flowforge/`) and a path beneath it; see
 //! `beneath.rs` for how a path is opened without following links: a link where a namespace
 //! file or directory should be is [`Error::Symlink`], and nothing outside the root is ever
@@ -49,7 +54,7 @@ pub enum Durability {
 /// # Errors
 /// [`Error::Symlink`] naming a link on the way, [`Error::Outside`] when `path` is not beneath
 /// `root`, [`Error::Io`] naming the directory.
-pub fn create_private_dir_all(root: &Path, path: &Path) -> Result<()> {
+pub(crate) fn create_private_dir_all(root: &Path, path: &Path) -> Result<()> {
     Dir::create(root, path).map(drop)
 }
 
@@ -61,7 +66,12 @@ pub fn create_private_dir_all(root: &Path, path: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the file; the temporary file
 /// is removed on failure.
-pub fn write_atomic(root: &Path, path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
+pub(crate) fn write_atomic(
+    root: &Path,
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> Result<()> {
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?
         .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
@@ -146,7 +156,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(root: &Path, path: &Path) -> Re
 ///
 /// # Errors
 /// As [`write_atomic`].
-pub fn write_json<T: serde::Serialize>(
+pub(crate) fn write_json<T: serde::Serialize>(
     root: &Path,
     path: &Path,
     value: &T,
@@ -165,7 +175,7 @@ pub fn write_json<T: serde::Serialize>(
 ///
 /// # Errors
 /// [`Error::Symlink`] for a link on the way, [`Error::Outside`], or [`Error::Io`] naming it.
-pub fn create_new(root: &Path, path: &Path, bytes: &[u8]) -> Result<bool> {
+pub(crate) fn create_new(root: &Path, path: &Path, bytes: &[u8]) -> Result<bool> {
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?
         .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
@@ -189,7 +199,7 @@ pub fn create_new(root: &Path, path: &Path, bytes: &[u8]) -> Result<bool> {
 ///
 /// # Errors
 /// [`Error::Symlink`] for a link on the way, [`Error::Outside`], or [`Error::Io`] naming it.
-pub fn remove_file(root: &Path, path: &Path) -> Result<bool> {
+pub(crate) fn remove_file(root: &Path, path: &Path) -> Result<bool> {
     let (parent, name) = beneath::split(root, path)?;
     match Dir::open(root, parent)? {
         Some(dir) => dir.remove(name),

@@ -1,10 +1,12 @@
 //! Storage for FlowForge namespaces.
 //!
 //! flowforge-session owns every write under `.flowforge/`: namespace creation
-//! ([`namespace::init`]), private atomic file primitives ([`fs`]), the lock-free
+//! ([`namespace::init`]), private atomic files (read through [`fs`]), the lock-free
 //! compare-and-swap [`store`], and on top of it sessions, task claims and time tracking
 //! ([`Namespace`]) with the `current.json` / `time-tracking.json` [`view`]s the bash tools
-//! read. It knows nothing about git.
+//! read. The other crates' few files are written here too, each through a function named for
+//! it: the namespace index's snapshot and cookies ([`index_files`]), a git remote's pulled
+//! view ([`pulled`]) and a report saved for people ([`export`]). It knows nothing about git.
 //!
 //! # Writing: a developer's namespace
 //!
@@ -67,12 +69,15 @@ pub mod areas;
 pub mod claim;
 pub mod compat;
 mod error;
+pub mod export;
 pub mod fs;
 pub mod gc;
 mod handle;
+pub mod index_files;
 pub mod migrate;
 pub mod namespace;
 pub mod pause;
+pub mod pulled;
 pub mod session;
 pub mod state;
 pub mod store;

@@ -2,7 +2,7 @@
 //! it back.
 
 use flowforge_core::{DeveloperId, Layout, model::GitStatusCache, score::Operation};
-use flowforge_session::fs::{Durability, read_json, write_json};
+use flowforge_session::{compat::write_git_status_cache, fs::read_json};
 
 use super::{Built, Round, Variant, plain, wrong};
 use crate::{error::Result, fixture::Team};
@@ -46,7 +46,7 @@ fn snapshot(dev: &DeveloperId) -> GitStatusCache {
 }
 
 /// One developer's write and read back: a plain in-place write (naive) or
-/// [`flowforge_session::fs`]'s atomic replace with relaxed durability (optimized).
+/// [`write_git_status_cache`], the atomic replace `flowforge status` makes (optimized).
 ///
 /// # Errors
 /// [`crate::Error::Io`], [`crate::Error::Json`] or [`crate::Error::Session`] naming the file;
@@ -60,7 +60,7 @@ pub fn write_and_read(variant: Variant, layout: &Layout, dev: &DeveloperId) -> R
             plain::read_json(&path)?
         }
         Variant::Optimized => {
-            write_json(layout.root(), &path, &written, Durability::Relaxed)?;
+            write_git_status_cache(layout, dev, &written)?;
             read_json(layout.root(), &path)?
         }
     };

@@ -464,6 +464,24 @@ impl Dir {
         }
     }
 
+    /// Removes the subdirectory `name` and everything in it; a link inside is removed as a
+    /// link, never followed. `false` when it did not exist.
+    ///
+    /// # Errors
+    /// [`Error::Symlink`] when `name` is a link, [`Error::Io`] naming what cannot be removed.
+    pub(crate) fn remove_tree(&self, name: &str) -> Result<bool> {
+        let Some(dir) = self.subdir(name)? else {
+            return Ok(false);
+        };
+        for entry in dir.entries()? {
+            match (entry.kind, entry.name.to_str()) {
+                (EntryKind::Dir, Some(sub)) => dir.remove_tree(sub).map(drop)?,
+                _ => dir.remove(&entry.name).map(drop)?,
+            }
+        }
+        self.remove_dir(name)
+    }
+
     /// Flushes the directory (its entries) to disk.
     ///
     /// # Errors

@@ -2,6 +2,7 @@
 
 mod gc;
 mod gc_processes;
+mod other_crates_files;
 mod processes;
 mod sessions;
 mod time;
