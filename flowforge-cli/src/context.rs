@@ -47,6 +47,8 @@ pub(crate) struct Context {
     pub accept: Accept,
     /// How old the parts of the answer are, when older than the call.
     pub ages: Ages,
+    /// `--verbose`: say on stderr who answered, and why.
+    pub verbose: bool,
 }
 
 impl Context {
@@ -91,6 +93,7 @@ impl Context {
             env_developer: env.developer.clone(),
             accept: Accept::from_args(args.cached, args.max_age),
             ages: Ages::default(),
+            verbose: args.verbose,
         })
     }
 

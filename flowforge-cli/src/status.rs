@@ -17,7 +17,7 @@ use flowforge_git::{Fresh, PorcelainOptions, Repo, StatusOptions};
 use crate::{
     context::Context,
     error::{CliError, CliResult},
-    output::{Output, outln},
+    output::{Output, errln, outln},
     warm::{Engine, WarmRepo},
 };
 
@@ -64,6 +64,9 @@ pub(crate) fn run(
             (Arc::new(status), None)
         }
     };
+    if let (true, Some(why)) = (ctx.verbose, status.computed_by_git()) {
+        errln!(out, "flowforge: status computed by the git program: {why}");
+    }
     let mut cache = status.to_cache();
     if let Some(at) = proven_at.and_then(|at| at.duration_since(UNIX_EPOCH).ok()) {
         cache.timestamp = i64::try_from(at.as_secs()).unwrap_or(i64::MAX);

@@ -43,6 +43,20 @@ pub enum Error {
         #[source]
         source: git2::Error,
     },
+    /// The `git` program, asked where libgit2 cannot give git's answer (see
+    /// [`Engine::GitProgram`](crate::Engine::GitProgram)), could not be run or failed.
+    #[error("`git {command}` failed in {}: {message}", path.display())]
+    GitProgram {
+        /// The git subcommand and its arguments.
+        command: String,
+        /// The directory it ran in.
+        path: PathBuf,
+        /// What went wrong: git's last line on stderr, or that it could not be started.
+        message: String,
+        /// Why it could not be started, if it could not.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// Reading the work tree failed.
     #[error("cannot read {}", path.display())]
     Io {

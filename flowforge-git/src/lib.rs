@@ -1,7 +1,8 @@
 //! One cached, batched, watched view of git, shared by every FlowForge developer.
 //!
-//! flowforge-git knows nothing about sessions, claims or namespace files, and spawns no `git`
-//! process: everything goes through libgit2 (vendored).
+//! flowforge-git knows nothing about sessions, claims or namespace files. Everything goes
+//! through libgit2 (vendored), except where libgit2 cannot give git's answer: a repository or
+//! index it cannot read is answered by the `git` program itself ([`Engine::GitProgram`]).
 //!
 //! * [`Repo`] — a `Send + Sync`, cheaply cloned handle on a non-bare repository (a pool of
 //!   libgit2 handles inside; see its docs).
@@ -43,6 +44,7 @@ compile_error!(
 
 mod config;
 mod error;
+mod git_program;
 mod repo;
 pub mod status;
 

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use crate::{
     config::GitConfig,
     error::{Error, Result},
+    git_program,
 };
 
 /// How many idle libgit2 handles a [`Repo`] keeps for reuse.
@@ -24,7 +25,8 @@ const POOL_SIZE: usize = 4;
 /// thread, and puts it back (at most four are kept). libgit2 re-reads the index, config and
 /// ignore files when they change on disk, so a pooled handle never answers from stale files.
 ///
-/// The handle spawns no `git` process, ever.
+/// The handle spawns a `git` process only where libgit2 cannot give git's answer (see
+/// [`open`](Self::open) and [`Engine::GitProgram`](crate::Engine::GitProgram)).
 ///
 /// ```
 /// # let dir = tempfile::tempdir()?;
@@ -45,6 +47,8 @@ struct Inner {
     git_dir: PathBuf,
     common_dir: PathBuf,
     pool: Mutex<Vec<git2::Repository>>,
+    /// Why libgit2 cannot open this repository, when it cannot: the `git` program answers.
+    git_program: Option<String>,
 }
 
 impl std::fmt::Debug for Repo {
@@ -66,12 +70,18 @@ impl Repo {
     ///
     /// [`Error::NotARepository`] if neither `path` nor any parent is inside a repository's work
     /// tree (or `path` does not exist); [`Error::Bare`] for a bare repository.
+    ///
+    /// A repository libgit2 cannot open but the `git` program can (SHA-256 objects, reftable
+    /// refs, an extension libgit2 does not know, a linked worktree whose `HEAD` is a symbolic
+    /// link) opens too: its status comes from `git` itself
+    /// ([`Engine::GitProgram`](crate::Engine::GitProgram)), and what needs libgit2
+    /// ([`with_git2`](Self::with_git2), refs, sync) fails with libgit2's reason.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let repo = git2::Repository::discover(path).map_err(|source| Error::NotARepository {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let repo = match git2::Repository::discover(path) {
+            Ok(repo) => repo,
+            Err(source) => return Self::open_for_git_program(path, source),
+        };
         let git_dir = normalize(repo.path());
         let Some(mut workdir) = repo.workdir().map(normalize) else {
             return Err(Error::Bare { path: git_dir });
@@ -96,8 +106,53 @@ impl Repo {
                 git_dir,
                 common_dir,
                 pool: Mutex::new(vec![repo]),
+                git_program: None,
             }),
         })
+    }
+
+    /// Opens a repository libgit2 refused (`refused`) when the `git` program accepts it.
+    fn open_for_git_program(path: &Path, refused: git2::Error) -> Result<Self> {
+        match git_program::discover(path) {
+            git_program::Discovered::WorkTree(found) => Ok(Self {
+                inner: Arc::new(Inner {
+                    workdir: normalize(&found.workdir),
+                    git_dir: normalize(&found.git_dir),
+                    common_dir: normalize(&found.common_dir),
+                    pool: Mutex::new(Vec::new()),
+                    git_program: Some(format!("libgit2 cannot open it: {}", refused.message())),
+                }),
+            }),
+            git_program::Discovered::Bare(git_dir) => Err(Error::Bare {
+                path: normalize(&git_dir),
+            }),
+            // Nothing there, for either.
+            git_program::Discovered::Refused(_) if refused.code() == git2::ErrorCode::NotFound => {
+                Err(Error::NotARepository {
+                    path: path.to_path_buf(),
+                    source: refused,
+                })
+            }
+            // A repository libgit2 cannot read, and git refuses it too or cannot be run.
+            git_program::Discovered::Refused(Error::GitProgram {
+                command,
+                path,
+                message,
+                source,
+            }) => Err(Error::GitProgram {
+                command,
+                path,
+                message: format!("{message} (libgit2 cannot open it: {})", refused.message()),
+                source,
+            }),
+            git_program::Discovered::Refused(other) => Err(other),
+        }
+    }
+
+    /// Why libgit2 cannot open this repository, when it cannot: then every status comes from
+    /// the `git` program ([`Engine::GitProgram`](crate::Engine::GitProgram)).
+    pub fn needs_git_program(&self) -> Option<&str> {
+        self.inner.git_program.as_deref()
     }
 
     /// The top of the work tree (canonical, without a trailing slash).

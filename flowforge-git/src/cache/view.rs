@@ -147,9 +147,13 @@ impl GitView {
             git_dir: repo.git_dir().to_path_buf(),
             common_dir: repo.common_dir().to_path_buf(),
         };
+        // A repository only the `git` program reads is not watched: every status is git's,
+        // computed again on each question.
         let watch = match options.watch {
-            WatchMode::Watch => Watch::start(roots, options.cookie_timeout),
-            WatchMode::Off => Watch::disabled(roots),
+            WatchMode::Watch if repo.needs_git_program().is_none() => {
+                Watch::start(roots, options.cookie_timeout)
+            }
+            _ => Watch::disabled(roots),
         };
         let registry = Registry::global();
         Self {

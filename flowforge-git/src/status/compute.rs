@@ -435,8 +435,7 @@ pub(crate) fn settle_untracked_directories(
     untracked: &mut BTreeSet<Vec<u8>>,
 ) -> Result<(), git2::Error> {
     let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
-    let mut is_ignored =
-        |path: &[u8]| repo.is_path_ignored(std::path::Path::new(std::ffi::OsStr::from_bytes(path)));
+    let mut is_ignored = |path: &[u8]| super::untracked::is_ignored(repo, path);
     let reported: Vec<Vec<u8>> = untracked
         .iter()
         .filter(|p| p.ends_with(b"/"))

@@ -10,10 +10,14 @@ use crate::error::Result;
 pub struct Head {
     /// The checked-out branch without `refs/heads/`, or `None` when HEAD is detached.
     pub branch: Option<String>,
-    /// HEAD's commit, or `None` when the branch has no commits yet (unborn).
+    /// HEAD's commit, or `None` when the branch has no commits yet (unborn) or the
+    /// repository's commit ids are not SHA-1 (a SHA-256 repository, read by
+    /// [`Engine::GitProgram`](crate::Engine::GitProgram)).
     pub commit: Option<Oid>,
     /// The branch's upstream, when one is configured.
     pub upstream: Option<Upstream>,
+    /// The branch has no commits yet.
+    pub(crate) unborn: bool,
 }
 
 /// A branch's upstream as `git status --branch` reports it.
@@ -38,7 +42,7 @@ impl Head {
 
     /// True when the branch has no commits yet.
     pub fn is_unborn(&self) -> bool {
-        self.commit.is_none()
+        self.unborn
     }
 
     /// The branch name, or `HEAD` when detached (FlowForge's snapshot convention).
@@ -99,6 +103,7 @@ pub(crate) fn read(repo: &Repository) -> Result<Head, git2::Error> {
             branch: None,
             commit,
             upstream: None,
+            unborn: commit.is_none(),
         });
     };
     let upstream = upstream(repo, &refname, commit)?;
@@ -110,6 +115,7 @@ pub(crate) fn read(repo: &Repository) -> Result<Head, git2::Error> {
         branch: Some(branch),
         commit,
         upstream,
+        unborn: commit.is_none(),
     })
 }
 

@@ -12,6 +12,7 @@
 //! [`Status::refresh_index_and_head`] recomputes after the index, `HEAD` or a ref changed.
 //! The formatters in [`format`](mod@format) print the result byte for byte as git does.
 
+mod by_git;
 mod compute;
 mod fast;
 pub mod format;

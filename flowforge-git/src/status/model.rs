@@ -38,6 +38,13 @@ pub enum Engine {
     /// directories to libgit2's rule, which differs from git's for nested repositories and
     /// directories that look like one (a `.git` that is not a repository, `.GIT`).
     Libgit2,
+    /// The `git` program itself (`git status --porcelain=v2 -z --branch`, parsed): git's
+    /// answer by definition, at the cost of a process. `Auto` takes it on its own for a
+    /// repository libgit2 cannot open — SHA-256 objects, reftable refs, an extension it does
+    /// not know, a linked worktree whose `HEAD` is a symbolic link — and for an index libgit2
+    /// refuses (entries such as `../x` or `.git/x` that git reads); [`Status::computed_by_git`]
+    /// says when and why. Fails when git is not installed or fails itself.
+    GitProgram,
 }
 
 /// How one side of a tracked path changed: one of the letters of `git status --porcelain`.
@@ -176,6 +183,8 @@ pub struct Status {
     /// What the staged side was computed from, to skip recomputing it when nothing changed.
     pub(crate) staged_basis: Option<StagedBasis>,
     pub(crate) computed_at: SystemTime,
+    /// Why the `git` program computed this status, when it did.
+    pub(crate) by_git: Option<std::sync::Arc<str>>,
 }
 
 /// The inputs of the staged side: HEAD's commit and the index file's fingerprint.
@@ -256,5 +265,11 @@ impl Status {
     /// When the status was last computed or refreshed.
     pub fn computed_at(&self) -> SystemTime {
         self.computed_at
+    }
+
+    /// Why the `git` program computed this status ([`Engine::GitProgram`]), or `None` when
+    /// this crate did.
+    pub fn computed_by_git(&self) -> Option<&str> {
+        self.by_git.as_deref()
     }
 }

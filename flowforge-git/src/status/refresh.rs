@@ -10,7 +10,10 @@ use super::{
     model::{Engine, StagedBasis, Status, StatusOptions},
     scope, worktree_renames,
 };
-use crate::{Repo, error::Result};
+use crate::{
+    Repo,
+    error::{Error, Result},
+};
 
 impl Repo {
     /// The full working-tree status, computed from nothing (see [`Status`]).
@@ -21,10 +24,31 @@ impl Repo {
     /// [`Error::Git`](crate::Error::Git) if libgit2 cannot read the index (corrupt), HEAD, the
     /// objects or the work tree.
     pub fn status(&self, options: &StatusOptions) -> Result<Status> {
-        self.with_git2(|git| match options.engine {
+        let by_git =
+            |why: &str| super::by_git::status(self.workdir(), options.no_optional_locks, why);
+        if let Some(why) = self.needs_git_program() {
+            return by_git(why);
+        }
+        if options.engine == Engine::GitProgram {
+            return by_git("asked for");
+        }
+        let computed = self.with_git2(|git| match options.engine {
             Engine::Libgit2 => self.compute_with_libgit2(git),
             _ => self.compute_full(git, !options.no_optional_locks),
-        })
+        });
+        match computed {
+            // An index libgit2 refuses that git reads (entries such as `../x`): git answers;
+            // when it cannot either, libgit2's reason is the error.
+            Err(Error::Git { source, .. }) if source.class() == git2::ErrorClass::Index => {
+                let why = format!("libgit2 cannot read the index: {}", source.message());
+                by_git(&why).map_err(|_| Error::Git {
+                    operation: "read the index",
+                    path: self.workdir().to_path_buf(),
+                    source,
+                })
+            }
+            computed => computed,
+        }
     }
 
     /// A full status: the fast path, or libgit2 where the fast path does not apply.
@@ -63,6 +87,7 @@ impl Repo {
             index_entries: None,
             quote_path: crate::config::quote_path(git),
             computed_at: SystemTime::now(),
+            by_git: None,
         };
         worktree_renames::pair(&mut status, git)
             .map_err(self.git_error("detect work-tree renames"))?;
@@ -98,6 +123,9 @@ impl Status {
     ///
     /// As [`Repo::status`]. On error the status is left as it was.
     pub fn refresh_paths(&mut self, repo: &Repo, changed: &[PathBuf]) -> Result<()> {
+        if self.by_git.is_some() {
+            return self.recompute_by_git(repo);
+        }
         repo.with_git2(|git| {
             let plan = scope::plan(repo, changed);
             if plan.full {
@@ -138,6 +166,9 @@ impl Status {
     ///
     /// As [`Repo::status`]. On error the status is left as it was.
     pub fn refresh_index_and_head(&mut self, repo: &Repo) -> Result<()> {
+        if self.by_git.is_some() {
+            return self.recompute_by_git(repo);
+        }
         repo.with_git2(|git| {
             let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
             let mut next = self.clone();
@@ -148,6 +179,17 @@ impl Status {
             *self = next;
             Ok(())
         })
+    }
+
+    /// A status the `git` program computed is computed again in full (libgit2 cannot read
+    /// what it would refresh from), as [`Repo::status`] decides.
+    fn recompute_by_git(&mut self, repo: &Repo) -> Result<()> {
+        let options = StatusOptions {
+            no_optional_locks: true,
+            ..StatusOptions::default()
+        };
+        *self = repo.status(&options)?;
+        Ok(())
     }
 
     /// Takes `head` and brings the staged side, and the unstaged side of the index entries

@@ -22,6 +22,8 @@ const MINIMUM_SCORE: u64 = 30_000;
 const MIN_BASENAME_SCORE: u64 = MINIMUM_SCORE + (MAX_SCORE - MINIMUM_SCORE) / 2;
 const CANDIDATES_PER_DST: usize = 4;
 const RENAME_LIMIT: usize = 1000;
+/// How many identical unused sources git weighs for one destination before it picks one.
+const IDENTICAL_CANDIDATES: usize = 100;
 
 /// Pairs destinations with sources: `(dst index, src index)` for each rename found.
 pub(crate) fn detect(
@@ -37,9 +39,11 @@ pub(crate) fn detect(
     let mut matched = vec![false; dests.len()];
 
     // Exact renames: same id (and same mode unless both are regular files); an unused source
-    // with the same basename is preferred.
+    // with the same basename is preferred, among the first 100 unused candidates only (git's
+    // `find_identical_files` stops there and keeps the best so far).
     for (d, dst) in dests.iter().enumerate() {
         let mut best: Option<(usize, u8)> = None;
+        let mut left = IDENTICAL_CANDIDATES;
         for (s, src) in sources.iter().enumerate() {
             if used[s]
                 || src.oid != dst.oid
@@ -53,6 +57,10 @@ pub(crate) fn detect(
                 if score == 2 {
                     break;
                 }
+            }
+            left -= 1;
+            if left == 0 {
+                break;
             }
         }
         if let Some((s, _)) = best {

@@ -15,6 +15,33 @@ use std::{
     path::{Path, PathBuf},
 };
 
+/// Whether the ignore rules hide `path` (relative to the work tree's top, `/`-separated) as
+/// git decides it: by what `path` itself is, never following a symbolic link.
+///
+/// libgit2's ignore lookup takes a symbolic link to a directory for a directory, so a
+/// directory-only pattern (`link/`) hides it, and its API has no way to say otherwise; git
+/// sees a link, which such a pattern does not match (`?? link`). So a link to a directory
+/// that libgit2 calls ignored is decided by `git check-ignore` (libgit2's answer stands when
+/// the git program cannot be run).
+pub(crate) fn is_ignored(git: &git2::Repository, path: &[u8]) -> Result<bool, git2::Error> {
+    let rel = Path::new(OsStr::from_bytes(path));
+    if !git.is_path_ignored(rel)? {
+        return Ok(false);
+    }
+    let Some(workdir) = git.workdir() else {
+        return Ok(true);
+    };
+    let full = workdir.join(rel);
+    let link_to_dir = full
+        .symlink_metadata()
+        .is_ok_and(|m| m.file_type().is_symlink())
+        && full.metadata().is_ok_and(|m| m.is_dir());
+    if !link_to_dir {
+        return Ok(true);
+    }
+    Ok(crate::git_program::is_ignored(workdir, path).unwrap_or(true))
+}
+
 /// Whether git shows the untracked directory `dir` (relative to `workdir`, `/`-separated, not
 /// itself ignored) as `dir/`. `is_ignored` answers for a path relative to `workdir`.
 pub(crate) fn directory_shows(

@@ -9,6 +9,7 @@ mod refs_snapshot;
 mod status_basic;
 mod status_differential;
 mod status_faults;
+mod status_git_program;
 mod status_renames;
 mod status_repository_classes;
 mod status_repository_shapes;

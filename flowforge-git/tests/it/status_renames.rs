@@ -59,3 +59,26 @@ proptest! {
         assert_matches_git("renames", &repo, &status);
     }
 }
+
+/// git weighs at most 100 identical unused sources for a destination: a source with the
+/// destination's basename wins only when it is among them, else the first one does.
+#[test]
+fn identical_sources_beyond_the_hundredth_are_not_weighed() {
+    for sources in [99, 100, 101] {
+        let repo = TestRepo::new();
+        for i in 0..sources {
+            repo.write(&format!("d/a{i:03}"), "same content\n");
+        }
+        repo.write("z/target", "same content\n");
+        repo.git_ok(&["add", "."]);
+        repo.git_ok(&["commit", "-qm", "one"]);
+        repo.git_ok(&["rm", "-rq", "d", "z"]);
+        repo.write("new/target", "same content\n");
+        repo.git_ok(&["add", "new/target"]);
+        let status = Repo::open(repo.path())
+            .expect("open")
+            .status(&StatusOptions::default())
+            .expect("status");
+        assert_matches_git(&format!("{sources} identical sources"), &repo, &status);
+    }
+}

@@ -255,3 +255,28 @@ fn replaced_objects_are_honoured() {
     repo.git_ok(&["replace", "HEAD", "HEAD~1"]);
     check_at("HEAD replaced by its parent", repo.path());
 }
+
+/// A directory-only ignore pattern (`link/`) does not hide a symbolic link to a directory:
+/// git sees a link (`?? link`), at the top, inside an untracked directory, and refreshed.
+#[test]
+fn an_ignored_directory_pattern_does_not_hide_a_link_to_a_directory() {
+    let repo = three_files();
+    let opened = Repo::open(repo.path()).expect("open");
+    let mut before = opened.status(&StatusOptions::default()).expect("status");
+    repo.write(".gitignore", "link/\nreal/\nlinked-away\n");
+    repo.write("real/f", "r\n");
+    symlink("real", repo.path().join("link")).expect("symlink");
+    symlink("real", repo.path().join("linked-away")).expect("symlink"); // ignored as a file
+    repo.write("untracked/x/f", "f\n");
+    symlink("../real", repo.path().join("untracked/link")).expect("symlink");
+    std::fs::remove_file(repo.path().join("untracked/x/f")).expect("rm");
+    check_at("link to a directory", repo.path());
+    check_at("link to a directory, subdirectory", &repo.path().join("a"));
+    let changed: Vec<std::path::PathBuf> =
+        [".gitignore", "real", "link", "linked-away", "untracked"]
+            .iter()
+            .map(|p| repo.path().join(p))
+            .collect();
+    before.refresh_paths(&opened, &changed).expect("refresh");
+    check_status_at("link to a directory, refreshed", repo.path(), &before);
+}

@@ -13,12 +13,7 @@ mod index_file;
 mod stat_refresh;
 mod worktree;
 
-use std::{
-    os::unix::{ffi::OsStrExt, fs::MetadataExt},
-    path::Path,
-    sync::Arc,
-    time::SystemTime,
-};
+use std::{os::unix::fs::MetadataExt, path::Path, sync::Arc, time::SystemTime};
 
 use git2::Repository;
 
@@ -153,6 +148,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         intent_to_add: Arc::new(staged.intent_to_add),
         quote_path: crate::config::quote_path(git),
         computed_at: SystemTime::now(),
+        by_git: None,
     }))
 }
 
@@ -165,8 +161,7 @@ fn untracked_entries(
     files: Vec<Vec<u8>>,
     dirs: Vec<Vec<u8>>,
 ) -> Result<std::collections::BTreeSet<Vec<u8>>, git2::Error> {
-    let mut is_ignored =
-        |path: &[u8]| git.is_path_ignored(Path::new(std::ffi::OsStr::from_bytes(path)));
+    let mut is_ignored = |path: &[u8]| untracked::is_ignored(git, path);
     let mut untracked = worktree::untracked(files, &mut is_ignored)?;
     for mut dir in dirs {
         if !is_ignored(&dir)? && untracked::directory_shows(workdir, &dir, &mut is_ignored)? {
