@@ -25,7 +25,7 @@ use std::{
 pub use self::beneath::{Entry, EntryKind, FileStat};
 pub(crate) use self::{
     beneath::Dir,
-    publish::{Mode, Publish, parse_temp, publish, writer_alive},
+    publish::{Mode, Publish, parse_temp, publish, publish_reusing, writer_alive},
 };
 use crate::error::{Error, Result};
 

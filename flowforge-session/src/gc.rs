@@ -42,6 +42,9 @@ pub struct GcReport {
     pub legacy_claim_keys: usize,
     /// Temporary files of writers that are gone, removed.
     pub temp_files: usize,
+    /// Spare files (superseded versions writers keep to rewrite instead of creating files),
+    /// removed.
+    pub spare_files: usize,
     /// The bytes of everything removed.
     pub bytes: u64,
 }
@@ -50,6 +53,7 @@ impl GcReport {
     fn add(&mut self, compacted: &CompactReport) {
         self.superseded_versions += compacted.removed_versions;
         self.temp_files += compacted.removed_temp_files;
+        self.spare_files += compacted.removed_spares;
         self.bytes += compacted.removed_bytes;
     }
 }

@@ -348,6 +348,18 @@ impl Dir {
             .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))
     }
 
+    /// Opens the existing file `name` for writing, never through a link and never creating
+    /// it.
+    ///
+    /// # Errors
+    /// As [`Dir::open_file`] (`NotFound` when it does not exist).
+    pub(crate) fn open_existing_write(&self, name: &str) -> Result<File> {
+        let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        openat(&self.fd, name, flags, Mode::empty())
+            .map(File::from)
+            .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))
+    }
+
     /// Creates the new file `name` with `mode`; fails if anything exists under that name.
     ///
     /// # Errors

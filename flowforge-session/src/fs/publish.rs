@@ -26,6 +26,7 @@
 use std::{
     ffi::OsStr,
     io::Write,
+    os::unix::fs::FileExt,
     sync::atomic::{AtomicU8, AtomicU64, Ordering},
 };
 
@@ -78,7 +79,33 @@ pub(crate) fn publish(
     how: Publish,
     ready: impl FnOnce() -> Result<bool>,
 ) -> Result<bool> {
+    publish_reusing(dir, target, bytes, how, &[], ready)
+}
+
+/// [`publish`], first trying to take one of the `spares` of `dir` (files a compaction set
+/// aside, see `store/compact.rs`) as the temporary file: it is moved to the temporary name
+/// and rewritten in place, so no inode is created and its blocks are already allocated —
+/// on ext4 that is the difference between ~12 µs and ~200 µs per publication. A spare that
+/// cannot be taken (another writer took it, none is there) costs one failed `rename`; then a
+/// new file is created as [`publish`] does. A temporary file that does not take its name
+/// (a lost race) is put back as a spare rather than removed.
+///
+/// Only for [`Mode::IfAbsent`]: the published name is new, so nobody can be reading the
+/// file being rewritten through it. Readers of a version that a compaction turned into a
+/// spare must check that the name still holds the file they read (`store/mod.rs`).
+///
+/// # Errors
+/// As [`publish`].
+pub(crate) fn publish_reusing(
+    dir: &Dir,
+    target: &OsStr,
+    bytes: &[u8],
+    how: Publish,
+    spares: &[String],
+    ready: impl FnOnce() -> Result<bool>,
+) -> Result<bool> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    debug_assert!(spares.is_empty() || how.mode == Mode::IfAbsent);
     let lossy = target.to_string_lossy();
     let mut shown: &str = &lossy;
     if shown.len() > MAX_TARGET_IN_NAME {
@@ -94,14 +121,20 @@ pub(crate) fn publish(
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let tmp_path = dir.join(&tmp);
-    let mut file = dir.create_new(&tmp, FILE_MODE)?;
+    let (file, spare) = match take_spare(dir, &tmp, spares, bytes) {
+        Some((file, spare)) => (file, Some(spare)),
+        None => (dir.create_new(&tmp, FILE_MODE)?, None),
+    };
     let result = (|| {
-        ensure_private(&file, &tmp_path)?;
-        if how.allocate {
-            allocate(&file, bytes.len() as u64);
+        if spare.is_none() {
+            let mut file = &file;
+            ensure_private(file, &tmp_path)?;
+            if how.allocate {
+                allocate(file, bytes.len() as u64);
+            }
+            file.write_all(bytes)
+                .map_err(Error::io("cannot write", &tmp_path))?;
         }
-        file.write_all(bytes)
-            .map_err(Error::io("cannot write", &tmp_path))?;
         if how.durability == Durability::Sync {
             file.sync_data()
                 .map_err(Error::io("cannot sync", &tmp_path))?;
@@ -116,12 +149,51 @@ pub(crate) fn publish(
         }
     })();
     if !matches!(result, Ok(true)) {
-        let _ = dir.remove(&tmp);
+        // A spare that lost the race goes back to its slot for the next writer.
+        let back = spare.is_some_and(|spare| {
+            dir.rename(tmp.as_ref(), spare.as_ref(), RenameFlags::NOREPLACE)
+                .is_ok()
+        });
+        if !back {
+            let _ = dir.remove(&tmp);
+        }
     }
     if matches!(result, Ok(true)) && how.durability == Durability::Sync {
         dir.sync()?;
     }
     result
+}
+
+/// Moves the first of `spares` that is there to the temporary name `tmp` and rewrites it
+/// with `bytes` (written at offset 0, then cut to their length); `None` when none could be
+/// taken or rewritten (a rewrite that fails removes the file: it is only a spare).
+fn take_spare<'a>(
+    dir: &Dir,
+    tmp: &str,
+    spares: &'a [String],
+    bytes: &[u8],
+) -> Option<(std::fs::File, &'a str)> {
+    for spare in spares {
+        match dir.rename(spare.as_ref(), tmp.as_ref(), RenameFlags::empty()) {
+            Ok(()) => {}
+            Err(_) => continue,
+        }
+        // Opened without following a link and without creating: the spare was moved here.
+        let rewritten = dir.open_existing_write(tmp).and_then(|file| {
+            file.write_all_at(bytes, 0)
+                .and_then(|()| file.set_len(bytes.len() as u64))
+                .map_err(Error::io("cannot write", dir.join(tmp)))?;
+            Ok(file)
+        });
+        match rewritten {
+            Ok(file) => return Some((file, spare)),
+            Err(_) => {
+                let _ = dir.remove(tmp);
+                return None;
+            }
+        }
+    }
+    None
 }
 
 /// Whether `fallocate` works here: 0 unknown or yes, 2 no.

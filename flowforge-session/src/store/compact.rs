@@ -24,6 +24,13 @@
 //! race and reads again; it never resurrects a removed version nor loses an update. (For
 //! generation 1 the check is that `FLOOR` is at most 1: nothing was ever removed.)
 //!
+//! Automatic compaction does not unlink the versions it drops but moves them to spare slots
+//! (`.spare-<n>`, see `generation.rs`) for writers to rewrite instead of creating files; to
+//! the argument above a move is a removal (the version's name is gone, lowest first). `FLOOR`
+//! is written once, before the first removal, and only says "more than 1": all the
+//! generation-1 check needs (later removals leave it as it is, so they write no file).
+//! [`gc`](crate::gc) removes the spares.
+//!
 //! A temporary file whose process is gone is a stray ([`writer_alive`]): it is removed and
 //! holds nothing back. Compactions of one key take turns through an `flock` on its directory
 //! (released if the process dies), so their removals never interleave; the version files left
@@ -51,8 +58,10 @@ pub struct Compaction {
 }
 
 impl Default for Compaction {
+    /// Keep 4, compact every 4: `keep + every` is the number of spare slots, so each
+    /// version dropped is the spare the writer 8 generations later takes.
     fn default() -> Self {
-        Self { keep: 4, every: 16 }
+        Self { keep: 4, every: 4 }
     }
 }
 
@@ -65,6 +74,8 @@ pub struct CompactReport {
     pub removed_versions: usize,
     /// Stray temporary files of dead writers removed.
     pub removed_temp_files: usize,
+    /// Spares (versions set aside for writers to rewrite) removed.
+    pub removed_spares: usize,
     /// The bytes of the files removed.
     pub removed_bytes: u64,
 }
@@ -74,13 +85,24 @@ impl CompactReport {
     pub fn add(&mut self, other: &CompactReport) {
         self.removed_versions += other.removed_versions;
         self.removed_temp_files += other.removed_temp_files;
+        self.removed_spares += other.removed_spares;
         self.removed_bytes += other.removed_bytes;
     }
 }
 
+/// How a compaction disposes of what it drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dispose {
+    /// Unlink versions and spares; nothing is changed with `dry_run`, only counted.
+    Remove { dry_run: bool },
+    /// Move versions to free spare slots (unlink when the slot is taken); spares stay.
+    Recycle,
+}
+
 /// Compacts the key in `dir`: see the module documentation. Lists the directory once. Skips
-/// (an empty report) when another compaction of the key is running. With `dry_run` nothing is
-/// removed and the report says what would be.
+/// (an empty report) when another compaction of the key is running. With
+/// [`Dispose::Remove`] the spares go too, and with its `dry_run` nothing is removed and the
+/// report says what would be.
 ///
 /// # Errors
 /// [`Error::Io`](crate::Error::Io) naming the directory or file that could not be listed,
@@ -89,9 +111,10 @@ pub(crate) fn compact(
     dir: &Dir,
     keep: u64,
     durability: Durability,
-    dry_run: bool,
+    dispose: Dispose,
     pause: impl Fn(Step),
 ) -> Result<CompactReport> {
+    let dry_run = dispose == Dispose::Remove { dry_run: true };
     if !dir.try_lock()? {
         return Ok(CompactReport::default());
     }
@@ -103,10 +126,18 @@ pub(crate) fn compact(
     };
     let mut versions = Vec::new();
     let mut strays = Vec::new();
+    let mut spares = std::collections::BTreeSet::new();
+    let mut unwanted_spares = Vec::new();
     let mut spare_from = latest.saturating_sub(keep.max(1) - 1);
     for entry in dir.entries()? {
         if let Some(g) = generation::parse_file_name(&entry.name) {
             versions.push(g);
+        } else if generation::is_spare(&entry.name) {
+            if dispose == Dispose::Recycle {
+                spares.insert(entry.name);
+            } else {
+                unwanted_spares.push(entry.name);
+            }
         } else if let Some(temp) = parse_temp(&entry.name) {
             if !writer_alive(temp.pid) {
                 strays.push(entry.name);
@@ -133,6 +164,18 @@ pub(crate) fn compact(
     for g in versions {
         let name = generation::file_name(g);
         let bytes = size(name.as_ref());
+        if dispose == Dispose::Recycle {
+            let spare = std::ffi::OsString::from(generation::spare_name(g));
+            if !spares.contains(&spare)
+                && dir
+                    .rename(name.as_ref(), &spare, rustix::fs::RenameFlags::NOREPLACE)
+                    .is_ok()
+            {
+                spares.insert(spare);
+                report.removed_versions += 1;
+                continue;
+            }
+        }
         if dry_run || dir.remove(&name)? {
             report.removed_versions += 1;
             report.removed_bytes += bytes;
@@ -145,13 +188,22 @@ pub(crate) fn compact(
             report.removed_bytes += bytes;
         }
     }
+    for name in unwanted_spares {
+        let bytes = size(&name);
+        if dry_run || dir.remove(&name)? {
+            report.removed_spares += 1;
+            report.removed_bytes += bytes;
+        }
+    }
     Ok(report)
 }
 
-/// Records `floor` in `FLOOR` (never lowering it), atomically: it must be in place before
-/// anything below it is removed.
+/// Records `floor` in `FLOOR`, atomically, unless it already says more than 1: it must be in
+/// place before anything is removed, and the only reader that relies on it asks whether
+/// anything was ever removed (`generation::base_stands`; `latest` uses it as a hint it
+/// checks). So it is written once per key, not at every compaction.
 fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
-    if generation::read_hint(dir, FLOOR)?.is_some_and(|f| f >= floor) {
+    if generation::read_hint(dir, FLOOR)?.is_some_and(|f| f > 1 || f >= floor) {
         return Ok(());
     }
     let how = Publish {

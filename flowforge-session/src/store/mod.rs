@@ -553,9 +553,13 @@ impl Store {
     /// [`Store::compact`], or with `dry_run` only what it would remove.
     pub(crate) fn compact_key(&self, key: &Key, keep: u64, dry_run: bool) -> Result<CompactReport> {
         match self.open_key(key)? {
-            Some(dir) => compact::compact(&dir, keep, self.options.durability, dry_run, |step| {
-                self.pause(step, key)
-            }),
+            Some(dir) => compact::compact(
+                &dir,
+                keep,
+                self.options.durability,
+                compact::Dispose::Remove { dry_run },
+                |step| self.pause(step, key),
+            ),
             None => Ok(CompactReport::default()),
         }
     }
@@ -617,7 +621,11 @@ impl Store {
             durability: self.options.durability,
             allocate: self.options.preallocate,
         };
-        let won = generation::publish(&dir, generation, &bytes, how, |step| self.pause(step, key))?;
+        // Spares only appear through automatic compaction: without it, nothing to look for.
+        let reuse = self.options.compaction.is_some();
+        let won = generation::publish(&dir, generation, &bytes, how, reuse, |step| {
+            self.pause(step, key)
+        })?;
         if won {
             generation::write_hint(&dir, generation::HINT, generation);
             if let Some(compaction) = self.options.compaction {
@@ -627,7 +635,7 @@ impl Store {
                         &dir,
                         compaction.keep,
                         self.options.durability,
-                        false,
+                        compact::Dispose::Recycle,
                         |step| self.pause(step, key),
                     );
                 }
@@ -654,6 +662,15 @@ impl Store {
             .take(limit + 1)
             .read_to_end(&mut bytes)
             .map_err(Error::io("cannot read", &path))?;
+        // Compaction may have made the file a spare and a writer rewritten it while it was
+        // read: trust the bytes only if the version's name still holds this file (a version
+        // name never comes back once left). Otherwise it is gone, as if removed.
+        let read_ino = std::os::unix::fs::MetadataExt::ino(
+            &file.metadata().map_err(Error::io("cannot stat", &path))?,
+        );
+        if dir.stat(&name)?.is_none_or(|st| st.ino != read_ino) {
+            return Ok(None);
+        }
         if bytes.len() as u64 > limit {
             return Err(Error::TooLarge {
                 what: path.display().to_string(),

@@ -187,8 +187,57 @@ fn automatic_compaction_keeps_the_directory_small() {
             .unwrap();
     }
     let files = fs::read_dir(store.key_dir(&key)).unwrap().count();
-    assert!(files <= 4 + 8 + 1, "{files} files");
+    // Versions, HEAD, FLOOR and the spare slots.
+    let bound = 4 + 8 + 2 + generation::SPARES as usize;
+    assert!(files <= bound, "{files} files");
     assert_eq!(store.get::<u32>(&key).unwrap().unwrap().value, 100);
+}
+
+/// The inode numbers of the files in `dir`.
+fn inodes(dir: &std::path::Path) -> std::collections::BTreeSet<u64> {
+    use std::os::unix::fs::MetadataExt;
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().ino())
+        .collect()
+}
+
+#[test]
+fn in_steady_state_a_publication_rewrites_a_spare_instead_of_creating_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("k").unwrap();
+    let bump = |n: Option<&u32>| Ok(n.copied().unwrap_or(0) + 1);
+    // Two rounds of the spare slots: every slot has been filled and taken.
+    for _ in 0..2 * generation::SPARES {
+        store.update(&key, bump).unwrap();
+    }
+    let warm = inodes(&store.key_dir(&key));
+    for _ in 0..100 {
+        store.update(&key, bump).unwrap();
+    }
+    let later = inodes(&store.key_dir(&key));
+    assert!(
+        later.is_subset(&warm),
+        "files were created: {:?}",
+        later.difference(&warm).collect::<Vec<_>>()
+    );
+    let latest = store.get::<u32>(&key).unwrap().unwrap();
+    assert_eq!(latest.value, 116);
+    // Every version kept reads back as written, whatever file it was rewritten into.
+    for head in store.history::<u32>(&key).unwrap() {
+        assert_eq!(u64::from(head.value.unwrap()), head.generation);
+    }
+    // gc-style compaction removes the spares with the superseded versions.
+    let report = store.compact(&key, 1).unwrap();
+    assert!(report.removed_spares >= 1, "{report:?}");
+    let left: Vec<_> = fs::read_dir(store.key_dir(&key))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(generation::SPARE_PREFIX))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(store.get::<u32>(&key).unwrap().unwrap().value, 116);
 }
 
 #[test]
