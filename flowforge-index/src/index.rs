@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::Result,
     record::{ClaimRecord, DevRecord, Problem},
-    source::{self, TeamState},
+    source,
+    team::{Parts, TeamState},
 };
 
 /// The namespace index: every namespace under a root, loaded once and kept current by
@@ -32,9 +33,7 @@ use crate::{
 pub struct Index {
     pub(crate) layout: Layout,
     pub(crate) namespaces: BTreeMap<DeveloperId, Entry>,
-    pub(crate) team_stamp: Option<u64>,
-    /// The team's stamp was racy (see [`source::Stamp`]): verify by content at the next check.
-    pub(crate) team_racy: bool,
+    /// The registry, the claims document and its view, each with its own stamp.
     pub(crate) team: TeamState,
     pub(crate) listing_problems: Vec<Problem>,
     pub(crate) derived: Derived,
@@ -101,7 +100,8 @@ pub struct RefreshStats {
     pub reloaded: Vec<DeveloperId>,
     /// Namespaces that disappeared, sorted.
     pub removed: Vec<DeveloperId>,
-    /// Whether the team files were reloaded.
+    /// Whether a team file (the registry, the claims or their view) was reloaded with a
+    /// changed content.
     pub team_reloaded: bool,
     /// How long the refresh took.
     pub elapsed: Duration,
@@ -113,8 +113,6 @@ impl Index {
         Self {
             layout: layout.clone(),
             namespaces: BTreeMap::new(),
-            team_stamp: None,
-            team_racy: false,
             team: TeamState::default(),
             listing_problems: Vec::new(),
             derived: Derived::default(),
@@ -140,7 +138,7 @@ impl Index {
     }
 
     /// Brings the index up to date: lists the root, checks every namespace's stamp, and reloads
-    /// only the namespaces that are new or whose stamp moved (and the team files, if theirs
+    /// only the namespaces that are new or whose stamp moved (and each team file whose stamp
     /// did). Cost: one directory listing and a few `stat`s per namespace, plus a parse per
     /// changed namespace.
     ///
@@ -182,7 +180,7 @@ impl Index {
             self.apply_load(dev, stamp, result, &mut stats);
         }
         self.listing_problems = listing.problems;
-        self.check_team(&mut stats);
+        self.check_team(Parts::ALL, &mut stats);
         stats.elapsed = start.elapsed();
         Ok(stats)
     }
@@ -191,11 +189,11 @@ impl Index {
     /// changed, e.g. from a file watcher. Cost follows `devs.len()`, not the team's size. A
     /// developer whose directory is gone (or is no longer a directory) is removed.
     pub fn refresh_developers(&mut self, devs: &[DeveloperId]) -> RefreshStats {
-        self.refresh_targeted(devs, true)
+        self.refresh_targeted(devs, Parts::ALL)
     }
 
-    /// [`Index::refresh_developers`], checking the team files only when `team` is set.
-    pub(crate) fn refresh_targeted(&mut self, devs: &[DeveloperId], team: bool) -> RefreshStats {
+    /// [`Index::refresh_developers`], checking only the team files in `team`.
+    pub(crate) fn refresh_targeted(&mut self, devs: &[DeveloperId], team: Parts) -> RefreshStats {
         let start = Instant::now();
         let mut stats = RefreshStats::default();
         for dev in devs {
@@ -212,8 +210,8 @@ impl Index {
         stats.reloaded.dedup();
         stats.removed.sort();
         stats.removed.dedup();
-        if team {
-            self.check_team(&mut stats);
+        if !team.is_empty() {
+            self.check_team(team, &mut stats);
         }
         stats.elapsed = start.elapsed();
         stats
@@ -260,27 +258,21 @@ impl Index {
         stats.reloaded.push(dev.clone());
     }
 
-    fn check_team(&mut self, stats: &mut RefreshStats) {
-        let stamp = source::team_stamp(&self.layout);
-        let same = self.team_stamp == Some(stamp.value);
-        if same && !self.team_racy {
-            return;
+    /// Checks the team files in `parts`, each on its own: a claim change reloads the claims
+    /// document and its view, never the registry.
+    fn check_team(&mut self, parts: Parts, stats: &mut RefreshStats) {
+        let changed = self.team.check(&self.layout, parts);
+        if changed.claims {
+            self.derived.claims = self.team.merged_claims();
         }
-        let team = source::load_team(&self.layout);
-        self.team_racy = stamp.racy;
-        if same && team == self.team {
-            return;
-        }
-        self.set_team(stamp.value, team);
-        stats.team_reloaded = true;
+        stats.team_reloaded |= changed.registry || changed.claims;
     }
 
-    pub(crate) fn set_team(&mut self, stamp: u64, team: TeamState) {
-        self.derived.claims = (team.claims.iter())
-            .map(|c| (c.task.clone(), c.clone()))
-            .collect();
+    /// Takes a team state read from a snapshot, to be verified by content at the next check.
+    pub(crate) fn set_team(&mut self, mut team: TeamState) {
+        team.distrust();
         self.team = team;
-        self.team_stamp = Some(stamp);
+        self.derived.claims = self.team.merged_claims();
     }
 
     /// Swaps a namespace's entry, keeping the derived tables in step.
@@ -329,7 +321,7 @@ impl Index {
 
     /// The developers registered in `team/config.json`.
     pub fn members(&self) -> &BTreeMap<DeveloperId, DeveloperInfo> {
-        &self.team.members
+        &self.team.registry.value
     }
 
     /// Every claim, by task.
@@ -346,7 +338,7 @@ impl Index {
     /// namespaces with a corrupt or unreadable file, corrupt team files.
     pub fn problems(&self) -> Vec<Problem> {
         let mut problems: Vec<Problem> = (self.listing_problems.iter())
-            .chain(self.team.problems.iter())
+            .chain(self.team.problems())
             .chain(self.namespaces.values().filter_map(|e| match &e.state {
                 Loaded::Problem(p) => Some(p),
                 Loaded::Record(_) => None,

@@ -47,6 +47,7 @@ mod record;
 pub mod report;
 mod snapshot;
 mod source;
+mod team;
 mod watch;
 
 pub use error::{Error, Result};

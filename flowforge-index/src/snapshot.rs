@@ -1,6 +1,6 @@
 //! The persisted snapshot of the index (`.flowforge/index/snapshot.json`), for fast cold starts.
 //!
-//! The file is two lines: a header `{"format":1,"checksum":"<fnv-1a-64 hex>","length":N}` and
+//! The file is two lines: a header `{"format":2,"checksum":"<fnv-1a-64 hex>","length":N}` and
 //! the body, the index's namespaces with their stamps. A snapshot is only a starting point:
 //! after loading it, [`Index::open`] refreshes, which reloads every namespace whose stamp moved
 //! since the snapshot was written. A missing snapshot, another format, a wrong checksum or
@@ -20,11 +20,11 @@ use serde::{Deserialize, Serialize};
 use crate::{
     error::{Error, Result},
     index::{Entry, Index, RefreshStats},
-    source::TeamState,
+    team::TeamState,
 };
 
 /// The snapshot format this version writes and reads.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 /// Where an opened index came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,6 @@ struct Header {
 #[derive(Debug, Serialize)]
 struct BodyRef<'a> {
     root: &'a std::path::Path,
-    team_stamp: Option<u64>,
     team: &'a TeamState,
     namespaces: &'a BTreeMap<DeveloperId, Entry>,
 }
@@ -68,7 +67,6 @@ struct BodyRef<'a> {
 #[derive(Debug, Deserialize)]
 struct Body {
     root: PathBuf,
-    team_stamp: Option<u64>,
     team: TeamState,
     namespaces: BTreeMap<DeveloperId, Entry>,
 }
@@ -137,14 +135,11 @@ impl Index {
         for (dev, entry) in body.namespaces {
             index.replace(&dev, Some(entry));
         }
-        if let Some(stamp) = body.team_stamp {
-            index.set_team(stamp, body.team);
-            // The team files are the claim source: whatever the snapshot says of them is
-            // verified by content at the refresh that follows (they are a few small files),
-            // so a snapshot that lies about claims cannot name a holder. A stamp alone would
-            // not do: the stamp of absent team files is the same everywhere.
-            index.team_racy = true;
-        }
+        // The team files are the claim source: whatever the snapshot says of them is verified
+        // by content at the refresh that follows (they are a few files), so a snapshot that
+        // lies about claims cannot name a holder. A stamp alone would not do: the stamp of
+        // absent team files is the same everywhere.
+        index.set_team(body.team);
         Ok(index)
     }
 
@@ -166,7 +161,6 @@ impl Index {
         };
         let body = BodyRef {
             root: self.layout.root(),
-            team_stamp: self.team_stamp,
             team: &self.team,
             namespaces: &self.namespaces,
         };

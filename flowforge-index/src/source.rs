@@ -1,12 +1,11 @@
-//! Loading namespaces from disk: the one module that knows where the index's data lives.
+//! Loading namespaces from disk: with [`crate::team`] (the team's registrations and claims),
+//! the only module that knows where the index's data lives.
 //!
 //! It reads through flowforge-session and never writes. A developer's session, time tracking
 //! and history come from the session store ([`flowforge_session::load_namespace`]); where the
 //! store has no document yet (a namespace written only by the bash tools), the shared JSON view
-//! (`sessions/current.json`, `time-tracking.json`) stands in. Claims come from the team store
-//! ([`flowforge_session::list_claims`]), plus the tasks of `team/task-assignments.json` (the
-//! bash tools' file, which the store keeps as its view) that FlowForge did not write. `cache/git-status.json` gives the
-//! paths a developer's work touches.
+//! (`sessions/current.json`, `time-tracking.json`) stands in. `cache/git-status.json` gives
+//! the paths a developer's work touches.
 //!
 //! Each namespace has a *stamp*, a 64-bit mix of [`flowforge_session::namespace_version`] (the
 //! store's generations and the `stat` data of their latest version files), the `stat` data of
@@ -19,35 +18,26 @@
 //! created), so a replaced file always moves the stamp, whatever the timestamps' granularity.
 
 use std::{
-    collections::BTreeMap,
     hash::{Hash, Hasher},
     path::{Path, PathBuf},
     time::SystemTime,
 };
 
 use flowforge_core::{
-    DeveloperId, Layout, TaskId, escape_bytes,
-    model::{DeveloperInfo, GitStatusCache, Session, TaskAssignments, TeamConfig},
+    DeveloperId, Layout, escape_bytes,
+    model::{GitStatusCache, Session},
 };
 use flowforge_session::fs::{EntryKind, FileStat, read_json};
 
 use crate::{
     error::{Error, Result},
-    record::{ClaimRecord, DevRecord, Problem},
+    record::{DevRecord, Problem},
 };
 
 /// The valid namespace directories under the root, and the entries that were ignored.
 #[derive(Debug, Default)]
 pub(crate) struct Listing {
     pub devs: Vec<DeveloperId>,
-    pub problems: Vec<Problem>,
-}
-
-/// The team-wide part: registrations and claims.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub(crate) struct TeamState {
-    pub members: BTreeMap<DeveloperId, DeveloperInfo>,
-    pub claims: Vec<ClaimRecord>,
     pub problems: Vec<Problem>,
 }
 
@@ -150,7 +140,7 @@ pub(crate) struct Stamp {
 pub(crate) const RACY_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Mixes `stat` data into a stamp and notes racy files.
-struct StampBuilder {
+pub(crate) struct StampBuilder {
     mixer: Mixer,
     /// Files whose status changed at or after this (seconds, nanoseconds) are racy.
     racy_after: (i64, u32),
@@ -158,7 +148,7 @@ struct StampBuilder {
 }
 
 impl StampBuilder {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let threshold = std::time::SystemTime::now()
             .checked_sub(RACY_WINDOW)
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
@@ -170,11 +160,11 @@ impl StampBuilder {
         }
     }
 
-    fn word(&mut self, value: u64) {
+    pub(crate) fn word(&mut self, value: u64) {
         self.mixer.word(value);
     }
 
-    fn file(&mut self, stat: Option<&FileStat>) {
+    pub(crate) fn file(&mut self, stat: Option<&FileStat>) {
         let Some(m) = stat else {
             self.word(0);
             return;
@@ -190,7 +180,7 @@ impl StampBuilder {
         self.racy |= m.ctime >= self.racy_after || m.mtime >= self.racy_after;
     }
 
-    fn paths(&mut self, root: &Path, paths: &[PathBuf]) {
+    pub(crate) fn paths(&mut self, root: &Path, paths: &[PathBuf]) {
         for path in paths {
             match flowforge_session::fs::stat(root, path) {
                 Ok(stat) => self.file(stat.as_ref()),
@@ -199,7 +189,12 @@ impl StampBuilder {
         }
     }
 
-    fn finish(self) -> Stamp {
+    /// Mixes a value's `Hash` in.
+    pub(crate) fn hash(&mut self, value: &impl Hash) {
+        value.hash(&mut self.mixer);
+    }
+
+    pub(crate) fn finish(self) -> Stamp {
         Stamp {
             value: self.mixer.0,
             racy: self.racy,
@@ -254,29 +249,8 @@ pub(crate) fn stamp(layout: &Layout, dev: &DeveloperId) -> Stamp {
     stamp.finish()
 }
 
-/// The team's stamp, over the claims of the team store (their generations and version
-/// files), `team/config.json` and `team/task-assignments.json`.
-pub(crate) fn team_stamp(layout: &Layout) -> Stamp {
-    let mut stamp = StampBuilder::new();
-    match flowforge_session::claims_version(layout) {
-        Ok(version) => {
-            stamp.word(1);
-            version.hash(&mut stamp.mixer);
-            for file in version.files() {
-                stamp.file(file.as_ref());
-            }
-        }
-        Err(_) => stamp.word(2),
-    }
-    stamp.paths(
-        layout.root(),
-        &[layout.team_config(), layout.task_assignments()],
-    );
-    stamp.finish()
-}
-
 /// The file an error of flowforge-session names, if any.
-fn error_path(error: &flowforge_session::Error) -> Option<&Path> {
+pub(crate) fn error_path(error: &flowforge_session::Error) -> Option<&Path> {
     match error {
         flowforge_session::Error::Io { path, .. }
         | flowforge_session::Error::Json { path, .. }
@@ -376,62 +350,6 @@ pub(crate) fn porcelain_paths(status: &str) -> Vec<String> {
     }
     paths.retain(|p| !p.is_empty());
     paths
-}
-
-/// Loads the team's registrations and claims: the team store's claims, then the tasks of
-/// `team/task-assignments.json` (the bash tools' file, and the store's view) that were never
-/// claimed through the store. A corrupt
-/// file is a problem, and its part is left empty.
-pub(crate) fn load_team(layout: &Layout) -> TeamState {
-    let mut team = TeamState::default();
-    let config_path = layout.team_config();
-    match read_json::<TeamConfig>(layout.root(), &config_path) {
-        Ok(config) => team.members = config.unwrap_or_default().team.developers,
-        Err(e) => team
-            .problems
-            .push(Problem::from_error(&config_path, None, &e)),
-    }
-    let mut claims: BTreeMap<TaskId, ClaimRecord> = BTreeMap::new();
-    match flowforge_session::list_claims(layout) {
-        Ok(held) => claims.extend(held.into_iter().map(|c| {
-            let claim = ClaimRecord {
-                task: c.task.clone(),
-                holder: c.assignment.assignee,
-                status: c.assignment.status,
-                claimed_at: c.assignment.claimed_at,
-            };
-            (c.task, claim)
-        })),
-        Err(e) => {
-            let store = layout.team_store_dir();
-            let path = error_path(&e).unwrap_or(&store);
-            team.problems.push(Problem::from_error(path, None, &e));
-        }
-    }
-    let claims_path = layout.task_assignments();
-    match read_json::<TaskAssignments>(layout.root(), &claims_path) {
-        Ok(assignments) => {
-            let tasks = assignments.unwrap_or_default().tasks;
-            // Entries FlowForge wrote mirror the store, the truth for them (the file may lag);
-            // the others are the bash tools'.
-            let foreign = tasks
-                .into_iter()
-                .filter(|(_, a)| !flowforge_session::claim::is_flowforge_entry(a));
-            for (task, a) in foreign {
-                claims.entry(task.clone()).or_insert(ClaimRecord {
-                    task,
-                    holder: a.assignee,
-                    status: a.status,
-                    claimed_at: a.claimed_at,
-                });
-            }
-        }
-        Err(e) => team
-            .problems
-            .push(Problem::from_error(&claims_path, None, &e)),
-    }
-    team.claims = claims.into_values().collect();
-    team
 }
 
 #[cfg(test)]

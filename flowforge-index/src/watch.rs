@@ -49,6 +49,7 @@ use notify::{
 use crate::{
     error::{Error, Result},
     index::{Index, RefreshStats},
+    team::{Part, Parts},
 };
 
 /// Watches a namespace root for the index: each event names the namespace a refresh must
@@ -60,16 +61,42 @@ pub struct Watcher {
     layout: Layout,
     root: PathBuf,
     index_dir: PathBuf,
+    team: TeamPaths,
     events: Receiver<notify::Result<notify::Event>>,
     _watcher: RecommendedWatcher,
     cookies: u64,
+}
+
+/// Where the team's parts live, to file an event under the part it touched.
+#[derive(Debug)]
+struct TeamPaths {
+    dir: PathBuf,
+    config: PathBuf,
+    view: PathBuf,
+    store: PathBuf,
+}
+
+/// The prefix of the temporary files of flowforge-session's atomic writes.
+const TMP_PREFIX: &str = ".tmp-";
+
+/// Whether an event can mean a change. Reading changes nothing, and notify has no event mask:
+/// every file the daemon reads (the index's own loads included) would otherwise come back as
+/// open and close events. Dropped on the watcher's thread, before they queue up.
+fn can_change(event: &notify::Result<notify::Event>) -> bool {
+    match event {
+        Ok(event) => match event.kind {
+            EventKind::Access(access) => access == AccessKind::Close(AccessMode::Write),
+            _ => true,
+        },
+        Err(_) => true,
+    }
 }
 
 /// What the events since the last refresh touched.
 #[derive(Debug, Default)]
 struct Changes {
     devs: BTreeSet<DeveloperId>,
-    team: bool,
+    team: Parts,
     full: bool,
 }
 
@@ -95,8 +122,10 @@ impl Watcher {
         })?;
         let (tx, events) = channel();
         let mut watcher = notify::recommended_watcher(move |event| {
-            // The receiver is gone only when the watcher is dropped.
-            let _ = tx.send(event);
+            if can_change(&event) {
+                // The receiver is gone only when the watcher is dropped.
+                let _ = tx.send(event);
+            }
         })
         .map_err(err)?;
         watcher
@@ -105,6 +134,12 @@ impl Watcher {
         Ok(Self {
             layout: layout.clone(),
             index_dir: layout.index_dir(),
+            team: TeamPaths {
+                dir: layout.team_dir(),
+                config: layout.team_config(),
+                view: layout.task_assignments(),
+                store: layout.team_store_dir(),
+            },
             root,
             events,
             _watcher: watcher,
@@ -170,13 +205,6 @@ impl Watcher {
             }
         };
         let is_cookie = cookie.is_some_and(|c| event.paths.iter().any(|p| p == c));
-        // Reading changes nothing (and the index's own reads would otherwise feed back):
-        // only events that can change a file count.
-        if let EventKind::Access(access) = event.kind {
-            if access != AccessKind::Close(AccessMode::Write) {
-                return is_cookie;
-            }
-        }
         for path in &event.paths {
             let Ok(rest) = path.strip_prefix(&self.root) else {
                 continue;
@@ -189,7 +217,10 @@ impl Watcher {
                 continue;
             }
             if first == OsStr::new("team") {
-                changes.team = true;
+                match self.team_part(path) {
+                    Some(part) => changes.team.insert(part),
+                    None => changes.team = Parts::ALL,
+                }
             } else if let Some(parsed) = Layout::parse_dev_dir_name(first) {
                 match parsed {
                     Ok(dev) => {
@@ -201,6 +232,30 @@ impl Watcher {
             }
         }
         is_cookie
+    }
+
+    /// The team part a path under `team/` belongs to: the registry, the claims document (the
+    /// team store) or its view, by name or by the name a temporary file of an atomic write
+    /// carries (`.tmp-<pid>-<n>-<target>`). `None` for anything else (the directory itself,
+    /// a file the index does not know): every part is checked then.
+    fn team_part(&self, path: &Path) -> Option<Part> {
+        if path.starts_with(&self.team.store) {
+            return Some(Part::Claims);
+        }
+        if path.parent() != Some(self.team.dir.as_path()) {
+            return None;
+        }
+        let name = path.file_name()?.to_str()?;
+        let target = (name.strip_prefix(TMP_PREFIX))
+            .and_then(|rest| rest.splitn(3, '-').nth(2))
+            .unwrap_or(name);
+        if Some(OsStr::new(target)) == self.team.config.file_name() {
+            Some(Part::Registry)
+        } else if Some(OsStr::new(target)) == self.team.view.file_name() {
+            Some(Part::View)
+        } else {
+            None
+        }
     }
 
     fn apply(index: &mut Index, changes: Changes) -> Result<RefreshStats> {

@@ -339,6 +339,82 @@ fn an_edit_made_before_the_call_is_always_in_the_answer() {
     }
 }
 
+/// A claim changed by another process right before the call is always in the answer: taken
+/// by a session start, released, taken by the bash tools in `team/task-assignments.json`
+/// (written in place), and the registry damaged and repaired, each asked right after.
+#[test]
+fn a_claim_changed_right_before_the_call_is_always_in_the_answer() {
+    let setup = Setup::new(10);
+    setup.start(&[]);
+    let as_dev = |dev: &str, args: &[&str]| {
+        let mut cmd = setup.cmd("off", args);
+        cmd.env("FLOWFORGE_DEVELOPER", dev);
+        let out = cmd.output().expect("flowforge runs");
+        assert!(out.status.success(), "{dev} {args:?}: {out:?}");
+    };
+    let who = |task: &str| {
+        let out = setup.ok("require", &["who", task]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let view = setup.path().join(".flowforge/team/task-assignments.json");
+    for round in 0..24 {
+        let dev = ["alice", "bob"][round % 2];
+        let task = format!("claim-{round}");
+        as_dev(dev, &["session", "start", &task, "--replace"]);
+        let text = who(&task);
+        assert!(
+            text.starts_with(&format!("{task}: held by {dev} (")),
+            "round {round}: {text}"
+        );
+        match round % 3 {
+            0 => {
+                as_dev(dev, &["session", "end"]);
+                assert_eq!(
+                    who(&task),
+                    format!("{task}: nobody holds it\n"),
+                    "round {round}"
+                );
+            }
+            1 => {
+                // The bash tools' claim, written in place into the view.
+                let bash = format!("bash-{round}");
+                let mut doc: serde_json::Value =
+                    serde_json::from_slice(&fs::read(&view).expect("the view")).expect("json");
+                doc["tasks"][&bash] = serde_json::json!({
+                    "assignee": "carol", "status": "claimed",
+                    "claimed_at": "2025-09-18T08:00:00Z",
+                });
+                fs::write(&view, serde_json::to_vec(&doc).expect("json")).expect("write");
+                let text = who(&bash);
+                assert!(
+                    text.starts_with(&format!("{bash}: held by carol (")),
+                    "round {round}: {text}"
+                );
+            }
+            _ => {
+                // The registry: damaged, then repaired; the claims stay as they were.
+                let config = setup.path().join(".flowforge/team/config.json");
+                let good = fs::read(&config).expect("the registry");
+                fs::write(&config, b"{not json").expect("write");
+                let out = setup.ok("require", &["who", &task]);
+                assert_eq!(answer(&out), answer(&setup.ok("off", &["who", &task])));
+                assert!(
+                    String::from_utf8_lossy(&out.stderr).contains("config.json"),
+                    "round {round}: {out:?}"
+                );
+                fs::write(&config, good).expect("write");
+                let out = setup.ok("require", &["who", &task]);
+                assert!(out.stderr.is_empty(), "round {round}: {out:?}");
+                assert!(
+                    String::from_utf8_lossy(&out.stdout)
+                        .starts_with(&format!("{task}: held by {dev} (")),
+                    "round {round}: {out:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn a_daemon_killed_between_or_during_calls_costs_nothing_but_time() {
     let setup = Setup::new(400);

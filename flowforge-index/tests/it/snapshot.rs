@@ -11,7 +11,7 @@ use std::{
 };
 
 use common::*;
-use flowforge_index::{Index, StartedFrom};
+use flowforge_index::{Index, SNAPSHOT_FORMAT, StartedFrom};
 
 /// Every file under `root` except the index's own, with its content.
 fn namespace_files(root: &Path, skip: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -74,10 +74,11 @@ fn snapshot_starts_warm_and_bad_snapshots_rebuild() {
     let mut flipped = good.clone();
     let at = flipped.len() - 10;
     flipped[at] ^= 0x01;
-    let old_format =
-        String::from_utf8(good.clone())
-            .unwrap()
-            .replacen("\"format\":1", "\"format\":0", 1);
+    let old_format = String::from_utf8(good.clone()).unwrap().replacen(
+        &format!("\"format\":{SNAPSHOT_FORMAT}"),
+        &format!("\"format\":{}", SNAPSHOT_FORMAT - 1),
+        1,
+    );
     let other_root = String::from_utf8(good.clone())
         .unwrap()
         .replace(layout.root().to_str().unwrap(), "/elsewhere/.flowforge");
@@ -113,8 +114,7 @@ fn snapshot_file(body: &serde_json::Value) -> Vec<u8> {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    let header =
-        serde_json::json!({"format": 1, "checksum": format!("{hash:016x}"), "length": body.len()});
+    let header = serde_json::json!({"format": SNAPSHOT_FORMAT, "checksum": format!("{hash:016x}"), "length": body.len()});
     let mut out = serde_json::to_vec(&header).unwrap();
     out.push(b'\n');
     out.extend_from_slice(&body);
@@ -150,10 +150,10 @@ fn a_forged_snapshot_never_makes_an_answer_wrong() {
 
     // The forgery: a claim by a developer who holds nothing, and ghost active on alice's task.
     body["root"] = serde_json::json!(victim.root());
-    body["team"]["claims"] = serde_json::json!([{
+    body["team"]["claims"]["value"] = serde_json::json!({"t-z": {
         "task": "t-z", "holder": "mallory", "status": "claimed",
         "claimed_at": "2025-09-18T08:00:00Z",
-    }]);
+    }});
     let mut state = body["namespaces"]["alice"]["state"].clone();
     state["record"]["developer"] = serde_json::json!("ghost");
     body["namespaces"]["ghost"]["state"] = state;
