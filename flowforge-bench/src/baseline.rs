@@ -44,7 +44,7 @@
 
 use std::collections::BTreeMap;
 
-use flowforge_core::score::{Cell, Level, Operation, Scorecard, Status};
+use flowforge_core::score::{Cell, Level, Operation, OverallStatus, Scorecard};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -81,8 +81,8 @@ pub struct Baseline {
     pub original: Original,
     /// Score per variant.
     pub score: BTreeMap<Variant, u32>,
-    /// Status per variant.
-    pub status: BTreeMap<Variant, Status>,
+    /// OverallStatus per variant.
+    pub status: BTreeMap<Variant, OverallStatus>,
     /// Whether every cell of the variant was measured.
     pub complete: BTreeMap<Variant, bool>,
     /// Peak resident memory of the run, in MiB (child processes not included).
@@ -94,7 +94,7 @@ pub struct Baseline {
     /// Torn reads met by the naive variants.
     pub naive_torn_reads: u64,
     /// The measured cells.
-    pub rows: Vec<Row>,
+    pub rows: Vec<BaselineRow>,
     /// The cells that could not be measured.
     pub not_measured: Vec<NotMeasuredRow>,
     /// The targets set for the optimized variant, checked.
@@ -123,7 +123,7 @@ pub struct Reference {
 
 /// One measured cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Row {
+pub struct BaselineRow {
     /// The operation.
     pub operation: Operation,
     /// The variant.
@@ -194,7 +194,7 @@ pub struct Target {
     pub met: Option<bool>,
 }
 
-impl Row {
+impl BaselineRow {
     /// A row from a summary; `scored` is decided later by [`mark_scored`].
     pub fn new(
         operation: Operation,
@@ -202,8 +202,8 @@ impl Row {
         mode: Option<Mode>,
         developers: usize,
         summary: crate::stats::Summary,
-    ) -> Row {
-        Row {
+    ) -> BaselineRow {
+        BaselineRow {
             operation,
             variant,
             mode,
@@ -226,7 +226,7 @@ impl Row {
 
 /// Marks the rows that are cells of the score: all rows without a mode, and for each variant,
 /// operation and developer count with modes, the slowest mode.
-pub fn mark_scored(rows: &mut [Row]) {
+pub fn mark_scored(rows: &mut [BaselineRow]) {
     let mut slowest: BTreeMap<(Variant, Operation, usize), (usize, f64)> = BTreeMap::new();
     for (i, row) in rows.iter_mut().enumerate() {
         row.scored = row.mode.is_none();
@@ -244,7 +244,7 @@ pub fn mark_scored(rows: &mut [Row]) {
 }
 
 /// The scorecard of a variant's scored rows.
-pub fn scorecard(rows: &[Row], variant: Variant) -> Scorecard {
+pub fn scorecard(rows: &[BaselineRow], variant: Variant) -> Scorecard {
     Scorecard::new(
         rows.iter()
             .filter(|r| r.variant == variant && r.scored)
@@ -264,7 +264,7 @@ impl Baseline {
         variant: Variant,
         mode: Option<Mode>,
         developers: usize,
-    ) -> Option<&Row> {
+    ) -> Option<&BaselineRow> {
         self.rows.iter().find(|r| {
             r.operation == operation
                 && r.variant == variant

@@ -5,8 +5,8 @@
 //! there is one source of truth. `docs/original-baseline.md` tells where they come from.
 
 use flowforge_core::score::{
-    Level, ORIGINAL_BASELINE, ORIGINAL_BASELINE_DATE, ORIGINAL_GIT_STATUS_MS, Operation, Scorecard,
-    Status,
+    Level, ORIGINAL_BASELINE, ORIGINAL_BASELINE_DATE, ORIGINAL_GIT_STATUS_MS, Operation,
+    OverallStatus, Scorecard,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +26,7 @@ pub struct Original {
     /// Its score, 0–100.
     pub score: u32,
     /// Its status.
-    pub status: Status,
+    pub status: OverallStatus,
     /// One row per operation and developer count.
     pub rows: Vec<OriginalRow>,
 }
@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(original.rows.len(), 18);
         assert_eq!(
             (original.score, original.status),
-            (80, Status::NeedsOptimization)
+            (80, OverallStatus::NeedsOptimization)
         );
         assert_eq!(original.ms(Operation::GitSync, 6), Some(1672.0));
         assert_eq!(original.ms(Operation::GitSync, 2), None);

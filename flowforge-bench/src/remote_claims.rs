@@ -213,7 +213,7 @@ impl RemoteBench {
 
 /// One measured cell.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Row {
+pub struct RemoteClaimsRow {
     /// `claim`, `publish`, `pull` or `plain_push`.
     pub measure: &'static str,
     /// Clones publishing to the remote.
@@ -238,7 +238,7 @@ pub fn run(
     live_counts: &[usize],
     samples: usize,
     progress: &mut dyn FnMut(&str),
-) -> Result<Vec<Row>> {
+) -> Result<Vec<RemoteClaimsRow>> {
     let mut rows = Vec::new();
     let mut cells: Vec<(usize, usize, Vec<&'static str>)> = Vec::new();
     for &n in clone_counts {
@@ -279,7 +279,7 @@ pub fn run(
                 bench.live_claims(),
                 s.median_ms
             ));
-            rows.push(Row {
+            rows.push(RemoteClaimsRow {
                 measure,
                 clones: n,
                 live_claims: bench.live_claims(),
@@ -293,7 +293,7 @@ pub fn run(
 }
 
 /// The rows as a table.
-pub fn text(rows: &[Row], samples: usize) -> String {
+pub fn text(rows: &[RemoteClaimsRow], samples: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,

@@ -6,10 +6,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use flowforge_core::score::{Operation, Status};
+use flowforge_core::score::{Operation, OverallStatus};
 
 use crate::{
-    baseline::{Baseline, Machine, NotMeasuredRow, Reference, Row, mark_scored, scorecard},
+    baseline::{Baseline, BaselineRow, Machine, NotMeasuredRow, Reference, mark_scored, scorecard},
     error::{Error, Result},
     fixture::Fixture,
     ops::{self, Mode, Subject, Variant},
@@ -162,7 +162,7 @@ pub fn run(
                         samples.push(took.as_secs_f64() * 1000.0);
                     }
                     let summary = Summary::of(&samples).expect("samples is at least 1");
-                    rows.push(Row::new(operation, variant, mode, n, summary));
+                    rows.push(BaselineRow::new(operation, variant, mode, n, summary));
                 }
             }
         }
@@ -178,7 +178,7 @@ pub fn run(
         status.insert(
             variant,
             if card.cells().is_empty() {
-                Status::NeedsOptimization
+                OverallStatus::NeedsOptimization
             } else {
                 card.status()
             },

@@ -1,6 +1,6 @@
 //! The targets set for the optimized variant, checked against one run's figures.
 
-use flowforge_core::score::{Operation, Status};
+use flowforge_core::score::{Operation, OverallStatus};
 
 use crate::{
     baseline::{Baseline, Target},
@@ -89,14 +89,14 @@ pub fn check(b: &Baseline) -> Vec<Target> {
         false,
     );
     if let Some(t) = targets.last_mut() {
-        let passes = b.status.get(&Variant::Optimized) == Some(&Status::Pass);
+        let passes = b.status.get(&Variant::Optimized) == Some(&OverallStatus::Pass);
         t.met = t.met.map(|met| met && passes);
     }
     push(
         &mut targets,
         "naive status NEEDS_OPTIMIZATION (1 = yes)".to_owned(),
         b.status.get(&Variant::Naive).map(|&s| {
-            if s == Status::NeedsOptimization {
+            if s == OverallStatus::NeedsOptimization {
                 1.0
             } else {
                 0.0

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use flowforge_session::migrate::{self, MigrateOptions, Migration, Outcome, Step};
+use flowforge_session::migrate::{self, MigrateOptions, Migration, MigrationStep, Outcome};
 use serde::Serialize;
 
 use crate::{
@@ -113,13 +113,13 @@ fn outcome_name(outcome: Outcome) -> &'static str {
     }
 }
 
-fn step_name(step: Step) -> &'static str {
+fn step_name(step: MigrationStep) -> &'static str {
     match step {
-        Step::Journal => "journal",
-        Step::Backup => "backup",
-        Step::Session => "session",
-        Step::Minutes => "minutes",
-        Step::Remove => "remove",
+        MigrationStep::Journal => "journal",
+        MigrationStep::Backup => "backup",
+        MigrationStep::Session => "session",
+        MigrationStep::Minutes => "minutes",
+        MigrationStep::Remove => "remove",
         _ => "complete",
     }
 }
@@ -131,7 +131,7 @@ pub(crate) fn run(ctx: &Context, args: &MigrateArgs, out: &mut Output) -> CliRes
         ..Default::default()
     };
     let halt_after = std::env::var(HALT_AFTER_VAR).ok();
-    let mut on_step = |step: Step| {
+    let mut on_step = |step: MigrationStep| {
         if halt_after.as_deref() == Some(step_name(step)) {
             // Straight to the real stderr: the test waits for this line, then kills us.
             eprintln!("flowforge: halted after {}", step_name(step));

@@ -6,7 +6,7 @@ use std::{process::Command, sync::Arc};
 use anyhow::anyhow;
 use clap::Subcommand;
 use flowforge_core::{DeveloperId, TaskId};
-use flowforge_remote::{Claimed, Options, Released, Remote, Stage, use_remote};
+use flowforge_remote::{Claimed, Options, Remote, RemoteRelease, Stage, use_remote};
 
 use crate::{
     context::Context,
@@ -126,9 +126,9 @@ pub(crate) fn run(ctx: &Context, command: RemoteCommand, out: &mut Output) -> Cl
             let pushed = remote.push(&ctx.layout)?;
             for (task, released) in &pushed.released {
                 match released {
-                    Released::Released(_) => outln!(out, "released claim {task}"),
-                    Released::NotHeld => outln!(out, "claim {task} was already released"),
-                    Released::TakenOver(c) => outln!(
+                    RemoteRelease::Released(_) => outln!(out, "released claim {task}"),
+                    RemoteRelease::NotHeld => outln!(out, "claim {task} was already released"),
+                    RemoteRelease::TakenOver(c) => outln!(
                         out,
                         "claim {task} had been taken over by {} on {}",
                         c.developer,
@@ -285,7 +285,7 @@ pub(crate) fn after_end(
     };
     if let Some(task) = task {
         match remote.release(task, dev, false) {
-            Ok(Released::TakenOver(c)) => errln!(
+            Ok(RemoteRelease::TakenOver(c)) => errln!(
                 out,
                 "flowforge: warning: {task} had been taken over by {} on {}",
                 c.developer,
@@ -329,7 +329,7 @@ pub(crate) fn release(
         return Ok(false);
     };
     Ok(match remote.release(task, dev, force)? {
-        Released::Released(c) => {
+        RemoteRelease::Released(c) => {
             outln!(
                 out,
                 "released {task} on {} (held by {} on {})",

@@ -15,7 +15,7 @@ use std::{
 };
 
 use clap::Parser;
-use flowforge_daemon::{Answer, Client, ClientOptions, Error, Location, RunRequest};
+use flowforge_daemon::{Client, ClientOptions, Error, Location, Reply, RunRequest};
 
 use crate::{
     Cli, Command as Sub,
@@ -160,7 +160,7 @@ fn ask(cli: &Cli, args: &[OsString], mode: Mode) -> Result<Asked, Trouble> {
         let client = Client::connect(&location, &options)?;
         let pid = client.daemon_pid();
         match client.run(&request)? {
-            Answer::Done(done) => Ok((
+            Reply::Done(done) => Ok((
                 done.exit_code,
                 Output {
                     stdout: done.stdout,
@@ -168,7 +168,7 @@ fn ask(cli: &Cli, args: &[OsString], mode: Mode) -> Result<Asked, Trouble> {
                 },
                 pid,
             )),
-            Answer::Declined { reason } => Err(Error::Refused {
+            Reply::Declined { reason } => Err(Error::Refused {
                 reason: format!("declined: {reason}"),
             }),
             _ => Err(Error::Refused {

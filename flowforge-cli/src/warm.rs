@@ -19,7 +19,7 @@ use std::{
 
 use clap::Parser;
 use flowforge_core::Layout;
-use flowforge_daemon::{Answer, Done, Handler, RunRequest};
+use flowforge_daemon::{Done, Handler, Reply, RunRequest};
 use flowforge_git::{GitView, ViewOptions, WatchMode};
 use flowforge_index::{Index, Watcher};
 use flowforge_session::{Claim, ClaimsVersion};
@@ -360,15 +360,15 @@ impl Daemon {
 }
 
 impl Handler for Daemon {
-    fn run(&self, request: RunRequest) -> Answer {
+    fn run(&self, request: RunRequest) -> Reply {
         if let Some(reason) = self.decline(&request) {
-            return Answer::Declined { reason };
+            return Reply::Declined { reason };
         }
         let env = env_of(&request);
         let mut out = Output::default();
         let args: Vec<OsString> = request.args.iter().map(OsString::from).collect();
         let exit_code = crate::execute(args, &env, Some(&|ctx: &Context| self.warm(ctx)), &mut out);
-        Answer::Done(Done {
+        Reply::Done(Done {
             stdout: out.stdout,
             stderr: out.stderr,
             exit_code,

@@ -173,7 +173,7 @@ impl TryFrom<RawSession> for Session {
 pub struct TeamConfig {
     /// The team section.
     #[serde(default)]
-    pub team: Team,
+    pub team: TeamInfo,
     /// Unknown fields (`security`, `performance`, …), kept.
     #[serde(flatten)]
     pub extra: Extra,
@@ -181,7 +181,7 @@ pub struct TeamConfig {
 
 /// The `team` section of [`TeamConfig`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Team {
+pub struct TeamInfo {
     /// The team's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -193,7 +193,7 @@ pub struct Team {
     pub extra: Extra,
 }
 
-/// One developer of [`Team::developers`].
+/// One developer of [`TeamInfo::developers`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeveloperInfo {
     /// Display name.

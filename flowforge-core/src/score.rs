@@ -7,10 +7,10 @@
 //! status is `PASS` when no cell is over its threshold.
 //!
 //! ```
-//! use flowforge_core::score::{Scorecard, Status, ORIGINAL_BASELINE};
+//! use flowforge_core::score::{Scorecard, OverallStatus, ORIGINAL_BASELINE};
 //! let card = Scorecard::new(ORIGINAL_BASELINE.iter().copied());
 //! assert_eq!(card.score(), 80);
-//! assert_eq!(card.status(), Status::NeedsOptimization);
+//! assert_eq!(card.status(), OverallStatus::NeedsOptimization);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -62,7 +62,7 @@ pub enum Level {
 
 /// The overall verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Status {
+pub enum OverallStatus {
     /// No cell is over its threshold.
     #[serde(rename = "PASS")]
     Pass,
@@ -262,17 +262,17 @@ impl fmt::Display for Level {
     }
 }
 
-impl Status {
+impl OverallStatus {
     /// `PASS` or `NEEDS_OPTIMIZATION`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Status::Pass => "PASS",
-            Status::NeedsOptimization => "NEEDS_OPTIMIZATION",
+            OverallStatus::Pass => "PASS",
+            OverallStatus::NeedsOptimization => "NEEDS_OPTIMIZATION",
         }
     }
 }
 
-impl fmt::Display for Status {
+impl fmt::Display for OverallStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -324,11 +324,11 @@ impl Scorecard {
     }
 
     /// `PASS` when every cell is within its threshold.
-    pub fn status(&self) -> Status {
+    pub fn status(&self) -> OverallStatus {
         if self.cells.iter().all(Cell::passes) {
-            Status::Pass
+            OverallStatus::Pass
         } else {
-            Status::NeedsOptimization
+            OverallStatus::NeedsOptimization
         }
     }
 }
@@ -341,7 +341,7 @@ mod tests {
     fn the_original_baseline_scores_80_and_needs_optimization() {
         let card = Scorecard::new(ORIGINAL_BASELINE);
         assert_eq!(card.score(), 80);
-        assert_eq!(card.status(), Status::NeedsOptimization);
+        assert_eq!(card.status(), OverallStatus::NeedsOptimization);
         let critical: Vec<_> = card
             .cells()
             .iter()
@@ -379,7 +379,7 @@ mod tests {
         assert_eq!(card.score(), 95);
         assert_eq!(
             card.status(),
-            Status::Pass,
+            OverallStatus::Pass,
             "900 ms is under the 1000 ms threshold"
         );
         let bad = Cell { ms: 5000.0, ..warn };
@@ -401,7 +401,7 @@ mod tests {
             "\"file_io\""
         );
         assert_eq!(
-            serde_json::to_string(&Status::NeedsOptimization).unwrap(),
+            serde_json::to_string(&OverallStatus::NeedsOptimization).unwrap(),
             "\"NEEDS_OPTIMIZATION\""
         );
     }

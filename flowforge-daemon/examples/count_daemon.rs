@@ -7,7 +7,7 @@ use std::{collections::BTreeMap, sync::Mutex};
 
 use anyhow::{Context as _, bail};
 use flowforge_daemon::{
-    Answer, Client, ClientOptions, Done, Handler, Location, RunRequest, Server, ServerOptions,
+    Client, ClientOptions, Done, Handler, Location, Reply, RunRequest, Server, ServerOptions,
 };
 
 /// Warm state the daemon keeps between requests: a count per word.
@@ -17,9 +17,9 @@ struct Counter {
 }
 
 impl Handler for Counter {
-    fn run(&self, request: RunRequest) -> Answer {
+    fn run(&self, request: RunRequest) -> Reply {
         let Some(word) = request.args.get(1) else {
-            return Answer::Done(Done {
+            return Reply::Done(Done {
                 stderr: b"usage: count WORD\n".to_vec(),
                 exit_code: 2,
                 ..Done::default()
@@ -28,7 +28,7 @@ impl Handler for Counter {
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         let count = counts.entry(word.clone()).or_default();
         *count += 1;
-        Answer::Done(Done {
+        Reply::Done(Done {
             stdout: format!("{word}: {count}\n").into_bytes(),
             ..Done::default()
         })
@@ -56,7 +56,7 @@ fn main() -> anyhow::Result<()> {
             env: Default::default(),
         };
         match Client::connect(&location, &options)?.run(&request)? {
-            Answer::Done(done) => print!("{}", String::from_utf8_lossy(&done.stdout)),
+            Reply::Done(done) => print!("{}", String::from_utf8_lossy(&done.stdout)),
             other => bail!("unexpected answer {other:?}"),
         }
     }

@@ -15,7 +15,7 @@ use crate::{
     error::{Error, Result},
     location::Location,
     protocol::{
-        Answer, Done, Envelope, Header, Hello, Line, MAX_HEADER, Request, RunRequest, ServerStatus,
+        Done, Envelope, Header, Hello, Line, MAX_HEADER, Reply, Request, RunRequest, ServerStatus,
         read_line, to_line,
     },
 };
@@ -136,7 +136,7 @@ impl Client {
     /// [`Error::OtherVersion`] before sending anything when the daemon's version is not the
     /// client's; [`Error::Refused`] when it calls the request malformed; [`Error::Protocol`]
     /// when the connection breaks (a daemon killed mid-request).
-    pub fn run(mut self, request: &RunRequest) -> Result<Answer> {
+    pub fn run(mut self, request: &RunRequest) -> Result<Reply> {
         if self.daemon_version != self.options.version {
             return Err(Error::OtherVersion {
                 daemon: self.daemon_version,
@@ -154,13 +154,13 @@ impl Client {
                     .read_exact(&mut payload)
                     .map_err(|e| self.protocol(format!("output cut short: {e}")))?;
                 let stderr = payload.split_off(stdout);
-                Ok(Answer::Done(Done {
+                Ok(Reply::Done(Done {
                     stdout: payload,
                     stderr,
                     exit_code,
                 }))
             }
-            Header::Declined { reason } => Ok(Answer::Declined { reason }),
+            Header::Declined { reason } => Ok(Reply::Declined { reason }),
             other => Err(self.unexpected(&other)),
         }
     }

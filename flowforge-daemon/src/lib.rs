@@ -18,13 +18,13 @@
 //!
 //! ```
 //! use flowforge_daemon::{
-//!     Answer, Client, ClientOptions, Done, Handler, Location, RunRequest, Server, ServerOptions,
+//!     Reply, Client, ClientOptions, Done, Handler, Location, RunRequest, Server, ServerOptions,
 //! };
 //!
 //! struct Echo;
 //! impl Handler for Echo {
-//!     fn run(&self, request: RunRequest) -> Answer {
-//!         Answer::Done(Done {
+//!     fn run(&self, request: RunRequest) -> Reply {
+//!         Reply::Done(Done {
 //!             stdout: request.args.join(" ").into_bytes(),
 //!             ..Done::default()
 //!         })
@@ -44,7 +44,7 @@
 //!     env: Default::default(),
 //! };
 //! match client.run(&request)? {
-//!     Answer::Done(done) => assert_eq!(done.stdout, b"echo hi"),
+//!     Reply::Done(done) => assert_eq!(done.stdout, b"echo hi"),
 //!     other => panic!("{other:?}"),
 //! }
 //! Client::connect(&location, &ClientOptions::new("1.0"))?.stop()?;
@@ -68,5 +68,5 @@ mod server;
 pub use client::{Client, ClientOptions};
 pub use error::{Error, Result};
 pub use location::Location;
-pub use protocol::{Answer, Done, RunRequest, ServerStatus};
+pub use protocol::{Done, Reply, RunRequest, ServerStatus};
 pub use server::{Handler, Server, ServerOptions, Shutdown};

@@ -35,7 +35,7 @@ pub struct RunRequest {
 /// What a handler makes of a [`RunRequest`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Answer {
+pub enum Reply {
     /// The command ran: its output and exit code.
     Done(Done),
     /// The daemon will not answer this one (the client answers it itself).

@@ -29,7 +29,7 @@ use crate::{
     error::{Error, Result, io},
     location::Location,
     protocol::{
-        Answer, Envelope, Header, Hello, Line, MAX_REQUEST, Request, RunRequest, ServerStatus,
+        Envelope, Header, Hello, Line, MAX_REQUEST, Reply, Request, RunRequest, ServerStatus,
         read_line, to_line,
     },
 };
@@ -37,7 +37,7 @@ use crate::{
 /// Answers the requests a [`Server`] receives; called from many threads at once.
 pub trait Handler: Send + Sync + 'static {
     /// Runs one command.
-    fn run(&self, request: RunRequest) -> Answer;
+    fn run(&self, request: RunRequest) -> Reply;
 
     /// What the handler reports in the daemon's status (caches, watchers, warnings).
     fn status(&self) -> serde_json::Value {
@@ -358,7 +358,7 @@ fn answer<H: Handler>(shared: &Shared<H>, stream: &mut UnixStream) -> (Header, V
         Request::Run(run) => {
             let handler = &shared.handler;
             match std::panic::catch_unwind(AssertUnwindSafe(|| handler.run(run))) {
-                Ok(Answer::Done(done)) => {
+                Ok(Reply::Done(done)) => {
                     let header = Header::Done {
                         exit_code: done.exit_code,
                         stdout: done.stdout.len(),
@@ -368,7 +368,7 @@ fn answer<H: Handler>(shared: &Shared<H>, stream: &mut UnixStream) -> (Header, V
                     payload.extend_from_slice(&done.stderr);
                     (header, payload)
                 }
-                Ok(Answer::Declined { reason }) => (Header::Declined { reason }, Vec::new()),
+                Ok(Reply::Declined { reason }) => (Header::Declined { reason }, Vec::new()),
                 Err(_) => (
                     Header::Error {
                         message: "the daemon failed on this request".to_owned(),

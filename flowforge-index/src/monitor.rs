@@ -158,7 +158,7 @@ fn read_persisted(layout: &Layout) -> (Vec<(String, Snapshot)>, Vec<Problem>) {
         return (Vec::new(), Vec::new());
     };
     let mut files: Vec<PathBuf> = (entries.into_iter())
-        .filter(|e| e.kind == flowforge_session::fs::EntryKind::File)
+        .filter(|e| e.kind == flowforge_session::fs::FileKind::File)
         .map(|e| dir.join(e.name))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();

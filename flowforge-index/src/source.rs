@@ -27,7 +27,7 @@ use flowforge_core::{
     DeveloperId, Layout, escape_bytes,
     model::{GitStatusCache, Session},
 };
-use flowforge_session::fs::{EntryKind, FileStat, read_json};
+use flowforge_session::fs::{FileKind, FileStat, read_json};
 
 use crate::{
     error::{Error, Result},
@@ -75,10 +75,10 @@ pub(crate) fn list(layout: &Layout) -> Result<Listing> {
                 "ignored directory \"{}\": {e}",
                 escape_bytes(name.as_encoded_bytes())
             ))),
-            (Ok(_), EntryKind::Symlink) => listing
+            (Ok(_), FileKind::Symlink) => listing
                 .problems
                 .push(problem("ignored: a symbolic link is never followed".into())),
-            (Ok(id), EntryKind::Dir) => listing.devs.push(id),
+            (Ok(id), FileKind::Dir) => listing.devs.push(id),
             (Ok(_), _) => listing
                 .problems
                 .push(problem("ignored: not a directory".into())),

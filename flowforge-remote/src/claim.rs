@@ -50,7 +50,7 @@ pub enum Claimed {
 /// What a release did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Released {
+pub enum RemoteRelease {
     /// The claim ref was deleted; this was its claim.
     Released(RemoteClaim),
     /// Nobody holds the task on the remote.
@@ -173,7 +173,7 @@ impl Remote {
     /// # Errors
     /// [`Error::Held`] without `force` when someone else holds it; [`Error::ReleaseRaced`]
     /// when a forced release loses a race; [`Error::Refused`]; transport errors.
-    pub fn release(&self, task: &TaskId, dev: &DeveloperId, force: bool) -> Result<Released> {
+    pub fn release(&self, task: &TaskId, dev: &DeveloperId, force: bool) -> Result<RemoteRelease> {
         let repo = self.repo()?;
         let reference = claim_ref(task);
         let own_name = own(self.name(), &reference);
@@ -182,11 +182,11 @@ impl Remote {
                 Ok(record) => (oid, record),
                 Err(_) => match self.fetch_claim(&repo, task)? {
                     Some(found) => found,
-                    None => return self.forget(&repo, &reference, Released::NotHeld),
+                    None => return self.forget(&repo, &reference, RemoteRelease::NotHeld),
                 },
             },
             _ => match self.fetch_claim(&repo, task)? {
-                None => return self.forget(&repo, &reference, Released::NotHeld),
+                None => return self.forget(&repo, &reference, RemoteRelease::NotHeld),
                 Some((_, held)) if !force && !self.is_mine(&held, dev) => {
                     return Err(held_error(held));
                 }
@@ -202,14 +202,14 @@ impl Remote {
         let outcome = self.git.push(&[update], false)?;
         self.interleave(Stage::AfterPush, &reference);
         match outcome.into_iter().next() {
-            Some(Outcome::Done) => self.forget(&repo, &reference, Released::Released(record)),
+            Some(Outcome::Done) => self.forget(&repo, &reference, RemoteRelease::Released(record)),
             Some(Outcome::Refused(reason)) => Err(self.refused(&reference, reason)),
             Some(Outcome::Lost(_)) | None if force => {
                 Err(Error::ReleaseRaced { task: task.clone() })
             }
             Some(Outcome::Lost(_)) | None => match self.fetch_claim(&repo, task)? {
-                None => self.forget(&repo, &reference, Released::NotHeld),
-                Some((_, held)) => self.forget(&repo, &reference, Released::TakenOver(held)),
+                None => self.forget(&repo, &reference, RemoteRelease::NotHeld),
+                Some((_, held)) => self.forget(&repo, &reference, RemoteRelease::TakenOver(held)),
             },
         }
     }
@@ -270,9 +270,14 @@ impl Remote {
         claim.developer == *dev && claim.machine == self.machine()
     }
 
-    fn forget(&self, repo: &Repository, reference: &str, result: Released) -> Result<Released> {
+    fn forget(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        result: RemoteRelease,
+    ) -> Result<RemoteRelease> {
         self.set_local_ref(repo, &own(self.name(), reference), None)?;
-        if !matches!(result, Released::TakenOver(_)) {
+        if !matches!(result, RemoteRelease::TakenOver(_)) {
             self.set_local_ref(repo, &pulled(self.name(), reference), None)?;
         }
         Ok(result)

@@ -58,11 +58,11 @@ mod pull;
 mod refs;
 mod status;
 
-pub use claim::{Claimed, Released, RemoteClaim};
+pub use claim::{Claimed, RemoteClaim, RemoteRelease};
 pub use config::{Config, read_config, use_remote};
 pub use error::{Error, Result};
 pub use handle::{Interleave, Options, Remote, Stage};
 pub use publish::Publication;
 pub use pull::{Pulled, last_pull, view_root};
 pub use refs::{FORMAT, ROOT};
-pub use status::{Pushed, Status};
+pub use status::{Pushed, RemoteStatus};

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::{
-    claim::{Released, RemoteClaim},
+    claim::{RemoteClaim, RemoteRelease},
     error::Result,
     handle::Remote,
     publish::Publication,
@@ -18,7 +18,7 @@ use crate::{
 /// A clone's remote status.
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
-pub struct Status {
+pub struct RemoteStatus {
     /// The git remote's name.
     pub remote: String,
     /// This clone's machine name.
@@ -47,7 +47,7 @@ pub struct Pushed {
     /// Publications, by developer.
     pub published: Vec<(DeveloperId, Publication)>,
     /// Claims released because their session had ended.
-    pub released: Vec<(TaskId, Released)>,
+    pub released: Vec<(TaskId, RemoteRelease)>,
 }
 
 impl Remote {
@@ -55,7 +55,7 @@ impl Remote {
     ///
     /// # Errors
     /// Namespace and repository errors.
-    pub fn status(&self, layout: &Layout) -> Result<Status> {
+    pub fn status(&self, layout: &Layout) -> Result<RemoteStatus> {
         let claims = self.own_claims()?;
         let pending_releases = self.pending_releases(layout, &claims)?;
         let repo = self.repo()?;
@@ -79,7 +79,7 @@ impl Remote {
         let lag_seconds = last_pull
             .as_ref()
             .map(|p| Timestamp::now().as_second() - p.pulled_at.as_second());
-        Ok(Status {
+        Ok(RemoteStatus {
             remote: self.name().to_owned(),
             machine: self.machine().to_owned(),
             claims,

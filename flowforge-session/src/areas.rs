@@ -12,7 +12,7 @@ use flowforge_core::{DeveloperId, Layout};
 
 use crate::{
     error::Result,
-    fs::{EntryKind, list_dir_stat, remove_file},
+    fs::{FileKind, list_dir_stat, remove_file},
 };
 
 /// One disposable area of a namespace.
@@ -122,7 +122,7 @@ fn walk(root: &Path, dir: &Path, f: &mut dyn FnMut(&Path, u64) -> Result<()>) ->
     for (entry, stat) in entries {
         let path = dir.join(&entry.name);
         match stat.kind {
-            EntryKind::Dir => walk(root, &path, f)?,
+            FileKind::Dir => walk(root, &path, f)?,
             _ => f(&path, stat.size)?,
         }
     }

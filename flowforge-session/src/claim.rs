@@ -38,7 +38,7 @@ use serde_json::Value;
 use crate::{
     error::{Error, Result},
     fs::{Durability, FileStat, read_json, write_json},
-    handle::team_store,
+    namespace::team_store,
     store::{Cas, Key, Store, StoreOptions, Version, Versioned},
 };
 

@@ -22,7 +22,7 @@ use std::{
     sync::atomic::{AtomicU8, Ordering},
 };
 
-pub use self::beneath::{Entry, EntryKind, FileStat};
+pub use self::beneath::{DirEntry, FileKind, FileStat};
 pub(crate) use self::{
     beneath::Dir,
     publish::{Mode, Publish, parse_temp, publish, publish_reusing, writer_alive},
@@ -77,7 +77,7 @@ pub(crate) fn write_atomic(
         .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
     if dir
         .stat(name)?
-        .is_some_and(|st| st.kind == EntryKind::Symlink)
+        .is_some_and(|st| st.kind == FileKind::Symlink)
     {
         return Err(Error::Symlink {
             path: path.to_owned(),
@@ -213,7 +213,7 @@ pub(crate) fn remove_file(root: &Path, path: &Path) -> Result<bool> {
 /// # Errors
 /// [`Error::Symlink`] when `path` or a directory above it is a link, [`Error::Outside`], or
 /// [`Error::Io`] naming the directory.
-pub fn list_dir(root: &Path, path: &Path) -> Result<Option<Vec<Entry>>> {
+pub fn list_dir(root: &Path, path: &Path) -> Result<Option<Vec<DirEntry>>> {
     match Dir::open(root, path)? {
         Some(dir) => dir.entries().map(Some),
         None => Ok(None),
@@ -226,7 +226,7 @@ pub fn list_dir(root: &Path, path: &Path) -> Result<Option<Vec<Entry>>> {
 ///
 /// # Errors
 /// As [`list_dir`], or [`Error::Io`] naming an entry that cannot be `stat`ed.
-pub fn list_dir_stat(root: &Path, path: &Path) -> Result<Option<Vec<(Entry, FileStat)>>> {
+pub fn list_dir_stat(root: &Path, path: &Path) -> Result<Option<Vec<(DirEntry, FileStat)>>> {
     let Some(dir) = Dir::open(root, path)? else {
         return Ok(None);
     };

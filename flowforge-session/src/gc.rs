@@ -15,8 +15,8 @@ use flowforge_core::Layout;
 use crate::{
     claim::claims_key,
     error::Result,
-    fs::{Dir, Durability, EntryKind, parse_temp, writer_alive},
-    handle::team_store,
+    fs::{Dir, Durability, FileKind, parse_temp, writer_alive},
+    namespace::team_store,
     store::{CompactReport, Store, StoreOptions},
 };
 
@@ -84,7 +84,7 @@ pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
         }
     }
     for dev in crate::namespace::namespace_ids(layout.root())? {
-        let store = crate::handle::dev_store(layout, &dev, store_options);
+        let store = crate::namespace::dev_store(layout, &dev, store_options);
         for key in store.keys()? {
             report.keys += 1;
             report.add(&store.compact_key(&key, 1, options.dry_run)?);
@@ -125,7 +125,7 @@ const SWEEP_DEPTH: usize = 4;
 fn sweep(dir: &Dir, depth: usize, options: GcOptions, report: &mut GcReport) -> Result<()> {
     for entry in dir.entries()? {
         match entry.kind {
-            EntryKind::Dir if depth < SWEEP_DEPTH && !is_store(&entry.name) => {
+            FileKind::Dir if depth < SWEEP_DEPTH && !is_store(&entry.name) => {
                 let Some(name) = entry.name.to_str() else {
                     continue;
                 };
@@ -133,7 +133,7 @@ fn sweep(dir: &Dir, depth: usize, options: GcOptions, report: &mut GcReport) -> 
                     sweep(&sub, depth + 1, options, report)?;
                 }
             }
-            EntryKind::File => {
+            FileKind::File => {
                 let Some(temp) = parse_temp(&entry.name) else {
                     continue;
                 };

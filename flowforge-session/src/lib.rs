@@ -72,7 +72,7 @@ mod error;
 pub mod export;
 pub mod fs;
 pub mod gc;
-mod handle;
+
 pub mod index_files;
 pub mod migrate;
 pub mod namespace;
@@ -88,7 +88,7 @@ pub mod view;
 pub use claim::{Claim, ClaimsVersion, ReleaseOptions, Released, claims_version, list_claims};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport, gc};
-pub use handle::{Namespace, SESSION_KEY, SessionOptions, TIME_KEY};
+pub use namespace::{Namespace, SESSION_KEY, SessionOptions, TIME_KEY};
 pub use session::{Ended, StartOptions, Started};
 pub use state::{NamespaceState, NamespaceVersion, load_namespace, namespace_version};
 pub use time::{AddMinutes, Added};

@@ -17,11 +17,11 @@
 //!
 //! # Backup, idempotence and interruption
 //! A migration is a journal document in the developer's store (key [`JOURNAL_KEY`]) and these
-//! steps, each safe to repeat: [`Step::Journal`] (the migration's id and backup directory),
-//! [`Step::Backup`] (every v1 file copied to `backups/<id>/` under the root, mode 0600),
-//! [`Step::Session`] (with its claim), [`Step::Minutes`] (one time entry named after the
-//! migration, never added twice), [`Step::Remove`] (the moved v1 files removed from the
-//! top of the root) and [`Step::Complete`]. A migration interrupted anywhere is finished by
+//! steps, each safe to repeat: [`MigrationStep::Journal`] (the migration's id and backup directory),
+//! [`MigrationStep::Backup`] (every v1 file copied to `backups/<id>/` under the root, mode 0600),
+//! [`MigrationStep::Session`] (with its claim), [`MigrationStep::Minutes`] (one time entry named after the
+//! migration, never added twice), [`MigrationStep::Remove`] (the moved v1 files removed from the
+//! top of the root) and [`MigrationStep::Complete`]. A migration interrupted anywhere is finished by
 //! the next run, which reads the backup copies the first run made; a completed one leaves
 //! nothing to do, so running it again changes nothing.
 
@@ -36,7 +36,7 @@ use crate::{
     claim,
     error::{Error, Result},
     fs::{create_private_dir_all, read_bytes, write_atomic},
-    handle::{Namespace, SessionOptions},
+    namespace::{Namespace, SessionOptions},
     store::{Cas, Key},
     time::{AddMinutes, MAX_ADD_MINUTES},
 };
@@ -90,7 +90,7 @@ impl V1File {
 /// after the step is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Step {
+pub enum MigrationStep {
     /// The journal names the migration and its backup directory.
     Journal,
     /// Every v1 file is copied into the backup directory.
@@ -200,7 +200,7 @@ pub fn migrate(
     layout: &Layout,
     dev: &DeveloperId,
     options: &MigrateOptions,
-    on_step: &mut dyn FnMut(Step),
+    on_step: &mut dyn FnMut(MigrationStep),
 ) -> Result<Migration> {
     let ns = Namespace::open(layout, dev, options.session)?;
     let root = layout.root();
@@ -319,7 +319,7 @@ pub fn migrate(
             });
         }
     }
-    on_step(Step::Journal);
+    on_step(MigrationStep::Journal);
 
     // Backup.
     let durability = ns.store.options().durability;
@@ -332,7 +332,7 @@ pub fn migrate(
             write_atomic(root, &copy, bytes, durability)?;
         }
     }
-    on_step(Step::Backup);
+    on_step(MigrationStep::Backup);
 
     // Session.
     if let Some(session) = &parsed.session {
@@ -349,7 +349,7 @@ pub fn migrate(
             ns.start(session.clone(), current)?;
         }
     }
-    on_step(Step::Session);
+    on_step(MigrationStep::Session);
 
     // Minutes: one entry named after the migration, never added twice.
     if parsed.minutes > 0 {
@@ -361,12 +361,12 @@ pub fn migrate(
             },
         )?;
     }
-    on_step(Step::Minutes);
+    on_step(MigrationStep::Minutes);
 
     for file in V1File::ALL.into_iter().filter(|f| f.is_moved()) {
         crate::fs::remove_file(root, &root.join(file.relative()))?;
     }
-    on_step(Step::Remove);
+    on_step(MigrationStep::Remove);
 
     ns.store
         .update(&journal_key(), |current: Option<&Journal>| {
@@ -379,7 +379,7 @@ pub fn migrate(
             journal.completed_at = Some(Timestamp::now());
             Ok(journal)
         })?;
-    on_step(Step::Complete);
+    on_step(MigrationStep::Complete);
     report.outcome = Outcome::Migrated;
     Ok(report)
 }

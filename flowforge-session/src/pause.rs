@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::{
     error::{Error, Result},
-    handle::Namespace,
+    namespace::Namespace,
     session::{ACTIVE, PAUSED, mark},
     store::Versioned,
 };

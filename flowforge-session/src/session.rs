@@ -11,7 +11,7 @@ use crate::{
     claim, compat,
     error::{Error, Result},
     fs::write_json,
-    handle::{Namespace, session_key},
+    namespace::{Namespace, session_key},
     store::{Cas, Versioned},
     time::AddMinutes,
     view,
@@ -424,7 +424,7 @@ fn conflict(
 ) -> Error {
     let show = |v: Option<crate::store::Version>| v.map_or("none".to_owned(), |v| v.to_string());
     Error::Conflict {
-        key: crate::handle::SESSION_KEY.to_owned(),
+        key: crate::namespace::SESSION_KEY.to_owned(),
         expected: show(expected),
         found: show(found),
     }

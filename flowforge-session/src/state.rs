@@ -14,8 +14,8 @@ use flowforge_core::{
 
 use crate::{
     error::{Error, Result},
-    fs::{Dir, EntryKind, FileStat},
-    handle::{dev_store, session_key, time_key},
+    fs::{Dir, FileKind, FileStat},
+    namespace::{dev_store, session_key, time_key},
     store::{StoreOptions, Versioned},
 };
 
@@ -64,7 +64,7 @@ pub fn namespace_version(layout: &Layout, dev: &DeveloperId) -> Result<Namespace
     let store = dev_store(layout, dev, StoreOptions::default());
     let history = layout.session_history_dir(dev);
     let history_modified = match crate::fs::stat(layout.root(), &history)? {
-        Some(st) if st.kind == EntryKind::Symlink => {
+        Some(st) if st.kind == FileKind::Symlink => {
             return Err(Error::Symlink { path: history });
         }
         Some(st) => Some(UNIX_EPOCH + Duration::new(st.mtime.0.max(0) as u64, st.mtime.1)),

@@ -6,7 +6,7 @@ use flowforge_core::{DeveloperId, Layout};
 
 use crate::{
     error::{Error, Result},
-    fs::{Durability, EntryKind, read_bytes, write_atomic},
+    fs::{Durability, FileKind, read_bytes, write_atomic},
 };
 
 /// The variable `.namespace-env` sets.
@@ -20,7 +20,7 @@ pub const VARIABLE: &str = "FLOWFORGE_DEVELOPER";
 /// [`Error::Symlink`] naming `.namespace-env`.
 pub fn set_default_developer(layout: &Layout, dev: &DeveloperId) -> Result<()> {
     let config = crate::fs::stat(layout.root(), &layout.dev_config(dev))?;
-    if !config.is_some_and(|st| st.kind == EntryKind::File) {
+    if !config.is_some_and(|st| st.kind == FileKind::File) {
         return Err(Error::NotInitialised {
             developer: dev.clone(),
         });

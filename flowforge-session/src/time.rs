@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::{
     error::{Error, Result},
-    handle::{Namespace, time_key},
+    namespace::{Namespace, time_key},
     store::{Cas, Key, Store, Versioned},
     view,
 };

@@ -4,7 +4,7 @@
 use std::{fs, os::unix::net::UnixListener, time::Duration};
 
 use flowforge_daemon::{
-    Answer, Client, ClientOptions, Error, Location, Server, ServerOptions, Shutdown,
+    Client, ClientOptions, Error, Location, Reply, Server, ServerOptions, Shutdown,
 };
 
 use crate::support::{Daemon, Echo, VERSION, echo, options, request};
@@ -49,7 +49,7 @@ fn a_stale_socket_is_reported_and_replaced() {
     let thread = std::thread::spawn(move || server.serve(Echo::default()));
     let client = Client::connect(&location, &options()).expect("connect");
     match client.run(&request(&["a"])) {
-        Ok(Answer::Done(done)) => assert_eq!(done.stdout, b"a"),
+        Ok(Reply::Done(done)) => assert_eq!(done.stdout, b"a"),
         other => panic!("{other:?}"),
     }
     let client = Client::connect(&location, &options()).expect("connect");
@@ -115,7 +115,7 @@ fn a_panicking_or_declining_handler_costs_one_request() {
         .expect_err("failed");
     assert!(matches!(err, Error::Refused { .. }), "{err}");
     match daemon.client().run(&request(&["decline"])).expect("run") {
-        Answer::Declined { reason } => assert_eq!(reason, "declined on request"),
+        Reply::Declined { reason } => assert_eq!(reason, "declined on request"),
         other => panic!("{other:?}"),
     }
     assert_eq!(echo(&daemon, &["still", "here"]).stdout, b"still here");

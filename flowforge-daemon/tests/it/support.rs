@@ -7,7 +7,7 @@ use std::{
 };
 
 use flowforge_daemon::{
-    Answer, Client, ClientOptions, Done, Handler, Location, RunRequest, Server, ServerOptions,
+    Client, ClientOptions, Done, Handler, Location, Reply, RunRequest, Server, ServerOptions,
     Shutdown,
 };
 
@@ -20,17 +20,17 @@ pub(crate) struct Echo {
 }
 
 impl Handler for Echo {
-    fn run(&self, request: RunRequest) -> Answer {
+    fn run(&self, request: RunRequest) -> Reply {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if request.args.first().map(String::as_str) == Some("panic") {
             panic!("asked to");
         }
         if request.args.first().map(String::as_str) == Some("decline") {
-            return Answer::Declined {
+            return Reply::Declined {
                 reason: "declined on request".into(),
             };
         }
-        Answer::Done(Done {
+        Reply::Done(Done {
             stdout: request.args.join(" ").into_bytes(),
             stderr: request.cwd.into_bytes(),
             exit_code: u8::try_from(request.args.len()).unwrap_or(255),
@@ -108,7 +108,7 @@ pub(crate) fn request(args: &[&str]) -> RunRequest {
 
 pub(crate) fn echo(daemon: &Daemon, args: &[&str]) -> Done {
     match daemon.client().run(&request(args)).expect("run") {
-        Answer::Done(done) => done,
+        Reply::Done(done) => done,
         other => panic!("{other:?}"),
     }
 }

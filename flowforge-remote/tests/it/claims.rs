@@ -5,7 +5,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use flowforge_remote::{Claimed, Error, Options, Released, Stage};
+use flowforge_remote::{Claimed, Error, Options, RemoteRelease, Stage};
 
 use crate::support::{Team, dev, task};
 
@@ -68,10 +68,10 @@ fn a_release_leases_on_the_value_it_owns_and_never_deletes_a_takeover() {
         Err(Error::Held { .. })
     ));
     match b.remote().release(&t, &bob, true).expect("forced release") {
-        Released::Released(c) => {
+        RemoteRelease::Released(c) => {
             assert_eq!((c.developer.as_str(), c.machine.as_str()), ("alice", "a"))
         }
-        other => panic!("expected Released, got {other:?}"),
+        other => panic!("expected RemoteRelease, got {other:?}"),
     }
     assert_eq!(
         b.remote().claim(&t, &bob, None).expect("claim"),
@@ -81,7 +81,7 @@ fn a_release_leases_on_the_value_it_owns_and_never_deletes_a_takeover() {
 
     // Alice's own record is stale: her release must not delete Bob's claim.
     match a.remote().release(&t, &alice, false).expect("release") {
-        Released::TakenOver(c) => assert_eq!(c.developer.as_str(), "bob"),
+        RemoteRelease::TakenOver(c) => assert_eq!(c.developer.as_str(), "bob"),
         other => panic!("expected TakenOver, got {other:?}"),
     }
     assert_eq!(team.refs(), held_by_bob);
@@ -90,7 +90,7 @@ fn a_release_leases_on_the_value_it_owns_and_never_deletes_a_takeover() {
     // Bob releases his own: the ref is deleted, not left behind.
     assert!(matches!(
         b.remote().release(&t, &bob, false),
-        Ok(Released::Released(_))
+        Ok(RemoteRelease::Released(_))
     ));
     assert_eq!(team.refs(), "");
 }

@@ -43,7 +43,7 @@ const DIR_FLAGS: OFlags = OFlags::RDONLY
 /// What a directory entry is, as seen without following it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum EntryKind {
+pub enum FileKind {
     /// A regular file.
     File,
     /// A directory.
@@ -54,7 +54,7 @@ pub enum EntryKind {
     Other,
 }
 
-impl EntryKind {
+impl FileKind {
     fn of(file_type: FileType) -> Self {
         match file_type {
             FileType::RegularFile => Self::File,
@@ -67,11 +67,11 @@ impl EntryKind {
 
 /// One entry of a listed directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub struct DirEntry {
     /// Its file name.
     pub name: OsString,
     /// What it is, not following links.
-    pub kind: EntryKind,
+    pub kind: FileKind,
     /// Its inode number.
     pub ino: u64,
 }
@@ -80,7 +80,7 @@ pub struct Entry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileStat {
     /// What it is (a link is reported, not followed).
-    pub kind: EntryKind,
+    pub kind: FileKind,
     /// Its inode number.
     pub ino: u64,
     /// Its size in bytes.
@@ -94,7 +94,7 @@ pub struct FileStat {
 impl FileStat {
     fn of(st: &Stat) -> Self {
         Self {
-            kind: EntryKind::of(FileType::from_raw_mode(st.st_mode)),
+            kind: FileKind::of(FileType::from_raw_mode(st.st_mode)),
             ino: st.st_ino,
             size: st.st_size.max(0) as u64,
             mtime: (st.st_mtime, st.st_mtime_nsec as u32),
@@ -395,7 +395,7 @@ impl Dir {
     ///
     /// # Errors
     /// [`Error::Io`] naming the directory.
-    pub(crate) fn entries(&self) -> Result<Vec<Entry>> {
+    pub(crate) fn entries(&self) -> Result<Vec<DirEntry>> {
         let err = |e: Errno| Error::io("cannot list", &self.path)(io_err(e));
         let mut out = Vec::new();
         for entry in rustix::fs::Dir::read_from(&self.fd).map_err(err)? {
@@ -407,14 +407,14 @@ impl Dir {
             let name = OsStr::from_bytes(name).to_owned();
             let kind = match entry.file_type() {
                 FileType::Unknown => match statat(&self.fd, &name, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) => EntryKind::of(FileType::from_raw_mode(st.st_mode)),
+                    Ok(st) => FileKind::of(FileType::from_raw_mode(st.st_mode)),
                     // Removed meanwhile.
                     Err(Errno::NOENT) => continue,
                     Err(e) => return Err(Error::io("cannot stat", self.join(&name))(io_err(e))),
                 },
-                known => EntryKind::of(known),
+                known => FileKind::of(known),
             };
-            out.push(Entry {
+            out.push(DirEntry {
                 name,
                 kind,
                 ino: entry.ino(),
@@ -487,7 +487,7 @@ impl Dir {
         };
         for entry in dir.entries()? {
             match (entry.kind, entry.name.to_str()) {
-                (EntryKind::Dir, Some(sub)) => dir.remove_tree(sub).map(drop)?,
+                (FileKind::Dir, Some(sub)) => dir.remove_tree(sub).map(drop)?,
                 _ => dir.remove(&entry.name).map(drop)?,
             }
         }

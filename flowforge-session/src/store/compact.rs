@@ -39,7 +39,7 @@
 //! again.
 
 use super::{
-    Step,
+    PausePoint,
     generation::{self, FLOOR},
 };
 use crate::{
@@ -112,7 +112,7 @@ pub(crate) fn compact(
     keep: u64,
     durability: Durability,
     dispose: Dispose,
-    pause: impl Fn(Step),
+    pause: impl Fn(PausePoint),
 ) -> Result<CompactReport> {
     let dry_run = dispose == Dispose::Remove { dry_run: true };
     if !dir.try_lock()? {
@@ -154,7 +154,7 @@ pub(crate) fn compact(
             }
         }
     }
-    pause(Step::Listed);
+    pause(PausePoint::Listed);
     versions.retain(|&g| g < spare_from);
     versions.sort_unstable();
     let size = |name: &std::ffi::OsStr| dir.stat(name).ok().flatten().map_or(0, |st| st.size);

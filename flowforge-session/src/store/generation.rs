@@ -38,7 +38,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use super::Step;
+use super::PausePoint;
 use crate::{
     error::{Error, Result},
     fs::{Dir, FILE_MODE, Mode, Publish},
@@ -203,7 +203,7 @@ pub(crate) fn publish(
     bytes: &[u8],
     how: Publish,
     reuse: bool,
-    pause: impl Fn(Step),
+    pause: impl Fn(PausePoint),
 ) -> Result<bool> {
     debug_assert_eq!(how.mode, Mode::IfAbsent);
     let spares = if reuse {
@@ -213,9 +213,9 @@ pub(crate) fn publish(
     };
     let target = file_name(generation);
     crate::fs::publish_reusing(dir, target.as_ref(), bytes, how, &spares, || {
-        pause(Step::Written);
+        pause(PausePoint::Written);
         let stands = base_stands(dir, generation)?;
-        pause(Step::Checked);
+        pause(PausePoint::Checked);
         Ok(stands)
     })
 }

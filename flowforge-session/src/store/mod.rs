@@ -51,7 +51,7 @@ pub use self::{
 };
 use crate::{
     error::{Error, Result},
-    fs::{Dir, Durability, EntryKind, FileStat, Mode, Publish},
+    fs::{Dir, Durability, FileKind, FileStat, Mode, Publish},
 };
 
 /// The default limit on a document's size: 1 MiB.
@@ -208,7 +208,7 @@ struct EnvelopeIn<T> {
 /// out) without breaking the store's guarantees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Step {
+pub enum PausePoint {
     /// A writer has read the version it builds on and is about to write its temporary file.
     Read,
     /// A writer's temporary file is written; the check that its base is still the latest is
@@ -222,9 +222,9 @@ pub enum Step {
 }
 
 /// The hook of [`Store::with_pause`].
-type PauseHook = dyn Fn(Step, &Key) + Send + Sync;
+type PauseHook = dyn Fn(PausePoint, &Key) + Send + Sync;
 
-/// A hook called at each [`Step`] (see [`Store::with_pause`]).
+/// A hook called at each [`PausePoint`] (see [`Store::with_pause`]).
 #[derive(Clone)]
 struct Pause(Arc<PauseHook>);
 
@@ -281,16 +281,16 @@ impl Store {
         }
     }
 
-    /// This store calling `hook` at each [`Step`] of its writes and compactions, with the key
+    /// This store calling `hook` at each [`PausePoint`] of its writes and compactions, with the key
     /// concerned. The hook may block: that is how a test stalls a writer or a compaction at a
     /// chosen point, deterministically, while other writers and compactions go on.
     #[must_use]
-    pub fn with_pause(mut self, hook: impl Fn(Step, &Key) + Send + Sync + 'static) -> Self {
+    pub fn with_pause(mut self, hook: impl Fn(PausePoint, &Key) + Send + Sync + 'static) -> Self {
         self.pause = Some(Pause(Arc::new(hook)));
         self
     }
 
-    fn pause(&self, step: Step, key: &Key) {
+    fn pause(&self, step: PausePoint, key: &Key) {
         if let Some(Pause(hook)) = &self.pause {
             hook(step, key);
         }
@@ -455,8 +455,8 @@ impl Store {
                 continue;
             };
             match entry.kind {
-                EntryKind::Dir => keys.push(key),
-                EntryKind::Symlink => {
+                FileKind::Dir => keys.push(key),
+                FileKind::Symlink => {
                     return Err(Error::Symlink {
                         path: dir.join(&entry.name),
                     });
@@ -597,7 +597,7 @@ impl Store {
     /// Serialises and publishes one version; `false` when the generation was taken (or
     /// compaction moved past the version it builds on).
     fn publish<T: Serialize>(&self, key: &Key, generation: u64, value: Option<&T>) -> Result<bool> {
-        self.pause(Step::Read, key);
+        self.pause(PausePoint::Read, key);
         let envelope = EnvelopeOut {
             generation,
             deleted: value.is_none(),

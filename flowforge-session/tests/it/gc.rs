@@ -16,7 +16,7 @@ use std::{
 use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo};
 use flowforge_session::{
     AddMinutes, GcOptions, Namespace, SessionOptions, StartOptions,
-    store::{Compaction, Key, Step, Store, StoreOptions},
+    store::{Compaction, Key, PausePoint, Store, StoreOptions},
 };
 
 /// A pause point: the first time a write or compaction of the store reaches `step`, it says
@@ -26,7 +26,7 @@ struct Gate {
     go: mpsc::Sender<()>,
 }
 
-fn gated(store: Store, step: Step) -> (Store, Gate) {
+fn gated(store: Store, step: PausePoint) -> (Store, Gate) {
     let (arrived_tx, arrived) = mpsc::channel();
     let (go, go_rx) = mpsc::channel::<()>();
     let go_rx = Mutex::new(go_rx);
@@ -82,7 +82,7 @@ fn assert_sound(store: &Store, key: &Key, latest: u64) {
 
 #[test]
 fn a_writer_stalled_at_any_step_neither_resurrects_nor_loses_anything() {
-    for step in [Step::Read, Step::Written, Step::Checked] {
+    for step in [PausePoint::Read, PausePoint::Written, PausePoint::Checked] {
         let tmp = tempfile::tempdir().unwrap();
         let key = Key::new("counter").unwrap();
         let others = Store::new(tmp.path(), options());
@@ -101,7 +101,7 @@ fn a_writer_stalled_at_any_step_neither_resurrects_nor_loses_anything() {
             let report = others.compact(&key, 1).unwrap();
             assert_eq!(report.latest, 15);
             let kept = files(&others.key_dir(&key));
-            if step == Step::Read {
+            if step == PausePoint::Read {
                 // Nothing announced yet: everything but the latest goes.
                 assert_eq!(report.removed_versions, 14, "{step:?}");
             } else {
@@ -134,7 +134,7 @@ fn the_first_version_of_a_key_is_never_written_below_a_compaction() {
     let tmp = tempfile::tempdir().unwrap();
     let key = Key::new("fresh").unwrap();
     let others = Store::new(tmp.path(), options());
-    let (stalled, gate) = gated(Store::new(tmp.path(), options()), Step::Read);
+    let (stalled, gate) = gated(Store::new(tmp.path(), options()), PausePoint::Read);
     std::thread::scope(|s| {
         let writer = s.spawn(|| increment(&stalled, &key));
         gate.arrived.recv().unwrap();
@@ -156,7 +156,7 @@ fn a_compaction_stalled_after_its_listing_removes_only_what_it_saw_superseded() 
     for _ in 0..10 {
         increment(&writers, &key);
     }
-    let (compactor, gate) = gated(Store::new(tmp.path(), options()), Step::Listed);
+    let (compactor, gate) = gated(Store::new(tmp.path(), options()), PausePoint::Listed);
     std::thread::scope(|s| {
         let compaction = s.spawn(|| compactor.compact(&key, 1).unwrap());
         gate.arrived.recv().unwrap();

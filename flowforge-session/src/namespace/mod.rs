@@ -1,10 +1,20 @@
-//! [`Namespace`]: one developer's sessions, time tracking and task claims.
+//! A developer's namespace (`dev-<id>/`): creating it and registering the developer
+//! ([`init`], in `registry.rs`, with the team's registry: [`team_config`], [`members`]), and
+//! opening it for sessions, time tracking and task claims ([`Namespace`]).
+
+mod registry;
+
+pub(crate) use registry::namespace_ids;
+pub use registry::{
+    IGNORE_FILE_CONTENT, InitOutcome, Member, TEAM_CONFIG_KEY, ensure_ignore_file, init, members,
+    team_config,
+};
 
 use flowforge_core::{DeveloperId, Layout};
 
 use crate::{
     error::{Error, Result},
-    fs::{Durability, EntryKind},
+    fs::{Durability, FileKind},
     store::{Key, Store, StoreOptions},
 };
 
@@ -81,15 +91,15 @@ impl Namespace {
     ///
     /// # Errors
     /// [`Error::NotInitialised`] when `dev-<id>/config.json` does not exist (run
-    /// [`namespace::init`](crate::namespace::init) first), [`Error::Symlink`] when it or a
+    /// [`init`] first), [`Error::Symlink`] when it or a
     /// directory above it is a symbolic link, [`Error::Io`] when the namespace cannot be read
     /// (its permissions). Every file and directory a session or time write goes through is
     /// checked for links here, so a planted link stops the command before anything is written.
     pub fn open(layout: &Layout, dev: &DeveloperId, options: SessionOptions) -> Result<Self> {
         let config = layout.dev_config(dev);
         match crate::fs::stat(layout.root(), &config)? {
-            Some(st) if st.kind == EntryKind::File => {}
-            Some(st) if st.kind == EntryKind::Symlink => {
+            Some(st) if st.kind == FileKind::File => {}
+            Some(st) if st.kind == FileKind::Symlink => {
                 return Err(Error::Symlink { path: config });
             }
             _ => {
@@ -112,8 +122,7 @@ impl Namespace {
             written.push(store.join(key).join("FLOOR"));
         }
         for path in written {
-            if crate::fs::stat(layout.root(), &path)?
-                .is_some_and(|st| st.kind == EntryKind::Symlink)
+            if crate::fs::stat(layout.root(), &path)?.is_some_and(|st| st.kind == FileKind::Symlink)
             {
                 return Err(Error::Symlink { path });
             }

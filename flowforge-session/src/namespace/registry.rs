@@ -1,4 +1,5 @@
-//! Creating and listing developer namespaces.
+//! Registering developers: creating a namespace and recording the developer in the team's
+//! registry, and listing the registered developers and the namespaces on disk.
 //!
 //! The team's registry lives in the team store (key [`TEAM_CONFIG_KEY`]) and is changed by
 //! compare-and-swap, so developers registering at the same instant all stay registered;
@@ -16,7 +17,7 @@ use jiff::Timestamp;
 use crate::{
     error::{Error, Result},
     fs::{Durability, create_private_dir_all, read_json, write_json},
-    handle::team_store,
+    namespace::team_store,
     store::{Cas, Key, StoreOptions, Versioned},
     view,
 };
@@ -216,7 +217,7 @@ pub(crate) fn namespace_ids(root: &Path) -> Result<Vec<DeveloperId>> {
     };
     let mut ids = Vec::new();
     for entry in entries {
-        let is_dir = entry.kind == crate::fs::EntryKind::Dir;
+        let is_dir = entry.kind == crate::fs::FileKind::Dir;
         if let (true, Some(Ok(id))) = (is_dir, Layout::parse_dev_dir_name(&entry.name)) {
             ids.push(id);
         }
