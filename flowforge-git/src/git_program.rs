@@ -52,6 +52,32 @@ pub(crate) fn run(dir: &Path, args: &[&OsStr], one_is_ok: bool) -> Result<Vec<u8
     Err(failed(dir, args, message))
 }
 
+/// Runs `git -C dir args…` with `input` on its standard input and returns its stdout.
+pub(crate) fn run_with_input(dir: &Path, args: &[&OsStr], input: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut child = command(dir)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| spawn_error(dir, args, e))?;
+    let mut stdin = child.stdin.take().expect("stdin was piped");
+    // Written from another thread: git may fill its output pipe before reading all input.
+    let output = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            let _ = stdin.write_all(input);
+        });
+        child.wait_with_output()
+    })
+    .map_err(|e| spawn_error(dir, args, e))?;
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let message = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    Err(failed(dir, args, message))
+}
+
 /// `git args` could not be started in `dir`.
 fn spawn_error(dir: &Path, args: &[&OsStr], e: std::io::Error) -> Error {
     Error::GitProgram {

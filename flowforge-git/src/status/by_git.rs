@@ -45,6 +45,63 @@ pub(crate) fn status(workdir: &Path, no_optional_locks: bool, why: &str) -> Resu
     Ok(status)
 }
 
+/// One index entry, as [`rules_only_git_reads`] needs it.
+pub(crate) struct IndexedPath<'a> {
+    pub path: &'a [u8],
+    pub stage: u8,
+    pub mode: u32,
+    pub skip_worktree: bool,
+}
+
+/// Why the status needs the `git` program because git reads rules from the index or HEAD
+/// where libgit2 reads only the work tree, or `None`:
+///
+/// * a skip-worktree `.gitignore` missing from the work tree (git reads the index's copy)
+///   in a directory that exists (else nothing untracked can be below it);
+/// * submodules with `.gitmodules` missing from the work tree but in the index or in HEAD,
+///   and not unmerged (git reads `:.gitmodules`, else `HEAD:.gitmodules`, for their names
+///   and `ignore` rules).
+pub(crate) fn rules_only_git_reads<'a>(
+    git: &git2::Repository,
+    workdir: &Path,
+    entries: impl IntoIterator<Item = IndexedPath<'a>>,
+) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let on_disk = |path: &[u8]| workdir.join(OsStr::from_bytes(path)).exists();
+    let (mut gitlinks, mut gitmodules_staged, mut gitmodules_unmerged) = (false, false, false);
+    for entry in entries {
+        if entry.mode & 0o170000 == 0o160000 {
+            gitlinks = true;
+        }
+        if entry.path == b".gitmodules" {
+            match entry.stage {
+                0 => gitmodules_staged = true,
+                _ => gitmodules_unmerged = true,
+            }
+        }
+        let is_ignore_file = entry.path == b".gitignore" || entry.path.ends_with(b"/.gitignore");
+        if is_ignore_file && entry.skip_worktree && !on_disk(entry.path) {
+            let dir = &entry.path[..entry.path.len() - b".gitignore".len()];
+            if dir.is_empty() || on_disk(dir) {
+                return Some(format!(
+                    "git reads the skip-worktree {} from the index",
+                    String::from_utf8_lossy(entry.path)
+                ));
+            }
+        }
+    }
+    if !gitlinks || gitmodules_unmerged || on_disk(b".gitmodules") {
+        return None;
+    }
+    let in_head = || {
+        git.head()
+            .and_then(|h| h.peel_to_tree())
+            .is_ok_and(|tree| tree.get_name(".gitmodules").is_some())
+    };
+    (gitmodules_staged || in_head())
+        .then(|| "git reads .gitmodules from the index or HEAD".to_owned())
+}
+
 /// Reads porcelain v2 `-z --branch` output.
 fn parse(out: &[u8], quote_path: bool) -> Result<Status, String> {
     let mut head = Head {

@@ -354,6 +354,7 @@ pub(crate) fn unstaged_side(
             side.unstaged.insert(entry.path, change);
         }
     }
+    super::filters::settle(repo, index, &mut side.unstaged);
     // An intent-to-add entry is shown as added while its file exists, whatever the file
     // holds; libgit2 compares it with the empty blob instead.
     for path in intent_to_add {

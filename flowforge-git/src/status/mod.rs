@@ -15,6 +15,7 @@
 mod by_git;
 mod compute;
 mod fast;
+mod filters;
 pub mod format;
 mod head;
 mod model;

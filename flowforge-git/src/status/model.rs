@@ -42,7 +42,9 @@ pub enum Engine {
     /// answer by definition, at the cost of a process. `Auto` takes it on its own for a
     /// repository libgit2 cannot open — SHA-256 objects, reftable refs, an extension it does
     /// not know, a linked worktree whose `HEAD` is a symbolic link — and for an index libgit2
-    /// refuses (entries such as `../x` or `.git/x` that git reads); [`Status::computed_by_git`]
+    /// refuses (entries such as `../x` or `.git/x` that git reads), and where git reads rules
+    /// from the index or HEAD (a skip-worktree `.gitignore` missing from the work tree,
+    /// `.gitmodules` missing from it beside submodules); [`Status::computed_by_git`]
     /// says when and why. Fails when git is not installed or fails itself.
     GitProgram,
 }

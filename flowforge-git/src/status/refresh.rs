@@ -67,6 +67,16 @@ impl Repo {
     fn compute_with_libgit2(&self, git: &Repository) -> Result<Status> {
         let index_fingerprint = compute::index_fingerprint(git);
         let index = compute::fresh_index(git).map_err(self.git_error("read the index"))?;
+        let entries = index.iter().collect::<Vec<_>>();
+        let indexed = entries.iter().map(|e| super::by_git::IndexedPath {
+            path: &e.path,
+            stage: ((e.flags >> 12) & 3) as u8,
+            mode: e.mode,
+            skip_worktree: e.flags_extended & (1 << 14) != 0,
+        });
+        if let Some(why) = super::by_git::rules_only_git_reads(git, self.workdir(), indexed) {
+            return super::by_git::status(self.workdir(), true, &why);
+        }
         let head = head::read(git).map_err(self.git_error("read HEAD"))?;
         let staged =
             compute::staged_side(git, &index).map_err(self.git_error("diff HEAD to the index"))?;

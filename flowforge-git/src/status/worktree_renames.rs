@@ -14,8 +14,11 @@ use super::{
 /// intent-to-add files and unmerged paths (their work-tree files): a deleted tracked file whose
 /// content (or most of it) now sits in an intent-to-add file shows as ` R old -> new`; one
 /// paired with an unmerged path disappears behind the conflict line. Recomputes
-/// `status.worktree_renames`.
+/// `status.worktree_renames` (a status the `git` program computed keeps git's).
 pub(crate) fn pair(status: &mut Status, repo: &Repository) -> Result<(), git2::Error> {
+    if status.by_git.is_some() {
+        return Ok(()); // git paired them already
+    }
     status.worktree_renames.clear();
     let ita_added = status
         .unstaged

@@ -280,3 +280,84 @@ fn an_ignored_directory_pattern_does_not_hide_a_link_to_a_directory() {
     before.refresh_paths(&opened, &changed).expect("refresh");
     check_status_at("link to a directory, refreshed", repo.path(), &before);
 }
+
+/// A skip-worktree `.gitignore` missing from the work tree: git reads its rules from the
+/// index (at the top and in a subdirectory that exists).
+#[test]
+fn a_skip_worktree_gitignore_is_read_from_the_index() {
+    let repo = three_files();
+    repo.write(".gitignore", "*.log\n");
+    repo.write("a/.gitignore", "*.tmp\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "ignores"]);
+    repo.git_ok(&[
+        "update-index",
+        "--skip-worktree",
+        ".gitignore",
+        "a/.gitignore",
+    ]);
+    std::fs::remove_file(repo.path().join(".gitignore")).expect("rm");
+    std::fs::remove_file(repo.path().join("a/.gitignore")).expect("rm");
+    for path in ["x.log", "a/y.log", "a/z.tmp", "b/z.tmp", "shown"] {
+        repo.write(path, "u\n");
+    }
+    check_at("skip-worktree .gitignore", repo.path());
+    check_at(
+        "skip-worktree .gitignore, subdirectory",
+        &repo.path().join("a"),
+    );
+}
+
+/// A clean filter driver (and `ident`) applied when a file whose stat data changed is hashed
+/// again: git finds it clean when its cleaned content is the index's, modified otherwise.
+#[test]
+fn a_clean_filter_is_applied_when_hashing_again() {
+    let repo = three_files();
+    repo.git_ok(&["config", "filter.upper.clean", "tr a-z A-Z"]);
+    repo.git_ok(&["config", "filter.upper.smudge", "cat"]);
+    repo.write(
+        ".gitattributes",
+        "f filter=upper\ng filter=upper\ni ident\n",
+    );
+    repo.write("f", "HELLO\n");
+    repo.write("g", "WORLD\n");
+    repo.write("i", "x $Id$ y\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "filtered"]);
+    for path in ["f", "i"] {
+        std::fs::remove_file(repo.path().join(path)).expect("rm");
+    }
+    repo.git_ok(&["checkout", "--", "f", "i"]); // `i` now holds its expanded `$Id: …$`
+    repo.write("f", "hello\n"); // cleans to what the index holds
+    repo.write("g", "world!\n"); // does not
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(repo.path().join("i"))
+        .and_then(|f| f.set_modified(past))
+        .expect("touch");
+    check_at("clean filter and ident", repo.path());
+    check_at(
+        "clean filter and ident, subdirectory",
+        &repo.path().join("a"),
+    );
+}
+
+/// Submodule rules when `.gitmodules` is not in the work tree: git reads the index's copy,
+/// else HEAD's (names ≠ paths included).
+#[test]
+fn gitmodules_from_the_index_or_head() {
+    let (repo, _source) = with_submodule();
+    repo.git_ok(&["config", "-f", ".gitmodules", "submodule.nm.ignore", "all"]);
+    repo.git_ok(&["commit", "-qam", "ignore all"]);
+    std::fs::write(repo.path().join("sm/s"), "dirty\n").expect("write");
+    check_at("on disk", repo.path());
+    std::fs::remove_file(repo.path().join(".gitmodules")).expect("rm");
+    check_at(".gitmodules from the index", repo.path());
+    check_at(
+        ".gitmodules from the index, subdirectory",
+        &repo.path().join("a"),
+    );
+    repo.git_ok(&["rm", "-q", "--cached", ".gitmodules"]);
+    check_at(".gitmodules from HEAD", repo.path());
+}

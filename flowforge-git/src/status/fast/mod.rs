@@ -18,6 +18,7 @@ use std::{os::unix::fs::MetadataExt, path::Path, sync::Arc, time::SystemTime};
 use git2::Repository;
 
 use super::{
+    by_git,
     compute::{self, StagedSide},
     head,
     model::{StagedBasis, Status},
@@ -54,6 +55,15 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
     let Some(index) = index else {
         return Ok(None);
     };
+    let entries = index.entries.iter().map(|e| by_git::IndexedPath {
+        path: &e.path,
+        stage: e.stage,
+        mode: e.mode,
+        skip_worktree: e.skip_worktree,
+    });
+    if let Some(why) = by_git::rules_only_git_reads(git, repo.workdir(), entries) {
+        return by_git::status(repo.workdir(), !write_index, &why).map(Some);
+    }
 
     let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
     let mut git_index = None;
