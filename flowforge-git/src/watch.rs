@@ -1,8 +1,10 @@
 //! The filesystem watcher: notify watches on every directory of the work tree and the git
 //! directory, turned into the set of recomputations the next answer needs.
 //!
-//! On Linux notify uses inotify with one watch per directory (a 1,000-directory work tree takes
-//! about 1,050 watches: `.git/objects` and `.git/logs` are not watched, see [`tree`]). Events are classified as they arrive
+//! The watcher itself (notify, cookies, lost events) is flowforge-watch's, shared with the
+//! namespace index; this module says what a repository's events mean. On Linux notify uses
+//! inotify with one watch per directory (a 1,000-directory work tree takes about 1,050 watches:
+//! `.git/objects` and `.git/logs` are not watched). Events are classified as they arrive
 //! ([`classify`](classify::classify)) and accumulated in [`Pending`]: work-tree paths to
 //! refresh, an index/`HEAD` change, a ref change, or "everything". Nothing is recomputed here;
 //! the cache does that lazily, on the next question.
@@ -13,21 +15,22 @@
 //! watcher is never trusted again: the cache falls back to recomputing on every call.
 
 pub(crate) mod classify;
-pub(crate) mod tree;
 
 use std::{
     collections::BTreeSet,
     fs,
     path::{Path, PathBuf},
-    sync::Arc,
     time::Duration,
 };
 
-use notify::{Event, RecommendedWatcher, Watcher as _};
+use flowforge_watch::{CookieError, StdCookieFiles, Watcher};
+use notify::Event;
 use parking_lot::Mutex;
 
-use crate::cache::cookie::{COOKIE_DIR_NAME, CookieError, Cookies};
 pub(crate) use classify::{Class, Roots};
+
+/// The directory (under the git directory) that holds cookie files.
+pub(crate) const COOKIE_DIR_NAME: &str = "flowforge-cookies";
 
 /// Beyond this many changed paths, refreshing them one by one costs more than a full status.
 const MAX_PENDING_PATHS: usize = 2048;
@@ -100,28 +103,19 @@ pub(crate) struct Pending {
 pub(crate) struct Shared {
     roots: Roots,
     pending: Mutex<Pending>,
-    cookies: Cookies,
     failure: Mutex<Option<String>>,
 }
 
 /// A running watcher over one repository.
+#[derive(Debug)]
 pub(crate) struct Watch {
-    watcher: Mutex<Option<RecommendedWatcher>>,
-    shared: Arc<Shared>,
-}
-
-impl std::fmt::Debug for Watch {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watch")
-            .field("shared", &self.shared)
-            .finish()
-    }
+    watcher: Watcher<Shared>,
+    cookie_timeout: Duration,
 }
 
 impl Shared {
-    fn new(roots: Roots, cookie_dir: PathBuf, cookie_timeout: Duration) -> Self {
+    fn new(roots: Roots) -> Self {
         Self {
-            cookies: Cookies::new(cookie_dir, cookie_timeout),
             roots,
             pending: Mutex::new(Pending::default()),
             failure: Mutex::new(None),
@@ -138,8 +132,8 @@ impl Shared {
         self.failure.lock().clone()
     }
 
-    /// Marks the watcher untrusted (the first reason wins) and logs one line.
-    pub(crate) fn fail(&self, reason: String) {
+    /// Records that the watcher is untrusted (the first reason wins) and logs one line.
+    fn record_failure(&self, reason: String) {
         let mut failure = self.failure.lock();
         if failure.is_none() {
             eprintln!(
@@ -148,32 +142,29 @@ impl Shared {
             );
             *failure = Some(reason);
         }
-        drop(failure);
-        self.cookies.break_all();
+    }
+}
+
+impl flowforge_watch::Events for Shared {
+    fn error(&self, error: &notify::Error) -> bool {
+        self.record_failure(format!("watcher error: {error}"));
+        true
     }
 
-    fn handle(&self, event: notify::Result<Event>) {
-        let event = match event {
-            Ok(event) => event,
-            Err(e) => return self.fail(format!("watcher error: {e}")),
-        };
-        if event.need_rescan() {
-            let mut pending = self.pending.lock();
-            pending.status.everything();
-            pending.status_version += 1;
-            pending.refs_version += 1;
-            pending.overflows += 1;
-            drop(pending);
-            // Everything will be recomputed after this point: earlier cookies are covered.
-            self.cookies.all_seen();
-            return;
-        }
-        let mut cookies = Vec::new();
+    fn lost(&self) {
+        let mut pending = self.pending.lock();
+        pending.status.everything();
+        pending.status_version += 1;
+        pending.refs_version += 1;
+        pending.overflows += 1;
+    }
+
+    fn changed(&self, event: &Event) {
         let mut pending = self.pending.lock();
         for path in &event.paths {
             match classify::classify(&self.roots, &event.kind, path) {
-                Class::Ignore => {}
-                Class::Cookie(name) => cookies.push(name),
+                // The watcher's own cookies are flowforge-watch's to observe.
+                Class::Ignore | Class::Cookie(_) => {}
                 Class::WorkTree(rel) => {
                     pending.status.add_path(rel, false);
                     pending.status_version += 1;
@@ -205,11 +196,6 @@ impl Shared {
                 }
             }
         }
-        drop(pending);
-        // After the changes above are recorded: a caller woken by a cookie sees them.
-        for name in cookies {
-            self.cookies.observed(&name);
-        }
     }
 }
 
@@ -220,75 +206,73 @@ impl Watch {
     /// [`Shared::failure`]), one line says why on stderr, and the cache recomputes on every
     /// call.
     pub(crate) fn start(roots: Roots, cookie_timeout: Duration) -> Self {
-        let cookie_dir = roots.git_dir.join(COOKIE_DIR_NAME);
-        let shared = Arc::new(Shared::new(roots, cookie_dir, cookie_timeout));
-        match Self::try_start(&shared) {
-            Ok(watcher) => {
-                let watch = Self {
-                    watcher: Mutex::new(Some(watcher)),
-                    shared,
-                };
-                // A filesystem without events (some network filesystems) times out here.
-                if let Err(e) = watch.sync() {
-                    let reason = match e {
-                        CookieError::Write(path, e) => {
-                            format!("cannot write {}: {e}", path.display())
-                        }
-                        CookieError::Timeout => "the filesystem delivers no events".to_owned(),
-                        CookieError::Broken => "the watcher failed while starting".to_owned(),
-                    };
-                    watch.shared.fail(reason);
-                    *watch.watcher.lock() = None;
-                }
-                watch
-            }
-            Err(reason) => {
-                shared.fail(reason);
-                Self {
-                    watcher: Mutex::new(None),
-                    shared,
-                }
-            }
+        let watch = Self::new(roots, cookie_timeout);
+        if let Err(reason) = watch.try_start() {
+            watch.fail(reason);
+            watch.watcher.stop();
+            return watch;
         }
+        // A filesystem without events (some network filesystems) times out here.
+        if let Err(e) = watch.sync() {
+            let reason = match e {
+                CookieError::Write(why) => why,
+                CookieError::Timeout => "the filesystem delivers no events".to_owned(),
+                _ => "the watcher failed while starting".to_owned(),
+            };
+            watch.fail(reason);
+            watch.watcher.stop();
+        }
+        watch
     }
 
     /// No watcher at all (by choice, for one-shot processes): every call recomputes, and
     /// nothing is logged.
     pub(crate) fn disabled(roots: Roots) -> Self {
-        let cookie_dir = roots.git_dir.join(COOKIE_DIR_NAME);
-        let shared = Arc::new(Shared::new(roots, cookie_dir, Duration::ZERO));
-        *shared.failure.lock() = Some("watching disabled".to_owned());
+        let watch = Self::new(roots, Duration::ZERO);
+        *watch.shared().failure.lock() = Some("watching disabled".to_owned());
+        watch
+    }
+
+    fn new(roots: Roots, cookie_timeout: Duration) -> Self {
+        let cookies = StdCookieFiles::new(roots.git_dir.join(COOKIE_DIR_NAME));
         Self {
-            watcher: Mutex::new(None),
-            shared,
+            watcher: Watcher::new(Shared::new(roots), cookies),
+            cookie_timeout,
         }
     }
 
-    fn try_start(shared: &Arc<Shared>) -> Result<RecommendedWatcher, String> {
-        let cookie_dir = shared.cookies.dir();
-        create_private_dir(cookie_dir)
+    fn try_start(&self) -> Result<(), String> {
+        let roots = &self.shared().roots;
+        let cookie_dir = roots.git_dir.join(COOKIE_DIR_NAME);
+        create_private_dir(&cookie_dir)
             .map_err(|e| format!("cannot create {}: {e}", cookie_dir.display()))?;
-        let handler = Arc::clone(shared);
         // Git does not follow symbolic links in the work tree (a link is an entry of its own),
         // and following them could watch far outside the repository.
         let config = notify::Config::default().with_follow_symlinks(false);
-        let mut watcher = RecommendedWatcher::new(move |event| handler.handle(event), config)
+        (self.watcher.start(config))
             .map_err(|e| format!("cannot start a watcher: {}", describe(&e)))?;
-        for root in watch_roots(&shared.roots) {
-            tree::watch_tree(&mut watcher, &shared.roots, &root)
+        for root in watch_roots(roots) {
+            (self.watcher.watch_tree(&root, &unwatched(roots)))
                 .map_err(|e| format!("cannot watch {}: {}", root.display(), describe(&e)))?;
         }
-        Ok(watcher)
+        Ok(())
+    }
+
+    /// Marks the watcher untrusted (the first reason wins), logs one line, and fails every
+    /// waiting and later sync.
+    pub(crate) fn fail(&self, reason: String) {
+        self.shared().record_failure(reason);
+        self.watcher.distrust();
     }
 
     /// True while the watcher runs and has never failed: its events can be trusted.
     pub(crate) fn is_healthy(&self) -> bool {
-        self.shared.failure().is_none()
+        self.shared().failure().is_none()
     }
 
     /// The state shared with the watcher's thread.
-    pub(crate) fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+    pub(crate) fn shared(&self) -> &Shared {
+        self.watcher.events()
     }
 
     /// Returns once every event that happened before this call is in [`Pending`].
@@ -296,7 +280,7 @@ impl Watch {
     /// # Errors
     /// See [`CookieError`].
     pub(crate) fn sync(&self) -> Result<(), CookieError> {
-        self.shared.cookies.sync()
+        self.watcher.sync(self.cookie_timeout)
     }
 
     /// Makes sure `dir` (absolute) and every directory below it are watched, before it is read:
@@ -307,16 +291,12 @@ impl Watch {
         if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
             return true; // gone again, or not a directory: nothing to watch
         }
-        // Never called with `pending` locked: the watcher's thread takes that lock.
-        let mut watcher = self.watcher.lock();
-        let Some(watcher) = watcher.as_mut() else {
-            return false;
-        };
-        match tree::watch_tree(watcher, &self.shared.roots, dir) {
+        // Never called with `pending` locked: the watcher's thread takes that lock. A stopped
+        // watcher has failed already: failing again changes nothing.
+        match (self.watcher).watch_tree(dir, &unwatched(&self.shared().roots)) {
             Ok(()) => true,
             Err(e) => {
-                self.shared
-                    .fail(format!("cannot watch {}: {}", dir.display(), describe(&e)));
+                self.fail(format!("cannot watch {}: {}", dir.display(), describe(&e)));
                 false
             }
         }
@@ -325,7 +305,7 @@ impl Watch {
     /// Watches every directory again (after events were lost, directories created meanwhile
     /// may be unwatched). Returns `false` (and fails the watcher) when a watch cannot be added.
     pub(crate) fn ensure_all_watched(&self) -> bool {
-        watch_roots(&self.shared.roots)
+        watch_roots(&self.shared().roots)
             .iter()
             .all(|root| self.ensure_watched(root))
     }
@@ -342,6 +322,16 @@ fn watch_roots(roots: &Roots) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// The directories whose events change no answer: git's object and log directories.
+fn unwatched(roots: &Roots) -> [PathBuf; 4] {
+    [
+        roots.git_dir.join("objects"),
+        roots.git_dir.join("logs"),
+        roots.common_dir.join("objects"),
+        roots.common_dir.join("logs"),
+    ]
 }
 
 fn describe(e: &notify::Error) -> String {

@@ -36,15 +36,16 @@ use std::{
     collections::BTreeSet,
     ffi::OsStr,
     path::{Component, Path, PathBuf},
-    sync::mpsc::{Receiver, RecvTimeoutError, channel},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use flowforge_core::{DeveloperId, Layout};
+use flowforge_watch::CookieFiles;
 use notify::{
-    EventKind, RecommendedWatcher, RecursiveMode, Watcher as _,
+    EventKind, RecursiveMode,
     event::{AccessKind, AccessMode},
 };
+use parking_lot::Mutex;
 
 use crate::{
     error::{Error, Result},
@@ -58,13 +59,16 @@ use crate::{
 /// before the call.
 #[derive(Debug)]
 pub struct Watcher {
-    layout: Layout,
+    watcher: flowforge_watch::Watcher<Filed>,
+}
+
+/// Files each event, on the watcher's thread, under what it touched.
+#[derive(Debug)]
+struct Filed {
     root: PathBuf,
     index_dir: PathBuf,
     team: TeamPaths,
-    events: Receiver<notify::Result<notify::Event>>,
-    _watcher: RecommendedWatcher,
-    cookies: u64,
+    changes: Mutex<Changes>,
 }
 
 /// Where the team's parts live, to file an event under the part it touched.
@@ -81,14 +85,11 @@ const TMP_PREFIX: &str = ".tmp-";
 
 /// Whether an event can mean a change. Reading changes nothing, and notify has no event mask:
 /// every file the daemon reads (the index's own loads included) would otherwise come back as
-/// open and close events. Dropped on the watcher's thread, before they queue up.
-fn can_change(event: &notify::Result<notify::Event>) -> bool {
-    match event {
-        Ok(event) => match event.kind {
-            EventKind::Access(access) => access == AccessKind::Close(AccessMode::Write),
-            _ => true,
-        },
-        Err(_) => true,
+/// open and close events. Dropped on the watcher's thread.
+fn can_change(event: &notify::Event) -> bool {
+    match event.kind {
+        EventKind::Access(access) => access == AccessKind::Close(AccessMode::Write),
+        _ => true,
     }
 }
 
@@ -98,6 +99,32 @@ struct Changes {
     devs: BTreeSet<DeveloperId>,
     team: Parts,
     full: bool,
+}
+
+/// The index's cookie files, `index/cookie-…`, written through flowforge-session like every
+/// file under the root (0600, no link followed).
+#[derive(Debug)]
+struct IndexCookies {
+    layout: Layout,
+    dir: PathBuf,
+}
+
+impl CookieFiles for IndexCookies {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn create(&self, name: &str) -> std::result::Result<(), String> {
+        match flowforge_session::index_files::create_cookie(&self.layout, name) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(format!("{} exists", self.dir.join(name).display())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn remove(&self, name: &str) {
+        let _ = flowforge_session::index_files::remove_cookie(&self.layout, name);
+    }
 }
 
 impl Watcher {
@@ -120,19 +147,8 @@ impl Watcher {
             path: layout.index_dir(),
             source,
         })?;
-        let (tx, events) = channel();
-        let mut watcher = notify::recommended_watcher(move |event| {
-            if can_change(&event) {
-                // The receiver is gone only when the watcher is dropped.
-                let _ = tx.send(event);
-            }
-        })
-        .map_err(err)?;
-        watcher
-            .watch(&root, RecursiveMode::Recursive)
-            .map_err(err)?;
-        Ok(Self {
-            layout: layout.clone(),
+        let filed = Filed {
+            root: root.clone(),
             index_dir: layout.index_dir(),
             team: TeamPaths {
                 dir: layout.team_dir(),
@@ -140,11 +156,18 @@ impl Watcher {
                 view: layout.task_assignments(),
                 store: layout.team_store_dir(),
             },
-            root,
-            events,
-            _watcher: watcher,
-            cookies: 0,
-        })
+            changes: Mutex::new(Changes::default()),
+        };
+        let cookies = IndexCookies {
+            layout: layout.clone(),
+            dir: layout.index_dir(),
+        };
+        let watcher = flowforge_watch::Watcher::new(filed, cookies);
+        watcher.start(notify::Config::default()).map_err(err)?;
+        watcher
+            .watch(&root, RecursiveMode::Recursive)
+            .map_err(err)?;
+        Ok(Self { watcher })
     }
 
     /// Refreshes the namespaces that events received so far name (a full refresh when an
@@ -153,10 +176,7 @@ impl Watcher {
     /// # Errors
     /// As [`Index::refresh`], for a full refresh.
     pub fn refresh(&mut self, index: &mut Index) -> Result<RefreshStats> {
-        let mut changes = Changes::default();
-        while let Ok(event) = self.events.try_recv() {
-            self.file(event, &mut changes, None);
-        }
+        let changes = std::mem::take(&mut *self.watcher.events().changes.lock());
         Self::apply(index, changes)
     }
 
@@ -167,44 +187,34 @@ impl Watcher {
     /// # Errors
     /// As [`Index::refresh`], for a full refresh.
     pub fn refresh_synced(&mut self, index: &mut Index, timeout: Duration) -> Result<RefreshStats> {
-        let mut changes = Changes::default();
-        self.cookies += 1;
-        let name = format!(".cookie-{}-{}", std::process::id(), self.cookies);
-        let cookie = flowforge_session::index_files::create_cookie(&self.layout, &name);
-        let mut seen = false;
-        if let Ok(Some(cookie)) = cookie {
-            let deadline = Instant::now() + timeout;
-            while !seen {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match self.events.recv_timeout(left) {
-                    Ok(event) => seen = self.file(event, &mut changes, Some(&cookie)),
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                }
-            }
-            let _ = flowforge_session::index_files::remove_cookie(&self.layout, &name);
-        }
-        changes.full |= !seen;
-        while let Ok(event) = self.events.try_recv() {
-            self.file(event, &mut changes, None);
-        }
+        let synced = self.watcher.sync(timeout).is_ok();
+        let mut changes = std::mem::take(&mut *self.watcher.events().changes.lock());
+        changes.full |= !synced;
         Self::apply(index, changes)
     }
 
-    /// Files one event; returns whether it was the cookie's.
-    fn file(
-        &self,
-        event: notify::Result<notify::Event>,
-        changes: &mut Changes,
-        cookie: Option<&Path>,
-    ) -> bool {
-        let event = match event {
-            Ok(event) if !event.need_rescan() => event,
-            _ => {
-                changes.full = true;
-                return false;
-            }
-        };
-        let is_cookie = cookie.is_some_and(|c| event.paths.iter().any(|p| p == c));
+    fn apply(index: &mut Index, changes: Changes) -> Result<RefreshStats> {
+        let devs: Vec<DeveloperId> = changes.devs.into_iter().collect();
+        // A namespace directory that appeared or vanished, or became something else, changes
+        // the listing and its problems: list again.
+        let layout = index.layout().clone();
+        let listing_changed = devs.iter().any(|dev| {
+            let is_dir = std::fs::symlink_metadata(layout.dev_dir(dev)).is_ok_and(|m| m.is_dir());
+            is_dir != index.has_namespace(dev)
+        });
+        if changes.full || listing_changed {
+            return index.refresh();
+        }
+        Ok(index.refresh_targeted(&devs, changes.team))
+    }
+}
+
+impl flowforge_watch::Events for Filed {
+    fn changed(&self, event: &notify::Event) {
+        if !can_change(event) {
+            return;
+        }
+        let mut changes = self.changes.lock();
         for path in &event.paths {
             let Ok(rest) = path.strip_prefix(&self.root) else {
                 continue;
@@ -213,6 +223,7 @@ impl Watcher {
                 changes.full = true;
                 continue;
             };
+            // The index's own files, its cookies included, change no namespace.
             if path.starts_with(&self.index_dir) {
                 continue;
             }
@@ -231,9 +242,20 @@ impl Watcher {
                 }
             }
         }
-        is_cookie
     }
 
+    fn lost(&self) {
+        self.changes.lock().full = true;
+    }
+
+    /// A watcher error makes the next refresh a full one; later events are still used.
+    fn error(&self, _: &notify::Error) -> bool {
+        self.changes.lock().full = true;
+        false
+    }
+}
+
+impl Filed {
     /// The team part a path under `team/` belongs to: the registry, the claims document (the
     /// team store) or its view, by name or by the name a temporary file of an atomic write
     /// carries (`.tmp-<pid>-<n>-<target>`). `None` for anything else (the directory itself,
@@ -256,20 +278,5 @@ impl Watcher {
         } else {
             None
         }
-    }
-
-    fn apply(index: &mut Index, changes: Changes) -> Result<RefreshStats> {
-        let devs: Vec<DeveloperId> = changes.devs.into_iter().collect();
-        // A namespace directory that appeared or vanished, or became something else, changes
-        // the listing and its problems: list again.
-        let layout = index.layout().clone();
-        let listing_changed = devs.iter().any(|dev| {
-            let is_dir = std::fs::symlink_metadata(layout.dev_dir(dev)).is_ok_and(|m| m.is_dir());
-            is_dir != index.has_namespace(dev)
-        });
-        if changes.full || listing_changed {
-            return index.refresh();
-        }
-        Ok(index.refresh_targeted(&devs, changes.team))
     }
 }

@@ -11,11 +11,11 @@ use std::{
 };
 
 use flowforge_core::metrics::{Counter, Ratio, Registry, names as core_names};
+use flowforge_watch::CookieError;
 use parking_lot::Mutex;
 
 use super::{
     Answer, Fresh, Freshness,
-    cookie::CookieError,
     flight::{Fetched, How, SingleFlight},
     names, scope,
 };
@@ -274,16 +274,16 @@ impl Inner {
             let fresh = match freshness {
                 Freshness::Synced => match self.watch.sync() {
                     Ok(()) => Some(Fresh::Synced),
-                    Err(CookieError::Write(path, e)) => {
+                    Err(CookieError::Write(why)) => {
                         self.repo.check_present()?;
-                        shared.fail(format!("cannot write {}: {e}", path.display()));
+                        self.watch.fail(why);
                         None
                     }
                     Err(CookieError::Timeout) => {
-                        shared.fail("the watcher did not report a cookie in time".to_owned());
+                        (self.watch).fail("the watcher did not report a cookie in time".to_owned());
                         None
                     }
-                    Err(CookieError::Broken) => None,
+                    Err(_) => None,
                 },
                 Freshness::Cached | Freshness::MaxAge(_) => Some(Fresh::Watched),
             };

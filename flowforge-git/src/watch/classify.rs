@@ -15,7 +15,7 @@ use notify::{
     event::{AccessKind, AccessMode, CreateKind, ModifyKind, RemoveKind, RenameMode},
 };
 
-use crate::cache::cookie::COOKIE_DIR_NAME;
+use super::COOKIE_DIR_NAME;
 
 /// The directories a repository's events come from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,13 +1,10 @@
 //! Watching a directory tree one directory at a time.
 //!
 //! notify's recursive mode stats every entry of the tree (50,000 files: 50,000 `statx` calls)
-//! and watches directories whose events never change an answer (`.git/objects`, `.git/logs`).
-//! Here the tree is walked with the directory entries' own types (no `stat` per file), each
-//! directory gets one non-recursive watch, and object and log directories are skipped.
-//!
-//! A directory created later is not watched until [`watch_tree`] is called on it: its creation
-//! is pending as a path to refresh, and the cache calls [`watch_tree`] before reading it, so
-//! nothing created inside it before or after is missed.
+//! and watches every directory, including those whose events never change an answer (git's
+//! `.git/objects`, `.git/logs`). Here the tree is walked with the directory entries' own types
+//! (no `stat` per file), each directory gets one non-recursive watch, and the directories the
+//! caller names are skipped.
 
 use std::{
     fs,
@@ -16,25 +13,13 @@ use std::{
 
 use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
 
-use super::Roots;
-
 /// Watches `dir` and every directory below it (symbolic links are entries, not followed),
-/// except git's object and log directories.
-///
-/// # Errors
-/// The first watch that fails for another reason than the directory having vanished
-/// (typically the inotify watch limit).
+/// except `skip` and what is below them.
 pub(crate) fn watch_tree(
     watcher: &mut RecommendedWatcher,
-    roots: &Roots,
     dir: &Path,
+    skip: &[PathBuf],
 ) -> Result<(), notify::Error> {
-    let skipped = [
-        roots.git_dir.join("objects"),
-        roots.git_dir.join("logs"),
-        roots.common_dir.join("objects"),
-        roots.common_dir.join("logs"),
-    ];
     let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
         match watcher.watch(&dir, RecursiveMode::NonRecursive) {
@@ -43,12 +28,12 @@ pub(crate) fn watch_tree(
             Err(e) => return Err(e),
         }
         let Ok(entries) = fs::read_dir(&dir) else {
-            continue; // vanished, or unreadable (git cannot read it either)
+            continue; // vanished, or unreadable (nothing can be read from it either)
         };
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 let path = entry.path();
-                if !skipped.contains(&path) {
+                if !skip.contains(&path) {
                     stack.push(path);
                 }
             }

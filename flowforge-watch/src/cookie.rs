@@ -9,40 +9,96 @@
 //! them writes for all. 100 threads syncing at once write two cookies, not 100.
 
 use std::{
-    fs, io,
+    ffi::OsStr,
+    fmt, fs,
     path::{Path, PathBuf},
+    sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
 use parking_lot::{Condvar, Mutex};
-
-/// The directory (under the git directory) that holds cookie files.
-pub(crate) const COOKIE_DIR_NAME: &str = "flowforge-cookies";
 
 /// Cookie files are named `<prefix><pid>-<instance>-<n>`.
 const COOKIE_PREFIX: &str = "cookie-";
 
 /// Why a cookie round trip did not complete.
 #[derive(Debug)]
-pub(crate) enum CookieError {
-    /// The cookie file could not be written (the repository was deleted or moved, or the disk
-    /// refuses writes).
-    Write(PathBuf, io::Error),
+#[non_exhaustive]
+pub enum CookieError {
+    /// The cookie file could not be written (the directory was deleted or moved, or the disk
+    /// refuses writes): what [`CookieFiles::create`] said.
+    Write(String),
     /// The watcher did not report the cookie in time: it has stopped delivering events.
     Timeout,
-    /// The watcher reported a failure; its events can no longer be trusted.
+    /// The watcher is no longer trusted (see [`Events::error`](crate::Events::error)).
     Broken,
+}
+
+impl fmt::Display for CookieError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CookieError::Write(why) => f.write_str(why),
+            CookieError::Timeout => f.write_str("the watcher did not report a cookie in time"),
+            CookieError::Broken => f.write_str("the watcher is no longer trusted"),
+        }
+    }
+}
+
+impl std::error::Error for CookieError {}
+
+/// How cookie files are written and removed, in one directory the watcher watches.
+pub trait CookieFiles: Send + Sync + fmt::Debug + 'static {
+    /// The directory holding the cookie files.
+    fn dir(&self) -> &Path;
+    /// Creates the empty file `name` in [`dir`](CookieFiles::dir), failing if anything
+    /// already stands under that name.
+    ///
+    /// # Errors
+    /// What went wrong, for people.
+    fn create(&self, name: &str) -> Result<(), String>;
+    /// Removes the file `name` (best effort: a cookie left behind is harmless).
+    fn remove(&self, name: &str);
+}
+
+/// Cookie files written with `std::fs` in a directory of the caller's choice.
+#[derive(Debug, Clone)]
+pub struct StdCookieFiles {
+    dir: PathBuf,
+}
+
+impl StdCookieFiles {
+    /// Cookies in `dir`, which must exist before a sync.
+    #[must_use]
+    pub fn new(dir: PathBuf) -> Self {
+        Self { dir }
+    }
+}
+
+impl CookieFiles for StdCookieFiles {
+    fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn create(&self, name: &str) -> Result<(), String> {
+        let path = self.dir.join(name);
+        fs::File::create_new(&path)
+            .map(drop)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    fn remove(&self, name: &str) {
+        let _ = fs::remove_file(self.dir.join(name));
+    }
 }
 
 /// Cookie bookkeeping shared between callers and the watcher's event handler.
 #[derive(Debug)]
 pub(crate) struct Cookies {
-    dir: PathBuf,
-    /// Distinguishes the cookies of several caches in one process.
+    files: Box<dyn CookieFiles>,
+    /// Distinguishes the cookies of several watchers in one process.
     instance: u64,
     state: Mutex<State>,
     seen: Condvar,
-    timeout: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -56,26 +112,25 @@ struct State {
 }
 
 impl Cookies {
-    /// Cookies written in `dir` (which must exist and be watched), waiting up to `timeout`.
-    pub(crate) fn new(dir: PathBuf, timeout: Duration) -> Self {
-        static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let instance = INSTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    /// Cookies written by `files`.
+    pub(crate) fn new(files: Box<dyn CookieFiles>) -> Self {
+        static INSTANCES: AtomicU64 = AtomicU64::new(0);
         Self {
-            dir,
-            instance,
+            files,
+            instance: INSTANCES.fetch_add(1, Ordering::Relaxed),
             state: Mutex::new(State::default()),
             seen: Condvar::new(),
-            timeout,
         }
     }
 
     /// The directory holding the cookie files.
     pub(crate) fn dir(&self) -> &Path {
-        &self.dir
+        self.files.dir()
     }
 
-    /// Returns once the watcher has reported a cookie written after this call began.
-    pub(crate) fn sync(&self) -> Result<(), CookieError> {
+    /// Returns once the watcher has reported a cookie written after this call began, waiting
+    /// at most `timeout` at each step.
+    pub(crate) fn sync(&self, timeout: Duration) -> Result<(), CookieError> {
         let mut state = self.state.lock();
         // The first cookie written after now carries a number >= `target`.
         let target = state.next;
@@ -89,7 +144,7 @@ impl Cookies {
             if !state.in_flight {
                 break;
             }
-            if self.seen.wait_for(&mut state, self.timeout).timed_out() {
+            if self.seen.wait_for(&mut state, timeout).timed_out() {
                 return Err(CookieError::Timeout);
             }
         }
@@ -99,26 +154,26 @@ impl Cookies {
         state.in_flight = true;
         drop(state);
 
-        let path = self.path_of(number);
-        let written = fs::File::create_new(&path);
+        let name = self.name_of(number);
+        let written = self.files.create(&name);
         let mut state = self.state.lock();
         if let Err(e) = written {
             state.in_flight = false;
             self.seen.notify_all();
-            return Err(CookieError::Write(path, e));
+            return Err(CookieError::Write(e));
         }
         while state.seen_below <= number && !state.broken {
-            if self.seen.wait_for(&mut state, self.timeout).timed_out() {
+            if self.seen.wait_for(&mut state, timeout).timed_out() {
                 state.in_flight = false;
                 self.seen.notify_all();
                 drop(state);
-                let _ = fs::remove_file(&path);
+                self.files.remove(&name);
                 return Err(CookieError::Timeout);
             }
         }
         drop(state);
-        // Its removal makes an event too, which the classifier ignores.
-        let _ = fs::remove_file(&path);
+        // Its removal makes an event too, which changes nothing.
+        self.files.remove(&name);
         if self.state.lock().broken {
             return Err(CookieError::Broken);
         }
@@ -126,7 +181,7 @@ impl Cookies {
     }
 
     /// Called by the event handler for a file in the cookie directory.
-    pub(crate) fn observed(&self, name: &std::ffi::OsStr) {
+    pub(crate) fn observed(&self, name: &OsStr) {
         let Some(number) = self.parse(name) else {
             return;
         };
@@ -139,7 +194,7 @@ impl Cookies {
     }
 
     /// Called when events were lost (queue overflow): every cookie written so far counts as
-    /// seen, because the caller has already marked everything for recomputation.
+    /// seen, because the caller has already marked everything as changed.
     pub(crate) fn all_seen(&self) {
         let mut state = self.state.lock();
         state.seen_below = state.next;
@@ -147,19 +202,19 @@ impl Cookies {
         self.seen.notify_all();
     }
 
-    /// Called when the watcher failed: every waiter and every later caller gets an error.
+    /// Called when the watcher is no longer trusted: every waiter and every later caller gets
+    /// an error.
     pub(crate) fn break_all(&self) {
         self.state.lock().broken = true;
         self.seen.notify_all();
     }
 
-    fn path_of(&self, number: u64) -> PathBuf {
+    fn name_of(&self, number: u64) -> String {
         let pid = std::process::id();
-        self.dir
-            .join(format!("{COOKIE_PREFIX}{pid}-{}-{number}", self.instance))
+        format!("{COOKIE_PREFIX}{pid}-{}-{number}", self.instance)
     }
 
-    fn parse(&self, name: &std::ffi::OsStr) -> Option<u64> {
+    fn parse(&self, name: &OsStr) -> Option<u64> {
         let name = name.to_str()?;
         let rest = name.strip_prefix(COOKIE_PREFIX)?;
         let mut parts = rest.split('-');
