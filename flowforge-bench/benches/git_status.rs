@@ -80,13 +80,13 @@ fn bench(c: &mut Criterion) {
         .sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let mut kept = repo.status(&options).expect("status");
+    let mut kept = repo.track_status(&options).expect("status");
     group.bench_function(BenchmarkId::new("flowforge_refresh", files), |b| {
         b.iter(|| {
             let edited = editor.edit_next_file().expect("edit");
             kept.refresh_paths(&repo, &[PathBuf::from(edited)])
                 .expect("refresh");
-            black_box(kept.changed_count())
+            black_box(kept.status().changed_count())
         });
     });
     group.bench_function(BenchmarkId::new("git_process", files), |b| {
@@ -99,7 +99,7 @@ fn bench(c: &mut Criterion) {
 
     // The kept status is still exactly git's.
     assert_eq!(
-        kept.porcelain(PorcelainOptions::default()),
+        kept.status().porcelain(PorcelainOptions::default()),
         git_status(&path)
     );
 }

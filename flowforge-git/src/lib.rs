@@ -7,9 +7,10 @@
 //! * [`Repo`] — a `Send + Sync`, cheaply cloned handle on a non-bare repository (a pool of
 //!   libgit2 handles inside; see its docs).
 //! * [`Status`] — the working-tree status exactly as `git status --porcelain=v1` reports it,
-//!   computed cold by [`Repo::status`] and kept up to date by [`Status::refresh_paths`] (work
-//!   tree changes) and [`Status::refresh_index_and_head`] (index, HEAD and ref changes), with
-//!   formatters for porcelain v1, `-z`, `--branch` and FlowForge's `git-status.json`.
+//!   computed cold by [`Repo::status`], with formatters for porcelain v1, `-z`, `--branch` and
+//!   FlowForge's `git-status.json`; a [`StatusTracker`] ([`Repo::track_status`]) keeps one up
+//!   to date through [`StatusTracker::refresh_paths`] (work tree changes) and
+//!   [`StatusTracker::refresh_index_and_head`] (index, HEAD and ref changes).
 //! * [`GitView`] — the cache every thread and developer shares: a filesystem watcher records
 //!   what changed and the next question refreshes only that, with synced, cached or max-age
 //!   [`Freshness`] and single flight ([`cache`]); one [`RefsSnapshot`] of every branch with
@@ -25,13 +26,14 @@
 //! # index.add_path("tracked.txt".as_ref())?;
 //! # index.write()?;
 //! let repo = Repo::open(dir.path())?;
-//! let mut status = repo.status(&StatusOptions::default())?;
+//! let status = repo.status(&StatusOptions::default())?;
 //! assert_eq!(status.porcelain(PorcelainOptions::default()), b"A  tracked.txt\n");
 //!
-//! // A watcher saw one file change: refresh only that path.
+//! // A watcher saw one file change: a tracked status refreshes only that path.
+//! let mut tracker = repo.track_status(&StatusOptions::default())?;
 //! std::fs::write(dir.path().join("tracked.txt"), "two\n")?;
-//! status.refresh_paths(&repo, &["tracked.txt".into()])?;
-//! assert_eq!(status.porcelain(PorcelainOptions::default()), b"AM tracked.txt\n");
+//! tracker.refresh_paths(&repo, &["tracked.txt".into()])?;
+//! assert_eq!(tracker.status().porcelain(PorcelainOptions::default()), b"AM tracked.txt\n");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -51,8 +53,8 @@ pub mod status;
 pub use error::{Error, Result};
 pub use repo::Repo;
 pub use status::{
-    Change, Engine, Entry, EntryKind, Head, PorcelainOptions, Status, StatusOptions, Unmerged,
-    Upstream,
+    Change, Engine, Entry, EntryKind, Head, PorcelainOptions, Status, StatusOptions, StatusTracker,
+    Unmerged, Upstream,
 };
 
 /// libgit2's Rust binding, a public dependency of this crate by decision: commit ids in

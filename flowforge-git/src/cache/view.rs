@@ -20,7 +20,7 @@ use super::{
     names, scope,
 };
 use crate::{
-    Repo, Status, StatusOptions,
+    Repo, Status, StatusOptions, StatusTracker,
     error::{Error, Result},
     refs::{AheadBehindMemo, RefsSnapshot},
     watch::{Pending, Roots, StatusChanges, Watch},
@@ -73,7 +73,7 @@ struct Inner {
     repo: Repo,
     watch: Watch,
     base_branch: String,
-    status: SingleFlight<Status>,
+    status: SingleFlight<StatusTracker>,
     refs: SingleFlight<RefsSnapshot>,
     memo: Mutex<AheadBehindMemo>,
     counts: Counts,
@@ -190,9 +190,14 @@ impl GitView {
     /// [`Error::Git`] or [`Error::Io`] when the status cannot be computed.
     pub fn status(&self, freshness: Freshness) -> Result<Answer<Status>> {
         let inner = &self.inner;
-        let answer = inner.ask(&inner.status, Which::Status, freshness, |prev| {
+        let tracked = inner.ask(&inner.status, Which::Status, freshness, |prev| {
             inner.compute_status(prev)
         })?;
+        let answer = Answer {
+            value: Arc::clone(tracked.value.shared_status()),
+            fresh: tracked.fresh,
+            computed: tracked.computed,
+        };
         if answer.computed {
             inner.counts.misses.fetch_add(1, Ordering::Relaxed);
             inner.hit_rate.miss();
@@ -310,7 +315,7 @@ impl Inner {
         Ok((which.version(&pending), Fresh::Recomputed))
     }
 
-    fn compute_status(&self, previous: Option<Arc<Status>>) -> Result<Status> {
+    fn compute_status(&self, previous: Option<Arc<StatusTracker>>) -> Result<StatusTracker> {
         let shared = self.watch.shared();
         let changes = std::mem::take(&mut shared.pending().status);
         let result = self.apply(previous, &changes);
@@ -320,7 +325,11 @@ impl Inner {
         result
     }
 
-    fn apply(&self, previous: Option<Arc<Status>>, changes: &StatusChanges) -> Result<Status> {
+    fn apply(
+        &self,
+        previous: Option<Arc<StatusTracker>>,
+        changes: &StatusChanges,
+    ) -> Result<StatusTracker> {
         // A new directory is watched before it is read, so nothing created in it is missed.
         // After lost events (or too many paths to track) any directory may be new.
         if changes.full && previous.is_some() && self.watch.is_healthy() {
@@ -331,16 +340,16 @@ impl Inner {
         }
         match previous {
             Some(previous) if !changes.full => {
-                let mut status = Status::clone(&previous);
+                let mut tracker = StatusTracker::clone(&previous);
                 if changes.index {
-                    status.refresh_index_and_head(&self.repo)?;
+                    tracker.refresh_index_and_head(&self.repo)?;
                 }
                 if !changes.paths.is_empty() {
                     let scopes = self.refresh_scopes(&changes.paths)?;
-                    status.refresh_paths(&self.repo, &scopes)?;
+                    tracker.refresh_paths(&self.repo, &scopes)?;
                 }
                 self.counts.incremental.fetch_add(1, Ordering::Relaxed);
-                Ok(status)
+                Ok(tracker)
             }
             _ => {
                 self.counts.full.fetch_add(1, Ordering::Relaxed);
@@ -350,7 +359,7 @@ impl Inner {
                     no_optional_locks: true,
                     ..StatusOptions::default()
                 };
-                Ok(self.repo.status(&options)?)
+                self.repo.track_status(&options)
             }
         }
     }

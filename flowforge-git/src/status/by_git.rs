@@ -11,13 +11,10 @@ use std::{
     collections::{BTreeMap, BTreeSet},
     ffi::OsStr,
     path::Path,
-    sync::Arc,
-    time::SystemTime,
 };
 
-use super::{
-    head::{Head, Upstream},
-    model::{Change, Staged, Status, Unmerged},
+use super::types::{
+    Change, Head, StagedChange, StagedSide, Status, Unmerged, UnstagedSide, Upstream,
 };
 use crate::{error::Result, git_program};
 
@@ -38,11 +35,10 @@ pub(crate) fn status(workdir: &Path, no_optional_locks: bool, why: &str) -> Resu
     let out = git_program::run(workdir, &args, false)?;
     let quote = ["config", "--type=bool", "--get", "core.quotePath"].map(OsStr::new);
     let quote_path = git_program::run(workdir, &quote, true)? != b"false\n";
-    let mut status = parse(&out, quote_path).map_err(|what| {
+    let status = parse(&out, quote_path).map_err(|what| {
         git_program::failed(workdir, &args, format!("unreadable output: {what}"))
     })?;
-    status.by_git = Some(why.into());
-    Ok(status)
+    Ok(status.computed_by_git_because(why))
 }
 
 /// One index entry, as [`rules_only_git_reads`] needs it.
@@ -112,20 +108,11 @@ fn parse(out: &[u8], quote_path: bool) -> Result<Status, String> {
     };
     let mut upstream_name = None;
     let mut ahead_behind = None;
-    let mut status = Status {
-        head: head.clone(),
-        staged: BTreeMap::new(),
-        conflicts: BTreeMap::new(),
-        unstaged: BTreeMap::new(),
-        untracked: BTreeSet::new(),
-        worktree_renames: BTreeMap::new(),
-        intent_to_add: Arc::new(BTreeSet::new()),
-        quote_path,
-        index_entries: None,
-        staged_basis: None,
-        computed_at: SystemTime::now(),
-        by_git: None,
-    };
+    let mut staged = BTreeMap::new();
+    let mut unmerged = BTreeMap::new();
+    let mut unstaged = BTreeMap::new();
+    let mut untracked = BTreeSet::new();
+    let mut worktree_renames = BTreeMap::new();
     let mut records = out.split(|&b| b == 0);
     while let Some(record) = records.next() {
         if record.is_empty() {
@@ -173,14 +160,14 @@ fn parse(out: &[u8], quote_path: bool) -> Result<Status, String> {
                 let path = path.to_vec();
                 if let Some(change) = change(x)? {
                     let from = from.clone().filter(|_| change == Change::Renamed);
-                    status.staged.insert(path.clone(), Staged { change, from });
+                    staged.insert(path.clone(), StagedChange::new(change, from));
                 }
                 match (change(y)?, from) {
                     (Some(Change::Renamed), Some(from)) => {
-                        status.worktree_renames.insert(path, from);
+                        worktree_renames.insert(path, from);
                     }
                     (Some(change), _) => {
-                        status.unstaged.insert(path, change);
+                        unstaged.insert(path, change);
                     }
                     (None, _) => {}
                 }
@@ -195,11 +182,11 @@ fn parse(out: &[u8], quote_path: bool) -> Result<Status, String> {
                     .iter()
                     .find(|u| &u.code()[..] == *xy)
                     .ok_or_else(|| format!("an unknown unmerged code {:?}", text(xy)))?;
-                status.conflicts.insert(path.to_vec(), *conflict);
+                unmerged.insert(path.to_vec(), *conflict);
             }
             b'?' => {
                 let path = record.get(2..).ok_or("an empty untracked entry")?;
-                status.untracked.insert(path.to_vec());
+                untracked.insert(path.to_vec());
             }
             b'!' => {} // ignored entries, shown only when asked for
             _ => return Err(format!("an unknown entry {:?}", text(record))),
@@ -219,8 +206,10 @@ fn parse(out: &[u8], quote_path: bool) -> Result<Status, String> {
             behind: 0,
         },
     });
-    status.head = head;
-    Ok(status)
+    let staged = StagedSide::new(staged, unmerged, BTreeSet::new());
+    let mut unstaged = UnstagedSide::new(unstaged, untracked);
+    unstaged.set_renames(worktree_renames);
+    Ok(Status::new(head, staged, unstaged, quote_path))
 }
 
 const UNMERGED: [Unmerged; 7] = [

@@ -12,7 +12,7 @@ use std::{collections::BTreeMap, ffi::OsStr, os::unix::ffi::OsStrExt, path::Path
 
 use git2::{AttrCheckFlags, AttrValue, Index, Repository};
 
-use super::model::Change;
+use super::types::Change;
 use crate::{config::GitConfig, git_program};
 
 /// Takes back the modifications in `unstaged` that only libgit2's skipping of filter drivers

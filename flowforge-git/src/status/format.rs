@@ -6,8 +6,8 @@ use std::time::UNIX_EPOCH;
 use flowforge_core::model::GitStatusCache;
 
 use super::{
-    model::{Change, EntryKind, Status},
     quote::push_quoted,
+    types::{Change, EntryKind, Status},
 };
 
 /// The flags of `git status --porcelain=v1` that change its output.
@@ -65,10 +65,10 @@ impl Status {
                 }
             } else {
                 if let Some(from) = from {
-                    push_quoted(&mut out, from, self.quote_path);
+                    push_quoted(&mut out, from, self.quote_path());
                     out.extend_from_slice(b" -> ");
                 }
-                push_quoted(&mut out, entry.path, self.quote_path);
+                push_quoted(&mut out, entry.path, self.quote_path());
                 out.push(b'\n');
             }
         }
@@ -80,15 +80,15 @@ impl Status {
     /// `## No commits yet on main`.
     pub fn branch_header(&self) -> String {
         let mut line = String::from("## ");
-        if self.head.is_unborn() {
+        if self.head().is_unborn() {
             line.push_str("No commits yet on ");
         }
-        let Some(branch) = &self.head.branch else {
+        let Some(branch) = &self.head().branch else {
             line.push_str("HEAD (no branch)");
             return line;
         };
         line.push_str(branch);
-        if let Some(up) = &self.head.upstream {
+        if let Some(up) = &self.head().upstream {
             line.push_str("...");
             line.push_str(&up.name);
             if up.gone {
@@ -109,17 +109,17 @@ impl Status {
     /// the time it was computed.
     pub fn to_cache(&self) -> GitStatusCache {
         let timestamp = self
-            .computed_at
+            .computed_at()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         GitStatusCache {
             timestamp,
-            branch: self.head.name().to_string(),
+            branch: self.head().name().to_string(),
             status: String::from_utf8_lossy(&self.porcelain(PorcelainOptions::default()))
                 .into_owned(),
             uncommitted_changes: self.changed_count() as u64,
             untracked_files: self.untracked_count() as u64,
-            remote_status: self.head.remote_status(),
+            remote_status: self.head().remote_status(),
             extra: Default::default(),
         }
     }

@@ -1,70 +1,10 @@
-//! Where HEAD points, and how the branch relates to its upstream (the `--branch` header).
+//! Reading where HEAD points, and how the branch relates to its upstream (the `--branch`
+//! header).
 
 use git2::{ErrorCode, Oid, Repository};
 
+use super::types::{Head, Upstream};
 use crate::error::Result;
-
-/// Where HEAD is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Head {
-    /// The checked-out branch without `refs/heads/`, or `None` when HEAD is detached.
-    pub branch: Option<String>,
-    /// HEAD's commit, or `None` when the branch has no commits yet (unborn) or the
-    /// repository's commit ids are not SHA-1 (a SHA-256 repository, read by
-    /// [`Engine::GitProgram`](crate::Engine::GitProgram)).
-    pub commit: Option<Oid>,
-    /// The branch's upstream, when one is configured.
-    pub upstream: Option<Upstream>,
-    /// The branch has no commits yet.
-    pub(crate) unborn: bool,
-}
-
-/// A branch's upstream as `git status --branch` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Upstream {
-    /// The upstream's shortest unambiguous name, e.g. `origin/main`.
-    pub name: String,
-    /// True when the upstream ref (or the local branch) does not exist: git prints `[gone]`.
-    pub gone: bool,
-    /// Commits on the branch that the upstream lacks.
-    pub ahead: usize,
-    /// Commits on the upstream that the branch lacks.
-    pub behind: usize,
-}
-
-impl Head {
-    /// True when HEAD is detached.
-    pub fn is_detached(&self) -> bool {
-        self.branch.is_none()
-    }
-
-    /// True when the branch has no commits yet.
-    pub fn is_unborn(&self) -> bool {
-        self.unborn
-    }
-
-    /// The branch name, or `HEAD` when detached (FlowForge's snapshot convention).
-    pub fn name(&self) -> &str {
-        self.branch.as_deref().unwrap_or("HEAD")
-    }
-
-    /// The relation to the upstream as FlowForge's snapshot spells it: `up-to-date`,
-    /// `ahead 1`, `behind 2`, `ahead 1, behind 2`, `gone` or `no-upstream`.
-    pub fn remote_status(&self) -> String {
-        match &self.upstream {
-            None => "no-upstream".into(),
-            Some(up) if up.gone => "gone".into(),
-            Some(up) => match (up.ahead, up.behind) {
-                (0, 0) => "up-to-date".into(),
-                (a, 0) => format!("ahead {a}"),
-                (0, b) => format!("behind {b}"),
-                (a, b) => format!("ahead {a}, behind {b}"),
-            },
-        }
-    }
-}
 
 /// Reads HEAD, the branch and its upstream.
 pub(crate) fn read(repo: &Repository) -> Result<Head, git2::Error> {

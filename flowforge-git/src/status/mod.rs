@@ -8,26 +8,38 @@
 //!   (untracked directories collapsed to `dir/`, ignored files hidden).
 //!
 //! [`Repo::status`](crate::Repo::status) computes both from nothing.
-//! [`Status::refresh_paths`] recomputes only what a set of changed work-tree paths can change;
-//! [`Status::refresh_index_and_head`] recomputes after the index, `HEAD` or a ref changed.
-//! The formatters in [`format`](mod@format) print the result byte for byte as git does.
+//! [`Repo::track_status`](crate::Repo::track_status) returns them in a [`StatusTracker`]:
+//! [`StatusTracker::refresh_paths`] recomputes only what a set of changed work-tree paths can
+//! change; [`StatusTracker::refresh_index_and_head`] recomputes after the index, `HEAD` or a
+//! ref changed. The formatters in [`format`](mod@format) print the result byte for byte as git
+//! does.
+//!
+//! Inside, the types (`types.rs`: the status, its two sides and their entries) depend on
+//! nothing else; two engines build them through their constructors (`libgit2.rs`: libgit2's
+//! diffs; `fast/`: git's own strategy, with libgit2 for what it does not decide); the tracker
+//! (`tracker.rs`) owns the refresh state the engines leave beside a status.
 
 mod by_git;
-mod compute;
 mod fast;
 mod filters;
 pub mod format;
 mod head;
-mod model;
+mod index;
+mod index_file;
+mod libgit2;
 mod quote;
-mod refresh;
 mod renames;
+mod replace;
 mod scope;
 mod submodule;
+mod tracker;
+mod types;
 mod untracked;
 mod worktree_renames;
 
-pub(crate) use compute::fresh_index;
 pub use format::PorcelainOptions;
-pub use head::{Head, Upstream};
-pub use model::{Change, Engine, Entry, EntryKind, Status, StatusOptions, Unmerged};
+pub(crate) use index::fresh_index;
+pub use tracker::StatusTracker;
+pub use types::{
+    Change, Engine, Entry, EntryKind, Head, Status, StatusOptions, Unmerged, Upstream,
+};

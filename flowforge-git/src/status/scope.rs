@@ -145,12 +145,6 @@ pub(crate) fn widen(index: &Index, paths: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
     scopes.iter().filter(|s| !nested(s)).cloned().collect()
 }
 
-/// True when `path` (possibly `dir/`) is `scope` or lies under it.
-pub(crate) fn is_under(path: &[u8], scope: &[u8]) -> bool {
-    path.strip_prefix(scope)
-        .is_some_and(|rest| rest.is_empty() || rest[0] == b'/')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use std::{ffi::OsStr, os::unix::ffi::OsStrExt, path::Path};
 
 use git2::{Index, Oid, Repository};
 
-use super::{model::Change, untracked::is_nonbare_repository_dir};
+use super::{types::Change, untracked::is_nonbare_repository_dir};
 use crate::{Repo, StatusOptions};
 
 /// git's `ignore` levels for a submodule.
@@ -150,9 +150,8 @@ pub(crate) fn worktree_change(
     let Ok(status) = sub.status(&options) else {
         return None;
     };
-    let dirty = !status.staged.is_empty()
-        || !status.conflicts.is_empty()
-        || !status.unstaged.is_empty()
-        || (ignore != Ignore::Untracked && !status.untracked.is_empty());
+    let dirty = !status.staged().is_empty()
+        || !status.unstaged().changes().is_empty()
+        || (ignore != Ignore::Untracked && !status.unstaged().untracked().is_empty());
     dirty.then_some(Change::Modified)
 }

@@ -1,38 +1,44 @@
 //! Renames on the work-tree side, as `git status` shows them.
 
-use std::{collections::BTreeSet, os::unix::ffi::OsStrExt};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    os::unix::ffi::OsStrExt,
+};
 
 use git2::{Oid, Repository};
 
 use super::{
-    compute::fresh_index,
-    model::{Change, Status},
+    index::fresh_index,
     renames,
+    types::{Change, StagedSide, UnstagedSide},
 };
 
 /// git detects renames on the work-tree side too, where the only possible destinations are
 /// intent-to-add files and unmerged paths (their work-tree files): a deleted tracked file whose
 /// content (or most of it) now sits in an intent-to-add file shows as ` R old -> new`; one
-/// paired with an unmerged path disappears behind the conflict line. Recomputes
-/// `status.worktree_renames` (a status the `git` program computed keeps git's).
-pub(crate) fn pair(status: &mut Status, repo: &Repository) -> Result<(), git2::Error> {
-    if status.by_git.is_some() {
-        return Ok(()); // git paired them already
-    }
-    status.worktree_renames.clear();
-    let ita_added = status
-        .unstaged
+/// paired with an unmerged path disappears behind the conflict line. Returns the renames
+/// (intent-to-add destination -> deleted source); a status the `git` program computed keeps
+/// git's own pairs instead (see the tracker).
+pub(crate) fn pair(
+    staged: &StagedSide,
+    unstaged: &UnstagedSide,
+    repo: &Repository,
+) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, git2::Error> {
+    let mut pairs = BTreeMap::new();
+    let intent_to_add = staged.intent_to_add();
+    let changes = unstaged.changes();
+    let ita_added = changes
         .iter()
-        .any(|(p, c)| *c == Change::Added && status.intent_to_add.contains(p));
-    let deleted = status.unstaged.values().any(|c| *c == Change::Deleted);
-    let destinations = ita_added || !status.conflicts.is_empty();
+        .any(|(p, c)| *c == Change::Added && intent_to_add.contains(p));
+    let deleted = changes.values().any(|c| *c == Change::Deleted);
+    let destinations = ita_added || !staged.unmerged().is_empty();
     if !deleted || !destinations || !crate::config::renames_enabled(repo) {
-        return Ok(());
+        return Ok(pairs);
     }
     let index = fresh_index(repo)?;
     let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
     let mut sources = Vec::new();
-    for (path, change) in &status.unstaged {
+    for (path, change) in changes {
         if *change != Change::Deleted {
             continue;
         }
@@ -46,12 +52,11 @@ pub(crate) fn pair(status: &mut Status, repo: &Repository) -> Result<(), git2::E
             });
         }
     }
-    let candidates: BTreeSet<&Vec<u8>> = status
-        .unstaged
+    let candidates: BTreeSet<&Vec<u8>> = changes
         .iter()
-        .filter(|(p, c)| **c == Change::Added && status.intent_to_add.contains(*p))
+        .filter(|(p, c)| **c == Change::Added && intent_to_add.contains(*p))
         .map(|(p, _)| p)
-        .chain(status.conflicts.keys())
+        .chain(staged.unmerged().keys())
         .collect();
     let mut dests = Vec::new();
     for path in candidates {
@@ -82,9 +87,7 @@ pub(crate) fn pair(status: &mut Status, repo: &Repository) -> Result<(), git2::E
         });
     }
     for (d, s) in renames::detect(repo, &sources, &dests)? {
-        status
-            .worktree_renames
-            .insert(dests[d].path.clone(), sources[s].path.clone());
+        pairs.insert(dests[d].path.clone(), sources[s].path.clone());
     }
-    Ok(())
+    Ok(pairs)
 }

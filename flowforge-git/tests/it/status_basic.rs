@@ -162,12 +162,14 @@ fn work_tree_renames_into_intent_to_add_files() {
     std::fs::remove_file(repo.path().join("empty-a")).expect("rm");
     check("intent-to-add source", &repo);
     let handle = Repo::open(repo.path()).expect("open");
-    let mut status = handle.status(&StatusOptions::default()).expect("status");
+    let mut tracker = handle
+        .track_status(&StatusOptions::default())
+        .expect("status");
     std::fs::remove_file(repo.path().join("kept.txt")).expect("rm");
-    status
+    tracker
         .refresh_paths(&handle, &["kept.txt".into()])
         .expect("refresh");
-    status_support::assert_matches_git("refreshed", &repo, &status);
+    status_support::assert_matches_git("refreshed", &repo, tracker.status());
 }
 
 #[test]
@@ -244,13 +246,15 @@ fn untracked_directory_corner_cases() {
     check("corner cases", &repo);
     // A nested repository deeper down, seen by a cold status and by a refresh.
     let handle = Repo::open(root).expect("open");
-    let mut status = handle.status(&StatusOptions::default()).expect("status");
+    let mut tracker = handle
+        .track_status(&StatusOptions::default())
+        .expect("status");
     std::fs::create_dir_all(root.join("holder/n2")).expect("mkdir");
     status_support::git_in(&root.join("holder/n2"), &["init", "-q"]);
-    status
+    tracker
         .refresh_paths(&handle, &[root.join("holder/n2/.git/HEAD")])
         .expect("refresh");
-    status_support::assert_matches_git("nested repository, refreshed", &repo, &status);
+    status_support::assert_matches_git("nested repository, refreshed", &repo, tracker.status());
     check("nested repository deeper down", &repo);
     let excludes = tempfile::NamedTempFile::new().expect("temp file");
     std::fs::write(excludes.path(), "deep/\n").expect("write");
@@ -296,15 +300,19 @@ fn ignore_rule_corner_cases() {
     std::os::unix::fs::symlink("/nonexistent", repo.path().join("dangling")).expect("symlink");
     check("ignore corner cases", &repo);
     let handle = Repo::open(repo.path()).expect("open");
-    let mut status = handle.status(&StatusOptions::default()).expect("status");
+    let mut tracker = handle
+        .track_status(&StatusOptions::default())
+        .expect("status");
     repo.write("sub/.gitignore", "*.log\n");
-    status
+    tracker
         .refresh_paths(&handle, &["sub/.gitignore".into()])
         .expect("refresh");
-    status_support::assert_matches_git("nested .gitignore changed, refreshed", &repo, &status);
+    let what = "nested .gitignore changed, refreshed";
+    status_support::assert_matches_git(what, &repo, tracker.status());
     repo.write(".gitignore", "*.txt\n");
-    status
+    tracker
         .refresh_paths(&handle, &[".gitignore".into()])
         .expect("refresh");
-    status_support::assert_matches_git("top .gitignore changed, refreshed", &repo, &status);
+    let what = "top .gitignore changed, refreshed";
+    status_support::assert_matches_git(what, &repo, tracker.status());
 }

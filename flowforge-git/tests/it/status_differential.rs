@@ -327,7 +327,9 @@ fn run(ops: &[Op]) {
         .repo
         .git_ok(&["config", "user.email", "test@example.com"]);
     let repo = Repo::open(world.repo.path()).expect("open");
-    let mut incremental = repo.status(&StatusOptions::default()).expect("status");
+    let mut incremental = repo
+        .track_status(&StatusOptions::default())
+        .expect("status");
     for (step, op) in ops.iter().enumerate() {
         let touched = world.apply(op);
         match touched {
@@ -358,7 +360,8 @@ fn run(ops: &[Op]) {
         options.engine = Engine::Libgit2;
         let cold_libgit2 = repo.status(&options).expect("status");
         assert_matches_git(&format!("cold libgit2 {what}"), &world.repo, &cold_libgit2);
-        assert_matches_git(&format!("incremental {what}"), &world.repo, &incremental);
+        let what = format!("incremental {what}");
+        assert_matches_git(&what, &world.repo, incremental.status());
     }
 }
 

@@ -119,15 +119,15 @@ fn index_lock_held_by_another_process_reads_fine_and_writes_nothing() {
     // Another git process holds the lock while it works.
     std::fs::write(repo.path().join(".git/index.lock"), b"held").expect("lock");
     let handle = Repo::open(repo.path()).expect("open");
-    let mut status = handle
-        .status(&StatusOptions::default())
+    let mut tracker = handle
+        .track_status(&StatusOptions::default())
         .expect("status with the lock held");
-    assert_matches_git("lock held", &repo, &status);
+    assert_matches_git("lock held", &repo, tracker.status());
     repo.write("dir/b.txt", "changed too\n");
-    status
+    tracker
         .refresh_paths(&handle, &[PathBuf::from("dir/b.txt")])
         .expect("refresh with the lock held");
-    assert_matches_git("lock held, refreshed", &repo, &status);
+    assert_matches_git("lock held, refreshed", &repo, tracker.status());
     assert_eq!(
         std::fs::read(&index).expect("index"),
         before,
@@ -144,22 +144,25 @@ fn index_lock_held_by_another_process_reads_fine_and_writes_nothing() {
 fn repository_deleted_while_open_is_a_clear_error() {
     let repo = committed_repo();
     let handle = Repo::open(repo.path()).expect("open");
-    let mut status = handle.status(&StatusOptions::default()).expect("status");
+    let mut tracker = handle
+        .track_status(&StatusOptions::default())
+        .expect("status");
     std::fs::remove_dir_all(repo.path()).expect("delete");
     let err = handle.status(&StatusOptions::default()).expect_err("gone");
     assert!(matches!(err, Error::Gone { .. }), "{err:?}");
     assert!(err.to_string().contains("no longer exists"), "{err}");
-    let before = status.clone();
-    let err = status
+    let before = tracker.status().clone();
+    let err = tracker
         .refresh_paths(&handle, &[PathBuf::from("a.txt")])
         .expect_err("gone");
     assert!(matches!(err, Error::Gone { .. }), "{err:?}");
     assert_eq!(
-        status, before,
+        tracker.status(),
+        &before,
         "a failed refresh leaves the status as it was"
     );
     assert!(matches!(
-        status.refresh_index_and_head(&handle),
+        tracker.refresh_index_and_head(&handle),
         Err(Error::Gone { .. })
     ));
 }

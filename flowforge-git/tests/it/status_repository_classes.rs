@@ -126,7 +126,9 @@ fn nested_repositories_and_look_alikes() {
         let what = format!("commits {with_commit}, core.symlinks {symlinks}");
         let repo = make(with_commit, symlinks);
         let opened = Repo::open(repo.path()).expect("open");
-        let mut before = opened.status(&StatusOptions::default()).expect("status");
+        let mut before = opened
+            .track_status(&StatusOptions::default())
+            .expect("status");
         add_nested(&repo);
         check_at(&what, repo.path());
         let changed: Vec<std::path::PathBuf> = ["nested", "d1", "d2", "bare.git", "dir", "deep"]
@@ -134,7 +136,7 @@ fn nested_repositories_and_look_alikes() {
             .map(|p| repo.path().join(p))
             .collect();
         before.refresh_paths(&opened, &changed).expect("refresh");
-        check_status_at(&format!("{what}, refreshed"), repo.path(), &before);
+        check_status_at(&format!("{what}, refreshed"), repo.path(), before.status());
     }
 }
 
@@ -262,7 +264,9 @@ fn replaced_objects_are_honoured() {
 fn an_ignored_directory_pattern_does_not_hide_a_link_to_a_directory() {
     let repo = three_files();
     let opened = Repo::open(repo.path()).expect("open");
-    let mut before = opened.status(&StatusOptions::default()).expect("status");
+    let mut before = opened
+        .track_status(&StatusOptions::default())
+        .expect("status");
     repo.write(".gitignore", "link/\nreal/\nlinked-away\n");
     repo.write("real/f", "r\n");
     symlink("real", repo.path().join("link")).expect("symlink");
@@ -278,7 +282,11 @@ fn an_ignored_directory_pattern_does_not_hide_a_link_to_a_directory() {
             .map(|p| repo.path().join(p))
             .collect();
     before.refresh_paths(&opened, &changed).expect("refresh");
-    check_status_at("link to a directory, refreshed", repo.path(), &before);
+    check_status_at(
+        "link to a directory, refreshed",
+        repo.path(),
+        before.status(),
+    );
 }
 
 /// A skip-worktree `.gitignore` missing from the work tree: git reads its rules from the

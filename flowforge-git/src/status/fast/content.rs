@@ -14,8 +14,8 @@ use std::{ffi::OsStr, os::unix::ffi::OsStrExt, path::Path};
 
 use git2::Repository;
 
-use super::index_file::IndexFile;
 use crate::config::GitConfig;
+use crate::status::index_file::IndexFile;
 
 /// How a file's content may be hashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,11 +5,14 @@
 //! [`compute`] returns `None` when the repository uses something the fast path does not read
 //! (SHA-256, `core.ignoreCase`, an index it cannot parse, a tracked directory replaced by a
 //! file or link); the caller then uses libgit2 throughout. Split and sparse indexes, which
-//! libgit2 refuses, are read here ([`index_file::load`]) and handed to libgit2 as an
-//! in-memory index ([`index_for_libgit2`]) for what it decides.
+//! libgit2 refuses, are read by [`index::load_file`] and handed to libgit2 as an in-memory
+//! index ([`index::fresh_index`]) for what it decides.
+//!
+//! Besides the status, the engine returns an [`IndexSnapshot`] of the index entries it was
+//! computed from, which the [`StatusTracker`](super::StatusTracker) keeps so that [`refresh`]
+//! recomputes only the entries that changed.
 
 mod content;
-mod index_file;
 mod stat_refresh;
 mod worktree;
 
@@ -18,11 +21,14 @@ use std::{os::unix::fs::MetadataExt, path::Path, sync::Arc, time::SystemTime};
 use git2::Repository;
 
 use super::{
-    by_git,
-    compute::{self, StagedSide},
-    head,
-    model::{StagedBasis, Status},
-    scope, untracked,
+    by_git, head,
+    index::{self, fresh_index},
+    index_file::IndexFile,
+    libgit2,
+    replace::commit_tree,
+    scope,
+    types::{Head, Replace, StagedSide, Status, UnstagedSide},
+    untracked,
 };
 use crate::{Repo, config::GitConfig, error::Result};
 
@@ -32,25 +38,30 @@ const MAX_SCOPES: usize = 256;
 /// Below this many entries one thread is faster than starting more.
 const ENTRIES_PER_THREAD: usize = 2_000;
 
-/// The full status the fast way, or `None` when this repository needs libgit2 throughout.
-/// With `write_index`, stat data found stale but verified by content are cached in the index.
-pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Result<Option<Status>> {
+/// The full status the fast way, with a snapshot of the index entries it was computed from
+/// (none when the `git` program had to answer), or `None` when this repository needs libgit2
+/// throughout. With `write_index`, stat data found stale but verified by content are cached in
+/// the index.
+pub(crate) fn compute(
+    repo: &Repo,
+    git: &Repository,
+    write_index: bool,
+) -> Result<Option<(Status, Option<IndexSnapshot>)>> {
     let Some(config) = usable_config(git) else {
         return Ok(None);
     };
     let started_sec = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let index_fingerprint = compute::index_fingerprint(git);
     let index_path = git.path().join("index");
     let Some((data, index_mtime)) = read_index(&index_path) else {
         return Ok(None);
     };
     // No index file is an empty index, as for git (a repository where nothing was added).
     let index = if data.is_empty() {
-        Some(index_file::IndexFile::empty())
+        Some(IndexFile::empty())
     } else {
-        load_index_file(git, &data)
+        index::load_file(git, &data)
     };
     let Some(index) = index else {
         return Ok(None);
@@ -62,7 +73,8 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         skip_worktree: e.skip_worktree,
     });
     if let Some(why) = by_git::rules_only_git_reads(git, repo.workdir(), entries) {
-        return by_git::status(repo.workdir(), !write_index, &why).map(Some);
+        let status = by_git::status(repo.workdir(), !write_index, &why)?;
+        return Ok(Some((status, None)));
     }
 
     let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
@@ -89,7 +101,6 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
     if found.give_up {
         return Ok(None);
     }
-    let mut unstaged = found.unstaged;
     let untracked = untracked_entries(
         git,
         repo.workdir(),
@@ -97,6 +108,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         found.untracked_dirs,
     )
     .map_err(repo.git_error("read the ignore rules"))?;
+    let mut unstaged = UnstagedSide::new(found.unstaged, untracked);
     // The rest — submodules, content under filters, a file replaced by a directory — is
     // libgit2's to decide. Every untracked entry was found above (every tracked directory was
     // listed), so only its unstaged answers are taken.
@@ -110,16 +122,9 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         // libgit2 matches every path against every pathspec: beyond a few hundred, one
         // unlimited diff is faster.
         let limit = (scopes.len() <= MAX_SCOPES).then_some(scopes.as_slice());
-        let side = compute::unstaged_side(git, &loaded, limit, &staged.intent_to_add)
+        let side = libgit2::unstaged_side(git, &loaded, limit, staged.intent_to_add())
             .map_err(repo.git_error("diff the index to the work tree"))?;
-        if limit.is_some() {
-            for scope in &scopes {
-                unstaged.retain(|path, _| !scope::is_under(path, scope));
-            }
-        } else {
-            unstaged.clear();
-        }
-        unstaged.extend(side.unstaged);
+        unstaged.replace_under(limit, side, Replace::Changes);
     }
 
     // Cache the stat data of entries whose content proved unchanged, as git does.
@@ -129,7 +134,7 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         found
             .refreshable_scopes
             .iter()
-            .filter(|(i, _)| !unstaged.contains_key(&index.entries[*i].path))
+            .filter(|(i, _)| !unstaged.changes().contains_key(&index.entries[*i].path))
             .map(|(i, st)| (*i, st)),
     );
     if write_index && index.rewritable && !refreshed.is_empty() {
@@ -143,23 +148,8 @@ pub(crate) fn compute(repo: &Repo, git: &Repository, write_index: bool) -> Resul
         stat_refresh::write(&read, &refreshed);
     }
 
-    Ok(Some(Status {
-        index_entries: Some(IndexSnapshot::of(&index)),
-        staged_basis: Some(StagedBasis {
-            head: head.commit,
-            index_fingerprint,
-        }),
-        head,
-        staged: staged.staged,
-        conflicts: staged.conflicts,
-        unstaged,
-        untracked,
-        worktree_renames: Default::default(),
-        intent_to_add: Arc::new(staged.intent_to_add),
-        quote_path: crate::config::quote_path(git),
-        computed_at: SystemTime::now(),
-        by_git: None,
-    }))
+    let status = Status::new(head, staged, unstaged, crate::config::quote_path(git));
+    Ok(Some((status, Some(IndexSnapshot::of(&index)))))
 }
 
 /// The untracked entries git shows among the files and directories found in tracked
@@ -180,70 +170,6 @@ fn untracked_entries(
         }
     }
     Ok(untracked)
-}
-
-/// The index file `data` of `git`, a split index merged and a sparse index expanded.
-fn load_index_file(git: &Repository, data: &[u8]) -> Option<index_file::IndexFile> {
-    index_file::load(data, git.path(), &mut |id| {
-        let mut out = Vec::new();
-        list_tree(
-            git,
-            &git2::Oid::from_bytes(id).ok()?,
-            &mut Vec::new(),
-            &mut out,
-        )?;
-        Some(out)
-    })
-}
-
-/// Appends every non-tree entry of tree `id`, recursively, as (path below it, id, mode).
-fn list_tree(
-    git: &Repository,
-    id: &git2::Oid,
-    prefix: &mut Vec<u8>,
-    out: &mut Vec<index_file::TreeEntry>,
-) -> Option<()> {
-    let tree = git.find_tree(*id).ok()?;
-    for entry in tree.iter() {
-        let len = prefix.len();
-        prefix.extend_from_slice(entry.name_bytes());
-        if entry.kind() == Some(git2::ObjectType::Tree) {
-            prefix.push(b'/');
-            list_tree(git, &entry.id(), prefix, out)?;
-        } else {
-            let oid: [u8; 20] = entry.id().as_bytes().try_into().ok()?;
-            out.push((prefix.clone(), oid, entry.filemode() as u32));
-        }
-        prefix.truncate(len);
-    }
-    Some(())
-}
-
-/// The index as an in-memory libgit2 index, for an index file libgit2 refuses to read (a
-/// split or sparse index): the same entries, stages, flags and stat data.
-pub(crate) fn index_for_libgit2(git: &Repository) -> Option<git2::Index> {
-    let data = std::fs::read(git.path().join("index")).ok()?;
-    let file = load_index_file(git, &data)?;
-    let mut index = git2::Index::new().ok()?;
-    for e in &file.entries {
-        let time = |(sec, nsec): (u32, u32)| git2::IndexTime::new(sec as i32, nsec);
-        let entry = git2::IndexEntry {
-            ctime: time(e.ctime),
-            mtime: time(e.mtime),
-            dev: 0,
-            ino: e.ino,
-            mode: e.mode,
-            uid: e.uid,
-            gid: e.gid,
-            file_size: e.size,
-            id: git2::Oid::from_bytes(&e.oid).ok()?,
-            flags: u16::from(e.stage) << 12 | if e.assume_valid { 0x8000 } else { 0 },
-            flags_extended: u16::from(e.intent_to_add) << 13 | u16::from(e.skip_worktree) << 14,
-            path: e.path.clone(),
-        };
-        index.add(&entry).ok()?;
-    }
-    Some(index)
 }
 
 /// The repository's config when the fast path can read this repository, else `None`.
@@ -272,7 +198,7 @@ fn read_index(path: &Path) -> Option<(Vec<u8>, (i64, i64))> {
 }
 
 fn load_index(repo: &Repo, git: &Repository) -> Result<git2::Index> {
-    compute::fresh_index(git).map_err(repo.git_error("read the index"))
+    fresh_index(git).map_err(repo.git_error("read the index"))
 }
 
 /// HEAD to the index: nothing staged when the cache-tree's root is HEAD's tree (and nothing
@@ -280,13 +206,13 @@ fn load_index(repo: &Repo, git: &Repository) -> Result<git2::Index> {
 fn staged(
     repo: &Repo,
     git: &Repository,
-    index: &index_file::IndexFile,
-    head: &head::Head,
+    index: &IndexFile,
+    head: &Head,
     git_index: &mut Option<git2::Index>,
 ) -> Result<StagedSide> {
     let head_tree = match head.commit {
         Some(commit) => Some(
-            compute::commit_tree(git, commit)
+            commit_tree(git, commit)
                 .map_err(repo.git_error("read HEAD"))?
                 .id(),
         ),
@@ -299,22 +225,23 @@ fn staged(
             None => index.entries.iter().all(|e| e.intent_to_add),
         };
     if nothing_staged {
-        return Ok(StagedSide {
-            staged: Default::default(),
-            conflicts: Default::default(),
-            intent_to_add: index
-                .entries
-                .iter()
-                .filter(|e| e.intent_to_add)
-                .map(|e| e.path.clone())
-                .collect(),
-        });
+        let intent_to_add = index
+            .entries
+            .iter()
+            .filter(|e| e.intent_to_add)
+            .map(|e| e.path.clone())
+            .collect();
+        return Ok(StagedSide::new(
+            Default::default(),
+            Default::default(),
+            intent_to_add,
+        ));
     }
     let loaded = match git_index.take() {
         Some(loaded) => loaded,
         None => load_index(repo, git)?,
     };
-    let side = compute::staged_side(git, &loaded).map_err(repo.git_error("diff HEAD to the index"));
+    let side = libgit2::staged_side(git, &loaded).map_err(repo.git_error("diff HEAD to the index"));
     *git_index = Some(loaded);
     side
 }
@@ -340,7 +267,7 @@ impl std::fmt::Debug for IndexSnapshot {
 }
 
 impl IndexSnapshot {
-    fn of(index: &index_file::IndexFile) -> Self {
+    fn of(index: &IndexFile) -> Self {
         Self(Arc::new(
             index
                 .entries
@@ -396,68 +323,60 @@ impl IndexSnapshot {
 /// Above this many changed index entries a full recompute is cheaper.
 const MAX_CHANGED_ENTRIES: usize = 5_000;
 
-/// Brings `status` up to date after the index or HEAD's commit changed: the staged side is
-/// recomputed (skipped through the cache-tree when nothing is staged), and the unstaged side
-/// only for the index entries that changed (and the untracked directories above them).
-/// Returns `false`, with `status` possibly half-updated, when a full recompute is needed
-/// instead (no snapshot of the previous index, an index the fast path does not read, too many
-/// changes).
+/// Brings `status` up to date after the index or HEAD's commit changed, `previous` being the
+/// index entries it was computed from: the staged side is recomputed (skipped through the
+/// cache-tree when nothing is staged), and the unstaged side only for the index entries that
+/// changed (and the untracked directories above them); with `index_unchanged`, only the
+/// staged side. Returns the snapshot of the index now, or `None`, with `status` possibly
+/// half-updated, when a full recompute is needed instead (an index the fast path does not
+/// read, too many changes).
 pub(crate) fn refresh(
     repo: &Repo,
     git: &Repository,
     status: &mut Status,
-    index_fingerprint: Vec<u8>,
+    previous: &IndexSnapshot,
     index_unchanged: bool,
-) -> Result<bool> {
-    let Some(previous) = status.index_entries.clone() else {
-        return Ok(false);
-    };
+) -> Result<Option<IndexSnapshot>> {
     if usable_config(git).is_none() {
-        return Ok(false);
+        return Ok(None);
     }
     let Ok(data) = std::fs::read(git.path().join("index")) else {
-        return Ok(false);
+        return Ok(None);
     };
-    let Some(index) = load_index_file(git, &data) else {
-        return Ok(false);
+    let Some(index) = index::load_file(git, &data) else {
+        return Ok(None);
     };
     drop(data);
     let mut git_index = None;
-    let side = staged(repo, git, &index, &status.head, &mut git_index)?;
-    status.staged = side.staged;
-    status.conflicts = side.conflicts;
-    status.intent_to_add = Arc::new(side.intent_to_add);
-    if !index_unchanged {
-        let snapshot = IndexSnapshot::of(&index);
-        let mut paths = previous.changed_paths(&snapshot);
-        if paths.len() > MAX_CHANGED_ENTRIES {
-            return Ok(false);
-        }
-        // An untracked directory that now holds (or held) a changed entry is recomputed whole.
-        let mut above = Vec::new();
-        for path in &paths {
-            for (i, _) in path.iter().enumerate().filter(|(_, b)| **b == b'/') {
-                if status.untracked.contains(&path[..=i]) {
-                    above.push(path[..i].to_vec());
-                }
+    let side = staged(repo, git, &index, status.head(), &mut git_index)?;
+    status.set_staged(side);
+    if index_unchanged {
+        return Ok(Some(previous.clone()));
+    }
+    let snapshot = IndexSnapshot::of(&index);
+    let mut paths = previous.changed_paths(&snapshot);
+    if paths.len() > MAX_CHANGED_ENTRIES {
+        return Ok(None);
+    }
+    // An untracked directory that now holds (or held) a changed entry is recomputed whole.
+    let mut above = Vec::new();
+    for path in &paths {
+        for (i, _) in path.iter().enumerate().filter(|(_, b)| **b == b'/') {
+            if status.unstaged().untracked().contains(&path[..=i]) {
+                above.push(path[..i].to_vec());
             }
         }
-        paths.extend(above);
-        if !paths.is_empty() {
-            let loaded = match git_index.take() {
-                Some(loaded) => loaded,
-                None => load_index(repo, git)?,
-            };
-            let scopes = scope::widen(&loaded, paths);
-            status.refresh_unstaged(repo, git, &loaded, &scopes)?;
-        }
-        status.index_entries = Some(snapshot);
     }
-    status.staged_basis = Some(StagedBasis {
-        head: status.head.commit,
-        index_fingerprint,
-    });
-    Ok(true)
+    paths.extend(above);
+    if !paths.is_empty() {
+        let loaded = match git_index.take() {
+            Some(loaded) => loaded,
+            None => load_index(repo, git)?,
+        };
+        let scopes = scope::widen(&loaded, paths);
+        libgit2::refresh_under(repo, git, &loaded, &scopes, status)?;
+    }
+    Ok(Some(snapshot))
 }
 
 #[cfg(test)]
@@ -479,7 +398,7 @@ mod tests {
         std::fs::write(dir.path().join("d/a"), "changed").expect("write");
         std::fs::write(dir.path().join("d/new"), "n").expect("write");
         let repo = Repo::open(dir.path()).expect("open");
-        let status = repo
+        let (status, _) = repo
             .with_git2(|g| compute(&repo, g, false))
             .expect("status")
             .expect("the fast path applies");
@@ -488,7 +407,7 @@ mod tests {
             git(&["--no-optional-locks", "status", "--porcelain"])
         );
         git(&["update-index", "--split-index"]);
-        let status = repo
+        let (status, _) = repo
             .with_git2(|g| compute(&repo, g, false))
             .expect("status")
             .expect("the fast path reads a split index");

@@ -29,7 +29,8 @@ use std::{
 
 use sha1::{Digest, Sha1};
 
-use super::{index_file::Entry, worktree::StatData};
+use super::worktree::StatData;
+use crate::status::index_file::IndexEntry;
 
 const CHECKSUM_LEN: usize = 20;
 
@@ -40,7 +41,7 @@ pub(crate) struct Read<'a> {
     /// Its bytes as parsed.
     pub data: &'a [u8],
     /// Its parsed entries.
-    pub entries: &'a [Entry],
+    pub entries: &'a [IndexEntry],
     /// Its modification time's seconds, for git's racy rule.
     pub mtime_sec: i64,
     /// The second the status started.

@@ -24,11 +24,11 @@ use rustix::{
     io::Errno,
 };
 
-use super::{
-    content::ContentRule,
-    index_file::{Entry, IndexFile},
+use super::content::ContentRule;
+use crate::status::{
+    index_file::{IndexEntry, IndexFile},
+    types::Change,
 };
-use crate::status::model::Change;
 
 /// The work-tree settings that change the comparison.
 #[derive(Clone, Copy)]
@@ -213,7 +213,7 @@ pub(crate) fn compare(
 }
 
 impl Found {
-    fn record(&mut self, entry: &Entry, position: usize, verdict: Verdict) {
+    fn record(&mut self, entry: &IndexEntry, position: usize, verdict: Verdict) {
         match verdict {
             Verdict::Clean | Verdict::Hash(_) => {}
             Verdict::CleanWithStat(stat) => self.refreshed.push((position, stat)),
@@ -281,7 +281,7 @@ fn visit(
     root: &OwnedFd,
     workdir: &Path,
     dir: &TrackedDir<'_>,
-    entries: &[Entry],
+    entries: &[IndexEntry],
     settings: &Settings,
 ) -> Option<Visited> {
     let fd = open_dir(root, dir.path).ok()?;
@@ -366,7 +366,7 @@ fn stat_verdict(
     workdir: &Path,
     dir: BorrowedFd<'_>,
     name: &[u8],
-    entry: &Entry,
+    entry: &IndexEntry,
     settings: &Settings,
 ) -> Verdict {
     if entry.stage != 0 || entry.assume_valid || entry.skip_worktree {
@@ -421,7 +421,12 @@ fn stat_verdict(
 }
 
 /// An entry's verdict from its content (its stat data `st` did not settle it).
-fn content_verdict(workdir: &Path, entry: &Entry, st: &StatData, settings: &Settings) -> Verdict {
+fn content_verdict(
+    workdir: &Path,
+    entry: &IndexEntry,
+    st: &StatData,
+    settings: &Settings,
+) -> Verdict {
     let index_type = entry.mode & 0o170000;
     let full = full_path(workdir, &entry.path);
     let actual = if index_type == 0o120000 {
@@ -456,7 +461,7 @@ fn content_verdict(workdir: &Path, entry: &Entry, st: &StatData, settings: &Sett
 /// by default, so sub-second differences are not changes), inode and owner unless
 /// `core.checkStat=minimal`, change time unless `core.trustCtime=false`, and size; sizes,
 /// inodes and times truncated to 32 bits as the index stores them.
-fn stat_matches(entry: &Entry, st: &StatData, settings: &Settings) -> bool {
+fn stat_matches(entry: &IndexEntry, st: &StatData, settings: &Settings) -> bool {
     entry.mtime.0 == st.mtime.0 as u32
         && (!settings.trust_ctime || !settings.check_stat || entry.ctime.0 == st.ctime.0 as u32)
         && (!settings.check_stat
@@ -467,7 +472,7 @@ fn stat_matches(entry: &Entry, st: &StatData, settings: &Settings) -> bool {
 /// git's racy-clean rule at its default resolution: an entry modified in the same second as
 /// the index was written (or later) may have changed without its stat data showing it, so its
 /// content must be checked.
-fn racy(entry: &Entry, settings: &Settings) -> bool {
+fn racy(entry: &IndexEntry, settings: &Settings) -> bool {
     i64::from(entry.mtime.0) >= settings.index_mtime.0
 }
 

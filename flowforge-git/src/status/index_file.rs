@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// One index entry.
 #[derive(Debug, Clone)]
-pub(crate) struct Entry {
+pub(crate) struct IndexEntry {
     /// Where the entry starts in the index file (its stat data are the first 40 bytes).
     pub offset: usize,
     pub path: Vec<u8>,
@@ -36,7 +36,7 @@ pub(crate) struct Entry {
 /// The parsed index.
 #[derive(Debug)]
 pub(crate) struct IndexFile {
-    pub entries: Vec<Entry>,
+    pub entries: Vec<IndexEntry>,
     /// The cache-tree's root tree id, when the root is valid.
     pub root_tree: Option<[u8; 20]>,
     /// The `link` extension of a split index, before [`load`] merges the shared index.
@@ -94,7 +94,7 @@ pub(crate) fn load(
             for (below, oid, mode) in tree(&entry.oid)? {
                 let mut path = entry.path.clone();
                 path.extend_from_slice(&below);
-                expanded.push(Entry {
+                expanded.push(IndexEntry {
                     path,
                     oid,
                     mode,
@@ -266,7 +266,7 @@ pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
             return None;
         }
         previous.clone_from(&path);
-        entries.push(Entry {
+        entries.push(IndexEntry {
             offset: start,
             path,
             oid,

@@ -1,4 +1,6 @@
-//! Computing each side of the status with libgit2.
+//! The libgit2 engine: each side of the status from libgit2's diffs, brought to git's rules
+//! where libgit2 differs (intent-to-add, assume-unchanged and skip-worktree entries,
+//! submodules, untracked directories).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -7,50 +9,53 @@ use std::{
 
 use git2::{Delta, DiffOptions, Index, Oid, Repository};
 
-use super::renames;
-use crate::config;
+use super::{
+    by_git, head, index, renames,
+    replace::commit_tree,
+    types::{Change, Replace, StagedChange, StagedSide, Status, Unmerged, UnstagedSide, is_under},
+};
+use crate::{Repo, config, error::Result};
 
-use super::model::{Change, Staged, Unmerged};
-
-/// HEAD against the index: staged changes (renames detected as `git status` does) and the
-/// index's unmerged paths.
-pub(crate) struct StagedSide {
-    pub staged: BTreeMap<Vec<u8>, Staged>,
-    pub conflicts: BTreeMap<Vec<u8>, Unmerged>,
-    /// The index's intent-to-add entries, which the unstaged side shows as ` A`.
-    pub intent_to_add: BTreeSet<Vec<u8>>,
-}
-
-/// The index against the work tree: changed tracked paths and untracked entries.
-#[derive(Default)]
-pub(crate) struct UnstagedSide {
-    pub unstaged: BTreeMap<Vec<u8>, Change>,
-    pub untracked: BTreeSet<Vec<u8>>,
-}
-
-/// Reads the index, re-reading it from disk if it changed since this handle last read it.
-///
-/// An index libgit2 refuses (a split or sparse index) is read by this crate's own parser into
-/// an in-memory libgit2 index holding the same entries, which becomes the handle's index (so
-/// that libgit2's own reads — attributes, submodules — see it too). Such an index has no file
-/// to re-read, so it is built again from the file on every call.
-pub(crate) fn fresh_index(repo: &Repository) -> Result<Index, git2::Error> {
-    let read = repo.index().and_then(|mut index| {
-        if index.path().is_none() {
-            // Ours, from an earlier call: the file may have changed since.
-            return Err(git2::Error::from_str("an in-memory index"));
-        }
-        index.read(false)?;
-        Ok(index)
+/// The full status with libgit2's diffs throughout.
+pub(crate) fn status(repo: &Repo, git: &Repository) -> Result<Status> {
+    let index = index::fresh_index(git).map_err(repo.git_error("read the index"))?;
+    let entries = index.iter().collect::<Vec<_>>();
+    let indexed = entries.iter().map(|e| by_git::IndexedPath {
+        path: &e.path,
+        stage: ((e.flags >> 12) & 3) as u8,
+        mode: e.mode,
+        skip_worktree: e.flags_extended & ENTRY_SKIP_WORKTREE != 0,
     });
-    match read {
-        Err(e) => {
-            let mut index = super::fast::index_for_libgit2(repo).ok_or(e)?;
-            repo.set_index(&mut index)?;
-            Ok(index)
-        }
-        ok => ok,
+    if let Some(why) = by_git::rules_only_git_reads(git, repo.workdir(), indexed) {
+        return by_git::status(repo.workdir(), true, &why);
     }
+    let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
+    let staged = staged_side(git, &index).map_err(repo.git_error("diff HEAD to the index"))?;
+    let unstaged = unstaged_side(git, &index, None, staged.intent_to_add())
+        .map_err(repo.git_error("diff the index to the work tree"))?;
+    Ok(Status::new(head, staged, unstaged, config::quote_path(git)))
+}
+
+/// Recomputes the unstaged side of `status` at and under `scopes` (files or directories,
+/// relative to the top), untracked directories decided by git's rule.
+pub(crate) fn refresh_under(
+    repo: &Repo,
+    git: &Repository,
+    index: &Index,
+    scopes: &[Vec<u8>],
+    status: &mut Status,
+) -> Result<()> {
+    let (changes, mut untracked) =
+        unstaged_entries(git, index, Some(scopes), status.staged().intent_to_add())
+            .map_err(repo.git_error("diff the index to the work tree"))?;
+    settle_untracked_directories(git, index, scopes, &mut untracked)
+        .map_err(repo.git_error("decide untracked directories"))?;
+    status.unstaged_mut().replace_under(
+        Some(scopes),
+        UnstagedSide::new(changes, untracked),
+        Replace::All,
+    );
+    Ok(())
 }
 
 /// Computes the staged side.
@@ -97,18 +102,7 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
     type Sides = (Change, Option<(Oid, u32)>, Option<(Oid, u32)>);
     let mut raw: BTreeMap<Vec<u8>, Sides> = BTreeMap::new();
     for delta in diff.deltas() {
-        let change = match delta.status() {
-            Delta::Added => Change::Added,
-            Delta::Deleted => Change::Deleted,
-            Delta::Modified => Change::Modified,
-            Delta::Typechange => Change::TypeChanged,
-            _ => continue,
-        };
-        let Some(path) = delta
-            .new_file()
-            .path_bytes()
-            .or_else(|| delta.old_file().path_bytes())
-        else {
+        let (Some(change), Some(path)) = (change_of(delta.status()), delta_path(&delta)) else {
             continue;
         };
         if conflicts.contains_key(path) || special.intent_to_add.contains(path) {
@@ -149,7 +143,7 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
         }
     }
 
-    let mut staged: BTreeMap<Vec<u8>, Staged> = BTreeMap::new();
+    let mut staged: BTreeMap<Vec<u8>, StagedChange> = BTreeMap::new();
     let mut sources = Vec::new();
     let mut dests = Vec::new();
     for (path, (change, head, in_index)) in raw {
@@ -167,7 +161,7 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
                 content: None,
             }),
             _ => {
-                staged.insert(path, Staged { change, from: None });
+                staged.insert(path, StagedChange::new(change, None));
             }
         }
     }
@@ -187,50 +181,33 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
             Some(s) => (Change::Renamed, Some(sources[s].path.clone())),
             None => (Change::Added, None),
         };
-        staged.insert(dst.path, Staged { change, from });
+        staged.insert(dst.path, StagedChange::new(change, from));
     }
     for (s, src) in sources.into_iter().enumerate() {
         if !renamed_src[s] {
-            staged.insert(
-                src.path,
-                Staged {
-                    change: Change::Deleted,
-                    from: None,
-                },
-            );
+            staged.insert(src.path, StagedChange::new(Change::Deleted, None));
         }
     }
-    Ok(StagedSide {
-        staged,
-        conflicts,
-        intent_to_add: special.intent_to_add,
+    Ok(StagedSide::new(staged, conflicts, special.intent_to_add))
+}
+
+/// The porcelain letter of a libgit2 delta, for the kinds `git status` shows.
+fn change_of(delta: Delta) -> Option<Change> {
+    Some(match delta {
+        Delta::Added => Change::Added,
+        Delta::Deleted => Change::Deleted,
+        Delta::Modified => Change::Modified,
+        Delta::Typechange => Change::TypeChanged,
+        _ => return None,
     })
 }
 
-/// The object git reads for `id`: its replacement when `refs/replace/<id>` exists (`git
-/// replace`), unless `GIT_NO_REPLACE_OBJECTS` is set or `core.useReplaceRefs` is false.
-pub(crate) fn replaced(repo: &Repository, id: Oid) -> Oid {
-    let honoured =
-        std::env::var_os("GIT_NO_REPLACE_OBJECTS").is_none() && config::use_replace_refs(repo);
-    if !honoured {
-        return id;
-    }
-    let base = std::env::var("GIT_REPLACE_REF_BASE").unwrap_or_else(|_| "refs/replace/".into());
-    let mut current = id;
-    // git follows a chain of replacements (up to five deep).
-    for _ in 0..5 {
-        match repo.refname_to_id(&format!("{base}{current}")) {
-            Ok(next) if next != current => current = next,
-            _ => break,
-        }
-    }
-    current
-}
-
-/// The tree git compares the index with for `commit`, replacements honoured.
-pub(crate) fn commit_tree(repo: &Repository, commit: Oid) -> Result<git2::Tree<'_>, git2::Error> {
-    let commit = repo.find_commit(replaced(repo, commit))?;
-    repo.find_tree(replaced(repo, commit.tree_id()))
+/// The path a delta concerns: its new side's, else its old side's.
+fn delta_path<'a>(delta: &git2::DiffDelta<'a>) -> Option<&'a [u8]> {
+    delta
+        .new_file()
+        .path_bytes()
+        .or_else(|| delta.old_file().path_bytes())
 }
 
 /// The id and mode of `path` in `tree`, if it is there.
@@ -285,6 +262,20 @@ pub(crate) fn unstaged_side(
     paths: Option<&[Vec<u8>]>,
     intent_to_add: &BTreeSet<Vec<u8>>,
 ) -> Result<UnstagedSide, git2::Error> {
+    let (changes, untracked) = unstaged_entries(repo, index, paths, intent_to_add)?;
+    Ok(UnstagedSide::new(changes, untracked))
+}
+
+/// The changed tracked paths and the untracked entries of an unstaged side.
+type UnstagedEntries = (BTreeMap<Vec<u8>, Change>, BTreeSet<Vec<u8>>);
+
+/// The changed tracked paths and the untracked entries of [`unstaged_side`].
+fn unstaged_entries(
+    repo: &Repository,
+    index: &Index,
+    paths: Option<&[Vec<u8>]>,
+    intent_to_add: &BTreeSet<Vec<u8>>,
+) -> Result<UnstagedEntries, git2::Error> {
     let mut opts = DiffOptions::new();
     opts.include_untracked(true)
         .recurse_untracked_dirs(false)
@@ -299,27 +290,20 @@ pub(crate) fn unstaged_side(
         }
     }
     let diff = repo.diff_index_to_workdir(Some(index), Some(&mut opts))?;
-    let mut side = UnstagedSide::default();
+    let mut changes = BTreeMap::new();
+    let mut untracked = BTreeSet::new();
     for delta in diff.deltas() {
-        let Some(path) = delta
-            .new_file()
-            .path_bytes()
-            .or_else(|| delta.old_file().path_bytes())
-        else {
+        let Some(path) = delta_path(&delta) else {
             continue;
         };
-        let change = match delta.status() {
-            Delta::Untracked => {
-                if !under_tracked_file(index, path) {
-                    side.untracked.insert(path.to_vec());
-                }
-                continue;
+        if delta.status() == Delta::Untracked {
+            if !under_tracked_file(index, path) {
+                untracked.insert(path.to_vec());
             }
-            Delta::Added => Change::Added,
-            Delta::Deleted => Change::Deleted,
-            Delta::Modified => Change::Modified,
-            Delta::Typechange => Change::TypeChanged,
-            _ => continue,
+            continue;
+        }
+        let Some(change) = change_of(delta.status()) else {
+            continue;
         };
         // git never compares a skip-worktree entry (outside a sparse checkout) with the work
         // tree; libgit2 does.
@@ -329,12 +313,11 @@ pub(crate) fn unstaged_side(
         if skip_worktree {
             continue;
         }
-        side.unstaged.insert(path.to_vec(), change);
+        changes.insert(path.to_vec(), change);
     }
     let workdir = repo.workdir().unwrap_or_else(|| repo.path());
-    let in_scope = |path: &[u8]| {
-        paths.is_none_or(|scopes| scopes.iter().any(|s| super::scope::is_under(path, s)))
-    };
+    let in_scope =
+        |path: &[u8]| paths.is_none_or(|scopes| scopes.iter().any(|s| is_under(path, s)));
     let mut rules = None;
     for entry in index.iter() {
         if entry.mode & 0o170000 != 0o160000
@@ -347,14 +330,14 @@ pub(crate) fn unstaged_side(
             continue;
         }
         let rules = rules.get_or_insert_with(|| super::submodule::Rules::of(repo, index));
-        side.unstaged.remove(&entry.path);
+        changes.remove(&entry.path);
         if let Some(change) =
             super::submodule::worktree_change(workdir, &entry.path, entry.id, rules)
         {
-            side.unstaged.insert(entry.path, change);
+            changes.insert(entry.path, change);
         }
     }
-    super::filters::settle(repo, index, &mut side.unstaged);
+    super::filters::settle(repo, index, &mut changes);
     // An intent-to-add entry is shown as added while its file exists, whatever the file
     // holds; libgit2 compares it with the empty blob instead.
     for path in intent_to_add {
@@ -365,7 +348,7 @@ pub(crate) fn unstaged_side(
             .join(std::ffi::OsStr::from_bytes(path))
             .symlink_metadata()
             .is_ok();
-        side.unstaged.insert(
+        changes.insert(
             path.clone(),
             if exists {
                 Change::Added
@@ -374,7 +357,7 @@ pub(crate) fn unstaged_side(
             },
         );
     }
-    Ok(side)
+    Ok((changes, untracked))
 }
 
 /// True when `path` (possibly `dir/`) is, or lies under, a path the index holds as a file:
@@ -392,44 +375,11 @@ fn under_tracked_file(index: &Index, path: &[u8]) -> bool {
             .any(|(i, &b)| b == b'/' && tracked(&path[..i]))
 }
 
-/// A fingerprint of the index file: its size, times, inode and trailing checksum. Equal
-/// fingerprints mean the same index content (an `index.skipHash` index has a zero checksum,
-/// which the times and size cover). Empty when there is no index file.
-pub(crate) fn index_fingerprint(repo: &Repository) -> Vec<u8> {
-    use std::{
-        io::{Read, Seek, SeekFrom},
-        os::unix::fs::MetadataExt,
-    };
-    let Ok(mut file) = std::fs::File::open(repo.path().join("index")) else {
-        return Vec::new();
-    };
-    let Ok(meta) = file.metadata() else {
-        return Vec::new();
-    };
-    let mut print = Vec::with_capacity(80);
-    for n in [
-        meta.len() as i64,
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ctime(),
-        meta.ctime_nsec(),
-        meta.ino() as i64,
-    ] {
-        print.extend_from_slice(&n.to_le_bytes());
-    }
-    let n = meta.len().min(32);
-    let mut tail = vec![0u8; n as usize];
-    if file.seek(SeekFrom::End(-(n as i64))).is_ok() && file.read_exact(&mut tail).is_ok() {
-        print.extend_from_slice(&tail);
-    }
-    print
-}
-
 /// Brings libgit2's untracked answer under `scopes` (`untracked`) to git's rule for untracked
 /// directories ([`directory_shows`](super::untracked::directory_shows)): the directories it
 /// reported are decided again, and the untracked directories at or under each scope that it
 /// did not report (a nested repository alone, a `.GIT` file) are added when git shows them.
-pub(crate) fn settle_untracked_directories(
+fn settle_untracked_directories(
     repo: &Repository,
     index: &Index,
     scopes: &[Vec<u8>],
