@@ -95,41 +95,44 @@ pub fn write_view<R: Serialize>(
     // A directory left by a crashed pull of a process that had this id is not ours to reuse.
     dir.remove_tree(&tmp_name)?;
     let tmp = parent.join(&tmp_name);
-    if let Err(e) = fill(root, &tmp, record, tasks, developers) {
+    let view = Layout::new(&tmp);
+    let d = Durability::Relaxed;
+    let written = create_private_dir_all(root, &view.team_dir())
+        .and_then(|()| write_json(root, &view.task_assignments(), tasks, d))
+        .and_then(|()| {
+            (developers.iter())
+                .filter(|(_, pulled)| !pulled.is_empty())
+                .try_for_each(|(dev, pulled)| write_developer(root, &view, dev, pulled))
+        })
+        .and_then(|()| write_json(root, &tmp.join("pulled.json"), record, d));
+    if let Err(e) = written {
         let _ = dir.remove_tree(&tmp_name);
         return Err(e);
     }
     swap_in(&dir, &tmp_name, remote)
 }
 
-/// Writes the view's files into `tmp`.
-fn fill<R: Serialize>(
+/// Writes one developer's files into the view being built.
+fn write_developer(
     root: &Path,
-    tmp: &Path,
-    record: &R,
-    tasks: &TaskAssignments,
-    developers: &BTreeMap<DeveloperId, PulledDeveloper>,
+    view: &Layout,
+    dev: &DeveloperId,
+    pulled: &PulledDeveloper,
 ) -> Result<()> {
-    let view = Layout::new(tmp);
     let d = Durability::Relaxed;
-    create_private_dir_all(root, &view.team_dir())?;
-    write_json(root, &view.task_assignments(), tasks, d)?;
-    for (dev, pulled) in developers.iter().filter(|(_, p)| !p.is_empty()) {
-        let history = view.session_history_dir(dev);
-        create_private_dir_all(root, &history)?;
-        if let Some(session) = &pulled.session {
-            write_json(root, &view.current_session(dev), session, d)?;
-        }
-        for session in &pulled.history {
-            // The id names the file: only one that is a valid id stays beneath the root.
-            if TaskId::new(&session.session_id).is_ok() {
-                let path = history.join(format!("{}.json", session.session_id));
-                write_json(root, &path, session, d)?;
-            }
-        }
-        write_json(root, &view.time_tracking(dev), &pulled.time, d)?;
+    let history = view.session_history_dir(dev);
+    create_private_dir_all(root, &history)?;
+    if let Some(session) = &pulled.session {
+        write_json(root, &view.current_session(dev), session, d)?;
     }
-    write_json(root, &tmp.join("pulled.json"), record, d)
+    for session in &pulled.history {
+        // The id names the file: only one that is a valid id stays beneath the root.
+        if TaskId::new(&session.session_id).is_ok() {
+            let path = history.join(format!("{}.json", session.session_id));
+            write_json(root, &path, session, d)?;
+        }
+    }
+    write_json(root, &view.time_tracking(dev), &pulled.time, d)
 }
 
 /// Puts the directory `new` of `dir` at `target`, atomically for readers, and removes the
