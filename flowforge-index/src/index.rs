@@ -69,8 +69,6 @@ pub(crate) struct Derived {
     pub time_by_task: BTreeMap<TaskId, Vec<TaskTime>>,
     /// Touched paths and who touches them.
     pub paths: BTreeMap<String, BTreeSet<DeveloperId>>,
-    /// Claims by task.
-    pub claims: BTreeMap<TaskId, ClaimRecord>,
 }
 
 /// One time entry as filed under its task.
@@ -262,9 +260,6 @@ impl Index {
     /// document and its view, never the registry.
     fn check_team(&mut self, parts: Parts, stats: &mut RefreshStats) {
         let changed = self.team.check(&self.layout, parts);
-        if changed.claims {
-            self.derived.claims = self.team.merged_claims();
-        }
         stats.team_reloaded |= changed.registry || changed.claims;
     }
 
@@ -272,7 +267,6 @@ impl Index {
     pub(crate) fn set_team(&mut self, mut team: TeamState) {
         team.distrust();
         self.team = team;
-        self.derived.claims = self.team.merged_claims();
     }
 
     /// Swaps a namespace's entry, keeping the derived tables in step.
@@ -326,7 +320,7 @@ impl Index {
 
     /// Every claim, by task.
     pub fn claims(&self) -> impl Iterator<Item = &ClaimRecord> {
-        self.derived.claims.values()
+        self.team.all_claims()
     }
 
     /// The cache counts since the index was created (or loaded from a snapshot).

@@ -103,7 +103,7 @@ impl TimeRange {
 impl Index {
     /// Who holds `task`, and who works on it. O(log n).
     pub fn who(&self, task: &TaskId) -> TaskHolder {
-        let claim = self.derived.claims.get(task);
+        let claim = self.team.claim(task);
         TaskHolder {
             task: task.clone(),
             holder: claim.map(|c| c.holder.clone()),
@@ -148,7 +148,7 @@ impl Index {
         let range = (Bound::Included(prefix), Bound::Unbounded);
         let mut names: BTreeSet<&TaskId> = BTreeSet::new();
         names.extend(
-            (self.derived.claims.range::<str, _>(range).map(|(t, _)| t))
+            (self.team.tasks_from(prefix))
                 .take_while(|t| in_range(t))
                 .filter(|t| pattern.matches(t.as_str())),
         );
@@ -174,7 +174,7 @@ impl Index {
     /// together), and paths touched by more than one developer. Sorted.
     pub fn conflicts(&self) -> Vec<Conflict> {
         let mut conflicts = Vec::new();
-        let tasks: BTreeSet<&TaskId> = (self.derived.claims.keys())
+        let tasks: BTreeSet<&TaskId> = (self.team.tasks_from(""))
             .chain(self.derived.working.keys())
             .collect();
         for task in tasks {

@@ -7,13 +7,14 @@
 //! developers. Each part keeps its stamp (see [`Stamp`]) and is verified by content while the
 //! stamp is racy, exactly as a namespace is.
 
-use std::{collections::BTreeMap, path::PathBuf};
+use std::{borrow::Cow, collections::BTreeMap, path::PathBuf};
 
 use flowforge_core::{
     DeveloperId, Layout, TaskId,
     model::{DeveloperInfo, TaskAssignments, TeamConfig},
 };
-use flowforge_session::fs::read_json;
+use flowforge_session::fs::{read_bytes, read_json};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -108,7 +109,7 @@ pub(crate) struct TeamState {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Changed {
     pub registry: bool,
-    /// The claims document or the view: the merged claims must be rebuilt.
+    /// The claims document or its view.
     pub claims: bool,
 }
 
@@ -143,13 +144,51 @@ impl TeamState {
         self.view.racy = true;
     }
 
-    /// Every claim, by task: the store's, then the view's tasks the store does not hold.
-    pub(crate) fn merged_claims(&self) -> BTreeMap<TaskId, ClaimRecord> {
-        let mut claims = self.claims.value.clone();
-        for (task, claim) in &self.view.value {
-            claims.entry(task.clone()).or_insert_with(|| claim.clone());
-        }
-        claims
+    /// The claim of `task`: the store's, else the bash tools' in the view.
+    pub(crate) fn claim(&self, task: &TaskId) -> Option<&ClaimRecord> {
+        (self.claims.value.get(task)).or_else(|| self.view.value.get(task))
+    }
+
+    /// Every claim, sorted by task: the store's, and the view's for tasks the store does not
+    /// hold. Merges the two sorted parts, so a claim change costs no copy of either.
+    pub(crate) fn all_claims(&self) -> impl Iterator<Item = &ClaimRecord> {
+        let mut store = self.claims.value.values().peekable();
+        let mut view = self.view.value.values().peekable();
+        std::iter::from_fn(move || match (store.peek(), view.peek()) {
+            (Some(s), Some(v)) if v.task < s.task => view.next(),
+            (Some(s), Some(v)) if v.task == s.task => {
+                view.next();
+                store.next()
+            }
+            (Some(_), _) => store.next(),
+            (None, _) => view.next(),
+        })
+    }
+
+    /// The claimed tasks from `from` on, sorted; a task in both parts once.
+    pub(crate) fn tasks_from<'a>(&'a self, from: &'a str) -> impl Iterator<Item = &'a TaskId> {
+        let range = (std::ops::Bound::Included(from), std::ops::Bound::Unbounded);
+        let mut store = self
+            .claims
+            .value
+            .range::<str, _>(range)
+            .map(|(t, _)| t)
+            .peekable();
+        let mut view = self
+            .view
+            .value
+            .range::<str, _>(range)
+            .map(|(t, _)| t)
+            .peekable();
+        std::iter::from_fn(move || match (store.peek(), view.peek()) {
+            (Some(s), Some(v)) if v < s => view.next(),
+            (Some(s), Some(v)) if v == s => {
+                view.next();
+                store.next()
+            }
+            (Some(_), _) => store.next(),
+            (None, _) => view.next(),
+        })
     }
 
     /// The problems that left a part empty.
@@ -218,12 +257,25 @@ fn load_claims(layout: &Layout) -> (BTreeMap<TaskId, ClaimRecord>, Option<Proble
 /// The tasks of `team/task-assignments.json` that FlowForge did not write: entries FlowForge
 /// wrote mirror the store, the truth for them (the file may lag); the others are the bash
 /// tools'.
+///
+/// After every claim change the file holds one entry per live claim, nearly all FlowForge's.
+/// A lean pass reads it first: the fields every entry needs, borrowed, and whether it names a
+/// session, without building the full model of every entry. It checks everything the full
+/// model checks (task and developer ids, times); anything it does not accept, a damaged file
+/// included, is read again with the full model, whose answer (or error) is the same as before.
 fn load_view(layout: &Layout) -> (BTreeMap<TaskId, ClaimRecord>, Option<Problem>) {
     let path = layout.task_assignments();
-    match read_json::<TaskAssignments>(layout.root(), &path) {
+    let bytes = match read_bytes(layout.root(), &path) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => return (BTreeMap::new(), None),
+        Err(e) => return (BTreeMap::new(), Some(Problem::from_error(&path, None, &e))),
+    };
+    if let Some(foreign) = lean_view(&bytes) {
+        return (foreign, None);
+    }
+    match serde_json::from_slice::<TaskAssignments>(&bytes) {
         Ok(assignments) => {
-            let tasks = assignments.unwrap_or_default().tasks;
-            let foreign = (tasks.into_iter())
+            let foreign = (assignments.tasks.into_iter())
                 .filter(|(_, a)| !flowforge_session::claim::is_flowforge_entry(a))
                 .map(|(task, a)| {
                     let claim = ClaimRecord {
@@ -236,6 +288,161 @@ fn load_view(layout: &Layout) -> (BTreeMap<TaskId, ClaimRecord>, Option<Problem>
                 });
             (foreign.collect(), None)
         }
-        Err(e) => (BTreeMap::new(), Some(Problem::from_error(&path, None, &e))),
+        Err(source) => {
+            let e = flowforge_session::Error::Json {
+                path: path.clone(),
+                source,
+            };
+            (BTreeMap::new(), Some(Problem::from_error(&path, None, &e)))
+        }
+    }
+}
+
+/// `team/task-assignments.json` as the lean pass reads it: unknown fields are skipped.
+#[derive(Deserialize)]
+struct LeanView<'a> {
+    #[serde(default, alias = "assignments", borrow)]
+    tasks: LeanEntries<'a>,
+}
+
+/// The entries in the file's order, duplicates included (a map would drop them unchecked).
+#[derive(Default)]
+struct LeanEntries<'a>(Vec<(String, LeanEntry<'a>)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LeanEntries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Entries<'a> {
+            type Value = LeanEntries<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of task assignments")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(LeanEntries(entries))
+            }
+        }
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+/// One entry, its fields borrowed from the file where they hold no escapes.
+#[derive(Deserialize)]
+struct LeanEntry<'a> {
+    #[serde(alias = "developer", alias = "developerId", borrow)]
+    assignee: Cow<'a, str>,
+    #[serde(borrow)]
+    status: Cow<'a, str>,
+    #[serde(alias = "claimedAt", borrow)]
+    claimed_at: Cow<'a, str>,
+    /// Only a string marks FlowForge's entries; anything else makes the full model decide.
+    #[serde(default, rename = "session_id", borrow)]
+    session: Option<Cow<'a, str>>,
+}
+
+/// The bash tools' entries of the view by the lean pass; `None` when the full model must
+/// decide (a file the lean pass does not accept, an entry the full model would refuse).
+fn lean_view(bytes: &[u8]) -> Option<BTreeMap<TaskId, ClaimRecord>> {
+    let view: LeanView<'_> = serde_json::from_slice(bytes).ok()?;
+    let mut foreign = BTreeMap::new();
+    for (task, entry) in view.tasks.0 {
+        // The full model validates every entry, FlowForge's too: so does this pass. A task
+        // named twice keeps its last entry, as in the full model's map.
+        let task = TaskId::try_from(task).ok()?;
+        let holder = DeveloperId::new(&entry.assignee).ok()?;
+        let claimed_at: Timestamp = entry.claimed_at.parse().ok()?;
+        foreign.remove(&task);
+        if entry.session.is_none() {
+            let claim = ClaimRecord {
+                task: task.clone(),
+                holder,
+                status: entry.status.into_owned(),
+                claimed_at,
+            };
+            foreign.insert(task, claim);
+        }
+    }
+    Some(foreign)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bash tools' entries as the full model reads them, or `None` where it refuses.
+    fn full(bytes: &[u8]) -> Option<BTreeMap<TaskId, ClaimRecord>> {
+        let assignments: TaskAssignments = serde_json::from_slice(bytes).ok()?;
+        let foreign = (assignments.tasks.into_iter())
+            .filter(|(_, a)| !flowforge_session::claim::is_flowforge_entry(a))
+            .map(|(task, a)| {
+                let claim = ClaimRecord {
+                    task: task.clone(),
+                    holder: a.assignee,
+                    status: a.status,
+                    claimed_at: a.claimed_at,
+                };
+                (task, claim)
+            });
+        Some(foreign.collect())
+    }
+
+    #[test]
+    fn the_lean_pass_agrees_with_the_full_model_or_leaves_it_the_decision() {
+        let at = r#""claimed_at": "2025-09-18T08:00:00Z""#;
+        let ff = |task: &str, dev: &str| {
+            format!(
+                r#""{task}": {{"assignee": "{dev}", "status": "claimed", {at}, "session_id": "s-{dev}"}}"#
+            )
+        };
+        let bash = |task: &str, dev: &str| {
+            format!(
+                r#""{task}": {{"developer": "{dev}", "status": "in_progress", "claimedAt": "2025-09-18T09:30:00.5+02:00", "note": [1, {{}}]}}"#
+            )
+        };
+        let agreeing = [
+            format!(r#"{{"tasks": {{{}, {}}}, "version": 2}}"#, ff("t-1", "alice"), ff("t-2", "bob")),
+            format!(r#"{{"tasks": {{{}, {}}}}}"#, ff("t-1", "alice"), bash("t-2", "carol")),
+            format!(r#"{{"assignments": {{{}}}}}"#, bash("t-3", "dave")),
+            // A task named twice: the last entry counts, whichever kind it is.
+            format!(r#"{{"tasks": {{{}, {}}}}}"#, bash("t-1", "carol"), ff("t-1", "alice")),
+            format!(r#"{{"tasks": {{{}, {}}}}}"#, ff("t-1", "alice"), bash("t-1", "carol")),
+            // A null session names none: the entry is the bash tools'.
+            format!(r#"{{"tasks": {{"t-4": {{"assignee": "eve", "status": "claimed", {at}, "session_id": null}}}}}}"#),
+            r#"{"tasks": {"t-\u0035": {"assignee": "fr\u0065d", "status": "cl\"aimed", "claimed_at": "2025-09-18T08:00:00Z"}}}"#.to_owned(),
+            "{}".to_owned(),
+        ];
+        for doc in &agreeing {
+            let lean = lean_view(doc.as_bytes());
+            assert!(lean.is_some(), "the lean pass reads {doc}");
+            assert_eq!(lean, full(doc.as_bytes()), "{doc}");
+        }
+        let deferred = [
+            // Refused by the full model: an invalid id or time in FlowForge's own entry.
+            format!(r#"{{"tasks": {{{}}}}}"#, ff("t-1", "not/valid")),
+            format!(r#"{{"tasks": {{{}}}}}"#, ff("bad/task", "alice")),
+            r#"{"tasks": {"t-1": {"assignee": "a", "status": "s", "claimed_at": "yesterday", "session_id": "x"}}}"#.to_owned(),
+            // A duplicate invalid entry the last one would hide in a map.
+            format!(
+                r#"{{"tasks": {{{}, {}}}}}"#,
+                ff("t-1", "no/pe"),
+                ff("t-1", "alice")
+            ),
+            // Accepted by the full model, not by the lean pass: it decides.
+            format!(
+                r#"{{"tasks": {{"t-1": {{"assignee": "a", "status": "s", {at}, "session_id": 7}}}}}}"#
+            ),
+            r#"{"tasks": [1, 2]}"#.to_owned(),
+            "not json".to_owned(),
+        ];
+        for doc in &deferred {
+            assert_eq!(lean_view(doc.as_bytes()), None, "{doc}");
+        }
+        assert!(full(deferred[4].as_bytes()).is_some_and(|f| f.len() == 1));
     }
 }
