@@ -17,9 +17,10 @@ use git2::{Oid, Repository};
 
 use crate::error::{Error, Result};
 
-/// Where `HEAD` points.
+/// Where `HEAD` points, as the ref snapshot reads it (a status's view of HEAD, with its
+/// upstream's counts, is [`crate::Head`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Head {
+pub struct HeadRef {
     /// The branch `HEAD` names (`main`), or `None` when detached.
     pub branch: Option<String>,
     /// The commit, or `None` on an unborn branch (no commits yet).
@@ -35,9 +36,10 @@ pub struct AheadBehind {
     pub behind: usize,
 }
 
-/// A branch's configured upstream.
+/// A branch's configured upstream ref, with its tip (the `--branch` header's view of an
+/// upstream is [`crate::Upstream`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Upstream {
+pub struct UpstreamRef {
     /// Its short name, e.g. `origin/main`.
     pub name: String,
     /// Its tip, or `None` when configured but gone.
@@ -58,7 +60,7 @@ pub struct Branch {
     /// The task whose work branch this is by name (`feature/<task>-work`).
     pub task: Option<TaskId>,
     /// Its upstream, for FlowForge's branches and `HEAD`'s branch when configured.
-    pub upstream: Option<Upstream>,
+    pub upstream: Option<UpstreamRef>,
     /// Against the base branch, for FlowForge's branches and `HEAD`'s branch.
     pub vs_base: Option<AheadBehind>,
 }
@@ -76,7 +78,7 @@ pub struct Base {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefsSnapshot {
     /// `HEAD`.
-    pub head: Head,
+    pub head: HeadRef,
     /// The base branch, when it exists locally or as `origin/<base>`.
     pub base: Option<Base>,
     /// Every local branch, sorted by name.
@@ -129,7 +131,7 @@ impl RefsSnapshot {
             .symbolic_target()
             .and_then(|t| t.strip_prefix("refs/heads/"))
             .map(str::to_owned);
-        let head = Head {
+        let head = HeadRef {
             branch: head_branch.clone(),
             commit: head_ref.resolve().ok().and_then(|r| r.target()),
         };
@@ -237,7 +239,7 @@ fn upstream_of(
     remotes: &HashMap<String, Oid>,
     memo: &mut AheadBehindMemo,
     used: &mut HashMap<(Oid, Oid), AheadBehind>,
-) -> Result<Option<Upstream>> {
+) -> Result<Option<UpstreamRef>> {
     let Ok(full) = repo.branch_upstream_name(&format!("refs/heads/{}", branch.name)) else {
         return Ok(None); // no upstream configured
     };
@@ -263,7 +265,7 @@ fn upstream_of(
         .or_else(|| full.strip_prefix("refs/heads/"))
         .unwrap_or(&full)
         .to_owned();
-    Ok(Some(Upstream {
+    Ok(Some(UpstreamRef {
         name,
         tip,
         ahead_behind,

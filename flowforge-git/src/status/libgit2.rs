@@ -148,13 +148,13 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
     let mut dests = Vec::new();
     for (path, (change, head, in_index)) in raw {
         match (change, head, in_index) {
-            (Change::Added, _, Some((oid, mode))) => dests.push(renames::Side {
+            (Change::Added, _, Some((oid, mode))) => dests.push(renames::Candidate {
                 path,
                 oid,
                 mode,
                 content: None,
             }),
-            (Change::Deleted, Some((oid, mode)), _) => sources.push(renames::Side {
+            (Change::Deleted, Some((oid, mode)), _) => sources.push(renames::Candidate {
                 path,
                 oid,
                 mode,

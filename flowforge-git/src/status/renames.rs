@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use git2::{Oid, Repository};
 
 /// One side of a candidate pair: an added (destination) or deleted (source) path.
-pub(crate) struct Side {
+pub(crate) struct Candidate {
     pub path: Vec<u8>,
     pub oid: Oid,
     pub mode: u32,
@@ -28,8 +28,8 @@ const IDENTICAL_CANDIDATES: usize = 100;
 /// Pairs destinations with sources: `(dst index, src index)` for each rename found.
 pub(crate) fn detect(
     repo: &Repository,
-    sources: &[Side],
-    dests: &[Side],
+    sources: &[Candidate],
+    dests: &[Candidate],
 ) -> Result<Vec<(usize, usize)>, git2::Error> {
     let mut renames = Vec::new();
     if sources.is_empty() || dests.is_empty() {
@@ -145,7 +145,7 @@ pub(crate) fn detect(
     Ok(renames)
 }
 
-fn regular(side: &Side) -> bool {
+fn regular(side: &Candidate) -> bool {
     side.mode & 0o170000 == 0o100000
 }
 
@@ -170,7 +170,7 @@ struct Estimator<'r> {
 }
 
 impl Estimator<'_> {
-    fn counts(&mut self, side: &Side) -> Result<std::rc::Rc<Counts>, git2::Error> {
+    fn counts(&mut self, side: &Candidate) -> Result<std::rc::Rc<Counts>, git2::Error> {
         let oid = side.oid;
         if let Some(counts) = self.counts.get(&oid) {
             return Ok(counts.clone());
@@ -185,7 +185,7 @@ impl Estimator<'_> {
 
     /// git's `estimate_similarity`: the share (of 60,000) of the larger file's bytes that the
     /// destination copies from the source; 0 for non-regular files or sizes too different.
-    fn score(&mut self, src: &Side, dst: &Side) -> Result<u64, git2::Error> {
+    fn score(&mut self, src: &Candidate, dst: &Candidate) -> Result<u64, git2::Error> {
         if !regular(src) || !regular(dst) {
             return Ok(0);
         }

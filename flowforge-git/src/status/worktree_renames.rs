@@ -44,7 +44,7 @@ pub(crate) fn pair(
         }
         let rel = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
         if let Some(entry) = index.get_path(rel, 0) {
-            sources.push(renames::Side {
+            sources.push(renames::Candidate {
                 path: path.clone(),
                 oid: entry.id,
                 mode: entry.mode,
@@ -79,7 +79,7 @@ pub(crate) fn pair(
         } else {
             continue;
         };
-        dests.push(renames::Side {
+        dests.push(renames::Candidate {
             path: path.clone(),
             oid: Oid::hash_object(git2::ObjectType::Blob, &content)?,
             mode,
