@@ -1,13 +1,15 @@
-//! Fresh-process `flowforge status --porcelain` against `git status --porcelain` on a real
-//! repository you cloned (git.git, gitoxide, libgit2…), warm page cache, in one run: the
-//! ordinary case, and the call right after every tracked file was touched (a stale index, which
-//! both refresh once).
+//! Fresh-process `flowforge status --porcelain` against `git status --porcelain` on real
+//! repositories you cloned (git.git, gitoxide, libgit2…), warm page cache, in one run: the
+//! ordinary case answered in-process (`FLOWFORGE_DAEMON=off`) and by the repository's daemon,
+//! and the call right after every tracked file was touched (a stale index, which both refresh
+//! once).
 //!
-//! The repository is not part of FlowForge: pass its work tree in `FLOWFORGE_REAL_REPO`; without
-//! it (or without a built `flowforge` beside the bench) the group says so and measures nothing.
-//! The stale case rewrites the repository's index (as `git status` does). Example:
-//! `FLOWFORGE_REAL_REPO=/tmp/libgit2 cargo bench -p flowforge-bench --bench real_status --
-//! --warm-up-time 1 --measurement-time 3`
+//! The repositories are not part of FlowForge: pass their work trees in `FLOWFORGE_REAL_REPO`,
+//! separated by `:` as in `PATH`; without it (or without a built `flowforge` beside the bench)
+//! the group says so and measures nothing. The stale case rewrites each repository's index (as
+//! `git status` does); the daemon case starts the repository's daemon and stops it after.
+//! Example: `FLOWFORGE_REAL_REPO=/tmp/git:/tmp/gitoxide:/tmp/libgit2 cargo bench -p
+//! flowforge-bench --bench real_status -- --warm-up-time 1 --measurement-time 3`
 
 use std::{
     fs::File,
@@ -25,13 +27,21 @@ fn git(repo: &Path) -> Command {
     command
 }
 
-fn flowforge(exe: &Path, repo: &Path) -> Command {
+/// `flowforge status --porcelain` answered in-process (`daemon = "off"`) or by the
+/// repository's daemon (`"require"`).
+fn flowforge(exe: &Path, repo: &Path, daemon: &str) -> Command {
     let mut command = Command::new(exe);
-    // A fresh process answers: no daemon.
     command
         .current_dir(repo)
-        .env("FLOWFORGE_DAEMON", "off")
+        .env("FLOWFORGE_DAEMON", daemon)
         .args(["status", "--porcelain"]);
+    command
+}
+
+/// `flowforge daemon start` or `stop` in `repo`.
+fn daemon(exe: &Path, repo: &Path, action: &str) -> Command {
+    let mut command = Command::new(exe);
+    command.current_dir(repo).args(["daemon", action]);
     command
 }
 
@@ -54,8 +64,8 @@ fn touch_all(repo: &Path, files: &[PathBuf]) {
 }
 
 fn bench(c: &mut Criterion) {
-    let Some(repo) = std::env::var_os("FLOWFORGE_REAL_REPO").map(PathBuf::from) else {
-        eprintln!("real_status: set FLOWFORGE_REAL_REPO to a cloned repository's work tree");
+    let Some(repos) = std::env::var_os("FLOWFORGE_REAL_REPO") else {
+        eprintln!("real_status: set FLOWFORGE_REAL_REPO to cloned repositories' work trees");
         return;
     };
     let Some(exe) = flowforge_bench::cli::default_flowforge() else {
@@ -64,15 +74,21 @@ fn bench(c: &mut Criterion) {
         );
         return;
     };
-    let ours = run(flowforge(&exe, &repo));
+    for repo in std::env::split_paths(&repos) {
+        bench_repo(c, &exe, &repo);
+    }
+}
+
+fn bench_repo(c: &mut Criterion, exe: &Path, repo: &Path) {
+    let ours = run(flowforge(exe, repo, "off"));
     assert_eq!(
         ours,
-        run(git(&repo)),
+        run(git(repo)),
         "flowforge and git disagree on {repo:?}"
     );
     let files: Vec<PathBuf> = run({
         let mut c = Command::new("git");
-        c.current_dir(&repo).args(["ls-files", "-z"]);
+        c.current_dir(repo).args(["ls-files", "-z"]);
         c
     })
     .split(|&b| b == 0)
@@ -85,21 +101,31 @@ fn bench(c: &mut Criterion) {
 
     let mut group = c.benchmark_group(format!("real_status/{name}"));
     group.sample_size(10);
-    group.bench_function("git", |b| b.iter(|| black_box(run(git(&repo)))));
+    group.bench_function("git", |b| b.iter(|| black_box(run(git(repo)))));
     group.bench_function("flowforge", |b| {
-        b.iter(|| black_box(run(flowforge(&exe, &repo))))
+        b.iter(|| black_box(run(flowforge(exe, repo, "off"))))
     });
+    run(daemon(exe, repo, "start"));
+    assert_eq!(
+        run(flowforge(exe, repo, "require")),
+        ours,
+        "the daemon agrees"
+    );
+    group.bench_function("flowforge_daemon", |b| {
+        b.iter(|| black_box(run(flowforge(exe, repo, "require"))))
+    });
+    run(daemon(exe, repo, "stop"));
     group.bench_function("stale_index/git", |b| {
         b.iter_batched(
-            || touch_all(&repo, &files),
-            |()| black_box(run(git(&repo))),
+            || touch_all(repo, &files),
+            |()| black_box(run(git(repo))),
             BatchSize::PerIteration,
         )
     });
     group.bench_function("stale_index/flowforge", |b| {
         b.iter_batched(
-            || touch_all(&repo, &files),
-            |()| black_box(run(flowforge(&exe, &repo))),
+            || touch_all(repo, &files),
+            |()| black_box(run(flowforge(exe, repo, "off"))),
             BatchSize::PerIteration,
         )
     });

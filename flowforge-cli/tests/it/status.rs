@@ -123,3 +123,46 @@ fn json_and_porcelain_together_are_bad_usage() {
     let out = flowforge(dir.path(), &["status", "--json", "--porcelain"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A SHA-256 repository (libgit2 cannot open it): the `git` program answers, `--verbose` says
+/// so; without a git program on `PATH` the error names both reasons (exit 1), nothing on stdout.
+#[test]
+fn a_sha256_repository_is_answered_by_the_git_program() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    git(
+        root,
+        &["init", "-q", "-b", "main", "--object-format=sha256"],
+    );
+    fs::write(root.join("f"), "f\n").expect("write");
+    git(root, &["add", "f"]);
+    git(root, &["commit", "-qm", "one"]);
+    fs::write(root.join("f"), "g\n").expect("write");
+    fs::write(root.join("new"), "n\n").expect("write");
+    let out = flowforge(root, &["status", "--porcelain", "-b", "--verbose"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let theirs = git(
+        root,
+        &["--no-optional-locks", "status", "--porcelain=v1", "-b"],
+    );
+    assert_eq!(out.stdout, theirs);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("status computed by the git program: libgit2 cannot open it"),
+        "{stderr}"
+    );
+
+    let no_git = crate::flowforge_command()
+        .current_dir(root)
+        .env("PATH", "/nonexistent")
+        .args(["status", "--porcelain"])
+        .output()
+        .expect("process runs");
+    assert_eq!(no_git.status.code(), Some(1), "{no_git:?}");
+    assert!(no_git.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&no_git.stderr);
+    assert!(
+        stderr.contains("cannot run the git program") && stderr.contains("sha256"),
+        "{stderr}"
+    );
+}
