@@ -465,12 +465,10 @@ pub fn release(
     })
 }
 
-/// How many times a writer rewrites `task-assignments.json` for claims that changed meanwhile.
-const CHASE: usize = 16;
-
 /// Rewrites `team/task-assignments.json` from `published` (just published as the claims'
-/// latest version), then from newer versions until none appeared while it was being written.
-/// A corrupt view is replaced, never a reason to refuse a claim.
+/// latest version), or from a newer version if one appeared, taking turns with other
+/// writers as every view does ([`view::converge`](crate::view::converge)). A corrupt view is
+/// replaced, never a reason to refuse a claim.
 ///
 /// # Errors
 /// The store's read errors, or [`Error::Io`] naming the view.
@@ -481,19 +479,19 @@ pub(crate) fn publish_view(
 ) -> Result<()> {
     let key = claims_key();
     let path = layout.task_assignments();
-    let mut shown = published.version.get();
-    write_view(layout, &path, &published.value)?;
-    for _ in 0..CHASE {
-        if !team.has_newer(&key, shown) {
-            return Ok(());
+    crate::view::converge(team, &key, &path, published.version.get(), |mine| {
+        if let Some(g) = mine {
+            write_view(layout, &path, &published.value)?;
+            return Ok(g);
         }
-        let Some(latest) = team.get::<Claims>(&key)? else {
-            return Ok(());
-        };
-        write_view(layout, &path, &latest.value)?;
-        shown = latest.version.get();
-    }
-    Ok(())
+        match team.get::<Claims>(&key)? {
+            Some(latest) => {
+                write_view(layout, &path, &latest.value)?;
+                Ok(latest.version.get())
+            }
+            None => Ok(0),
+        }
+    })
 }
 
 /// Rewrites `team/task-assignments.json` from the latest claims (nothing to do before the

@@ -2,12 +2,14 @@
 //! mirror a store key for the bash tools and `jq`.
 //!
 //! A view is never the source of truth. It is written only by the writer that won a version,
-//! always with an atomic replace, and never flushed (it can be rebuilt from the store). After
-//! writing, the writer checks the key's latest generation; if a newer version exists it
-//! rewrites the view from it and checks again. So whichever writer's replace lands last
-//! has seen no newer version after writing: the view converges to the latest version, and
-//! concurrent writers cannot leave an older one in it. A writer that dies between its
-//! version and its view leaves the view one version behind until the next write.
+//! always with an atomic replace, and never flushed (it can be rebuilt from the store). View
+//! writers take turns through an `flock` on `.lock-<view>` taken without waiting; the holder
+//! writes its version (or the latest, if a newer one exists), unlocks, and checks the key's
+//! latest generation again; a writer finding the lock taken leaves it to the holder's check
+//! (see [`converge`]). So the view converges to the latest version, concurrent writers
+//! cannot leave an older one in it, and under contention it is rewritten once per turn
+//! rather than once per writer and newer version. A writer that dies between its version
+//! and its view leaves the view one version behind until the next write.
 
 use std::path::Path;
 
@@ -15,52 +17,98 @@ use serde::{Serialize, de::DeserializeOwned};
 
 use crate::{
     error::Result,
-    fs::{Durability, write_json},
+    fs::{Dir, Durability, write_json},
     store::{Head, Key, Store, Versioned},
 };
 
-/// How many newer versions a writer chases before leaving the view to their writers.
+/// How many times a writer goes round (write, unlock, look for a newer version) before
+/// leaving the view to the writers of the newer versions.
 const CHASE: usize = 16;
 
+/// The lock file of the view at `path`: `.lock-<name>` beside it (a dot file, so no `*.json`
+/// glob of the bash tools meets it).
+fn lock_name(path: &Path) -> Option<String> {
+    Some(format!(".lock-{}", path.file_name()?.to_str()?))
+}
+
+/// Brings the view at `path` to the latest version of `key`, of which this writer has just
+/// published generation `written`. `write(Some(g))` writes the version this writer holds
+/// (`g`); `write(None)` reads the latest and writes it; both return the generation shown
+/// (`0`: nothing to show).
+///
+/// View writers take turns through an `flock` on the view's lock file, taken without
+/// waiting: a writer that finds it taken leaves, because the holder looks for a newer
+/// version after unlocking and writes it (the newer version was published before the
+/// holder unlocked, since the lock was found taken after it was published). So under
+/// contention a view is rewritten about once per lock turn, not once per writer per newer
+/// version. The holder writes its own version only if it is still the latest, else the
+/// latest. A holder killed at any point releases the lock and leaves the view one version
+/// behind until the next write; a stopped holder delays the view (never the store) until
+/// it resumes.
+///
+/// # Errors
+/// What `write` returns, or [`Error::Io`](crate::Error::Io) naming the lock file.
+pub(crate) fn converge(
+    store: &Store,
+    key: &Key,
+    path: &Path,
+    written: u64,
+    mut write: impl FnMut(Option<u64>) -> Result<u64>,
+) -> Result<()> {
+    let root = store.root();
+    let (Some(parent), Some(lock)) = (path.parent(), lock_name(path)) else {
+        return write(Some(written)).map(drop);
+    };
+    let Some(dir) = Dir::open(root, parent)? else {
+        return write(Some(written)).map(drop);
+    };
+    let mut mine = Some(written);
+    for _ in 0..CHASE {
+        let Some(held) = dir.try_lock_file(&lock)? else {
+            return Ok(());
+        };
+        let shown = match mine.take() {
+            Some(g) if !store.has_newer(key, g) => write(Some(g))?,
+            _ => write(None)?,
+        };
+        drop(held);
+        if shown == 0 || !store.has_newer(key, shown) {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
 /// Writes `written` (just published as the latest version of `key`) to the view at `path`,
-/// then makes sure no newer version was overtaken.
+/// or a newer version if one appeared (see [`converge`]).
 pub(crate) fn publish<T: Serialize + DeserializeOwned>(
     store: &Store,
     key: &Key,
     path: &Path,
     written: &Versioned<T>,
 ) -> Result<()> {
-    write_json(store.root(), path, &written.value, Durability::Relaxed)?;
-    settle::<T>(store, key, path, written.version.get())
-}
-
-fn settle<T: Serialize + DeserializeOwned>(
-    store: &Store,
-    key: &Key,
-    path: &Path,
-    mut shown: u64,
-) -> Result<()> {
-    for _ in 0..CHASE {
-        if shown > 0 && !store.has_newer(key, shown) {
-            return Ok(());
+    let root = store.root();
+    converge(store, key, path, written.version.get(), |mine| {
+        if let Some(g) = mine {
+            write_json(root, path, &written.value, Durability::Relaxed)?;
+            return Ok(g);
         }
         match store.head::<T>(key)? {
             Some(Head {
                 generation,
                 value: Some(value),
             }) => {
-                write_json(store.root(), path, &value, Durability::Relaxed)?;
-                shown = generation;
+                write_json(root, path, &value, Durability::Relaxed)?;
+                Ok(generation)
             }
             Some(Head {
                 generation,
                 value: None,
             }) => {
-                crate::fs::remove_file(store.root(), path)?;
-                shown = generation;
+                crate::fs::remove_file(root, path)?;
+                Ok(generation)
             }
-            None => return Ok(()),
+            None => Ok(0),
         }
-    }
-    Ok(())
+    })
 }

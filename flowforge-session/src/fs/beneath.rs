@@ -463,6 +463,21 @@ impl Dir {
         }
     }
 
+    /// Opens (creating it 0600 if missing, never through a link) the lock file `name` and
+    /// takes an exclusive `flock` on it without waiting; `None` when another holder has it.
+    /// The lock lasts as long as the returned file (and dies with its process).
+    ///
+    /// # Errors
+    /// As [`Dir::open_write`], or [`Error::Io`] naming the file.
+    pub(crate) fn try_lock_file(&self, name: &str) -> Result<Option<File>> {
+        let file = self.open_write(name, super::FILE_MODE)?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(file)),
+            Err(Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(Error::io("cannot lock", self.join(name))(io_err(e))),
+        }
+    }
+
     /// Removes the empty subdirectory `name`; `false` when it did not exist.
     ///
     /// # Errors
