@@ -479,7 +479,7 @@ pub(crate) fn publish_view(
 ) -> Result<()> {
     let key = claims_key();
     let path = layout.task_assignments();
-    crate::view::converge(team, &key, &path, published.version.get(), |mine| {
+    crate::view::converge(team, &key, published.version.get(), |mine| {
         if let Some(g) = mine {
             write_view(layout, &path, &published.value)?;
             return Ok(g);

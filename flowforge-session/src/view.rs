@@ -3,7 +3,8 @@
 //!
 //! A view is never the source of truth. It is written only by the writer that won a version,
 //! always with an atomic replace, and never flushed (it can be rebuilt from the store). View
-//! writers take turns through an `flock` on `.lock-<view>` taken without waiting; the holder
+//! writers take turns through an `flock` on `.lock-view` in the key's store directory, taken
+//! without waiting; the holder
 //! writes its version (or the latest, if a newer one exists), unlocks, and checks the key's
 //! latest generation again; a writer finding the lock taken leaves it to the holder's check
 //! (see [`converge`]). So the view converges to the latest version, concurrent writers
@@ -25,18 +26,16 @@ use crate::{
 /// leaving the view to the writers of the newer versions.
 const CHASE: usize = 16;
 
-/// The lock file of the view at `path`: `.lock-<name>` beside it (a dot file, so no `*.json`
-/// glob of the bash tools meets it).
-fn lock_name(path: &Path) -> Option<String> {
-    Some(format!(".lock-{}", path.file_name()?.to_str()?))
-}
+/// The lock file of a key's view, in the key's directory of the store (beside its
+/// versions, where compaction ignores it and no watcher of the views' directories sees it).
+const LOCK: &str = ".lock-view";
 
-/// Brings the view at `path` to the latest version of `key`, of which this writer has just
+/// Brings the view of `key` to its latest version, of which this writer has just
 /// published generation `written`. `write(Some(g))` writes the version this writer holds
 /// (`g`); `write(None)` reads the latest and writes it; both return the generation shown
 /// (`0`: nothing to show).
 ///
-/// View writers take turns through an `flock` on the view's lock file, taken without
+/// View writers take turns through an `flock` on the key's `.lock-view`, taken without
 /// waiting: a writer that finds it taken leaves, because the holder looks for a newer
 /// version after unlocking and writes it (the newer version was published before the
 /// holder unlocked, since the lock was found taken after it was published). So under
@@ -51,20 +50,15 @@ fn lock_name(path: &Path) -> Option<String> {
 pub(crate) fn converge(
     store: &Store,
     key: &Key,
-    path: &Path,
     written: u64,
     mut write: impl FnMut(Option<u64>) -> Result<u64>,
 ) -> Result<()> {
-    let root = store.root();
-    let (Some(parent), Some(lock)) = (path.parent(), lock_name(path)) else {
-        return write(Some(written)).map(drop);
-    };
-    let Some(dir) = Dir::open(root, parent)? else {
+    let Some(dir) = Dir::open(store.root(), &store.key_dir(key))? else {
         return write(Some(written)).map(drop);
     };
     let mut mine = Some(written);
     for _ in 0..CHASE {
-        let Some(held) = dir.try_lock_file(&lock)? else {
+        let Some(held) = dir.try_lock_file(LOCK)? else {
             return Ok(());
         };
         let shown = match mine.take() {
@@ -88,7 +82,7 @@ pub(crate) fn publish<T: Serialize + DeserializeOwned>(
     written: &Versioned<T>,
 ) -> Result<()> {
     let root = store.root();
-    converge(store, key, path, written.version.get(), |mine| {
+    converge(store, key, written.version.get(), |mine| {
         if let Some(g) = mine {
             write_json(root, path, &written.value, Durability::Relaxed)?;
             return Ok(g);
