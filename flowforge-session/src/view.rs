@@ -7,7 +7,7 @@
 //! without waiting; the holder
 //! writes its version (or the latest, if a newer one exists), unlocks, and checks the key's
 //! latest generation again; a writer finding the lock taken leaves it to the holder's check
-//! (see [`converge`]). So the view converges to the latest version, concurrent writers
+//! (see `converge`). So the view converges to the latest version, concurrent writers
 //! cannot leave an older one in it, and under contention it is rewritten once per turn
 //! rather than once per writer and newer version. A writer that dies between its version
 //! and its view leaves the view one version behind until the next write.
