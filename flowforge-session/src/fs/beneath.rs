@@ -354,10 +354,26 @@ impl Dir {
     /// # Errors
     /// As [`Dir::open_file`] (`NotFound` when it does not exist).
     pub(crate) fn open_existing_write(&self, name: &str) -> Result<File> {
-        let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        openat(&self.fd, name, flags, Mode::empty())
+        // Non-blocking, so a fifo planted under the name cannot stall the writer in `open`.
+        let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let file = openat(&self.fd, name, flags, Mode::empty())
             .map(File::from)
-            .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))
+            .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))?;
+        let stat = rustix::fs::fstat(&file)
+            .map_err(|e| Error::io("cannot stat", self.join(name))(io_err(e)))?;
+        let own = FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
+            && stat.st_nlink == 1
+            && stat.st_uid == rustix::process::geteuid().as_raw()
+            && stat.st_mode & 0o777 == super::FILE_MODE;
+        if !own {
+            return Err(Error::io("refusing to rewrite", self.join(name))(
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "not a private regular file of this user with one name",
+                ),
+            ));
+        }
+        Ok(file)
     }
 
     /// Creates the new file `name` with `mode`; fails if anything exists under that name.

@@ -121,7 +121,7 @@ pub(crate) fn publish_reusing(
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let tmp_path = dir.join(&tmp);
-    let (file, spare) = match take_spare(dir, &tmp, spares, bytes) {
+    let (file, spare) = match take_spare(dir, &tmp, spares, bytes, how.durability) {
         Some((file, spare)) => (file, Some(spare)),
         None => (dir.create_new(&tmp, FILE_MODE)?, None),
     };
@@ -167,16 +167,25 @@ pub(crate) fn publish_reusing(
 /// Moves the first of `spares` that is there to the temporary name `tmp` and rewrites it
 /// with `bytes` (written at offset 0, then cut to their length); `None` when none could be
 /// taken or rewritten (a rewrite that fails removes the file: it is only a spare).
+///
+/// With [`Durability::Sync`] the directory is flushed after the move and before the rewrite:
+/// the spare was a version once, and its old name must be gone on disk before its bytes
+/// change, or a power loss could bring that name back holding another version's bytes.
 fn take_spare<'a>(
     dir: &Dir,
     tmp: &str,
     spares: &'a [String],
     bytes: &[u8],
+    durability: Durability,
 ) -> Option<(std::fs::File, &'a str)> {
     for spare in spares {
         match dir.rename(spare.as_ref(), tmp.as_ref(), RenameFlags::empty()) {
             Ok(()) => {}
             Err(_) => continue,
+        }
+        if durability == Durability::Sync && dir.sync().is_err() {
+            let _ = dir.remove(tmp);
+            return None;
         }
         // Opened without following a link and without creating: the spare was moved here.
         let rewritten = dir.open_existing_write(tmp).and_then(|file| {

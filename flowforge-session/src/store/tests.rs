@@ -203,6 +203,75 @@ fn inodes(dir: &std::path::Path) -> std::collections::BTreeSet<u64> {
 }
 
 #[test]
+fn a_sync_store_reuses_spares_and_every_version_reads_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::default());
+    let key = Key::new("k").unwrap();
+    for _ in 0..3 * generation::SPARES {
+        store
+            .update(&key, |n: Option<&u32>| Ok(n.copied().unwrap_or(0) + 1))
+            .unwrap();
+    }
+    assert_eq!(
+        u64::from(store.get::<u32>(&key).unwrap().unwrap().value),
+        3 * generation::SPARES
+    );
+    for head in store.history::<u32>(&key).unwrap() {
+        assert_eq!(u64::from(head.value.unwrap()), head.generation);
+    }
+}
+
+#[test]
+fn a_planted_fifo_or_second_link_in_a_spare_slot_is_never_rewritten() {
+    use std::os::unix::fs::FileTypeExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("k").unwrap();
+    let bump = |n: Option<&u32>| Ok(n.copied().unwrap_or(0) + 1);
+    for _ in 0..2 * generation::SPARES {
+        store.update(&key, bump).unwrap();
+    }
+    // Every slot holds something a writer must not write into: fifos (an open for writing
+    // would block) and a second link to a file outside the store.
+    let dir = store.key_dir(&key);
+    let victim = tmp.path().join("victim");
+    fs::write(&victim, "untouched").unwrap();
+    fs::set_permissions(&victim, fs::Permissions::from_mode(0o600)).unwrap();
+    for n in 0..generation::SPARES {
+        let slot = dir.join(generation::spare_name(n));
+        let _ = fs::remove_file(&slot);
+        if n == 0 {
+            fs::hard_link(&victim, &slot).unwrap();
+        } else {
+            let made = std::process::Command::new("mkfifo")
+                .arg(&slot)
+                .status()
+                .unwrap();
+            assert!(made.success());
+        }
+    }
+    for _ in 0..2 * generation::SPARES {
+        store.update(&key, bump).unwrap();
+    }
+    assert_eq!(
+        u64::from(store.get::<u32>(&key).unwrap().unwrap().value),
+        4 * generation::SPARES
+    );
+    assert_eq!(fs::read_to_string(&victim).unwrap(), "untouched");
+    for head in store.history::<u32>(&key).unwrap() {
+        assert_eq!(u64::from(head.value.unwrap()), head.generation);
+    }
+    // No version is a fifo.
+    for entry in fs::read_dir(&dir).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name().into_string().unwrap();
+        if name.bytes().all(|b| b.is_ascii_digit()) {
+            assert!(!entry.file_type().unwrap().is_fifo(), "{name}");
+        }
+    }
+}
+
+#[test]
 fn in_steady_state_a_publication_rewrites_a_spare_instead_of_creating_a_file() {
     let tmp = tempfile::tempdir().unwrap();
     let store = Store::new(tmp.path(), StoreOptions::relaxed());
