@@ -274,20 +274,7 @@ fn load_view(layout: &Layout) -> (BTreeMap<TaskId, ClaimRecord>, Option<Problem>
         return (foreign, None);
     }
     match serde_json::from_slice::<TaskAssignments>(&bytes) {
-        Ok(assignments) => {
-            let foreign = (assignments.tasks.into_iter())
-                .filter(|(_, a)| !flowforge_session::claim::is_flowforge_entry(a))
-                .map(|(task, a)| {
-                    let claim = ClaimRecord {
-                        task: task.clone(),
-                        holder: a.assignee,
-                        status: a.status,
-                        claimed_at: a.claimed_at,
-                    };
-                    (task, claim)
-                });
-            (foreign.collect(), None)
-        }
+        Ok(assignments) => (foreign_entries(assignments), None),
         Err(source) => {
             let e = flowforge_session::Error::Json {
                 path: path.clone(),
@@ -371,25 +358,30 @@ fn lean_view(bytes: &[u8]) -> Option<BTreeMap<TaskId, ClaimRecord>> {
     Some(foreign)
 }
 
+/// The bash tools' entries of a fully parsed `task-assignments.json` (FlowForge's own entries
+/// come from the claims document).
+fn foreign_entries(assignments: TaskAssignments) -> BTreeMap<TaskId, ClaimRecord> {
+    (assignments.tasks.into_iter())
+        .filter(|(_, a)| !flowforge_session::claim::is_flowforge_entry(a))
+        .map(|(task, a)| {
+            let claim = ClaimRecord {
+                task: task.clone(),
+                holder: a.assignee,
+                status: a.status,
+                claimed_at: a.claimed_at,
+            };
+            (task, claim)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// The bash tools' entries as the full model reads them, or `None` where it refuses.
     fn full(bytes: &[u8]) -> Option<BTreeMap<TaskId, ClaimRecord>> {
-        let assignments: TaskAssignments = serde_json::from_slice(bytes).ok()?;
-        let foreign = (assignments.tasks.into_iter())
-            .filter(|(_, a)| !flowforge_session::claim::is_flowforge_entry(a))
-            .map(|(task, a)| {
-                let claim = ClaimRecord {
-                    task: task.clone(),
-                    holder: a.assignee,
-                    status: a.status,
-                    claimed_at: a.claimed_at,
-                };
-                (task, claim)
-            });
-        Some(foreign.collect())
+        serde_json::from_slice(bytes).ok().map(foreign_entries)
     }
 
     #[test]

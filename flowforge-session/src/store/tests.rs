@@ -202,16 +202,26 @@ fn inodes(dir: &std::path::Path) -> std::collections::BTreeSet<u64> {
         .collect()
 }
 
+/// A store in `tmp` with options `options` whose key `k` was counted up `times` times.
+fn counted(tmp: &Path, options: StoreOptions, times: u64) -> (Store, Key) {
+    let store = Store::new(tmp, options);
+    let key = Key::new("k").unwrap();
+    count_up(&store, &key, times);
+    (store, key)
+}
+
+fn count_up(store: &Store, key: &Key, times: u64) {
+    for _ in 0..times {
+        store
+            .update(key, |n: Option<&u32>| Ok(n.copied().unwrap_or(0) + 1))
+            .unwrap();
+    }
+}
+
 #[test]
 fn a_sync_store_reuses_spares_and_every_version_reads_back() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::new(tmp.path(), StoreOptions::default());
-    let key = Key::new("k").unwrap();
-    for _ in 0..3 * generation::SPARES {
-        store
-            .update(&key, |n: Option<&u32>| Ok(n.copied().unwrap_or(0) + 1))
-            .unwrap();
-    }
+    let (store, key) = counted(tmp.path(), StoreOptions::default(), 3 * generation::SPARES);
     assert_eq!(
         u64::from(store.get::<u32>(&key).unwrap().unwrap().value),
         3 * generation::SPARES
@@ -225,12 +235,7 @@ fn a_sync_store_reuses_spares_and_every_version_reads_back() {
 fn a_planted_fifo_or_second_link_in_a_spare_slot_is_never_rewritten() {
     use std::os::unix::fs::FileTypeExt;
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::new(tmp.path(), StoreOptions::relaxed());
-    let key = Key::new("k").unwrap();
-    let bump = |n: Option<&u32>| Ok(n.copied().unwrap_or(0) + 1);
-    for _ in 0..2 * generation::SPARES {
-        store.update(&key, bump).unwrap();
-    }
+    let (store, key) = counted(tmp.path(), StoreOptions::relaxed(), 2 * generation::SPARES);
     // Every slot holds something a writer must not write into: fifos (an open for writing
     // would block) and a second link to a file outside the store.
     let dir = store.key_dir(&key);
@@ -250,9 +255,7 @@ fn a_planted_fifo_or_second_link_in_a_spare_slot_is_never_rewritten() {
             assert!(made.success());
         }
     }
-    for _ in 0..2 * generation::SPARES {
-        store.update(&key, bump).unwrap();
-    }
+    count_up(&store, &key, 2 * generation::SPARES);
     assert_eq!(
         u64::from(store.get::<u32>(&key).unwrap().unwrap().value),
         4 * generation::SPARES
@@ -274,17 +277,10 @@ fn a_planted_fifo_or_second_link_in_a_spare_slot_is_never_rewritten() {
 #[test]
 fn in_steady_state_a_publication_rewrites_a_spare_instead_of_creating_a_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::new(tmp.path(), StoreOptions::relaxed());
-    let key = Key::new("k").unwrap();
-    let bump = |n: Option<&u32>| Ok(n.copied().unwrap_or(0) + 1);
     // Two rounds of the spare slots: every slot has been filled and taken.
-    for _ in 0..2 * generation::SPARES {
-        store.update(&key, bump).unwrap();
-    }
+    let (store, key) = counted(tmp.path(), StoreOptions::relaxed(), 2 * generation::SPARES);
     let warm = inodes(&store.key_dir(&key));
-    for _ in 0..100 {
-        store.update(&key, bump).unwrap();
-    }
+    count_up(&store, &key, 100);
     let later = inodes(&store.key_dir(&key));
     assert!(
         later.is_subset(&warm),
