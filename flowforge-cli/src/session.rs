@@ -4,7 +4,7 @@ use std::ffi::OsString;
 
 use clap::Subcommand;
 use flowforge_core::{TaskId, model::Session};
-use flowforge_session::{Namespace, SessionOptions, StartOptions};
+use flowforge_session::{Ended, Namespace, SessionOptions, StartOptions};
 
 use crate::{
     context::Context,
@@ -67,6 +67,19 @@ pub(crate) enum SessionCommand {
     },
 }
 
+/// The lines for an ended session: the warnings of follow-up steps that failed, then the summary.
+fn print_ended(out: &mut Output, ended: &Ended) {
+    for w in &ended.warnings {
+        warn_committed(out, w);
+    }
+    outln!(
+        out,
+        "ended session {} ({} min)",
+        ended.session.value.session_id,
+        ended.minutes
+    );
+}
+
 pub(crate) fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> CliResult {
     let dev = ctx.developer()?;
     // Validate every input before touching the disk.
@@ -97,15 +110,7 @@ pub(crate) fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> C
                 warn_committed(out, w);
             }
             if let Some(ended) = &started.replaced {
-                for w in &ended.warnings {
-                    warn_committed(out, w);
-                }
-                outln!(
-                    out,
-                    "ended session {} ({} min)",
-                    ended.session.value.session_id,
-                    ended.minutes
-                );
+                print_ended(out, ended);
             }
             outln!(
                 out,
@@ -117,15 +122,7 @@ pub(crate) fn run(ctx: &Context, command: SessionCommand, out: &mut Output) -> C
         }
         SessionCommand::End => {
             let ended = ns.end_session()?;
-            for w in &ended.warnings {
-                warn_committed(out, w);
-            }
-            outln!(
-                out,
-                "ended session {} ({} min)",
-                ended.session.value.session_id,
-                ended.minutes
-            );
+            print_ended(out, &ended);
             remote::after_end(ctx, &dev, ended.session.value.task_id.as_ref(), out)?;
         }
         SessionCommand::Pause { reason } => {

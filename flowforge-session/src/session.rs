@@ -79,6 +79,22 @@ impl Namespace {
         }
     }
 
+    /// The current session, to be replaced by a new one: [`Error::SessionActive`] when it is
+    /// active and `options` does not say to replace it.
+    fn current_to_replace(&self, options: &StartOptions) -> Result<Option<Versioned<Session>>> {
+        let current = self.current_for_write()?;
+        if let Some(active) = current.as_ref().filter(|c| c.value.active) {
+            if !options.replace {
+                return Err(Error::SessionActive {
+                    developer: self.dev.clone(),
+                    session_id: active.value.session_id.clone(),
+                    task: active.value.task_id.clone(),
+                });
+            }
+        }
+        Ok(current)
+    }
+
     /// The latest session for a write: when the store never held one, a session the bash
     /// tools left in `sessions/current.json` is first taken over by the store.
     pub(crate) fn current_for_write(&self) -> Result<Option<Versioned<Session>>> {
@@ -111,16 +127,7 @@ impl Namespace {
     /// when another process of the same developer changed the session meanwhile (the claim
     /// taken is released again), or the store's errors.
     pub fn start_session(&self, task: &TaskId, options: &StartOptions) -> Result<Started> {
-        let current = self.current_for_write()?;
-        if let Some(active) = current.as_ref().filter(|c| c.value.active) {
-            if !options.replace {
-                return Err(Error::SessionActive {
-                    developer: self.dev.clone(),
-                    session_id: active.value.session_id.clone(),
-                    task: active.value.task_id.clone(),
-                });
-            }
-        }
+        let current = self.current_to_replace(options)?;
         let mut session = Session {
             active: true,
             session_id: new_session_id(),
@@ -223,16 +230,7 @@ impl Namespace {
                 session_id: session_id.to_owned(),
             }
         })?;
-        let current = self.current_for_write()?;
-        if let Some(active) = current.as_ref().filter(|c| c.value.active) {
-            if !options.replace {
-                return Err(Error::SessionActive {
-                    developer: self.dev.clone(),
-                    session_id: active.value.session_id.clone(),
-                    task: active.value.task_id.clone(),
-                });
-            }
-        }
+        let current = self.current_to_replace(options)?;
         let mut metadata = old.metadata.clone();
         metadata.insert(
             RESTORED_FROM.to_owned(),
