@@ -37,7 +37,6 @@
 //! ```
 
 mod flight;
-mod scope;
 mod view;
 
 use std::{sync::Arc, time::Duration};

@@ -1,7 +1,6 @@
 //! [`GitView`]: the status and the ref snapshot of one repository, watched and shared.
 
 use std::{
-    collections::BTreeSet,
     path::{Path, PathBuf},
     sync::{
         Arc,
@@ -17,7 +16,7 @@ use parking_lot::Mutex;
 use super::{
     Answer, Fresh, Freshness,
     flight::{Fetched, How, SingleFlight},
-    names, scope,
+    names,
 };
 use crate::{
     Repo, Status, StatusOptions, StatusTracker,
@@ -345,8 +344,9 @@ impl Inner {
                     tracker.refresh_index_and_head(&self.repo)?;
                 }
                 if !changes.paths.is_empty() {
-                    let scopes = self.refresh_scopes(&changes.paths)?;
-                    tracker.refresh_paths(&self.repo, &scopes)?;
+                    // `refresh_paths` widens each path to what must be recomputed.
+                    let paths: Vec<PathBuf> = changes.paths.iter().cloned().collect();
+                    tracker.refresh_paths(&self.repo, &paths)?;
                 }
                 self.counts.incremental.fetch_add(1, Ordering::Relaxed);
                 Ok(tracker)
@@ -362,19 +362,6 @@ impl Inner {
                 self.repo.track_status(&options)
             }
         }
-    }
-
-    /// The paths to refresh for a set of changed work-tree paths (see [`scope`]).
-    fn refresh_scopes(&self, paths: &BTreeSet<PathBuf>) -> Result<Vec<PathBuf>> {
-        let scopes = self.repo.with_git2(|git| {
-            let index =
-                crate::status::fresh_index(git).map_err(self.repo.git_error("read the index"))?;
-            Ok(paths
-                .iter()
-                .map(|path| scope::scope_of(&index, path))
-                .collect())
-        })?;
-        Ok(scopes)
     }
 
     fn compute_refs(&self) -> Result<RefsSnapshot> {

@@ -38,7 +38,6 @@ mod untracked;
 mod worktree_renames;
 
 pub use format::PorcelainOptions;
-pub(crate) use index::fresh_index;
 pub use tracker::StatusTracker;
 pub use types::{
     Change, Engine, Entry, EntryKind, Head, Status, StatusOptions, Unmerged, Upstream,
