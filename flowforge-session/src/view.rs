@@ -19,7 +19,7 @@ use serde::{Serialize, de::DeserializeOwned};
 use crate::{
     error::Result,
     fs::{Dir, Durability, write_json},
-    store::{Head, Key, Store, Versioned},
+    store::{Key, Revision, Store, Versioned},
 };
 
 /// How many times a writer goes round (write, unlock, look for a newer version) before
@@ -88,14 +88,14 @@ pub(crate) fn publish<T: Serialize + DeserializeOwned>(
             return Ok(g);
         }
         match store.head::<T>(key)? {
-            Some(Head {
+            Some(Revision {
                 generation,
                 value: Some(value),
             }) => {
                 write_json(root, path, &value, Durability::Relaxed)?;
                 Ok(generation)
             }
-            Some(Head {
+            Some(Revision {
                 generation,
                 value: None,
             }) => {

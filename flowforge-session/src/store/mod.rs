@@ -178,9 +178,10 @@ impl StoreOptions {
     }
 }
 
-/// The latest generation of a key as read: the document, or a tombstone.
+/// One generation of a key as read (the latest, or one of its history): the document, or a
+/// tombstone.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Head<T> {
+pub struct Revision<T> {
     /// The generation (tombstones count).
     pub generation: u64,
     /// The document, `None` for a tombstone.
@@ -399,7 +400,7 @@ impl Store {
     ///
     /// # Errors
     /// As [`Store::get`].
-    pub fn head<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<Head<T>>> {
+    pub fn head<T: DeserializeOwned>(&self, key: &Key) -> Result<Option<Revision<T>>> {
         let Some(dir) = self.open_key(key)? else {
             return Ok(None);
         };
@@ -409,7 +410,7 @@ impl Store {
                 return Ok(None);
             }
             match self.read_version(&dir, generation)? {
-                Some(value) => return Ok(Some(Head { generation, value })),
+                Some(value) => return Ok(Some(Revision { generation, value })),
                 // Compaction removed it between finding and reading: look again.
                 None => continue,
             }
@@ -425,7 +426,7 @@ impl Store {
     ///
     /// # Errors
     /// As [`Store::get`].
-    pub fn history<T: DeserializeOwned>(&self, key: &Key) -> Result<Vec<Head<T>>> {
+    pub fn history<T: DeserializeOwned>(&self, key: &Key) -> Result<Vec<Revision<T>>> {
         let Some(dir) = self.open_key(key)? else {
             return Ok(Vec::new());
         };
@@ -433,7 +434,7 @@ impl Store {
         for generation in generation::list_generations(&dir)? {
             // A version compacted away meanwhile is simply no longer kept.
             if let Some(value) = self.read_version(&dir, generation)? {
-                out.push(Head { generation, value });
+                out.push(Revision { generation, value });
             }
         }
         Ok(out)
@@ -579,7 +580,7 @@ impl Store {
             // "Absent" matches a key never written or whose head is a tombstone.
             None => match self.head::<T>(key)? {
                 None => Some(0),
-                Some(Head {
+                Some(Revision {
                     generation,
                     value: None,
                 }) => Some(generation),

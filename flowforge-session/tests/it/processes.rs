@@ -15,7 +15,7 @@ use flowforge_session::{
     AddMinutes, Namespace, SessionOptions, TIME_KEY,
     fs::Durability,
     namespace,
-    store::{Head, Key, StoreOptions},
+    store::{Key, Revision, StoreOptions},
     time::{SEGMENT_ENTRIES, sealed_segments},
 };
 
@@ -119,7 +119,7 @@ fn minutes_worker() {
 /// Every kept version was built on its predecessor: version n holds n one-minute entries (the
 /// sealed segments' and its own), its own entries are those of version n - 1 plus one (less
 /// the segment sealed on the way, if any), and the total is their sum.
-fn assert_chain(history: &[Head<TimeTracking>]) {
+fn assert_chain(history: &[Revision<TimeTracking>]) {
     let mut previous: Option<&TimeTracking> = None;
     for (i, head) in history.iter().enumerate() {
         assert_eq!(head.generation, i as u64 + 1, "generations are consecutive");
@@ -143,7 +143,7 @@ fn assert_chain(history: &[Head<TimeTracking>]) {
     }
 }
 
-fn time_history(ns: &Namespace) -> Vec<Head<TimeTracking>> {
+fn time_history(ns: &Namespace) -> Vec<Revision<TimeTracking>> {
     ns.store().history(&Key::new(TIME_KEY).unwrap()).unwrap()
 }
 
