@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::{
     error::{Error, Result},
-    fs::{Durability, write_atomic},
+    fs::{Durability, write_atomic_unpooled},
 };
 
 /// Writes `bytes` to `path` atomically (readers see the old content or the new, never a
@@ -27,5 +27,5 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
             root: dir,
         });
     };
-    write_atomic(&dir, &dir.join(name), bytes, Durability::Sync)
+    write_atomic_unpooled(&dir, &dir.join(name), bytes, Durability::Sync)
 }

@@ -12,6 +12,7 @@
 //! created, read or changed.
 
 mod beneath;
+mod lease;
 mod publish;
 
 use std::{
@@ -25,7 +26,9 @@ use std::{
 pub use self::beneath::{DirEntry, FileKind, FileStat};
 pub(crate) use self::{
     beneath::Dir,
-    publish::{Mode, Publish, parse_temp, publish, publish_reusing, writer_alive},
+    publish::{
+        Mode, POOL, Publish, parse_pooled, parse_temp, publish, publish_reusing, writer_alive,
+    },
 };
 use crate::error::{Error, Result};
 
@@ -61,7 +64,9 @@ pub(crate) fn create_private_dir_all(root: &Path, path: &Path) -> Result<()> {
 /// Replaces the file `path` (beneath the namespace root `root`) with `bytes` atomically:
 /// readers see the old or the new content, never a part. The file gets mode 0600. Its
 /// directory must exist; no link below the root is followed, and a link at `path` is refused,
-/// never replaced.
+/// never replaced. A file that is replaced again and again (a view) recycles: the replaced
+/// file is kept beside it as a pooled spare, which a later write rewrites once no reader has
+/// it open, so in steady state no inode is created or deleted (see `publish.rs`).
 ///
 /// # Errors
 /// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the file; the temporary file
@@ -72,19 +77,46 @@ pub(crate) fn write_atomic(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<()> {
+    write_replacing(root, path, bytes, durability, true)
+}
+
+/// [`write_atomic`] for a file in a directory of the user's (an exported report): the
+/// replaced file is unlinked, never kept beside it as a pooled spare.
+///
+/// # Errors
+/// As [`write_atomic`].
+pub(crate) fn write_atomic_unpooled(
+    root: &Path,
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+) -> Result<()> {
+    write_replacing(root, path, bytes, durability, false)
+}
+
+fn write_replacing(
+    root: &Path,
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    pooled: bool,
+) -> Result<()> {
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?
         .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
-    if dir
-        .stat(name)?
-        .is_some_and(|st| st.kind == FileKind::Symlink)
-    {
+    let existing = dir.stat(name)?.map(|st| st.kind);
+    if existing == Some(FileKind::Symlink) {
         return Err(Error::Symlink {
             path: path.to_owned(),
         });
     }
+    // A file replaced again and again (a view) recycles: no inode created or deleted.
     let how = Publish {
-        mode: Mode::Replace,
+        mode: if pooled && existing == Some(FileKind::File) {
+            Mode::Recycle
+        } else {
+            Mode::Replace
+        },
         durability,
         allocate: ALLOCATE,
     };
@@ -277,11 +309,33 @@ mod tests {
             fs::metadata(&file).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert_eq!(
-            fs::read_dir(&dir).unwrap().count(),
-            1,
-            "no temporary file is left"
-        );
+        let names = |dir: &Path| {
+            let mut names: Vec<String> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            names.sort();
+            names
+        };
+        // No temporary file is left; the replaced file is kept as the view's pooled spare.
+        assert_eq!(names(&dir), [".tmp-spare-0-x.json", "x.json"]);
+        // From now on the two inodes take turns: nothing is created or deleted.
+        let inodes = |dir: &Path| {
+            let mut inodes: Vec<u64> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| std::os::unix::fs::DirEntryExt::ino(&e.unwrap()))
+                .collect();
+            inodes.sort();
+            inodes
+        };
+        let before = inodes(&dir);
+        for n in 0..5 {
+            let bytes = format!("version {n}");
+            write_atomic(tmp.path(), &file, bytes.as_bytes(), Durability::Relaxed).unwrap();
+            assert_eq!(fs::read(&file).unwrap(), bytes.as_bytes());
+        }
+        assert_eq!(inodes(&dir), before);
+        assert_eq!(names(&dir), [".tmp-spare-0-x.json", "x.json"]);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reclaiming what is done: superseded versions of every store key, the per-task claim keys
-//! of stores written before the claims document, and stray temporary files of writers that
-//! are gone.
+//! of stores written before the claims document, stray temporary files of writers that are
+//! gone, and pooled spares of views that are gone. (A live view's pooled spares are not
+//! strays: its writers rewrite them instead of creating files, see `fs/publish.rs`.)
 //!
 //! Writers keep the store bounded on their own (automatic [`Compaction`](crate::store::Compaction)
 //! keeps a few versions per key, released claims leave the claims document when they are
@@ -15,7 +16,7 @@ use flowforge_core::Layout;
 use crate::{
     claim::claims_key,
     error::Result,
-    fs::{Dir, Durability, FileKind, parse_temp, writer_alive},
+    fs::{Dir, Durability, FileKind, POOL, parse_pooled, parse_temp, writer_alive},
     namespace::team_store,
     store::{CompactReport, Store, StoreOptions},
 };
@@ -42,8 +43,8 @@ pub struct GcReport {
     pub legacy_claim_keys: usize,
     /// Temporary files of writers that are gone, removed.
     pub temp_files: usize,
-    /// Spare files (superseded versions writers keep to rewrite instead of creating files),
-    /// removed.
+    /// Spare files removed: superseded versions writers keep to rewrite instead of creating
+    /// files, and pooled spares of views that are gone (those of live views are kept).
     pub spare_files: usize,
     /// The bytes of everything removed.
     pub bytes: u64,
@@ -134,6 +135,23 @@ fn sweep(dir: &Dir, depth: usize, options: GcOptions, report: &mut GcReport) -> 
                 }
             }
             FileKind::File => {
+                if let Some((slot, target)) = parse_pooled(&entry.name) {
+                    // A spare of a live view is kept (its writer rewrites it instead of
+                    // creating a file); one of a view that is gone, or beyond the pool, is
+                    // surplus.
+                    let live = dir
+                        .stat(target)?
+                        .is_some_and(|st| st.kind == FileKind::File);
+                    if slot < POOL && live {
+                        continue;
+                    }
+                    let size = dir.stat(&entry.name)?.map_or(0, |st| st.size);
+                    if options.dry_run || dir.remove(&entry.name)? {
+                        report.spare_files += 1;
+                        report.bytes += size;
+                    }
+                    continue;
+                }
                 let Some(temp) = parse_temp(&entry.name) else {
                     continue;
                 };

@@ -35,6 +35,9 @@ use crate::error::{Error, Result};
 /// Whether `openat2` works here: 0 unknown or yes, 2 no (old kernel, or a sandbox refusing it).
 static OPENAT2: AtomicU8 = AtomicU8::new(0);
 
+/// How many times a read tries again to open a file under a writer's lease (100 µs apart).
+const LEASED_RETRIES: u32 = 1000;
+
 const DIR_FLAGS: OFlags = OFlags::RDONLY
     .union(OFlags::DIRECTORY)
     .union(OFlags::NOFOLLOW)
@@ -318,12 +321,27 @@ impl Dir {
 
     /// Opens the file `name` for reading; `None` when it does not exist.
     ///
+    /// Opened non-blocking, so a fifo planted under the name cannot stall the reader. A
+    /// file under a writer's lease (a pooled spare being rewritten, which this reader looked
+    /// up when it was still the live file, see `publish.rs`) refuses such an open for the
+    /// microseconds of the rewrite: the open is tried again, and finds the live file.
+    ///
     /// # Errors
     /// [`Error::Symlink`] when it is a link, [`Error::Io`] otherwise.
     pub(crate) fn open_file(&self, name: impl AsRef<OsStr>) -> Result<Option<File>> {
         let name = name.as_ref();
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
-        match openat(&self.fd, name, flags, Mode::empty()) {
+        let mut retries = 0;
+        let opened = loop {
+            match openat(&self.fd, name, flags, Mode::empty()) {
+                Err(Errno::AGAIN) if retries < LEASED_RETRIES => {
+                    retries += 1;
+                    std::thread::sleep(std::time::Duration::from_micros(100));
+                }
+                other => break other,
+            }
+        };
+        match opened {
             Ok(fd) => Ok(Some(File::from(fd))),
             Err(Errno::NOENT) => Ok(None),
             Err(e) => Err(open_error(

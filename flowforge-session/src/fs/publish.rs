@@ -3,12 +3,15 @@
 //! then moved to its name in one step, so a reader sees the old file or the new one, never a
 //! part, and a writer killed at any point leaves at most a stray temporary file.
 //!
-//! Two ways to move it ([`Mode`]):
-//! - [`Mode::Replace`] (views): `renameat2(RENAME_EXCHANGE)` with the live file, then the old
-//!   one (now at the temporary name) is unlinked; a plain `rename` where the name does not
-//!   exist yet or the filesystem refuses the flag. On ext4 a plain rename over an existing
-//!   file makes the kernel allocate the new file's blocks on the spot (`auto_da_alloc`); the
-//!   exchange does not.
+//! Three ways to move it ([`Mode`]):
+//! - [`Mode::Replace`]: `renameat2(RENAME_EXCHANGE)` with the live file, then the old one (now
+//!   at the temporary name) is unlinked; a plain `rename` where the name does not exist yet or
+//!   the filesystem refuses the flag. On ext4 a plain rename over an existing file makes the
+//!   kernel allocate the new file's blocks on the spot (`auto_da_alloc`); the exchange does not.
+//! - [`Mode::Recycle`] (views, and every namespace file replaced again): the same exchange, but
+//!   the replaced file is kept as a pooled spare beside the live one, and the temporary file is
+//!   such a spare, rewritten under a write lease that proves no reader has it open (see
+//!   [`publish_reusing`] and `lease.rs`): no inode is created or deleted in steady state.
 //! - [`Mode::IfAbsent`] (store versions): `renameat2(RENAME_NOREPLACE)`, or where the
 //!   filesystem refuses that flag a hard link (which fails if the name exists) and an unlink —
 //!   never a plain rename, which overwrites. Exactly one of any number of writers wins a name.
@@ -35,7 +38,7 @@ use rustix::{
     io::Errno,
 };
 
-use super::{Dir, Durability, FILE_MODE, ensure_private};
+use super::{Dir, Durability, FILE_MODE, ensure_private, lease};
 use crate::error::{Error, Result};
 
 /// How the temporary file takes its name.
@@ -43,6 +46,10 @@ use crate::error::{Error, Result};
 pub(crate) enum Mode {
     /// Replace whatever file has the name.
     Replace,
+    /// Replace the file that has the name, which exists, and keep it as a pooled spare; the
+    /// temporary file is a pooled spare rewritten under a lease when one can be (see
+    /// [`publish_reusing`]).
+    Recycle,
     /// Take the name only if nothing has it.
     IfAbsent,
 }
@@ -62,6 +69,30 @@ pub(crate) const TMP_PREFIX: &str = ".tmp-";
 
 /// How much of the target's name a temporary name carries.
 const MAX_TARGET_IN_NAME: usize = 200;
+
+/// How many pooled spares a recycled file keeps beside it: one for the file a reader still
+/// holds, one to rewrite, one more for a second reader.
+pub(crate) const POOL: u32 = 3;
+
+/// The prefix of a pooled spare's name, `.tmp-spare-<slot>-<target>`: a dot file (the bash
+/// tools' globs never see it) that carries its target where a temporary file does, so a
+/// watcher files its events under the file it spares; not a temporary file to
+/// [`parse_temp`] (no writer process owns it).
+pub(crate) const POOL_PREFIX: &str = ".tmp-spare-";
+
+/// The name of the pooled spare `slot` of `target`.
+pub(crate) fn pool_name(target: &str, slot: u32) -> String {
+    format!("{POOL_PREFIX}{slot}-{target}")
+}
+
+/// Parses `name` as a pooled spare's name: its slot and its target; `None` for anything else.
+pub(crate) fn parse_pooled(name: &OsStr) -> Option<(u32, &str)> {
+    let (slot, target) = name.to_str()?.strip_prefix(POOL_PREFIX)?.split_once('-')?;
+    if slot.is_empty() || !slot.bytes().all(|b| b.is_ascii_digit()) || target.is_empty() {
+        return None;
+    }
+    Some((slot.parse().ok()?, target))
+}
 
 /// Writes `bytes` to a new temporary file in `dir` and moves it to `target` as `how` says.
 /// `ready` runs after the bytes are written and before the move; `false` (or an error)
@@ -90,9 +121,17 @@ pub(crate) fn publish(
 /// new file is created as [`publish`] does. A temporary file that does not take its name
 /// (a lost race) is put back as a spare rather than removed.
 ///
-/// Only for [`Mode::IfAbsent`]: the published name is new, so nobody can be reading the
-/// file being rewritten through it. Readers of a version that a compaction turned into a
+/// `spares` only for [`Mode::IfAbsent`]: the published name is new, so nobody can be reading
+/// the file being rewritten through it. Readers of a version that a compaction turned into a
 /// spare must check that the name still holds the file they read (`store/mod.rs`).
+///
+/// [`Mode::Recycle`] keeps its own spares, the pool of the target (`.tmp-spare-<slot>-<name>`,
+/// [`POOL`] slots): a slot is moved to the temporary name, and rewritten only under a write
+/// lease (`lease.rs`), the kernel's proof that no reader has the file open — a reader that
+/// opened the file while it was the live one may still be reading it. A refused lease puts
+/// the spare back and tries the next slot, then a new file. After the exchange the replaced
+/// file goes to a free slot (it is unlinked only when every slot is full), so in steady
+/// state a recycled publication creates and deletes no inode. See `ARCHITECTURE.md`.
 ///
 /// # Errors
 /// As [`publish`].
@@ -121,7 +160,17 @@ pub(crate) fn publish_reusing(
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let tmp_path = dir.join(&tmp);
-    let (file, spare) = match take_spare(dir, &tmp, spares, bytes, how.durability) {
+    // The pool of a recycled file: only where leases can prove a spare unread, and for a
+    // name a spare's name can carry whole.
+    let pool = (how.mode == Mode::Recycle && lease::available())
+        .then(|| target.to_str())
+        .flatten()
+        .filter(|t| t.len() <= MAX_TARGET_IN_NAME);
+    let taken = match pool {
+        Some(target) => take_pooled(dir, &tmp, target, bytes, how.durability),
+        None => take_spare(dir, &tmp, spares, bytes, how.durability),
+    };
+    let (file, spare) = match taken {
         Some((file, spare)) => (file, Some(spare)),
         None => (dir.create_new(&tmp, FILE_MODE)?, None),
     };
@@ -144,13 +193,14 @@ pub(crate) fn publish_reusing(
             return Ok(false);
         }
         match how.mode {
-            Mode::Replace => replace(dir, tmp.as_ref(), target).map(|()| true),
+            Mode::Replace => replace(dir, tmp.as_ref(), target, None).map(|()| true),
+            Mode::Recycle => replace(dir, tmp.as_ref(), target, pool).map(|()| true),
             Mode::IfAbsent => put_if_absent(dir, tmp.as_ref(), target),
         }
     })();
     if !matches!(result, Ok(true)) {
         // A spare that lost the race goes back to its slot for the next writer.
-        let back = spare.is_some_and(|spare| {
+        let back = spare.as_ref().is_some_and(|spare| {
             dir.rename(tmp.as_ref(), spare.as_ref(), RenameFlags::NOREPLACE)
                 .is_ok()
         });
@@ -166,18 +216,19 @@ pub(crate) fn publish_reusing(
 
 /// Moves the first of `spares` that is there to the temporary name `tmp` and rewrites it
 /// with `bytes` (written at offset 0, then cut to their length); `None` when none could be
-/// taken or rewritten (a rewrite that fails removes the file: it is only a spare).
+/// taken or rewritten (a rewrite that fails removes the file: it is only a spare). Returns
+/// the file and the slot it came from.
 ///
 /// With [`Durability::Sync`] the directory is flushed after the move and before the rewrite:
 /// the spare was a version once, and its old name must be gone on disk before its bytes
 /// change, or a power loss could bring that name back holding another version's bytes.
-fn take_spare<'a>(
+fn take_spare(
     dir: &Dir,
     tmp: &str,
-    spares: &'a [String],
+    spares: &[String],
     bytes: &[u8],
     durability: Durability,
-) -> Option<(std::fs::File, &'a str)> {
+) -> Option<(std::fs::File, String)> {
     for spare in spares {
         match dir.rename(spare.as_ref(), tmp.as_ref(), RenameFlags::empty()) {
             Ok(()) => {}
@@ -195,12 +246,70 @@ fn take_spare<'a>(
             Ok(file)
         });
         match rewritten {
-            Ok(file) => return Some((file, spare)),
+            Ok(file) => return Some((file, spare.clone())),
             Err(_) => {
                 let _ = dir.remove(tmp);
                 return None;
             }
         }
+    }
+    None
+}
+
+/// Moves the first pooled spare of `target` that nobody has open to the temporary name
+/// `tmp` and rewrites it with `bytes` under a write lease; `None` when every slot is empty
+/// or held open (each one held is put back). Returns the file and the slot's name.
+///
+/// The move comes first, so two writers never take the same spare; the lease second, so a
+/// spare that a reader still has open (it was the live file when the reader opened it) is
+/// never changed; the lease is held through the rewrite, so a reader that opens it late
+/// waits and then reads it whole, and is released before the caller exchanges the file
+/// with the live one. With [`Durability::Sync`] the directory is flushed before the
+/// rewrite, as [`take_spare`] does.
+fn take_pooled(
+    dir: &Dir,
+    tmp: &str,
+    target: &str,
+    bytes: &[u8],
+    durability: Durability,
+) -> Option<(std::fs::File, String)> {
+    for slot in 0..POOL {
+        let spare = pool_name(target, slot);
+        if dir
+            .rename(spare.as_ref(), tmp.as_ref(), RenameFlags::empty())
+            .is_err()
+        {
+            continue;
+        }
+        // Opened without following a link and without creating, and only if it is a
+        // private regular file of this user with one name.
+        let Ok(file) = dir.open_existing_write(tmp) else {
+            let _ = dir.remove(tmp);
+            continue;
+        };
+        let Some(lease) = lease::try_write_lease(&file) else {
+            // Someone still reads it: back to its slot, for a later writer.
+            drop(file);
+            if dir
+                .rename(tmp.as_ref(), spare.as_ref(), RenameFlags::NOREPLACE)
+                .is_err()
+            {
+                let _ = dir.remove(tmp);
+            }
+            continue;
+        };
+        let rewritten = (durability == Durability::Relaxed || dir.sync().is_ok())
+            && file
+                .write_all_at(bytes, 0)
+                .and_then(|()| file.set_len(bytes.len() as u64))
+                .is_ok();
+        drop(lease);
+        if rewritten {
+            return Some((file, spare));
+        }
+        drop(file);
+        let _ = dir.remove(tmp);
+        return None;
     }
     None
 }
@@ -230,22 +339,13 @@ fn io_error(verb: &'static str, dir: &Dir, name: &OsStr) -> impl FnOnce(Errno) -
     move |e| Error::io(verb, path)(std::io::Error::from_raw_os_error(e.raw_os_error()))
 }
 
-/// Moves `tmp` over `name`: exchanged with an existing file (then unlinked), or renamed.
-fn replace(dir: &Dir, tmp: &OsStr, name: &OsStr) -> Result<()> {
+/// Moves `tmp` over `name`: exchanged with an existing file, or renamed. The replaced file
+/// (now at `tmp`) goes to a free slot of `pool` (the target's name, for [`Mode::Recycle`]),
+/// else is unlinked.
+fn replace(dir: &Dir, tmp: &OsStr, name: &OsStr, pool: Option<&str>) -> Result<()> {
     if EXCHANGE.load(Ordering::Relaxed) != 2 {
         match dir.rename(tmp, name, RenameFlags::EXCHANGE) {
-            Ok(()) => {
-                return dir.remove(tmp).map(drop).map_err(|e| {
-                    // `name` was not a file (a directory): put it back where it was.
-                    let _ = dir.rename(tmp, name, RenameFlags::EXCHANGE);
-                    match e {
-                        Error::Io { source, .. } => {
-                            Error::io("cannot replace", dir.join(name))(source)
-                        }
-                        other => other,
-                    }
-                });
-            }
+            Ok(()) => return dispose_replaced(dir, tmp, name, pool),
             Err(Errno::NOENT) => {}
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
                 EXCHANGE.store(2, Ordering::Relaxed);
@@ -255,6 +355,41 @@ fn replace(dir: &Dir, tmp: &OsStr, name: &OsStr) -> Result<()> {
     }
     dir.rename(tmp, name, RenameFlags::empty())
         .map_err(io_error("cannot replace", dir, name))
+}
+
+/// The file an exchange took from `name`, now at `tmp`: pooled in a free slot of `pool`, or
+/// unlinked. Anything but a regular file (a directory in the way) is put back where it was.
+fn dispose_replaced(dir: &Dir, tmp: &OsStr, name: &OsStr, pool: Option<&str>) -> Result<()> {
+    let put_back = |e: Error| {
+        let _ = dir.rename(tmp, name, RenameFlags::EXCHANGE);
+        match e {
+            Error::Io { source, .. } => Error::io("cannot replace", dir.join(name))(source),
+            other => other,
+        }
+    };
+    if let Some(target) = pool {
+        match dir.stat(tmp) {
+            Ok(Some(st)) if st.kind == super::FileKind::File => {
+                for slot in 0..POOL {
+                    let spare = pool_name(target, slot);
+                    if dir
+                        .rename(tmp, spare.as_ref(), RenameFlags::NOREPLACE)
+                        .is_ok()
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            Ok(_) => {
+                return Err(put_back(Error::io("cannot replace", dir.join(name))(
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"),
+                )));
+            }
+            Err(e) => return Err(put_back(e)),
+        }
+    }
+    // `name` was not a file (a directory): the unlink fails and it goes back.
+    dir.remove(tmp).map(drop).map_err(put_back)
 }
 
 /// Moves `tmp` to `target` unless `target` exists; `false` when it does.

@@ -7,3 +7,4 @@ mod processes;
 mod sessions;
 mod time;
 mod v2_shapes;
+mod views;

@@ -1,0 +1,264 @@
+//! Views published by recycling a pooled spare, against real reader processes: a reader that
+//! holds an old view open never sees it change, a `cat` loop never sees a part of one, the
+//! pool stays bounded and falls back to new files while every spare is held, `gc` keeps a
+//! live view's spares and removes the others, a writer killed at any point leaves the live
+//! view whole, and in steady state the inodes just take turns.
+
+use std::{
+    collections::BTreeSet,
+    fs,
+    io::{BufRead, BufReader, Read, Write},
+    os::unix::fs::MetadataExt,
+    path::Path,
+    process::{Child, ChildStdin, ChildStdout, Command, Stdio},
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use flowforge_core::{
+    TaskId,
+    model::{Session, TimeTracking},
+};
+use flowforge_session::{AddMinutes, GcOptions, Namespace, SessionOptions, StartOptions};
+
+use crate::processes::{Work, jitter, minutes_writer, setup};
+
+/// The pooled spares of `name` in `dir`.
+fn spares(dir: &Path, name: &str) -> Vec<String> {
+    let mut out: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".tmp-spare-") && n.ends_with(&format!("-{name}")))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Temporary files (of a writer, not pooled spares) in `dir`.
+fn temporaries(dir: &Path) -> usize {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with(".tmp-") && !n.starts_with(".tmp-spare-"))
+        .count()
+}
+
+/// The inode numbers of every entry of `dir`.
+fn inodes(dir: &Path) -> BTreeSet<u64> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().ino())
+        .collect()
+}
+
+/// A reader process that opens `path` now and prints what it reads through that descriptor
+/// only when told to: the way a slow `jq` holds the view it opened.
+struct HeldReader {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl HeldReader {
+    fn open(path: &Path) -> Self {
+        let mut child = Command::new("sh")
+            .args(["-c", r#"exec 3<"$0" && echo open && read -r _ && cat <&3"#])
+            .arg(path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line, "open\n", "the reader has the file open");
+        Self {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    /// Reads the held file to its end, through the descriptor opened at the start.
+    fn finish(mut self) -> Vec<u8> {
+        self.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        let mut bytes = Vec::new();
+        self.stdout.read_to_end(&mut bytes).unwrap();
+        assert!(self.child.wait().unwrap().success());
+        bytes
+    }
+}
+
+impl Drop for HeldReader {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn touch(ns: &Namespace, n: usize) {
+    ns.update_session(|s| {
+        s.metadata.insert("n".to_owned(), n.into());
+    })
+    .unwrap();
+}
+
+fn started() -> (tempfile::TempDir, flowforge_core::Layout, Namespace) {
+    let (tmp, layout, dev) = setup();
+    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+    let task: TaskId = "T-1".parse().unwrap();
+    ns.start_session(&task, &StartOptions::default()).unwrap();
+    (tmp, layout, ns)
+}
+
+#[test]
+fn readers_holding_old_views_never_see_them_change_while_writes_go_by() {
+    let (_tmp, layout, ns) = started();
+    let dev = ns.developer().clone();
+    let view = layout.current_session(&dev);
+    let dir = layout.sessions_dir(&dev);
+    for n in 0..3 {
+        touch(&ns, n);
+    }
+    // Four readers, each holding another version: more than the pool has slots, so the
+    // writer finds every spare held for a while and falls back to new files.
+    let mut held = Vec::new();
+    for round in 0..4 {
+        let bytes = fs::read(&view).unwrap();
+        held.push((HeldReader::open(&view), bytes));
+        for n in 0..50 {
+            touch(&ns, 100 * round + n);
+            assert!(
+                spares(&dir, "current.json").len() <= 3,
+                "the pool is bounded"
+            );
+        }
+    }
+    for (reader, bytes) in held {
+        assert_eq!(reader.finish(), bytes, "the held view never changed");
+    }
+    let last: Session = serde_json::from_slice(&fs::read(&view).unwrap()).unwrap();
+    assert_eq!(last.metadata["n"], 349);
+    assert_eq!(temporaries(&dir), 0);
+
+    // Nobody holds anything now: the spares are rewritten again, and from then on the same
+    // inodes take turns — no file created, none deleted.
+    touch(&ns, 0);
+    let steady = inodes(&dir);
+    for n in 1..20 {
+        touch(&ns, n);
+        assert_eq!(inodes(&dir), steady);
+    }
+}
+
+#[test]
+fn a_cat_loop_reads_every_view_whole_while_it_is_rewritten() {
+    let (_tmp, layout, ns) = started();
+    let dev = ns.developer().clone();
+    let view = layout.current_session(&dev);
+    let reader = Command::new("sh")
+        .args([
+            "-c",
+            r#"i=0; while [ $i -lt 400 ]; do cat "$0"; echo '@@'; i=$((i+1)); done"#,
+        ])
+        .arg(&view)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let done = AtomicBool::new(false);
+    let output = std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut n = 0;
+            while !done.load(Ordering::Relaxed) {
+                // Versions of different lengths, so a mix of two would not parse.
+                ns.update_session(|s| {
+                    s.metadata
+                        .insert("pad".to_owned(), "x".repeat(n % 97).into());
+                })
+                .unwrap();
+                n += 1;
+            }
+        });
+        let output = reader.wait_with_output().unwrap();
+        done.store(true, Ordering::Relaxed);
+        output
+    });
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let reads: Vec<&str> = text.split("@@\n").filter(|r| !r.is_empty()).collect();
+    assert_eq!(reads.len(), 400, "every cat read something");
+    for read in reads {
+        let session: Session = serde_json::from_str(read).unwrap_or_else(|e| {
+            panic!("a torn view: {e}\n{read}");
+        });
+        assert!(session.active);
+    }
+}
+
+#[test]
+fn gc_keeps_the_spares_of_live_views_and_removes_the_others() {
+    let (_tmp, layout, ns) = started();
+    let dev = ns.developer().clone();
+    let dir = layout.sessions_dir(&dev);
+    touch(&ns, 1);
+    touch(&ns, 2);
+    let kept = spares(&dir, "current.json");
+    assert!(!kept.is_empty());
+    // A spare of a view that is gone, and one beyond the pool's slots.
+    fs::write(dir.join(".tmp-spare-0-gone.json"), "{}").unwrap();
+    fs::write(dir.join(".tmp-spare-7-current.json"), "{}").unwrap();
+    let dry = flowforge_session::gc(&layout, GcOptions { dry_run: true }).unwrap();
+    assert_eq!(dry.spare_files, 2);
+    assert!(dir.join(".tmp-spare-0-gone.json").exists());
+    let report = flowforge_session::gc(&layout, GcOptions::default()).unwrap();
+    assert_eq!(report.spare_files, 2);
+    assert_eq!(spares(&dir, "gone.json"), Vec::<String>::new());
+    assert_eq!(spares(&dir, "current.json"), kept);
+    // The view still recycles its spares after gc.
+    let steady = inodes(&dir);
+    touch(&ns, 3);
+    assert_eq!(inodes(&dir), steady);
+}
+
+#[test]
+fn writers_killed_while_they_rewrite_spares_leave_the_live_view_whole() {
+    let (_tmp, layout, dev) = setup();
+    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+    let view = layout.time_tracking(&dev);
+    let dir = layout.dev_dir(&dev);
+    ns.add_minutes(1, &AddMinutes::default()).unwrap();
+    for _ in 0..5 {
+        let before = ns.time_tracking().unwrap().unwrap().version.get();
+        let work = Work {
+            threads: 2,
+            adds: 0,
+            relaxed: true,
+            forever: true,
+        };
+        let mut child = minutes_writer(&layout, &work);
+        // Once it has rewritten the view a few times, at a random point of a rewrite.
+        while ns.time_tracking().unwrap().unwrap().version.get() < before + 5 {
+            assert!(child.try_wait().unwrap().is_none(), "the writer died");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        std::thread::sleep(std::time::Duration::from_micros(jitter(5_000)));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        // The live view is a whole version; the pool is bounded.
+        let shown: TimeTracking = serde_json::from_slice(&fs::read(&view).unwrap()).unwrap();
+        let latest = ns.time_tracking().unwrap().unwrap();
+        assert!(shown.total_minutes <= latest.value.total_minutes);
+        assert!(spares(&dir, "time-tracking.json").len() <= 3);
+        // The next write repairs the view.
+        let next = ns.add_minutes(1, &AddMinutes::default()).unwrap();
+        let shown: TimeTracking = serde_json::from_slice(&fs::read(&view).unwrap()).unwrap();
+        assert_eq!(shown, next.value);
+    }
+    // What the killed writers held under temporary names goes with gc; the view recycles.
+    flowforge_session::gc(&layout, GcOptions::default()).unwrap();
+    assert_eq!(temporaries(&dir), 0);
+    ns.add_minutes(1, &AddMinutes::default()).unwrap();
+    let steady = inodes(&dir);
+    ns.add_minutes(1, &AddMinutes::default()).unwrap();
+    assert_eq!(inodes(&dir), steady);
+}
