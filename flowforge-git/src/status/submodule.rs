@@ -51,14 +51,19 @@ pub(crate) struct Rules {
 impl Rules {
     /// Reads the rules of `repo` whose index is `index`.
     pub(crate) fn of(repo: &Repository, index: &Index) -> Self {
+        let unmerged =
+            (1..=3).any(|stage| index.get_path(Path::new(".gitmodules"), stage).is_some());
+        Self::with_gitmodules(repo, unmerged)
+    }
+
+    /// Reads the rules of `repo`, whose index holds `.gitmodules` unmerged or not.
+    pub(crate) fn with_gitmodules(repo: &Repository, unmerged: bool) -> Self {
         let config = repo.config().and_then(|mut c| c.snapshot()).ok();
         let default = config
             .as_ref()
             .and_then(|c| c.get_string("diff.ignoresubmodules").ok())
             .and_then(|v| Ignore::parse(&v))
             .unwrap_or(Ignore::None);
-        let unmerged =
-            (1..=3).any(|stage| index.get_path(Path::new(".gitmodules"), stage).is_some());
         let gitmodules = match (unmerged, repo.workdir()) {
             (false, Some(top)) => {
                 let file = top.join(".gitmodules");

@@ -79,6 +79,16 @@ fn submodules_as_git_shows_them() {
     check("new commits in the submodule", &repo);
     repo.git_ok(&["add", "sm"]);
     check("submodule commit staged", &repo);
+    repo.git_ok(&["commit", "-qm", "new submodule commit"]);
+    // Not checked out, then replaced by a file, and gone.
+    std::fs::remove_dir_all(&sm).expect("rm");
+    std::fs::create_dir(&sm).expect("mkdir");
+    check("submodule not checked out", &repo);
+    std::fs::remove_dir(&sm).expect("rm");
+    repo.write("sm", "a file\n");
+    check("submodule replaced by a file", &repo);
+    std::fs::remove_file(&sm).expect("rm");
+    check("submodule gone", &repo);
 }
 
 #[test]

@@ -151,3 +151,108 @@ fn no_optional_locks_and_a_held_index_lock_leave_the_index_alone() {
         b"held by someone else"
     );
 }
+
+/// A repository whose files hold CRLF pairs and lone CRs under every kind of line-ending rule
+/// (`text=auto`, `binary`, `-text`, explicit `text eol=…` directly and through a macro), each
+/// committed before or after its rule, with its index made stale.
+fn line_ending_repo() -> TestRepo {
+    let repo = TestRepo::new();
+    let files = [
+        ("bin/blob.dat", "a\r\nb\0c\r\n"),
+        ("bin/same.dat", "x\r\ny\0"),
+        ("raw/crlf.txt", "one\r\ntwo\r\n"),
+        ("raw/lone.txt", "one\rtwo\n"),
+        ("auto/kept.txt", "kept\r\nwith crlf\r\n"),
+        ("auto/changed.txt", "old\r\n"),
+        ("auto/lone.txt", "lone\rcr\n"),
+        ("script.sh", "echo\r\n"),
+        ("mac.m", "macro\r\n"),
+        ("plain.m", "plain\n"),
+    ];
+    for (name, content) in files {
+        repo.write(name, content);
+    }
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "bytes as they are"]);
+    repo.write(
+        ".gitattributes",
+        "* text=auto\n*.sh text eol=lf\n[attr]crlfy text eol=crlf\n*.m crlfy\n",
+    );
+    repo.write("bin/.gitattributes", "* binary\n");
+    repo.write("raw/.gitattributes", "* -text\n");
+    repo.write("auto/normalized.txt", "lf\r\nin the index\r\n");
+    // Only the new files: `add .` would store the racily clean ones again, converted.
+    repo.git_ok(&[
+        "add",
+        ".gitattributes",
+        "bin/.gitattributes",
+        "raw/.gitattributes",
+        "auto/normalized.txt",
+    ]);
+    repo.git_ok(&["commit", "-qm", "rules"]);
+    // Same-size edits: only the content tells.
+    repo.write("bin/same.dat", "X\r\nY\0");
+    repo.write("auto/changed.txt", "new\r\n");
+    repo.write("auto/lone.txt", "LONE\rCR\n");
+    let mut names: Vec<&str> = files.iter().map(|(name, _)| *name).collect();
+    names.push("auto/normalized.txt");
+    touch_all(&repo, &names);
+    next_second();
+    repo
+}
+
+/// git's porcelain in every form, run in `at` without refreshing the index.
+fn git_answers(at: &std::path::Path) -> Vec<Vec<u8>> {
+    [&[][..], &["-z"][..], &["-b"][..], &["-b", "-z"][..]]
+        .iter()
+        .map(|flags| {
+            let mut args = vec!["--no-optional-locks", "status", "--porcelain=v1"];
+            args.extend_from_slice(flags);
+            flowforge_testkit::git::ok(at, &args)
+        })
+        .collect()
+}
+
+/// Files with CR bytes on a stale index are decided from their bytes where the attributes
+/// cannot change the answer and by libgit2 elsewhere, always as git decides; the stat data
+/// cached for them is data git trusts. Checked from the top and from a subdirectory, each
+/// against git's answer taken before the index was refreshed.
+#[test]
+fn line_endings_on_a_stale_index_are_decided_as_git_does() {
+    for at in ["", "auto"] {
+        let repo = line_ending_repo();
+        let dir = repo.path().join(at);
+        let expected = git_answers(&dir);
+        let status = Repo::open(&dir)
+            .expect("open")
+            .status(&StatusOptions::default())
+            .expect("status");
+        for (flags, git) in [&[][..], &["-z"][..], &["-b"][..], &["-b", "-z"][..]]
+            .iter()
+            .zip(&expected)
+        {
+            let what = format!("line endings from {at:?} {flags:?}");
+            crate::status_support::assert_same(
+                &what,
+                &crate::status_support::ours(&status, flags),
+                git,
+            );
+        }
+        // What was refreshed is what git itself finds unchanged; git still agrees.
+        assert_eq!(git_answers(&dir), expected, "from {at:?} after the refresh");
+        let dirty = String::from_utf8(stat_dirty(&repo)).expect("utf-8");
+        let mut dirty: Vec<&str> = dirty.lines().collect();
+        dirty.sort_unstable();
+        assert_eq!(
+            dirty,
+            [
+                "auto/changed.txt",
+                "auto/lone.txt",
+                "bin/same.dat",
+                "mac.m",
+                "script.sh"
+            ],
+            "from {at:?}"
+        );
+    }
+}

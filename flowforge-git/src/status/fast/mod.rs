@@ -1,6 +1,7 @@
 //! The fast cold status: git's own strategy (parallel `lstat` against the index's cached stat
 //! data, hashing only what changed, listing only tracked directories, and the cache-tree to
-//! skip HEAD-to-index when nothing is staged), with libgit2 for whatever it does not decide.
+//! skip HEAD-to-index when nothing is staged), submodules decided by git's rules
+//! ([`submodule`]), and libgit2 for whatever it does not decide.
 //!
 //! [`compute`] returns `None` when the repository uses something the fast path does not read
 //! (SHA-256, `core.ignoreCase`, an index it cannot parse, a tracked directory replaced by a
@@ -26,7 +27,7 @@ use super::{
     index_file::IndexFile,
     libgit2,
     replace::commit_tree,
-    scope,
+    scope, submodule,
     types::{Head, Replace, StagedSide, Status, UnstagedSide},
     untracked,
 };
@@ -108,7 +109,25 @@ pub(crate) fn compute(
         found.untracked_dirs,
     )
     .map_err(repo.git_error("read the ignore rules"))?;
-    let mut unstaged = UnstagedSide::new(found.unstaged, untracked);
+    let mut changes = found.unstaged;
+    if !found.submodules.is_empty() {
+        let unmerged = index
+            .entries
+            .iter()
+            .any(|e| e.stage != 0 && e.path == b".gitmodules");
+        let rules = submodule::Rules::with_gitmodules(git, unmerged);
+        for &position in &found.submodules {
+            let entry = &index.entries[position];
+            let recorded = git2::Oid::from_bytes(&entry.oid)
+                .map_err(repo.git_error("read a submodule's commit"))?;
+            if let Some(change) =
+                submodule::worktree_change(repo.workdir(), &entry.path, recorded, &rules)
+            {
+                changes.insert(entry.path.clone(), change);
+            }
+        }
+    }
+    let mut unstaged = UnstagedSide::new(changes, untracked);
     // The rest — submodules, content under filters, a file replaced by a directory — is
     // libgit2's to decide. Every untracked entry was found above (every tracked directory was
     // listed), so only its unstaged answers are taken.

@@ -24,14 +24,14 @@ use rustix::{
     io::Errno,
 };
 
-use super::content::ContentRule;
+use super::content::{ContentRule, ContentVerdict};
 use crate::status::{
     index_file::{IndexEntry, IndexFile},
     types::Change,
 };
 
 /// The work-tree settings that change the comparison.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct Settings {
     /// `core.fileMode`: compare executable bits.
     pub file_mode: bool,
@@ -58,6 +58,9 @@ pub(crate) struct Found {
     pub untracked_dirs: Vec<Vec<u8>>,
     /// Paths for libgit2 to decide.
     pub scopes: Vec<Vec<u8>>,
+    /// Submodules (gitlink entries, by position in the index) present in the work tree as
+    /// directories, for git's submodule rules to decide.
+    pub submodules: Vec<usize>,
     /// A tracked directory is no longer a real directory: use libgit2 for everything.
     pub give_up: bool,
     /// Entries (by position in the index) whose stat data were stale but whose content was
@@ -74,6 +77,8 @@ enum Verdict {
     CleanWithStat(StatData),
     Changed(Change),
     Scope,
+    /// A submodule's directory: git's submodule rules decide.
+    Submodule,
     /// Only the content (under attribute filters) is left to decide.
     ContentScope(StatData),
     /// The stat data (taken here) do not settle it: the content must be hashed.
@@ -196,9 +201,9 @@ pub(crate) fn compare(
         content: if untracked_attributes {
             ContentRule::Libgit2
         } else {
-            settings.content
+            settings.content.clone()
         },
-        ..*settings
+        ..settings.clone()
     };
     // The entries whose stat data did not settle it: their content, on all cores.
     let hashed = map_chunks(&to_hash, threads, |part| {
@@ -221,6 +226,7 @@ impl Found {
                 self.unstaged.insert(entry.path.clone(), change);
             }
             Verdict::Scope => self.scopes.push(entry.path.clone()),
+            Verdict::Submodule => self.submodules.push(position),
             Verdict::ContentScope(stat) => {
                 self.scopes.push(entry.path.clone());
                 self.refreshable_scopes.push((position, stat));
@@ -397,7 +403,10 @@ fn stat_verdict(
         return Verdict::Scope;
     }
     if index_type == 0o160000 {
-        return Verdict::Scope; // a submodule
+        return match file_type {
+            0o040000 => Verdict::Submodule,
+            _ => Verdict::Changed(Change::TypeChanged), // replaced by a file or a link
+        };
     }
     if index_type != file_type {
         return Verdict::Changed(Change::TypeChanged);
@@ -427,33 +436,29 @@ fn content_verdict(
     st: &StatData,
     settings: &Settings,
 ) -> Verdict {
-    let index_type = entry.mode & 0o170000;
     let full = full_path(workdir, &entry.path);
-    let actual = if index_type == 0o120000 {
-        let target = if st.mode & 0o170000 == 0o120000 {
-            std::fs::read_link(&full).map(|t| t.into_os_string().into_vec())
-        } else {
-            std::fs::read(&full) // the plain file standing for a link
+    if entry.mode & 0o170000 != 0o120000 {
+        if settings.content == ContentRule::Libgit2 {
+            return Verdict::ContentScope(st.clone());
+        }
+        let Ok(content) = std::fs::read(&full) else {
+            return Verdict::Scope;
         };
-        match target {
-            Ok(target) => Oid::hash_object(ObjectType::Blob, &target),
-            Err(_) => return Verdict::Scope,
-        }
-    } else if settings.content == ContentRule::Libgit2 {
-        return Verdict::ContentScope(st.clone());
+        return match settings.content.compare(&entry.path, &content, &entry.oid) {
+            ContentVerdict::Unchanged => Verdict::CleanWithStat(st.clone()),
+            ContentVerdict::Modified => Verdict::Changed(Change::Modified),
+            ContentVerdict::Undecided => Verdict::ContentScope(st.clone()),
+        };
+    }
+    let target = if st.mode & 0o170000 == 0o120000 {
+        std::fs::read_link(&full).map(|t| t.into_os_string().into_vec())
     } else {
-        match std::fs::read(&full) {
-            Ok(content) if settings.content.hashes_as_is(&content) => {
-                Oid::hash_object(ObjectType::Blob, &content)
-            }
-            Ok(_) => return Verdict::ContentScope(st.clone()),
-            Err(_) => return Verdict::Scope,
-        }
+        std::fs::read(&full) // the plain file standing for a link
     };
-    match actual {
-        Ok(oid) if oid.as_bytes() == entry.oid => Verdict::CleanWithStat(st.clone()),
-        Ok(_) => Verdict::Changed(Change::Modified),
-        Err(_) => Verdict::Scope,
+    match target.map(|target| Oid::hash_object(ObjectType::Blob, &target)) {
+        Ok(Ok(oid)) if oid.as_bytes() == entry.oid => Verdict::CleanWithStat(st.clone()),
+        Ok(Ok(_)) => Verdict::Changed(Change::Modified),
+        _ => Verdict::Scope,
     }
 }
 
