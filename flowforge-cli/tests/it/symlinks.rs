@@ -110,6 +110,8 @@ fn links_planted_in_namespaces_are_never_followed_after_a_clone() {
         fs::remove_dir_all(root.join("dev-dave")).unwrap();
         symlink(out.join("dave"), root.join("dev-dave")).unwrap();
         fs::create_dir_all(root.join("dev-erin/store")).unwrap();
+        // `dev init` made the key's directory (with its spare slots): the link replaces it.
+        let _ = fs::remove_dir_all(root.join("dev-erin/store/time-tracking"));
         symlink(
             out.join("authorized_keys"),
             root.join("dev-erin/store/time-tracking"),

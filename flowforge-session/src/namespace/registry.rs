@@ -68,6 +68,15 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
         create_private_dir_all(root, &dir)?;
     }
     ensure_ignore_file(layout)?;
+    if created_namespace {
+        // The keys every session cycle writes get their spare slots now, so that no session
+        // cycle creates a file (see `Store::provision_spares`); best-effort and not flushed
+        // (a key without them makes its own within a few generations).
+        let own = super::dev_store(layout, dev, StoreOptions::relaxed());
+        for key in [super::session_key(), super::time_key()] {
+            let _ = own.provision_spares(&key);
+        }
+    }
     let dev_config_path = layout.dev_config(dev);
     if crate::fs::stat(root, &dev_config_path)?.is_none() {
         let dev_config = DevConfig {

@@ -316,6 +316,39 @@ impl Store {
         Ok(dir)
     }
 
+    /// Gives the never-written `key` its spare slots up front, each an empty private file, so
+    /// that its first generations are written by rewriting a spare, as every later one is,
+    /// rather than by creating a file: the `keep + every` files a key would otherwise create
+    /// over its first generations, created once. Nothing without automatic compaction (no
+    /// writer looks for spares then), nothing for a key already written, and a slot already
+    /// there is left alone.
+    ///
+    /// # Errors
+    /// [`Error::Io`] or [`Error::Symlink`] naming the directory or a slot.
+    pub(crate) fn provision_spares(&self, key: &Key) -> Result<()> {
+        let Some(compaction) = self.options.compaction else {
+            return Ok(());
+        };
+        let dir = self.create_key(key)?;
+        if generation::latest(Some(&dir))? > 0 {
+            return Ok(());
+        }
+        let slots = (compaction.keep + compaction.every).min(generation::SPARES);
+        for slot in 0..slots {
+            let name = generation::spare_name(slot);
+            match dir.create_new(&name, crate::fs::FILE_MODE) {
+                Ok(file) => crate::fs::ensure_private(&file, &dir.join(&name))?,
+                Err(Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.options.durability == Durability::Sync {
+            dir.sync()?;
+        }
+        Ok(())
+    }
+
     /// The store's directory.
     pub fn dir(&self) -> &Path {
         &self.dir
