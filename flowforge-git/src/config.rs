@@ -84,22 +84,37 @@ pub(crate) fn quote_path(repo: &Repository) -> bool {
     GitConfig::of(repo).is_none_or(|c| c.bool("core.quotepath", true))
 }
 
-/// `status.renames`, falling back to `diff.renames` (default true); `copies` counts as on.
-pub(crate) fn renames_enabled(repo: &Repository) -> bool {
+/// What rename detection git's status does (`status.renames`, falling back to
+/// `diff.renames`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RenameDetection {
+    /// No detection (`false`).
+    Off,
+    /// Renames (`true`, the default).
+    Renames,
+    /// Renames and copies (`copies` or `copy`): a modified path may be a source too.
+    Copies,
+}
+
+/// `status.renames`, falling back to `diff.renames` (default renames).
+pub(crate) fn rename_detection(repo: &Repository) -> RenameDetection {
     let Some(config) = GitConfig::of(repo) else {
-        return true;
+        return RenameDetection::Renames;
     };
     for key in ["status.renames", "diff.renames"] {
         if let Some(value) = config.raw(key) {
             if value.as_deref().is_some_and(|v| {
                 v.eq_ignore_ascii_case(b"copies") || v.eq_ignore_ascii_case(b"copy")
             }) {
-                return true;
+                return RenameDetection::Copies;
             }
-            return parse_bool(value.as_deref()).unwrap_or(true);
+            return match parse_bool(value.as_deref()).unwrap_or(true) {
+                true => RenameDetection::Renames,
+                false => RenameDetection::Off,
+            };
         }
     }
-    true
+    RenameDetection::Renames
 }
 
 /// `core.useReplaceRefs` (default true): whether `refs/replace/` replaces objects.

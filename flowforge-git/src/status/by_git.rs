@@ -158,13 +158,16 @@ fn parse(out: &[u8], quote_path: bool) -> Result<Status, String> {
                     None
                 };
                 let path = path.to_vec();
+                let paired = |c: Change| matches!(c, Change::Renamed | Change::Copied);
                 if let Some(change) = change(x)? {
-                    let from = from.clone().filter(|_| change == Change::Renamed);
+                    let from = from.clone().filter(|_| paired(change));
                     staged.insert(path.clone(), StagedChange::new(change, from));
                 }
                 match (change(y)?, from) {
-                    (Some(Change::Renamed), Some(from)) => {
-                        worktree_renames.insert(path, from);
+                    (Some(change), Some(from)) if paired(change) => {
+                        // The destination is an intent-to-add entry (shown as its pair).
+                        unstaged.insert(path.clone(), Change::Added);
+                        worktree_renames.insert(path, (from, change));
                     }
                     (Some(change), _) => {
                         unstaged.insert(path, change);
@@ -230,6 +233,7 @@ fn change(letter: u8) -> Result<Option<Change>, String> {
         b'M' => Change::Modified,
         b'D' => Change::Deleted,
         b'R' => Change::Renamed,
+        b'C' => Change::Copied,
         b'T' => Change::TypeChanged,
         other => return Err(format!("an unknown change letter {:?}", other as char)),
     }))
@@ -260,6 +264,18 @@ u UU N... 100644 100644 100644 100644 cc dd ee both\0? dir/\0";
         assert_eq!(
             v1(out),
             "## main...origin/main [ahead 1, behind 2]\n M \"a b\"\nUU both\nR  old -> new\n?? dir/\n"
+        );
+    }
+
+    #[test]
+    fn reads_copies_on_both_sides() {
+        let out = b"# branch.oid (initial)\0# branch.head main\0\
+1 M. N... 100644 100644 100644 aa bb a\0\
+2 C. N... 100644 100644 100644 aa aa C100 b\0a\0\
+2 .C N... 100644 100644 100644 aa aa C100 c\0a\0";
+        assert_eq!(
+            v1(out),
+            "## No commits yet on main\nM  a\nC  a -> b\n C a -> c\n"
         );
     }
 

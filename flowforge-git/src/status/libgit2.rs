@@ -143,6 +143,8 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
         }
     }
 
+    let detection = config::rename_detection(repo);
+    let copies = detection == config::RenameDetection::Copies;
     let mut staged: BTreeMap<Vec<u8>, StagedChange> = BTreeMap::new();
     let mut sources = Vec::new();
     let mut dests = Vec::new();
@@ -153,38 +155,50 @@ pub(crate) fn staged_side(repo: &Repository, index: &Index) -> Result<StagedSide
                 oid,
                 mode,
                 content: None,
+                stays: false,
             }),
             (Change::Deleted, Some((oid, mode)), _) => sources.push(renames::Candidate {
                 path,
                 oid,
                 mode,
                 content: None,
+                stays: false,
             }),
+            // With copies, a path that stays (modified, or of another type) is a source too.
+            (_, Some((oid, mode)), Some(_)) if copies => {
+                staged.insert(path.clone(), StagedChange::new(change, None));
+                sources.push(renames::Candidate {
+                    path,
+                    oid,
+                    mode,
+                    content: None,
+                    stays: true,
+                });
+            }
             _ => {
                 staged.insert(path, StagedChange::new(change, None));
             }
         }
     }
-    let pairs = if config::renames_enabled(repo) {
-        renames::detect(repo, &sources, &dests)?
-    } else {
-        Vec::new()
+    let pairs = match detection {
+        config::RenameDetection::Off => Vec::new(),
+        _ => renames::detect(repo, &sources, &dests, copies)?,
     };
-    let mut renamed_dst = vec![None; dests.len()];
+    let mut paired_dst = vec![None; dests.len()];
     let mut renamed_src = vec![false; sources.len()];
-    for (d, s) in pairs {
-        renamed_dst[d] = Some(s);
+    for (d, s, change) in pairs {
+        paired_dst[d] = Some((s, change));
         renamed_src[s] = true;
     }
     for (d, dst) in dests.into_iter().enumerate() {
-        let (change, from) = match renamed_dst[d] {
-            Some(s) => (Change::Renamed, Some(sources[s].path.clone())),
+        let (change, from) = match paired_dst[d] {
+            Some((s, change)) => (change, Some(sources[s].path.clone())),
             None => (Change::Added, None),
         };
         staged.insert(dst.path, StagedChange::new(change, from));
     }
     for (s, src) in sources.into_iter().enumerate() {
-        if !renamed_src[s] {
+        if !renamed_src[s] && !src.stays {
             staged.insert(src.path, StagedChange::new(Change::Deleted, None));
         }
     }

@@ -1,12 +1,20 @@
-//! Staged rename detection exactly as `git status` does it (git's `diffcore-rename` with its
-//! defaults: renames only, 50% minimum similarity, rename limit 1000): exact matches first,
-//! then unique-basename pairs at 75%, then the best-scoring pairs by git's `spanhash`
+//! Rename and copy detection exactly as `git status` does it (git's `diffcore-rename` with its
+//! defaults: 50% minimum similarity, rename limit 1000): exact matches first, then (renames
+//! only) unique-basename pairs at 75%, then the best-scoring pairs by git's `spanhash`
 //! similarity estimate. libgit2's own similarity metric disagrees with git's near the
 //! threshold, so it is not used.
+//!
+//! With copies (`status.renames=copies`), modified paths are sources too, and a source may
+//! serve several destinations: git first pairs destinations with sources nobody used yet, then
+//! lets the rest copy from any source. A source that stays (modified) makes every pair a copy;
+//! a deleted source used by several destinations is copied into all but the last (in path
+//! order), which is its rename (git's `diff_resolve_rename_copy`).
 
 use std::collections::HashMap;
 
 use git2::{Oid, Repository};
+
+use super::types::Change;
 
 /// One side of a candidate pair: an added (destination) or deleted (source) path.
 pub(crate) struct Candidate {
@@ -15,6 +23,8 @@ pub(crate) struct Candidate {
     pub mode: u32,
     /// The content when it is not a blob in the object database (a work-tree file).
     pub content: Option<Vec<u8>>,
+    /// A source that stays (a modified path, a copy source only).
+    pub stays: bool,
 }
 
 const MAX_SCORE: u64 = 60_000;
@@ -25,33 +35,38 @@ const RENAME_LIMIT: usize = 1000;
 /// How many identical unused sources git weighs for one destination before it picks one.
 const IDENTICAL_CANDIDATES: usize = 100;
 
-/// Pairs destinations with sources: `(dst index, src index)` for each rename found.
+/// Pairs destinations with sources: `(dst index, src index, Renamed or Copied)` for each pair
+/// found, `copies` as with `status.renames=copies`. Destinations must be in path order.
 pub(crate) fn detect(
     repo: &Repository,
     sources: &[Candidate],
     dests: &[Candidate],
-) -> Result<Vec<(usize, usize)>, git2::Error> {
-    let mut renames = Vec::new();
+    copies: bool,
+) -> Result<Vec<(usize, usize, Change)>, git2::Error> {
+    let mut pairs: Vec<(usize, usize)> = Vec::new();
     if sources.is_empty() || dests.is_empty() {
-        return Ok(renames);
+        return Ok(Vec::new());
     }
-    let mut used = vec![false; sources.len()];
+    // git's `rename_used`: a source that stays counts as its own user.
+    let mut used: Vec<usize> = sources.iter().map(|s| usize::from(s.stays)).collect();
     let mut matched = vec![false; dests.len()];
 
     // Exact renames: same id (and same mode unless both are regular files); an unused source
-    // with the same basename is preferred, among the first 100 unused candidates only (git's
-    // `find_identical_files` stops there and keeps the best so far).
+    // with the same basename is preferred, among the first 100 candidates only (git's
+    // `find_identical_files` stops there and keeps the best so far). Without copies a used
+    // source is no candidate.
     for (d, dst) in dests.iter().enumerate() {
         let mut best: Option<(usize, u8)> = None;
         let mut left = IDENTICAL_CANDIDATES;
         for (s, src) in sources.iter().enumerate() {
-            if used[s]
-                || src.oid != dst.oid
+            if src.oid != dst.oid
                 || (!(regular(src) && regular(dst)) && src.mode != dst.mode)
+                || (used[s] > 0 && !copies)
             {
                 continue;
             }
-            let score = 1 + u8::from(basename(&src.path) == basename(&dst.path));
+            let score =
+                u8::from(used[s] == 0) + u8::from(basename(&src.path) == basename(&dst.path));
             if best.is_none_or(|(_, b)| score > b) {
                 best = Some((s, score));
                 if score == 2 {
@@ -64,9 +79,9 @@ pub(crate) fn detect(
             }
         }
         if let Some((s, _)) = best {
-            used[s] = true;
+            used[s] += 1;
             matched[d] = true;
-            renames.push((d, s));
+            pairs.push((d, s));
         }
     }
 
@@ -75,46 +90,51 @@ pub(crate) fn detect(
         counts: HashMap::new(),
     };
 
-    // Unique basenames on both sides: a rename if at least 75% similar.
-    let mut src_names: HashMap<&[u8], Option<usize>> = HashMap::new();
-    for (s, src) in sources.iter().enumerate().filter(|(s, _)| !used[*s]) {
-        src_names
-            .entry(basename(&src.path))
-            .and_modify(|e| *e = None)
-            .or_insert(Some(s));
-    }
-    let mut dst_names: HashMap<&[u8], Option<usize>> = HashMap::new();
-    for (d, dst) in dests.iter().enumerate().filter(|(d, _)| !matched[*d]) {
-        dst_names
-            .entry(basename(&dst.path))
-            .and_modify(|e| *e = None)
-            .or_insert(Some(d));
-    }
-    for (s, src) in sources.iter().enumerate() {
-        if used[s] {
-            continue;
+    // Unique basenames on both sides: a rename if at least 75% similar (not with copies).
+    if !copies {
+        let mut src_names: HashMap<&[u8], Option<usize>> = HashMap::new();
+        for (s, src) in sources.iter().enumerate().filter(|(s, _)| used[*s] == 0) {
+            src_names
+                .entry(basename(&src.path))
+                .and_modify(|e| *e = None)
+                .or_insert(Some(s));
         }
-        let Some(Some(d)) = dst_names.get(basename(&src.path)).copied() else {
-            continue;
-        };
-        if src_names.get(basename(&src.path)).copied().flatten() != Some(s) || matched[d] {
-            continue;
+        let mut dst_names: HashMap<&[u8], Option<usize>> = HashMap::new();
+        for (d, dst) in dests.iter().enumerate().filter(|(d, _)| !matched[*d]) {
+            dst_names
+                .entry(basename(&dst.path))
+                .and_modify(|e| *e = None)
+                .or_insert(Some(d));
         }
-        if estimator.score(src, &dests[d])? >= MIN_BASENAME_SCORE {
-            used[s] = true;
-            matched[d] = true;
-            renames.push((d, s));
+        for (s, src) in sources.iter().enumerate() {
+            if used[s] > 0 {
+                continue;
+            }
+            let Some(Some(d)) = dst_names.get(basename(&src.path)).copied() else {
+                continue;
+            };
+            if src_names.get(basename(&src.path)).copied().flatten() != Some(s) || matched[d] {
+                continue;
+            }
+            if estimator.score(src, &dests[d])? >= MIN_BASENAME_SCORE {
+                used[s] += 1;
+                matched[d] = true;
+                pairs.push((d, s));
+            }
         }
     }
 
-    // The rest: each destination's best candidates, then the best pairs overall.
+    // The rest: each destination's best candidates (every source with copies, the unused
+    // ones otherwise), then the best pairs overall.
     let remaining_dsts: Vec<usize> = (0..dests.len()).filter(|&d| !matched[d]).collect();
-    let remaining_srcs: Vec<usize> = (0..sources.len()).filter(|&s| !used[s]).collect();
+    let remaining_srcs: Vec<usize> = (0..sources.len())
+        .filter(|&s| copies || used[s] == 0)
+        .collect();
     if remaining_dsts.is_empty()
         || remaining_srcs.is_empty()
         || too_many(remaining_dsts.len(), remaining_srcs.len())
     {
-        return Ok(renames);
+        return Ok(letters(sources, dests, pairs, used));
     }
     // (score, name score, dst, src)
     let mut candidates: Vec<(u64, u8, usize, usize)> = Vec::new();
@@ -131,18 +151,46 @@ pub(crate) fn detect(
         candidates.extend(best);
     }
     candidates.sort_by_key(|c| std::cmp::Reverse((c.0, c.1)));
-    for (score, _, d, s) in candidates {
-        if score < MINIMUM_SCORE {
-            break;
+    // git's `find_renames`: renames from unused sources first, then (copies) any source.
+    for reuse in [false, true].into_iter().take(1 + usize::from(copies)) {
+        for &(score, _, d, s) in &candidates {
+            if score < MINIMUM_SCORE {
+                break;
+            }
+            if matched[d] || (used[s] > 0 && !reuse) {
+                continue;
+            }
+            matched[d] = true;
+            used[s] += 1;
+            pairs.push((d, s));
         }
-        if matched[d] || used[s] {
-            continue;
-        }
-        matched[d] = true;
-        used[s] = true;
-        renames.push((d, s));
     }
-    Ok(renames)
+    Ok(letters(sources, dests, pairs, used))
+}
+
+/// git's `diff_resolve_rename_copy`: in destination path order, each pair takes one use of
+/// its source; it is a copy while uses remain (the source stays, or later destinations use
+/// it), else the rename.
+fn letters(
+    sources: &[Candidate],
+    dests: &[Candidate],
+    mut pairs: Vec<(usize, usize)>,
+    mut used: Vec<usize>,
+) -> Vec<(usize, usize, Change)> {
+    pairs.sort_by(|a, b| dests[a.0].path.cmp(&dests[b.0].path));
+    debug_assert_eq!(used.len(), sources.len());
+    pairs
+        .into_iter()
+        .map(|(d, s)| {
+            used[s] -= 1;
+            let change = if used[s] > 0 {
+                Change::Copied
+            } else {
+                Change::Renamed
+            };
+            (d, s, change)
+        })
+        .collect()
 }
 
 fn regular(side: &Candidate) -> bool {

@@ -128,6 +128,9 @@ pub enum Change {
     Deleted,
     /// `R`: renamed (staged, or on the work-tree side into an intent-to-add file).
     Renamed,
+    /// `C`: copied (with `status.renames=copies`; staged, or on the work-tree side into an
+    /// intent-to-add file).
+    Copied,
     /// `T`: the type changed (file, symbolic link, submodule).
     TypeChanged,
 }
@@ -140,6 +143,7 @@ impl Change {
             Change::Modified => b'M',
             Change::Deleted => b'D',
             Change::Renamed => b'R',
+            Change::Copied => b'C',
             Change::TypeChanged => b'T',
         }
     }
@@ -199,17 +203,17 @@ impl Unmerged {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct StagedChange {
     change: Change,
-    /// The source of a rename.
+    /// The source of a rename or copy.
     from: Option<Vec<u8>>,
 }
 
 impl StagedChange {
-    /// A change; `from` is the source of a rename.
+    /// A change; `from` is the source of a rename or copy.
     pub(crate) fn new(change: Change, from: Option<Vec<u8>>) -> Self {
         Self { change, from }
     }
 
-    /// The source of a rename.
+    /// The source of a rename or copy.
     pub(crate) fn from(&self) -> Option<&[u8]> {
         self.from.as_deref()
     }
@@ -255,14 +259,18 @@ impl StagedSide {
     }
 }
 
+/// Work-tree renames and copies: intent-to-add destination -> (source, `Renamed` or `Copied`).
+pub(crate) type WorktreeRenames = BTreeMap<Vec<u8>, (Vec<u8>, Change)>;
+
 /// The unstaged side: the index against the work tree, the untracked entries, and the renames
 /// git shows on this side.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct UnstagedSide {
     changes: BTreeMap<Vec<u8>, Change>,
     untracked: BTreeSet<Vec<u8>>,
-    /// Work-tree renames: intent-to-add destination -> deleted source.
-    renames: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Work-tree renames and copies: intent-to-add destination -> (source, `Renamed` or
+    /// `Copied`).
+    renames: WorktreeRenames,
 }
 
 /// What [`UnstagedSide::replace_under`] replaces.
@@ -295,8 +303,9 @@ impl UnstagedSide {
         &self.untracked
     }
 
-    /// Sets the work-tree renames (intent-to-add destination -> deleted source).
-    pub(crate) fn set_renames(&mut self, renames: BTreeMap<Vec<u8>, Vec<u8>>) {
+    /// Sets the work-tree renames and copies (intent-to-add destination -> (source, `Renamed`
+    /// or `Copied`)).
+    pub(crate) fn set_renames(&mut self, renames: WorktreeRenames) {
         self.renames = renames;
     }
 
@@ -357,7 +366,7 @@ pub enum EntryKind<'a> {
     Tracked {
         /// HEAD against the index (the `X` letter).
         staged: Option<Change>,
-        /// For a staged rename, the source path.
+        /// For a rename or copy, the source path.
         renamed_from: Option<&'a [u8]>,
         /// The index against the work tree (the `Y` letter).
         unstaged: Option<Change>,
@@ -421,18 +430,24 @@ impl Status {
         tracked.extend(staged.changes.keys().map(Vec::as_slice));
         tracked.extend(staged.unmerged.keys().map(Vec::as_slice));
         tracked.extend(unstaged.changes.keys().map(Vec::as_slice));
-        let renamed_sources: BTreeSet<&[u8]> =
-            unstaged.renames.values().map(Vec::as_slice).collect();
+        // A renamed source is gone from the work tree; a copied one stays as it is.
+        let renamed_sources: BTreeSet<&[u8]> = unstaged
+            .renames
+            .values()
+            .filter(|(_, change)| *change == Change::Renamed)
+            .map(|(from, _)| from.as_slice())
+            .collect();
         let mut entries: Vec<Entry<'_>> = tracked
             .into_iter()
             .filter_map(|path| {
                 let kind = match staged.unmerged.get(path) {
                     Some(conflict) => EntryKind::Conflicted(*conflict),
                     None => {
-                        let worktree_from = unstaged.renames.get(path);
+                        let worktree = unstaged.renames.get(path);
+                        let worktree_from = worktree.map(|(from, _)| from);
                         let staged = staged.changes.get(path);
-                        let unstaged = match worktree_from {
-                            Some(_) => Some(Change::Renamed),
+                        let unstaged = match worktree {
+                            Some((_, change)) => Some(*change),
                             None if renamed_sources.contains(path) => None,
                             None => unstaged.changes.get(path).copied(),
                         };

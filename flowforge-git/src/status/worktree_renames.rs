@@ -7,39 +7,51 @@ use std::{
 
 use git2::{Oid, Repository};
 
+use crate::config::RenameDetection;
+
 use super::{
     index::fresh_index,
     renames,
-    types::{Change, StagedSide, UnstagedSide},
+    types::{Change, StagedSide, UnstagedSide, WorktreeRenames},
 };
 
 /// git detects renames on the work-tree side too, where the only possible destinations are
 /// intent-to-add files and unmerged paths (their work-tree files): a deleted tracked file whose
 /// content (or most of it) now sits in an intent-to-add file shows as ` R old -> new`; one
 /// paired with an unmerged path disappears behind the conflict line. Returns the renames
-/// (intent-to-add destination -> deleted source); a status the `git` program computed keeps
+/// and, with `status.renames=copies`, copies (intent-to-add destination -> (source, `Renamed` or
+/// `Copied`)); a status the `git` program computed keeps
 /// git's own pairs instead (see the tracker).
 pub(crate) fn pair(
     staged: &StagedSide,
     unstaged: &UnstagedSide,
     repo: &Repository,
-) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, git2::Error> {
+) -> Result<WorktreeRenames, git2::Error> {
     let mut pairs = BTreeMap::new();
     let intent_to_add = staged.intent_to_add();
     let changes = unstaged.changes();
     let ita_added = changes
         .iter()
         .any(|(p, c)| *c == Change::Added && intent_to_add.contains(p));
-    let deleted = changes.values().any(|c| *c == Change::Deleted);
+    let detection = crate::config::rename_detection(repo);
+    let copies = detection == RenameDetection::Copies;
+    // A deleted path is a source; with copies, so is one that stays (modified, or of another
+    // type), with its index content.
+    let is_source = |change: Change| match change {
+        Change::Deleted => true,
+        Change::Modified | Change::TypeChanged => copies,
+        _ => false,
+    };
+    let sourced = changes.values().any(|c| is_source(*c));
     let destinations = ita_added || !staged.unmerged().is_empty();
-    if !deleted || !destinations || !crate::config::renames_enabled(repo) {
+    if !sourced || !destinations || detection == RenameDetection::Off {
         return Ok(pairs);
     }
     let index = fresh_index(repo)?;
     let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
     let mut sources = Vec::new();
     for (path, change) in changes {
-        if *change != Change::Deleted {
+        if !is_source(*change) {
             continue;
         }
         let rel = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
@@ -49,6 +61,7 @@ pub(crate) fn pair(
                 oid: entry.id,
                 mode: entry.mode,
                 content: None,
+                stays: *change != Change::Deleted,
             });
         }
     }
@@ -84,10 +97,11 @@ pub(crate) fn pair(
             oid: Oid::hash_object(git2::ObjectType::Blob, &content)?,
             mode,
             content: Some(content),
+            stays: false,
         });
     }
-    for (d, s) in renames::detect(repo, &sources, &dests)? {
-        pairs.insert(dests[d].path.clone(), sources[s].path.clone());
+    for (d, s, change) in renames::detect(repo, &sources, &dests, copies)? {
+        pairs.insert(dests[d].path.clone(), (sources[s].path.clone(), change));
     }
     Ok(pairs)
 }

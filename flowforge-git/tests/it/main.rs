@@ -7,6 +7,7 @@ mod cache_support;
 mod cache_watch_events;
 mod refs_snapshot;
 mod status_basic;
+mod status_copies;
 mod status_differential;
 mod status_faults;
 mod status_git_program;

@@ -133,7 +133,7 @@ impl ContentRule {
                 explicit_eol,
             } => (*ident, explicit_eol),
         };
-        if ident && content.windows(3).any(|w| w == b"$Id") {
+        if ident && memchr::memmem::find(content, b"$Id").is_some() {
             return ContentVerdict::Undecided;
         }
         if !has_crlf(content) {
@@ -266,17 +266,18 @@ fn glob_matches(glob: &[u8], name: &[u8]) -> bool {
 
 /// Whether `content` holds a CR immediately followed by LF.
 fn has_crlf(content: &[u8]) -> bool {
-    content.windows(2).any(|w| w == b"\r\n")
+    memchr::memmem::find(content, b"\r\n").is_some()
 }
 
 /// `content` with the CR of every CRLF pair removed, as git's `crlf_to_git` converts it.
 fn without_crlf(content: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(content.len());
-    for (i, &b) in content.iter().enumerate() {
-        if !(b == b'\r' && content.get(i + 1) == Some(&b'\n')) {
-            out.push(b);
-        }
+    let mut from = 0;
+    for cr in memchr::memmem::find_iter(content, b"\r\n") {
+        out.extend_from_slice(&content[from..cr]);
+        from = cr + 1;
     }
+    out.extend_from_slice(&content[from..]);
     out
 }
 
