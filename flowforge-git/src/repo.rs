@@ -86,9 +86,30 @@ impl Repo {
         let Some(mut workdir) = repo.workdir().map(normalize) else {
             return Err(Error::Bare { path: git_dir });
         };
+        // libgit2 passes over a repository it does not take for one (a `HEAD` that is a
+        // dangling symbolic link, as when its branch is only in `packed-refs`) and finds the
+        // one around it: when a nearer `.git` is not the one it opened, git decides.
+        let nearest = nearest_dot_git(path);
+        let passed_over = nearest
+            .as_ref()
+            .is_some_and(|(top, is_file)| match is_file {
+                true => gitfile_target(top).is_none_or(|target| target != git_dir),
+                false => *top != workdir,
+            });
+        if passed_over {
+            if let git_program::Discovered::WorkTree(found) = git_program::discover(path) {
+                if normalize(&found.workdir) != workdir {
+                    let why = format!(
+                        "libgit2 passed over it for the repository around it ({})",
+                        workdir.display()
+                    );
+                    return Ok(Self::by_git_program(&found, why));
+                }
+            }
+        }
         // A `.git` file (`git init --separate-git-dir`) makes its directory the work tree
         // unless `core.worktree` says otherwise; libgit2 takes the git dir's parent instead.
-        if let Some(top) = gitfile_top(path) {
+        if let Some((top, true)) = nearest.filter(|_| !passed_over) {
             let configured = GitConfig::of(&repo).is_some_and(|c| c.is_set("core.worktree"));
             if !configured && top != workdir {
                 repo.set_workdir(&top, false)
@@ -114,15 +135,10 @@ impl Repo {
     /// Opens a repository libgit2 refused (`refused`) when the `git` program accepts it.
     fn open_for_git_program(path: &Path, refused: git2::Error) -> Result<Self> {
         match git_program::discover(path) {
-            git_program::Discovered::WorkTree(found) => Ok(Self {
-                inner: Arc::new(Inner {
-                    workdir: normalize(&found.workdir),
-                    git_dir: normalize(&found.git_dir),
-                    common_dir: normalize(&found.common_dir),
-                    pool: Mutex::new(Vec::new()),
-                    git_program: Some(format!("libgit2 cannot open it: {}", refused.message())),
-                }),
-            }),
+            git_program::Discovered::WorkTree(found) => Ok(Self::by_git_program(
+                &found,
+                format!("libgit2 cannot open it: {}", refused.message()),
+            )),
             git_program::Discovered::Bare(git_dir) => Err(Error::Bare {
                 path: normalize(&git_dir),
             }),
@@ -146,6 +162,19 @@ impl Repo {
                 source,
             }),
             git_program::Discovered::Refused(other) => Err(other),
+        }
+    }
+
+    /// The repository git `found`, answered by the `git` program because of `why`.
+    fn by_git_program(found: &git_program::Found, why: String) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                workdir: normalize(&found.workdir),
+                git_dir: normalize(&found.git_dir),
+                common_dir: normalize(&found.common_dir),
+                pool: Mutex::new(Vec::new()),
+                git_program: Some(why),
+            }),
         }
     }
 
@@ -240,17 +269,28 @@ impl Repo {
     }
 }
 
-/// The nearest directory at or above `start` holding `.git`, when that `.git` is a file.
-fn gitfile_top(start: &Path) -> Option<PathBuf> {
+/// The nearest directory at or above `start` holding a `.git` entry, and whether that entry is
+/// a file (a linked worktree, a submodule, `git init --separate-git-dir`).
+fn nearest_dot_git(start: &Path) -> Option<(PathBuf, bool)> {
     let start = normalize(start);
     let mut dir = start.as_path();
     loop {
         match dir.join(".git").symlink_metadata() {
-            Ok(meta) if meta.is_file() => return Some(dir.to_path_buf()),
-            Ok(_) => return None,
+            Ok(meta) => return Some((dir.to_path_buf(), meta.is_file())),
             Err(_) => dir = dir.parent()?,
         }
     }
+}
+
+/// The git directory the `.git` file in `top` names (`gitdir: <path>`, relative to `top`),
+/// canonical.
+fn gitfile_target(top: &Path) -> Option<PathBuf> {
+    let text = std::fs::read(top.join(".git")).ok()?;
+    let line = text.strip_prefix(b"gitdir: ")?;
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    use std::os::unix::ffi::OsStrExt;
+    Some(normalize(&top.join(std::ffi::OsStr::from_bytes(line))))
 }
 
 /// libgit2 reports directories with a trailing slash and possibly non-canonical; FlowForge

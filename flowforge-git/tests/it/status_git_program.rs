@@ -143,6 +143,95 @@ fn a_linked_worktree_with_a_symlinked_head() {
     assert_by_git(&linked);
 }
 
+/// Repositories nested inside another that libgit2 passes over for the one around them: a
+/// `HEAD` that is a symbolic link to a branch kept only in `packed-refs` (dangling for
+/// libgit2, a symbolic ref for git), and a linked worktree whose `HEAD` is such a link. Each is
+/// answered for itself (by git), from its top and a subdirectory; the outer repository, a
+/// look-alike `.git` inside it and a separate git dir beside it keep libgit2.
+#[test]
+fn nested_repositories_libgit2_passes_over() {
+    let scratch = every_kind_of_entry(&[]);
+    let outer = scratch.path().join("repo");
+    // A repository whose HEAD names a packed branch through a symbolic link.
+    let inner = outer.join("sub/inner");
+    git(&outer, &["init", "-q", "-b", "main", "sub/inner"]);
+    std::fs::write(inner.join("f"), "f\n").expect("write");
+    git(&inner, &["add", "f"]);
+    git(&inner, &["commit", "-qm", "inner"]);
+    git(&inner, &["pack-refs", "--all"]);
+    let head = inner.join(".git/HEAD");
+    std::fs::remove_file(&head).expect("rm HEAD");
+    symlink("refs/heads/main", &head).expect("symlink");
+    std::fs::create_dir_all(inner.join("dir")).expect("mkdir");
+    std::fs::write(inner.join("dir/new"), "n\n").expect("write");
+    std::fs::write(inner.join("f"), "changed\n").expect("write");
+    // A linked worktree of another repository, inside the outer one, HEAD a symbolic link.
+    let other = scratch.path().join("other");
+    git(scratch.path(), &["init", "-q", "-b", "main", "other"]);
+    std::fs::write(other.join("o"), "o\n").expect("write");
+    git(&other, &["add", "o"]);
+    git(&other, &["commit", "-qm", "other"]);
+    let linked = outer.join("linked");
+    git(
+        &other,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "side",
+            linked.to_str().expect("utf-8"),
+        ],
+    );
+    git(&other, &["pack-refs", "--all"]);
+    let head = other.join(".git/worktrees/linked/HEAD");
+    std::fs::remove_file(&head).expect("rm HEAD");
+    symlink("refs/heads/side", &head).expect("symlink");
+    std::fs::create_dir_all(linked.join("dir")).expect("mkdir");
+    std::fs::write(linked.join("dir/new"), "n\n").expect("write");
+    for (what, top) in [
+        ("packed symbolic HEAD", &inner),
+        ("linked worktree", &linked),
+    ] {
+        check_at(what, top);
+        check_at(&format!("{what}, subdirectory"), &top.join("dir"));
+        let opened = Repo::open(top.join("dir")).expect("open");
+        assert_eq!(
+            opened.workdir(),
+            top.canonicalize().expect("canonical"),
+            "{what}"
+        );
+        assert!(opened.needs_git_program().is_some(), "{what}: git answers");
+    }
+    // Around them, and beside them, libgit2 still answers.
+    std::fs::create_dir_all(outer.join("sub/looks/.git")).expect("mkdir");
+    std::fs::write(outer.join("sub/looks/x"), "x\n").expect("write");
+    let separate = outer.join("sub/separate");
+    git(
+        &outer,
+        &[
+            "init",
+            "-q",
+            "--separate-git-dir",
+            "../separate.git",
+            "sub/separate",
+        ],
+    );
+    std::fs::write(separate.join("s"), "s\n").expect("write");
+    for (what, at) in [
+        ("outer", outer.clone()),
+        ("look-alike", outer.join("sub/looks")),
+        ("separate git dir", separate.clone()),
+    ] {
+        check_at(what, &at);
+        let opened = Repo::open(&at).expect("open");
+        assert!(
+            opened.needs_git_program().is_none(),
+            "{what}: libgit2 answers"
+        );
+    }
+}
+
 /// Index entries `../x` and `.git/x`: git never writes them but reads them (and shows them
 /// added and deleted); libgit2 refuses the whole index.
 #[test]
