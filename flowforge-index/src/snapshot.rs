@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// The snapshot format this version writes and reads.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
 /// Where an opened index came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

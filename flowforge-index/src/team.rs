@@ -1,11 +1,12 @@
-//! The team-wide part of the index, in three parts stamped and reloaded each on its own: the
-//! registry (`team/config.json`), the claims of the team store (one document) and the bash
-//! tools' claims in `team/task-assignments.json` (the store's view).
+//! The team-wide part of the index, in parts stamped and reloaded each on its own: the
+//! registry (`team/config.json`), each shard of the team store's claims, and the bash tools'
+//! claims in `team/task-assignments.json` (the store's view).
 //!
-//! A claim change rewrites the claims document and its view, never the registry: it reloads
-//! those two files only, so its cost follows the claims, not the number of registered
-//! developers. Each part keeps its stamp (see [`Stamp`]) and is verified by content while the
-//! stamp is racy, exactly as a namespace is.
+//! A claim change rewrites one shard and the view, never the registry: a refresh that knows
+//! which shard changed (the watcher's) reloads that shard and the view only, so its cost does
+//! not follow the number of registered developers nor the claims of other shards. Each part
+//! keeps its stamp (see [`Stamp`]) and is verified by content while the stamp is racy,
+//! exactly as a namespace is.
 
 use std::{borrow::Cow, collections::BTreeMap, path::PathBuf};
 
@@ -13,7 +14,11 @@ use flowforge_core::{
     DeveloperId, Layout, TaskId,
     model::{DeveloperInfo, TaskAssignments, TeamConfig},
 };
-use flowforge_session::fs::{read_bytes, read_json};
+use flowforge_session::{
+    ClaimsReader,
+    claim::{CLAIM_SHARDS, claim_shard},
+    fs::{read_bytes, read_json},
+};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -27,8 +32,12 @@ use crate::{
 pub(crate) enum Part {
     /// `team/config.json`: the registered developers.
     Registry,
-    /// The claims document of the team store (`team/store/`).
+    /// One shard of the team store's claims (`team/store/claims-<xx>/`).
+    Shard(usize),
+    /// Every shard (a change in the team store the watcher cannot attribute to one).
     Claims,
+    /// No part (a file that follows a change of another part).
+    Nothing,
     /// `team/task-assignments.json`: the claims' view, and the bash tools' own claims.
     View,
 }
@@ -37,15 +46,22 @@ pub(crate) enum Part {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Parts {
     registry: bool,
-    claims: bool,
+    /// One bit per claims shard.
+    shards: u64,
     view: bool,
 }
+
+const ALL_SHARDS: u64 = if CLAIM_SHARDS == 64 {
+    u64::MAX
+} else {
+    (1 << CLAIM_SHARDS) - 1
+};
 
 impl Parts {
     /// Every part.
     pub(crate) const ALL: Self = Self {
         registry: true,
-        claims: true,
+        shards: ALL_SHARDS,
         view: true,
     };
 
@@ -53,7 +69,9 @@ impl Parts {
     pub(crate) fn insert(&mut self, part: Part) {
         match part {
             Part::Registry => self.registry = true,
-            Part::Claims => self.claims = true,
+            Part::Shard(shard) => self.shards |= 1 << shard,
+            Part::Claims => self.shards = ALL_SHARDS,
+            Part::Nothing => {}
             Part::View => self.view = true,
         }
     }
@@ -99,8 +117,8 @@ impl<T: PartialEq> Stamped<T> {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct TeamState {
     pub registry: Stamped<BTreeMap<DeveloperId, DeveloperInfo>>,
-    /// The team store's held claims, by task.
-    pub claims: Stamped<BTreeMap<TaskId, ClaimRecord>>,
+    /// The team store's held claims, by shard and task.
+    pub shards: Vec<Stamped<BTreeMap<TaskId, ClaimRecord>>>,
     /// The tasks of `team/task-assignments.json` that FlowForge did not write, by task.
     pub view: Stamped<BTreeMap<TaskId, ClaimRecord>>,
 }
@@ -109,7 +127,7 @@ pub(crate) struct TeamState {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Changed {
     pub registry: bool,
-    /// The claims document or its view.
+    /// A claims shard or their view.
     pub claims: bool,
 }
 
@@ -124,8 +142,15 @@ impl TeamState {
                     load_registry(layout)
                 });
         }
-        if parts.claims {
-            changed.claims |= (self.claims).check(claims_stamp(layout), || load_claims(layout));
+        if parts.shards != 0 {
+            self.shards.resize_with(CLAIM_SHARDS, Stamped::default);
+            let mut reader = ClaimsReader::new(layout);
+            for (shard, part) in self.shards.iter_mut().enumerate() {
+                if parts.shards & (1 << shard) != 0 {
+                    let stamp = shard_stamp(&mut reader, shard);
+                    changed.claims |= part.check(stamp, || load_shard(layout, &mut reader, shard));
+                }
+            }
         }
         if parts.view {
             changed.claims |= (self.view)
@@ -140,19 +165,32 @@ impl TeamState {
     /// load: the stamp of absent team files is the same everywhere).
     pub(crate) fn distrust(&mut self) {
         self.registry.racy = true;
-        self.claims.racy = true;
+        for shard in &mut self.shards {
+            shard.racy = true;
+        }
         self.view.racy = true;
     }
 
     /// The claim of `task`: the store's, else the bash tools' in the view.
     pub(crate) fn claim(&self, task: &TaskId) -> Option<&ClaimRecord> {
-        (self.claims.value.get(task)).or_else(|| self.view.value.get(task))
+        (self.shards.get(claim_shard(task)))
+            .and_then(|shard| shard.value.get(task))
+            .or_else(|| self.view.value.get(task))
+    }
+
+    /// The store's claims, sorted by task.
+    fn store_claims(&self) -> Vec<&ClaimRecord> {
+        let mut all: Vec<&ClaimRecord> = (self.shards.iter())
+            .flat_map(|shard| shard.value.values())
+            .collect();
+        all.sort_unstable_by(|a, b| a.task.cmp(&b.task));
+        all
     }
 
     /// Every claim, sorted by task: the store's, and the view's for tasks the store does not
-    /// hold. Merges the two sorted parts, so a claim change costs no copy of either.
+    /// hold. Merges the two sorted parts.
     pub(crate) fn all_claims(&self) -> impl Iterator<Item = &ClaimRecord> {
-        let mut store = self.claims.value.values().peekable();
+        let mut store = self.store_claims().into_iter().peekable();
         let mut view = self.view.value.values().peekable();
         std::iter::from_fn(move || match (store.peek(), view.peek()) {
             (Some(s), Some(v)) if v.task < s.task => view.next(),
@@ -168,12 +206,11 @@ impl TeamState {
     /// The claimed tasks from `from` on, sorted; a task in both parts once.
     pub(crate) fn tasks_from<'a>(&'a self, from: &'a str) -> impl Iterator<Item = &'a TaskId> {
         let range = (std::ops::Bound::Included(from), std::ops::Bound::Unbounded);
-        let mut store = self
-            .claims
-            .value
-            .range::<str, _>(range)
-            .map(|(t, _)| t)
-            .peekable();
+        let mut store: Vec<&TaskId> = (self.shards.iter())
+            .flat_map(|shard| shard.value.range::<str, _>(range).map(|(t, _)| t))
+            .collect();
+        store.sort_unstable();
+        let mut store = store.into_iter().peekable();
         let mut view = self
             .view
             .value
@@ -194,7 +231,7 @@ impl TeamState {
     /// The problems that left a part empty.
     pub(crate) fn problems(&self) -> impl Iterator<Item = &Problem> {
         (self.registry.problem.iter())
-            .chain(self.claims.problem.iter())
+            .chain(self.shards.iter().flat_map(|s| s.problem.iter()))
             .chain(self.view.problem.iter())
     }
 }
@@ -206,10 +243,10 @@ fn file_stamp(layout: &Layout, path: PathBuf) -> Stamp {
     stamp.finish()
 }
 
-/// The stamp of the store's claims: their generations and version files.
-fn claims_stamp(layout: &Layout) -> Stamp {
+/// The stamp of a claims shard: its generation and version file.
+fn shard_stamp(reader: &mut ClaimsReader, shard: usize) -> Stamp {
     let mut stamp = StampBuilder::new();
-    match flowforge_session::claims_version(layout) {
+    match reader.shard_version(shard) {
         Ok(version) => {
             stamp.word(1);
             stamp.hash(&version);
@@ -231,9 +268,13 @@ fn load_registry(layout: &Layout) -> (BTreeMap<DeveloperId, DeveloperInfo>, Opti
     }
 }
 
-/// The team store's held claims: one document read.
-fn load_claims(layout: &Layout) -> (BTreeMap<TaskId, ClaimRecord>, Option<Problem>) {
-    match flowforge_session::list_claims(layout) {
+/// The held claims of a shard: one small document read.
+fn load_shard(
+    layout: &Layout,
+    reader: &mut ClaimsReader,
+    shard: usize,
+) -> (BTreeMap<TaskId, ClaimRecord>, Option<Problem>) {
+    match reader.shard(shard) {
         Ok(held) => {
             let claims = held.into_iter().map(|c| {
                 let claim = ClaimRecord {

@@ -261,8 +261,21 @@ impl Filed {
     /// carries (`.tmp-<pid>-<n>-<target>`). `None` for anything else (the directory itself,
     /// a file the index does not know): every part is checked then.
     fn team_part(&self, path: &Path) -> Option<Part> {
-        if path.starts_with(&self.team.store) {
-            return Some(Part::Claims);
+        if let Ok(rest) = path.strip_prefix(&self.team.store) {
+            // A shard's directory and what is in it: that shard. The claims' bookkeeping
+            // files follow a shard's change (whose own events name it).
+            let first = rest
+                .components()
+                .next()
+                .and_then(|c| c.as_os_str().to_str());
+            return Some(match first {
+                Some(name) => match flowforge_session::claim::shard_of_key(name) {
+                    Some(shard) => Part::Shard(shard),
+                    None if flowforge_session::claim::is_claims_bookkeeping(name) => Part::Nothing,
+                    None => Part::Claims,
+                },
+                None => Part::Claims,
+            });
         }
         if path.parent() != Some(self.team.dir.as_path()) {
             return None;

@@ -1,29 +1,39 @@
-//! Task claims: one document in the team store (key [`CLAIMS_KEY`], `team/store/claims/`)
-//! holding every claim currently held, changed by compare-and-swap, so that among any number
-//! of developers racing for a task exactly one wins. A claim is released by removing it from
-//! the document — explicitly, never by a timeout — so the document holds live claims only and
-//! its size follows the team, not the history.
+//! Task claims: held claims live in the team store in [`CLAIM_SHARDS`] documents (keys
+//! `claims-00` … `claims-3f`, `team/store/claims-<xx>/`), a task's claim in the shard its id
+//! hashes to ([`claim_shard`]). A claim or release reads and rewrites its own shard only, by
+//! compare-and-swap, so that among any number of developers racing for a task exactly one
+//! wins, and its cost does not follow the number of claims held by others. A claim is
+//! released by removing it from its shard — explicitly, never by a timeout — so the shards
+//! hold live claims only and their size follows the team, not the history.
 //!
 //! A task the bash tools gave to a developer in `team/task-assignments.json` (an entry without
-//! [`SESSION_FIELD`] that [holds](TaskAssignment::holds) the task) is claimed while the
-//! document does not hold it ([`compat`](crate::compat)): another developer is refused, the
-//! holder's start takes it over, and a release (the holder's, or a forced one) takes it over
-//! and releases it. A taken-over entry is remembered in the document by its task and
-//! `claimed_at` (`dropped`), so no view writer — however stale the file it read — brings it
-//! back; only entries the bash tools wrote enter that list, never FlowForge's own claims.
+//! [`SESSION_FIELD`] that [holds](TaskAssignment::holds) the task) is claimed while its shard
+//! does not hold it ([`compat`](crate::compat)): another developer is refused, the holder's
+//! start takes it over, and a release (the holder's, or a forced one) takes it over and
+//! releases it. A taken-over entry is remembered in the shard by its task and `claimed_at`
+//! (`dropped`), so no view writer — however stale the file it read — brings it back; only
+//! entries the bash tools wrote enter that list, never FlowForge's own claims.
 //!
-//! Its generation is the claims' change counter ([`claims_version`]): a hint read and a
-//! `stat` or two, whatever the number of claims ever made.
+//! Every change is noted after its publication in the claims journal
+//! (`team/store/.claims/journal`): one byte, the shard's number, appended. Its length is
+//! the claims' change counter, and what was appended since a point says which shards
+//! changed: the view writer reads only those. Readers that must never be stale (the index)
+//! check the shards' generations instead ([`ClaimsReader::shard_version`]): a process killed
+//! between a publication and its note leaves the journal short of one change, never a shard.
 //!
-//! `team/task-assignments.json` is the claims' view for the bash tools, written by the change
-//! itself from the document it published (no other claim is read), then re-checked against
-//! the generation and rewritten if a claim changed meanwhile, so it converges like the other
+//! `team/task-assignments.json` is the claims' view for the bash tools, written by the
+//! change itself: the writer that holds the view's lock (`team/store/.claims/view.lock`,
+//! taken without waiting) reads the journal from the point the view reflects, rewrites the
+//! entries of the shards named there from those shards only (no other claim is read), and
+//! looks at the journal again after unlocking, so the view converges like the other
 //! [views](crate::view). Tasks in it that FlowForge did not claim (entries without a
-//! [`SESSION_FIELD`], written by the bash tools) are kept.
+//! [`SESSION_FIELD`], written by the bash tools) are kept. A view someone else rewrote, a
+//! journal replaced or a point lost makes the next writer rebuild it from every shard.
 //!
-//! Stores written before this document existed hold one key per task (`claim-<task>/`): the
-//! first change seeds the document from their held claims, after which they are ignored and
-//! `flowforge gc` removes them.
+//! Older stores hold every claim in one document (key [`CLAIMS_KEY`]), or before it one key
+//! per task (`claim-<task>/`): a shard never written reads its claims from them, its first
+//! change seeds it from them, and [`gc`](crate::gc()) seeds every other shard and then removes
+//! them.
 
 use std::collections::BTreeMap;
 
@@ -37,9 +47,9 @@ use serde_json::Value;
 
 use crate::{
     error::{Error, Result},
-    fs::{Durability, FileStat, read_json, write_json},
+    fs::{Dir, Durability, FileStat, read_json, write_json},
     namespace::team_store,
-    store::{Cas, Key, Store, StoreOptions, Version, Versioned},
+    store::{Cas, Key, Store, StoreOptions, Version},
 };
 
 /// The `status` of a claim taken by FlowForge.
@@ -47,11 +57,64 @@ pub const CLAIMED: &str = "claimed";
 /// The field of a claim naming the session that took it. An entry of
 /// `team/task-assignments.json` carrying it was written by FlowForge.
 pub const SESSION_FIELD: &str = "session_id";
-/// The key of the claims document in the team store.
+/// The key of the single claims document of older stores (read until its tasks' shards are
+/// written; `flowforge gc` removes it once every shard is).
 pub const CLAIMS_KEY: &str = "claims";
+/// How many shards hold the claims.
+pub const CLAIM_SHARDS: usize = 64;
+/// The prefix of a shard's key: `claims-` and the shard's number in two hex digits.
+const SHARD_PREFIX: &str = "claims-";
+/// The directory of the claims' bookkeeping in the team store directory (a dot name: never
+/// a key).
+pub const BOOKKEEPING_DIR: &str = ".claims";
+/// The claims journal: one byte (a shard's number) per change.
+const JOURNAL: &str = "journal";
+/// The lock of the view's writers, and the point of the journal the view reflects.
+const VIEW_LOCK: &str = "view.lock";
+const VIEW_MARK: &str = "view-mark";
+/// A journal this long is replaced by an empty one by the next view writer (which then
+/// rebuilds the view from every shard once).
+const JOURNAL_ROTATE: u64 = 64 * 1024;
+/// How many turns a view writer takes (write, unlock, look at the journal again) before
+/// leaving the view to the writers of the newer changes.
+const CHASE: usize = 16;
 
 pub(crate) fn claims_key() -> Key {
     Key::new(CLAIMS_KEY).expect("a valid constant key")
+}
+
+/// The shard holding `task`'s claim: FNV-1a of the task id, modulo [`CLAIM_SHARDS`]. Fixed
+/// forever (the shards' contents depend on it).
+pub fn claim_shard(task: &TaskId) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in task.as_str().bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    (hash % CLAIM_SHARDS as u64) as usize
+}
+
+/// The store key of shard `shard` (`claims-00` … `claims-3f`).
+pub(crate) fn shard_key(shard: usize) -> Key {
+    Key::new(&format!("{SHARD_PREFIX}{shard:02x}")).expect("a valid key")
+}
+
+/// The shard whose key (a directory of the team store) is `name`, `None` for other names.
+pub fn shard_of_key(name: &str) -> Option<usize> {
+    let hex = name.strip_prefix(SHARD_PREFIX)?;
+    let shard = usize::from_str_radix(hex, 16).ok()?;
+    (hex.len() == 2 && shard < CLAIM_SHARDS).then_some(shard)
+}
+
+/// Whether `name`, an entry of the team store directory, is the claims' bookkeeping (the
+/// journal, the view's lock and point): it changes no claim.
+pub fn is_claims_bookkeeping(name: &str) -> bool {
+    name == BOOKKEEPING_DIR
+}
+
+/// The claims' bookkeeping directory, created 0700 if missing.
+fn bookkeeping(team: &Store) -> Result<Dir> {
+    Dir::create(team.root(), &team.dir().join(BOOKKEEPING_DIR))
 }
 
 /// A task claim as read from the team store.
@@ -61,7 +124,8 @@ pub struct Claim {
     pub task: TaskId,
     /// Who holds it (`assignee`), since when (`claimed_at`), and any other fields.
     pub assignment: TaskAssignment,
-    /// The claim's version: the generation of the claims document that took it.
+    /// The claim's version: the generation of its shard that took it (0 for a claim read
+    /// from an older store's document).
     pub version: Version,
 }
 
@@ -87,27 +151,57 @@ pub fn is_flowforge_entry(assignment: &TaskAssignment) -> bool {
     session_of(assignment).is_some()
 }
 
-/// A cheap change detector over all claims: the generation of the claims document and the
-/// `lstat` data of that version file (and, before the document's first version, the same for
-/// the per-task keys of older stores). Computing it costs a hint read and a `stat` or two; it
-/// changes whenever [`list_claims`] would, a version file edited in place included.
+/// The version of the older stores' claims: the single document's generation and file, or
+/// before it the per-task keys'.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct ClaimsVersion {
-    generation: u64,
-    file: Option<FileStat>,
-    legacy: Vec<(Key, u64, Option<FileStat>)>,
+struct LegacyVersion {
+    document: (u64, Option<FileStat>),
+    keys: Vec<(Key, u64, Option<FileStat>)>,
 }
 
-impl ClaimsVersion {
-    /// The generation of the claims document (0 before its first version).
+/// A cheap change detector of one shard: its generation and the `lstat` data of that
+/// version file, and for a shard never written the same of the older stores' claims it
+/// reads. Changes whenever [`ClaimsReader::shard`] would, a version file edited in place
+/// included.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ShardVersion {
+    generation: u64,
+    file: Option<FileStat>,
+    legacy: Option<LegacyVersion>,
+}
+
+impl ShardVersion {
+    /// The shard's generation (0 before its first version).
     pub fn generation(&self) -> u64 {
         self.generation
     }
 
-    /// The `lstat` data of the claims' latest version files: the document's, then those of
-    /// older stores' per-task keys (only before the document's first version).
+    /// The `lstat` data of the files read: the shard's latest version, then (for a shard
+    /// never written) the older stores' claims.
     pub fn files(&self) -> impl Iterator<Item = &Option<FileStat>> {
-        std::iter::once(&self.file).chain(self.legacy.iter().map(|(_, _, file)| file))
+        let legacy = self.legacy.iter().flat_map(|l| {
+            std::iter::once(&l.document.1).chain(l.keys.iter().map(|(_, _, file)| file))
+        });
+        std::iter::once(&self.file).chain(legacy)
+    }
+}
+
+/// A change detector over all claims: every shard's [`ShardVersion`]. Computing it costs a
+/// hint read and a `stat` or two per shard, whatever the number of claims ever made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ClaimsVersion {
+    shards: Vec<ShardVersion>,
+}
+
+impl ClaimsVersion {
+    /// The sum of the shards' generations: it grows by one with every change.
+    pub fn generation(&self) -> u64 {
+        self.shards.iter().map(|s| s.generation).sum()
+    }
+
+    /// The `lstat` data of the files read (see [`ShardVersion::files`]).
+    pub fn files(&self) -> impl Iterator<Item = &Option<FileStat>> {
+        self.shards.iter().flat_map(ShardVersion::files)
     }
 }
 
@@ -118,7 +212,7 @@ pub struct ReleaseOptions {
     pub force: bool,
 }
 
-/// One held claim in the document: the assignment and the generation that took it.
+/// One held claim in a shard: the assignment and the generation that took it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Held {
     #[serde(rename = "a")]
@@ -127,7 +221,7 @@ pub(crate) struct Held {
     generation: u64,
 }
 
-/// The claims document.
+/// A shard's document (and the older stores' single document, of the same shape).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Claims {
     claims: BTreeMap<TaskId, Held>,
@@ -148,69 +242,154 @@ impl Claims {
     }
 
     /// The bash tools' claim of `task` in `view` (read before the change) that still
-    /// counts: the document does not hold the task and never took this entry over.
+    /// counts: the shard does not hold the task and never took this entry over.
     fn file_claim(&self, task: &TaskId, view: Option<&TaskAssignment>) -> Option<TaskAssignment> {
         view.filter(|a| !self.claims.contains_key(task) && !self.was_dropped(task, a))
             .cloned()
     }
+
+    /// The part of older stores' claims that belongs to `shard`.
+    fn part(&self, shard: usize) -> Self {
+        let mine = |task: &TaskId| claim_shard(task) == shard;
+        Self {
+            claims: (self.claims.iter())
+                .filter(|(t, _)| mine(t))
+                .map(|(t, h)| (t.clone(), h.clone()))
+                .collect(),
+            dropped: (self.dropped.iter())
+                .filter(|(t, _)| mine(t))
+                .map(|(t, at)| (t.clone(), *at))
+                .collect(),
+        }
+    }
+
+    fn to_claims(&self) -> impl Iterator<Item = Claim> + '_ {
+        self.claims.iter().map(|(task, held)| Claim {
+            task: task.clone(),
+            assignment: held.assignment.clone(),
+            version: Version::new(held.generation),
+        })
+    }
 }
 
 /// The bash tools' entry of `task` in `team/task-assignments.json` if it holds the task
-/// (FlowForge's own entries only mirror the document, the truth for them).
+/// (FlowForge's own entries only mirror the shards, the truth for them).
 fn bash_claim(layout: &Layout, task: &TaskId) -> Option<TaskAssignment> {
     crate::compat::view_claim(layout, task).filter(|a| !is_flowforge_entry(a))
 }
 
-impl Claims {
-    fn to_claims(&self) -> Vec<Claim> {
-        self.claims
-            .iter()
-            .map(|(task, held)| Claim {
-                task: task.clone(),
-                assignment: held.assignment.clone(),
-                version: Version::new(held.generation),
-            })
-            .collect()
-    }
+/// Reads the claims shard by shard, reading older stores' claims (for shards never
+/// written) at most once.
+#[derive(Debug)]
+pub struct ClaimsReader {
+    team: Store,
+    legacy_version: Option<LegacyVersion>,
+    legacy: Option<Claims>,
 }
 
-/// The held claims at their generation: the document, or before its first version the
-/// per-task keys of an older store.
-fn read_claims(team: &Store) -> Result<(Option<Version>, Claims)> {
-    match team.get::<Claims>(&claims_key())? {
-        Some(current) => Ok((Some(current.version), current.value)),
-        None => Ok((None, legacy_claims(team)?)),
+impl ClaimsReader {
+    /// A reader of the team store of the namespace at `layout`.
+    pub fn new(layout: &Layout) -> Self {
+        Self::over(team_store(layout, StoreOptions::default()))
     }
-}
 
-/// The held claims of the per-task keys (`claim-<task>/`) of a store written before the
-/// claims document: lists the store once. A damaged one is left out (its task can be claimed
-/// again) rather than stopping every developer's claims.
-fn legacy_claims(team: &Store) -> Result<Claims> {
-    let mut claims = Claims::default();
-    for key in team.keys()? {
-        if let Some(task) = key.claim_task() {
-            if let Ok(Some(v)) = team.get::<TaskAssignment>(&key) {
-                claims.claims.insert(
-                    task,
-                    Held {
-                        assignment: v.value,
-                        generation: 0,
-                    },
-                );
-            }
+    fn over(team: Store) -> Self {
+        Self {
+            team,
+            legacy_version: None,
+            legacy: None,
         }
     }
-    Ok(claims)
+
+    /// The version of the older stores' claims.
+    fn legacy_version(&mut self) -> Result<LegacyVersion> {
+        if let Some(version) = &self.legacy_version {
+            return Ok(version.clone());
+        }
+        let document = self.team.generation_stat(&claims_key())?;
+        let mut keys = Vec::new();
+        if document.0 == 0 {
+            for key in self.team.keys()? {
+                if key.claim_task().is_some() {
+                    let (g, file) = self.team.generation_stat(&key)?;
+                    keys.push((key, g, file));
+                }
+            }
+        }
+        let version = LegacyVersion { document, keys };
+        self.legacy_version = Some(version.clone());
+        Ok(version)
+    }
+
+    /// The older stores' held claims: their single document, else their per-task keys (a
+    /// damaged one is left out, so its task can be claimed again, rather than stopping every
+    /// developer's claims).
+    fn legacy(&mut self) -> Result<&Claims> {
+        if self.legacy.is_none() {
+            let claims = match self.team.get::<Claims>(&claims_key())? {
+                Some(document) => document.value,
+                None => {
+                    let mut claims = Claims::default();
+                    for key in self.team.keys()? {
+                        if let Some(task) = key.claim_task() {
+                            if let Ok(Some(v)) = self.team.get::<TaskAssignment>(&key) {
+                                let held = Held {
+                                    assignment: v.value,
+                                    generation: 0,
+                                };
+                                claims.claims.insert(task, held);
+                            }
+                        }
+                    }
+                    claims
+                }
+            };
+            self.legacy = Some(claims);
+        }
+        Ok(self.legacy.get_or_insert_with(Claims::default))
+    }
+
+    /// The held claims of `shard` at its version (`None`: never written, they come from an
+    /// older store's claims).
+    fn read(&mut self, shard: usize) -> Result<(Option<Version>, Claims)> {
+        match self.team.get::<Claims>(&shard_key(shard))? {
+            Some(current) => Ok((Some(current.version), current.value)),
+            None => Ok((None, self.legacy()?.part(shard))),
+        }
+    }
+
+    /// The [`ShardVersion`] of `shard`.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the store cannot be read.
+    pub fn shard_version(&mut self, shard: usize) -> Result<ShardVersion> {
+        let (generation, file) = self.team.generation_stat(&shard_key(shard))?;
+        let legacy = match generation {
+            0 => Some(self.legacy_version()?),
+            _ => None,
+        };
+        Ok(ShardVersion {
+            generation,
+            file,
+            legacy,
+        })
+    }
+
+    /// The held claims of `shard`, sorted by task: one small document read.
+    ///
+    /// # Errors
+    /// The store's read errors, naming the shard's version file.
+    pub fn shard(&mut self, shard: usize) -> Result<Vec<Claim>> {
+        Ok(self.read(shard)?.1.to_claims().collect())
+    }
 }
 
-/// The claim of `task`, `None` when nobody holds it.
+/// The claim of `task`, `None` when nobody holds it: one shard read.
 ///
 /// # Errors
-/// The store's read errors, naming the document's version file.
+/// The store's read errors, naming the shard's version file.
 pub fn claim_of(layout: &Layout, task: &TaskId) -> Result<Option<Claim>> {
-    let team = team_store(layout, StoreOptions::default());
-    let (_, claims) = read_claims(&team)?;
+    let (_, claims) = ClaimsReader::new(layout).read(claim_shard(task))?;
     Ok(claims.claims.get(task).map(|held| Claim {
         task: task.clone(),
         assignment: held.assignment.clone(),
@@ -218,13 +397,18 @@ pub fn claim_of(layout: &Layout, task: &TaskId) -> Result<Option<Claim>> {
     }))
 }
 
-/// Every held claim, sorted by task: one document read.
+/// Every held claim, sorted by task: every shard read.
 ///
 /// # Errors
-/// The store's read errors, naming the document's version file.
+/// The store's read errors, naming the shard's version file.
 pub fn list_claims(layout: &Layout) -> Result<Vec<Claim>> {
-    let team = team_store(layout, StoreOptions::default());
-    Ok(read_claims(&team)?.1.to_claims())
+    let mut reader = ClaimsReader::new(layout);
+    let mut all = Vec::new();
+    for shard in 0..CLAIM_SHARDS {
+        all.extend(reader.shard(shard)?);
+    }
+    all.sort_by(|a, b| a.task.cmp(&b.task));
+    Ok(all)
 }
 
 /// The [`ClaimsVersion`] of the team store.
@@ -232,47 +416,67 @@ pub fn list_claims(layout: &Layout) -> Result<Vec<Claim>> {
 /// # Errors
 /// [`Error::Io`] when the store cannot be read.
 pub fn claims_version(layout: &Layout) -> Result<ClaimsVersion> {
-    let team = team_store(layout, StoreOptions::default());
-    let (generation, file) = team.generation_stat(&claims_key())?;
-    let mut legacy = Vec::new();
-    if generation == 0 {
-        for key in team.keys()? {
-            if key.claim_task().is_some() {
-                let (g, file) = team.generation_stat(&key)?;
-                legacy.push((key, g, file));
+    let mut reader = ClaimsReader::new(layout);
+    let shards = (0..CLAIM_SHARDS)
+        .map(|shard| reader.shard_version(shard))
+        .collect::<Result<_>>()?;
+    Ok(ClaimsVersion { shards })
+}
+
+/// Seeds every shard never written from the older stores' claims (nothing to do for a
+/// store without them), so that nothing reads those any more and they can be removed;
+/// with `dry_run` nothing is written. Returns whether the store had older claims.
+///
+/// # Errors
+/// The store's read and write errors.
+pub(crate) fn seed_shards(team: &Store, dry_run: bool) -> Result<bool> {
+    let mut reader = ClaimsReader::over(team.clone());
+    let legacy = reader.legacy_version()?;
+    if legacy.document.0 == 0 && legacy.keys.is_empty() {
+        return Ok(false);
+    }
+    if !dry_run {
+        for shard in 0..CLAIM_SHARDS {
+            let key = shard_key(shard);
+            if team.generation(&key)? == 0 {
+                let part = reader.legacy()?.part(shard);
+                // A writer that seeded it first wins: its version holds the same claims.
+                let _ = team.create(&key, &part)?;
             }
         }
     }
-    Ok(ClaimsVersion {
-        generation,
-        file,
-        legacy,
-    })
+    Ok(true)
 }
 
-/// Applies `change` to the claims and publishes the result by compare-and-swap, retrying on
-/// lost races; `change` returns `Ok(None)` to publish nothing. Returns what it returned and
-/// the document published.
+/// A shard published by a claim change.
+#[derive(Debug)]
+pub(crate) struct Published {
+    /// Noting the change in the journal failed (the change is committed; the view may miss
+    /// it until the shard's next change).
+    noted: Option<Error>,
+}
+
+/// Applies `change` to the claims of `task`'s shard and publishes the result by
+/// compare-and-swap, retrying on lost races; `change` returns `Ok(None)` to publish nothing.
+/// Returns what it returned, the change noted in the journal.
 pub(crate) fn change<R>(
     team: &Store,
+    task: &TaskId,
     mut change: impl FnMut(&mut Claims, u64) -> Result<Option<R>>,
-) -> Result<Option<(R, Versioned<Claims>)>> {
-    let key = claims_key();
+) -> Result<Option<(R, Published)>> {
+    let shard = claim_shard(task);
+    let key = shard_key(shard);
+    let mut reader = ClaimsReader::over(team.clone());
     let mut backoff = crate::store::Backoff::new(team.options().retry);
     for _ in 0..team.options().retry.max_attempts {
-        let (expected, mut claims) = read_claims(team)?;
+        let (expected, mut claims) = reader.read(shard)?;
         let next = expected.map_or_else(|| team.generation(&key), |v| Ok(v.get()))? + 1;
         let Some(outcome) = change(&mut claims, next)? else {
             return Ok(None);
         };
-        if let Cas::Swapped(version) = team.compare_and_swap(&key, expected, &claims)? {
-            return Ok(Some((
-                outcome,
-                Versioned {
-                    value: claims,
-                    version,
-                },
-            )));
+        if let Cas::Swapped(_) = team.compare_and_swap(&key, expected, &claims)? {
+            let noted = note(team, shard).err();
+            return Ok(Some((outcome, Published { noted })));
         }
         backoff.pause();
     }
@@ -282,9 +486,21 @@ pub(crate) fn change<R>(
     })
 }
 
+/// Appends `shard` to the claims journal.
+fn note(team: &Store, shard: usize) -> Result<()> {
+    use std::io::Write;
+    let dir = bookkeeping(team)?;
+    let mut journal = dir.open_append(JOURNAL, crate::fs::FILE_MODE)?;
+    let byte = u8::try_from(shard).expect("fewer than 256 shards");
+    journal
+        .write_all(&[byte])
+        .map_err(Error::io("cannot write", dir.join(JOURNAL)))
+}
+
 /// How old a claim of a developer whose session does not know it must be before a change by
-/// that developer releases it as orphaned (a process that died between taking the claim and
-/// writing the session). Younger ones may belong to a start still in flight.
+/// that developer in the claim's shard releases it as orphaned (a process that died between
+/// taking the claim and writing the session). Younger ones may belong to a start still in
+/// flight.
 pub(crate) const ORPHAN_AGE: jiff::SignedDuration = jiff::SignedDuration::from_secs(60);
 
 /// A developer and their latest session, to tell the developer's orphaned claims apart.
@@ -293,15 +509,15 @@ pub(crate) struct Owner<'a> {
     pub(crate) dev: &'a DeveloperId,
     /// Whether `session` is known; when not, no claim is taken for an orphan.
     pub(crate) known: bool,
-    /// The id of the developer's latest session and whether it is active (`None`: the
-    /// developer has no session).
-    pub(crate) session: Option<(&'a str, bool)>,
+    /// The id of the developer's latest session, whether it is active, and its task
+    /// (`None`: the developer has no session).
+    pub(crate) session: Option<(&'a str, bool, Option<&'a TaskId>)>,
 }
 
-/// Removes `owner`'s claims no session will release: the claim of the latest session when
-/// it has ended (a process died between ending it and releasing the claim), and claims of
-/// other sessions older than [`ORPHAN_AGE`] (a process died between taking the claim and
-/// writing the session). Returns the tasks released.
+/// Removes `owner`'s claims in this shard no session will release: the claim of the latest
+/// session when it has ended (a process died between ending it and releasing the claim),
+/// and claims of other sessions older than [`ORPHAN_AGE`] (a process died between taking
+/// the claim and writing the session). Returns the tasks released.
 fn sweep_orphans(claims: &mut Claims, owner: Owner<'_>, keep: &TaskId) -> Vec<TaskId> {
     if !owner.known {
         return Vec::new();
@@ -317,7 +533,7 @@ fn sweep_orphans(claims: &mut Claims, owner: Owner<'_>, keep: &TaskId) -> Vec<Ta
             *task != keep
                 && held.assignment.assignee == *owner.dev
                 && match owner.session {
-                    Some((latest, active)) if session == latest => !active,
+                    Some((latest, active, _)) if session == latest => !active,
                     _ => now.duration_since(held.assignment.claimed_at) >= ORPHAN_AGE,
                 }
         })
@@ -329,10 +545,11 @@ fn sweep_orphans(claims: &mut Claims, owner: Owner<'_>, keep: &TaskId) -> Vec<Ta
     orphans
 }
 
-/// Claims `task` for `dev` on behalf of `session_id`, releasing `dev`'s orphaned claims in
-/// the same change. Taking over one's own claim (a new session on the same task) succeeds,
-/// and so does taking over the bash tools' claim of `dev` in `team/task-assignments.json`;
-/// their claim of another developer refuses the task.
+/// Claims `task` for `dev` on behalf of `session_id`, releasing `dev`'s orphaned claims of
+/// the task's shard in the same change, and the claim of `dev`'s latest session if it ended
+/// without releasing it (in that task's shard). Taking over one's own claim (a new session on
+/// the same task) succeeds, and so does taking over the bash tools' claim of `dev` in
+/// `team/task-assignments.json`; their claim of another developer refuses the task.
 ///
 /// # Errors
 /// [`Error::ClaimHeld`] naming the holder when another developer holds it, or the store's
@@ -343,7 +560,7 @@ pub(crate) fn acquire(
     task: &TaskId,
     owner: Owner<'_>,
     session_id: &str,
-) -> Result<Versioned<Claims>> {
+) -> Result<Vec<Published>> {
     let in_file = bash_claim(layout, task);
     let mut extra = serde_json::Map::new();
     extra.insert(SESSION_FIELD.to_owned(), Value::from(session_id));
@@ -353,7 +570,7 @@ pub(crate) fn acquire(
         claimed_at: Timestamp::now(),
         extra,
     };
-    let changed = change(team, |claims, next| {
+    let (_, published) = change(team, task, |claims, next| {
         if let Some(held) = claims.claims.get(task) {
             if held.assignment.assignee != *owner.dev {
                 return Err(Error::ClaimHeld {
@@ -380,20 +597,33 @@ pub(crate) fn acquire(
             },
         );
         Ok(Some(()))
-    })?;
-    Ok(changed.expect("the change always publishes").1)
+    })?
+    .expect("the change always publishes");
+    let mut all = vec![published];
+    // The latest session ended without releasing its claim (a process died in between):
+    // release it now, in its own shard (in this one, the sweep above did).
+    if let Some((latest, false, Some(ended))) = owner.session {
+        if ended != task && claim_shard(ended) != claim_shard(task) {
+            // The task is claimed: a failure here leaves that claim to the next change.
+            if let Ok(Some(released)) = release_if_held(team, ended, owner, Some(latest)) {
+                all.push(released);
+            }
+        }
+    }
+    Ok(all)
 }
 
 /// Releases `task` if `owner.dev` holds it for `session_id` (or for any session when
-/// `None`), and `owner.dev`'s orphaned claims; returns the published document when anything
-/// was released. A claim taken over meanwhile by another session is left alone.
+/// `None`), and `owner.dev`'s orphaned claims of its shard; returns the published change
+/// when anything was released. A claim taken over meanwhile by another session is left
+/// alone.
 pub(crate) fn release_if_held(
     team: &Store,
     task: &TaskId,
     owner: Owner<'_>,
     session_id: Option<&str>,
-) -> Result<Option<Versioned<Claims>>> {
-    let changed = change(team, |claims, _| {
+) -> Result<Option<Published>> {
+    let changed = change(team, task, |claims, _| {
         let ours = claims.claims.get(task).is_some_and(|held| {
             held.assignment.assignee == *owner.dev
                 && session_id.is_none_or(|id| session_of(&held.assignment).is_none_or(|s| s == id))
@@ -434,7 +664,7 @@ pub fn release(
 ) -> Result<Released> {
     let team = team_store(layout, store_options);
     let in_file = bash_claim(layout, task);
-    let (claim, published) = change(&team, |claims, next| {
+    let (claim, published) = change(&team, task, |claims, next| {
         let (assignment, generation) = match claims.claims.get(task) {
             Some(held) => (held.assignment.clone(), held.generation),
             None => match claims.file_claim(task, in_file.as_ref()) {
@@ -461,62 +691,242 @@ pub fn release(
     .expect("the change always publishes");
     Ok(Released {
         claim,
-        warning: publish_view(&team, layout, &published).err(),
+        warning: publish_view(&team, layout, [published]).err(),
     })
 }
 
-/// Rewrites `team/task-assignments.json` from `published` (just published as the claims'
-/// latest version), or from a newer version if one appeared, taking turns with other
-/// writers as every view does ([`view::converge`](crate::view::converge)). A corrupt view is
-/// replaced, never a reason to refuse a claim.
+/// Brings `team/task-assignments.json` up to the claims after the changes `published` (just
+/// made by this writer), taking turns with other writers through the view's lock as every
+/// view does ([`view`](crate::view)): the holder applies the shards the journal names since
+/// the point the view reflects, so under contention the view is rewritten about once per
+/// turn. A corrupt view is replaced, never a reason to refuse a claim.
 ///
 /// # Errors
-/// The store's read errors, or [`Error::Io`] naming the view.
+/// The store's read errors, [`Error::Io`] naming the view or a bookkeeping file, or the
+/// failure to note one of `published` in the journal.
 pub(crate) fn publish_view(
     team: &Store,
     layout: &Layout,
-    published: &Versioned<Claims>,
+    published: impl IntoIterator<Item = Published>,
 ) -> Result<()> {
-    let key = claims_key();
-    let path = layout.task_assignments();
-    crate::view::converge(team, &key, published.version.get(), |mine| {
-        if let Some(g) = mine {
-            write_view(layout, &path, &published.value)?;
-            return Ok(g);
-        }
-        match team.get::<Claims>(&key)? {
-            Some(latest) => {
-                write_view(layout, &path, &latest.value)?;
-                Ok(latest.version.get())
-            }
-            None => Ok(0),
-        }
-    })
+    let unnoted = published.into_iter().find_map(|p| p.noted);
+    converge_view(team, layout, false)?;
+    unnoted.map_or(Ok(()), Err)
 }
 
-/// Rewrites `team/task-assignments.json` from the latest claims (nothing to do before the
-/// claims document's first version): the repair of a view a crash or a failed write left
-/// behind.
+/// Rewrites `team/task-assignments.json` from every shard: the repair of a view a crash or
+/// a failed write left behind (a writer holding the view's lock at the time is left to
+/// finish it).
 ///
 /// # Errors
 /// The store's read errors, or [`Error::Io`] naming the view.
 pub fn refresh_view(layout: &Layout) -> Result<()> {
     let team = team_store(layout, StoreOptions::default());
-    match team.get::<Claims>(&claims_key())? {
-        Some(latest) => publish_view(&team, layout, &latest),
-        None => Ok(()),
+    converge_view(&team, layout, true)
+}
+
+/// The point of the journal a view reflects, and the view file as written then (a view
+/// rewritten by someone else is rebuilt whole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    journal_ino: u64,
+    offset: u64,
+    view: ViewStamp,
+}
+
+/// The `lstat` data of the view that say it was not replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct ViewStamp {
+    ino: u64,
+    size: u64,
+    mtime: (i64, u32),
+}
+
+impl ViewStamp {
+    fn of(stat: Option<&FileStat>) -> Self {
+        stat.map_or_else(Self::default, |st| Self {
+            ino: st.ino,
+            size: st.size,
+            mtime: st.mtime,
+        })
     }
 }
 
-fn write_view(layout: &Layout, path: &std::path::Path, claims: &Claims) -> Result<()> {
+impl Mark {
+    /// Fixed width, so an in-place rewrite never leaves a longer old tail behind.
+    fn encode(&self) -> String {
+        format!(
+            "{:020} {:020} {:020} {:020} {:020} {:010}\n",
+            self.journal_ino,
+            self.offset,
+            self.view.ino,
+            self.view.size,
+            self.view.mtime.0,
+            self.view.mtime.1
+        )
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let mut words = text.trim_end_matches('\n').split(' ');
+        let mut next = || words.next()?.parse::<i64>().ok();
+        let mark = Self {
+            journal_ino: u64::try_from(next()?).ok()?,
+            offset: u64::try_from(next()?).ok()?,
+            view: ViewStamp {
+                ino: u64::try_from(next()?).ok()?,
+                size: u64::try_from(next()?).ok()?,
+                mtime: (next()?, u32::try_from(next()?).ok()?),
+            },
+        };
+        next().is_none().then_some(mark)
+    }
+}
+
+fn read_mark(dir: &Dir) -> Option<Mark> {
+    use std::io::Read;
+    let mut text = String::new();
+    let file = dir.open_file(VIEW_MARK).ok()??;
+    file.take(256).read_to_string(&mut text).ok()?;
+    Mark::decode(&text)
+}
+
+fn write_mark(dir: &Dir, mark: &Mark) -> Result<()> {
+    use std::io::Write;
+    let mut file = dir.open_write(VIEW_MARK, crate::fs::FILE_MODE)?;
+    file.write_all(mark.encode().as_bytes())
+        .map_err(Error::io("cannot write", dir.join(VIEW_MARK)))
+}
+
+/// The shards to apply to the view: those the journal names from `mark` on (`None`: every
+/// shard), and the point reached.
+fn pending(dir: &Dir, mark: Option<Mark>) -> Result<(Option<[bool; CLAIM_SHARDS]>, u64, u64)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let Some(journal) = dir.open_file(JOURNAL)? else {
+        return Ok((None, 0, 0));
+    };
+    let path = dir.join(JOURNAL);
+    let meta = journal
+        .metadata()
+        .map_err(Error::io("cannot stat", &path))?;
+    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+    let offset = match mark {
+        Some(m) if m.journal_ino == ino && m.offset <= meta.len() => m.offset,
+        _ => return Ok((None, ino, meta.len())),
+    };
+    let mut bytes = Vec::new();
+    let mut journal = journal;
+    journal
+        .seek(SeekFrom::Start(offset))
+        .map_err(Error::io("cannot read", &path))?;
+    (&mut journal)
+        .take(2 * JOURNAL_ROTATE)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("cannot read", &path))?;
+    let end = offset + bytes.len() as u64;
+    let mut shards = [false; CLAIM_SHARDS];
+    for byte in bytes {
+        match shards.get_mut(usize::from(byte)) {
+            Some(shard) => *shard = true,
+            None => return Ok((None, ino, end)),
+        }
+    }
+    Ok((Some(shards), ino, end))
+}
+
+/// Replaces the journal by an empty one; returns the new one's inode. Appends that still go
+/// to the old one come from changes published before this returns: the full rebuild that
+/// follows reads them from their shards.
+fn rotate_journal(dir: &Dir) -> Result<u64> {
+    let temp = format!("{JOURNAL}.{}", std::process::id());
+    let _ = dir.remove(&temp);
+    drop(dir.create_new(&temp, crate::fs::FILE_MODE)?);
+    dir.rename(
+        temp.as_ref(),
+        JOURNAL.as_ref(),
+        rustix::fs::RenameFlags::empty(),
+    )
+    .map_err(|e| {
+        Error::io("cannot replace", dir.join(JOURNAL))(std::io::Error::from_raw_os_error(
+            e.raw_os_error(),
+        ))
+    })?;
+    Ok(dir.stat(JOURNAL)?.map_or(0, |st| st.ino))
+}
+
+/// The view's writers' turns (see [`publish_view`]); `full` rebuilds it from every shard.
+fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Result<()> {
+    if Dir::open(team.root(), team.dir())?.is_none() {
+        return Ok(());
+    }
+    let dir = bookkeeping(team)?;
+    let path = layout.task_assignments();
+    let mut reader = ClaimsReader::over(team.clone());
+    for _ in 0..CHASE {
+        let Some(held) = dir.try_lock_file(VIEW_LOCK)? else {
+            return Ok(());
+        };
+        let mark = read_mark(&dir);
+        let view_now = ViewStamp::of(crate::fs::stat(layout.root(), &path)?.as_ref());
+        let replaced = mark.is_none_or(|m| m.view != view_now);
+        let (mut shards, mut ino, mut end) = pending(&dir, mark)?;
+        if full || replaced {
+            shards = None;
+        }
+        if shards.is_some_and(|s| !s.contains(&true)) {
+            return Ok(());
+        }
+        if end >= JOURNAL_ROTATE {
+            ino = rotate_journal(&dir)?;
+            end = 0;
+            shards = None;
+        }
+        write_view(layout, &path, &mut reader, shards.as_ref())?;
+        let view = ViewStamp::of(crate::fs::stat(layout.root(), &path)?.as_ref());
+        write_mark(
+            &dir,
+            &Mark {
+                journal_ino: ino,
+                offset: end,
+                view,
+            },
+        )?;
+        drop(held);
+        full = false;
+        let moved = dir
+            .stat(JOURNAL)?
+            .is_some_and(|st| st.ino != ino || st.size > end);
+        if !moved {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites the view's entries of `shards` (`None`: every shard) from those shards.
+fn write_view(
+    layout: &Layout,
+    path: &std::path::Path,
+    reader: &mut ClaimsReader,
+    shards: Option<&[bool; CLAIM_SHARDS]>,
+) -> Result<()> {
     let mut view: TaskAssignments = read_json(layout.root(), path)
         .ok()
         .flatten()
         .unwrap_or_default();
-    view.tasks
-        .retain(|task, a| !is_flowforge_entry(a) && !claims.was_dropped(task, a));
-    for (task, held) in &claims.claims {
-        view.tasks.insert(task.clone(), held.assignment.clone());
+    let mut read: Vec<Option<Claims>> = vec![None; CLAIM_SHARDS];
+    for (shard, slot) in read.iter_mut().enumerate() {
+        if shards.is_none_or(|s| s[shard]) {
+            *slot = Some(reader.read(shard)?.1);
+        }
+    }
+    view.tasks.retain(|task, a| match &read[claim_shard(task)] {
+        Some(claims) => !is_flowforge_entry(a) && !claims.was_dropped(task, a),
+        None => true,
+    });
+    for claims in read.iter().flatten() {
+        for (task, held) in &claims.claims {
+            view.tasks.insert(task.clone(), held.assignment.clone());
+        }
     }
     write_json(layout.root(), path, &view, Durability::Relaxed)
 }

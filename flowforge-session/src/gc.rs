@@ -1,10 +1,11 @@
-//! Reclaiming what is done: superseded versions of every store key, the per-task claim keys
-//! of stores written before the claims document, stray temporary files of writers that are
-//! gone, and pooled spares of views that are gone. (A live view's pooled spares are not
-//! strays: its writers rewrite them instead of creating files, see `fs/publish.rs`.)
+//! Reclaiming what is done: superseded versions of every store key, the claims of older
+//! stores (one document, or one key per task) once every claims shard holds its part, stray
+//! temporary files of writers that are gone, and pooled spares of views that are gone. (A live
+//! view's pooled spares are not strays: its writers rewrite them instead of creating files,
+//! see `fs/publish.rs`.)
 //!
 //! Writers keep the store bounded on their own (automatic [`Compaction`](crate::store::Compaction)
-//! keeps a few versions per key, released claims leave the claims document when they are
+//! keeps a few versions per key, released claims leave their shard when they are
 //! released); [`gc`] brings every key down to its latest version and sweeps what crashed
 //! writers left, at any time, while any number of writers run: see `store/compact.rs` for why
 //! a writer stalled at any step can neither resurrect a removed version nor lose its update.
@@ -14,7 +15,7 @@ use std::ffi::OsStr;
 use flowforge_core::Layout;
 
 use crate::{
-    claim::claims_key,
+    claim::CLAIMS_KEY,
     error::Result,
     fs::{Dir, Durability, FileKind, POOL, parse_pooled, parse_temp, writer_alive},
     namespace::team_store,
@@ -38,8 +39,8 @@ pub struct GcReport {
     pub keys: usize,
     /// Versions superseded by a newer one, removed.
     pub superseded_versions: usize,
-    /// Per-task claim keys (`team/store/claim-<task>/`) of a store written before the claims
-    /// document, removed whole: released claims, and held ones the document took over.
+    /// Keys of older stores' claims (`team/store/claims/`, `team/store/claim-<task>/`),
+    /// removed whole once every shard was seeded from them.
     pub legacy_claim_keys: usize,
     /// Temporary files of writers that are gone, removed.
     pub temp_files: usize,
@@ -60,8 +61,8 @@ impl GcReport {
 }
 
 /// Reclaims the namespace at `layout`: compacts every key of the team store and of each
-/// developer's store down to its latest version, removes the per-task claim keys of an older
-/// store once the claims document exists, and removes temporary files of dead writers
+/// developer's store down to its latest version, seeds every claims shard from an older
+/// store's claims and removes those, and removes temporary files of dead writers
 /// anywhere in the namespace. Safe while other processes read and write.
 ///
 /// # Errors
@@ -75,10 +76,11 @@ pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
     };
     let store_options = StoreOptions::with_durability(Durability::Sync);
     let team = team_store(layout, store_options);
-    let has_document = team.generation(&claims_key())? > 0;
+    // Every shard seeded from an older store's claims first: nothing reads those then.
+    let has_legacy = crate::claim::seed_shards(&team, options.dry_run)?;
     for key in team.keys()? {
         report.keys += 1;
-        if has_document && key.claim_task().is_some() {
+        if has_legacy && (key.as_str() == CLAIMS_KEY || key.claim_task().is_some()) {
             remove_key(&team, key.as_str(), options, &mut report)?;
         } else {
             report.add(&team.compact_key(&key, 1, options.dry_run)?);

@@ -27,9 +27,10 @@
 //! - [`namespace_version`] → [`NamespaceVersion`]: `Eq`, a couple of small reads and `stat`s,
 //!   no listing that grows with history; it changes whenever [`load_namespace`] would return
 //!   something else. Refresh a namespace only when it changed.
-//! - [`list_claims`] → every held [`Claim`] (task, holder, `claimed_at`, version): one
-//!   document read; and [`claims_version`], the claims' change counter (a hint read and a
-//!   `stat` or two, whatever the number of claims ever made).
+//! - [`list_claims`] → every held [`Claim`] (task, holder, `claimed_at`, version): every
+//!   claims shard read; [`ClaimsReader`] reads one shard and its [`ShardVersion`] (a hint
+//!   read and a `stat` or two, whatever the number of claims ever made), and
+//!   [`claims_version`] is every shard's.
 //!
 //! ```
 //! use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo};
@@ -85,7 +86,10 @@ pub mod switch;
 pub mod time;
 pub mod view;
 
-pub use claim::{Claim, ClaimsVersion, ReleaseOptions, Released, claims_version, list_claims};
+pub use claim::{
+    Claim, ClaimsReader, ClaimsVersion, ReleaseOptions, Released, ShardVersion, claims_version,
+    list_claims,
+};
 pub use error::{Error, Result};
 pub use gc::{GcOptions, GcReport, gc};
 pub use namespace::{Namespace, SESSION_KEY, SessionOptions, TIME_KEY};

@@ -255,7 +255,10 @@ impl Namespace {
         claim::Owner {
             dev: &self.dev,
             known: true,
-            session: current.map(|c| (c.value.session_id.as_str(), c.value.active)),
+            session: current.map(|c| {
+                let v = &c.value;
+                (v.session_id.as_str(), v.active, v.task_id.as_ref())
+            }),
         }
     }
 
@@ -289,13 +292,13 @@ impl Namespace {
                     if let Ok(Some(published)) =
                         claim::release_if_held(&self.team, task, owner, Some(&session.session_id))
                     {
-                        let _ = claim::publish_view(&self.team, &self.layout, &published);
+                        let _ = claim::publish_view(&self.team, &self.layout, [published]);
                     }
                 }
                 return Err(e);
             }
         };
-        if let Some(published) = &claimed {
+        if let Some(published) = claimed {
             if let Err(e) = claim::publish_view(&self.team, &self.layout, published) {
                 started.warnings.push(e);
             }
@@ -396,7 +399,7 @@ impl Namespace {
             );
             match released {
                 Ok(Some(published)) => {
-                    if let Err(e) = claim::publish_view(&self.team, &self.layout, &published) {
+                    if let Err(e) = claim::publish_view(&self.team, &self.layout, [published]) {
                         warnings.push(e);
                     }
                 }

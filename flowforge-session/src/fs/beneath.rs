@@ -366,6 +366,23 @@ impl Dir {
             .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))
     }
 
+    /// Opens the file `name` for appending, creating it with `mode` if missing (never through
+    /// a link): every `write` lands whole at the end, whatever other appenders do.
+    ///
+    /// # Errors
+    /// As [`Dir::open_file`].
+    pub(crate) fn open_append(&self, name: &str, mode: u32) -> Result<File> {
+        let flags = OFlags::WRONLY
+            | OFlags::APPEND
+            | OFlags::CREATE
+            | OFlags::NOFOLLOW
+            | OFlags::NONBLOCK
+            | OFlags::CLOEXEC;
+        openat(&self.fd, name, flags, Mode::from_raw_mode(mode))
+            .map(File::from)
+            .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))
+    }
+
     /// Opens the existing file `name` for writing, never through a link and never creating
     /// it.
     ///

@@ -1,5 +1,6 @@
 //! Integration tests of flowforge-session: one binary, one module per concept.
 
+mod claim_shards;
 mod gc;
 mod gc_processes;
 mod other_crates_files;

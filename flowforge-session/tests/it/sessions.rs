@@ -328,15 +328,26 @@ fn a_claim_whose_session_was_never_written_is_released_by_the_holders_next_chang
     bob.start_session(&task("b"), &StartOptions::default())
         .unwrap();
     // A process of Alice's died after claiming "lost" and before writing its session (two
-    // hours ago), and another one claimed "fresh" a moment ago and is still starting.
+    // hours ago), and another one claimed "fresh" a moment ago and is still starting; both
+    // in the shard of "a", which her next start changes.
+    let shard = claim::claim_shard(&task("a"));
+    let in_shard = |prefix: &str| {
+        (0..)
+            .map(|n| format!("{prefix}{n}"))
+            .find(|t| claim::claim_shard(&task(t)) == shard)
+            .unwrap()
+    };
+    let (lost, fresh) = (in_shard("lost"), in_shard("fresh"));
     let team = flowforge_session::store::Store::new(
         layout.team_store_dir(),
         flowforge_session::store::StoreOptions::relaxed(),
     );
-    let key = flowforge_session::store::Key::new(claim::CLAIMS_KEY).unwrap();
+    let key = flowforge_session::store::Key::new(&format!("claims-{shard:02x}")).unwrap();
     team.update(&key, |doc: Option<&serde_json::Value>| {
-        let mut doc = doc.cloned().unwrap();
-        for (task, age_secs) in [("lost", 7200), ("fresh", 1)] {
+        let mut doc = doc
+            .cloned()
+            .unwrap_or_else(|| serde_json::json!({"claims": {}}));
+        for (task, age_secs) in [(&lost, 7200), (&fresh, 1)] {
             let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(age_secs);
             doc["claims"][task] = serde_json::json!({
                 "a": {"assignee": "alice", "status": "claimed", "claimed_at": at.to_string(),
@@ -354,12 +365,12 @@ fn a_claim_whose_session_was_never_written_is_released_by_the_holders_next_chang
             .map(|c| c.task.to_string())
             .collect()
     };
-    assert_eq!(held(&layout), ["b", "fresh", "lost"]);
+    assert_eq!(held(&layout), ["b", fresh.as_str(), lost.as_str()]);
     alice
         .start_session(&task("a"), &StartOptions::default())
         .unwrap();
-    assert_eq!(held(&layout), ["a", "b", "fresh"]);
+    assert_eq!(held(&layout), ["a", "b", fresh.as_str()]);
     let view: TaskAssignments = read(&layout.task_assignments());
     let shown: Vec<_> = view.tasks.keys().map(|t| t.to_string()).collect();
-    assert_eq!(shown, ["a", "b", "fresh"]);
+    assert_eq!(shown, ["a", "b", fresh.as_str()]);
 }
