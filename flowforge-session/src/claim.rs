@@ -909,10 +909,11 @@ fn write_view(
     reader: &mut ClaimsReader,
     shards: Option<&[bool; CLAIM_SHARDS]>,
 ) -> Result<()> {
-    let mut view: TaskAssignments = read_json(layout.root(), path)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    // A view that is gone or cannot be read is rebuilt from every shard.
+    let (mut view, shards) = match read_json::<TaskAssignments>(layout.root(), path) {
+        Ok(Some(view)) => (view, shards),
+        _ => (TaskAssignments::default(), None),
+    };
     let mut read: Vec<Option<Claims>> = vec![None; CLAIM_SHARDS];
     for (shard, slot) in read.iter_mut().enumerate() {
         if shards.is_none_or(|s| s[shard]) {

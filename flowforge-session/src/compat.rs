@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use flowforge_core::{
     DeveloperId, Layout, TaskId,
-    model::{GitStatusCache, Session, TaskAssignment, TaskAssignments, TimeTracking},
+    model::{GitStatusCache, Session, TaskAssignment, TimeTracking},
 };
 use serde_json::Value;
 
@@ -91,13 +91,112 @@ pub fn read_time_view(layout: &Layout, dev: &DeveloperId) -> Result<Option<TimeT
 }
 
 /// The assignment of `task` in `team/task-assignments.json` if it still holds the task
-/// ([`TaskAssignment::holds`]). A corrupt file gives no claim: it is the store's view, and a
-/// broken view never blocks a claim.
+/// ([`TaskAssignment::holds`]). Only that entry is read into the model; the others are
+/// skipped as JSON, so the cost is a scan of the file, not a model of every claim. A file
+/// that is not JSON, or whose entry of `task` is not an assignment, gives no claim: it is
+/// the store's view, and a broken view never blocks a claim.
 pub(crate) fn view_claim(layout: &Layout, task: &TaskId) -> Option<TaskAssignment> {
-    let view: TaskAssignments = crate::fs::read_json(layout.root(), &layout.task_assignments())
+    let bytes = crate::fs::read_bytes(layout.root(), &layout.task_assignments())
         .ok()
         .flatten()?;
-    view.tasks.get(task).filter(|a| a.holds()).cloned()
+    entry_of(&bytes, task).filter(TaskAssignment::holds)
+}
+
+/// The entry of `task` in the bytes of a `task-assignments.json`.
+fn entry_of(bytes: &[u8], task: &TaskId) -> Option<TaskAssignment> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let found = serde::de::DeserializeSeed::deserialize(lean::Top(task.as_str()), &mut de).ok()?;
+    de.end().ok()?;
+    found
+}
+
+/// Reading one entry of `team/task-assignments.json` (see [`view_claim`]).
+mod lean {
+    use std::fmt;
+
+    use flowforge_core::model::TaskAssignment;
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+    /// The file: its `tasks` (or `assignments`) map, searched for one task.
+    pub(super) struct Top<'t>(pub(super) &'t str);
+
+    impl<'de> DeserializeSeed<'de> for Top<'_> {
+        type Value = Option<TaskAssignment>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Top<'_> {
+        type Value = Option<TaskAssignment>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("task assignments")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            let mut seen = false;
+            while let Some(is_tasks) = map.next_key_seed(KeyIn(&["tasks", "assignments"]))? {
+                if !is_tasks {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+                if seen {
+                    return Err(de::Error::duplicate_field("tasks"));
+                }
+                seen = true;
+                found = map.next_value_seed(Entries(self.0))?;
+            }
+            Ok(found)
+        }
+    }
+
+    /// The entries: the last one named `task` is read, the others skipped.
+    struct Entries<'t>(&'t str);
+
+    impl<'de> DeserializeSeed<'de> for Entries<'_> {
+        type Value = Option<TaskAssignment>;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_map(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Entries<'_> {
+        type Value = Option<TaskAssignment>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a map of task assignments")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(mine) = map.next_key_seed(KeyIn(&[self.0]))? {
+                if mine {
+                    found = Some(map.next_value::<TaskAssignment>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// A map key: whether it is one of the names.
+    struct KeyIn<'n>(&'n [&'n str]);
+
+    impl<'de> DeserializeSeed<'de> for KeyIn<'_> {
+        type Value = bool;
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl Visitor<'_> for KeyIn<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+            Ok(self.0.contains(&key))
+        }
+    }
 }
 
 /// Writes `cache` as `dev`'s `cache/git-status.json`, where the bash tools and
@@ -122,4 +221,48 @@ pub fn write_git_status_cache(
         cache,
         Durability::Relaxed,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use flowforge_core::model::TaskAssignments;
+
+    use super::*;
+
+    #[test]
+    fn one_entry_reads_as_in_the_whole_file() {
+        let entry = |dev: &str| {
+            format!(
+                r#"{{"developer": "{dev}", "status": "in_progress", "claimedAt": "2025-09-18T09:30:00Z", "x": [1, {{"y": "}}"}}]}}"#
+            )
+        };
+        let docs = [
+            format!(r#"{{"tasks": {{"t-1": {}, "t-2": {}}}, "version": 2}}"#, entry("a"), entry("b")),
+            format!(r#"{{"version": {{"tasks": 1}}, "assignments": {{"t-2": {}}}}}"#, entry("c")),
+            // A task named twice: the last entry counts.
+            format!(r#"{{"tasks": {{"t-1": {}, "t-1": {}}}}}"#, entry("a"), entry("d")),
+            r#"{"tasks": {"t\u002d1": {"assignee": "e", "status": "s", "claimed_at": "2025-09-18T08:00:00Z"}}}"#.to_owned(),
+            "{}".to_owned(),
+        ];
+        for doc in &docs {
+            let full: TaskAssignments = serde_json::from_str(doc).unwrap();
+            for task in ["t-1", "t-2", "t-3"] {
+                let task = TaskId::new(task).unwrap();
+                assert_eq!(
+                    entry_of(doc.as_bytes(), &task),
+                    full.tasks.get(&task).cloned(),
+                    "{doc}"
+                );
+            }
+        }
+        let t1 = TaskId::new("t-1").unwrap();
+        for broken in [
+            "not json",
+            r#"{"tasks": {"t-1": {"status": "s"}}}"#,
+            r#"{"tasks": {}, "assignments": {}}"#,
+            r#"{"tasks": {"t-1": {"assignee": "a", "status": "s", "claimed_at": "2025-09-18T08:00:00Z"}}} trailing"#,
+        ] {
+            assert_eq!(entry_of(broken.as_bytes(), &t1), None, "{broken}");
+        }
+    }
 }
