@@ -256,3 +256,96 @@ fn line_endings_on_a_stale_index_are_decided_as_git_does() {
         );
     }
 }
+
+/// The attribute lines the property below draws from (one per file, or none).
+const EOL_RULES: &[&str] = &[
+    "",
+    "text=auto",
+    "-text",
+    "binary",
+    "text",
+    "text eol=lf",
+    "text eol=crlf",
+    "eol=crlf",
+    "crlf",
+    "-crlf",
+    "text=auto eol=crlf",
+    "mytext",
+];
+
+/// Bytes a file is made of: CR, LF and NUL often, so that CRLF pairs, lone CRs and binary
+/// content all occur.
+fn eol_content() -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    proptest::collection::vec(
+        prop_oneof![Just(b'a'), Just(b'\r'), Just(b'\n'), Just(b'\r'), Just(0u8)],
+        0..12,
+    )
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: 8,
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Random bytes under random line-ending rules, committed before or after the rules and
+    /// then edited or not, on a stale index: the first status answers as git does (git's
+    /// answer taken before anything refreshed the index), and git agrees after our refresh.
+    #[test]
+    fn random_line_endings_on_a_stale_index(
+        files in proptest::collection::vec(
+            (eol_content(), 0..EOL_RULES.len(), proptest::option::of(eol_content()), proptest::bool::ANY),
+            1..6,
+        ),
+    ) {
+        let repo = TestRepo::new();
+        let names: Vec<String> = (0..files.len()).map(|i| format!("f{i}")).collect();
+        for (name, (content, _, _, _)) in names.iter().zip(&files) {
+            std::fs::write(repo.path().join(name), content).expect("write");
+        }
+        repo.git_ok(&["add", "."]);
+        repo.git_ok(&["commit", "-qm", "bytes"]);
+        let mut rules = String::from("[attr]mytext text eol=lf\n");
+        for (name, (_, rule, _, _)) in names.iter().zip(&files) {
+            if !EOL_RULES[*rule].is_empty() {
+                rules.push_str(&format!("{name} {}\n", EOL_RULES[*rule]));
+            }
+        }
+        repo.write(".gitattributes", &rules);
+        repo.git_ok(&["add", ".gitattributes"]);
+        // Some files are stored again under their rule (git converts what it stores).
+        for (name, (_, _, _, renormalize)) in names.iter().zip(&files) {
+            if *renormalize {
+                repo.git_ok(&["add", "--renormalize", name]);
+            }
+        }
+        repo.git_ok(&["commit", "-qm", "rules", "--allow-empty"]);
+        for (name, (_, _, edit, _)) in names.iter().zip(&files) {
+            if let Some(edit) = edit {
+                std::fs::write(repo.path().join(name), edit).expect("write");
+            }
+        }
+        let mut touched: Vec<&str> = names.iter().map(String::as_str).collect();
+        touched.push(".gitattributes");
+        touch_all(&repo, &touched);
+        next_second();
+        let expected = git_answers(repo.path());
+        let status = Repo::open(repo.path())
+            .expect("open")
+            .status(&StatusOptions::default())
+            .expect("status");
+        for (flags, git) in [&[][..], &["-z"][..], &["-b"][..], &["-b", "-z"][..]]
+            .iter()
+            .zip(&expected)
+        {
+            crate::status_support::assert_same(
+                &format!("random line endings {flags:?}"),
+                &crate::status_support::ours(&status, flags),
+                git,
+            );
+        }
+        proptest::prop_assert_eq!(git_answers(repo.path()), expected, "after the refresh");
+    }
+}
