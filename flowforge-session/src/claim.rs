@@ -448,6 +448,71 @@ pub(crate) fn seed_shards(team: &Store, dry_run: bool) -> Result<bool> {
     Ok(true)
 }
 
+/// Releases every claim no session will release (see [`ORPHAN_AGE`]): a claim naming a
+/// session that is not its holder's latest, or is ended, once older than [`ORPHAN_AGE`] — a
+/// process died between taking it and writing its session, in a shard the holder's later
+/// changes did not touch; then rebuilds the view from every shard. Reads every shard and the
+/// holders' sessions: for `flowforge gc`, not for a hot path. With `dry_run` nothing is
+/// released or written. Returns the tasks released (or
+/// that would be).
+///
+/// # Errors
+/// The store's read and write errors.
+pub(crate) fn release_orphans(layout: &Layout, team: &Store, dry_run: bool) -> Result<Vec<TaskId>> {
+    let mut reader = ClaimsReader::over(team.clone());
+    let now = Timestamp::now();
+    let mut released = Vec::new();
+    let mut published = Vec::new();
+    for shard in 0..CLAIM_SHARDS {
+        for claim in reader.shard(shard)? {
+            let Some(session_id) = claim.session_id() else {
+                continue;
+            };
+            if now.duration_since(claim.assignment.claimed_at) < ORPHAN_AGE {
+                continue;
+            }
+            let dev = claim.holder();
+            let options = crate::SessionOptions::default();
+            // A holder without a namespace keeps the claim (a forced release frees it).
+            let Ok(ns) = crate::Namespace::open(layout, dev, options) else {
+                continue;
+            };
+            let latest = ns.session()?;
+            let live = latest
+                .as_ref()
+                .is_some_and(|s| s.active && s.session_id == session_id);
+            if live {
+                continue;
+            }
+            if dry_run {
+                released.push(claim.task.clone());
+                continue;
+            }
+            let owner = Owner {
+                dev,
+                known: true,
+                session: latest
+                    .as_ref()
+                    .map(|s| (s.session_id.as_str(), s.active, s.task_id.as_ref())),
+            };
+            if let Some(p) = release_if_held(team, &claim.task, owner, Some(session_id))? {
+                released.push(claim.task.clone());
+                published.push(p);
+            }
+        }
+    }
+    if !dry_run {
+        // The repair of the view too: rebuilt from every shard (a process killed between a
+        // change and its note in the journal left the view behind on that shard).
+        let unnoted = published.into_iter().find_map(|p| p.noted);
+        converge_view(team, layout, true)?;
+        if let Some(e) = unnoted {
+            return Err(e);
+        }
+    }
+    Ok(released)
+}
+
 /// A shard published by a claim change.
 #[derive(Debug)]
 pub(crate) struct Published {

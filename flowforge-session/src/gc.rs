@@ -61,7 +61,8 @@ impl GcReport {
 }
 
 /// Reclaims the namespace at `layout`: compacts every key of the team store and of each
-/// developer's store down to its latest version, seeds every claims shard from an older
+/// developer's store down to its latest version, releases orphaned claims (a process died
+/// between taking a claim and writing its session), seeds every claims shard from an older
 /// store's claims and removes those, and removes temporary files of dead writers
 /// anywhere in the namespace. Safe while other processes read and write.
 ///
@@ -78,6 +79,8 @@ pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
     let team = team_store(layout, store_options);
     // Every shard seeded from an older store's claims first: nothing reads those then.
     let has_legacy = crate::claim::seed_shards(&team, options.dry_run)?;
+    // Claims no session will release (their process died before writing the session).
+    crate::claim::release_orphans(layout, &team, options.dry_run)?;
     for key in team.keys()? {
         report.keys += 1;
         if has_legacy && (key.as_str() == CLAIMS_KEY || key.claim_task().is_some()) {

@@ -213,7 +213,9 @@ fn an_older_store_with_one_claims_document_is_read_then_migrated_shard_by_shard_
     // The single document an older FlowForge wrote: three held claims and a bash tools'
     // entry it took over (`dropped`).
     let team = Store::new(layout.team_store_dir(), StoreOptions::relaxed());
-    let at = "2025-09-18T08:00:00Z";
+    // Taken a moment ago: younger than the orphan age, so gc keeps them.
+    let at = jiff::Timestamp::now().to_string();
+    let at = at.as_str();
     let entry = |dev: &str, session: &str| {
         serde_json::json!({"a": {"assignee": dev, "status": "claimed", "claimed_at": at,
             "session_id": session, "note": "kept"}, "g": 7})
@@ -224,7 +226,7 @@ fn an_older_store_with_one_claims_document_is_read_then_migrated_shard_by_shard_
             tasks[1].as_str(): entry("bob", "s-b"),
             tasks[2].as_str(): entry("alice", "s-c"),
         },
-        "dropped": {"gone": at},
+        "dropped": {"gone": "2025-09-18T08:00:00Z"},
     });
     let key = Key::new(claim::CLAIMS_KEY).unwrap();
     team.create(&key, &document).unwrap().swapped().unwrap();
@@ -409,4 +411,45 @@ fn a_damaged_shard_stops_only_its_own_tasks() {
         "{err}"
     );
     assert!(ns[0].session().unwrap().is_some_and(|s| !s.active));
+}
+
+/// A claim whose session was never written, in a shard its holder's later changes do not
+/// touch, is released by `gc` once older than the orphan age; a young one and live ones stay.
+#[test]
+fn gc_releases_a_claim_whose_session_was_never_written_in_any_shard() {
+    let (_tmp, layout, ns) = setup(&["alice", "bob"]);
+    let tasks = tasks_in_distinct_shards("o-", 4);
+    ns[0]
+        .start_session(&tasks[0], &StartOptions::default())
+        .unwrap();
+    ns[1]
+        .start_session(&tasks[1], &StartOptions::default())
+        .unwrap();
+    let team = Store::new(layout.team_store_dir(), StoreOptions::relaxed());
+    for (task, age_secs) in [(&tasks[2], 7200), (&tasks[3], 1)] {
+        let key = Key::new(&format!("claims-{:02x}", claim_shard(task))).unwrap();
+        team.update(&key, |doc: Option<&serde_json::Value>| {
+            let mut doc = doc
+                .cloned()
+                .unwrap_or_else(|| serde_json::json!({"claims": {}}));
+            let at = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(age_secs);
+            doc["claims"][task.as_str()] = serde_json::json!({
+                "a": {"assignee": "alice", "status": "claimed", "claimed_at": at.to_string(),
+                      "session_id": format!("never-{task}")},
+                "g": 1,
+            });
+            Ok(doc)
+        })
+        .unwrap();
+    }
+    let all = |layout: &Layout| held(layout).into_keys().collect::<Vec<_>>();
+    let mut expected: Vec<String> = tasks.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(all(&layout), expected);
+    flowforge_session::gc(&layout, flowforge_session::GcOptions { dry_run: true }).unwrap();
+    assert_eq!(all(&layout), expected, "a dry run releases nothing");
+    flowforge_session::gc(&layout, Default::default()).unwrap();
+    expected.retain(|t| *t != tasks[2].as_str());
+    assert_eq!(all(&layout), expected);
+    assert_eq!(view(&layout).into_keys().collect::<Vec<_>>(), expected);
 }
