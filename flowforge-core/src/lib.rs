@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod model;
 pub mod parallel;
 pub mod score;
+pub mod wildcard;
 
 pub use error::{Error, IdRule};
 pub use id::{DeveloperId, RESERVED_DEVELOPER_IDS, TaskId, escape_bytes};

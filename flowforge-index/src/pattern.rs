@@ -48,32 +48,9 @@ impl Pattern {
 
     /// Whether `text` matches the whole pattern.
     pub fn matches(&self, text: &str) -> bool {
-        // Iterative glob matching with backtracking to the last `*`: O(len(p) * len(t)) at worst.
         let p: Vec<char> = self.glob.chars().collect();
         let t: Vec<char> = text.chars().collect();
-        let (mut pi, mut ti) = (0, 0);
-        let mut star: Option<(usize, usize)> = None;
-        while ti < t.len() {
-            match p.get(pi) {
-                Some('*') => {
-                    star = Some((pi, ti));
-                    pi += 1;
-                }
-                Some(&c) if c == '?' || c == t[ti] => {
-                    pi += 1;
-                    ti += 1;
-                }
-                _ => match star {
-                    Some((sp, st)) => {
-                        pi = sp + 1;
-                        ti = st + 1;
-                        star = Some((sp, st + 1));
-                    }
-                    None => return false,
-                },
-            }
-        }
-        p[pi..].iter().all(|&c| c == '*')
+        flowforge_core::wildcard::matches(&p, &t, '*', '?')
     }
 }
 

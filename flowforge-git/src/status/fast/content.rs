@@ -239,29 +239,7 @@ fn sets_eol(token: &[u8], macros: &[&[u8]]) -> bool {
 
 /// fnmatch of `name` (one path component) against `glob` with `*` and `?`.
 fn glob_matches(glob: &[u8], name: &[u8]) -> bool {
-    let (mut g, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match glob.get(g) {
-            Some(b'*') => {
-                star = Some((g, n));
-                g += 1;
-            }
-            Some(&c) if c == b'?' || c == name[n] => {
-                g += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((sg, sn)) => {
-                    g = sg + 1;
-                    n = sn + 1;
-                    star = Some((sg, sn + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    glob[g..].iter().all(|&b| b == b'*')
+    flowforge_core::wildcard::matches(glob, name, b'*', b'?')
 }
 
 /// Whether `content` holds a CR immediately followed by LF.
