@@ -1,5 +1,6 @@
-//! `flowforge gc`: reclaim superseded store versions, the per-task claim keys of older stores
-//! and temporary files of crashed writers.
+//! `flowforge gc`: reclaim superseded store versions, the per-task claim keys of older stores,
+//! temporary files of crashed writers and spares of views that are gone, and release orphaned
+//! claims.
 
 use clap::Args;
 use flowforge_session::{GcOptions, GcReport};
@@ -17,7 +18,7 @@ pub(crate) struct GcArgs {
     #[arg(long)]
     dry_run: bool,
     /// Print JSON: {"dry_run", "keys", "superseded_versions", "legacy_claim_keys",
-    /// "temp_files", "bytes"}.
+    /// "temp_files", "spare_files", "released_claims" (task ids), "bytes"}.
     #[arg(long)]
     json: bool,
 }
@@ -30,6 +31,8 @@ struct GcJson {
     superseded_versions: usize,
     legacy_claim_keys: usize,
     temp_files: usize,
+    spare_files: usize,
+    released_claims: Vec<String>,
     bytes: u64,
 }
 
@@ -41,6 +44,8 @@ impl From<&GcReport> for GcJson {
             superseded_versions: r.superseded_versions,
             legacy_claim_keys: r.legacy_claim_keys,
             temp_files: r.temp_files,
+            spare_files: r.spare_files,
+            released_claims: r.released_claims.iter().map(ToString::to_string).collect(),
             bytes: r.bytes,
         }
     }
@@ -64,12 +69,31 @@ pub(crate) fn run(ctx: &Context, args: &GcArgs, out: &mut Output) -> CliResult {
     };
     outln!(
         out,
-        "{verb} {} bytes: {} superseded versions, {} released claim keys of an older store, {} temporary files of crashed writers ({} keys looked at)",
+        "{verb} {} bytes: {} superseded versions, {} released claim keys of an older store, {} temporary files of crashed writers, {} spare files ({} keys looked at)",
         report.bytes,
         report.superseded_versions,
         report.legacy_claim_keys,
         report.temp_files,
+        report.spare_files,
         report.keys
     );
+    if !report.released_claims.is_empty() {
+        let verb = if report.dry_run {
+            "would release"
+        } else {
+            "released"
+        };
+        let tasks: Vec<String> = report
+            .released_claims
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        outln!(
+            out,
+            "{verb} {} orphaned claims (their process died before writing its session): {}",
+            tasks.len(),
+            tasks.join(", ")
+        );
+    }
     Ok(())
 }

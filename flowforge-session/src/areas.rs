@@ -4,7 +4,10 @@
 //!
 //! Cleaning removes files, never directories, and never follows a link: a link found in an
 //! area is removed itself. `cache/time-tracking.json` is kept: the v2 tools record time there,
-//! and it is the starting point of the time tracking until the store holds one.
+//! and it is the starting point of the time tracking until the store holds one. The pooled
+//! spares of a view (`cache/.tmp-spare-<slot>-git-status.json`, the files its writes take
+//! turns with) are FlowForge's bookkeeping, not the area's content: neither counted nor
+//! removed here; [`gc`](crate::gc) removes those of views that are gone.
 
 use std::path::{Path, PathBuf};
 
@@ -120,6 +123,9 @@ fn walk(root: &Path, dir: &Path, f: &mut dyn FnMut(&Path, u64) -> Result<()>) ->
     };
     entries.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     for (entry, stat) in entries {
+        if stat.kind == FileKind::File && crate::fs::parse_pooled(&entry.name).is_some() {
+            continue;
+        }
         let path = dir.join(&entry.name);
         match stat.kind {
             FileKind::Dir => walk(root, &path, f)?,

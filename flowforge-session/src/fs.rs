@@ -27,7 +27,8 @@ pub use self::beneath::{DirEntry, FileKind, FileStat};
 pub(crate) use self::{
     beneath::Dir,
     publish::{
-        Mode, POOL, Publish, parse_pooled, parse_temp, publish, publish_reusing, writer_alive,
+        Mode, POOL, Publish, parse_pooled, parse_temp, pool_name, publish, publish_reusing,
+        writer_alive,
     },
 };
 use crate::error::{Error, Result};
@@ -110,9 +111,15 @@ fn write_replacing(
             path: path.to_owned(),
         });
     }
-    // A file replaced again and again (a view) recycles: no inode created or deleted.
+    // A file replaced again and again (a view) recycles: no inode created or deleted. So
+    // does the first write of one whose spares were provisioned ([`provision_pool`]).
+    let recycle = pooled
+        && match existing {
+            Some(kind) => kind == FileKind::File,
+            None => dir.stat(pool_name(&name.to_string_lossy(), 0))?.is_some(),
+        };
     let how = Publish {
-        mode: if pooled && existing == Some(FileKind::File) {
+        mode: if recycle {
             Mode::Recycle
         } else {
             Mode::Replace
@@ -121,6 +128,22 @@ fn write_replacing(
         allocate: ALLOCATE,
     };
     publish(&dir, name, bytes, how, || Ok(true)).map(drop)
+}
+
+/// Gives the view `path` (beneath the namespace root `root`, in a directory that exists) its
+/// pooled spares up front, so that not even its first writes create a file: for the views a
+/// session cycle rewrites, provisioned when the namespace is created. See `publish.rs`.
+///
+/// # Errors
+/// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the directory or a slot.
+pub(crate) fn provision_pool(root: &Path, path: &Path) -> Result<()> {
+    let (parent, name) = beneath::split(root, path)?;
+    let dir = Dir::open(root, parent)?
+        .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
+    match name.to_str() {
+        Some(target) => publish::provision_pool(&dir, target),
+        None => Ok(()),
+    }
 }
 
 /// Whether files created 0600 come out 0600 under this process's umask: 0 unknown, 1 yes.

@@ -10,7 +10,7 @@
 //! writers left, at any time, while any number of writers run: see `store/compact.rs` for why
 //! a writer stalled at any step can neither resurrect a removed version nor lose its update.
 
-use std::ffi::OsStr;
+use std::{collections::BTreeSet, ffi::OsStr, path::PathBuf};
 
 use flowforge_core::Layout;
 
@@ -47,6 +47,9 @@ pub struct GcReport {
     /// Spare files removed: superseded versions writers keep to rewrite instead of creating
     /// files, and pooled spares of views that are gone (those of live views are kept).
     pub spare_files: usize,
+    /// Orphaned claims released: their holder's process died between taking the claim and
+    /// writing its session (in a dry run, those that would be).
+    pub released_claims: Vec<flowforge_core::TaskId>,
     /// The bytes of everything removed.
     pub bytes: u64,
 }
@@ -80,7 +83,7 @@ pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
     // Every shard seeded from an older store's claims first: nothing reads those then.
     let has_legacy = crate::claim::seed_shards(&team, options.dry_run)?;
     // Claims no session will release (their process died before writing the session).
-    crate::claim::release_orphans(layout, &team, options.dry_run)?;
+    report.released_claims = crate::claim::release_orphans(layout, &team, options.dry_run)?;
     for key in team.keys()? {
         report.keys += 1;
         if has_legacy && (key.as_str() == CLAIMS_KEY || key.claim_task().is_some()) {
@@ -96,8 +99,13 @@ pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
             report.add(&store.compact_key(&key, 1, options.dry_run)?);
         }
     }
+    // The views whose spares `dev init` provisions keep them even before their first write.
+    let provisioned: BTreeSet<PathBuf> = crate::namespace::namespace_ids(layout.root())?
+        .iter()
+        .flat_map(|dev| crate::namespace::pooled_views(layout, dev))
+        .collect();
     if let Some(root) = Dir::open(layout.root(), layout.root())? {
-        sweep(&root, 0, options, &mut report)?;
+        sweep(&root, 0, &provisioned, options, &mut report)?;
     }
     Ok(report)
 }
@@ -128,7 +136,13 @@ const SWEEP_DEPTH: usize = 4;
 
 /// Removes temporary files of dead writers in `dir` and the directories below it, store
 /// directories excepted (compaction sweeps those, knowing which writers it must wait for).
-fn sweep(dir: &Dir, depth: usize, options: GcOptions, report: &mut GcReport) -> Result<()> {
+fn sweep(
+    dir: &Dir,
+    depth: usize,
+    provisioned: &BTreeSet<PathBuf>,
+    options: GcOptions,
+    report: &mut GcReport,
+) -> Result<()> {
     for entry in dir.entries()? {
         match entry.kind {
             FileKind::Dir if depth < SWEEP_DEPTH && !is_store(&entry.name) => {
@@ -136,17 +150,18 @@ fn sweep(dir: &Dir, depth: usize, options: GcOptions, report: &mut GcReport) -> 
                     continue;
                 };
                 if let Some(sub) = dir.subdir(name)? {
-                    sweep(&sub, depth + 1, options, report)?;
+                    sweep(&sub, depth + 1, provisioned, options, report)?;
                 }
             }
             FileKind::File => {
                 if let Some((slot, target)) = parse_pooled(&entry.name) {
                     // A spare of a live view is kept (its writer rewrites it instead of
-                    // creating a file); one of a view that is gone, or beyond the pool, is
-                    // surplus.
-                    let live = dir
-                        .stat(target)?
-                        .is_some_and(|st| st.kind == FileKind::File);
+                    // creating a file), and so is one provisioned for a view not written
+                    // yet; one of a view that is gone, or beyond the pool, is surplus.
+                    let live = match dir.stat(target)? {
+                        Some(st) => st.kind == FileKind::File,
+                        None => provisioned.contains(&dir.join(target)),
+                    };
                     if slot < POOL && live {
                         continue;
                     }

@@ -85,6 +85,27 @@ pub(crate) fn pool_name(target: &str, slot: u32) -> String {
     format!("{POOL_PREFIX}{slot}-{target}")
 }
 
+/// Gives `target` in `dir` its pooled spares up front, each an empty private file, so that
+/// its first writes rewrite a spare as every later one does instead of creating a file (the
+/// [`POOL`] + 1 files a view would otherwise create over its first writes, created once). A
+/// slot already there is left alone. Creating a spare is harmless to readers: nobody reads a
+/// slot, and a writer rewrites one only under a lease.
+///
+/// # Errors
+/// [`Error::Io`] naming the slot that could not be created.
+pub(crate) fn provision_pool(dir: &Dir, target: &str) -> Result<()> {
+    for slot in 0..POOL {
+        let name = pool_name(target, slot);
+        match dir.create_new(&name, FILE_MODE) {
+            Ok(file) => ensure_private(&file, &dir.join(&name))?,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// Parses `name` as a pooled spare's name: its slot and its target; `None` for anything else.
 pub(crate) fn parse_pooled(name: &OsStr) -> Option<(u32, &str)> {
     let (slot, target) = name.to_str()?.strip_prefix(POOL_PREFIX)?.split_once('-')?;

@@ -4,11 +4,11 @@
 
 mod registry;
 
-pub(crate) use registry::namespace_ids;
 pub use registry::{
     IGNORE_FILE_CONTENT, InitOutcome, Member, TEAM_CONFIG_KEY, ensure_ignore_file, init, members,
     team_config,
 };
+pub(crate) use registry::{namespace_ids, pooled_views};
 
 use flowforge_core::{DeveloperId, Layout};
 

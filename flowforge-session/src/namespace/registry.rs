@@ -49,6 +49,17 @@ pub struct Member {
     pub has_namespace: bool,
 }
 
+/// The views a session cycle of `dev` rewrites, whose pooled spares the namespace gets when
+/// it is created (and [`gc`](crate::gc) keeps, though a view may not be written yet).
+pub(crate) fn pooled_views(layout: &Layout, dev: &DeveloperId) -> [std::path::PathBuf; 4] {
+    [
+        layout.current_session(dev),
+        layout.time_tracking(dev),
+        layout.git_status_cache(dev),
+        layout.task_assignments(),
+    ]
+}
+
 /// Creates `dev`'s namespace (directories 0700, files 0600) and registers the developer in
 /// `team/config.json`. Idempotent: details given in `info` replace the registered ones, the
 /// others stay. The root gets its own ignore file ([`ensure_ignore_file`]).
@@ -75,6 +86,13 @@ pub fn init(layout: &Layout, dev: &DeveloperId, info: &DeveloperInfo) -> Result<
         let own = super::dev_store(layout, dev, StoreOptions::relaxed());
         for key in [super::session_key(), super::time_key()] {
             let _ = own.provision_spares(&key);
+        }
+        // And so do the views a cycle rewrites (see `fs::provision_pool`); the team's view
+        // of the claims once per team.
+        for view in pooled_views(layout, dev) {
+            if crate::fs::stat(root, &view)?.is_none() {
+                let _ = crate::fs::provision_pool(root, &view);
+            }
         }
     }
     let dev_config_path = layout.dev_config(dev);

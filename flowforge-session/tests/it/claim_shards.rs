@@ -446,9 +446,11 @@ fn gc_releases_a_claim_whose_session_was_never_written_in_any_shard() {
     let mut expected: Vec<String> = tasks.iter().map(ToString::to_string).collect();
     expected.sort();
     assert_eq!(all(&layout), expected);
-    flowforge_session::gc(&layout, flowforge_session::GcOptions { dry_run: true }).unwrap();
+    let dry = flowforge_session::gc(&layout, flowforge_session::GcOptions { dry_run: true });
+    assert_eq!(dry.unwrap().released_claims, [tasks[2].clone()]);
     assert_eq!(all(&layout), expected, "a dry run releases nothing");
-    flowforge_session::gc(&layout, Default::default()).unwrap();
+    let done = flowforge_session::gc(&layout, Default::default()).unwrap();
+    assert_eq!(done.released_claims, [tasks[2].clone()]);
     expected.retain(|t| *t != tasks[2].as_str());
     assert_eq!(all(&layout), expected);
     assert_eq!(view(&layout).into_keys().collect::<Vec<_>>(), expected);

@@ -303,14 +303,47 @@ fn session_cycles_create_and_delete_no_file_from_the_first_one_on() {
     // `init` gave the keys every cycle writes their spare slots.
     let given: Vec<BTreeSet<u64>> = keys.iter().map(|k| inodes(k)).collect();
     assert!(given.iter().all(|g| g.len() == 8), "{given:?}");
+    // And the views every cycle rewrites their pooled spares.
+    let view_dirs = [
+        layout.sessions_dir(&dev),
+        layout.dev_dir(&dev),
+        layout.cache_dir(&dev),
+        layout.team_dir(),
+    ];
+    let views_given: Vec<BTreeSet<u64>> = view_dirs.iter().map(|d| inodes(d)).collect();
     let task: TaskId = "T-1".parse().unwrap();
     let cycle = |n: usize| {
         ns.start_session(&task, &StartOptions::default()).unwrap();
         touch(&ns, n);
         ns.end_session().unwrap();
+        let cache = flowforge_core::model::GitStatusCache {
+            timestamp: i64::try_from(n).unwrap(),
+            branch: "main".to_owned(),
+            status: String::new(),
+            uncommitted_changes: 0,
+            untracked_files: 0,
+            remote_status: "no-upstream".to_owned(),
+            extra: serde_json::Map::new(),
+        };
+        flowforge_session::compat::write_git_status_cache(&layout, &dev, &cache).unwrap();
     };
     for n in 0..12 {
         cycle(n);
+    }
+    // The views' first writes took those spares: what their directories gained is the
+    // bookkeeping made once (each view's lock, the claims' `.claims` directory), not a file
+    // per write.
+    for (dir, given) in view_dirs.iter().zip(&views_given) {
+        let gained: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap())
+            .filter(|e| !given.contains(&e.metadata().unwrap().ino()))
+            .map(|e| e.file_name().into_string().unwrap())
+            .collect();
+        assert!(
+            gained.iter().all(|n| !n.ends_with(".json")),
+            "{dir:?} gained {gained:?}"
+        );
     }
     // Versions were written into those spares: besides them, only the key's small
     // bookkeeping files (`HEAD`, `FLOOR`, the view's `.lock-view`) were ever created.
