@@ -539,6 +539,12 @@ pub(crate) fn change<R>(
         let Some(outcome) = change(&mut claims, next)? else {
             return Ok(None);
         };
+        if next == 1 {
+            // A shard's first change gives it its spare slots (see
+            // `Store::provision_spares`): the files its first generations would each
+            // create, created at once, so from then on a change creates none. Best-effort.
+            let _ = team.provision_spares(&key);
+        }
         if let Cas::Swapped(_) = team.compare_and_swap(&key, expected, &claims)? {
             let noted = note(team, shard).err();
             return Ok(Some((outcome, Published { noted })));

@@ -327,9 +327,23 @@ fn session_cycles_create_and_delete_no_file_from_the_first_one_on() {
         };
         flowforge_session::compat::write_git_status_cache(&layout, &dev, &cache).unwrap();
     };
-    for n in 0..12 {
+    cycle(0);
+    // The claim's shard was written for the first time: it got its spare slots then.
+    let shard = layout.team_store_dir().join(format!(
+        "claims-{:02x}",
+        flowforge_session::claim::claim_shard(&task)
+    ));
+    let shard_given = inodes(&shard);
+    assert!(shard_given.len() >= 8, "{shard_given:?}");
+    for n in 1..12 {
         cycle(n);
     }
+    // Its versions were written into those: besides them only `FLOOR` was created.
+    let shard_now = inodes(&shard);
+    assert!(
+        shard_now.difference(&shard_given).count() <= 1,
+        "{shard_now:?} vs {shard_given:?}"
+    );
     // The views' first writes took those spares: what their directories gained is the
     // bookkeeping made once (each view's lock, the claims' `.claims` directory), not a file
     // per write.
