@@ -27,7 +27,8 @@
 //! Automatic compaction does not unlink the versions it drops but moves them to spare slots
 //! (`.spare-<n>`, see `generation.rs`) for writers to rewrite instead of creating files; to
 //! the argument above a move is a removal (the version's name is gone, lowest first). `FLOOR`
-//! is written once, before the first removal, and only says "more than 1": all the
+//! is written once, before the first removal (in place into the empty `FLOOR` provisioned with a
+//! key's spares, else published atomically), and only says "more than 1": all the
 //! generation-1 check needs (later removals leave it as it is, so they write no file).
 //! [`gc`](crate::gc) removes the spares.
 //!
@@ -202,15 +203,33 @@ pub(crate) fn compact(
 /// place before anything is removed, and the only reader that relies on it asks whether
 /// anything was ever removed (`generation::base_stands`; `latest` uses it as a hint it
 /// checks). So it is written once per key, not at every compaction.
+///
+/// A `FLOOR` provisioned empty with the key's spares (`Store::provision_spares`) is written in
+/// place instead, one `pwrite` of the fixed-width number into the empty file (flushed under
+/// [`Durability::Sync`]), so not even this once-per-key write creates a file. That is as
+/// atomic as the check needs: the file only ever goes from empty to this number, a reader
+/// racing the write sees a prefix of it, and every prefix of a zero-padded number parses to
+/// 0, to at most 1, or to the number itself — "nothing removed yet", which is true until the
+/// write returns, or the truth.
 fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
     if generation::read_hint(dir, FLOOR)?.is_some_and(|f| f > 1 || f >= floor) {
         return Ok(());
+    }
+    let bytes = format!("{floor:020}\n");
+    if let Ok(file) = dir.open_existing_write(FLOOR) {
+        use std::os::unix::fs::FileExt;
+        let empty = file.metadata().is_ok_and(|m| m.len() == 0);
+        if empty
+            && file.write_all_at(bytes.as_bytes(), 0).is_ok()
+            && (durability == Durability::Relaxed || file.sync_data().is_ok())
+        {
+            return Ok(());
+        }
     }
     let how = Publish {
         mode: Mode::Replace,
         durability,
         allocate: false,
     };
-    let bytes = format!("{floor:020}\n");
     crate::fs::publish(dir, FLOOR.as_ref(), bytes.as_bytes(), how, || Ok(true)).map(drop)
 }

@@ -334,8 +334,12 @@ impl Store {
             return Ok(());
         }
         let slots = (compaction.keep + compaction.every).min(generation::SPARES);
-        for slot in 0..slots {
-            let name = generation::spare_name(slot);
+        // And an empty `FLOOR`, which the first compaction writes in place (see
+        // `compact::raise_floor`); empty, it says what no `FLOOR` says: nothing removed.
+        let names = (0..slots)
+            .map(generation::spare_name)
+            .chain([generation::FLOOR.to_owned()]);
+        for name in names {
             match dir.create_new(&name, crate::fs::FILE_MODE) {
                 Ok(file) => crate::fs::ensure_private(&file, &dir.join(&name))?,
                 Err(Error::Io { source, .. })

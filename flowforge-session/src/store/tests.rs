@@ -511,3 +511,32 @@ fn readers_racing_compaction_see_whole_increasing_versions() {
     store.compact(&key, 1).unwrap();
     assert_eq!(store.history::<u64>(&key).unwrap().len(), 1);
 }
+
+#[test]
+fn a_provisioned_floor_is_raised_in_place_and_then_bars_a_second_generation_one() {
+    for options in [StoreOptions::relaxed(), StoreOptions::default()] {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::new(tmp.path(), options);
+        let key = Key::new("k").unwrap();
+        store.provision_spares(&key).unwrap();
+        let dir = store.open_key(&key).unwrap().unwrap();
+        let floor = tmp.path().join("k").join(generation::FLOOR);
+        let provisioned = fs::metadata(&floor).unwrap();
+        assert_eq!(provisioned.len(), 0);
+        // Empty, it says nothing was removed: generation 1 may be published.
+        assert!(generation::base_stands(&dir, 1).unwrap());
+        count_up(&store, &key, 3 * generation::SPARES);
+        // Compaction removed versions after raising the floor in the same file.
+        use std::os::unix::fs::MetadataExt;
+        let raised = fs::metadata(&floor).unwrap();
+        assert_eq!(raised.ino(), provisioned.ino());
+        let value: u64 = fs::read_to_string(&floor).unwrap().trim().parse().unwrap();
+        assert!(value > 1, "{value}");
+        assert!(!generation::exists(&dir, 1));
+        assert!(!generation::base_stands(&dir, 1).unwrap());
+        assert_eq!(
+            u64::from(store.get::<u32>(&key).unwrap().unwrap().value),
+            3 * generation::SPARES
+        );
+    }
+}
