@@ -208,9 +208,9 @@ pub(crate) fn compact(
 /// place instead, one `pwrite` of the fixed-width number into the empty file (flushed under
 /// [`Durability::Sync`]), so not even this once-per-key write creates a file. That is as
 /// atomic as the check needs: the file only ever goes from empty to this number, a reader
-/// racing the write sees a prefix of it, and every prefix of a zero-padded number parses to
-/// 0, to at most 1, or to the number itself — "nothing removed yet", which is true until the
-/// write returns, or the truth.
+/// racing the write sees a prefix of it, and a prefix parses to at most 1 ("nothing removed
+/// yet", true until the write returns) or to more than 1 (which only makes a generation-1
+/// writer give way, the safe side).
 fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
     if generation::read_hint(dir, FLOOR)?.is_some_and(|f| f > 1 || f >= floor) {
         return Ok(());
