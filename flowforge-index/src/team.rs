@@ -4,7 +4,9 @@
 //!
 //! A claim change rewrites one shard and the view, never the registry: a refresh that knows
 //! which shard changed (the watcher's) reloads that shard and the view only, so its cost does
-//! not follow the number of registered developers nor the claims of other shards. Each part
+//! not follow the number of registered developers nor the claims of other shards. The view
+//! itself is read only when FlowForge's mark does not vouch for it (see [`load_view`]): after
+//! FlowForge's own writes its reload is a `stat` and a read of the ~200-byte mark. Each part
 //! keeps its stamp (see [`Stamp`]) and is verified by content while the stamp is racy,
 //! exactly as a namespace is.
 
@@ -299,13 +301,26 @@ fn load_shard(
 /// wrote mirror the store, the truth for them (the file may lag); the others are the bash
 /// tools'.
 ///
-/// After every claim change the file holds one entry per live claim, nearly all FlowForge's.
-/// A lean pass reads it first: the fields every entry needs, borrowed, and whether it names a
+/// After every claim change the file holds one entry per live claim, nearly all FlowForge's,
+/// and its writer vouches for it in the claims' view mark
+/// ([`vouched_foreign_entries`](flowforge_session::claim::vouched_foreign_entries)): when the
+/// file's `lstat` data are those the mark records with no entry of the bash tools, the answer
+/// (none) needs no read of the file. The mark matches only the file its writer read back and
+/// found to hold what it wrote, with a modification time no later edit can keep (the argument
+/// is in that module's documentation), so a file edited or replaced since — by the bash tools,
+/// in place or by rename, or by FlowForge's next write — is read as before.
+///
+/// Otherwise a lean pass reads it first: the fields every entry needs, borrowed, and whether it names a
 /// session, without building the full model of every entry. It checks everything the full
 /// model checks (task and developer ids, times); anything it does not accept, a damaged file
 /// included, is read again with the full model, whose answer (or error) is the same as before.
 fn load_view(layout: &Layout) -> (BTreeMap<TaskId, ClaimRecord>, Option<Problem>) {
     let path = layout.task_assignments();
+    if let Ok(Some(view)) = flowforge_session::fs::stat(layout.root(), &path) {
+        if flowforge_session::claim::vouched_foreign_entries(layout, &view) == Some(0) {
+            return (BTreeMap::new(), None);
+        }
+    }
     let bytes = match read_bytes(layout.root(), &path) {
         Ok(Some(bytes)) => bytes,
         Ok(None) => return (BTreeMap::new(), None),

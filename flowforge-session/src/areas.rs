@@ -7,7 +7,7 @@
 //! and it is the starting point of the time tracking until the store holds one. The pooled
 //! spares of a view (`cache/.tmp-spare-<slot>-git-status.json`, the files its writes take
 //! turns with) are FlowForge's bookkeeping, not the area's content: neither counted nor
-//! removed here; [`gc`](crate::gc) removes those of views that are gone.
+//! removed here; [`gc`](crate::gc()) removes those of views that are gone.
 
 use std::path::{Path, PathBuf};
 

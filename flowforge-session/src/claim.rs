@@ -28,26 +28,29 @@
 //! looks at the journal again after unlocking, so the view converges like the other
 //! [views](crate::view). Tasks in it that FlowForge did not claim (entries without a
 //! [`SESSION_FIELD`], written by the bash tools) are kept. A view someone else rewrote, a
-//! journal replaced or a point lost makes the next writer rebuild it from every shard.
+//! journal replaced or a point lost makes the next writer rebuild it from every shard. The
+//! other entries are copied as bytes, not parsed, and the writer's mark vouches for the file
+//! it wrote, so readers that find it unchanged skip reading it
+//! ([`vouched_foreign_entries`]; the argument is in `claim/assignments.rs`).
 //!
 //! Older stores hold every claim in one document (key [`CLAIMS_KEY`]), or before it one key
 //! per task (`claim-<task>/`): a shard never written reads its claims from them, its first
 //! change seeds it from them, and [`gc`](crate::gc()) seeds every other shard and then removes
 //! them.
 
+mod assignments;
+
 use std::collections::BTreeMap;
 
-use flowforge_core::{
-    DeveloperId, Layout, TaskId,
-    model::{TaskAssignment, TaskAssignments},
-};
+use flowforge_core::{DeveloperId, Layout, TaskId, model::TaskAssignment};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use self::assignments::vouched_foreign_entries;
 use crate::{
     error::{Error, Result},
-    fs::{Dir, Durability, FileStat, read_json, write_json},
+    fs::{Dir, FileStat},
     namespace::team_store,
     store::{Cas, Key, Store, StoreOptions, Version},
 };
@@ -69,15 +72,6 @@ const SHARD_PREFIX: &str = "claims-";
 pub const BOOKKEEPING_DIR: &str = ".claims";
 /// The claims journal: one byte (a shard's number) per change.
 const JOURNAL: &str = "journal";
-/// The lock of the view's writers, and the point of the journal the view reflects.
-const VIEW_LOCK: &str = "view.lock";
-const VIEW_MARK: &str = "view-mark";
-/// A journal this long is replaced by an empty one by the next view writer (which then
-/// rebuilds the view from every shard once).
-const JOURNAL_ROTATE: u64 = 64 * 1024;
-/// How many turns a view writer takes (write, unlock, look at the journal again) before
-/// leaving the view to the writers of the newer changes.
-const CHASE: usize = 16;
 
 pub(crate) fn claims_key() -> Key {
     Key::new(CLAIMS_KEY).expect("a valid constant key")
@@ -275,6 +269,12 @@ impl Claims {
 /// The bash tools' entry of `task` in `team/task-assignments.json` if it holds the task
 /// (FlowForge's own entries only mirror the shards, the truth for them).
 fn bash_claim(layout: &Layout, task: &TaskId) -> Option<TaskAssignment> {
+    // FlowForge's own view, vouched for as holding none of their entries: nothing to read.
+    if let Ok(Some(view)) = crate::fs::stat(layout.root(), &layout.task_assignments()) {
+        if vouched_foreign_entries(layout, &view) == Some(0) {
+            return None;
+        }
+    }
     crate::compat::view_claim(layout, task).filter(|a| !is_flowforge_entry(a))
 }
 
@@ -505,7 +505,7 @@ pub(crate) fn release_orphans(layout: &Layout, team: &Store, dry_run: bool) -> R
         // The repair of the view too: rebuilt from every shard (a process killed between a
         // change and its note in the journal left the view behind on that shard).
         let unnoted = published.into_iter().find_map(|p| p.noted);
-        converge_view(team, layout, true)?;
+        assignments::converge_view(team, layout, true)?;
         if let Some(e) = unnoted {
             return Err(e);
         }
@@ -781,7 +781,7 @@ pub(crate) fn publish_view(
     published: impl IntoIterator<Item = Published>,
 ) -> Result<()> {
     let unnoted = published.into_iter().find_map(|p| p.noted);
-    converge_view(team, layout, false)?;
+    assignments::converge_view(team, layout, false)?;
     unnoted.map_or(Ok(()), Err)
 }
 
@@ -793,212 +793,5 @@ pub(crate) fn publish_view(
 /// The store's read errors, or [`Error::Io`] naming the view.
 pub fn refresh_view(layout: &Layout) -> Result<()> {
     let team = team_store(layout, StoreOptions::default());
-    converge_view(&team, layout, true)
-}
-
-/// The point of the journal a view reflects, and the view file as written then (a view
-/// rewritten by someone else is rebuilt whole).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Mark {
-    journal_ino: u64,
-    offset: u64,
-    view: ViewStamp,
-}
-
-/// The `lstat` data of the view that say it was not replaced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct ViewStamp {
-    ino: u64,
-    size: u64,
-    mtime: (i64, u32),
-}
-
-impl ViewStamp {
-    fn of(stat: Option<&FileStat>) -> Self {
-        stat.map_or_else(Self::default, |st| Self {
-            ino: st.ino,
-            size: st.size,
-            mtime: st.mtime,
-        })
-    }
-}
-
-impl Mark {
-    /// Fixed width, so an in-place rewrite never leaves a longer old tail behind.
-    fn encode(&self) -> String {
-        format!(
-            "{:020} {:020} {:020} {:020} {:020} {:010}\n",
-            self.journal_ino,
-            self.offset,
-            self.view.ino,
-            self.view.size,
-            self.view.mtime.0,
-            self.view.mtime.1
-        )
-    }
-
-    fn decode(text: &str) -> Option<Self> {
-        let mut words = text.trim_end_matches('\n').split(' ');
-        let mut next = || words.next()?.parse::<i64>().ok();
-        let mark = Self {
-            journal_ino: u64::try_from(next()?).ok()?,
-            offset: u64::try_from(next()?).ok()?,
-            view: ViewStamp {
-                ino: u64::try_from(next()?).ok()?,
-                size: u64::try_from(next()?).ok()?,
-                mtime: (next()?, u32::try_from(next()?).ok()?),
-            },
-        };
-        next().is_none().then_some(mark)
-    }
-}
-
-fn read_mark(dir: &Dir) -> Option<Mark> {
-    use std::io::Read;
-    let mut text = String::new();
-    let file = dir.open_file(VIEW_MARK).ok()??;
-    file.take(256).read_to_string(&mut text).ok()?;
-    Mark::decode(&text)
-}
-
-fn write_mark(dir: &Dir, mark: &Mark) -> Result<()> {
-    use std::io::Write;
-    let mut file = dir.open_write(VIEW_MARK, crate::fs::FILE_MODE)?;
-    file.write_all(mark.encode().as_bytes())
-        .map_err(Error::io("cannot write", dir.join(VIEW_MARK)))
-}
-
-/// The shards to apply to the view: those the journal names from `mark` on (`None`: every
-/// shard), and the point reached.
-fn pending(dir: &Dir, mark: Option<Mark>) -> Result<(Option<[bool; CLAIM_SHARDS]>, u64, u64)> {
-    use std::io::{Read, Seek, SeekFrom};
-    let Some(journal) = dir.open_file(JOURNAL)? else {
-        return Ok((None, 0, 0));
-    };
-    let path = dir.join(JOURNAL);
-    let meta = journal
-        .metadata()
-        .map_err(Error::io("cannot stat", &path))?;
-    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
-    let offset = match mark {
-        Some(m) if m.journal_ino == ino && m.offset <= meta.len() => m.offset,
-        _ => return Ok((None, ino, meta.len())),
-    };
-    let mut bytes = Vec::new();
-    let mut journal = journal;
-    journal
-        .seek(SeekFrom::Start(offset))
-        .map_err(Error::io("cannot read", &path))?;
-    (&mut journal)
-        .take(2 * JOURNAL_ROTATE)
-        .read_to_end(&mut bytes)
-        .map_err(Error::io("cannot read", &path))?;
-    let end = offset + bytes.len() as u64;
-    let mut shards = [false; CLAIM_SHARDS];
-    for byte in bytes {
-        match shards.get_mut(usize::from(byte)) {
-            Some(shard) => *shard = true,
-            None => return Ok((None, ino, end)),
-        }
-    }
-    Ok((Some(shards), ino, end))
-}
-
-/// Replaces the journal by an empty one; returns the new one's inode. Appends that still go
-/// to the old one come from changes published before this returns: the full rebuild that
-/// follows reads them from their shards.
-fn rotate_journal(dir: &Dir) -> Result<u64> {
-    let temp = format!("{JOURNAL}.{}", std::process::id());
-    let _ = dir.remove(&temp);
-    drop(dir.create_new(&temp, crate::fs::FILE_MODE)?);
-    dir.rename(
-        temp.as_ref(),
-        JOURNAL.as_ref(),
-        rustix::fs::RenameFlags::empty(),
-    )
-    .map_err(|e| {
-        Error::io("cannot replace", dir.join(JOURNAL))(std::io::Error::from_raw_os_error(
-            e.raw_os_error(),
-        ))
-    })?;
-    Ok(dir.stat(JOURNAL)?.map_or(0, |st| st.ino))
-}
-
-/// The view's writers' turns (see [`publish_view`]); `full` rebuilds it from every shard.
-fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Result<()> {
-    if Dir::open(team.root(), team.dir())?.is_none() {
-        return Ok(());
-    }
-    let dir = bookkeeping(team)?;
-    let path = layout.task_assignments();
-    let mut reader = ClaimsReader::over(team.clone());
-    for _ in 0..CHASE {
-        let Some(held) = dir.try_lock_file(VIEW_LOCK)? else {
-            return Ok(());
-        };
-        let mark = read_mark(&dir);
-        let view_now = ViewStamp::of(crate::fs::stat(layout.root(), &path)?.as_ref());
-        let replaced = mark.is_none_or(|m| m.view != view_now);
-        let (mut shards, mut ino, mut end) = pending(&dir, mark)?;
-        if full || replaced {
-            shards = None;
-        }
-        if shards.is_some_and(|s| !s.contains(&true)) {
-            return Ok(());
-        }
-        if end >= JOURNAL_ROTATE {
-            ino = rotate_journal(&dir)?;
-            end = 0;
-            shards = None;
-        }
-        write_view(layout, &path, &mut reader, shards.as_ref())?;
-        let view = ViewStamp::of(crate::fs::stat(layout.root(), &path)?.as_ref());
-        write_mark(
-            &dir,
-            &Mark {
-                journal_ino: ino,
-                offset: end,
-                view,
-            },
-        )?;
-        drop(held);
-        full = false;
-        let moved = dir
-            .stat(JOURNAL)?
-            .is_some_and(|st| st.ino != ino || st.size > end);
-        if !moved {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-/// Rewrites the view's entries of `shards` (`None`: every shard) from those shards.
-fn write_view(
-    layout: &Layout,
-    path: &std::path::Path,
-    reader: &mut ClaimsReader,
-    shards: Option<&[bool; CLAIM_SHARDS]>,
-) -> Result<()> {
-    // A view that is gone or cannot be read is rebuilt from every shard.
-    let (mut view, shards) = match read_json::<TaskAssignments>(layout.root(), path) {
-        Ok(Some(view)) => (view, shards),
-        _ => (TaskAssignments::default(), None),
-    };
-    let mut read: Vec<Option<Claims>> = vec![None; CLAIM_SHARDS];
-    for (shard, slot) in read.iter_mut().enumerate() {
-        if shards.is_none_or(|s| s[shard]) {
-            *slot = Some(reader.read(shard)?.1);
-        }
-    }
-    view.tasks.retain(|task, a| match &read[claim_shard(task)] {
-        Some(claims) => !is_flowforge_entry(a) && !claims.was_dropped(task, a),
-        None => true,
-    });
-    for claims in read.iter().flatten() {
-        for (task, held) in &claims.claims {
-            view.tasks.insert(task.clone(), held.assignment.clone());
-        }
-    }
-    write_json(layout.root(), path, &view, Durability::Relaxed)
+    assignments::converge_view(&team, layout, true)
 }

@@ -175,17 +175,26 @@ pub(crate) fn ensure_private(file: &fs::File, path: &Path) -> Result<()> {
 /// # Errors
 /// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the file.
 pub fn read_bytes(root: &Path, path: &Path) -> Result<Option<Vec<u8>>> {
-    let (parent, name) = beneath::split(root, path)?;
-    let Some(dir) = Dir::open(root, parent)? else {
-        return Ok(None);
-    };
-    let Some(mut file) = dir.open_file(name)? else {
+    let Some(mut file) = open_file(root, path)? else {
         return Ok(None);
     };
     let mut bytes = Vec::new();
     file.read_to_end(&mut bytes)
         .map_err(Error::io("cannot read", path))?;
     Ok(Some(bytes))
+}
+
+/// Opens the file `path` (beneath the namespace root `root`) for reading; `Ok(None)` when it
+/// does not exist. No link below the root is followed.
+///
+/// # Errors
+/// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the file.
+pub(crate) fn open_file(root: &Path, path: &Path) -> Result<Option<fs::File>> {
+    let (parent, name) = beneath::split(root, path)?;
+    let Some(dir) = Dir::open(root, parent)? else {
+        return Ok(None);
+    };
+    dir.open_file(name)
 }
 
 /// Reads and parses the JSON file `path` (beneath the namespace root `root`); `Ok(None)` when

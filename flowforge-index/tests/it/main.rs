@@ -6,3 +6,4 @@ mod naive;
 mod refresh_matches_scan;
 mod report;
 mod snapshot;
+mod view_vouch;

@@ -95,7 +95,8 @@ pub struct FileStat {
 }
 
 impl FileStat {
-    fn of(st: &Stat) -> Self {
+    /// The data of `st`.
+    pub(crate) fn of(st: &Stat) -> Self {
         Self {
             kind: FileKind::of(FileType::from_raw_mode(st.st_mode)),
             ino: st.st_ino,

@@ -8,4 +8,5 @@ mod processes;
 mod sessions;
 mod time;
 mod v2_shapes;
+mod view_mark;
 mod views;

@@ -1,0 +1,803 @@
+//! `team/task-assignments.json`, the claims' view for the bash tools: its writers' turns,
+//! the point of the journal it reflects (the *mark*), the rewrite of the changed shards'
+//! entries, and what the mark vouches for to readers.
+//!
+//! # Writing
+//! The writer holding the view's lock (`team/store/.claims/view.lock`, taken without
+//! waiting) reads the journal from the mark (`.claims/view-mark`) and rewrites the entries of
+//! the shards named there. When the view on disk is the file the mark describes (FlowForge
+//! wrote it, nobody touched it since: see *Vouching*), the other entries are copied as bytes:
+//! the file is scanned as a map of borrowed raw JSON values ([`RawValue`]), the entries of the
+//! changed shards are dropped or replaced by the shards' claims (serialized as the full model
+//! does), and the document is printed again around the untouched bytes — the result is
+//! byte for byte what serializing the full model would give. Any other view (replaced or
+//! edited by someone else, not parseable, a lost mark, a replaced journal) takes the full
+//! path: parsed into the model, entries of the named shards (or of every shard) replaced,
+//! serialized whole. Either way the file is published through the pooled view writer
+//! ([`write_atomic`]), so a reader sees a whole old or a whole new file.
+//!
+//! # Vouching
+//! After publishing, the writer *vouches* for what it wrote: it opens the view, sets its
+//! modification time to a sentinel `S` (`futimens`), reads the file back through the same
+//! descriptor and compares it with the bytes it published, and `fstat`s it; only if the
+//! bytes are equal and the modification time is still `S` does the mark record the file's
+//! `stat` data (inode, size, modification and status-change times) with the number of the
+//! bash tools' entries (entries without a [`SESSION_FIELD`](super::SESSION_FIELD)) it holds.
+//! Otherwise the mark records an inode of 0, which matches no file. The mark is rewritten in
+//! place, fixed-width, and ends with an FNV-1a checksum of the rest: a torn or damaged mark
+//! decodes to nothing.
+//!
+//! `S` is one second before the file's modification time as the writer found it (a time the
+//! kernel gave) with the nanoseconds set to the mark's sequence number, which grows by one
+//! with every write. The claim a reader relies on: *a file whose `stat` data equal a decoded
+//! mark's holds the bytes that mark's writer compared*. Why it holds, case by case:
+//! - Edited in place after the writer's `futimens` (any `write`, `truncate` or `mmap` store,
+//!   by the bash tools or anyone): the kernel sets the modification time to its clock, which
+//!   is later than the time the writer found and so than `S` — the times differ, at the
+//!   writer's `fstat` (no vouch) or at the reader's `stat` (no match). Only an explicit
+//!   `touch -d` to `S` to the nanosecond could hide an edit (or the system clock stepped back
+//!   by more than a second and then landing on `S` exactly).
+//! - Edited in place before the `futimens`, or replaced before the writer opened the view:
+//!   the read-back sees the edit or the other file, the bytes differ, no vouch. A file
+//!   replaced that way gets the writer's sentinel time set on it for those microseconds'
+//!   race; its content is never touched.
+//! - Replaced after the writer's `fstat` (`jq … > tmp && mv tmp …`, or FlowForge's next
+//!   write): another inode, or the same inode number reused by a new file, whose
+//!   modification time is the kernel's clock (or, for a file copied with its times kept, a
+//!   status-change time of its own), never the recorded pair. A FlowForge write that brings
+//!   a pooled spare's inode back with the same size and in the same clock tick has another
+//!   sequence number in its `S`.
+//! - A mark read before or after the reader's `stat` of the view, with any number of writers
+//!   in between: the claim is about the pair (mark, file) only, never about which is newer;
+//!   an older mark describes a file that is no longer there (no match), a newer one a file
+//!   the reader did not see (no match), and a match means the reader's file holds what the
+//!   mark says. A torn mark fails its checksum.
+//!
+//! So a reader that finds the view's `lstat` data equal to the mark's and a count of 0 knows
+//! the file holds no entry of the bash tools without reading it ([`vouched_foreign_entries`]);
+//! in every other case it reads the file, as before. The writer uses the same check to trust
+//! the view's bytes for a splice, and reads them through a descriptor whose `fstat` after the
+//! read must still match, so a file swapped during its read takes the full path.
+
+use std::{
+    collections::BTreeMap,
+    io::{Read, Seek, SeekFrom},
+    path::Path,
+};
+
+use flowforge_core::{
+    Layout, TaskId,
+    model::{TaskAssignment, TaskAssignments},
+};
+use serde::{Deserialize, Serialize, ser::SerializeMap};
+use serde_json::value::RawValue;
+
+use super::{
+    BOOKKEEPING_DIR, CLAIM_SHARDS, Claims, ClaimsReader, JOURNAL, bookkeeping, claim_shard,
+    is_flowforge_entry,
+};
+use crate::{
+    error::{Error, Result},
+    fs::{Dir, Durability, FileKind, FileStat, read_json, write_atomic},
+    store::Store,
+};
+
+/// The lock of the view's writers, and the mark: the point of the journal the view reflects.
+const VIEW_LOCK: &str = "view.lock";
+const VIEW_MARK: &str = "view-mark";
+/// A journal this long is replaced by an empty one by the next view writer (which then
+/// rebuilds the view from every shard once).
+const JOURNAL_ROTATE: u64 = 64 * 1024;
+/// How many turns a view writer takes (write, unlock, look at the journal again) before
+/// leaving the view to the writers of the newer changes.
+const CHASE: usize = 16;
+/// The indentation of an entry's lines inside the pretty-printed `tasks` map.
+const ENTRY_INDENT: &str = "\n    ";
+
+/// The number of the bash tools' entries in `team/task-assignments.json`, when the view's
+/// mark vouches for the file whose `lstat` data are `view` (FlowForge wrote it and it was
+/// not changed since, see the module documentation); `None` when it does not: the file must
+/// be read.
+pub fn vouched_foreign_entries(layout: &Layout, view: &FileStat) -> Option<u64> {
+    let dir = Dir::open(
+        layout.root(),
+        &layout.team_store_dir().join(BOOKKEEPING_DIR),
+    )
+    .ok()??;
+    let mark = read_mark(&dir)?;
+    (mark.view.is_file() && mark.view == ViewStamp::of(Some(view))).then_some(mark.foreign)
+}
+
+/// The point of the journal a view reflects, and the view as its writer vouched for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Mark {
+    journal_ino: u64,
+    offset: u64,
+    /// The view as written (an inode of 0: not vouched for).
+    view: ViewStamp,
+    /// The bash tools' entries in that view.
+    foreign: u64,
+    /// The sequence number of the write.
+    seq: u64,
+}
+
+/// The `lstat` data of the view that say it is the file written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct ViewStamp {
+    ino: u64,
+    size: u64,
+    mtime: (i64, u32),
+    ctime: (i64, u32),
+}
+
+impl ViewStamp {
+    fn of(stat: Option<&FileStat>) -> Self {
+        stat.filter(|st| st.kind == FileKind::File)
+            .map_or_else(Self::default, |st| Self {
+                ino: st.ino,
+                size: st.size,
+                mtime: st.mtime,
+                ctime: st.ctime,
+            })
+    }
+
+    /// Whether it describes a file (not the stamp of an absent or unvouched view).
+    fn is_file(&self) -> bool {
+        self.ino != 0
+    }
+}
+
+/// FNV-1a over `bytes`.
+fn checksum(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+impl Mark {
+    /// Fixed width, so an in-place rewrite never leaves a longer old tail behind; the last
+    /// word is the checksum of the rest.
+    fn encode(&self) -> String {
+        let body = format!(
+            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020} {:020}",
+            self.journal_ino,
+            self.offset,
+            self.view.ino,
+            self.view.size,
+            self.view.mtime.0,
+            self.view.mtime.1,
+            self.view.ctime.0,
+            self.view.ctime.1,
+            self.foreign,
+            self.seq,
+        );
+        format!("{body} {:016x}\n", checksum(body.as_bytes()))
+    }
+
+    fn decode(text: &str) -> Option<Self> {
+        let text = text.strip_suffix('\n')?;
+        let (body, sum) = text.rsplit_once(' ')?;
+        if sum.len() != 16 || u64::from_str_radix(sum, 16).ok()? != checksum(body.as_bytes()) {
+            return None;
+        }
+        let mut words = body.split(' ');
+        let mut next = || words.next()?.parse::<i64>().ok();
+        let mut unsigned = || u64::try_from(next()?).ok();
+        let journal_ino = unsigned()?;
+        let offset = unsigned()?;
+        let ino = unsigned()?;
+        let size = unsigned()?;
+        let mark = Self {
+            journal_ino,
+            offset,
+            view: ViewStamp {
+                ino,
+                size,
+                mtime: (next()?, u32::try_from(next()?).ok()?),
+                ctime: (next()?, u32::try_from(next()?).ok()?),
+            },
+            foreign: u64::try_from(next()?).ok()?,
+            seq: u64::try_from(next()?).ok()?,
+        };
+        next().is_none().then_some(mark)
+    }
+}
+
+fn read_mark(dir: &Dir) -> Option<Mark> {
+    let mut text = String::new();
+    let file = dir.open_file(VIEW_MARK).ok()??;
+    file.take(512).read_to_string(&mut text).ok()?;
+    Mark::decode(&text)
+}
+
+fn write_mark(dir: &Dir, mark: &Mark) -> Result<()> {
+    use std::io::Write;
+    let mut file = dir.open_write(VIEW_MARK, crate::fs::FILE_MODE)?;
+    file.write_all(mark.encode().as_bytes())
+        .map_err(Error::io("cannot write", dir.join(VIEW_MARK)))
+}
+
+/// The shards to apply to the view: those the journal names from `mark` on (`None`: every
+/// shard), and the point reached.
+fn pending(dir: &Dir, mark: Option<Mark>) -> Result<(Option<[bool; CLAIM_SHARDS]>, u64, u64)> {
+    let Some(journal) = dir.open_file(JOURNAL)? else {
+        return Ok((None, 0, 0));
+    };
+    let path = dir.join(JOURNAL);
+    let meta = journal
+        .metadata()
+        .map_err(Error::io("cannot stat", &path))?;
+    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+    let offset = match mark {
+        Some(m) if m.journal_ino == ino && m.offset <= meta.len() => m.offset,
+        _ => return Ok((None, ino, meta.len())),
+    };
+    let mut bytes = Vec::new();
+    let mut journal = journal;
+    journal
+        .seek(SeekFrom::Start(offset))
+        .map_err(Error::io("cannot read", &path))?;
+    (&mut journal)
+        .take(2 * JOURNAL_ROTATE)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("cannot read", &path))?;
+    let end = offset + bytes.len() as u64;
+    let mut shards = [false; CLAIM_SHARDS];
+    for byte in bytes {
+        match shards.get_mut(usize::from(byte)) {
+            Some(shard) => *shard = true,
+            None => return Ok((None, ino, end)),
+        }
+    }
+    Ok((Some(shards), ino, end))
+}
+
+/// Replaces the journal by an empty one; returns the new one's inode. Appends that still go
+/// to the old one come from changes published before this returns: the full rebuild that
+/// follows reads them from their shards.
+fn rotate_journal(dir: &Dir) -> Result<u64> {
+    let temp = format!("{JOURNAL}.{}", std::process::id());
+    let _ = dir.remove(&temp);
+    drop(dir.create_new(&temp, crate::fs::FILE_MODE)?);
+    dir.rename(
+        temp.as_ref(),
+        JOURNAL.as_ref(),
+        rustix::fs::RenameFlags::empty(),
+    )
+    .map_err(|e| {
+        Error::io("cannot replace", dir.join(JOURNAL))(std::io::Error::from_raw_os_error(
+            e.raw_os_error(),
+        ))
+    })?;
+    Ok(dir.stat(JOURNAL)?.map_or(0, |st| st.ino))
+}
+
+/// The view's writers' turns (see [`publish_view`](super::publish_view)); `full` rebuilds it
+/// from every shard.
+pub(super) fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Result<()> {
+    if Dir::open(team.root(), team.dir())?.is_none() {
+        return Ok(());
+    }
+    let dir = bookkeeping(team)?;
+    let path = layout.task_assignments();
+    let mut reader = ClaimsReader::over(team.clone());
+    for _ in 0..CHASE {
+        let Some(held) = dir.try_lock_file(VIEW_LOCK)? else {
+            return Ok(());
+        };
+        let mark = read_mark(&dir);
+        let view_now = ViewStamp::of(crate::fs::stat(layout.root(), &path)?.as_ref());
+        let trusted = mark.filter(|m| m.view.is_file() && m.view == view_now);
+        let (mut shards, mut ino, mut end) = pending(&dir, mark)?;
+        if full || trusted.is_none() {
+            shards = None;
+        }
+        if shards.is_some_and(|s| !s.contains(&true)) {
+            return Ok(());
+        }
+        if end >= JOURNAL_ROTATE {
+            ino = rotate_journal(&dir)?;
+            end = 0;
+            shards = None;
+        }
+        let seq = mark.map_or_else(seq_seed, |m| m.seq.wrapping_add(1));
+        let previous = trusted.filter(|_| shards.is_some());
+        let (view, foreign) = write_view(layout, &path, &mut reader, shards.as_ref(), previous)?;
+        let view = vouch(layout, &path, &view, seq).unwrap_or_default();
+        write_mark(
+            &dir,
+            &Mark {
+                journal_ino: ino,
+                offset: end,
+                view,
+                foreign,
+                seq,
+            },
+        )?;
+        drop(held);
+        full = false;
+        let moved = dir
+            .stat(JOURNAL)?
+            .is_some_and(|st| st.ino != ino || st.size > end);
+        if !moved {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// The first sequence number without a mark: the clock's nanoseconds.
+fn seq_seed() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()))
+}
+
+/// Rewrites the view's entries of `shards` (`None`: every shard) from those shards; returns
+/// the bytes published and the number of the bash tools' entries in them. `previous` is the
+/// mark that vouches for the view on disk: its bytes are spliced when they still match it.
+fn write_view(
+    layout: &Layout,
+    path: &Path,
+    reader: &mut ClaimsReader,
+    shards: Option<&[bool; CLAIM_SHARDS]>,
+    previous: Option<Mark>,
+) -> Result<(Vec<u8>, u64)> {
+    let mut read: Vec<Option<Claims>> = vec![None; CLAIM_SHARDS];
+    for (shard, slot) in read.iter_mut().enumerate() {
+        if shards.is_none_or(|s| s[shard]) {
+            *slot = Some(reader.read(shard)?.1);
+        }
+    }
+    if let (Some(mark), Some(_)) = (previous, shards) {
+        if let Some(bytes) = read_vouched(layout, path, &mark.view) {
+            if let Some((spliced, foreign)) = splice(&bytes, &read, mark.foreign, path)? {
+                write_atomic(layout.root(), path, &spliced, Durability::Relaxed)?;
+                return Ok((spliced, foreign));
+            }
+        }
+    }
+    // A view that is gone or cannot be read is rebuilt from every shard.
+    let mut view = match read_json::<TaskAssignments>(layout.root(), path) {
+        Ok(Some(view)) => view,
+        _ => {
+            for (shard, slot) in read.iter_mut().enumerate() {
+                if slot.is_none() {
+                    *slot = Some(reader.read(shard)?.1);
+                }
+            }
+            TaskAssignments::default()
+        }
+    };
+    let foreign = apply(&mut view, &read);
+    let bytes = pretty(&view, path)?;
+    write_atomic(layout.root(), path, &bytes, Durability::Relaxed)?;
+    Ok((bytes, foreign))
+}
+
+/// Rewrites the entries of `view` of the shards read in `read` from them (the full path);
+/// returns the number of the bash tools' entries in the result.
+fn apply(view: &mut TaskAssignments, read: &[Option<Claims>]) -> u64 {
+    view.tasks.retain(|task, a| match &read[claim_shard(task)] {
+        Some(claims) => !is_flowforge_entry(a) && !claims.was_dropped(task, a),
+        None => true,
+    });
+    for claims in read.iter().flatten() {
+        for (task, held) in &claims.claims {
+            view.tasks.insert(task.clone(), held.assignment.clone());
+        }
+    }
+    view.tasks
+        .values()
+        .filter(|a| !is_flowforge_entry(a))
+        .count() as u64
+}
+
+/// `value` as the views are written: pretty JSON and a newline.
+fn pretty<T: Serialize + ?Sized>(value: &T, path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
+        path: path.to_owned(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// The bytes of the view when the file read is the one `stamp` describes, checked by
+/// `fstat` after the read (so a file replaced or edited meanwhile is not taken).
+fn read_vouched(layout: &Layout, path: &Path, stamp: &ViewStamp) -> Option<Vec<u8>> {
+    let file = crate::fs::open_file(layout.root(), path).ok()??;
+    let mut bytes = Vec::with_capacity(usize::try_from(stamp.size).ok()? + 1);
+    (&file).take(stamp.size + 1).read_to_end(&mut bytes).ok()?;
+    let after = FileStat::of(&rustix::fs::fstat(&file).ok()?);
+    (ViewStamp::of(Some(&after)) == *stamp && bytes.len() as u64 == stamp.size).then_some(bytes)
+}
+
+/// Vouches for the view just published with `bytes` (see the module documentation): sets
+/// its modification time to the sentinel of write `seq`, reads it back and returns its
+/// stamp if it holds `bytes` and the sentinel; `None` when it does not (another file, an
+/// edit, an error).
+fn vouch(layout: &Layout, path: &Path, bytes: &[u8], seq: u64) -> Option<ViewStamp> {
+    use rustix::fs::{Timespec, Timestamps, UTIME_OMIT, fstat, futimens};
+    let file = crate::fs::open_file(layout.root(), path).ok()??;
+    let found = FileStat::of(&fstat(&file).ok()?);
+    if found.kind != FileKind::File || found.size != bytes.len() as u64 {
+        return None;
+    }
+    let sentinel = Timespec {
+        tv_sec: found.mtime.0 - 1,
+        tv_nsec: i64::try_from(seq % 1_000_000_000).ok()?,
+    };
+    let times = Timestamps {
+        last_access: Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_OMIT,
+        },
+        last_modification: sentinel,
+    };
+    futimens(&file, &times).ok()?;
+    let mut back = Vec::with_capacity(bytes.len() + 1);
+    (&file)
+        .take(bytes.len() as u64 + 1)
+        .read_to_end(&mut back)
+        .ok()?;
+    let written = FileStat::of(&fstat(&file).ok()?);
+    let kept = written.mtime == (sentinel.tv_sec, u32::try_from(sentinel.tv_nsec).ok()?);
+    (back == bytes && kept).then(|| ViewStamp::of(Some(&written)))
+}
+
+/// The view's document as raw pieces: the `tasks` entries and the other fields, in order,
+/// their values as the file's bytes.
+struct RawView<'a> {
+    tasks: Vec<(&'a str, &'a RawValue)>,
+    extra: Vec<(&'a str, &'a RawValue)>,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawView<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Top;
+        impl<'de> serde::de::Visitor<'de> for Top {
+            type Value = RawView<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("the view as FlowForge writes it")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut tasks = None;
+                let mut extra = Vec::new();
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    match key {
+                        "tasks" if tasks.is_none() => {
+                            tasks = Some(map.next_value::<Entries<'de>>()?.0)
+                        }
+                        // Not FlowForge's own shape: the full model decides.
+                        "tasks" | "assignments" => {
+                            return Err(serde::de::Error::custom("not the written shape"));
+                        }
+                        _ => extra.push((key, map.next_value()?)),
+                    }
+                }
+                Ok(RawView {
+                    tasks: tasks.unwrap_or_default(),
+                    extra,
+                })
+            }
+        }
+        deserializer.deserialize_map(Top)
+    }
+}
+
+/// The `tasks` map's entries in the file's order.
+struct Entries<'a>(Vec<(&'a str, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of task assignments")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(Entries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// One entry of the spliced `tasks` map: the file's bytes, or a claim serialized anew.
+enum Entry<'a> {
+    Kept(&'a RawValue),
+    New(Box<RawValue>),
+}
+
+impl Serialize for Entry<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Entry::Kept(raw) => raw.serialize(serializer),
+            Entry::New(raw) => raw.serialize(serializer),
+        }
+    }
+}
+
+/// The spliced document, printed as the full model is: `tasks` first, then the other fields.
+struct Spliced<'a, 'b> {
+    tasks: &'b BTreeMap<TaskId, Entry<'a>>,
+    extra: &'b [(&'a str, &'a RawValue)],
+}
+
+impl Serialize for Spliced<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1 + self.extra.len()))?;
+        map.serialize_entry("tasks", self.tasks)?;
+        for (key, value) in self.extra {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// `assignment` as the full model prints it inside the `tasks` map.
+fn entry_bytes(assignment: &TaskAssignment, path: &Path) -> Result<Box<RawValue>> {
+    let json = |source| Error::Json {
+        path: path.to_owned(),
+        source,
+    };
+    let text = serde_json::to_string_pretty(assignment).map_err(json)?;
+    RawValue::from_string(text.replace('\n', ENTRY_INDENT)).map_err(json)
+}
+
+/// The view `bytes` (the file a mark vouches for, holding `foreign` entries of the bash
+/// tools) with the entries of the shards read in `read` rewritten from them, every other
+/// entry copied as bytes; and its number of the bash tools' entries. `None` when the bytes
+/// are not in the shape FlowForge writes (the full model then decides).
+///
+/// # Errors
+/// [`Error::Json`] when a claim cannot be serialized.
+fn splice(
+    bytes: &[u8],
+    read: &[Option<Claims>],
+    foreign: u64,
+    path: &Path,
+) -> Result<Option<(Vec<u8>, u64)>> {
+    let Ok(view) = serde_json::from_slice::<RawView<'_>>(bytes) else {
+        return Ok(None);
+    };
+    let mut tasks = BTreeMap::new();
+    // The bash tools' entries of the rewritten shards, before and after.
+    let (mut before, mut after) = (0u64, 0u64);
+    for (key, raw) in view.tasks {
+        let Ok(task) = TaskId::new(key) else {
+            return Ok(None);
+        };
+        let entry = match &read[claim_shard(&task)] {
+            None => Some(Entry::Kept(raw)),
+            Some(claims) => {
+                let Ok(a) = serde_json::from_str::<TaskAssignment>(raw.get()) else {
+                    return Ok(None);
+                };
+                let bash = !is_flowforge_entry(&a);
+                before += u64::from(bash);
+                let kept =
+                    bash && !claims.was_dropped(&task, &a) && !claims.claims.contains_key(&task);
+                after += u64::from(kept);
+                kept.then_some(Entry::Kept(raw))
+            }
+        };
+        if let Some(entry) = entry {
+            if tasks.insert(task, entry).is_some() {
+                // A task named twice: not a file FlowForge wrote.
+                return Ok(None);
+            }
+        }
+    }
+    for claims in read.iter().flatten() {
+        for (task, held) in &claims.claims {
+            after += u64::from(!is_flowforge_entry(&held.assignment));
+            tasks.insert(
+                task.clone(),
+                Entry::New(entry_bytes(&held.assignment, path)?),
+            );
+        }
+    }
+    let Some(foreign) = foreign.checked_sub(before) else {
+        return Ok(None);
+    };
+    let spliced = Spliced {
+        tasks: &tasks,
+        extra: &view.extra,
+    };
+    Ok(Some((pretty(&spliced, path)?, foreign + after)))
+}
+
+#[cfg(test)]
+mod tests {
+    use flowforge_core::DeveloperId;
+    use jiff::Timestamp;
+    use proptest::prelude::*;
+    use serde_json::Value;
+
+    use super::*;
+    use crate::claim::Held;
+
+    const TASKS: usize = 40;
+
+    fn task(i: usize) -> TaskId {
+        TaskId::new(&format!("task-{i:02}")).unwrap()
+    }
+
+    fn at(minute: i64) -> Timestamp {
+        Timestamp::from_second(1_758_182_400 + minute * 60).unwrap()
+    }
+
+    /// An assignment by developer `d` at `minute`: FlowForge's (with a session) or the bash
+    /// tools' (with a field of their own).
+    fn assignment(d: usize, minute: i64, flowforge: bool) -> TaskAssignment {
+        let mut extra = serde_json::Map::new();
+        if flowforge {
+            extra.insert("session_id".into(), Value::from(format!("s-{d}-{minute}")));
+        } else {
+            extra.insert(
+                "note".into(),
+                serde_json::json!({"from": "bash", "n": [d, 1]}),
+            );
+        }
+        TaskAssignment {
+            assignee: DeveloperId::new(&format!("dev-{d}")).unwrap(),
+            status: if flowforge { "claimed" } else { "in_progress" }.into(),
+            claimed_at: at(minute),
+            extra,
+        }
+    }
+
+    /// Claims of every shard: task index → (developer, minute, FlowForge's or an older
+    /// store's claim without a session), and the bash tools' entries taken over (`dropped`).
+    type State = (BTreeMap<usize, (usize, i64, bool)>, BTreeMap<usize, i64>);
+
+    fn shards(state: &State) -> Vec<Claims> {
+        let mut all = vec![Claims::default(); CLAIM_SHARDS];
+        for (&i, &(d, minute, flowforge)) in &state.0 {
+            let held = Held {
+                assignment: assignment(d, minute, flowforge),
+                generation: 1,
+            };
+            all[claim_shard(&task(i))].claims.insert(task(i), held);
+        }
+        for (&i, &minute) in &state.1 {
+            all[claim_shard(&task(i))]
+                .dropped
+                .insert(task(i), at(minute));
+        }
+        all
+    }
+
+    fn state() -> impl Strategy<Value = State> {
+        (
+            prop::collection::btree_map(
+                0..TASKS,
+                (0..5usize, 0..3i64, prop::bool::weighted(0.9)),
+                0..TASKS,
+            ),
+            prop::collection::btree_map(0..TASKS, 0..3i64, 0..4),
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// The splice of the changed shards' entries into the bytes FlowForge wrote gives the
+        /// bytes (and the count of the bash tools' entries) of the full path: the whole file
+        /// parsed into the model, those shards' entries replaced, serialized whole.
+        #[test]
+        fn the_splice_writes_what_the_full_model_writes(
+            old in state(),
+            new in state(),
+            bash in prop::collection::btree_map(0..TASKS, (0..5usize, 0..3i64), 0..8),
+            changed in prop::collection::btree_set(0..CLAIM_SHARDS, 0..6),
+            extra in prop::option::of(Just(serde_json::json!({"version": 2, "meta": {"a": [1, "x"]}}))),
+            also_changed in prop::collection::vec(0..TASKS, 0..4),
+        ) {
+            let path = Path::new("task-assignments.json");
+            // The view on disk: the bash tools' entries, then a full rebuild over them.
+            let mut view = TaskAssignments::default();
+            for (&i, &(d, minute)) in &bash {
+                view.tasks.insert(task(i), assignment(d, minute, false));
+            }
+            if let Some(Value::Object(fields)) = &extra {
+                view.extra = fields.clone().into_iter().collect();
+            }
+            let everything: Vec<Option<Claims>> = shards(&old).into_iter().map(Some).collect();
+            let foreign = apply(&mut view, &everything);
+            let bytes = pretty(&view, path).unwrap();
+            // Then the shards named change (and those of a few tasks, so that changes meet
+            // the entries there).
+            let mut changed = changed;
+            changed.extend(also_changed.iter().map(|&i| claim_shard(&task(i))));
+            let now = shards(&new);
+            let read: Vec<Option<Claims>> = (0..CLAIM_SHARDS)
+                .map(|s| changed.contains(&s).then(|| now[s].clone()))
+                .collect();
+            let (spliced, spliced_foreign) = splice(&bytes, &read, foreign, path).unwrap().unwrap();
+            let mut full = view.clone();
+            let full_foreign = apply(&mut full, &read);
+            let full_bytes = pretty(&full, path).unwrap();
+            prop_assert_eq!(String::from_utf8(spliced).unwrap(), String::from_utf8(full_bytes).unwrap());
+            prop_assert_eq!(spliced_foreign, full_foreign);
+        }
+    }
+
+    #[test]
+    fn a_view_not_in_the_written_shape_is_left_to_the_full_model() {
+        let path = Path::new("task-assignments.json");
+        let read: Vec<Option<Claims>> =
+            (0..CLAIM_SHARDS).map(|_| Some(Claims::default())).collect();
+        let entry = r#"{"assignee": "a", "status": "s", "claimed_at": "2025-09-18T08:00:00Z"}"#;
+        for doc in [
+            format!(r#"{{"assignments": {{"t-1": {entry}}}}}"#),
+            format!(r#"{{"tasks": {{"t-1": {entry}}}, "tasks": {{}}}}"#),
+            format!(r#"{{"tasks": {{"t-1": {entry}, "t-1": {entry}}}}}"#),
+            format!(r#"{{"tasks": {{"bad/task": {entry}}}}}"#),
+            r#"{"tasks": {"t-1": {"assignee": 7}}}"#.to_owned(),
+            r#"{"tasks": [1]}"#.to_owned(),
+            "not json".to_owned(),
+        ] {
+            assert!(
+                splice(doc.as_bytes(), &read, 1, path).unwrap().is_none(),
+                "{doc}"
+            );
+        }
+        // A count the file cannot have (fewer of the bash tools' entries than it holds).
+        let doc = format!(r#"{{"tasks": {{"t-1": {entry}}}}}"#);
+        assert!(splice(doc.as_bytes(), &read, 0, path).unwrap().is_none());
+        assert!(splice(doc.as_bytes(), &read, 1, path).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_mark_decodes_what_it_encodes_and_nothing_torn_or_forged() {
+        let mark = Mark {
+            journal_ino: 12,
+            offset: 345,
+            view: ViewStamp {
+                ino: 678,
+                size: 240_000,
+                mtime: (1_700_000_000, 7),
+                ctime: (-3, 999_999_999),
+            },
+            foreign: 2,
+            seq: 41,
+        };
+        let text = mark.encode();
+        assert_eq!(Mark::decode(&text), Some(mark));
+        let other = Mark { seq: 42, ..mark }.encode();
+        assert_eq!(text.len(), other.len(), "fixed width");
+        // Every mix of the two marks (a read torn between two in-place writes) that is
+        // neither of them decodes to nothing, and so does any one changed digit.
+        for cut in 1..text.len() {
+            let torn = format!("{}{}", &other[..cut], &text[cut..]);
+            if torn != text && torn != other {
+                assert_eq!(Mark::decode(&torn), None, "{torn}");
+            }
+            let mut flipped = text.clone().into_bytes();
+            flipped[cut - 1] = if flipped[cut - 1] == b'1' { b'2' } else { b'1' };
+            let flipped = String::from_utf8(flipped).unwrap();
+            if flipped != text {
+                assert_eq!(Mark::decode(&flipped), None, "{flipped}");
+            }
+        }
+        assert_eq!(Mark::decode(&text[..text.len() - 1]), None);
+        assert_eq!(Mark::decode(""), None);
+    }
+}
