@@ -1,9 +1,11 @@
-//! One parallel map for the workspace: a slice split into contiguous chunks, each chunk mapped
-//! on its own scoped thread, the results concatenated in the slice's order.
+//! The workspace's parallel maps, both returning the results in the slice's order:
+//! [`map_chunks`] splits a slice into contiguous chunks, each mapped on its own scoped thread
+//! (cheap to hand out, right when items cost alike); [`map_each`] hands the items out one at a
+//! time to whichever thread is free, the calling thread among them once it has done its own
+//! work (right when items cost very differently, as the directories of a work tree do).
 //!
-//! The callers decide how many threads are worth it (the git status engine uses twice the cores
-//! because its `lstat`s wait on the kernel; the namespace index caps at eight); this module only
-//! splits, runs and joins.
+//! The callers decide how many threads are worth it (the namespace index caps at eight; the git
+//! status engine uses one per core); this module only splits, runs and joins.
 
 /// Runs `f` over `items` split into at most `threads` contiguous chunks, one scoped thread per
 /// chunk, and concatenates the results in the order of `items`. With `threads <= 1` it runs `f`
@@ -46,9 +48,132 @@ pub fn map_chunks<T: Sync, R: Send>(
     })
 }
 
+/// Runs `f` on every item of `items` on `threads` threads and returns the results in the order
+/// of `items`, with what `alongside` returned. The calling thread first runs `alongside` while
+/// `threads - 1` scoped threads take items, then takes items itself; each item goes, in slice
+/// order, to whichever thread is free, so put the costliest items first. With `threads <= 1`
+/// everything runs on the calling thread, `alongside` first.
+///
+/// # Panics
+///
+/// A panic in `f` or `alongside` is resumed on the calling thread once every thread has finished.
+///
+/// ```
+/// let (lengths, answer) =
+///     flowforge_core::parallel::map_each(&["a", "bcd", "ef"], 2, || 42, |s| s.len());
+/// assert_eq!(lengths, [1, 3, 2]);
+/// assert_eq!(answer, 42);
+/// ```
+pub fn map_each<T: Sync, R: Send, A>(
+    items: &[T],
+    threads: usize,
+    alongside: impl FnOnce() -> A,
+    f: impl Fn(&T) -> R + Sync,
+) -> (Vec<R>, A) {
+    let helpers = threads.min(items.len()).saturating_sub(1);
+    if helpers == 0 {
+        let beside = alongside();
+        return (items.iter().map(f).collect(), beside);
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let take = || {
+        let mut done = Vec::new();
+        loop {
+            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(at) else {
+                return done;
+            };
+            done.push((at, f(item)));
+        }
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..helpers).map(|_| scope.spawn(take)).collect();
+        let beside = alongside();
+        let mut slots: Vec<Option<R>> = std::iter::repeat_with(|| None).take(items.len()).collect();
+        let mut place = |done: Vec<(usize, R)>| {
+            for (at, result) in done {
+                slots[at] = Some(result);
+            }
+        };
+        place(take());
+        for handle in handles {
+            match handle.join() {
+                Ok(done) => place(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        let results = slots
+            .into_iter()
+            .map(|slot| slot.expect("every index below the length is taken by exactly one thread"))
+            .collect();
+        (results, beside)
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::map_chunks;
+    use super::{map_chunks, map_each};
+
+    #[test]
+    fn map_each_keeps_the_order_and_runs_alongside_once() {
+        let items: Vec<u32> = (0..103).collect();
+        let expected: Vec<u64> = items.iter().map(|&n| u64::from(n) * 3).collect();
+        for threads in [0, 1, 2, 3, 7, 103, 500] {
+            let calls = std::sync::atomic::AtomicUsize::new(0);
+            let (got, beside) = map_each(
+                &items,
+                threads,
+                || calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+                |&n| u64::from(n) * 3,
+            );
+            assert_eq!(got, expected, "{threads} threads");
+            assert_eq!(beside, 0, "{threads} threads");
+            assert_eq!(calls.into_inner(), 1, "{threads} threads");
+        }
+        let (none, beside) = map_each(&[] as &[u32], 4, || "ran", |&n| n);
+        assert!(none.is_empty());
+        assert_eq!(beside, "ran");
+    }
+
+    #[test]
+    fn map_each_runs_items_while_alongside_runs() {
+        // `alongside` returns only once every item has run: the helpers took them all
+        // meanwhile, none on the calling thread.
+        let items: Vec<u32> = (0..50).collect();
+        let finished = std::sync::atomic::AtomicUsize::new(0);
+        let caller = std::thread::current().id();
+        let (ran_on, ()) = map_each(
+            &items,
+            3,
+            || {
+                while finished.load(std::sync::atomic::Ordering::SeqCst) < items.len() {
+                    std::thread::yield_now();
+                }
+            },
+            |_| {
+                finished.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                std::thread::current().id()
+            },
+        );
+        assert!(ran_on.iter().all(|id| *id != caller));
+    }
+
+    #[test]
+    fn a_panicking_item_reaches_the_caller() {
+        let items: Vec<u32> = (0..10).collect();
+        let caught = std::panic::catch_unwind(|| {
+            map_each(
+                &items,
+                4,
+                || (),
+                |&n| {
+                    assert_ne!(n, 9, "item 9");
+                    n
+                },
+            )
+        });
+        assert!(caught.is_err());
+    }
 
     #[test]
     fn keeps_the_order_for_every_thread_count() {

@@ -24,7 +24,7 @@ use git2::Repository;
 use super::{
     by_git, head,
     index::{self, fresh_index},
-    index_file::IndexFile,
+    index_file::{IndexEntry, IndexFile},
     libgit2,
     replace::commit_tree,
     scope, submodule,
@@ -78,27 +78,29 @@ pub(crate) fn compute(
         return Ok(Some((status, None)));
     }
 
-    let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
-    let mut git_index = None;
-    let staged = staged(repo, git, &index, &head, &mut git_index)?;
-
-    // The index to the work tree.
+    // The index to the work tree, and meanwhile, on this thread, HEAD to the index.
     let settings = worktree::Settings {
         file_mode: config.bool("core.filemode", true),
         trust_ctime: config.bool("core.trustctime", true),
         check_stat: !config
             .string("core.checkstat")
             .is_some_and(|v| v.eq_ignore_ascii_case("minimal")),
-        content: content::ContentRule::of(git, &index, &config),
         index_mtime,
         symlinks: config.bool("core.symlinks", true),
     };
-    // Twice the cores, as git's preload does: `lstat`s wait on the kernel, not only the CPU.
+    // One thread per core: with the page cache warm an `lstat` does not wait, so more threads
+    // than cores only take turns (measured on 2 cores).
     let threads = std::thread::available_parallelism()
         .map_or(1, usize::from)
-        .saturating_mul(2)
         .min(index.entries.len() / ENTRIES_PER_THREAD + 1);
-    let found = worktree::compare(repo.workdir(), &index, &settings, threads);
+    let mut git_index = None;
+    let (found, (head, staged)) =
+        worktree::compare(repo.workdir(), &index, &settings, threads, || {
+            let head = head::read(git).map_err(repo.git_error("read HEAD"))?;
+            let staged = staged(repo, git, &index, &head, &mut git_index)?;
+            let content = content::ContentRule::of(git, &index, &config);
+            Ok(((head, staged), content))
+        })?;
     if found.give_up {
         return Ok(None);
     }
@@ -168,7 +170,7 @@ pub(crate) fn compute(
     }
 
     let status = Status::new(head, staged, unstaged, crate::config::quote_path(git));
-    Ok(Some((status, Some(IndexSnapshot::of(&index)))))
+    Ok(Some((status, Some(IndexSnapshot::of(index)))))
 }
 
 /// The untracked entries git shows among the files and directories found in tracked
@@ -265,19 +267,11 @@ fn staged(
     side
 }
 
-/// What of each index entry the unstaged side depends on (not its stat data).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct IndexKey {
-    path: Vec<u8>,
-    stage: u8,
-    oid: [u8; 20],
-    mode: u32,
-    flags: u8,
-}
-
-/// The index entries a status was computed from, to find which changed when the index does.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct IndexSnapshot(Arc<Vec<IndexKey>>);
+/// The index entries a status was computed from, to find which changed when the index does
+/// (by path, stage, id, mode and flags: not by stat data). It holds the parsed entries
+/// themselves, moved in rather than copied.
+#[derive(Clone)]
+pub(crate) struct IndexSnapshot(Arc<Vec<IndexEntry>>);
 
 impl std::fmt::Debug for IndexSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -285,23 +279,20 @@ impl std::fmt::Debug for IndexSnapshot {
     }
 }
 
+/// Whether two entries agree on what the unstaged side depends on (everything but stat data).
+fn same_key(a: &IndexEntry, b: &IndexEntry) -> bool {
+    a.path == b.path
+        && a.stage == b.stage
+        && a.oid == b.oid
+        && a.mode == b.mode
+        && a.assume_valid == b.assume_valid
+        && a.skip_worktree == b.skip_worktree
+        && a.intent_to_add == b.intent_to_add
+}
+
 impl IndexSnapshot {
-    fn of(index: &IndexFile) -> Self {
-        Self(Arc::new(
-            index
-                .entries
-                .iter()
-                .map(|e| IndexKey {
-                    path: e.path.clone(),
-                    stage: e.stage,
-                    oid: e.oid,
-                    mode: e.mode,
-                    flags: u8::from(e.assume_valid)
-                        | u8::from(e.skip_worktree) << 1
-                        | u8::from(e.intent_to_add) << 2,
-                })
-                .collect(),
-        ))
+    fn of(index: IndexFile) -> Self {
+        Self(Arc::new(index.entries))
     }
 
     /// The paths whose entries differ (added, removed, or changed in id, mode, stage or flags);
@@ -326,7 +317,7 @@ impl IndexSnapshot {
                     j += 1;
                 }
                 std::cmp::Ordering::Equal => {
-                    if old[i] != new[j] {
+                    if !same_key(&old[i], &new[j]) {
                         changed.push(new[j].path.clone());
                     }
                     i += 1;
@@ -372,7 +363,7 @@ pub(crate) fn refresh(
     if index_unchanged {
         return Ok(Some(previous.clone()));
     }
-    let snapshot = IndexSnapshot::of(&index);
+    let snapshot = IndexSnapshot::of(index);
     let mut paths = previous.changed_paths(&snapshot);
     if paths.len() > MAX_CHANGED_ENTRIES {
         return Ok(None);

@@ -4,6 +4,10 @@
 //! stat data cached in the index (git's racy-clean rule included); only entries whose stat
 //! data do not settle it are hashed, afterwards, on all cores.
 //!
+//! Directories are handed out one at a time, the costliest first, to whichever thread is free;
+//! the calling thread meanwhile does the caller's own work (HEAD, the staged side, the content
+//! rule), then joins in, so that nothing waits on one core while the other is idle.
+//!
 //! What this does not decide itself — submodules, a tracked file replaced by a directory that
 //! is not a repository, content under attribute filters — it returns as *scopes*, which the
 //! caller hands to libgit2 limited to those paths. Untracked directories are returned for the
@@ -16,7 +20,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use flowforge_core::parallel::map_chunks;
+use flowforge_core::parallel::map_each;
 use git2::{ObjectType, Oid};
 use rustix::{
     fd::{BorrowedFd, OwnedFd},
@@ -30,8 +34,7 @@ use crate::status::{
     types::Change,
 };
 
-/// The work-tree settings that change the comparison.
-#[derive(Clone)]
+/// The work-tree settings that change the comparison of stat data.
 pub(crate) struct Settings {
     /// `core.fileMode`: compare executable bits.
     pub file_mode: bool,
@@ -39,8 +42,6 @@ pub(crate) struct Settings {
     pub trust_ctime: bool,
     /// `core.checkStat` is not `minimal`: compare change times, inodes and owners.
     pub check_stat: bool,
-    /// Whether a file's content may be hashed as it is.
-    pub content: ContentRule,
     /// The index file's modification time, for the racy-clean rule.
     pub index_mtime: (i64, i64),
     /// `core.symlinks`: when false, a tracked link is checked out as a plain file holding its
@@ -114,13 +115,17 @@ impl StatData {
     }
 }
 
-/// Compares `index` with the work tree at `workdir` on `threads` threads.
-pub(crate) fn compare(
+/// Compares `index` with the work tree at `workdir` on `threads` threads (the calling thread
+/// one of them), running `alongside` on the calling thread while the others start: it returns
+/// the caller's own answer and the rule for hashing content, which only the entries whose stat
+/// data do not settle them need. An error from `alongside` is returned as it is.
+pub(crate) fn compare<T, E>(
     workdir: &Path,
     index: &IndexFile,
     settings: &Settings,
     threads: usize,
-) -> Found {
+    alongside: impl FnOnce() -> Result<(T, ContentRule), E>,
+) -> Result<(Found, T), E> {
     let entries = &index.entries;
     let mut found = Found::default();
     let Ok(root) = rustix::fs::open(
@@ -128,8 +133,9 @@ pub(crate) fn compare(
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     ) else {
+        let (beside, _) = alongside()?;
         found.give_up = true;
-        return found;
+        return Ok((found, beside));
     };
 
     // Tracked directories ("" is the top), each with its entries and the names it holds (its
@@ -161,21 +167,28 @@ pub(crate) fn compare(
         dir.names.sort_unstable();
     }
 
-    // One pass per directory, on all cores: it must still be a real directory; its untracked
-    // names are listed and its entries' stat data compared through one open handle.
-    let results = map_chunks(&dirs, threads, |part| {
-        part.iter()
-            .map(|dir| visit(&root, workdir, dir, entries, settings))
-            .collect()
+    // One pass per directory, on all cores, the costliest first: it must still be a real
+    // directory; its untracked names are listed and its entries' stat data compared through
+    // one open handle.
+    let mut costliest_first: Vec<usize> = (0..dirs.len()).collect();
+    costliest_first.sort_by_key(|&at| std::cmp::Reverse(dirs[at].cost()));
+    let (results, beside) = map_each(&costliest_first, threads, alongside, |&at| {
+        visit(&root, workdir, &dirs[at], entries, settings)
     });
+    let (beside, content) = beside?;
+    let mut by_dir: Vec<Option<Visited>> =
+        std::iter::repeat_with(|| None).take(dirs.len()).collect();
+    for (at, visited) in costliest_first.into_iter().zip(results) {
+        by_dir[at] = visited;
+    }
     let mut to_hash = Vec::new();
-    for (dir, visited) in dirs.iter().zip(results) {
+    for (dir, visited) in dirs.iter().zip(by_dir) {
         let Some(visited) = visited else {
             if !dir.required {
                 continue; // only skip-worktree entries, which git does not compare
             }
             found.give_up = true;
-            return found;
+            return Ok((found, beside));
         };
         for (path, is_dir) in visited.candidates {
             if is_dir {
@@ -197,24 +210,22 @@ pub(crate) fn compare(
         .untracked_files
         .iter()
         .any(|p| split(p).1 == b".gitattributes");
-    let settings = &Settings {
-        content: if untracked_attributes {
-            ContentRule::Libgit2
-        } else {
-            settings.content.clone()
-        },
-        ..settings.clone()
+    let content = if untracked_attributes {
+        ContentRule::Libgit2
+    } else {
+        content
     };
     // The entries whose stat data did not settle it: their content, on all cores.
-    let hashed = map_chunks(&to_hash, threads, |part| {
-        part.iter()
-            .map(|(position, stat)| content_verdict(workdir, &entries[*position], stat, settings))
-            .collect()
-    });
+    let (hashed, ()) = map_each(
+        &to_hash,
+        threads,
+        || (),
+        |(position, stat)| content_verdict(workdir, &entries[*position], stat, &content),
+    );
     for ((position, _), verdict) in to_hash.iter().zip(hashed) {
         found.record(&entries[*position], *position, verdict);
     }
-    found
+    Ok((found, beside))
 }
 
 impl Found {
@@ -245,6 +256,13 @@ struct TrackedDir<'a> {
     entries: Vec<usize>,
     /// The names it holds that the index tracks (entries and tracked subdirectories), sorted.
     names: Vec<&'a [u8]>,
+}
+
+impl TrackedDir<'_> {
+    /// A rough cost of visiting it: opening and listing it, and one `lstat` per entry.
+    fn cost(&self) -> usize {
+        16 + self.names.len() + 2 * self.entries.len()
+    }
 }
 
 /// The position of `dir` in `dirs`, added (with every parent up to the top) if new.
@@ -434,17 +452,17 @@ fn content_verdict(
     workdir: &Path,
     entry: &IndexEntry,
     st: &StatData,
-    settings: &Settings,
+    rule: &ContentRule,
 ) -> Verdict {
     let full = full_path(workdir, &entry.path);
     if entry.mode & 0o170000 != 0o120000 {
-        if settings.content == ContentRule::Libgit2 {
+        if *rule == ContentRule::Libgit2 {
             return Verdict::ContentScope(st.clone());
         }
         let Ok(content) = std::fs::read(&full) else {
             return Verdict::Scope;
         };
-        return match settings.content.compare(&entry.path, &content, &entry.oid) {
+        return match rule.compare(&entry.path, &content, &entry.oid) {
             ContentVerdict::Unchanged => Verdict::CleanWithStat(st.clone()),
             ContentVerdict::Modified => Verdict::Changed(Change::Modified),
             ContentVerdict::Undecided => Verdict::ContentScope(st.clone()),

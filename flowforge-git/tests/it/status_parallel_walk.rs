@@ -1,0 +1,76 @@
+//! The work-tree walk on more than one thread: a repository large enough for the status to
+//! split its directories over threads (thousands of entries, one directory far larger than
+//! the others, deep and shallow ones), with changes in every kind of directory, a staged
+//! change (computed on the calling thread while the others walk) and ignored and untracked
+//! entries, compared with git's answers in every porcelain form, from the top and from a
+//! subdirectory.
+
+use std::path::Path;
+
+use flowforge_git::{Repo, StatusOptions};
+
+use crate::status_support::{TestRepo, assert_matches_git, check_at};
+
+/// Files in the one big directory, and in each of the small ones.
+const BIG: usize = 2_600;
+const SMALL: usize = 12;
+
+fn write_many(root: &Path, dir: &str, count: usize) {
+    let dir = root.join(dir);
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for i in 0..count {
+        std::fs::write(dir.join(format!("f{i:04}.txt")), format!("{i}\n")).expect("write");
+    }
+}
+
+#[test]
+fn a_walk_over_threads_agrees_with_git() {
+    let repo = TestRepo::new();
+    let root = repo.path();
+    write_many(root, "big", BIG);
+    for d in 0..120 {
+        let dir = match d % 3 {
+            0 => format!("s{d}"),
+            1 => format!("deep/a/b/c{d}"),
+            _ => format!("mid/m{d}"),
+        };
+        write_many(root, &dir, SMALL);
+    }
+    write_many(root, "", 5);
+    repo.write(".gitignore", "*.log\nbuild/\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+
+    let status = |repo: &TestRepo| {
+        let mut options = StatusOptions::default();
+        options.no_optional_locks = true;
+        Repo::open(repo.path())
+            .expect("open")
+            .status(&options)
+            .expect("status")
+    };
+    assert_matches_git("clean", &repo, &status(&repo));
+
+    // Changes in the big directory, small ones, deep ones and the top.
+    repo.write("big/f0007.txt", "changed\n");
+    std::fs::remove_file(root.join("big/f2599.txt")).expect("rm");
+    repo.write("big/new.txt", "untracked\n");
+    repo.write("big/skip.log", "ignored\n");
+    repo.write("s0/f0003.txt", "changed too\n");
+    std::fs::remove_dir_all(root.join("s3")).expect("rm dir");
+    repo.write("deep/a/b/c1/f0000.txt", "deep change\n");
+    repo.write("deep/a/b/c1/extra/inside.txt", "untracked dir\n");
+    repo.write("mid/m2/build/out.o", "ignored dir\n");
+    repo.write("mid/new-dir/x.txt", "untracked dir\n");
+    repo.write("f0001.txt", "top change\n");
+    std::fs::remove_file(root.join("mid/m5/f0004.txt")).expect("rm");
+    std::os::unix::fs::symlink("f0000.txt", root.join("mid/m5/f0004.txt")).expect("link");
+    // A staged change and a staged deletion: the staged side is not skipped.
+    repo.write("s6/f0001.txt", "staged\n");
+    repo.git_ok(&["add", "s6/f0001.txt"]);
+    repo.git_ok(&["rm", "-q", "--cached", "s9/f0002.txt"]);
+    let changed = status(&repo);
+    assert_eq!(changed.computed_by_git(), None, "the fast engine answered");
+    assert_matches_git("changed", &repo, &changed);
+    check_at("changed, from a subdirectory", &root.join("deep/a"));
+}
