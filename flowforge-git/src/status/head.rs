@@ -78,7 +78,12 @@ fn upstream(
     let theirs = repo
         .refname_to_id(&upstream_ref)
         .ok()
-        .and_then(|oid| repo.find_commit(oid).ok().map(|c| c.id()));
+        // A commit (only its header is read): anything else is as good as gone.
+        .filter(|&oid| {
+            repo.odb()
+                .and_then(|odb| odb.read_header(oid))
+                .is_ok_and(|(_, kind)| kind == git2::ObjectType::Commit)
+        });
     let (Some(theirs), Some(ours)) = (theirs, local) else {
         return Ok(Some(Upstream {
             name,

@@ -26,7 +26,7 @@ use super::{
     index::{self, fresh_index},
     index_file::{IndexEntry, IndexFile},
     libgit2,
-    replace::commit_tree,
+    replace::commit_tree_id,
     scope, submodule,
     types::{Head, Replace, StagedSide, Status, UnstagedSide},
     untracked,
@@ -232,11 +232,7 @@ fn staged(
     git_index: &mut Option<git2::Index>,
 ) -> Result<StagedSide> {
     let head_tree = match head.commit {
-        Some(commit) => Some(
-            commit_tree(git, commit)
-                .map_err(repo.git_error("read HEAD"))?
-                .id(),
-        ),
+        Some(commit) => Some(commit_tree_id(git, commit).map_err(repo.git_error("read HEAD"))?),
         None => None,
     };
     let unmerged = index.entries.iter().any(|e| e.stage != 0);
