@@ -300,7 +300,8 @@ struct Visited {
 }
 
 /// Lists `dir` and compares its entries' stat data, or `None` if it is no longer a real
-/// directory (deleted, or replaced by a file or a symbolic link).
+/// directory (replaced by a file or a symbolic link). A directory that is gone, with all
+/// below it, holds nothing untracked and its entries are deleted, as their `lstat`s would say.
 fn visit(
     root: &OwnedFd,
     workdir: &Path,
@@ -308,7 +309,27 @@ fn visit(
     entries: &[IndexEntry],
     settings: &Settings,
 ) -> Option<Visited> {
-    let fd = open_dir(root, dir.path).ok()?;
+    let fd = match open_dir(root, dir.path) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => {
+            let verdicts = dir
+                .entries
+                .iter()
+                .map(|&position| {
+                    let verdict = match trusted(&entries[position]) {
+                        true => Verdict::Clean,
+                        false => Verdict::Changed(Change::Deleted),
+                    };
+                    (position, verdict)
+                })
+                .collect();
+            return Some(Visited {
+                candidates: Vec::new(),
+                verdicts,
+            });
+        }
+        Err(_) => return None,
+    };
     let mut listing = Dir::new(fd).ok()?;
     let mut candidates = Vec::new();
     while let Some(dirent) = listing.read() {
@@ -384,6 +405,12 @@ fn full_path(workdir: &Path, rel: &[u8]) -> PathBuf {
     workdir.join(OsStr::from_bytes(rel))
 }
 
+/// Whether the work tree is not compared for `entry`: conflicts are the staged side's, and
+/// `--assume-unchanged` and skip-worktree mean "trust me".
+fn trusted(entry: &IndexEntry) -> bool {
+    entry.stage != 0 || entry.assume_valid || entry.skip_worktree
+}
+
 /// An entry's verdict from its stat data alone, or [`Verdict::Hash`] when its content must
 /// decide. `dir` is an open handle on its directory, `name` its last component.
 fn stat_verdict(
@@ -393,8 +420,8 @@ fn stat_verdict(
     entry: &IndexEntry,
     settings: &Settings,
 ) -> Verdict {
-    if entry.stage != 0 || entry.assume_valid || entry.skip_worktree {
-        return Verdict::Clean; // conflicts are the staged side's; the flags mean "trust me"
+    if trusted(entry) {
+        return Verdict::Clean;
     }
     let st = match rustix::fs::statat(dir, OsStr::from_bytes(name), AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => StatData::of(&st),
