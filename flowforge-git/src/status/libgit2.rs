@@ -400,7 +400,7 @@ fn settle_untracked_directories(
     untracked: &mut BTreeSet<Vec<u8>>,
 ) -> Result<(), git2::Error> {
     let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
-    let mut is_ignored = |path: &[u8]| super::untracked::is_ignored(repo, path);
+    let mut is_ignored = |path: &[u8], _: bool| super::untracked::is_ignored(repo, path);
     let reported: Vec<Vec<u8>> = untracked
         .iter()
         .filter(|p| p.ends_with(b"/"))
@@ -421,7 +421,8 @@ fn settle_untracked_directories(
             continue;
         }
         let name = &dir[..dir.len() - 1];
-        if !is_ignored(name)? && super::untracked::directory_shows(&workdir, name, &mut is_ignored)?
+        if !is_ignored(name, true)?
+            && super::untracked::directory_shows(&workdir, name, &mut is_ignored)?
         {
             untracked.insert(dir);
         }

@@ -24,6 +24,7 @@ mod fast;
 mod filters;
 pub mod format;
 mod head;
+mod ignore;
 mod index;
 mod index_file;
 mod libgit2;

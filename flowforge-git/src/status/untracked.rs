@@ -42,12 +42,16 @@ pub(crate) fn is_ignored(git: &git2::Repository, path: &[u8]) -> Result<bool, gi
     Ok(crate::git_program::is_ignored(workdir, path).unwrap_or(true))
 }
 
+/// Whether the ignore rules hide a path (relative to the work tree's top) that is a directory
+/// or not.
+pub(crate) type IsIgnored<'a> = dyn FnMut(&[u8], bool) -> Result<bool, git2::Error> + 'a;
+
 /// Whether git shows the untracked directory `dir` (relative to `workdir`, `/`-separated, not
 /// itself ignored) as `dir/`. `is_ignored` answers for a path relative to `workdir`.
 pub(crate) fn directory_shows(
     workdir: &Path,
     dir: &[u8],
-    is_ignored: &mut dyn FnMut(&[u8]) -> Result<bool, git2::Error>,
+    is_ignored: &mut IsIgnored<'_>,
 ) -> Result<bool, git2::Error> {
     let full = workdir.join(OsStr::from_bytes(dir));
     if is_nonbare_repository_dir(&full) {
@@ -69,9 +73,9 @@ pub(crate) fn directory_shows(
         child.push(b'/');
         child.extend_from_slice(name.as_bytes());
         let shows = if file_type.is_dir() {
-            !is_ignored(&child)? && directory_shows(workdir, &child, is_ignored)?
+            !is_ignored(&child, true)? && directory_shows(workdir, &child, is_ignored)?
         } else if file_type.is_file() || file_type.is_symlink() {
-            !is_ignored(&child)?
+            !is_ignored(&child, false)?
         } else {
             false // git lists no fifo, socket or device
         };

@@ -11,6 +11,7 @@ mod status_copies;
 mod status_differential;
 mod status_faults;
 mod status_git_program;
+mod status_ignore_rules;
 mod status_parallel_walk;
 mod status_renames;
 mod status_repository_classes;

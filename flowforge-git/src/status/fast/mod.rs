@@ -23,6 +23,7 @@ use git2::Repository;
 
 use super::{
     by_git, head,
+    ignore::IgnoreRules,
     index::{self, fresh_index},
     index_file::{IndexEntry, IndexFile},
     libgit2,
@@ -182,10 +183,11 @@ fn untracked_entries(
     files: Vec<Vec<u8>>,
     dirs: Vec<Vec<u8>>,
 ) -> Result<std::collections::BTreeSet<Vec<u8>>, git2::Error> {
-    let mut is_ignored = |path: &[u8]| untracked::is_ignored(git, path);
-    let mut untracked = worktree::untracked(files, &mut is_ignored)?;
+    let mut rules = IgnoreRules::new(git, workdir);
+    let mut is_ignored = |path: &[u8], is_dir: bool| rules.is_ignored(path, is_dir);
+    let mut untracked = worktree::untracked(files, |path| is_ignored(path, false))?;
     for mut dir in dirs {
-        if !is_ignored(&dir)? && untracked::directory_shows(workdir, &dir, &mut is_ignored)? {
+        if !is_ignored(&dir, true)? && untracked::directory_shows(workdir, &dir, &mut is_ignored)? {
             dir.push(b'/');
             untracked.insert(dir);
         }
