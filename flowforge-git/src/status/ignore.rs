@@ -12,10 +12,11 @@
 //! rules hide hides all below it (git's `prep_exclude`): nothing there can be re-included.
 //!
 //! What it does not read the way git does is left to libgit2's exact lookup
-//! ([`super::untracked::is_ignored`]): a `.gitignore` that is a fifo or another special
-//! file, or cannot be read, and an excludes file that cannot be read. A `.gitignore` that is
-//! a symbolic link holds no rules, as for git (which opens it with `O_NOFOLLOW`; libgit2
-//! follows it).
+//! ([`super::untracked::is_ignored`]): a `.gitignore` that is a symbolic link, a fifo or
+//! another special file, or cannot be read, and an excludes file that cannot be read. git
+//! does not follow a linked `.gitignore` (it opens it with `O_NOFOLLOW`) where libgit2 does;
+//! libgit2 keeps deciding below one so that a full status and the incremental refresh, whose
+//! untracked files come from libgit2's diff, give the same answer.
 
 use std::{
     collections::HashMap,
@@ -164,9 +165,8 @@ fn parent_of(path: &[u8]) -> &[u8] {
     }
 }
 
-/// The `.gitignore` of `dir`: `Some(None)` when there is none (or it is a directory or a
-/// symbolic link, which git does not follow), `None` when it is a fifo or other special file
-/// or cannot be read.
+/// The `.gitignore` of `dir`: `Some(None)` when there is none (or it is a directory), `None`
+/// when it is a symbolic link, a fifo or another special file, or cannot be read.
 fn read_gitignore(workdir: &Path, dir: &[u8]) -> Option<Option<List<Ignore>>> {
     let path = workdir.join(OsStr::from_bytes(dir)).join(".gitignore");
     let meta = match path.symlink_metadata() {
@@ -174,8 +174,7 @@ fn read_gitignore(workdir: &Path, dir: &[u8]) -> Option<Option<List<Ignore>>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Some(None),
         Err(_) => return None,
     };
-    // git opens it with `O_NOFOLLOW`: a symbolic link holds no rules (libgit2 follows it).
-    if meta.is_dir() || meta.file_type().is_symlink() {
+    if meta.is_dir() {
         return Some(None);
     }
     if !meta.is_file() {

@@ -8,7 +8,9 @@ use std::os::unix::fs::symlink;
 
 use proptest::prelude::*;
 
-use crate::status_support::{TestRepo, check_at};
+use flowforge_git::{Repo, StatusOptions};
+
+use crate::status_support::{TestRepo, assert_matches_git, check_at};
 
 /// A repository with tracked files in `src/`, `src/deep/`, `docs/` and `build/` (a tracked
 /// directory that the rules hide).
@@ -77,6 +79,25 @@ fn nested_rules_negations_anchors_and_directory_patterns() {
         repo.write(file, "y\n");
     }
     check_everywhere("nested rules", &repo, &["src", "src/deep", "docs", "build"]);
+    // The incremental refresh (libgit2's diff under the changed directories) agrees.
+    let handle = Repo::open(repo.path()).expect("open");
+    let mut tracker = handle
+        .track_status(&StatusOptions::default())
+        .expect("status");
+    repo.write("src/deep/.gitignore", "!*.o\nb.o\n");
+    repo.write("src/deep/c.o", "y\n");
+    repo.write("src/deep/gen/z.c", "y\n");
+    tracker
+        .refresh_paths(
+            &handle,
+            &[
+                "src/deep/.gitignore".into(),
+                "src/deep/c.o".into(),
+                "src/deep/gen/z.c".into(),
+            ],
+        )
+        .expect("refresh");
+    assert_matches_git("nested rules, refreshed", &repo, tracker.status());
 }
 
 #[test]
@@ -121,13 +142,20 @@ fn info_exclude_and_the_excludes_file_rank_below_every_gitignore() {
         repo.write(file, "y\n");
     }
     check_everywhere("info/exclude and excludes file", &repo, &["src", "docs"]);
+    // A linked worktree reads the common directory's `info/exclude`.
+    let linked = repo.scratch().join("linked");
+    repo.git_ok(&["worktree", "add", "-q", linked.to_str().expect("utf-8")]);
+    for file in ["a.log", "src/b.log", "keep.bak", "c.txt"] {
+        std::fs::write(linked.join(file), "y\n").expect("write");
+    }
+    check_at("linked worktree", &linked);
     // An excludes file that is not there hides nothing.
     std::fs::remove_file(&excludes).expect("remove");
     check_at("missing excludes file", repo.path());
 }
 
 #[test]
-fn links_special_gitignores_and_ignored_untracked_directories() {
+fn links_a_gitignore_directory_and_ignored_untracked_directories() {
     let repo = tracked_tree();
     repo.write(".gitignore", "link/\nlinkfile\nout/\n");
     std::fs::create_dir_all(repo.path().join("real")).expect("dir");
@@ -135,15 +163,15 @@ fn links_special_gitignores_and_ignored_untracked_directories() {
     symlink("top.c", repo.path().join("linkfile")).expect("link to a file");
     repo.write("out/x.o", "y\n");
     repo.write("real/file", "y\n");
-    // A `.gitignore` that is a symbolic link: git does not follow it.
-    repo.write("elsewhere/rules", "*\n");
-    symlink("../elsewhere/rules", repo.path().join("src/.gitignore")).expect("linked rules");
-    repo.write("src/new.c", "y\n");
     // A `.gitignore` that is a directory counts for nothing.
     std::fs::create_dir_all(repo.path().join("docs/.gitignore")).expect("dir");
     repo.write("docs/.gitignore/inner", "y\n");
     repo.write("docs/new.md", "y\n");
-    check_everywhere("links and special rule files", &repo, &["src", "docs"]);
+    check_everywhere(
+        "links and a directory for rules",
+        &repo,
+        &["src", "docs", "real"],
+    );
 }
 
 /// One random rule: a name or glob, maybe anchored, maybe below a directory, maybe
