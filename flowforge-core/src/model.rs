@@ -376,6 +376,41 @@ impl<'de> Deserialize<'de> for TaskAssignments {
     }
 }
 
+/// A JSON object read as its entries in the file's order, duplicate keys included (a map
+/// would keep one of them unchecked): for readers that borrow from the file (`&str` keys,
+/// `RawValue` or borrowed values) and decide themselves what a repeated key means.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapEntries<K, V>(pub Vec<(K, V)>);
+
+impl<K, V> Default for MapEntries<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for MapEntries<K, V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit<K, V>(std::marker::PhantomData<(K, V)>);
+        impl<'de, K: Deserialize<'de>, V: Deserialize<'de>> serde::de::Visitor<'de> for Visit<K, V> {
+            type Value = MapEntries<K, V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                while let Some(entry) = map.next_entry()? {
+                    entries.push(entry);
+                }
+                Ok(MapEntries(entries))
+            }
+        }
+        deserializer.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
 impl TaskAssignment {
     /// Whether the assignment still holds the task: every status but `completed`, `done`,
     /// `cancelled`, `released`, `abandoned` and `unassigned`.

@@ -14,7 +14,7 @@ use std::{borrow::Cow, collections::BTreeMap, path::PathBuf};
 
 use flowforge_core::{
     DeveloperId, Layout, TaskId,
-    model::{DeveloperInfo, TaskAssignments, TeamConfig},
+    model::{DeveloperInfo, MapEntries, TaskAssignments, TeamConfig},
 };
 use flowforge_session::{
     ClaimsReader,
@@ -349,31 +349,7 @@ struct LeanView<'a> {
 }
 
 /// The entries in the file's order, duplicates included (a map would drop them unchecked).
-#[derive(Default)]
-struct LeanEntries<'a>(Vec<(String, LeanEntry<'a>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for LeanEntries<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Entries<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Entries<'a> {
-            type Value = LeanEntries<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map of task assignments")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
-                }
-                Ok(LeanEntries(entries))
-            }
-        }
-        deserializer.deserialize_map(Entries(std::marker::PhantomData))
-    }
-}
+type LeanEntries<'a> = MapEntries<String, LeanEntry<'a>>;
 
 /// One entry, its fields borrowed from the file where they hold no escapes.
 #[derive(Deserialize)]

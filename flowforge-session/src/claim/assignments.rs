@@ -67,7 +67,7 @@ use std::{
 
 use flowforge_core::{
     Layout, TaskId,
-    model::{TaskAssignment, TaskAssignments},
+    model::{MapEntries, TaskAssignment, TaskAssignments},
 };
 use serde::{Deserialize, Serialize, ser::SerializeMap};
 use serde_json::value::RawValue;
@@ -493,30 +493,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawView<'a> {
 }
 
 /// The `tasks` map's entries in the file's order.
-struct Entries<'a>(Vec<(&'a str, &'a RawValue)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Entries<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a map of task assignments")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                mut map: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(entry) = map.next_entry()? {
-                    entries.push(entry);
-                }
-                Ok(Entries(entries))
-            }
-        }
-        deserializer.deserialize_map(Visit)
-    }
-}
+type Entries<'a> = MapEntries<&'a str, &'a RawValue>;
 
 /// One entry of the spliced `tasks` map: the file's bytes, or a claim serialized anew.
 enum Entry<'a> {
