@@ -25,7 +25,7 @@ use std::{
 
 pub use self::beneath::{DirEntry, FileKind, FileStat};
 pub(crate) use self::{
-    beneath::Dir,
+    beneath::{Dir, DirScope},
     publish::{
         Mode, POOL, Publish, parse_pooled, parse_temp, pool_name, publish, publish_reusing,
         writer_alive,

@@ -127,6 +127,7 @@ impl Namespace {
     /// when another process of the same developer changed the session meanwhile (the claim
     /// taken is released again), or the store's errors.
     pub fn start_session(&self, task: &TaskId, options: &StartOptions) -> Result<Started> {
+        let _dirs = crate::fs::DirScope::enter();
         let current = self.current_to_replace(options)?;
         let mut session = Session {
             active: true,
@@ -168,6 +169,7 @@ impl Namespace {
     where
         F: FnMut(&mut Session, Timestamp) -> Result<()>,
     {
+        let _dirs = crate::fs::DirScope::enter();
         let key = session_key();
         self.current_for_write()?;
         let updated =
@@ -197,6 +199,7 @@ impl Namespace {
     /// [`Error::NoActiveSession`], [`Error::Conflict`] when another process ended or
     /// replaced it meanwhile, or the store's errors.
     pub fn end_session(&self) -> Result<Ended> {
+        let _dirs = crate::fs::DirScope::enter();
         let current = self
             .current_for_write()?
             .filter(|c| c.value.active)
@@ -223,6 +226,7 @@ impl Namespace {
     /// [`Error::InvalidSessionId`], [`Error::NotInHistory`], and those of
     /// [`Namespace::start_session`].
     pub fn restore_session(&self, session_id: &str, options: &StartOptions) -> Result<Started> {
+        let _dirs = crate::fs::DirScope::enter();
         let path = crate::state::history_path(&self.layout, &self.dev, session_id)?;
         let old: Session = crate::fs::read_json(self.layout.root(), &path)?.ok_or_else(|| {
             Error::NotInHistory {

@@ -117,6 +117,7 @@ impl Namespace {
     /// # Errors
     /// As [`Namespace::record_minutes`].
     pub fn add_minutes(&self, minutes: u64, what: &AddMinutes) -> Result<Versioned<TimeTracking>> {
+        let _dirs = crate::fs::DirScope::enter();
         self.record_minutes(minutes, what).map(|added| added.time)
     }
 
@@ -129,6 +130,7 @@ impl Namespace {
     /// [`Error::TooManyMinutes`] above [`MAX_ADD_MINUTES`], [`Error::Contended`] when the
     /// retry budget is spent, or the store's errors; nothing was added then.
     pub fn record_minutes(&self, minutes: u64, what: &AddMinutes) -> Result<Added> {
+        let _dirs = crate::fs::DirScope::enter();
         if minutes > MAX_ADD_MINUTES {
             return Err(crate::Error::TooManyMinutes {
                 minutes,

@@ -12,14 +12,31 @@
 //!
 //! [`Dir`] is such an opened directory; every operation on it (open, create, stat, list,
 //! rename, link, unlink) takes one plain file name relative to its descriptor.
+//!
+//! **Opened once per operation.** A session operation (a start, an end, an update) goes
+//! through the same few directories again and again: the session key's directory is looked
+//! up to read the latest version, to publish the next one, to take the view's lock, to check
+//! for a newer version; the team store's directories by every claim step. Inside a
+//! [`DirScope`] (a [`Namespace`](crate::Namespace) operation enters one on its thread), the
+//! first [`Dir::open`] or [`Dir::create`] of a directory resolves its path as above, and later
+//! ones of the same root and path in the same scope share that descriptor instead of walking
+//! the path again (two path walks and two `close`s each). What is checked is unchanged: the
+//! path was opened beneath the root without following a link, once per operation, as a
+//! single step of the operation holds its directory open today. A directory removed
+//! meanwhile is noticed by [`Dir::create`] (its link count is 0) and made again; the scope's
+//! descriptors are closed when the operation's scope ends, so none outlives the operation.
 
 use std::{
+    cell::RefCell,
     ffi::{OsStr, OsString},
     fs::File,
     io,
     os::{fd::OwnedFd, unix::ffi::OsStrExt},
     path::{Component, Path, PathBuf},
-    sync::atomic::{AtomicU8, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU8, Ordering},
+    },
 };
 
 use rustix::{
@@ -108,11 +125,89 @@ impl FileStat {
 }
 
 /// A directory at or beneath the namespace root, opened without following any link below
-/// the root.
-#[derive(Debug)]
+/// the root. Clones share the descriptor (see [`DirScope`]).
+#[derive(Debug, Clone)]
 pub(crate) struct Dir {
-    fd: OwnedFd,
+    fd: Arc<OwnedFd>,
     path: PathBuf,
+}
+
+/// The most directories a scope keeps open (an operation goes through about a dozen).
+const SCOPE_DIRS: usize = 32;
+
+/// The directories opened in this thread's current scope: root, path and the opened
+/// directory, plus how many scopes are entered.
+#[derive(Default)]
+struct Scope {
+    depth: usize,
+    dirs: Vec<(PathBuf, Dir)>,
+}
+
+thread_local! {
+    static SCOPE: RefCell<Scope> = RefCell::default();
+}
+
+/// While alive, [`Dir::open`] and [`Dir::create`] on this thread open each root and path
+/// once and hand out the same descriptor afterwards; the descriptors are closed when the
+/// outermost scope ends. Scopes nest (an inner one shares the outer one's directories).
+/// Meant for the span of one operation: see the module documentation.
+#[must_use = "the scope ends when dropped"]
+pub(crate) struct DirScope(());
+
+impl DirScope {
+    /// Enters a scope on this thread.
+    pub(crate) fn enter() -> Self {
+        SCOPE.with(|scope| scope.borrow_mut().depth += 1);
+        Self(())
+    }
+}
+
+impl Drop for DirScope {
+    fn drop(&mut self) {
+        let closed = SCOPE.with(|scope| {
+            let mut scope = scope.borrow_mut();
+            scope.depth = scope.depth.saturating_sub(1);
+            if scope.depth == 0 {
+                std::mem::take(&mut scope.dirs)
+            } else {
+                Vec::new()
+            }
+        });
+        drop(closed);
+    }
+}
+
+/// The directory `path` beneath `root` opened earlier in this thread's scope.
+fn scoped(root: &Path, path: &Path) -> Option<Dir> {
+    SCOPE.with(|scope| {
+        let scope = scope.borrow();
+        if scope.depth == 0 {
+            return None;
+        }
+        scope
+            .dirs
+            .iter()
+            .find(|(r, d)| d.path == path && r == root)
+            .map(|(_, d)| d.clone())
+    })
+}
+
+/// Keeps `dir` (opened beneath `root`) for the rest of this thread's scope, if one is
+/// entered.
+fn keep(root: &Path, dir: &Dir) {
+    SCOPE.with(|scope| {
+        let mut scope = scope.borrow_mut();
+        if scope.depth == 0 {
+            return;
+        }
+        scope
+            .dirs
+            .retain(|(r, d)| !(d.path == dir.path && r == root));
+        if scope.dirs.len() >= SCOPE_DIRS {
+            scope.dirs.remove(0);
+        }
+        scope.dirs.push((root.to_owned(), dir.clone()));
+    });
 }
 
 fn io_err(e: Errno) -> io::Error {
@@ -194,13 +289,25 @@ impl Dir {
     /// [`Error::Symlink`] naming the first link on the way, [`Error::Outside`] when `path` is not
     /// beneath `root`, [`Error::Io`] naming the directory that could not be opened.
     pub(crate) fn open(root: &Path, path: &Path) -> Result<Option<Self>> {
+        if let Some(dir) = scoped(root, path) {
+            return Ok(Some(dir));
+        }
+        let opened = Self::open_path(root, path)?;
+        if let Some(dir) = &opened {
+            keep(root, dir);
+        }
+        Ok(opened)
+    }
+
+    /// [`Dir::open`] without the scope: the path walked from the root.
+    fn open_path(root: &Path, path: &Path) -> Result<Option<Self>> {
         let names = components(root, path)?;
         let Some(root_fd) = open_root(root, false)? else {
             return Ok(None);
         };
         if names.is_empty() {
             return Ok(Some(Self {
-                fd: root_fd,
+                fd: Arc::new(root_fd),
                 path: path.to_owned(),
             }));
         }
@@ -215,7 +322,7 @@ impl Dir {
             ) {
                 Ok(fd) => {
                     return Ok(Some(Self {
-                        fd,
+                        fd: Arc::new(fd),
                         path: path.to_owned(),
                     }));
                 }
@@ -236,16 +343,44 @@ impl Dir {
     /// # Errors
     /// As [`Dir::open`].
     pub(crate) fn create(root: &Path, path: &Path) -> Result<Self> {
-        if let Some(dir) = Self::open(root, path)? {
+        // One opened earlier in the scope counts only while it is still linked: a directory
+        // removed meanwhile is made again, as without the scope.
+        if let Some(dir) = scoped(root, path).filter(Dir::is_linked) {
+            return Ok(dir);
+        }
+        if let Some(dir) = Self::open_path(root, path)? {
+            keep(root, &dir);
             return Ok(dir);
         }
         let names = components(root, path)?;
         let root_fd = open_root(root, true)?.ok_or_else(|| {
             Error::io("cannot create directory", root)(io::ErrorKind::NotFound.into())
         })?;
-        Self::walk(root_fd, root, &names, true)?.ok_or_else(|| {
+        let dir = Self::walk(root_fd, root, &names, true)?.ok_or_else(|| {
             Error::io("cannot create directory", path)(io::ErrorKind::NotFound.into())
-        })
+        })?;
+        keep(root, &dir);
+        Ok(dir)
+    }
+
+    /// Whether the directory still has a name (a removed one has a link count of 0).
+    fn is_linked(&self) -> bool {
+        rustix::fs::fstat(&self.fd).is_ok_and(|st| st.st_nlink > 0)
+    }
+
+    /// The same directory opened anew: a descriptor of its own, so an `flock` taken on it
+    /// ([`Dir::try_lock`]) excludes every other holder, this process's included (a [`Dir`]
+    /// shared through a [`DirScope`] would share its lock).
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the directory.
+    pub(crate) fn reopen(&self) -> Result<Self> {
+        openat(&self.fd, ".", DIR_FLAGS, Mode::empty())
+            .map(|fd| Self {
+                fd: Arc::new(fd),
+                path: self.path.clone(),
+            })
+            .map_err(|e| Error::io("cannot open directory", &self.path)(io_err(e)))
     }
 
     /// One `openat(O_NOFOLLOW | O_DIRECTORY)` per component, creating missing ones if asked.
@@ -272,7 +407,10 @@ impl Dir {
             };
             fd = next;
         }
-        Ok(Some(Self { fd, path }))
+        Ok(Some(Self {
+            fd: Arc::new(fd),
+            path,
+        }))
     }
 
     /// The path of `name` in this directory, for messages.
@@ -287,7 +425,10 @@ impl Dir {
     pub(crate) fn subdir(&self, name: &str) -> Result<Option<Self>> {
         let path = self.join(name);
         match openat(&self.fd, name, DIR_FLAGS, Mode::empty()) {
-            Ok(fd) => Ok(Some(Self { fd, path })),
+            Ok(fd) => Ok(Some(Self {
+                fd: Arc::new(fd),
+                path,
+            })),
             Err(Errno::NOENT) => Ok(None),
             Err(e) => Err(open_error(
                 &self.fd,
@@ -500,7 +641,8 @@ impl Dir {
     }
 
     /// Takes an exclusive `flock` on the directory without waiting; `false` when another
-    /// holder has it. The lock lasts as long as this `Dir` (and dies with its process).
+    /// holder has it. The lock lasts as long as this `Dir` and its clones (and dies with its
+    /// process); a clone holds the same lock, so take it on a [`Dir::reopen`]ed one.
     ///
     /// # Errors
     /// [`Error::Io`] naming the directory.
@@ -617,5 +759,71 @@ mod tests {
             assert!(dir.open_file("nothing").unwrap().is_none());
         }
         assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    }
+
+    fn ino(dir: &Dir) -> u64 {
+        rustix::fs::fstat(&dir.fd).unwrap().st_ino
+    }
+
+    #[test]
+    fn a_scope_opens_each_directory_once_and_makes_a_removed_one_again() {
+        use std::os::fd::AsRawFd;
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let path = root.join("a/b");
+        Dir::create(&root, &path).unwrap();
+        // Without a scope every open walks the path: descriptors of their own.
+        let (x, y) = (
+            Dir::open(&root, &path).unwrap().unwrap(),
+            Dir::open(&root, &path).unwrap().unwrap(),
+        );
+        assert_ne!(x.fd.as_raw_fd(), y.fd.as_raw_fd());
+        drop((x, y));
+        {
+            let _scope = DirScope::enter();
+            let first = Dir::open(&root, &path).unwrap().unwrap();
+            let inner = DirScope::enter();
+            let again = Dir::open(&root, &path).unwrap().unwrap();
+            assert_eq!(first.fd.as_raw_fd(), again.fd.as_raw_fd());
+            drop(inner);
+            // The outer scope still holds it after the inner one ends.
+            let third = Dir::create(&root, &path).unwrap();
+            assert_eq!(first.fd.as_raw_fd(), third.fd.as_raw_fd());
+            // Another root is another entry, even for the same path.
+            let other = Dir::open(&root.join("a"), &path).unwrap().unwrap();
+            assert_ne!(first.fd.as_raw_fd(), other.fd.as_raw_fd());
+
+            // Removed and made again behind the scope's back: `create` notices and opens the
+            // new directory, where a file then lands.
+            let old = ino(&first);
+            std::fs::remove_dir_all(root.join("a")).unwrap();
+            std::fs::create_dir_all(&path).unwrap();
+            let made = Dir::create(&root, &path).unwrap();
+            assert_ne!(ino(&made), old);
+            drop(made.create_new("f", 0o600).unwrap());
+            assert!(path.join("f").is_file());
+            // And later opens in the scope get the new one.
+            assert_eq!(ino(&Dir::open(&root, &path).unwrap().unwrap()), ino(&made));
+        }
+        // The scope's directories are closed with it: a new open is a descriptor of its own.
+        let _held = Dir::open(&root, &path).unwrap().unwrap();
+        let _scope = DirScope::enter();
+        let fresh = Dir::open(&root, &path).unwrap().unwrap();
+        assert_ne!(fresh.fd.as_raw_fd(), _held.fd.as_raw_fd());
+    }
+
+    #[test]
+    fn a_reopened_directory_locks_against_its_shared_clones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("root");
+        let _scope = DirScope::enter();
+        let dir = Dir::create(&root, &root.join("k")).unwrap();
+        let shared = Dir::open(&root, &root.join("k")).unwrap().unwrap();
+        let first = dir.reopen().unwrap();
+        assert!(first.try_lock().unwrap());
+        // A clone shares its descriptor's lock; a reopened one does not.
+        assert!(shared.reopen().unwrap().try_lock().is_ok_and(|got| !got));
+        drop(first);
+        assert!(shared.reopen().unwrap().try_lock().unwrap());
     }
 }

@@ -116,7 +116,10 @@ pub(crate) fn compact(
     pause: impl Fn(PausePoint),
 ) -> Result<CompactReport> {
     let dry_run = dispose == Dispose::Remove { dry_run: true };
-    if !dir.try_lock()? {
+    // A descriptor of its own for the lock: `dir` may be shared within the operation's scope
+    // (see `fs/beneath.rs`), and a shared descriptor would share its `flock`.
+    let lock = dir.reopen()?;
+    if !lock.try_lock()? {
         return Ok(CompactReport::default());
     }
     // The latest first, then the listing: the order the safety argument needs.
