@@ -169,9 +169,12 @@ pub(crate) fn compute(
         };
         stat_refresh::write(&read, &refreshed);
     }
+    drop(data);
 
     let status = Status::new(head, staged, unstaged, crate::config::quote_path(git));
-    Ok(Some((status, Some(IndexSnapshot::of(index)))))
+    let snapshot = IndexSnapshot::of(&index);
+    drop(index);
+    Ok(Some((status, snapshot)))
 }
 
 /// The untracked entries git shows among the files and directories found in tracked
@@ -266,11 +269,11 @@ fn staged(
 }
 
 /// The index entries a status was computed from, to find which changed when the index does
-/// (by path, stage, id, mode and flags: not by stat data). The parsed entries are consumed
-/// into these keys (their paths moved, not copied), so a long-lived view keeps only what the
-/// comparison needs: about half the bytes of a parsed entry, per entry of the index.
+/// (by path, stage, id, mode and flags: not by stat data). A long-lived view keeps it, so it
+/// holds only what that comparison needs, in a few flat buffers: every path in one buffer and
+/// about 29 bytes per entry besides (a parsed entry is ~96 bytes plus its path's allocation).
 #[derive(Clone)]
-pub(crate) struct IndexSnapshot(Arc<Vec<IndexKey>>);
+pub(crate) struct IndexSnapshot(Arc<IndexKeys>);
 
 impl std::fmt::Debug for IndexSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -278,67 +281,101 @@ impl std::fmt::Debug for IndexSnapshot {
     }
 }
 
-/// What of an index entry the unstaged side depends on (everything but stat data).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct IndexKey {
-    path: Vec<u8>,
-    oid: [u8; 20],
-    mode: u32,
-    stage: u8,
-    /// `assume_valid`, `skip_worktree`, `intent_to_add` as bits 0, 1, 2.
-    flags: u8,
+/// The keys of an index's entries, in index order (path, then stage), column by column.
+struct IndexKeys {
+    /// Every entry's path, one after the other.
+    paths: Vec<u8>,
+    /// Where each entry's path ends in `paths` (it starts where the previous one ends).
+    ends: Vec<u32>,
+    oids: Vec<[u8; 20]>,
+    modes: Vec<u32>,
+    /// The stage in bits 0-1; `assume_valid`, `skip_worktree`, `intent_to_add` in bits 2, 3, 4.
+    bits: Vec<u8>,
 }
 
-impl From<IndexEntry> for IndexKey {
-    fn from(e: IndexEntry) -> Self {
-        Self {
-            flags: u8::from(e.assume_valid)
-                | u8::from(e.skip_worktree) << 1
-                | u8::from(e.intent_to_add) << 2,
-            path: e.path,
-            oid: e.oid,
-            mode: e.mode,
-            stage: e.stage,
+impl IndexKeys {
+    /// The keys of `entries`, or `None` when their paths add up to 4 GiB or more.
+    fn of(entries: &[IndexEntry]) -> Option<Self> {
+        let total: usize = entries.iter().map(|e| e.path.len()).sum();
+        u32::try_from(total).ok()?;
+        let mut keys = Self {
+            paths: Vec::with_capacity(total),
+            ends: Vec::with_capacity(entries.len()),
+            oids: Vec::with_capacity(entries.len()),
+            modes: Vec::with_capacity(entries.len()),
+            bits: Vec::with_capacity(entries.len()),
+        };
+        for e in entries {
+            keys.paths.extend_from_slice(&e.path);
+            keys.ends.push(keys.paths.len() as u32); // below `total`, checked above
+            keys.oids.push(e.oid);
+            keys.modes.push(e.mode);
+            keys.bits.push(
+                (e.stage & 3)
+                    | u8::from(e.assume_valid) << 2
+                    | u8::from(e.skip_worktree) << 3
+                    | u8::from(e.intent_to_add) << 4,
+            );
         }
+        Some(keys)
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn path(&self, i: usize) -> &[u8] {
+        let start = i
+            .checked_sub(1)
+            .map_or(0, |before| self.ends[before] as usize);
+        &self.paths[start..self.ends[i] as usize]
+    }
+
+    /// The order key: path, then stage.
+    fn order(&self, i: usize) -> (&[u8], u8) {
+        (self.path(i), self.bits[i] & 3)
+    }
+
+    /// Whether entry `i` here and entry `j` of `other` (same path and stage) agree on what the
+    /// unstaged side depends on: id, mode and flags.
+    fn same(&self, i: usize, other: &Self, j: usize) -> bool {
+        self.oids[i] == other.oids[j]
+            && self.modes[i] == other.modes[j]
+            && self.bits[i] == other.bits[j]
     }
 }
 
-/// Whether two entries agree on what the unstaged side depends on.
-fn same_key(a: &IndexKey, b: &IndexKey) -> bool {
-    a == b
-}
-
 impl IndexSnapshot {
-    fn of(index: IndexFile) -> Self {
-        Self(Arc::new(
-            index.entries.into_iter().map(IndexKey::from).collect(),
-        ))
+    /// The snapshot of `index`'s entries, or `None` when they are too large to keep this way
+    /// (the tracker then recomputes in full when the index changes).
+    fn of(index: &IndexFile) -> Option<Self> {
+        IndexKeys::of(&index.entries).map(|keys| Self(Arc::new(keys)))
     }
 
     /// The paths whose entries differ (added, removed, or changed in id, mode, stage or flags);
     /// both lists are in index order (path, then stage).
     fn changed_paths(&self, new: &Self) -> Vec<Vec<u8>> {
-        let (old, new) = (&self.0, &new.0);
+        let (old, new) = (&*self.0, &*new.0);
         let (mut i, mut j) = (0, 0);
         let mut changed: Vec<Vec<u8>> = Vec::new();
         while i < old.len() || j < new.len() {
-            let order = match (old.get(i), new.get(j)) {
-                (Some(a), Some(b)) => (&a.path, a.stage).cmp(&(&b.path, b.stage)),
-                (Some(_), None) => std::cmp::Ordering::Less,
+            let order = match (i < old.len(), j < new.len()) {
+                (true, true) => old.order(i).cmp(&new.order(j)),
+                (true, false) => std::cmp::Ordering::Less,
                 _ => std::cmp::Ordering::Greater,
             };
             match order {
                 std::cmp::Ordering::Less => {
-                    changed.push(old[i].path.clone());
+                    changed.push(old.path(i).to_vec());
                     i += 1;
                 }
                 std::cmp::Ordering::Greater => {
-                    changed.push(new[j].path.clone());
+                    changed.push(new.path(j).to_vec());
                     j += 1;
                 }
                 std::cmp::Ordering::Equal => {
-                    if !same_key(&old[i], &new[j]) {
-                        changed.push(new[j].path.clone());
+                    if !old.same(i, new, j) {
+                        changed.push(new.path(j).to_vec());
                     }
                     i += 1;
                     j += 1;
@@ -383,7 +420,10 @@ pub(crate) fn refresh(
     if index_unchanged {
         return Ok(Some(previous.clone()));
     }
-    let snapshot = IndexSnapshot::of(index);
+    let Some(snapshot) = IndexSnapshot::of(&index) else {
+        return Ok(None);
+    };
+    drop(index);
     let mut paths = previous.changed_paths(&snapshot);
     if paths.len() > MAX_CHANGED_ENTRIES {
         return Ok(None);
@@ -451,5 +491,101 @@ mod tests {
                 .expect("status")
                 .is_none()
         );
+    }
+
+    fn entry(path: &str, stage: u8, oid: u8) -> IndexEntry {
+        IndexEntry {
+            offset: 0,
+            path: path.as_bytes().to_vec(),
+            oid: [oid; 20],
+            mode: 0o100644,
+            stage,
+            assume_valid: false,
+            skip_worktree: false,
+            intent_to_add: false,
+            sparse_dir: false,
+            ctime: (0, 0),
+            mtime: (0, 0),
+            ino: 0,
+            uid: 0,
+            gid: 0,
+            size: 0,
+        }
+    }
+
+    fn snapshot(entries: Vec<IndexEntry>) -> IndexSnapshot {
+        let index = IndexFile {
+            entries,
+            ..IndexFile::empty()
+        };
+        IndexSnapshot::of(&index).expect("small enough")
+    }
+
+    /// Every key the unstaged side depends on counts (id, mode, stage, each flag), stat data
+    /// does not, and added and removed entries are found wherever they fall in the order.
+    #[test]
+    fn snapshots_differ_by_path_stage_id_mode_and_flags() {
+        let names = ["a", "a.b", "a/b", "b/c", "ca", "d"];
+        let old: Vec<IndexEntry> = names.iter().map(|n| entry(n, 0, 1)).collect();
+        let base = snapshot(old.clone());
+        assert!(base.changed_paths(&snapshot(old.clone())).is_empty());
+
+        let mut stat_only = old.clone();
+        for (i, e) in stat_only.iter_mut().enumerate() {
+            (e.offset, e.mtime, e.ino, e.size) = (64 * i, (7, 7), 9, 99);
+        }
+        assert!(base.changed_paths(&snapshot(stat_only)).is_empty());
+
+        type Tweak = (&'static str, fn(&mut IndexEntry));
+        let changes: [Tweak; 6] = [
+            ("id", |e| e.oid[19] = 2),
+            ("mode", |e| e.mode = 0o100755),
+            ("assume-unchanged", |e| e.assume_valid = true),
+            ("skip-worktree", |e| e.skip_worktree = true),
+            ("intent-to-add", |e| e.intent_to_add = true),
+            ("stage", |e| e.stage = 2),
+        ];
+        for at in 0..old.len() {
+            for (what, change) in &changes {
+                let mut new = old.clone();
+                change(&mut new[at]);
+                assert_eq!(
+                    base.changed_paths(&snapshot(new)),
+                    [names[at].as_bytes()],
+                    "{what} of {}",
+                    names[at]
+                );
+            }
+            let mut removed = old.clone();
+            removed.remove(at);
+            let removed = snapshot(removed);
+            assert_eq!(base.changed_paths(&removed), [names[at].as_bytes()]);
+            assert_eq!(removed.changed_paths(&base), [names[at].as_bytes()]);
+        }
+
+        // A conflict: stages 1-3 of one path replace its stage 0; the path is named once.
+        let mut conflicted = old.clone();
+        conflicted.splice(2..3, (1..=3).map(|stage| entry("a/b", stage, stage)));
+        assert_eq!(base.changed_paths(&snapshot(conflicted)), [b"a/b"]);
+    }
+
+    /// What a view keeps per index entry is its path's bytes and a few fixed fields, not a
+    /// parsed entry with its stat data and its path's own allocation.
+    #[test]
+    fn a_snapshot_keeps_about_its_paths_bytes() {
+        let entries: Vec<IndexEntry> = (0..10_000)
+            .map(|i| entry(&format!("dir{:03}/file{i:05}.txt", i / 50), 0, 1))
+            .collect();
+        let path_bytes: usize = entries.iter().map(|e| e.path.len()).sum();
+        let keys = snapshot(entries);
+        let keys = &*keys.0;
+        let held = keys.paths.capacity()
+            + 4 * keys.ends.capacity()
+            + 20 * keys.oids.capacity()
+            + 4 * keys.modes.capacity()
+            + keys.bits.capacity();
+        assert_eq!(keys.len(), 10_000);
+        assert!(held <= path_bytes + 29 * 10_000, "{held} bytes held");
+        assert_eq!(keys.path(1234), b"dir024/file01234.txt");
     }
 }

@@ -295,7 +295,8 @@ fn tracked_dir<'a>(
 struct Visited {
     /// Untracked names (as paths from the top), and whether each is a directory.
     candidates: Vec<(Vec<u8>, bool)>,
-    /// Each entry's verdict from its stat data.
+    /// The verdict from its stat data of each entry that is not plainly clean (most are, so
+    /// those are not kept: this is held for every directory until the walk ends).
     verdicts: Vec<(usize, Verdict)>,
 }
 
@@ -315,13 +316,8 @@ fn visit(
             let verdicts = dir
                 .entries
                 .iter()
-                .map(|&position| {
-                    let verdict = match trusted(&entries[position]) {
-                        true => Verdict::Clean,
-                        false => Verdict::Changed(Change::Deleted),
-                    };
-                    (position, verdict)
-                })
+                .filter(|&&position| !trusted(&entries[position]))
+                .map(|&position| (position, Verdict::Changed(Change::Deleted)))
                 .collect();
             return Some(Visited {
                 candidates: Vec::new(),
@@ -366,10 +362,13 @@ fn visit(
     let verdicts = dir
         .entries
         .iter()
-        .map(|&position| {
+        .filter_map(|&position| {
             let entry = &entries[position];
             let name = split(&entry.path).1;
-            (position, stat_verdict(workdir, fd, name, entry, settings))
+            match stat_verdict(workdir, fd, name, entry, settings) {
+                Verdict::Clean => None,
+                verdict => Some((position, verdict)),
+            }
         })
         .collect();
     Some(Visited {
