@@ -192,7 +192,7 @@ impl WarmRepo {
     }
 
     /// Brings the index up to date with every change made before the call: through the
-    /// watcher and a cookie when there is one, by a full refresh otherwise; the first call
+    /// synced watcher when there is one, by a full refresh otherwise; the first call
     /// opens it exactly as a process without a daemon does (`open`). With `--cached` it takes
     /// only the changes the watcher has reported; with `--max-age` nothing, when the index was
     /// proven current recently enough; either is recorded in `ages`.

@@ -8,9 +8,9 @@
 //! `dev-*` entry that is not a valid namespace, a lost or overflowed event queue, a watcher
 //! error — makes that refresh a full one, so the index never misses a change it was told of.
 //!
-//! Events arrive shortly after the write. [`Watcher::refresh_synced`] first round-trips a
-//! *cookie* file through the watcher (as watchman does), so every change made before the call
-//! is seen.
+//! Events arrive shortly after the write. [`Watcher::refresh_synced`] first syncs the watcher
+//! (flowforge-watch: on Linux it reads inotify's queue empty, elsewhere it round-trips a
+//! *cookie* file as watchman does), so every change made before the call is seen.
 //!
 //! ```
 //! use flowforge_core::{DeveloperId, Layout};
@@ -55,8 +55,8 @@ use crate::{
 
 /// Watches a namespace root for the index: each event names the namespace a refresh must
 /// check, and anything it cannot attribute makes the next refresh a full one.
-/// [`Watcher::refresh_synced`] first round-trips a cookie file, so it sees every change made
-/// before the call.
+/// [`Watcher::refresh_synced`] first syncs the watcher, so it sees every change made before
+/// the call.
 #[derive(Debug)]
 pub struct Watcher {
     watcher: flowforge_watch::Watcher<Filed>,
@@ -83,9 +83,10 @@ struct TeamPaths {
 /// The prefix of the temporary files of flowforge-session's atomic writes.
 const TMP_PREFIX: &str = ".tmp-";
 
-/// Whether an event can mean a change. Reading changes nothing, and notify has no event mask:
-/// every file the daemon reads (the index's own loads included) would otherwise come back as
-/// open and close events. Dropped on the watcher's thread.
+/// Whether an event can mean a change. Reading changes nothing; flowforge-watch does not ask
+/// Linux for open events, but notify's watchers elsewhere report them, and every file the
+/// daemon reads (the index's own loads included) would otherwise come back as open and close
+/// events. Dropped on the watcher's thread.
 fn can_change(event: &notify::Event) -> bool {
     match event.kind {
         EventKind::Access(access) => access == AccessKind::Close(AccessMode::Write),
@@ -181,8 +182,9 @@ impl Watcher {
     }
 
     /// Like [`Watcher::refresh`], after making sure every change made before the call has
-    /// been seen: writes a cookie file under `index/` and waits (at most `timeout`) for its
-    /// event. If it does not come in time, the refresh is a full one.
+    /// been seen (flowforge-watch's sync: the first one writes a cookie file under `index/`
+    /// and waits at most `timeout` for its event). If the sync fails, the refresh is a full
+    /// one.
     ///
     /// # Errors
     /// As [`Index::refresh`], for a full refresh.

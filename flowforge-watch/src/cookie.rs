@@ -180,6 +180,15 @@ impl Cookies {
         Ok(())
     }
 
+    /// Fails as a sync does once the watcher is no longer trusted.
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    pub(crate) fn check(&self) -> Result<(), CookieError> {
+        if self.state.lock().broken {
+            return Err(CookieError::Broken);
+        }
+        Ok(())
+    }
+
     /// Called by the event handler for a file in the cookie directory.
     pub(crate) fn observed(&self, name: &OsStr) {
         let Some(number) = self.parse(name) else {

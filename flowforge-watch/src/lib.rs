@@ -1,19 +1,25 @@
 //! The file watcher FlowForge's caches share: the git view (flowforge-git) and the namespace
 //! index (flowforge-index) each watch a tree with it.
 //!
-//! A [`Watcher`] runs a notify watcher (inotify on Linux) and hands every event to the
-//! caller's [`Events`], which records what the event changed; nothing is computed on the
-//! event. Three things are the same for every caller and live here:
+//! A [`Watcher`] runs a watcher (on Linux, inotify read by this crate; elsewhere notify's
+//! recommended watcher) and hands every event to the caller's [`Events`], which records what
+//! the event changed; nothing is computed on the event. Open, read and unwritten-close events
+//! are never asked for: they change nothing, and on a busy tree they are most events. Three
+//! things are the same for every caller and live here:
 //!
 //! - **Watching a tree**: recursively through notify, or one directory at a time
 //!   ([`Watcher::watch_tree`]: the walk uses the directory entries' own types, no `stat` per
 //!   file, and skips directories whose events change no answer).
-//! - **Cookies** (watchman's technique): [`Watcher::sync`] writes a uniquely named file in a
-//!   watched directory and waits until its event comes back; inotify queues events in order,
-//!   so every change made before the call has then been recorded. Cookies are batched like a
-//!   group commit: 100 threads syncing at once write two cookies, not 100. The caller decides
-//!   how a cookie file is written ([`CookieFiles`]): the namespace index writes its own
-//!   through flowforge-session, which never follows a link under the namespace root.
+//! - **Syncing**: [`Watcher::sync`] returns once every change made before the call has been
+//!   recorded. On Linux, inotify queues an event in the system call that makes the change, so
+//!   reading the queue empty on the caller's thread proves it: no file is written and no
+//!   thread woken. The first sync of a watcher (and every sync elsewhere) uses watchman's
+//!   *cookie*: a uniquely named file written in a watched directory, waited for until its
+//!   event comes back; on Linux that proves once that the filesystem delivers events at all
+//!   (some network and FUSE filesystems deliver none). Cookies are batched like a group
+//!   commit: 100 threads syncing at once write two cookies, not 100. The caller decides how a
+//!   cookie file is written ([`CookieFiles`]): the namespace index writes its own through
+//!   flowforge-session, which never follows a link under the namespace root.
 //! - **Lost events**: a queue overflow is reported as [`Events::lost`] (everything may have
 //!   changed) and counts as every earlier cookie seen; a watcher error is
 //!   [`Events::error`], and when the caller says the watcher can no longer be trusted every
@@ -46,6 +52,8 @@
 #![warn(missing_docs)]
 
 mod cookie;
+#[cfg(target_os = "linux")]
+mod inotify;
 mod tree;
 
 use std::{
@@ -54,7 +62,10 @@ use std::{
     time::Duration,
 };
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
+#[cfg(target_os = "linux")]
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use notify::RecursiveMode;
 use parking_lot::Mutex;
 
 use cookie::Cookies;
@@ -73,10 +84,19 @@ pub trait Events: Send + Sync + 'static {
     fn error(&self, error: &notify::Error) -> bool;
 }
 
-/// A notify watcher feeding an [`Events`], with cookie syncs.
+/// The watcher underneath: inotify read here on Linux, notify's elsewhere.
+#[cfg(target_os = "linux")]
+type Backend = inotify::Backend;
+#[cfg(not(target_os = "linux"))]
+type Backend = notify::RecommendedWatcher;
+
+/// A watcher feeding an [`Events`], with syncs that prove every earlier event was handled.
 pub struct Watcher<E: Events> {
-    notify: Mutex<Option<RecommendedWatcher>>,
+    notify: Mutex<Option<Backend>>,
     shared: Arc<Shared<E>>,
+    /// A cookie came back once: from now on a sync drains the queue instead.
+    #[cfg(target_os = "linux")]
+    proven: AtomicBool,
 }
 
 struct Shared<E> {
@@ -122,6 +142,13 @@ impl<E: Events> Shared<E> {
     }
 }
 
+/// Adds one watch, whichever the backend.
+fn watch_one(watcher: &mut Backend, path: &Path, mode: RecursiveMode) -> Result<(), notify::Error> {
+    #[cfg(not(target_os = "linux"))]
+    use notify::Watcher as _;
+    watcher.watch(path, mode)
+}
+
 impl<E: Events> Watcher<E> {
     /// A watcher that will hand its events to `events` and write its cookies with `cookies`
     /// (in a directory that must be watched). Nothing is watched until [`Watcher::start`].
@@ -132,16 +159,25 @@ impl<E: Events> Watcher<E> {
                 events,
                 cookies: Cookies::new(Box::new(cookies)),
             }),
+            #[cfg(target_os = "linux")]
+            proven: AtomicBool::new(false),
         }
     }
 
-    /// Starts the notify watcher with `config` (nothing watched yet).
+    /// Starts the watcher with `config` (nothing watched yet; of the settings, only whether
+    /// symbolic links are followed counts on Linux).
     ///
     /// # Errors
     /// notify's error when no watcher can be made (no inotify instance left).
     pub fn start(&self, config: notify::Config) -> Result<(), notify::Error> {
         let shared = Arc::clone(&self.shared);
-        let watcher = RecommendedWatcher::new(move |event| shared.handle(event), config)?;
+        #[cfg(target_os = "linux")]
+        let watcher = Backend::new(Box::new(move |event| shared.handle(event)), config)?;
+        #[cfg(not(target_os = "linux"))]
+        let watcher = {
+            use notify::Watcher as _;
+            Backend::new(move |event| shared.handle(event), config)?
+        };
         *self.notify.lock() = Some(watcher);
         Ok(())
     }
@@ -163,7 +199,7 @@ impl<E: Events> Watcher<E> {
     /// notify's error; [`notify::ErrorKind::WatchNotFound`] when the watcher is not started.
     pub fn watch(&self, path: &Path, mode: RecursiveMode) -> Result<(), notify::Error> {
         match self.notify.lock().as_mut() {
-            Some(watcher) => watcher.watch(path, mode),
+            Some(watcher) => watch_one(watcher, path, mode),
             None => Err(notify::Error::new(notify::ErrorKind::WatchNotFound)),
         }
     }
@@ -178,7 +214,11 @@ impl<E: Events> Watcher<E> {
     /// watcher is not started.
     pub fn watch_tree(&self, dir: &Path, skip: &[PathBuf]) -> Result<(), notify::Error> {
         match self.notify.lock().as_mut() {
-            Some(watcher) => tree::watch_tree(watcher, dir, skip),
+            Some(watcher) => tree::watch_tree(
+                |path| watch_one(watcher, path, RecursiveMode::NonRecursive),
+                dir,
+                skip,
+            ),
             None => Err(notify::Error::new(notify::ErrorKind::WatchNotFound)),
         }
     }
@@ -189,7 +229,19 @@ impl<E: Events> Watcher<E> {
     /// # Errors
     /// See [`CookieError`].
     pub fn sync(&self, timeout: Duration) -> Result<(), CookieError> {
-        self.shared.cookies.sync(timeout)
+        #[cfg(target_os = "linux")]
+        if self.proven.load(Ordering::Acquire) {
+            // Every change made before this call has its event queued: read them all.
+            match self.notify.lock().as_ref() {
+                Some(watcher) => watcher.drain(),
+                None => return Err(CookieError::Broken),
+            }
+            return self.shared.cookies.check();
+        }
+        self.shared.cookies.sync(timeout)?;
+        #[cfg(target_os = "linux")]
+        self.proven.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Stops trusting the watcher: every waiting and later [`Watcher::sync`] fails with

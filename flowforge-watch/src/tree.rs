@@ -11,18 +11,16 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use notify::{RecommendedWatcher, RecursiveMode, Watcher as _};
-
 /// Watches `dir` and every directory below it (symbolic links are entries, not followed),
-/// except `skip` and what is below them.
+/// except `skip` and what is below them, with `watch` (one directory, not recursively).
 pub(crate) fn watch_tree(
-    watcher: &mut RecommendedWatcher,
+    mut watch: impl FnMut(&Path) -> Result<(), notify::Error>,
     dir: &Path,
     skip: &[PathBuf],
 ) -> Result<(), notify::Error> {
     let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        match watcher.watch(&dir, RecursiveMode::NonRecursive) {
+        match watch(&dir) {
             Ok(()) => {}
             Err(e) if is_vanished(&e) => continue,
             Err(e) => return Err(e),
@@ -42,10 +40,14 @@ pub(crate) fn watch_tree(
     Ok(())
 }
 
-fn is_vanished(e: &notify::Error) -> bool {
+/// Whether adding a watch failed because the directory is gone (or is no directory now).
+pub(crate) fn is_vanished(e: &notify::Error) -> bool {
     match &e.kind {
         notify::ErrorKind::PathNotFound => true,
-        notify::ErrorKind::Io(io) => io.kind() == std::io::ErrorKind::NotFound,
+        notify::ErrorKind::Io(io) => matches!(
+            io.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ),
         _ => false,
     }
 }

@@ -70,7 +70,9 @@ fn a_sync_returns_once_every_earlier_change_is_recorded_and_leaves_no_cookie() {
             "round {round}: not seen before sync returned: {missing:?}"
         );
     }
-    assert_eq!(written.load(Ordering::Relaxed), 3, "one cookie per sync");
+    // On Linux the first cookie proves events arrive; later syncs read inotify's queue.
+    let expected = if cfg!(target_os = "linux") { 1 } else { 3 };
+    assert_eq!(written.load(Ordering::Relaxed), expected, "cookies written");
     let left: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -1,6 +1,8 @@
 //! Integration tests of flowforge-watch: one binary, one module per concept.
 
 mod cookies;
+#[cfg(target_os = "linux")]
+mod inotify;
 mod trees;
 
 use std::{collections::BTreeSet, path::PathBuf, sync::Mutex};
