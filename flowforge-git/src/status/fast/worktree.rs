@@ -138,23 +138,22 @@ pub(crate) fn compare<T, E>(
         return Ok((found, beside));
     };
 
-    // Tracked directories ("" is the top), each with its entries and the names it holds (its
-    // entries' and its tracked subdirectories'). A directory holding only skip-worktree entries
-    // (outside a sparse checkout) need not exist; one holding any other entry must.
+    // Tracked directories ("" is the top), each with its tracked subdirectories' names and the
+    // number of its own entries. A directory holding only skip-worktree entries (outside a
+    // sparse checkout) need not exist; one holding any other entry must.
     let mut dirs: Vec<TrackedDir<'_>> = Vec::new();
     let mut by_path: HashMap<&[u8], usize> = HashMap::new();
     let top = tracked_dir(&mut dirs, &mut by_path, b"");
     dirs[top].required = true;
     let mut last: Option<(&[u8], usize)> = None;
-    for (position, entry) in entries.iter().enumerate() {
-        let (dir, name) = split(&entry.path);
+    for entry in entries {
+        let dir = split(&entry.path).0;
         let at = match last {
             Some((d, at)) if d == dir => at,
             _ => tracked_dir(&mut dirs, &mut by_path, dir),
         };
         last = Some((dir, at));
-        dirs[at].entries.push(position);
-        dirs[at].names.push(name);
+        dirs[at].own.end += 1;
         if !entry.skip_worktree {
             let mut up = Some(at);
             while let Some(i) = up.filter(|&i| !dirs[i].required) {
@@ -164,8 +163,14 @@ pub(crate) fn compare<T, E>(
         }
     }
     for dir in &mut dirs {
-        dir.names.sort_unstable();
+        dir.subdirs.sort_unstable();
     }
+    let Some(by_dir) = group_by_dir(entries, &mut dirs, &by_path) else {
+        let (beside, _) = alongside()?;
+        found.give_up = true;
+        return Ok((found, beside));
+    };
+    drop(by_path);
 
     // One pass per directory, on all cores, the costliest first: it must still be a real
     // directory; its untracked names are listed and its entries' stat data compared through
@@ -173,16 +178,25 @@ pub(crate) fn compare<T, E>(
     let mut costliest_first: Vec<usize> = (0..dirs.len()).collect();
     costliest_first.sort_by_key(|&at| std::cmp::Reverse(dirs[at].cost()));
     let (results, beside) = map_each(&costliest_first, threads, alongside, |&at| {
-        visit(&root, workdir, &dirs[at], entries, settings)
+        let dir = &dirs[at];
+        visit(
+            &root,
+            workdir,
+            dir,
+            &by_dir[dir.own.clone()],
+            entries,
+            settings,
+        )
     });
     let (beside, content) = beside?;
-    let mut by_dir: Vec<Option<Visited>> =
+    drop(by_dir);
+    let mut in_order: Vec<Option<Visited>> =
         std::iter::repeat_with(|| None).take(dirs.len()).collect();
     for (at, visited) in costliest_first.into_iter().zip(results) {
-        by_dir[at] = visited;
+        in_order[at] = visited;
     }
     let mut to_hash = Vec::new();
-    for (dir, visited) in dirs.iter().zip(by_dir) {
+    for (dir, visited) in dirs.iter().zip(in_order) {
         let Some(visited) = visited else {
             if !dir.required {
                 continue; // only skip-worktree entries, which git does not compare
@@ -252,17 +266,58 @@ struct TrackedDir<'a> {
     parent: Option<usize>,
     /// Some non-skip-worktree entry lies at or below it.
     required: bool,
-    /// Its own entries, by position in the index.
-    entries: Vec<usize>,
-    /// The names it holds that the index tracks (entries and tracked subdirectories), sorted.
-    names: Vec<&'a [u8]>,
+    /// Where its own entries' positions in the index lie in the array of them grouped by
+    /// directory (while directories are found: `end` counts them).
+    own: std::ops::Range<usize>,
+    /// The names of its tracked subdirectories, sorted.
+    subdirs: Vec<&'a [u8]>,
 }
 
 impl TrackedDir<'_> {
     /// A rough cost of visiting it: opening and listing it, and one `lstat` per entry.
     fn cost(&self) -> usize {
-        16 + self.names.len() + 2 * self.entries.len()
+        16 + self.subdirs.len() + 3 * self.own.len()
     }
+}
+
+/// Every entry's position, grouped by directory in one array (not one growing list per
+/// directory), each directory's run sorted by name; sets each directory's `own` range in it.
+/// `None` for more than `u32::MAX` entries.
+fn group_by_dir(
+    entries: &[IndexEntry],
+    dirs: &mut [TrackedDir<'_>],
+    by_path: &HashMap<&[u8], usize>,
+) -> Option<Vec<u32>> {
+    let count = u32::try_from(entries.len()).ok()?;
+    let mut start = 0;
+    for dir in dirs.iter_mut() {
+        let len = dir.own.end;
+        dir.own = start..start + len;
+        start += len;
+    }
+    let mut fill: Vec<usize> = dirs.iter().map(|dir| dir.own.start).collect();
+    let mut grouped = vec![0u32; entries.len()];
+    let mut last: Option<(&[u8], usize)> = None;
+    for (entry, position) in entries.iter().zip(0..count) {
+        let dir = split(&entry.path).0;
+        let at = match last {
+            Some((d, at)) if d == dir => at,
+            _ => *by_path.get(dir)?,
+        };
+        last = Some((dir, at));
+        *grouped.get_mut(*fill.get(at)?)? = position;
+        fill[at] += 1;
+    }
+    // Within a directory a valid index is in name order already; this sort then only checks it
+    // (an index out of order would otherwise break the lookup by name).
+    for dir in dirs.iter() {
+        grouped[dir.own.clone()].sort_by(|&a, &b| {
+            split(&entries[a as usize].path)
+                .1
+                .cmp(split(&entries[b as usize].path).1)
+        });
+    }
+    Some(grouped)
 }
 
 /// The position of `dir` in `dirs`, added (with every parent up to the top) if new.
@@ -277,15 +332,15 @@ fn tracked_dir<'a>(
     let parent = (!dir.is_empty()).then(|| {
         let (up, name) = split(dir);
         let parent = tracked_dir(dirs, by_path, up);
-        dirs[parent].names.push(name);
+        dirs[parent].subdirs.push(name);
         parent
     });
     dirs.push(TrackedDir {
         path: dir,
         parent,
         required: false,
-        entries: Vec::new(),
-        names: Vec::new(),
+        own: 0..0,
+        subdirs: Vec::new(),
     });
     by_path.insert(dir, dirs.len() - 1);
     dirs.len() - 1
@@ -307,17 +362,26 @@ fn visit(
     root: &OwnedFd,
     workdir: &Path,
     dir: &TrackedDir<'_>,
+    own: &[u32],
     entries: &[IndexEntry],
     settings: &Settings,
 ) -> Option<Visited> {
+    let name_of = |position: u32| split(&entries[position as usize].path).1;
+    // The names the index tracks here: its entries' (`own` is sorted by name) and its
+    // tracked subdirectories'.
+    let tracked = |name: &[u8]| {
+        dir.subdirs.binary_search(&name).is_ok()
+            || own
+                .binary_search_by(|&position| name_of(position).cmp(name))
+                .is_ok()
+    };
+    let own = own.iter().map(|&position| position as usize);
     let fd = match open_dir(root, dir.path) {
         Ok(fd) => fd,
         Err(Errno::NOENT) => {
-            let verdicts = dir
-                .entries
-                .iter()
-                .filter(|&&position| !trusted(&entries[position]))
-                .map(|&position| (position, Verdict::Changed(Change::Deleted)))
+            let verdicts = own
+                .filter(|&position| !trusted(&entries[position]))
+                .map(|position| (position, Verdict::Changed(Change::Deleted)))
                 .collect();
             return Some(Visited {
                 candidates: Vec::new(),
@@ -331,7 +395,7 @@ fn visit(
     while let Some(dirent) = listing.read() {
         let dirent = dirent.ok()?;
         let name = dirent.file_name().to_bytes();
-        if matches!(name, b"." | b".." | b".git") || dir.names.binary_search(&name).is_ok() {
+        if matches!(name, b"." | b".." | b".git") || tracked(name) {
             continue; // git never lists a `.git`
         }
         let file_type = match dirent.file_type() {
@@ -359,10 +423,8 @@ fn visit(
         candidates.push((rel, is_dir));
     }
     let fd = listing.fd().ok()?;
-    let verdicts = dir
-        .entries
-        .iter()
-        .filter_map(|&position| {
+    let verdicts = own
+        .filter_map(|position| {
             let entry = &entries[position];
             let name = split(&entry.path).1;
             match stat_verdict(workdir, fd, name, entry, settings) {
