@@ -32,7 +32,7 @@ pub(crate) fn fresh_index(repo: &Repository) -> Result<Index, git2::Error> {
 }
 
 /// The index file `data` of `git`, a split index merged and a sparse index expanded.
-pub(crate) fn load_file(git: &Repository, data: &[u8]) -> Option<IndexFile> {
+pub(crate) fn load_file<'a>(git: &Repository, data: &'a [u8]) -> Option<IndexFile<'a>> {
     index_file::load(data, git.path(), &mut |id| {
         let mut out = Vec::new();
         list_tree(
@@ -88,7 +88,7 @@ pub(crate) fn index_for_libgit2(git: &Repository) -> Option<git2::Index> {
             id: git2::Oid::from_bytes(&e.oid).ok()?,
             flags: u16::from(e.stage) << 12 | if e.assume_valid { 0x8000 } else { 0 },
             flags_extended: u16::from(e.intent_to_add) << 13 | u16::from(e.skip_worktree) << 14,
-            path: e.path.clone(),
+            path: e.path.to_vec(),
         };
         index.add(&entry).ok()?;
     }

@@ -8,14 +8,17 @@
 //! still does not handle (SHA-256, an unknown required extension, a malformed file) makes it
 //! return `None`, and the caller falls back to libgit2.
 
-use std::path::Path;
+use std::{borrow::Cow, path::Path};
 
 /// One index entry.
 #[derive(Debug, Clone)]
-pub(crate) struct IndexEntry {
+pub(crate) struct IndexEntry<'a> {
     /// Where the entry starts in the index file (its stat data are the first 40 bytes).
     pub offset: usize,
-    pub path: Vec<u8>,
+    /// Borrowed from the index file's bytes where they hold it whole (versions 2 and 3): no
+    /// allocation per entry; owned where it is rebuilt (version 4's prefix compression, a
+    /// split index's shared entries, a sparse directory's expansion).
+    pub path: Cow<'a, [u8]>,
     pub oid: [u8; 20],
     pub mode: u32,
     pub stage: u8,
@@ -33,10 +36,10 @@ pub(crate) struct IndexEntry {
     pub size: u32,
 }
 
-/// The parsed index.
+/// The parsed index, borrowing from the index file's bytes.
 #[derive(Debug)]
-pub(crate) struct IndexFile {
-    pub entries: Vec<IndexEntry>,
+pub(crate) struct IndexFile<'a> {
+    pub entries: Vec<IndexEntry<'a>>,
     /// The cache-tree's root tree id, when the root is valid.
     pub root_tree: Option<[u8; 20]>,
     /// The `link` extension of a split index, before [`load`] merges the shared index.
@@ -47,7 +50,7 @@ pub(crate) struct IndexFile {
     pub rewritable: bool,
 }
 
-impl IndexFile {
+impl IndexFile<'_> {
     /// The index of a repository without an index file.
     pub(crate) fn empty() -> Self {
         Self {
@@ -74,11 +77,11 @@ pub(crate) type TreeEntry = (Vec<u8>, [u8; 20], u32);
 /// The index at `data` (the bytes of `<git dir>/index`), with a split index merged with its
 /// shared index from `git_dir` and a sparse index's directory entries expanded by `tree`,
 /// which lists a tree's blobs and links recursively as (path below it, id, mode).
-pub(crate) fn load(
-    data: &[u8],
+pub(crate) fn load<'a>(
+    data: &'a [u8],
     git_dir: &Path,
     tree: &mut dyn FnMut(&[u8; 20]) -> Option<Vec<TreeEntry>>,
-) -> Option<IndexFile> {
+) -> Option<IndexFile<'a>> {
     let mut index = parse(data)?;
     if let Some(link) = index.link.take() {
         index = merge_split(index, &link, git_dir)?;
@@ -92,10 +95,10 @@ pub(crate) fn load(
                 continue;
             }
             for (below, oid, mode) in tree(&entry.oid)? {
-                let mut path = entry.path.clone();
+                let mut path = entry.path.to_vec();
                 path.extend_from_slice(&below);
                 expanded.push(IndexEntry {
-                    path,
+                    path: Cow::Owned(path),
                     oid,
                     mode,
                     sparse_dir: false,
@@ -118,7 +121,7 @@ pub(crate) fn load(
 /// git's `merge_base_index`: the shared entries minus the deleted ones, the replaced ones
 /// taken from this file in order (keeping the shared path when the replacement has none),
 /// then this file's remaining entries, all sorted by path and stage.
-fn merge_split(split: IndexFile, link: &Link, git_dir: &Path) -> Option<IndexFile> {
+fn merge_split<'a>(split: IndexFile<'a>, link: &Link, git_dir: &Path) -> Option<IndexFile<'a>> {
     let name = format!("sharedindex.{}", hex(&link.shared));
     let shared_data = std::fs::read(git_dir.join(name)).ok()?;
     let shared = parse(&shared_data)?;
@@ -131,7 +134,12 @@ fn merge_split(split: IndexFile, link: &Link, git_dir: &Path) -> Option<IndexFil
         link.replace.iter().peekable(),
     );
     let mut entries = Vec::with_capacity(shared.entries.len());
-    for (i, base) in shared.entries.into_iter().enumerate() {
+    // The shared entries are read from a file of their own, dropped here: they own their paths.
+    let shared_entries = shared.entries.into_iter().map(|e| IndexEntry {
+        path: Cow::Owned(e.path.into_owned()),
+        ..e
+    });
+    for (i, base) in shared_entries.enumerate() {
         let deleted = delete.next_if_eq(&&i).is_some();
         if replace.next_if_eq(&&i).is_some() {
             let mut new = own.next()?;
@@ -211,7 +219,7 @@ fn ewah_bits(data: &[u8]) -> Option<(Vec<usize>, usize)> {
 const SHA1_LEN: usize = 20;
 
 /// Parses `data` (the whole index file), or `None` when the fast path must not be used.
-pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
+pub(crate) fn parse(data: &[u8]) -> Option<IndexFile<'_>> {
     if data.len() < 12 + SHA1_LEN || &data[..4] != b"DIRC" {
         return None;
     }
@@ -248,14 +256,15 @@ pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
             let mut path = previous[..keep].to_vec();
             path.extend_from_slice(&data[at..at + nul]);
             at += nul + 1;
-            path
+            previous.clone_from(&path);
+            Cow::Owned(path)
         } else {
             let nul = data.get(at..end)?.iter().position(|&b| b == 0)?;
-            let path = data[at..at + nul].to_vec();
+            let path = &data[at..at + nul];
             // Entries are padded with 1-8 NULs to a multiple of 8 bytes.
             let len = at + nul - start;
             at = start + ((len + 8) & !7);
-            path
+            Cow::Borrowed(path)
         };
         if at > end {
             return None; // malformed
@@ -265,7 +274,6 @@ pub(crate) fn parse(data: &[u8]) -> Option<IndexFile> {
         if sparse_dir && (extended & 0x4000 == 0 || !path.ends_with(b"/")) {
             return None;
         }
-        previous.clone_from(&path);
         entries.push(IndexEntry {
             offset: start,
             path,
@@ -415,18 +423,30 @@ mod tests {
                 .iter()
                 .map(|e| {
                     (
-                        e.path.clone(),
+                        e.path.to_vec(),
                         git2::Oid::from_bytes(&e.oid).expect("oid"),
                         e.mode,
                     )
                 })
                 .collect();
             assert_eq!(ours, theirs, "version {version}");
+            // Versions 2 and 3 hold each path whole: it is borrowed, not allocated per entry.
+            let borrowed = parsed
+                .entries
+                .iter()
+                .filter(|e| matches!(e.path, Cow::Borrowed(_)))
+                .count();
+            let expected = if version == "4" {
+                0
+            } else {
+                parsed.entries.len()
+            };
+            assert_eq!(borrowed, expected, "version {version}");
             let flags = |p: &[u8]| {
                 parsed
                     .entries
                     .iter()
-                    .find(|e| e.path == p)
+                    .find(|e| *e.path == *p)
                     .expect("entry")
                     .clone()
             };

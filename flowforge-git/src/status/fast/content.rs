@@ -53,7 +53,7 @@ pub(crate) enum ContentVerdict {
 
 impl ContentRule {
     /// Decides the rule for `git`'s work tree from its configuration and attribute sources.
-    pub(crate) fn of(git: &Repository, index: &IndexFile, config: &GitConfig) -> Self {
+    pub(crate) fn of(git: &Repository, index: &IndexFile<'_>, config: &GitConfig) -> Self {
         let mut sources: Vec<Vec<u8>> = Vec::new();
         let mut read = |path: &Path| {
             if let Ok(text) = std::fs::read(path) {
@@ -74,7 +74,7 @@ impl ContentRule {
         let workdir = git.workdir().unwrap_or_else(|| git.path());
         for entry in &index.entries {
             let is_attributes =
-                entry.path == b".gitattributes" || entry.path.ends_with(b"/.gitattributes");
+                &*entry.path == b".gitattributes" || entry.path.ends_with(b"/.gitattributes");
             if !is_attributes {
                 continue;
             }

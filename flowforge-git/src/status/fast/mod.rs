@@ -117,7 +117,7 @@ pub(crate) fn compute(
         let unmerged = index
             .entries
             .iter()
-            .any(|e| e.stage != 0 && e.path == b".gitmodules");
+            .any(|e| e.stage != 0 && &*e.path == b".gitmodules");
         let rules = submodule::Rules::with_gitmodules(git, unmerged);
         for &position in &found.submodules {
             let entry = &index.entries[position];
@@ -126,7 +126,7 @@ pub(crate) fn compute(
             if let Some(change) =
                 submodule::worktree_change(repo.workdir(), &entry.path, recorded, &rules)
             {
-                changes.insert(entry.path.clone(), change);
+                changes.insert(entry.path.to_vec(), change);
             }
         }
     }
@@ -156,7 +156,7 @@ pub(crate) fn compute(
         found
             .refreshable_scopes
             .iter()
-            .filter(|(i, _)| !unstaged.changes().contains_key(&index.entries[*i].path))
+            .filter(|(i, _)| !unstaged.changes().contains_key(&*index.entries[*i].path))
             .map(|(i, st)| (*i, st)),
     );
     if write_index && index.rewritable && !refreshed.is_empty() {
@@ -169,11 +169,11 @@ pub(crate) fn compute(
         };
         stat_refresh::write(&read, &refreshed);
     }
-    drop(data);
 
     let status = Status::new(head, staged, unstaged, crate::config::quote_path(git));
     let snapshot = IndexSnapshot::of(&index);
     drop(index);
+    drop(data);
     Ok(Some((status, snapshot)))
 }
 
@@ -232,7 +232,7 @@ fn load_index(repo: &Repo, git: &Repository) -> Result<git2::Index> {
 fn staged(
     repo: &Repo,
     git: &Repository,
-    index: &IndexFile,
+    index: &IndexFile<'_>,
     head: &Head,
     git_index: &mut Option<git2::Index>,
 ) -> Result<StagedSide> {
@@ -251,7 +251,7 @@ fn staged(
             .entries
             .iter()
             .filter(|e| e.intent_to_add)
-            .map(|e| e.path.clone())
+            .map(|e| e.path.to_vec())
             .collect();
         return Ok(StagedSide::new(
             Default::default(),
@@ -295,7 +295,7 @@ struct IndexKeys {
 
 impl IndexKeys {
     /// The keys of `entries`, or `None` when their paths add up to 4 GiB or more.
-    fn of(entries: &[IndexEntry]) -> Option<Self> {
+    fn of(entries: &[IndexEntry<'_>]) -> Option<Self> {
         let total: usize = entries.iter().map(|e| e.path.len()).sum();
         u32::try_from(total).ok()?;
         let mut keys = Self {
@@ -348,7 +348,7 @@ impl IndexKeys {
 impl IndexSnapshot {
     /// The snapshot of `index`'s entries, or `None` when they are too large to keep this way
     /// (the tracker then recomputes in full when the index changes).
-    fn of(index: &IndexFile) -> Option<Self> {
+    fn of(index: &IndexFile<'_>) -> Option<Self> {
         IndexKeys::of(&index.entries).map(|keys| Self(Arc::new(keys)))
     }
 
@@ -413,7 +413,6 @@ pub(crate) fn refresh(
     let Some(index) = index::load_file(git, &data) else {
         return Ok(None);
     };
-    drop(data);
     let mut git_index = None;
     let side = staged(repo, git, &index, status.head(), &mut git_index)?;
     status.set_staged(side);
@@ -493,10 +492,10 @@ mod tests {
         );
     }
 
-    fn entry(path: &str, stage: u8, oid: u8) -> IndexEntry {
+    fn entry(path: &str, stage: u8, oid: u8) -> IndexEntry<'static> {
         IndexEntry {
             offset: 0,
-            path: path.as_bytes().to_vec(),
+            path: path.as_bytes().to_vec().into(),
             oid: [oid; 20],
             mode: 0o100644,
             stage,
@@ -513,7 +512,7 @@ mod tests {
         }
     }
 
-    fn snapshot(entries: Vec<IndexEntry>) -> IndexSnapshot {
+    fn snapshot(entries: Vec<IndexEntry<'_>>) -> IndexSnapshot {
         let index = IndexFile {
             entries,
             ..IndexFile::empty()
@@ -526,7 +525,7 @@ mod tests {
     #[test]
     fn snapshots_differ_by_path_stage_id_mode_and_flags() {
         let names = ["a", "a.b", "a/b", "b/c", "ca", "d"];
-        let old: Vec<IndexEntry> = names.iter().map(|n| entry(n, 0, 1)).collect();
+        let old: Vec<IndexEntry<'_>> = names.iter().map(|n| entry(n, 0, 1)).collect();
         let base = snapshot(old.clone());
         assert!(base.changed_paths(&snapshot(old.clone())).is_empty());
 
@@ -536,7 +535,7 @@ mod tests {
         }
         assert!(base.changed_paths(&snapshot(stat_only)).is_empty());
 
-        type Tweak = (&'static str, fn(&mut IndexEntry));
+        type Tweak = (&'static str, fn(&mut IndexEntry<'_>));
         let changes: [Tweak; 6] = [
             ("id", |e| e.oid[19] = 2),
             ("mode", |e| e.mode = 0o100755),
@@ -573,7 +572,7 @@ mod tests {
     /// parsed entry with its stat data and its path's own allocation.
     #[test]
     fn a_snapshot_keeps_about_its_paths_bytes() {
-        let entries: Vec<IndexEntry> = (0..10_000)
+        let entries: Vec<IndexEntry<'_>> = (0..10_000)
             .map(|i| entry(&format!("dir{:03}/file{i:05}.txt", i / 50), 0, 1))
             .collect();
         let path_bytes: usize = entries.iter().map(|e| e.path.len()).sum();

@@ -41,7 +41,7 @@ pub(crate) struct Read<'a> {
     /// Its bytes as parsed.
     pub data: &'a [u8],
     /// Its parsed entries.
-    pub entries: &'a [IndexEntry],
+    pub entries: &'a [IndexEntry<'a>],
     /// Its modification time's seconds, for git's racy rule.
     pub mtime_sec: i64,
     /// The second the status started.

@@ -121,7 +121,7 @@ impl StatData {
 /// data do not settle them need. An error from `alongside` is returned as it is.
 pub(crate) fn compare<T, E>(
     workdir: &Path,
-    index: &IndexFile,
+    index: &IndexFile<'_>,
     settings: &Settings,
     threads: usize,
     alongside: impl FnOnce() -> Result<(T, ContentRule), E>,
@@ -243,17 +243,17 @@ pub(crate) fn compare<T, E>(
 }
 
 impl Found {
-    fn record(&mut self, entry: &IndexEntry, position: usize, verdict: Verdict) {
+    fn record(&mut self, entry: &IndexEntry<'_>, position: usize, verdict: Verdict) {
         match verdict {
             Verdict::Clean | Verdict::Hash(_) => {}
             Verdict::CleanWithStat(stat) => self.refreshed.push((position, stat)),
             Verdict::Changed(change) => {
-                self.unstaged.insert(entry.path.clone(), change);
+                self.unstaged.insert(entry.path.to_vec(), change);
             }
-            Verdict::Scope => self.scopes.push(entry.path.clone()),
+            Verdict::Scope => self.scopes.push(entry.path.to_vec()),
             Verdict::Submodule => self.submodules.push(position),
             Verdict::ContentScope(stat) => {
-                self.scopes.push(entry.path.clone());
+                self.scopes.push(entry.path.to_vec());
                 self.refreshable_scopes.push((position, stat));
             }
         }
@@ -284,7 +284,7 @@ impl TrackedDir<'_> {
 /// directory), each directory's run sorted by name; sets each directory's `own` range in it.
 /// `None` for more than `u32::MAX` entries.
 fn group_by_dir(
-    entries: &[IndexEntry],
+    entries: &[IndexEntry<'_>],
     dirs: &mut [TrackedDir<'_>],
     by_path: &HashMap<&[u8], usize>,
 ) -> Option<Vec<u32>> {
@@ -363,7 +363,7 @@ fn visit(
     workdir: &Path,
     dir: &TrackedDir<'_>,
     own: &[u32],
-    entries: &[IndexEntry],
+    entries: &[IndexEntry<'_>],
     settings: &Settings,
 ) -> Option<Visited> {
     let name_of = |position: u32| split(&entries[position as usize].path).1;
@@ -468,7 +468,7 @@ fn full_path(workdir: &Path, rel: &[u8]) -> PathBuf {
 
 /// Whether the work tree is not compared for `entry`: conflicts are the staged side's, and
 /// `--assume-unchanged` and skip-worktree mean "trust me".
-fn trusted(entry: &IndexEntry) -> bool {
+fn trusted(entry: &IndexEntry<'_>) -> bool {
     entry.stage != 0 || entry.assume_valid || entry.skip_worktree
 }
 
@@ -478,7 +478,7 @@ fn stat_verdict(
     workdir: &Path,
     dir: BorrowedFd<'_>,
     name: &[u8],
-    entry: &IndexEntry,
+    entry: &IndexEntry<'_>,
     settings: &Settings,
 ) -> Verdict {
     if trusted(entry) {
@@ -538,7 +538,7 @@ fn stat_verdict(
 /// An entry's verdict from its content (its stat data `st` did not settle it).
 fn content_verdict(
     workdir: &Path,
-    entry: &IndexEntry,
+    entry: &IndexEntry<'_>,
     st: &StatData,
     rule: &ContentRule,
 ) -> Verdict {
@@ -572,7 +572,7 @@ fn content_verdict(
 /// by default, so sub-second differences are not changes), inode and owner unless
 /// `core.checkStat=minimal`, change time unless `core.trustCtime=false`, and size; sizes,
 /// inodes and times truncated to 32 bits as the index stores them.
-fn stat_matches(entry: &IndexEntry, st: &StatData, settings: &Settings) -> bool {
+fn stat_matches(entry: &IndexEntry<'_>, st: &StatData, settings: &Settings) -> bool {
     entry.mtime.0 == st.mtime.0 as u32
         && (!settings.trust_ctime || !settings.check_stat || entry.ctime.0 == st.ctime.0 as u32)
         && (!settings.check_stat
@@ -583,7 +583,7 @@ fn stat_matches(entry: &IndexEntry, st: &StatData, settings: &Settings) -> bool 
 /// git's racy-clean rule at its default resolution: an entry modified in the same second as
 /// the index was written (or later) may have changed without its stat data showing it, so its
 /// content must be checked.
-fn racy(entry: &IndexEntry, settings: &Settings) -> bool {
+fn racy(entry: &IndexEntry<'_>, settings: &Settings) -> bool {
     i64::from(entry.mtime.0) >= settings.index_mtime.0
 }
 
