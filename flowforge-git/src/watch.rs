@@ -1,10 +1,13 @@
-//! The filesystem watcher: notify watches on every directory of the work tree and the git
+//! The filesystem watcher: watches on every directory of the work tree and the git
 //! directory, turned into the set of recomputations the next answer needs.
 //!
-//! The watcher itself (notify, cookies, lost events) is flowforge-watch's, shared with the
-//! namespace index; this module says what a repository's events mean. On Linux notify uses
-//! inotify with one watch per directory (a 1,000-directory work tree takes about 1,050 watches:
-//! `.git/objects` and `.git/logs` are not watched). Events are classified as they arrive
+//! The watcher itself (inotify, syncs, lost events) is flowforge-watch's, shared with the
+//! namespace index; this module says what a repository's events mean. On Linux it is one
+//! inotify watch per directory (a 1,000-directory work tree takes about 1,050 watches:
+//! `.git/objects` and `.git/logs` are not watched, nor the top-level directories git ignores
+//! and tracks nothing in, such as FlowForge's own `.flowforge/` with its thousands of
+//! namespace directories; they are watched as soon as the index or the ignore rules change so
+//! that git may read them). Events are classified as they arrive
 //! ([`classify`](classify::classify)) and accumulated in [`Pending`]: work-tree paths to
 //! refresh, an index/`HEAD` change, a ref change, or "everything". Nothing is recomputed here;
 //! the cache does that lazily, on the next question.
@@ -111,6 +114,10 @@ pub(crate) struct Shared {
 pub(crate) struct Watch {
     watcher: Watcher<Shared>,
     cookie_timeout: Duration,
+    /// Top-level work-tree directories not watched: git ignores them and tracks nothing in
+    /// them, so nothing inside can change a status (FlowForge's own `.flowforge/`, build
+    /// output). See [`Watch::keep_skipping`].
+    skipped: Mutex<Vec<PathBuf>>,
 }
 
 impl Shared {
@@ -205,8 +212,9 @@ impl Watch {
     /// Never fails: when the watcher cannot run here, the returned watch is unhealthy (see
     /// [`Shared::failure`]), one line says why on stderr, and the cache recomputes on every
     /// call.
-    pub(crate) fn start(roots: Roots, cookie_timeout: Duration) -> Self {
+    pub(crate) fn start(roots: Roots, cookie_timeout: Duration, skipped: Vec<PathBuf>) -> Self {
         let watch = Self::new(roots, cookie_timeout);
+        *watch.skipped.lock() = skipped;
         if let Err(reason) = watch.try_start() {
             watch.fail(reason);
             watch.watcher.stop();
@@ -238,6 +246,7 @@ impl Watch {
         Self {
             watcher: Watcher::new(Shared::new(roots), cookies),
             cookie_timeout,
+            skipped: Mutex::new(Vec::new()),
         }
     }
 
@@ -252,7 +261,7 @@ impl Watch {
         (self.watcher.start(config))
             .map_err(|e| format!("cannot start a watcher: {}", describe(&e)))?;
         for root in watch_roots(roots) {
-            (self.watcher.watch_tree(&root, &unwatched(roots)))
+            (self.watcher.watch_tree(&root, &self.unwatched()))
                 .map_err(|e| format!("cannot watch {}: {}", root.display(), describe(&e)))?;
         }
         Ok(())
@@ -293,13 +302,49 @@ impl Watch {
         }
         // Never called with `pending` locked: the watcher's thread takes that lock. A stopped
         // watcher has failed already: failing again changes nothing.
-        match (self.watcher).watch_tree(dir, &unwatched(&self.shared().roots)) {
+        match (self.watcher).watch_tree(dir, &self.unwatched()) {
             Ok(()) => true,
             Err(e) => {
                 self.fail(format!("cannot watch {}: {}", dir.display(), describe(&e)));
                 false
             }
         }
+    }
+
+    /// Keeps skipping only the directories in `still` (what git ignores and tracks nothing in
+    /// now), and watches the others from now on. Returns those: the caller reads them whole
+    /// after this (a full status), so nothing that changed in them while unwatched is
+    /// missed. Call it before any status that may read them: after the index or the ignore
+    /// rules changed.
+    pub(crate) fn keep_skipping(&self, still: &[PathBuf]) -> Vec<PathBuf> {
+        let unskipped: Vec<PathBuf> = {
+            let mut skipped = self.skipped.lock();
+            let (keep, unskip) = skipped.drain(..).partition(|dir| still.contains(dir));
+            *skipped = keep;
+            unskip
+        };
+        for dir in &unskipped {
+            self.ensure_watched(dir);
+        }
+        unskipped
+    }
+
+    /// Whether some directory is skipped.
+    pub(crate) fn skips_any(&self) -> bool {
+        !self.skipped.lock().is_empty()
+    }
+
+    /// The directories not watched: git's object and log directories, and the skipped ones.
+    fn unwatched(&self) -> Vec<PathBuf> {
+        let roots = &self.shared().roots;
+        let mut dirs = vec![
+            roots.git_dir.join("objects"),
+            roots.git_dir.join("logs"),
+            roots.common_dir.join("objects"),
+            roots.common_dir.join("logs"),
+        ];
+        dirs.extend(self.skipped.lock().iter().cloned());
+        dirs
     }
 
     /// Watches every directory again (after events were lost, directories created meanwhile
@@ -322,16 +367,6 @@ fn watch_roots(roots: &Roots) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// The directories whose events change no answer: git's object and log directories.
-fn unwatched(roots: &Roots) -> [PathBuf; 4] {
-    [
-        roots.git_dir.join("objects"),
-        roots.git_dir.join("logs"),
-        roots.common_dir.join("objects"),
-        roots.common_dir.join("logs"),
-    ]
 }
 
 fn describe(e: &notify::Error) -> String {

@@ -150,7 +150,7 @@ impl GitView {
         // computed again on each question.
         let watch = match options.watch {
             WatchMode::Watch if repo.needs_git_program().is_none() => {
-                Watch::start(roots, options.cookie_timeout)
+                Watch::start(roots, options.cookie_timeout, skippable_dirs(&repo))
             }
             _ => Watch::disabled(roots),
         };
@@ -329,6 +329,14 @@ impl Inner {
         previous: Option<Arc<StatusTracker>>,
         changes: &StatusChanges,
     ) -> Result<StatusTracker> {
+        // A skipped directory that git may now read (the index or the ignore rules changed)
+        // is watched before the status reads it, and the status is then a full one.
+        let mut full = changes.full;
+        if (changes.full || changes.index) && self.watch.skips_any() {
+            full |= !(self.watch)
+                .keep_skipping(&skippable_dirs(&self.repo))
+                .is_empty();
+        }
         // A new directory is watched before it is read, so nothing created in it is missed.
         // After lost events (or too many paths to track) any directory may be new.
         if changes.full && previous.is_some() && self.watch.is_healthy() {
@@ -338,7 +346,7 @@ impl Inner {
             self.watch.ensure_watched(&self.repo.workdir().join(dir));
         }
         match previous {
-            Some(previous) if !changes.full => {
+            Some(previous) if !full => {
                 let mut tracker = StatusTracker::clone(&previous);
                 if changes.index {
                     tracker.refresh_index_and_head(&self.repo)?;
@@ -404,4 +412,59 @@ fn answer<T>(fetched: Fetched<T>, fresh: Fresh) -> Answer<T> {
         fresh,
         computed: fetched.how == How::Computed,
     }
+}
+
+/// The top-level directories of the work tree that git ignores and tracks nothing in: their
+/// contents cannot change a status, so they are not watched (FlowForge's own `.flowforge/`,
+/// build output). Empty when anything cannot be told (an index this crate's reader does not
+/// take whole, such as a split index): then everything is watched. The index's paths are
+/// visited, not kept: loading it (into a pooled libgit2 handle, or as parsed entries) would
+/// cost the view as much memory again as its status.
+fn skippable_dirs(repo: &Repo) -> Vec<PathBuf> {
+    let workdir = repo.workdir();
+    let Ok(entries) = std::fs::read_dir(workdir) else {
+        return Vec::new();
+    };
+    let names: Vec<String> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|name| name != ".git")
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    // Which of them hold a tracked path (or are one: a submodule).
+    let mut tracked = vec![false; names.len()];
+    match std::fs::File::open(repo.git_dir().join("index")) {
+        Ok(file) => {
+            let read = crate::status::index_file::for_each_path(file, |path| {
+                let top = path.split(|&b| b == b'/').next().unwrap_or(path);
+                if let Some(i) = names.iter().position(|n| n.as_bytes() == top) {
+                    tracked[i] = true;
+                }
+            });
+            if read.is_none() {
+                return Vec::new();
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(_) => return Vec::new(),
+    }
+    let skippable = repo.with_git2(|git| {
+        let mut dirs = Vec::new();
+        for (name, tracked) in names.into_iter().zip(tracked) {
+            if tracked {
+                continue;
+            }
+            let ignored = git
+                .is_path_ignored(format!("{name}/"))
+                .map_err(repo.git_error("match the ignore rules"))?;
+            if ignored {
+                dirs.push(workdir.join(name));
+            }
+        }
+        Ok(dirs)
+    });
+    skippable.unwrap_or_default()
 }

@@ -352,6 +352,81 @@ fn cache_tree_root(body: &[u8]) -> Option<[u8; 20]> {
     rest.get(lf + 1..lf + 1 + SHA1_LEN)?.try_into().ok()
 }
 
+/// Calls `visit` with every entry's path, in the index's order, reading `file` as a stream:
+/// nothing is kept, neither the entries nor the file (a large buffer freed would leave the
+/// allocator keeping later ones resident). `None` when the file is not one [`parse`] reads,
+/// or is a split index (its paths are not all in this file).
+pub(crate) fn for_each_path(file: impl std::io::Read, mut visit: impl FnMut(&[u8])) -> Option<()> {
+    use std::io::{BufRead as _, Read as _};
+    let mut file = std::io::BufReader::with_capacity(64 * 1024, file);
+    let mut header = [0u8; 12];
+    file.read_exact(&mut header).ok()?;
+    if &header[..4] != b"DIRC" {
+        return None;
+    }
+    let version = be32(&header, 4)?;
+    if !(2..=4).contains(&version) {
+        return None;
+    }
+    let count = be32(&header, 8)? as usize;
+    let mut fixed = [0u8; 64];
+    let mut path: Vec<u8> = Vec::new();
+    let mut suffix: Vec<u8> = Vec::new();
+    for _ in 0..count {
+        file.read_exact(&mut fixed[..62]).ok()?;
+        let mut len = 62;
+        if be16(&fixed, 60)? & 0x4000 != 0 {
+            file.read_exact(&mut fixed[62..64]).ok()?;
+            len = 64;
+        }
+        if version == 4 {
+            let mut strip = 0usize;
+            loop {
+                let mut byte = [0u8];
+                file.read_exact(&mut byte).ok()?;
+                strip = strip
+                    .checked_mul(128)?
+                    .checked_add(usize::from(byte[0] & 0x7f))?;
+                if byte[0] & 0x80 == 0 {
+                    break;
+                }
+                strip = strip.checked_add(1)?;
+            }
+            suffix.clear();
+            file.read_until(0, &mut suffix).ok()?;
+            suffix.pop().filter(|&b| b == 0)?;
+            path.truncate(path.len().checked_sub(strip)?);
+            path.extend_from_slice(&suffix);
+        } else {
+            path.clear();
+            file.read_until(0, &mut path).ok()?;
+            path.pop().filter(|&b| b == 0)?;
+            // Entries are padded with 1-8 NULs to a multiple of 8 bytes; one is read.
+            let padding = ((len + path.len() + 8) & !7) - (len + path.len()) - 1;
+            file.read_exact(&mut fixed[..padding]).ok()?;
+        }
+        visit(&path);
+    }
+    // The extensions, then the checksum: a split index has a `link` extension.
+    let mut rest = Vec::new();
+    loop {
+        let mut head = [0u8; 8];
+        match file.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(_) => return Some(()), // the checksum's end
+        }
+        if &head[..4] == b"link" {
+            return None;
+        }
+        if !head[0].is_ascii_uppercase() {
+            return Some(()); // the checksum (20 bytes) and nothing after it
+        }
+        let size = be32(&head, 4)? as u64;
+        rest.clear();
+        (&mut file).take(size).read_to_end(&mut rest).ok()?;
+    }
+}
+
 fn be32(data: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_be_bytes(data.get(at..at + 4)?.try_into().ok()?))
 }
@@ -456,6 +531,30 @@ mod tests {
                 assert!(flags(b"ita.txt").intent_to_add);
             }
         }
+    }
+
+    #[test]
+    fn every_path_is_visited_as_parse_reads_it() {
+        for version in ["2", "3", "4"] {
+            let repo = flowforge_testkit::TestRepo::new();
+            for path in ["a.txt", "dir/b.txt", "dir/sub/c.txt", "dir-x/d", "e"] {
+                repo.write(path, "x\n");
+            }
+            repo.git_ok(&["update-index", "--index-version", version]);
+            repo.git_ok(&["add", "-A"]);
+            let data = std::fs::read(repo.path().join(".git/index")).expect("index");
+            let mut visited = Vec::new();
+            for_each_path(data.as_slice(), |p| visited.push(p.to_vec())).expect("read");
+            let parsed: Vec<Vec<u8>> = parse(&data)
+                .expect("parse")
+                .entries
+                .iter()
+                .map(|e| e.path.to_vec())
+                .collect();
+            assert_eq!(visited, parsed, "version {version}");
+            assert_eq!(visited.len(), 5);
+        }
+        assert!(for_each_path(&b""[..], |_| {}).is_none());
     }
 
     #[test]

@@ -26,7 +26,7 @@ pub mod format;
 mod head;
 mod ignore;
 mod index;
-mod index_file;
+pub(crate) mod index_file;
 mod libgit2;
 mod quote;
 mod renames;

@@ -220,3 +220,54 @@ fn directories_moved_or_created_later_are_watched_before_they_are_read() {
     }
     assert!(view.is_watching(), "{:?}", view.not_watching_because());
 }
+
+#[test]
+fn an_ignored_directory_is_not_watched_until_git_may_read_it() {
+    let repo = committed_repo();
+    repo.write(".flowforge/dev-a/current.json", "{}\n");
+    repo.write("out/build.o", "o\n");
+    std::fs::write(repo.path().join(".git/info/exclude"), "/out/\n").expect("exclude");
+    let view = repo.view();
+    settle(&view);
+    let before = view.stats();
+
+    // Ignored, nothing tracked in them: what happens inside is no event.
+    for i in 0..50 {
+        repo.write(&format!(".flowforge/dev-a/f{i}.json"), "{}\n");
+        repo.write(&format!("out/sub/f{i}.o"), "o\n");
+    }
+    let answer = view.status(Freshness::Synced).expect("status");
+    assert!(!answer.computed, "{before:?} -> {:?}", view.stats());
+    assert_eq!(ours(&answer.value), repo.git_porcelain());
+
+    // A file forced into the index: git reads that directory now, and so does the view.
+    repo.git_ok(&["add", "-f", ".flowforge/dev-a/current.json"]);
+    let answer = view.status(Freshness::Synced).expect("status");
+    assert_eq!(ours(&answer.value), repo.git_porcelain());
+    assert_eq!(ours(&answer.value), "A  .flowforge/dev-a/current.json\n");
+    repo.write(".flowforge/dev-a/current.json", "{\"edited\": true}\n");
+    let answer = view.status(Freshness::Synced).expect("status");
+    assert_eq!(ours(&answer.value), "AM .flowforge/dev-a/current.json\n");
+    assert_eq!(ours(&answer.value), repo.git_porcelain());
+
+    // No longer ignored: its files show, and later ones too.
+    std::fs::write(repo.path().join(".git/info/exclude"), "").expect("exclude");
+    let answer = view.status(Freshness::Synced).expect("status");
+    assert_eq!(ours(&answer.value), repo.git_porcelain());
+    assert!(
+        ours(&answer.value).contains("?? out/\n"),
+        "{}",
+        ours(&answer.value)
+    );
+    repo.git_ok(&["add", "out/build.o"]);
+    repo.write("out/sub/f3.o", "edited\n");
+    repo.write("out/new.o", "new\n");
+    let answer = view.status(Freshness::Synced).expect("status");
+    assert_eq!(ours(&answer.value), repo.git_porcelain());
+    assert!(
+        ours(&answer.value).contains("?? out/new.o\n"),
+        "{}",
+        ours(&answer.value)
+    );
+    assert!(view.is_watching(), "{:?}", view.not_watching_because());
+}
