@@ -542,9 +542,176 @@ fn entry_bytes(assignment: &TaskAssignment, path: &Path) -> Result<Box<RawValue>
 /// entry copied as bytes; and its number of the bash tools' entries. `None` when the bytes
 /// are not in the shape FlowForge writes (the full model then decides).
 ///
+/// The entries are found by their lines ([`splice_lines`]) when the file is printed as the
+/// full model prints it, which a file the mark vouches for is; otherwise it is scanned as
+/// JSON ([`splice_parsed`]).
+///
 /// # Errors
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice(
+    bytes: &[u8],
+    read: &[Option<Claims>],
+    foreign: u64,
+    path: &Path,
+) -> Result<Option<(Vec<u8>, u64)>> {
+    match splice_lines(bytes, read, foreign, path)? {
+        Some(spliced) => Ok(Some(spliced)),
+        None => splice_parsed(bytes, read, foreign, path),
+    }
+}
+
+/// How the full model prints the start of the view: the `tasks` map first.
+const VIEW_HEAD: &[u8] = b"{\n  \"tasks\": {";
+/// What starts a line holding an entry's key in the printed `tasks` map.
+const ENTRY_HEAD: &[u8] = b"\n    \"";
+/// What closes a printed `tasks` map that has entries.
+const TASKS_TAIL: &[u8] = b"\n  }";
+
+/// One entry of the printed `tasks` map: its key and its value's bytes.
+type Line<'a> = (&'a str, &'a [u8]);
+
+/// The entries of the `tasks` map of `bytes` printed as the full model prints the view, in
+/// file order, and the offset just past the map's closing brace; `None` when the bytes are
+/// not printed that way. Found by two searches (`memmem`), not by parsing: inside the map
+/// every line is indented by four spaces or more (an entry's value deeper than its key), and
+/// a JSON string never holds a raw newline, so the first line of two spaces and a brace
+/// closes the map, and each line of exactly four spaces and a quote starts an entry (the
+/// previous one ending with its comma).
+fn scan_lines(bytes: &[u8]) -> Option<(Vec<Line<'_>>, usize)> {
+    use memchr::memmem;
+    let start = VIEW_HEAD.len();
+    if !bytes.starts_with(VIEW_HEAD) {
+        return None;
+    }
+    if bytes.get(start) == Some(&b'}') {
+        return Some((Vec::new(), start + 1));
+    }
+    let end = start + memmem::find(&bytes[start..], TASKS_TAIL)?;
+    let map = &bytes[start..end];
+    let mut heads = memmem::find_iter(map, ENTRY_HEAD).peekable();
+    if heads.peek() != Some(&0) {
+        return None;
+    }
+    let mut found = Vec::new();
+    while let Some(head) = heads.next() {
+        let next = heads.peek().copied();
+        let entry = &map[head + ENTRY_HEAD.len()..next.unwrap_or(map.len())];
+        let entry = match next {
+            Some(_) => entry.strip_suffix(b",")?,
+            None => entry,
+        };
+        let quote = memchr::memchr(b'"', entry)?;
+        let key = std::str::from_utf8(&entry[..quote]).ok()?;
+        let value = entry[quote..].strip_prefix(b"\": ")?;
+        found.push((key, value));
+    }
+    Some((found, end + TASKS_TAIL.len()))
+}
+
+/// [`splice`] over the view's lines: the untouched entries and everything after the `tasks`
+/// map are copied as bytes, found without parsing them; only the changed shards' entries are
+/// parsed. `None` when the bytes are not printed as the full model prints the view (entries
+/// in the model's order, each task once, valid task ids).
+///
+/// # Errors
+/// [`Error::Json`] when a claim cannot be serialized.
+fn splice_lines(
+    bytes: &[u8],
+    read: &[Option<Claims>],
+    foreign: u64,
+    path: &Path,
+) -> Result<Option<(Vec<u8>, u64)>> {
+    let Some((lines, tasks_end)) = scan_lines(bytes) else {
+        return Ok(None);
+    };
+    let mut kept: Vec<Line<'_>> = Vec::with_capacity(lines.len() + 1);
+    // The bash tools' entries of the rewritten shards, before and after.
+    let (mut before, mut after) = (0u64, 0u64);
+    let mut previous: Option<&str> = None;
+    for (key, value) in lines {
+        // The model's order is the task ids' order, each once.
+        if previous.is_some_and(|p| p >= key) {
+            return Ok(None);
+        }
+        previous = Some(key);
+        let Ok(task) = TaskId::new(key) else {
+            return Ok(None);
+        };
+        match &read[claim_shard(&task)] {
+            None => kept.push((key, value)),
+            Some(claims) => {
+                let Ok(a) = serde_json::from_slice::<TaskAssignment>(value) else {
+                    return Ok(None);
+                };
+                let bash = !is_flowforge_entry(&a);
+                before += u64::from(bash);
+                if bash && !claims.was_dropped(&task, &a) && !claims.claims.contains_key(&task) {
+                    after += 1;
+                    kept.push((key, value));
+                }
+            }
+        }
+    }
+    let mut new = Vec::new();
+    for claims in read.iter().flatten() {
+        for (task, held) in &claims.claims {
+            after += u64::from(!is_flowforge_entry(&held.assignment));
+            new.push((task.as_str(), entry_bytes(&held.assignment, path)?));
+        }
+    }
+    new.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    let Some(foreign) = foreign.checked_sub(before) else {
+        return Ok(None);
+    };
+    let size = bytes.len()
+        + new
+            .iter()
+            .map(|(k, v)| k.len() + v.get().len() + 8)
+            .sum::<usize>();
+    let mut out = Vec::with_capacity(size);
+    out.extend_from_slice(VIEW_HEAD);
+    let mut entries = 0usize;
+    let mut put = |out: &mut Vec<u8>, key: &str, value: &[u8]| {
+        if entries > 0 {
+            out.push(b',');
+        }
+        entries += 1;
+        out.extend_from_slice(ENTRY_HEAD);
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\": ");
+        out.extend_from_slice(value);
+    };
+    let (mut old, mut added) = (kept.into_iter().peekable(), new.iter().peekable());
+    loop {
+        let take_old = match (old.peek(), added.peek()) {
+            (Some(o), Some(a)) if o.0 == a.0 => return Ok(None),
+            (Some(o), Some(a)) => o.0 < a.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        if take_old {
+            let (key, value) = old.next().expect("peeked");
+            put(&mut out, key, value);
+        } else {
+            let (key, value) = added.next().expect("peeked");
+            put(&mut out, key, value.get().as_bytes());
+        }
+    }
+    if entries == 0 {
+        out.push(b'}');
+    } else {
+        out.extend_from_slice(TASKS_TAIL);
+    }
+    out.extend_from_slice(&bytes[tasks_end..]);
+    Ok(Some((out, foreign + after)))
+}
+
+/// [`splice`] by scanning the view as a map of borrowed raw JSON values.
+///
+/// # Errors
+/// [`Error::Json`] when a claim cannot be serialized.
+fn splice_parsed(
     bytes: &[u8],
     read: &[Option<Claims>],
     foreign: u64,
@@ -707,12 +874,18 @@ mod tests {
             let read: Vec<Option<Claims>> = (0..CLAIM_SHARDS)
                 .map(|s| changed.contains(&s).then(|| now[s].clone()))
                 .collect();
-            let (spliced, spliced_foreign) = splice(&bytes, &read, foreign, path).unwrap().unwrap();
             let mut full = view.clone();
             let full_foreign = apply(&mut full, &read);
-            let full_bytes = pretty(&full, path).unwrap();
-            prop_assert_eq!(String::from_utf8(spliced).unwrap(), String::from_utf8(full_bytes).unwrap());
-            prop_assert_eq!(spliced_foreign, full_foreign);
+            let full_bytes = String::from_utf8(pretty(&full, path).unwrap()).unwrap();
+            // Both ways of splicing: over the lines (what FlowForge's own file takes) and
+            // over the parsed raw values (any other file in the written shape).
+            let lined = splice_lines(&bytes, &read, foreign, path).unwrap();
+            let (lined, lined_foreign) = lined.expect("a file printed as the model prints it");
+            prop_assert_eq!(String::from_utf8(lined).unwrap(), full_bytes.clone());
+            prop_assert_eq!(lined_foreign, full_foreign);
+            let (parsed, parsed_foreign) = splice_parsed(&bytes, &read, foreign, path).unwrap().unwrap();
+            prop_assert_eq!(String::from_utf8(parsed).unwrap(), full_bytes);
+            prop_assert_eq!(parsed_foreign, full_foreign);
         }
     }
 
@@ -733,6 +906,28 @@ mod tests {
         ] {
             assert!(
                 splice(doc.as_bytes(), &read, 1, path).unwrap().is_none(),
+                "{doc}"
+            );
+        }
+        // Printed as the model prints it but not what it would print: out of order, a task
+        // twice, an id that is not a task id. The lines say no.
+        let pretty_entry = "{\n      \"assignee\": \"a\",\n      \"status\": \"s\",\n      \"claimed_at\": \"2025-09-18T08:00:00Z\"\n    }";
+        for keys in [["t-2", "t-1"], ["t-1", "t-1"], ["t-1", "bad/task"]] {
+            let doc = format!(
+                "{{\n  \"tasks\": {{\n    \"{}\": {pretty_entry},\n    \"{}\": {pretty_entry}\n  }}\n}}\n",
+                keys[0], keys[1]
+            );
+            assert!(
+                splice_lines(doc.as_bytes(), &read, 2, path)
+                    .unwrap()
+                    .is_none(),
+                "{doc}"
+            );
+            // The parse puts entries in order itself; a task twice or a bad id it refuses.
+            let parsed = keys[0] != keys[1] && keys[1] != "bad/task";
+            assert_eq!(
+                splice(doc.as_bytes(), &read, 2, path).unwrap().is_some(),
+                parsed,
                 "{doc}"
             );
         }
