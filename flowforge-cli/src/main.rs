@@ -166,6 +166,22 @@ fn dispatch(ctx: &Context, command: Command, engine: Engine<'_>, out: &mut Outpu
     }
 }
 
+/// Parses a command line as [`Cli::try_parse_from`] does, from a command built once: the
+/// daemon parses one per request, and building clap's command is most of a parse.
+fn parse_warm(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    static BUILT: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
+    let mut command = BUILT
+        .get_or_init(|| {
+            let mut command = Cli::command();
+            command.build();
+            command
+        })
+        .clone();
+    let mut matches = command.try_get_matches_from_mut(args)?;
+    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
+}
+
 /// Runs a command line into `out` and returns its exit code: in a process of its own
 /// (`warm` is `None`) or in the daemon, with the same code either way.
 fn execute(
@@ -174,7 +190,11 @@ fn execute(
     warm: Option<WarmLookup<'_>>,
     out: &mut Output,
 ) -> u8 {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = match warm {
+        Some(_) => parse_warm(args),
+        None => Cli::try_parse_from(args),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         // Help, version and usage errors, written through the same buffer as everything else.
         Err(e) => {

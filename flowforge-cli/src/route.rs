@@ -157,9 +157,9 @@ fn ask(cli: &Cli, args: &[OsString], mode: Mode) -> Result<Asked, Trouble> {
         options.connect_timeout = Duration::from_secs(10);
     }
     let call = || -> Result<Asked, Error> {
-        let client = Client::connect(&location, &options)?;
-        let pid = client.daemon_pid();
-        match client.run(&request)? {
+        // The request goes with the connect: one round trip, not two.
+        let (pid, reply) = Client::run_once(&location, &options, &request)?;
+        match reply {
             Reply::Done(done) => Ok((
                 done.exit_code,
                 Output {

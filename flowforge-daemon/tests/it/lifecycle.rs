@@ -107,6 +107,36 @@ fn another_version_is_declined_but_may_ask_status_and_stop() {
 }
 
 #[test]
+fn a_request_sent_with_the_connect_runs_once_and_never_on_another_version() {
+    let mut daemon = Daemon::start(LONG);
+    let (pid, reply) =
+        Client::run_once(&daemon.location, &options(), &request(&["who", "t"])).expect("run");
+    assert_eq!(pid, std::process::id());
+    match reply {
+        Reply::Done(done) => assert_eq!(done.stdout, b"who t"),
+        other => panic!("{other:?}"),
+    }
+    let other = ClientOptions {
+        connect_timeout: Duration::from_secs(5),
+        ..ClientOptions::new("other")
+    };
+    let err = Client::run_once(&daemon.location, &other, &request(&["x"])).expect_err("version");
+    assert!(matches!(err, Error::OtherVersion { .. }), "{err}");
+    let status = daemon.client().status().expect("status");
+    assert_eq!(
+        status.handler["calls"], 1,
+        "the other version's request never ran"
+    );
+    daemon.client().stop().expect("stop");
+    assert_eq!(daemon.join(), Shutdown::Stopped);
+    let gone = Client::run_once(&daemon.location, &options(), &request(&["x"]));
+    assert!(
+        matches!(gone, Err(Error::NotRunning { .. } | Error::Stale { .. })),
+        "{gone:?}"
+    );
+}
+
+#[test]
 fn a_panicking_or_declining_handler_costs_one_request() {
     let daemon = Daemon::start(LONG);
     let err = daemon
