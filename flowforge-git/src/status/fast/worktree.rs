@@ -274,6 +274,15 @@ struct TrackedDir<'a> {
 }
 
 impl TrackedDir<'_> {
+    /// Where the name of one of its entries starts in the entry's path (after `path/`).
+    fn name_start(&self) -> usize {
+        if self.path.is_empty() {
+            0
+        } else {
+            self.path.len() + 1
+        }
+    }
+
     /// A rough cost of visiting it: opening and listing it, and one `lstat` per entry.
     fn cost(&self) -> usize {
         16 + self.subdirs.len() + 3 * self.own.len()
@@ -311,10 +320,9 @@ fn group_by_dir(
     // Within a directory a valid index is in name order already; this sort then only checks it
     // (an index out of order would otherwise break the lookup by name).
     for dir in dirs.iter() {
+        let start = dir.name_start();
         grouped[dir.own.clone()].sort_by(|&a, &b| {
-            split(&entries[a as usize].path)
-                .1
-                .cmp(split(&entries[b as usize].path).1)
+            entries[a as usize].path[start..].cmp(&entries[b as usize].path[start..])
         });
     }
     Some(grouped)
@@ -366,7 +374,8 @@ fn visit(
     entries: &[IndexEntry<'_>],
     settings: &Settings,
 ) -> Option<Visited> {
-    let name_of = |position: u32| split(&entries[position as usize].path).1;
+    let start = dir.name_start();
+    let name_of = |position: u32| &entries[position as usize].path[start..];
     // The names the index tracks here: its entries' (`own` is sorted by name) and its
     // tracked subdirectories'.
     let tracked = |name: &[u8]| {
