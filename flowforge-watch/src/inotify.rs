@@ -19,7 +19,6 @@
 use std::{
     collections::{BTreeMap, HashMap},
     ffi::OsString,
-    fs,
     io::{self, Read as _, Write as _},
     os::{fd::AsFd as _, unix::net::UnixStream},
     path::{Path, PathBuf},
@@ -245,11 +244,18 @@ impl State {
     fn handle(&mut self, raw: Raw, handler: &Handler, follow_symlinks: bool) {
         if raw.mask.contains(EventMask::Q_OVERFLOW) {
             handler(Ok(Event::new(EventKind::Other).set_flag(Flag::Rescan)));
-            // Directories created meanwhile may be unwatched: walk the recursive trees again.
+            // Directories created meanwhile may be unwatched: walk the recursive trees again,
+            // each from its top (a directory below a recursive watch is walked with it).
+            let below_recursive = |path: &Path| {
+                (path.parent())
+                    .and_then(|parent| self.watches.get(parent))
+                    .and_then(|wd| self.paths.get(wd))
+                    .is_some_and(|parent| parent.recursive)
+            };
             let roots: Vec<PathBuf> = self
                 .paths
                 .values()
-                .filter(|w| w.recursive)
+                .filter(|w| w.recursive && !below_recursive(&w.path))
                 .map(|w| w.path.clone())
                 .collect();
             for root in roots {
@@ -403,23 +409,16 @@ impl State {
     /// Watches every directory below `dir` (symbolic links are not followed); a directory
     /// that vanishes meanwhile is skipped.
     fn add_below(&mut self, dir: &Path, follow_symlinks: bool) -> notify::Result<()> {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    let path = entry.path();
-                    match self.add(&path, true, false, follow_symlinks) {
-                        Ok(()) => stack.push(path),
-                        Err(e) if is_vanished(&e) => {}
-                        Err(e) => return Err(e),
-                    }
+        crate::tree::watch_tree(
+            |path| {
+                if path == dir {
+                    return Ok(()); // watched by the caller
                 }
-            }
-        }
-        Ok(())
+                self.add(path, true, false, follow_symlinks)
+            },
+            dir,
+            &[],
+        )
     }
 
     /// Forgets the watches of `path` and below (moved out or deleted: their later events

@@ -220,14 +220,10 @@ const SHA1_LEN: usize = 20;
 
 /// Parses `data` (the whole index file), or `None` when the fast path must not be used.
 pub(crate) fn parse(data: &[u8]) -> Option<IndexFile<'_>> {
-    if data.len() < 12 + SHA1_LEN || &data[..4] != b"DIRC" {
+    if data.len() < 12 + SHA1_LEN {
         return None;
     }
-    let version = be32(data, 4)?;
-    if !(2..=4).contains(&version) {
-        return None;
-    }
-    let count = be32(data, 8)? as usize;
+    let (version, count) = header(data)?;
     let end = data.len() - SHA1_LEN;
     let mut at = 12;
     let mut entries = Vec::with_capacity(count);
@@ -361,14 +357,7 @@ pub(crate) fn for_each_path(file: impl std::io::Read, mut visit: impl FnMut(&[u8
     let mut file = std::io::BufReader::with_capacity(64 * 1024, file);
     let mut header = [0u8; 12];
     file.read_exact(&mut header).ok()?;
-    if &header[..4] != b"DIRC" {
-        return None;
-    }
-    let version = be32(&header, 4)?;
-    if !(2..=4).contains(&version) {
-        return None;
-    }
-    let count = be32(&header, 8)? as usize;
+    let (version, count) = self::header(&header)?;
     let mut fixed = [0u8; 64];
     let mut path: Vec<u8> = Vec::new();
     let mut suffix: Vec<u8> = Vec::new();
@@ -425,6 +414,19 @@ pub(crate) fn for_each_path(file: impl std::io::Read, mut visit: impl FnMut(&[u8
         rest.clear();
         (&mut file).take(size).read_to_end(&mut rest).ok()?;
     }
+}
+
+/// The version and entry count of the index whose first 12 bytes are `data`'s, for the
+/// versions read here (2 to 4).
+fn header(data: &[u8]) -> Option<(u32, usize)> {
+    if data.get(..4)? != b"DIRC" {
+        return None;
+    }
+    let version = be32(data, 4)?;
+    if !(2..=4).contains(&version) {
+        return None;
+    }
+    Some((version, be32(data, 8)? as usize))
 }
 
 fn be32(data: &[u8], at: usize) -> Option<u32> {
