@@ -234,6 +234,38 @@ pub(crate) fn write_json<T: serde::Serialize>(
     write_atomic(root, path, &bytes, durability)
 }
 
+/// [`write_json`] for a file that is normally new (an archived session): published with a
+/// put-if-absent rename, which fails only if the name is taken — then (a retry after a crash
+/// rewrites the same file) it is replaced as [`write_atomic`] does. Readers never see it
+/// partly written either way. The new file is not pooled: nothing rewrites it.
+///
+/// # Errors
+/// As [`write_atomic`].
+pub(crate) fn write_json_new<T: serde::Serialize>(
+    root: &Path,
+    path: &Path,
+    value: &T,
+    durability: Durability,
+) -> Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
+        path: path.to_owned(),
+        source,
+    })?;
+    bytes.push(b'\n');
+    let (parent, name) = beneath::split(root, path)?;
+    let dir = Dir::open(root, parent)?
+        .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
+    let how = Publish {
+        mode: Mode::IfAbsent,
+        durability,
+        allocate: ALLOCATE,
+    };
+    if publish(&dir, name, &bytes, how, || Ok(true))? {
+        return Ok(());
+    }
+    write_replacing(root, path, &bytes, durability, false)
+}
+
 /// Creates the file `path` (beneath the namespace root `root`, mode 0600) holding `bytes`;
 /// `false` when anything, a link included, already exists under its name (left as it is).
 ///

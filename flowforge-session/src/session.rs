@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::{
     claim, compat,
     error::{Error, Result},
-    fs::write_json,
+    fs::write_json_new,
     namespace::{Namespace, session_key},
     store::{Cas, Versioned},
     time::AddMinutes,
@@ -366,7 +366,7 @@ impl Namespace {
             self.layout.root(),
             &self.layout.session_history_dir(&self.dev),
         )?;
-        write_json(
+        write_json_new(
             self.layout.root(),
             &history,
             &ended,

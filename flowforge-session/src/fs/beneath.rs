@@ -531,7 +531,16 @@ impl Dir {
     /// # Errors
     /// As [`Dir::open_file`] (`NotFound` when it does not exist).
     pub(crate) fn open_existing_write(&self, name: &str) -> Result<File> {
-        // Non-blocking, so a fifo planted under the name cannot stall the writer in `open`.
+        self.open_own_write(name).map(|(file, _)| file)
+    }
+
+    /// [`Dir::open_existing_write`], also returning the file's inode number.
+    ///
+    /// # Errors
+    /// As [`Dir::open_existing_write`].
+    pub(crate) fn open_own_write(&self, name: &str) -> Result<(File, u64)> {
+        // Non-blocking, so a fifo planted under the name cannot stall the writer in `open`
+        // (and a file under another writer's lease fails at once instead of waiting).
         let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let file = openat(&self.fd, name, flags, Mode::empty())
             .map(File::from)
@@ -540,7 +549,7 @@ impl Dir {
             .map_err(|e| Error::io("cannot stat", self.join(name))(io_err(e)))?;
         let own = FileType::from_raw_mode(stat.st_mode) == FileType::RegularFile
             && stat.st_nlink == 1
-            && stat.st_uid == rustix::process::geteuid().as_raw()
+            && stat.st_uid == euid()
             && stat.st_mode & 0o777 == super::FILE_MODE;
         if !own {
             return Err(Error::io("refusing to rewrite", self.join(name))(
@@ -550,7 +559,7 @@ impl Dir {
                 ),
             ));
         }
-        Ok(file)
+        Ok((file, stat.st_ino))
     }
 
     /// Creates the new file `name` with `mode`; fails if anything exists under that name.
@@ -710,6 +719,13 @@ impl Dir {
     pub(crate) fn sync(&self) -> Result<()> {
         fsync(&self.fd).map_err(|e| Error::io("cannot sync directory", &self.path)(io_err(e)))
     }
+}
+
+/// This process's effective user id, asked of the kernel once (a process of FlowForge never
+/// changes it).
+fn euid() -> u32 {
+    static EUID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *EUID.get_or_init(|| rustix::process::geteuid().as_raw())
 }
 
 /// Splits `path` (beneath `root`) into its directory and file name.

@@ -9,9 +9,10 @@
 //!   the filesystem refuses the flag. On ext4 a plain rename over an existing file makes the
 //!   kernel allocate the new file's blocks on the spot (`auto_da_alloc`); the exchange does not.
 //! - [`Mode::Recycle`] (views, and every namespace file replaced again): the same exchange, but
-//!   the replaced file is kept as a pooled spare beside the live one, and the temporary file is
-//!   such a spare, rewritten under a write lease that proves no reader has it open (see
-//!   [`publish_reusing`] and `lease.rs`): no inode is created or deleted in steady state.
+//!   the file written is a pooled spare beside the live one, rewritten in place under a write
+//!   lease that proves nobody has it open (see [`publish_reusing`] and `lease.rs`), and the
+//!   exchange leaves the replaced file in that spare's slot: one rename per write, and no
+//!   inode is created or deleted in steady state.
 //! - [`Mode::IfAbsent`] (store versions): `renameat2(RENAME_NOREPLACE)`, or where the
 //!   filesystem refuses that flag a hard link (which fails if the name exists) and an unlink —
 //!   never a plain rename, which overwrites. Exactly one of any number of writers wins a name.
@@ -30,7 +31,7 @@ use std::{
     ffi::OsStr,
     io::Write,
     os::unix::fs::FileExt,
-    sync::atomic::{AtomicU8, AtomicU64, Ordering},
+    sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering},
 };
 
 use rustix::{
@@ -147,12 +148,13 @@ pub(crate) fn publish(
 /// spare must check that the name still holds the file they read (`store/mod.rs`).
 ///
 /// [`Mode::Recycle`] keeps its own spares, the pool of the target (`.tmp-spare-<slot>-<name>`,
-/// [`POOL`] slots): a slot is moved to the temporary name, and rewritten only under a write
-/// lease (`lease.rs`), the kernel's proof that no reader has the file open — a reader that
-/// opened the file while it was the live one may still be reading it. A refused lease puts
-/// the spare back and tries the next slot, then a new file. After the exchange the replaced
-/// file goes to a free slot (it is unlinked only when every slot is full), so in steady
-/// state a recycled publication creates and deletes no inode. See `ARCHITECTURE.md`.
+/// [`POOL`] slots): a slot is rewritten in place, only under a write lease (`lease.rs`), the
+/// kernel's proof that nobody has the file open — a reader that opened the file while it was
+/// the live one may still be reading it — and then exchanged with the live file, which takes
+/// the slot (see [`rewrite_pooled`]). A refused lease tries the next slot, then a new file,
+/// whose exchange sends the replaced file to a free slot (it is unlinked only when every
+/// slot is full). So in steady state a recycled publication is one rename and creates and
+/// deletes no inode. See `ARCHITECTURE.md`.
 ///
 /// # Errors
 /// As [`publish`].
@@ -187,8 +189,17 @@ pub(crate) fn publish_reusing(
         .then(|| target.to_str())
         .flatten()
         .filter(|t| t.len() <= MAX_TARGET_IN_NAME);
+    let mut ready = Some(ready);
+    if let Some(target) = pool {
+        if let Some(published) = rewrite_pooled(dir, target, bytes, how.durability, &mut ready)? {
+            if published && how.durability == Durability::Sync {
+                dir.sync()?;
+            }
+            return Ok(published);
+        }
+    }
     let taken = match pool {
-        Some(target) => take_pooled(dir, &tmp, target, bytes, how.durability),
+        Some(_) => None,
         None => take_spare(dir, &tmp, spares, bytes, how.durability),
     };
     let (file, spare) = match taken {
@@ -210,8 +221,11 @@ pub(crate) fn publish_reusing(
                 .map_err(Error::io("cannot sync", &tmp_path))?;
         }
         drop(file);
-        if !ready()? {
-            return Ok(false);
+        // `None`: a pooled rewrite already asked, and was told to go on.
+        if let Some(ready) = ready.take() {
+            if !ready()? {
+                return Ok(false);
+            }
         }
         match how.mode {
             Mode::Replace => replace(dir, tmp.as_ref(), target, None).map(|()| true),
@@ -277,62 +291,116 @@ fn take_spare(
     None
 }
 
-/// Moves the first pooled spare of `target` that nobody has open to the temporary name
-/// `tmp` and rewrites it with `bytes` under a write lease; `None` when every slot is empty
-/// or held open (each one held is put back). Returns the file and the slot's name.
+/// Rewrites the first pooled spare of `target` that nobody has open, in place, and exchanges
+/// it with the live file, which becomes that slot's spare: one rename, no inode created or
+/// deleted. `Ok(None)` when no slot could be used (every slot empty, held open, or taken by
+/// another writer): the caller publishes a new file instead, without asking `ready` again if
+/// it was asked here (it is then `None`).
 ///
-/// The move comes first, so two writers never take the same spare; the lease second, so a
-/// spare that a reader still has open (it was the live file when the reader opened it) is
-/// never changed; the lease is held through the rewrite, so a reader that opens it late
-/// waits and then reads it whole, and is released before the caller exchanges the file
-/// with the live one. With [`Durability::Sync`] the directory is flushed before the
-/// rewrite, as [`take_spare`] does.
-fn take_pooled(
+/// A slot is rewritten only under a write lease (`lease.rs`), taken on a descriptor opened
+/// without waiting: the kernel's proof that no other open file description of it exists — no
+/// reader that opened it while it was the live file, no other writer — and a fence that makes
+/// every later opener fail (non-blocking) or wait while it is rewritten. Under the lease the
+/// slot's name must still hold the file: a writer that opened the slot just before another
+/// one exchanged it into place would otherwise be holding the live file. Nobody can move the
+/// slot's name while the lease stands: only a writer holding the slot's lease exchanges it,
+/// the fallback of [`dispose_replaced`] only fills free slots, and [`gc`](crate::gc) only
+/// removes the spares of views that are gone (the exchange then fails and nothing is lost).
+/// The lease is released before the exchange (an opener of the new live file must not wait),
+/// the descriptor closed after it, so no other writer can take the lease meanwhile.
+///
+/// With [`Durability::Sync`] the directory is flushed before the rewrite: the slot's name may
+/// not be on disk yet, and a power loss must not bring the file back under the live name
+/// holding half-written bytes.
+///
+/// # Errors
+/// [`Error::Io`] naming the live file when the exchange fails for another reason than a
+/// missing name, or what `ready` returns.
+fn rewrite_pooled(
     dir: &Dir,
-    tmp: &str,
     target: &str,
     bytes: &[u8],
     durability: Durability,
-) -> Option<(std::fs::File, String)> {
-    for slot in 0..POOL {
+    ready: &mut Option<impl FnOnce() -> Result<bool>>,
+) -> Result<Option<bool>> {
+    if EXCHANGE.load(Ordering::Relaxed) == 2 {
+        return Ok(None);
+    }
+    // The slot that served last (in any pool) is tried first: the pools of a namespace are
+    // provisioned alike and used alike, so it saves looking into a slot left empty.
+    static LAST: AtomicU32 = AtomicU32::new(0);
+    let first = LAST.load(Ordering::Relaxed);
+    let name: &OsStr = target.as_ref();
+    for slot in (0..POOL).map(|k| (first + k) % POOL) {
         let spare = pool_name(target, slot);
-        if dir
-            .rename(spare.as_ref(), tmp.as_ref(), RenameFlags::empty())
-            .is_err()
-        {
-            continue;
-        }
-        // Opened without following a link and without creating, and only if it is a
-        // private regular file of this user with one name.
-        let Ok(file) = dir.open_existing_write(tmp) else {
-            let _ = dir.remove(tmp);
-            continue;
+        let (file, ino) = match dir.open_own_write(&spare) {
+            Ok(opened) => opened,
+            // An empty slot, or one under another writer's lease.
+            Err(Error::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound
+                    || source.raw_os_error() == Some(Errno::WOULDBLOCK.raw_os_error()) =>
+            {
+                continue;
+            }
+            // Not a private regular file of this user with one name (a link, a file linked
+            // elsewhere): never rewritten; its name is freed for a spare.
+            Err(Error::Symlink { .. }) => {
+                let _ = dir.remove(&spare);
+                continue;
+            }
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::InvalidData => {
+                let _ = dir.remove(&spare);
+                continue;
+            }
+            Err(_) => continue,
         };
         let Some(lease) = lease::try_write_lease(&file) else {
-            // Someone still reads it: back to its slot, for a later writer.
-            drop(file);
-            if dir
-                .rename(tmp.as_ref(), spare.as_ref(), RenameFlags::NOREPLACE)
-                .is_err()
-            {
-                let _ = dir.remove(tmp);
-            }
+            // Someone has it open: a reader of the file it was, or another writer.
             continue;
         };
+        if dir.stat(&spare)?.map(|st| st.ino) != Some(ino) {
+            // Exchanged into place (or away) since it was opened: not a spare any more.
+            continue;
+        }
         let rewritten = (durability == Durability::Relaxed || dir.sync().is_ok())
             && file
                 .write_all_at(bytes, 0)
                 .and_then(|()| file.set_len(bytes.len() as u64))
                 .is_ok();
         drop(lease);
-        if rewritten {
-            return Some((file, spare));
+        if !rewritten {
+            // The slot keeps whatever was written: it is only a spare, rewritten whole by
+            // its next writer.
+            return Ok(None);
+        }
+        if durability == Durability::Sync && file.sync_data().is_err() {
+            return Ok(None);
+        }
+        if let Some(ready) = ready.take() {
+            if !ready()? {
+                return Ok(Some(false));
+            }
+        }
+        LAST.store(slot, Ordering::Relaxed);
+        match dir.rename(spare.as_ref(), name, RenameFlags::EXCHANGE) {
+            Ok(()) => return Ok(Some(true)),
+            Err(Errno::NOENT) => {}
+            Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
+                EXCHANGE.store(2, Ordering::Relaxed);
+                return Ok(None);
+            }
+            Err(e) => return Err(io_error("cannot replace", dir, name)(e)),
+        }
+        // The live file is gone (removed meanwhile): the slot takes its name. Or the slot is
+        // gone: its bytes with it, and the next slot is tried.
+        match dir.rename(spare.as_ref(), name, RenameFlags::NOREPLACE) {
+            Ok(()) => return Ok(Some(true)),
+            Err(Errno::NOENT | Errno::EXIST) => {}
+            Err(e) => return Err(io_error("cannot replace", dir, name)(e)),
         }
         drop(file);
-        let _ = dir.remove(tmp);
-        return None;
     }
-    None
+    Ok(None)
 }
 
 /// Whether `fallocate` works here: 0 unknown or yes, 2 no.

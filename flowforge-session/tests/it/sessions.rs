@@ -374,3 +374,34 @@ fn a_claim_whose_session_was_never_written_is_released_by_the_holders_next_chang
     let shown: Vec<_> = view.tasks.keys().map(|t| t.to_string()).collect();
     assert_eq!(shown, ["a", "b", fresh.as_str()]);
 }
+
+#[test]
+fn a_history_file_already_there_is_replaced_by_the_ended_session() {
+    // A retry after a crash finds the archive it wrote before (here: something else under
+    // that name): the put-if-absent publication refuses, and the file is replaced whole.
+    let (_tmp, layout, namespaces) = setup(&["alice"]);
+    let alice = &namespaces[0];
+    let started = alice
+        .start_session(&task("t-1"), &StartOptions::default())
+        .unwrap();
+    let dir = layout.session_history_dir(alice.developer());
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}.json", started.session.value.session_id));
+    fs::write(&path, "{ half written").unwrap();
+    let ended = alice.end_session().unwrap();
+    assert_eq!(read::<Session>(&path), ended.session.value);
+    assert_eq!(alice.history().unwrap(), [ended.session.value]);
+    assert_eq!(
+        fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        1,
+        "no temporary file or spare is left: {names:?}"
+    );
+}

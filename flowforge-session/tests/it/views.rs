@@ -2,7 +2,8 @@
 //! holds an old view open never sees it change, a `cat` loop never sees a part of one, the
 //! pool stays bounded and falls back to new files while every spare is held, `gc` keeps a
 //! live view's spares and removes the others, a writer killed at any point leaves the live
-//! view whole, and in steady state the inodes just take turns.
+//! view whole, in steady state the inodes just take turns, and a write renames one pair of
+//! names: a spare rewritten in place is exchanged with the live view.
 
 use std::{
     collections::BTreeSet,
@@ -381,4 +382,76 @@ fn session_cycles_create_and_delete_no_file_from_the_first_one_on() {
     }
     let after: Vec<_> = dirs.iter().map(|d| inodes(d)).collect();
     assert_eq!(after, before);
+}
+
+/// The names moved, created or deleted in `dir` while `f` runs, from inotify: `(event, name)`
+/// with the event `"moved"`, `"created"` or `"deleted"`.
+fn name_events(dir: &Path, f: impl FnOnce()) -> Vec<(&'static str, String)> {
+    use rustix::fs::inotify::{self, CreateFlags, ReadFlags, WatchFlags};
+    let fd = inotify::init(CreateFlags::NONBLOCK | CreateFlags::CLOEXEC).unwrap();
+    let watch =
+        WatchFlags::MOVED_FROM | WatchFlags::MOVED_TO | WatchFlags::CREATE | WatchFlags::DELETE;
+    inotify::add_watch(&fd, dir, watch).unwrap();
+    f();
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 64 * 1024];
+    let mut reader = inotify::Reader::new(&fd, &mut buf);
+    let mut out = Vec::new();
+    while let Ok(event) = reader.next() {
+        let kind = if event
+            .events()
+            .intersects(ReadFlags::MOVED_FROM | ReadFlags::MOVED_TO)
+        {
+            "moved"
+        } else if event.events().contains(ReadFlags::CREATE) {
+            "created"
+        } else {
+            "deleted"
+        };
+        let name = event
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((kind, name));
+    }
+    out
+}
+
+#[test]
+fn a_view_write_rewrites_a_spare_in_place_and_exchanges_it_with_the_live_view() {
+    let (_tmp, layout, ns) = started();
+    let view = layout.current_session(ns.developer());
+    let dir = layout.sessions_dir(ns.developer());
+    touch(&ns, 0);
+    for n in 1..100 {
+        let mut written = None;
+        let events = name_events(&dir, || {
+            written = Some(
+                ns.update_session(|s| {
+                    s.metadata.insert("n".to_owned(), n.into());
+                })
+                .unwrap(),
+            );
+        });
+        if shown_session(&view) != written.unwrap().value {
+            // The view's lock was held by a copy of this process's descriptors in a child
+            // another test spawned: the write was left to it. Try again.
+            continue;
+        }
+        // One exchange: the live view and the spare rewritten in its place trade names
+        // (inotify reports each side's move). No temporary name, nothing created or deleted.
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert!(
+            events.iter().all(|(kind, _)| *kind == "moved"),
+            "{events:?}"
+        );
+        let names: BTreeSet<&str> = events.iter().map(|(_, name)| name.as_str()).collect();
+        assert_eq!(names.len(), 2, "{events:?}");
+        assert!(names.contains("current.json"), "{events:?}");
+        assert!(
+            names.iter().any(|n| n.starts_with(".tmp-spare-")),
+            "{events:?}"
+        );
+        return;
+    }
+    panic!("the view was never written by this test's writes");
 }
