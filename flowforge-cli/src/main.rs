@@ -124,15 +124,21 @@ enum Command {
 /// Finds the warm state of a command's work tree (in the daemon).
 type WarmLookup<'a> = &'a dyn Fn(&Context) -> Arc<WarmRepo>;
 
-fn run(cli: Cli, env: &Env, warm: Option<WarmLookup<'_>>, out: &mut Output) -> CliResult {
+fn run(cli: Cli, env: &Env, out: &mut Output) -> CliResult {
     let ctx = Context::new(&cli.global, env)?;
-    let warm = warm.map(|lookup| lookup(&ctx));
+    run_in(cli, &ctx, None, out)
+}
+
+/// Runs a parsed command line in its context: in a process of its own (`warm` is `None`) or
+/// in the daemon.
+fn run_in(cli: Cli, ctx: &Context, warm: Option<WarmLookup<'_>>, out: &mut Output) -> CliResult {
+    let warm = warm.map(|lookup| lookup(ctx));
     let engine = match &warm {
         Some(warm) => Engine::Warm(warm),
         None => Engine::InProcess,
     };
     let reading = route::reads_only(&cli);
-    let outcome = dispatch(&ctx, cli.command, engine, out);
+    let outcome = dispatch(ctx, cli.command, engine, out);
     // Asked for a cached answer: say how old it is (on success; an error is not an answer).
     if reading && ctx.accept != freshness::Accept::Synced && outcome.is_ok() {
         ctx.ages.note(out);
@@ -167,34 +173,32 @@ fn dispatch(ctx: &Context, command: Command, engine: Engine<'_>, out: &mut Outpu
 }
 
 /// Parses a command line as [`Cli::try_parse_from`] does, from a command built once: the
-/// daemon parses one per request, and building clap's command is most of a parse.
-fn parse_warm(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
+/// daemon parses one per request, and building clap's command is most of a parse. Built
+/// commands are kept in a pool, one per request answered at the same time, because cloning
+/// one costs about as much as building it.
+///
+/// # Errors
+/// Clap's error, for a command line that is not valid.
+pub(crate) fn parse_warm(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Error> {
     use clap::{CommandFactory as _, FromArgMatches as _};
-    static BUILT: std::sync::OnceLock<clap::Command> = std::sync::OnceLock::new();
-    let mut command = BUILT
-        .get_or_init(|| {
-            let mut command = Cli::command();
-            command.build();
-            command
-        })
-        .clone();
-    let mut matches = command.try_get_matches_from_mut(args)?;
-    Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
+    static POOL: parking_lot::Mutex<Vec<clap::Command>> = parking_lot::Mutex::new(Vec::new());
+    let mut command = POOL.lock().pop().unwrap_or_else(|| {
+        let mut command = Cli::command();
+        command.build();
+        command
+    });
+    let parsed = command
+        .try_get_matches_from_mut(args)
+        .and_then(|mut matches| {
+            Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut command))
+        });
+    POOL.lock().push(command);
+    parsed
 }
 
-/// Runs a command line into `out` and returns its exit code: in a process of its own
-/// (`warm` is `None`) or in the daemon, with the same code either way.
-fn execute(
-    args: impl IntoIterator<Item = OsString>,
-    env: &Env,
-    warm: Option<WarmLookup<'_>>,
-    out: &mut Output,
-) -> u8 {
-    let parsed = match warm {
-        Some(_) => parse_warm(args),
-        None => Cli::try_parse_from(args),
-    };
-    let cli = match parsed {
+/// Runs a command line in a process of its own into `out` and returns its exit code.
+fn execute(args: impl IntoIterator<Item = OsString>, env: &Env, out: &mut Output) -> u8 {
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         // Help, version and usage errors, written through the same buffer as everything else.
         Err(e) => {
@@ -217,7 +221,18 @@ fn execute(
             return u8::try_from(e.exit_code()).unwrap_or(2);
         }
     };
-    match run(cli, env, warm, out) {
+    exit_code(run(cli, env, out), out)
+}
+
+/// Runs a reading command the daemon parsed, in the context it made, and returns its exit
+/// code: the same code and output as [`execute`] gives for the same command line.
+pub(crate) fn execute_warm(cli: Cli, ctx: &Context, warm: WarmLookup<'_>, out: &mut Output) -> u8 {
+    let outcome = run_in(cli, ctx, Some(warm), out);
+    exit_code(outcome, out)
+}
+
+fn exit_code(outcome: CliResult, out: &mut Output) -> u8 {
+    match outcome {
         Ok(()) => 0,
         Err(e) => e.report(out),
     }
@@ -228,7 +243,7 @@ fn main() -> ExitCode {
     let mut out = Output::default();
     let code = match route::via_daemon(&args, &mut out) {
         Some(code) => code,
-        None => execute(args, &Env::from_process(), None, &mut out),
+        None => execute(args, &Env::from_process(), &mut out),
     };
     output::finish(&out, code)
 }

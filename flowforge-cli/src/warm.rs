@@ -17,7 +17,6 @@ use std::{
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
-use clap::Parser;
 use flowforge_core::Layout;
 use flowforge_daemon::{Done, Handler, Reply, RunRequest};
 use flowforge_git::{GitView, ViewOptions, WatchMode};
@@ -337,37 +336,37 @@ impl Daemon {
         }))
     }
 
-    /// Why this request must be answered by the client itself, if it must.
-    fn decline(&self, request: &RunRequest) -> Option<String> {
+    /// The request's command line and context, or why the client must answer it itself.
+    fn prepare(&self, request: &RunRequest) -> Result<(Cli, Context), String> {
         if answer_env(request.env.iter().map(|(k, v)| (k.into(), v.into()))) != self.env {
-            return Some("the client's environment differs from the daemon's".into());
+            return Err("the client's environment differs from the daemon's".into());
         }
-        let Ok(cli) = Cli::try_parse_from(&request.args) else {
-            return Some("not a valid command line".into());
+        let args = request.args.iter().map(OsString::from);
+        let Ok(cli) = crate::parse_warm(args) else {
+            return Err("not a valid command line".into());
         };
         if !crate::route::reads_only(&cli) {
-            return Some("not a reading command".into());
+            return Err("not a reading command".into());
         }
         let ctx = match Context::new(&cli.global, &env_of(request)) {
             Ok(ctx) => ctx,
-            Err(_) => return Some("no context".into()),
+            Err(_) => return Err("no context".into()),
         };
         match ctx.git_common_dir().and_then(|d| d.canonicalize().ok()) {
-            Some(dir) if dir == self.repository => None,
-            _ => Some("another repository".into()),
+            Some(dir) if dir == self.repository => Ok((cli, ctx)),
+            _ => Err("another repository".into()),
         }
     }
 }
 
 impl Handler for Daemon {
     fn run(&self, request: RunRequest) -> Reply {
-        if let Some(reason) = self.decline(&request) {
-            return Reply::Declined { reason };
-        }
-        let env = env_of(&request);
+        let (cli, ctx) = match self.prepare(&request) {
+            Ok(prepared) => prepared,
+            Err(reason) => return Reply::Declined { reason },
+        };
         let mut out = Output::default();
-        let args: Vec<OsString> = request.args.iter().map(OsString::from).collect();
-        let exit_code = crate::execute(args, &env, Some(&|ctx: &Context| self.warm(ctx)), &mut out);
+        let exit_code = crate::execute_warm(cli, &ctx, &|ctx: &Context| self.warm(ctx), &mut out);
         Reply::Done(Done {
             stdout: out.stdout,
             stderr: out.stderr,
