@@ -44,6 +44,9 @@ pub(crate) type Handler = Box<dyn Fn(notify::Result<Event>) + Send + Sync>;
 
 /// The events that can mean a change. Opening, reading and closing a file unwritten are left
 /// out: they change nothing and are most of what a busy tree produces.
+/// How long the reader thread lets events gather after the first one before reading them.
+const BATCH: std::time::Duration = std::time::Duration::from_millis(1);
+
 fn change_mask() -> WatchMask {
     WatchMask::ATTRIB
         | WatchMask::CREATE
@@ -195,6 +198,19 @@ impl Inner {
                 }
             }
             if !fds[1].revents().is_empty() {
+                let _ = stop.read(&mut [0]);
+                return;
+            }
+            // Let the events of a burst gather before reading them: a writer's one change is
+            // tens of events (a temporary file written, renamed, a lock, a view), and waking
+            // for each costs more than handling it. A sync reads the queue itself, so this
+            // delays no answer; the queue holds far more than a millisecond of events.
+            let mut stop_only = [PollFd::new(&stop, PollFlags::IN)];
+            let timeout = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: BATCH.as_nanos() as _,
+            };
+            if rustix::event::poll(&mut stop_only, Some(&timeout)).is_ok_and(|n| n > 0) {
                 let _ = stop.read(&mut [0]);
                 return;
             }
