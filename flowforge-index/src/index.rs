@@ -2,6 +2,7 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
+    ffi::OsString,
     time::{Duration, Instant},
 };
 
@@ -48,6 +49,19 @@ pub(crate) struct Entry {
     #[serde(default)]
     pub racy: bool,
     pub state: Loaded,
+    /// What the next load of this namespace may take from this one instead of reading it.
+    #[serde(skip)]
+    pub reuse: source::Reuse,
+}
+
+impl Entry {
+    /// The record and what its load kept, for the next load of the namespace.
+    fn previous(&self) -> Option<(&DevRecord, &source::Reuse)> {
+        match &self.state {
+            Loaded::Record(record) => Some((record, &self.reuse)),
+            Loaded::Problem(_) => None,
+        }
+    }
 }
 
 /// A loaded namespace, or the reason it was left out.
@@ -87,6 +101,27 @@ pub struct CacheCounts {
     pub hits: u64,
     /// Namespaces (re)loaded from disk.
     pub misses: u64,
+}
+
+/// What a file watcher says changed in one namespace since the last refresh.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DevChange {
+    /// Anything: the namespace is checked as a whole (its stamp, then a load if it moved).
+    Whole,
+    /// The files of `sessions/history/` named here, and maybe anything outside the history:
+    /// the history's other files are taken from the last load; the rest is read again.
+    Files(BTreeSet<OsString>),
+}
+
+impl DevChange {
+    /// Adds what another event says.
+    pub(crate) fn merge(&mut self, other: DevChange) {
+        match (&mut *self, other) {
+            (DevChange::Whole, _) => {}
+            (_, DevChange::Whole) => *self = DevChange::Whole,
+            (DevChange::Files(names), DevChange::Files(more)) => names.extend(more),
+        }
+    }
 }
 
 /// What one refresh did.
@@ -172,7 +207,11 @@ impl Index {
                 !trusted
             })
             .collect();
-        let loaded = parallel_map(&changed, |(dev, _)| source::load(layout, dev));
+        let namespaces = &self.namespaces;
+        let loaded = parallel_map(&changed, |(dev, _)| {
+            let _dirs = flowforge_session::fs::DirScope::enter();
+            source::load(layout, dev, namespaces.get(*dev).and_then(Entry::previous))
+        });
         stats.checked += listing.devs.len();
         for ((dev, stamp), result) in changed.into_iter().zip(loaded) {
             self.apply_load(dev, stamp, result, &mut stats);
@@ -187,18 +226,29 @@ impl Index {
     /// changed, e.g. from a file watcher. Cost follows `devs.len()`, not the team's size. A
     /// developer whose directory is gone (or is no longer a directory) is removed.
     pub fn refresh_developers(&mut self, devs: &[DeveloperId]) -> RefreshStats {
-        self.refresh_targeted(devs, Parts::ALL)
+        let devs: Vec<(DeveloperId, DevChange)> = (devs.iter())
+            .map(|dev| (dev.clone(), DevChange::Whole))
+            .collect();
+        self.refresh_targeted(&devs, Parts::ALL)
     }
 
-    /// [`Index::refresh_developers`], checking only the team files in `team`.
-    pub(crate) fn refresh_targeted(&mut self, devs: &[DeveloperId], team: Parts) -> RefreshStats {
+    /// [`Index::refresh_developers`] for what a watcher reported changed in each namespace,
+    /// checking only the team files in `team`.
+    pub(crate) fn refresh_targeted(
+        &mut self,
+        devs: &[(DeveloperId, DevChange)],
+        team: Parts,
+    ) -> RefreshStats {
         let start = Instant::now();
         let mut stats = RefreshStats::default();
-        for dev in devs {
+        for (dev, change) in devs {
             let is_dir = std::fs::symlink_metadata(self.layout.dev_dir(dev))
                 .is_ok_and(|m| m.file_type().is_dir());
             if is_dir {
-                self.check(dev, &mut stats);
+                match change {
+                    DevChange::Whole => self.check(dev, &mut stats),
+                    DevChange::Files(history) => self.reload(dev, history, &mut stats),
+                }
             } else if self.namespaces.contains_key(dev) {
                 self.replace(dev, None);
                 stats.removed.push(dev.clone());
@@ -216,32 +266,81 @@ impl Index {
     }
 
     fn check(&mut self, dev: &DeveloperId, stats: &mut RefreshStats) {
+        // The stamp and the load walk the same directories: each is opened once.
+        let _dirs = flowforge_session::fs::DirScope::enter();
         stats.checked += 1;
         let stamp = source::stamp(&self.layout, dev);
         if (self.namespaces.get(dev)).is_some_and(|e| e.stamp == stamp.value && !e.racy) {
             self.cache.hits += 1;
             return;
         }
-        let result = source::load(&self.layout, dev);
+        let previous = self.namespaces.get(dev).and_then(Entry::previous);
+        let result = source::load(&self.layout, dev, previous);
         self.apply_load(dev, stamp, result, stats);
+    }
+
+    /// Reloads `dev` after a watcher's events: the history files named `history` and
+    /// everything outside the history (see [`source::reload`]). The entry's stamp is left
+    /// as it was and marked racy, so a refresh that is not told what changed checks the
+    /// namespace as a whole. A namespace not loaded yet, or left out as a problem, is checked
+    /// as a whole now.
+    fn reload(
+        &mut self,
+        dev: &DeveloperId,
+        history: &BTreeSet<OsString>,
+        stats: &mut RefreshStats,
+    ) {
+        let Some(entry) = self.namespaces.get(dev) else {
+            return self.check(dev, stats);
+        };
+        let Some(previous) = entry.previous() else {
+            return self.check(dev, stats);
+        };
+        let _dirs = flowforge_session::fs::DirScope::enter();
+        stats.checked += 1;
+        let stamp = entry.stamp;
+        let (state, reuse) = match source::reload(&self.layout, dev, previous, history) {
+            Ok((record, reuse)) => (Loaded::Record(Box::new(record)), reuse),
+            Err(problem) => (Loaded::Problem(problem), source::Reuse::default()),
+        };
+        if let Some(entry) = self.namespaces.get_mut(dev) {
+            if entry.state == state {
+                entry.racy = true;
+                entry.reuse = reuse;
+                self.cache.hits += 1;
+                return;
+            }
+        }
+        self.cache.misses += 1;
+        let entry = Entry {
+            stamp,
+            racy: true,
+            state,
+            reuse,
+        };
+        self.replace(dev, Some(entry));
+        stats.reloaded.push(dev.clone());
     }
 
     fn apply_load(
         &mut self,
         dev: &DeveloperId,
         stamp: source::Stamp,
-        result: Result<DevRecord, Problem>,
+        result: Result<(DevRecord, source::Reuse), Problem>,
         stats: &mut RefreshStats,
     ) {
-        let state = match result {
-            Ok(record) => Loaded::Record(Box::new(record)),
-            Err(problem) => Loaded::Problem(problem),
+        let (state, reuse) = match result {
+            Ok((record, reuse)) => (Loaded::Record(Box::new(record)), reuse),
+            Err(problem) => (Loaded::Problem(problem), source::Reuse::default()),
         };
-        // A racy entry whose stamp did not move was reloaded only to be verified: if the
-        // content is the same, nothing changed.
+        // A racy entry was reloaded only to be verified (its stamp may have moved since a
+        // watcher's reload, which leaves the stamp as it was): if the content is the same,
+        // nothing changed.
         if let Some(entry) = self.namespaces.get_mut(dev) {
-            if entry.stamp == stamp.value && entry.state == state {
+            if entry.state == state {
+                entry.stamp = stamp.value;
                 entry.racy = stamp.racy;
+                entry.reuse = reuse;
                 self.cache.hits += 1;
                 return;
             }
@@ -251,6 +350,7 @@ impl Index {
             stamp: stamp.value,
             racy: stamp.racy,
             state,
+            reuse,
         };
         self.replace(dev, Some(entry));
         stats.reloaded.push(dev.clone());

@@ -18,6 +18,8 @@
 //! created), so a replaced file always moves the stamp, whatever the timestamps' granularity.
 
 use std::{
+    collections::{BTreeSet, HashMap},
+    ffi::OsString,
     hash::{Hash, Hasher},
     path::{Path, PathBuf},
     time::SystemTime,
@@ -139,6 +141,15 @@ pub(crate) struct Stamp {
 /// clock tick (1–10 ms), which file times are taken from.
 pub(crate) const RACY_WINDOW: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// File times (seconds, nanoseconds) at or after which a file is racy: [`RACY_WINDOW`] ago.
+fn racy_threshold() -> (i64, u32) {
+    let threshold = std::time::SystemTime::now()
+        .checked_sub(RACY_WINDOW)
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .unwrap_or_default();
+    (threshold.as_secs() as i64, threshold.subsec_nanos())
+}
+
 /// Mixes `stat` data into a stamp and notes racy files.
 pub(crate) struct StampBuilder {
     mixer: Mixer,
@@ -149,13 +160,9 @@ pub(crate) struct StampBuilder {
 
 impl StampBuilder {
     pub(crate) fn new() -> Self {
-        let threshold = std::time::SystemTime::now()
-            .checked_sub(RACY_WINDOW)
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .unwrap_or_default();
         Self {
             mixer: Mixer::new(),
-            racy_after: (threshold.as_secs() as i64, threshold.subsec_nanos()),
+            racy_after: racy_threshold(),
             racy: false,
         }
     }
@@ -260,18 +267,102 @@ pub(crate) fn error_path(error: &flowforge_session::Error) -> Option<&Path> {
     }
 }
 
+/// What a load of a namespace keeps so that the next load of the same namespace reads only
+/// what changed: each history file's name, `lstat` data and where its session sits in the
+/// record's history. Never persisted: a snapshot's first reload reads everything.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Reuse {
+    history: HashMap<OsString, HistoryRef>,
+}
+
+/// One history file a load read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct HistoryRef {
+    stat: FileStat,
+    /// Its session's position in the record's history.
+    at: usize,
+    /// Its `lstat` data were not taken within [`RACY_WINDOW`] of its last change: if they are
+    /// the same later, so is the content.
+    trusted: bool,
+}
+
 /// Loads one namespace. Any corrupt or unreadable file makes the whole namespace a problem:
-/// answers never mix a namespace's good files with a bad one.
-pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Problem> {
+/// answers never mix a namespace's good files with a bad one. `previous` is what the last
+/// load of this namespace returned: history files it read whose `lstat` data have not moved
+/// are taken from it instead of being read again.
+pub(crate) fn load(
+    layout: &Layout,
+    dev: &DeveloperId,
+    previous: Option<(&DevRecord, &Reuse)>,
+) -> Result<(DevRecord, Reuse), Problem> {
+    let files = flowforge_session::session_history_reusing(layout, dev, |name, stat| {
+        let (record, reuse) = previous?;
+        let kept = reuse.history.get(name)?;
+        (kept.trusted && kept.stat == *stat).then(|| record.history.get(kept.at).cloned())?
+    })
+    .map_err(|e| session_problem(layout, dev, &e))?;
+    let history = files.into_iter().map(|f| (f.name, f.stat, f.session));
+    load_with_history(layout, dev, history.collect())
+}
+
+/// Reloads one namespace after changes a file watcher reported: everything but the history
+/// is read again, and of the history only the files named `changed` (the others are taken
+/// from `previous`, the last load, as no event said they changed).
+pub(crate) fn reload(
+    layout: &Layout,
+    dev: &DeveloperId,
+    (record, reuse): (&DevRecord, &Reuse),
+    changed: &BTreeSet<OsString>,
+) -> Result<(DevRecord, Reuse), Problem> {
+    let mut history: Vec<(OsString, FileStat, Session)> = (reuse.history.iter())
+        .filter(|(name, _)| !changed.contains(*name))
+        .filter_map(|(name, kept)| {
+            let session = record.history.get(kept.at)?.clone();
+            Some((name.clone(), kept.stat, session))
+        })
+        .collect();
+    let read = flowforge_session::read_history_files(layout, dev, changed.iter().cloned())
+        .map_err(|e| session_problem(layout, dev, &e))?;
+    history.extend(read.into_iter().map(|f| (f.name, f.stat, f.session)));
+    load_with_history(layout, dev, history)
+}
+
+/// A read error of flowforge-session as the namespace's problem.
+fn session_problem(layout: &Layout, dev: &DeveloperId, e: &flowforge_session::Error) -> Problem {
+    let store = layout.dev_store_dir(dev);
+    Problem::from_error(error_path(e).unwrap_or(&store), Some(dev.clone()), e)
+}
+
+/// Loads everything of a namespace but its history, which is given (name, `lstat` data and
+/// session of each file, in any order).
+fn load_with_history(
+    layout: &Layout,
+    dev: &DeveloperId,
+    mut files: Vec<(OsString, FileStat, Session)>,
+) -> Result<(DevRecord, Reuse), Problem> {
     let problem = |path: &Path, error: &(dyn std::error::Error + 'static)| {
         Problem::from_error(path, Some(dev.clone()), error)
     };
-    let state = flowforge_session::load_namespace(layout, dev).map_err(|e| {
-        let store = layout.dev_store_dir(dev);
-        problem(error_path(&e).unwrap_or(&store), &e)
-    })?;
+    // The caller took the stamp (the store's version among it) before this.
+    let (stored_session, stored_time) = flowforge_session::read_documents(layout, dev)
+        .map_err(|e| session_problem(layout, dev, &e))?;
+    // Oldest first; the file name breaks ties, so the order never depends on the order the
+    // files were read in.
+    files.sort_by(|(x, _, a), (y, _, b)| {
+        (a.start_time, &a.session_id, x).cmp(&(b.start_time, &b.session_id, y))
+    });
+    let racy_after = racy_threshold();
+    let mut reuse = Reuse::default();
+    let mut history = Vec::with_capacity(files.len());
+    for (at, (name, stat, session)) in files.into_iter().enumerate() {
+        let trusted = stat.ctime < racy_after && stat.mtime < racy_after;
+        reuse.history.insert(name, HistoryRef { stat, at, trusted });
+        history.push(session);
+    }
+    let history_dir = layout.session_history_dir(dev);
+
     let current_path = layout.current_session(dev);
-    let session: Option<Session> = match state.session {
+    let session: Option<Session> = match stored_session {
         Some(versioned) => Some(versioned.value),
         None => flowforge_session::compat::read_session_view(layout, dev)
             .map_err(|e| problem(&current_path, &e))?,
@@ -279,13 +370,12 @@ pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Prob
     if let Some(s) = &session {
         check_owner(s, dev, &current_path)?;
     }
-    let history_dir = layout.session_history_dir(dev);
-    for s in &state.history {
+    for s in &history {
         check_owner(s, dev, &history_dir)?;
     }
 
     let time_path = layout.time_tracking(dev);
-    let mut time = match state.time {
+    let mut time = match stored_time {
         Some(versioned) => versioned.value.sessions,
         None => {
             (flowforge_session::compat::read_time_view(layout, dev)
@@ -311,13 +401,14 @@ pub(crate) fn load(layout: &Layout, dev: &DeveloperId) -> Result<DevRecord, Prob
     }
     paths.sort();
     paths.dedup();
-    Ok(DevRecord {
+    let record = DevRecord {
         developer: dev.clone(),
         session,
-        history: state.history,
+        history,
         time,
         paths,
-    })
+    };
+    Ok((record, reuse))
 }
 
 fn check_owner(session: &Session, dev: &DeveloperId, path: &Path) -> Result<(), Problem> {

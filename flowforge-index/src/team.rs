@@ -137,6 +137,8 @@ impl TeamState {
     /// Checks the parts in `parts`: a `stat` (and the store's hint) each, plus a reload of
     /// those whose stamp moved or was racy.
     pub(crate) fn check(&mut self, layout: &Layout, parts: Parts) -> Changed {
+        // Stamps and loads walk the same directories: each is opened once.
+        let _dirs = flowforge_session::fs::DirScope::enter();
         let mut changed = Changed::default();
         if parts.registry {
             changed.registry = (self.registry)

@@ -33,7 +33,7 @@
 //! ```
 
 use std::{
-    collections::BTreeSet,
+    collections::{BTreeMap, BTreeSet, btree_map},
     ffi::OsStr,
     path::{Component, Path, PathBuf},
     time::Duration,
@@ -49,7 +49,7 @@ use parking_lot::Mutex;
 
 use crate::{
     error::{Error, Result},
-    index::{Index, RefreshStats},
+    index::{DevChange, Index, RefreshStats},
     team::{Part, Parts},
 };
 
@@ -97,7 +97,7 @@ fn can_change(event: &notify::Event) -> bool {
 /// What the events since the last refresh touched.
 #[derive(Debug, Default)]
 struct Changes {
-    devs: BTreeSet<DeveloperId>,
+    devs: BTreeMap<DeveloperId, DevChange>,
     team: Parts,
     full: bool,
 }
@@ -196,11 +196,11 @@ impl Watcher {
     }
 
     fn apply(index: &mut Index, changes: Changes) -> Result<RefreshStats> {
-        let devs: Vec<DeveloperId> = changes.devs.into_iter().collect();
+        let devs: Vec<(DeveloperId, DevChange)> = changes.devs.into_iter().collect();
         // A namespace directory that appeared or vanished, or became something else, changes
         // the listing and its problems: list again.
         let layout = index.layout().clone();
-        let listing_changed = devs.iter().any(|dev| {
+        let listing_changed = devs.iter().any(|(dev, _)| {
             let is_dir = std::fs::symlink_metadata(layout.dev_dir(dev)).is_ok_and(|m| m.is_dir());
             is_dir != index.has_namespace(dev)
         });
@@ -237,7 +237,13 @@ impl flowforge_watch::Events for Filed {
             } else if let Some(parsed) = Layout::parse_dev_dir_name(first) {
                 match parsed {
                     Ok(dev) => {
-                        changes.devs.insert(dev);
+                        let change = dev_change(rest);
+                        match changes.devs.entry(dev) {
+                            btree_map::Entry::Vacant(slot) => {
+                                slot.insert(change);
+                            }
+                            btree_map::Entry::Occupied(mut slot) => slot.get_mut().merge(change),
+                        }
                     }
                     // Not a namespace: a full refresh lists it as a problem.
                     Err(_) => changes.full = true,
@@ -254,6 +260,27 @@ impl flowforge_watch::Events for Filed {
     fn error(&self, _: &notify::Error) -> bool {
         self.changes.lock().full = true;
         false
+    }
+}
+
+/// What an event on `rest` (a path below the root, in a namespace) changed: a file of
+/// `sessions/history/` (or something inside it) by name, or anything outside the history.
+/// The history directory itself, or a directory above it, is the whole namespace.
+fn dev_change(rest: &Path) -> DevChange {
+    let mut names = rest.components().skip(1).map(|c| c.as_os_str());
+    let (first, second, third) = (names.next(), names.next(), names.next());
+    let is = |name: Option<&OsStr>, expected: &str| name == Some(OsStr::new(expected));
+    if !is(first, "sessions") {
+        return match first {
+            None => DevChange::Whole,
+            Some(_) => DevChange::Files(BTreeSet::new()),
+        };
+    }
+    match (second, third) {
+        (None, _) => DevChange::Whole,
+        (Some(_), _) if !is(second, "history") => DevChange::Files(BTreeSet::new()),
+        (_, None) => DevChange::Whole,
+        (_, Some(file)) => DevChange::Files(BTreeSet::from([file.to_owned()])),
     }
 }
 
@@ -293,5 +320,38 @@ impl Filed {
         } else {
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_names_a_history_file_or_the_rest_of_the_namespace() {
+        let files = |names: &[&str]| {
+            DevChange::Files(names.iter().map(|n| std::ffi::OsString::from(*n)).collect())
+        };
+        let cases = [
+            ("dev-a", DevChange::Whole),
+            ("dev-a/sessions", DevChange::Whole),
+            ("dev-a/sessions/history", DevChange::Whole),
+            ("dev-a/sessions/history/s-1.json", files(&["s-1.json"])),
+            ("dev-a/sessions/history/sub/deeper", files(&["sub"])),
+            ("dev-a/sessions/current.json", files(&[])),
+            ("dev-a/store/session/HEAD", files(&[])),
+            ("dev-a/time-tracking.json", files(&[])),
+            ("dev-a/history/s-1.json", files(&[])),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(dev_change(Path::new(path)), expected, "{path}");
+        }
+        let mut merged = files(&["a.json"]);
+        merged.merge(files(&["b.json"]));
+        assert_eq!(merged, files(&["a.json", "b.json"]));
+        merged.merge(DevChange::Whole);
+        assert_eq!(merged, DevChange::Whole);
+        merged.merge(files(&["c.json"]));
+        assert_eq!(merged, DevChange::Whole);
     }
 }

@@ -23,9 +23,9 @@ use std::{
     sync::atomic::{AtomicU8, Ordering},
 };
 
-pub use self::beneath::{DirEntry, FileKind, FileStat};
+pub use self::beneath::{DirEntry, DirScope, FileKind, FileStat};
 pub(crate) use self::{
-    beneath::{Dir, DirScope},
+    beneath::Dir,
     publish::{
         Mode, POOL, Publish, parse_pooled, parse_temp, pool_name, publish, publish_reusing,
         writer_alive,

@@ -98,34 +98,132 @@ pub fn load_namespace(layout: &Layout, dev: &DeveloperId) -> Result<NamespaceSta
     })
 }
 
+/// The session and the time tracking of `dev`'s namespace, without its history: for a
+/// reader that took the [`NamespaceVersion`] itself (an indexer's change detector) and reads
+/// the history with [`session_history_reusing`].
+///
+/// # Errors
+/// As [`load_namespace`].
+pub fn read_documents(
+    layout: &Layout,
+    dev: &DeveloperId,
+) -> Result<(Option<Versioned<Session>>, Option<Versioned<TimeTracking>>)> {
+    let store = dev_store(layout, dev, StoreOptions::default());
+    Ok((store.get(&session_key())?, crate::time::read_all(&store)?))
+}
+
 /// The ended sessions of `dev`'s `sessions/history/`, oldest first (by start time, then id).
 /// Lists and parses the whole directory; files not named `*.json` are skipped.
 ///
 /// # Errors
 /// [`Error::Io`] or [`Error::Json`] naming the file that could not be read.
 pub fn session_history(layout: &Layout, dev: &DeveloperId) -> Result<Vec<Session>> {
+    let mut files = session_history_reusing(layout, dev, |_, _| None)?;
+    files.sort_by(|a, b| {
+        let (a, b) = (&a.session, &b.session);
+        (a.start_time, &a.session_id).cmp(&(b.start_time, &b.session_id))
+    });
+    Ok(files.into_iter().map(|file| file.session).collect())
+}
+
+/// One file of `sessions/history/` as [`session_history_reusing`] read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryFile {
+    /// Its name in `sessions/history/`.
+    pub name: std::ffi::OsString,
+    /// Its `lstat` data, taken before it was read: if they are the same later (and were not
+    /// taken within a clock tick of its last change), so is the content.
+    pub stat: FileStat,
+    /// The ended session it holds.
+    pub session: Session,
+}
+
+/// The files of `dev`'s `sessions/history/` (named `*.json`, not hidden), in directory order,
+/// reading only those `reuse` has no session for: `reuse(name, stat)` returns the session a
+/// caller read earlier from the file with that name and `lstat` data, or `None`. A reader
+/// that keeps what it read (an index) pays one `stat` per unchanged file instead of an open,
+/// a read and a parse.
+///
+/// # Errors
+/// [`Error::Io`] or [`Error::Json`] naming the file that could not be read.
+pub fn session_history_reusing(
+    layout: &Layout,
+    dev: &DeveloperId,
+    mut reuse: impl FnMut(&std::ffi::OsStr, &FileStat) -> Option<Session>,
+) -> Result<Vec<HistoryFile>> {
     let Some(dir) = Dir::open(layout.root(), &layout.session_history_dir(dev))? else {
         return Ok(Vec::new());
     };
-    let mut sessions = Vec::new();
+    let mut files = Vec::new();
     for entry in dir.entries()? {
-        let name = entry.name.to_string_lossy();
-        if name.starts_with('.') || !name.ends_with(".json") {
-            continue;
+        if let Some(file) = read_history_file(&dir, entry.name, &mut reuse)? {
+            files.push(file);
         }
-        let path = dir.join(&entry.name);
-        let Some(mut file) = dir.open_file(&entry.name)? else {
-            continue;
-        };
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(Error::io("cannot read", &path))?;
-        let session: Session =
-            serde_json::from_slice(&bytes).map_err(|source| Error::Json { path, source })?;
-        sessions.push(session);
     }
-    sessions.sort_by(|a, b| (a.start_time, &a.session_id).cmp(&(b.start_time, &b.session_id)));
-    Ok(sessions)
+    Ok(files)
+}
+
+/// The files of `dev`'s `sessions/history/` named `names`, as [`session_history_reusing`]
+/// reads them, for a reader told which files changed (a file watcher): each name is read if
+/// it is a history file (named `*.json`, not hidden) that exists, and left out otherwise.
+///
+/// # Errors
+/// As [`session_history_reusing`].
+pub fn read_history_files(
+    layout: &Layout,
+    dev: &DeveloperId,
+    names: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Vec<HistoryFile>> {
+    let Some(dir) = Dir::open(layout.root(), &layout.session_history_dir(dev))? else {
+        return Ok(Vec::new());
+    };
+    let mut files = Vec::new();
+    for name in names {
+        if let Some(file) = read_history_file(&dir, name, &mut |_, _| None)? {
+            files.push(file);
+        }
+    }
+    Ok(files)
+}
+
+/// One history file, or `None` for a name the history does not hold (hidden, not `*.json`,
+/// removed meanwhile: as if listed a moment later).
+fn read_history_file(
+    dir: &Dir,
+    name: std::ffi::OsString,
+    reuse: &mut impl FnMut(&std::ffi::OsStr, &FileStat) -> Option<Session>,
+) -> Result<Option<HistoryFile>> {
+    if !is_history_name(&name) {
+        return Ok(None);
+    }
+    let Some(stat) = dir.stat(&name)? else {
+        return Ok(None);
+    };
+    let session = match reuse(&name, &stat) {
+        Some(session) => session,
+        None => {
+            let path = dir.join(&name);
+            let Some(mut file) = dir.open_file(&name)? else {
+                return Ok(None);
+            };
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes)
+                .map_err(Error::io("cannot read", &path))?;
+            serde_json::from_slice(&bytes).map_err(|source| Error::Json { path, source })?
+        }
+    };
+    Ok(Some(HistoryFile {
+        name,
+        stat,
+        session,
+    }))
+}
+
+/// Whether a file of `sessions/history/` holds an ended session: named `*.json`, not hidden
+/// (temporary files of atomic writes are hidden).
+pub fn is_history_name(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    !name.starts_with('.') && name.ends_with(".json")
 }
 
 /// `sessions/history/<session_id>.json`; the id must be a valid file name (the rules of

@@ -150,13 +150,15 @@ thread_local! {
 /// While alive, [`Dir::open`] and [`Dir::create`] on this thread open each root and path
 /// once and hand out the same descriptor afterwards; the descriptors are closed when the
 /// outermost scope ends. Scopes nest (an inner one shares the outer one's directories).
-/// Meant for the span of one operation: see the module documentation.
+/// Meant for the span of one operation: see the module documentation. A reader enters one
+/// for what must be read together anyway (an indexer's check and load of one namespace):
+/// every read in it resolves each directory once, as if it had opened it at its first read.
 #[must_use = "the scope ends when dropped"]
-pub(crate) struct DirScope(());
+pub struct DirScope(());
 
 impl DirScope {
     /// Enters a scope on this thread.
-    pub(crate) fn enter() -> Self {
+    pub fn enter() -> Self {
         SCOPE.with(|scope| scope.borrow_mut().depth += 1);
         Self(())
     }
