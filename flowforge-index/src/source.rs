@@ -344,7 +344,7 @@ fn load_with_history(
         Problem::from_error(path, Some(dev.clone()), error)
     };
     // The caller took the stamp (the store's version among it) before this.
-    let (stored_session, stored_time) = flowforge_session::read_documents(layout, dev)
+    let documents = flowforge_session::read_documents(layout, dev)
         .map_err(|e| session_problem(layout, dev, &e))?;
     // Oldest first; the file name breaks ties, so the order never depends on the order the
     // files were read in.
@@ -362,7 +362,7 @@ fn load_with_history(
     let history_dir = layout.session_history_dir(dev);
 
     let current_path = layout.current_session(dev);
-    let session: Option<Session> = match stored_session {
+    let session: Option<Session> = match documents.session {
         Some(versioned) => Some(versioned.value),
         None => flowforge_session::compat::read_session_view(layout, dev)
             .map_err(|e| problem(&current_path, &e))?,
@@ -375,7 +375,7 @@ fn load_with_history(
     }
 
     let time_path = layout.time_tracking(dev);
-    let mut time = match stored_time {
+    let mut time = match documents.time {
         Some(versioned) => versioned.value.sessions,
         None => {
             (flowforge_session::compat::read_time_view(layout, dev)

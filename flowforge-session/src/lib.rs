@@ -95,7 +95,7 @@ pub use gc::{GcOptions, GcReport, gc};
 pub use namespace::{Namespace, SESSION_KEY, SessionOptions, TIME_KEY};
 pub use session::{Ended, StartOptions, Started};
 pub use state::{
-    HistoryFile, NamespaceState, NamespaceVersion, is_history_name, load_namespace,
+    Documents, HistoryFile, NamespaceState, NamespaceVersion, is_history_name, load_namespace,
     namespace_version, read_documents, read_history_files, session_history_reusing,
 };
 pub use time::{AddMinutes, Added};

@@ -98,18 +98,27 @@ pub fn load_namespace(layout: &Layout, dev: &DeveloperId) -> Result<NamespaceSta
     })
 }
 
+/// A namespace's documents in the store: what [`NamespaceState`] holds besides the history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Documents {
+    /// The latest session (active, or the last ended) with its version.
+    pub session: Option<Versioned<Session>>,
+    /// The time tracking with its version (`None`: never written through the store).
+    pub time: Option<Versioned<TimeTracking>>,
+}
+
 /// The session and the time tracking of `dev`'s namespace, without its history: for a
 /// reader that took the [`NamespaceVersion`] itself (an indexer's change detector) and reads
 /// the history with [`session_history_reusing`].
 ///
 /// # Errors
 /// As [`load_namespace`].
-pub fn read_documents(
-    layout: &Layout,
-    dev: &DeveloperId,
-) -> Result<(Option<Versioned<Session>>, Option<Versioned<TimeTracking>>)> {
+pub fn read_documents(layout: &Layout, dev: &DeveloperId) -> Result<Documents> {
     let store = dev_store(layout, dev, StoreOptions::default());
-    Ok((store.get(&session_key())?, crate::time::read_all(&store)?))
+    Ok(Documents {
+        session: store.get(&session_key())?,
+        time: crate::time::read_all(&store)?,
+    })
 }
 
 /// The ended sessions of `dev`'s `sessions/history/`, oldest first (by start time, then id).
