@@ -147,10 +147,12 @@ thread_local! {
     static SCOPE: RefCell<Scope> = RefCell::default();
 }
 
-/// While alive, [`Dir::open`] and [`Dir::create`] on this thread open each root and path
-/// once and hand out the same descriptor afterwards; the descriptors are closed when the
-/// outermost scope ends. Scopes nest (an inner one shares the outer one's directories).
-/// Meant for the span of one operation: see the module documentation. A reader enters one
+/// While alive, every namespace directory this thread opens (to read, write or list in it)
+/// is resolved from the root once, and the same descriptor is used afterwards; the
+/// descriptors are closed when the outermost scope ends. Scopes nest (an inner one shares
+/// the outer one's directories). Meant for the span of one operation: a directory removed
+/// meanwhile is noticed by the writers and made again (see the module's documentation in
+/// the source). A reader enters one
 /// for what must be read together anyway (an indexer's check and load of one namespace):
 /// every read in it resolves each directory once, as if it had opened it at its first read.
 #[must_use = "the scope ends when dropped"]
