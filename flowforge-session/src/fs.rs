@@ -146,6 +146,13 @@ pub(crate) fn provision_pool(root: &Path, path: &Path) -> Result<()> {
     }
 }
 
+/// This process's id, asked of the kernel once: it names temporary files and session ids on
+/// every write. (FlowForge never forks without `exec`, so a process keeps its id.)
+pub(crate) fn pid() -> u32 {
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
 /// Whether files created 0600 come out 0600 under this process's umask: 0 unknown, 1 yes.
 static UMASK_CLEAN: AtomicU8 = AtomicU8::new(0);
 

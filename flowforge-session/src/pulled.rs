@@ -89,7 +89,7 @@ pub fn write_view<R: Serialize>(
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let tmp_name = format!(
         ".{remote}.new-{}-{}",
-        std::process::id(),
+        crate::fs::pid(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     // A directory left by a crashed pull of a process that had this id is not ours to reuse.

@@ -460,7 +460,7 @@ fn new_session_id() -> String {
     format!(
         "session-{}-{}-{}",
         Timestamp::now().as_millisecond(),
-        std::process::id(),
+        crate::fs::pid(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     )
 }

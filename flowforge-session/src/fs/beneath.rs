@@ -306,19 +306,38 @@ impl Dir {
     /// [`Dir::open`] without the scope: the path walked from the root.
     fn open_path(root: &Path, path: &Path) -> Result<Option<Self>> {
         let names = components(root, path)?;
-        let Some(root_fd) = open_root(root, false)? else {
-            return Ok(None);
-        };
-        if names.is_empty() {
-            return Ok(Some(Self {
-                fd: Arc::new(root_fd),
-                path: path.to_owned(),
-            }));
+        if names.is_empty() || OPENAT2.load(Ordering::Relaxed) == 2 {
+            let Some(root_fd) = open_root(root, false)? else {
+                return Ok(None);
+            };
+            if names.is_empty() {
+                return Ok(Some(Self {
+                    fd: Arc::new(root_fd),
+                    path: path.to_owned(),
+                }));
+            }
+            return Self::walk(root_fd, root, &names, false);
         }
-        if OPENAT2.load(Ordering::Relaxed) != 2 {
+        {
+            // The root as opened earlier in the scope, else opened now and kept for it: an
+            // operation resolves every directory from one descriptor of the root.
+            let root_dir = match scoped(root, root) {
+                Some(dir) => dir,
+                None => {
+                    let Some(root_fd) = open_root(root, false)? else {
+                        return Ok(None);
+                    };
+                    let dir = Self {
+                        fd: Arc::new(root_fd),
+                        path: root.to_owned(),
+                    };
+                    keep(root, &dir);
+                    dir
+                }
+            };
             let rest = path.strip_prefix(root).expect("checked by components");
             match openat2(
-                &root_fd,
+                &root_dir.fd,
                 rest,
                 DIR_FLAGS,
                 Mode::empty(),
@@ -338,6 +357,9 @@ impl Dir {
                 Err(_) => {}
             }
         }
+        let Some(root_fd) = open_root(root, false)? else {
+            return Ok(None);
+        };
         Self::walk(root_fd, root, &names, false)
     }
 
@@ -415,6 +437,11 @@ impl Dir {
             fd: Arc::new(fd),
             path,
         }))
+    }
+
+    /// The directory's path (beneath the namespace root).
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The path of `name` in this directory, for messages.

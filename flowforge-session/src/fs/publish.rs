@@ -179,7 +179,7 @@ pub(crate) fn publish_reusing(
     }
     let tmp = format!(
         "{TMP_PREFIX}{}-{}-{shown}",
-        std::process::id(),
+        super::pid(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
     let tmp_path = dir.join(&tmp);
@@ -544,7 +544,7 @@ pub(crate) fn parse_temp(name: &OsStr) -> Option<TempName<'_>> {
 /// such process exists. (All writers of a namespace run on one machine, in one PID
 /// namespace; a reused pid only keeps a stray a little longer.)
 pub(crate) fn writer_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
+    if pid == super::pid() {
         return true;
     }
     let Some(pid) = i32::try_from(pid)

@@ -133,11 +133,15 @@ pub(crate) fn latest(dir: Option<&Dir>) -> Result<u64> {
     let Some(dir) = dir else {
         return Ok(0);
     };
-    // The hint, else compaction's floor, else generation 1; all must still exist.
+    // What this process last saw, else the hint, else compaction's floor, else generation 1;
+    // all must still exist.
     let valid = |g: Option<u64>| g.filter(|&g| exists(dir, g));
-    let known = match valid(read_hint(dir, HINT)?) {
+    let known = match valid(recall(dir)) {
         Some(g) => Some(g),
-        None => valid(read_hint(dir, FLOOR)?).or_else(|| valid(Some(1))),
+        None => match valid(read_hint(dir, HINT)?) {
+            Some(g) => Some(g),
+            None => valid(read_hint(dir, FLOOR)?).or_else(|| valid(Some(1))),
+        },
     };
     let start = match known {
         Some(g) => g,
@@ -147,7 +151,53 @@ pub(crate) fn latest(dir: Option<&Dir>) -> Result<u64> {
             None => return Ok(0),
         },
     };
-    Ok(probe_up(dir, start))
+    let latest = probe_up(dir, start);
+    remember(dir, latest);
+    Ok(latest)
+}
+
+/// The most key directories [`remember`] keeps a generation for; past it the memory starts
+/// afresh (a process touching more keys reads their `HEAD`s again).
+const MEMO_KEYS: usize = 4096;
+
+/// The latest generation this process saw or wrote, per key directory: the in-memory `HEAD`.
+/// Like the file it is only a place to start probing from (see [`latest`]), so a stale entry
+/// (another process wrote since, the key was recreated) costs probes, never correctness; and
+/// it spares a session operation the open, read and close of `HEAD` at every look at a key.
+fn memo() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, u64>> {
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, u64>>> =
+        std::sync::OnceLock::new();
+    MEMO.get_or_init(Default::default)
+}
+
+/// What [`memo`] holds for `dir`.
+fn recall(dir: &Dir) -> Option<u64> {
+    memo()
+        .lock()
+        .ok()
+        .and_then(|memo| memo.get(dir.path()).copied())
+}
+
+/// Forgets what [`memo`] holds for the key directory `path`: as a process that never looked.
+#[cfg(test)]
+pub(crate) fn forget(path: &Path) {
+    if let Ok(mut memo) = memo().lock() {
+        memo.remove(path);
+    }
+}
+
+/// Records `generation` as the latest of `dir` seen or written by this process.
+pub(crate) fn remember(dir: &Dir, generation: u64) {
+    if let Ok(mut memo) = memo().lock() {
+        if let Some(known) = memo.get_mut(dir.path()) {
+            *known = generation;
+            return;
+        }
+        if memo.len() >= MEMO_KEYS {
+            memo.clear();
+        }
+        memo.insert(dir.path().to_owned(), generation);
+    }
 }
 
 /// The largest existing generation at or above `known`, which exists (or is 0).
@@ -256,6 +306,34 @@ mod tests {
         assert!(file_name(9) < file_name(10));
         assert_eq!(parse_file_name("HEAD".as_ref()), None);
         assert_eq!(parse_file_name("42.json".as_ref()), None);
+    }
+
+    #[test]
+    fn a_remembered_generation_is_where_probing_starts_and_a_wrong_one_only_costs_probes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("k");
+        let dir = Dir::create(tmp.path(), &path).unwrap();
+        for g in 1..=10 {
+            assert!(publish(&dir, g, b"{}", HOW, false, |_| ()).unwrap());
+        }
+        // No `HEAD` was ever written: the memory is the start, and follows what is found.
+        remember(&dir, 4);
+        assert_eq!(latest(Some(&dir)).unwrap(), 10);
+        assert_eq!(recall(&dir), Some(10));
+        // A memory naming a generation that does not exist (another process recreated the
+        // key) is passed over.
+        remember(&dir, 99);
+        assert_eq!(latest(Some(&dir)).unwrap(), 10);
+        assert_eq!(recall(&dir), Some(10));
+        // One naming a generation compacted away since: the directory is listed.
+        remember(&dir, 5);
+        for g in 1..=9 {
+            fs::remove_file(version_path(&path, g)).unwrap();
+        }
+        assert_eq!(latest(Some(&dir)).unwrap(), 10);
+        forget(&path);
+        assert_eq!(recall(&dir), None);
+        assert_eq!(latest(Some(&dir)).unwrap(), 10);
     }
 
     #[test]

@@ -609,11 +609,11 @@ impl Store {
         new: Option<&T>,
     ) -> Result<Cas<T>> {
         let generation = match expected {
-            // The expected version is a live document only the store handed out: comparing
-            // generations is enough, nothing needs parsing.
-            Some(version) => generation::latest(self.open_key(key)?.as_ref())?
-                .eq(&version.0)
-                .then_some(version.0),
+            // The expected version is a live document only the store handed out: the
+            // publication of its successor checks, after writing, that it is still the latest
+            // (it exists and its successor does not, see `generation::base_stands`), so nothing
+            // needs looking up or parsing before.
+            Some(version) => Some(version.0),
             // "Absent" matches a key never written or whose head is a tombstone.
             None => match self.head::<T>(key)? {
                 None => Some(0),
@@ -665,7 +665,16 @@ impl Store {
             self.pause(step, key)
         })?;
         if won {
-            generation::write_hint(&dir, generation::HINT, generation);
+            generation::remember(&dir, generation);
+            // The `HEAD` file, for other processes: created at the key's first write, then
+            // rewritten at each compaction (before it, so it never names a version compaction
+            // removes), or at every write without compaction. In between it lags by fewer than
+            // `every` generations, which costs another process a few more probes; this one
+            // starts from its own memory.
+            let every = self.options.compaction.map_or(1, |c| c.every.max(1));
+            if generation % every == 0 || generation == 1 {
+                generation::write_hint(&dir, generation::HINT, generation);
+            }
             if let Some(compaction) = self.options.compaction {
                 if generation % compaction.every.max(1) == 0 {
                     // The version is published: a failed compaction is left to the next one.
@@ -694,18 +703,26 @@ impl Store {
             return Ok(None);
         };
         let limit = self.options.max_document_bytes;
-        let mut bytes = Vec::with_capacity(1024);
-        // Read at most one byte past the limit: a huge file is refused without reading it.
-        (&mut file)
-            .take(limit + 1)
-            .read_to_end(&mut bytes)
+        let meta = file.metadata().map_err(Error::io("cannot stat", &path))?;
+        let read_ino = std::os::unix::fs::MetadataExt::ino(&meta);
+        // One read of the whole file (a version is written once; one byte more is asked for
+        // to see its end), then more only if it grew. At most one byte past the limit is
+        // read: a huge file is refused without reading it.
+        let want = meta.len().min(limit) + 1;
+        let mut bytes = vec![0; usize::try_from(want).unwrap_or(usize::MAX)];
+        let got = file
+            .read(&mut bytes)
             .map_err(Error::io("cannot read", &path))?;
+        bytes.truncate(got);
+        if got as u64 == want && want <= limit {
+            (&mut file)
+                .take(limit + 1 - want)
+                .read_to_end(&mut bytes)
+                .map_err(Error::io("cannot read", &path))?;
+        }
         // Compaction may have made the file a spare and a writer rewritten it while it was
         // read: trust the bytes only if the version's name still holds this file (a version
         // name never comes back once left). Otherwise it is gone, as if removed.
-        let read_ino = std::os::unix::fs::MetadataExt::ino(
-            &file.metadata().map_err(Error::io("cannot stat", &path))?,
-        );
         if dir.stat(&name)?.is_none_or(|st| st.ino != read_ino) {
             return Ok(None);
         }

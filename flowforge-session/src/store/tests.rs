@@ -540,3 +540,30 @@ fn a_provisioned_floor_is_raised_in_place_and_then_bars_a_second_generation_one(
         );
     }
 }
+
+#[test]
+fn head_is_written_at_a_key_s_first_write_and_at_each_compaction_and_found_past_anyway() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let every = Compaction::default().every;
+    let key = Key::new("counter").unwrap();
+    let head = || {
+        fs::read_to_string(store.key_dir(&key).join(generation::HINT))
+            .unwrap()
+            .trim()
+            .parse::<u64>()
+            .unwrap()
+    };
+    for n in 1..=every + 2 {
+        store
+            .update(&key, |c: Option<&u64>| Ok(c.copied().unwrap_or(0) + 1))
+            .unwrap();
+        let expected = if n < every { 1 } else { every };
+        assert_eq!(head(), expected, "after {n} writes");
+    }
+    // Another process (one that remembers nothing) probes up from the lagging `HEAD`.
+    generation::forget(&store.key_dir(&key));
+    assert_eq!(store.generation(&key).unwrap(), every + 2);
+    let read = store.get::<u64>(&key).unwrap().unwrap();
+    assert_eq!((read.value, read.version.get()), (every + 2, every + 2));
+}
