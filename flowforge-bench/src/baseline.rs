@@ -21,7 +21,8 @@
 //! | `complete` | object | `naive`, `optimized`: boolean, false when a cell of the variant was not measured or the run measured only some operations (`--ops`); the score and status cover the measured cells only |
 //! | `peak_rss_mib` | number or null | the run's peak resident memory (`VmHWM`); child `git` processes are not included |
 //! | `git_cache_rss_mib` | number or null | resident memory added by the optimized git view of the fixture: RSS after opening a watched view and two synced Git Syncs of the largest team, minus RSS before, measured before any other cell |
-//! | `reference` | object | `git_status_ms`: median of one `git status --porcelain` process on the fixture, team included, measured at the start of the run |
+//! | `history` | integer | `--history`: claims every team made (and released) and time entries each developer had before measuring |
+//! | `reference` | object | `git_status_ms`: median of one `git status --porcelain` process on the fixture, team included, measured at the start of the run; `session_without_history` (null unless Session was measured with a history): `developers` (the smallest count), `median_ms` of the optimized Session round on a team of that size made without history, measured just before that count's cells |
 //! | `naive_torn_reads` | integer | reads of a file another thread was rewriting, met by the naive variants (Concurrent Ops) |
 //! | `rows` | array of row objects | one per measured cell, below |
 //! | `not_measured` | array | `operation`, `variant`, `mode` (as in rows), `reason` (string): cells that could not be measured |
@@ -89,6 +90,9 @@ pub struct Baseline {
     pub peak_rss_mib: Option<f64>,
     /// Resident memory added by the optimized git view, in MiB.
     pub git_cache_rss_mib: Option<f64>,
+    /// The history every team had before measuring (`--history`).
+    #[serde(default)]
+    pub history: usize,
     /// Reference timings.
     pub reference: Reference,
     /// Torn reads met by the naive variants.
@@ -119,6 +123,19 @@ pub struct Machine {
 pub struct Reference {
     /// Median of one `git status --porcelain` process.
     pub git_status_ms: Option<f64>,
+    /// With a history: the optimized Session round at the smallest developer count on a team
+    /// made without history, the reference of the per-developer target.
+    #[serde(default)]
+    pub session_without_history: Option<SessionReference>,
+}
+
+/// The optimized Session round on a team without history.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct SessionReference {
+    /// The team's size.
+    pub developers: usize,
+    /// Median of the round (every developer's cycle), in milliseconds.
+    pub median_ms: f64,
 }
 
 /// One measured cell.

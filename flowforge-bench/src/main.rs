@@ -144,6 +144,9 @@ fn main_inner(cli: Cli) -> anyhow::Result<ExitCode> {
         keep: cli.keep,
         calibrate: calibrate.clone(),
         history: cli.history,
+        // Only the CLI path reads the repository's own team; every other measurement makes
+        // teams of its own, each with the history.
+        history_in_repo_team: cli.cli || cli.cli_only,
         ..FixtureOptions::default()
     };
     let started = Instant::now();

@@ -9,7 +9,10 @@ use std::{
 use flowforge_core::score::{Operation, OverallStatus};
 
 use crate::{
-    baseline::{Baseline, BaselineRow, Machine, NotMeasuredRow, Reference, mark_scored, scorecard},
+    baseline::{
+        Baseline, BaselineRow, Machine, NotMeasuredRow, Reference, SessionReference, mark_scored,
+        scorecard,
+    },
     error::{Error, Result},
     fixture::Fixture,
     ops::{self, Mode, Subject, Variant},
@@ -100,13 +103,14 @@ pub fn run(
         total,
         label: "reference: one git status".to_owned(),
     });
-    let reference = Reference {
+    let mut reference = Reference {
         git_status_ms: time_samples(options.samples, || {
             git(fixture.repo(), ["status", "--porcelain"])
                 .map(drop)
                 .map_err(Into::into)
         })?
         .map(|s| s.median_ms),
+        session_without_history: None,
     };
     done += 1;
     // Before anything else allocates: what the git view adds, warm, for the largest team.
@@ -117,6 +121,22 @@ pub fn run(
     };
 
     for &n in &counts {
+        if n == counts[0] && fixture.history() > 0 && operations.contains(&Operation::Session) {
+            // The reference of the per-developer target: the same round on a team of this
+            // size that has no history.
+            let subject = Subject {
+                team: fixture.new_team_with_history(n, 0)?,
+                repo: fixture.repo().to_owned(),
+                editor: fixture.editor(),
+            };
+            let round = ops::build(Operation::Session, Variant::Optimized, None, &subject)?
+                .map_err(|why| Error::InvalidOptions { reason: why.reason })?;
+            let summary = time_cell(round, options)?;
+            reference.session_without_history = Some(SessionReference {
+                developers: n,
+                median_ms: summary.median_ms,
+            });
+        }
         let mut subjects = BTreeMap::new();
         for variant in Variant::ALL {
             subjects.insert(
@@ -138,30 +158,14 @@ pub fn run(
                     );
                     progress(Progress { done, total, label });
                     done += 1;
-                    let mut round = match ops::build(operation, variant, mode, &subjects[&variant])?
-                    {
+                    let round = match ops::build(operation, variant, mode, &subjects[&variant])? {
                         Ok(round) => round,
                         Err(why) => {
                             not_measured.insert((operation, variant, mode), why.reason);
                             continue;
                         }
                     };
-                    // One untimed round: fills caches for warm, and pays one-time costs.
-                    round.prepare()?;
-                    round.run()?;
-                    let mut samples = Vec::with_capacity(options.samples);
-                    let mut spent = Duration::ZERO;
-                    while samples.len() < options.samples
-                        && (samples.len() < MIN_SAMPLES || spent < options.cell_budget)
-                    {
-                        round.prepare()?;
-                        let start = Instant::now();
-                        round.run()?;
-                        let took = start.elapsed();
-                        spent += took;
-                        samples.push(took.as_secs_f64() * 1000.0);
-                    }
-                    let summary = Summary::of(&samples).expect("samples is at least 1");
+                    let summary = time_cell(round, options)?;
                     rows.push(BaselineRow::new(operation, variant, mode, n, summary));
                 }
             }
@@ -196,6 +200,7 @@ pub fn run(
             load_after: load_average(),
         },
         fixture: fixture.description().clone(),
+        history: fixture.history(),
         developers: counts,
         samples: options.samples,
         cell_budget_s: options.cell_budget.as_secs_f64(),
@@ -222,6 +227,26 @@ pub fn run(
     };
     baseline.targets = targets::check(&baseline);
     Ok(baseline)
+}
+
+/// Times one cell: one untimed round (it fills caches for warm, and pays one-time costs),
+/// then timed rounds up to the samples and the cell's budget.
+fn time_cell(mut round: Box<dyn ops::Round>, options: &RunOptions) -> Result<Summary> {
+    round.prepare()?;
+    round.run()?;
+    let mut samples = Vec::with_capacity(options.samples);
+    let mut spent = Duration::ZERO;
+    while samples.len() < options.samples
+        && (samples.len() < MIN_SAMPLES || spent < options.cell_budget)
+    {
+        round.prepare()?;
+        let start = Instant::now();
+        round.run()?;
+        let took = start.elapsed();
+        spent += took;
+        samples.push(took.as_secs_f64() * 1000.0);
+    }
+    Ok(Summary::of(&samples).expect("samples is at least 1"))
 }
 
 /// The 1-minute load average (`/proc/loadavg`), where there is one.

@@ -76,6 +76,36 @@ pub fn check(b: &Baseline) -> Vec<Target> {
         "ms",
         true,
     );
+    // Per developer, the largest team (with the run's history) against the smallest (on a
+    // team made without history when the run has one, else the smallest count's own row).
+    if let (Some(&small), Some(&large)) = (b.developers.first(), b.developers.last()) {
+        if large > small {
+            let reference = match b.reference.session_without_history {
+                Some(r) => Some(r.median_ms / r.developers as f64),
+                None if b.history == 0 => {
+                    median(Operation::Session, Variant::Optimized, None, small)
+                        .map(|ms| ms / small as f64)
+                }
+                None => None,
+            };
+            let history = if b.history > 0 {
+                format!(" (history {}) / @{small} without history", b.history)
+            } else {
+                format!(" / @{small}")
+            };
+            push(
+                &mut targets,
+                format!("session optimized per developer @{large}{history}"),
+                median(Operation::Session, Variant::Optimized, None, large)
+                    .map(|ms| ms / large as f64)
+                    .zip(reference)
+                    .map(|(large, small)| large / small),
+                1.2,
+                "x",
+                true,
+            );
+        }
+    }
     let complete = |v| b.complete.get(&v).copied().unwrap_or(false);
     push(
         &mut targets,

@@ -267,6 +267,14 @@ pub fn text(b: &Baseline) -> String {
             .map_or("n/a".to_owned(), format_ms),
         b.naive_torn_reads
     );
+    if let Some(r) = b.reference.session_without_history {
+        let _ = writeln!(
+            out,
+            "Session optimized @ {} on a team without history (the per-developer reference): {}",
+            r.developers,
+            format_ms(r.median_ms)
+        );
+    }
     if !b.not_measured.is_empty() {
         let _ = writeln!(out, "\nNot measured");
         for m in &b.not_measured {
