@@ -78,7 +78,25 @@ pub(crate) fn write_atomic(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<()> {
-    write_replacing(root, path, bytes, durability, true)
+    write_replacing(root, path, bytes, durability, true, |_| ())
+}
+
+/// [`write_atomic`], showing `written` the file once it holds `bytes`, just before it takes
+/// its name. The file is this writer's alone then: a temporary file it created, or a pooled
+/// spare it rewrote under a write lease (the kernel's proof that nobody else had it open)
+/// and keeps open until the exchange, so that no other writer can take that lease
+/// meanwhile. `written` may keep a duplicate of the descriptor past the publication.
+///
+/// # Errors
+/// As [`write_atomic`].
+pub(crate) fn write_atomic_then(
+    root: &Path,
+    path: &Path,
+    bytes: &[u8],
+    durability: Durability,
+    written: impl FnOnce(&fs::File),
+) -> Result<()> {
+    write_replacing(root, path, bytes, durability, true, written)
 }
 
 /// [`write_atomic`] for a file in a directory of the user's (an exported report): the
@@ -92,7 +110,7 @@ pub(crate) fn write_atomic_unpooled(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<()> {
-    write_replacing(root, path, bytes, durability, false)
+    write_replacing(root, path, bytes, durability, false, |_| ())
 }
 
 fn write_replacing(
@@ -101,6 +119,7 @@ fn write_replacing(
     bytes: &[u8],
     durability: Durability,
     pooled: bool,
+    written: impl FnOnce(&fs::File),
 ) -> Result<()> {
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?
@@ -127,7 +146,11 @@ fn write_replacing(
         durability,
         allocate: ALLOCATE,
     };
-    publish(&dir, name, bytes, how, || Ok(true)).map(drop)
+    publish(&dir, name, bytes, how, |file| {
+        written(file);
+        Ok(true)
+    })
+    .map(drop)
 }
 
 /// Gives the view `path` (beneath the namespace root `root`, in a directory that exists) its
@@ -267,10 +290,10 @@ pub(crate) fn write_json_new<T: serde::Serialize>(
         durability,
         allocate: ALLOCATE,
     };
-    if publish(&dir, name, &bytes, how, || Ok(true))? {
+    if publish(&dir, name, &bytes, how, |_| Ok(true))? {
         return Ok(());
     }
-    write_replacing(root, path, &bytes, durability, false)
+    write_replacing(root, path, &bytes, durability, false, |_| ())
 }
 
 /// Creates the file `path` (beneath the namespace root `root`, mode 0600) holding `bytes`;

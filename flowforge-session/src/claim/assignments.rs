@@ -14,44 +14,54 @@
 //! edited by someone else, not parseable, a lost mark, a replaced journal) takes the full
 //! path: parsed into the model, entries of the named shards (or of every shard) replaced,
 //! serialized whole. Either way the file is published through the pooled view writer
-//! ([`write_atomic`]), so a reader sees a whole old or a whole new file.
+//! ([`write_atomic_then`]), so a reader sees a whole old or a whole new file.
 //!
 //! # Vouching
-//! After publishing, the writer *vouches* for what it wrote: it opens the view, sets its
-//! modification time to a sentinel `S` (`futimens`), reads the file back through the same
-//! descriptor and compares it with the bytes it published, and `fstat`s it; only if the
-//! bytes are equal and the modification time is still `S` does the mark record the file's
-//! `stat` data (inode, size, modification and status-change times) with the number of the
-//! bash tools' entries (entries without a [`SESSION_FIELD`](super::SESSION_FIELD)) it holds.
-//! Otherwise the mark records an inode of 0, which matches no file. The mark is rewritten in
-//! place, fixed-width, and ends with an FNV-1a checksum of the rest: a torn or damaged mark
-//! decodes to nothing.
+//! The writer *vouches* for what it writes without reading it back. Once the view's
+//! temporary file holds the new bytes, and before it takes the view's name, the writer sets
+//! its modification time to a sentinel `S` (`futimens`) and keeps it open; after the
+//! publication it `fstat`s that descriptor, and only if the size is still the length written
+//! and the modification time still `S` does the mark record the file's `stat` data (inode,
+//! size, modification and status-change times, the latter as the publication left it) with
+//! the number of the bash tools' entries (entries without a
+//! [`SESSION_FIELD`](super::SESSION_FIELD)) it holds. Otherwise the mark records an inode of
+//! 0, which matches no file. The mark is rewritten in place, fixed-width, and ends with an
+//! FNV-1a checksum of the rest: a torn or damaged mark decodes to nothing.
 //!
-//! `S` is one second before the file's modification time as the writer found it (a time the
-//! kernel gave) with the nanoseconds set to the mark's sequence number, which grows by one
-//! with every write. The claim a reader relies on: *a file whose `stat` data equal a decoded
-//! mark's holds the bytes that mark's writer compared*. Why it holds, case by case:
-//! - Edited in place after the writer's `futimens` (any `write`, `truncate` or `mmap` store,
-//!   by the bash tools or anyone): the kernel sets the modification time to its clock, which
-//!   is later than the time the writer found and so than `S` — the times differ, at the
-//!   writer's `fstat` (no vouch) or at the reader's `stat` (no match). Only an explicit
+//! `S` is one second before the modification time the kernel gave the write (as the writer
+//! `fstat`s it before setting `S`) with the nanoseconds set to the mark's sequence number,
+//! which grows by one with every write. The claim a reader relies on: *a file whose `stat`
+//! data equal a decoded mark's holds the bytes that mark's writer wrote*. Why it holds, case
+//! by case:
+//! - Until `S` is set, and from then until the publication: the file is the writer's alone
+//!   (see [`write_atomic_then`]): a temporary file it created, or a pooled spare it rewrote
+//!   under a write lease (the kernel's proof that nobody else had it open) and keeps open
+//!   until it is exchanged with the view, so no other writer can take that lease; both are
+//!   dot files the bash tools never see. It holds the bytes written (and the writer holds
+//!   the view's lock besides, so no other FlowForge writer is writing a view).
+//! - Edited in place after `S` was set (any `write`, `truncate` or `mmap` store, by the bash
+//!   tools or anyone, once the file has the view's name): the kernel sets the modification
+//!   time to its clock, which is later than the write and so than `S` — the times differ, at
+//!   the writer's `fstat` (no vouch) or at the reader's `stat` (no match). Only an explicit
 //!   `touch -d` to `S` to the nanosecond could hide an edit (or the system clock stepped back
 //!   by more than a second and then landing on `S` exactly).
-//! - Edited in place before the `futimens`, or replaced before the writer opened the view:
-//!   the read-back sees the edit or the other file, the bytes differ, no vouch. A file
-//!   replaced that way gets the writer's sentinel time set on it for those microseconds'
-//!   race; its content is never touched.
-//! - Replaced after the writer's `fstat` (`jq … > tmp && mv tmp …`, or FlowForge's next
-//!   write): another inode, or the same inode number reused by a new file, whose
-//!   modification time is the kernel's clock (or, for a file copied with its times kept, a
-//!   status-change time of its own), never the recorded pair. A FlowForge write that brings
-//!   a pooled spare's inode back with the same size and in the same clock tick has another
-//!   sequence number in its `S`.
+//! - Replaced after the publication (`jq … > tmp && mv tmp …`, or FlowForge's next write),
+//!   before or after the writer's `fstat`: the mark names the writer's inode (its descriptor
+//!   is that file whatever the name holds), so the reader finds another inode at the name, or
+//!   the same inode number reused by a new file, whose modification time is the kernel's clock
+//!   (or, for a file copied with its times kept, a status-change time of its own), never the
+//!   recorded pair. A FlowForge write that brings a pooled spare's inode back with the same
+//!   size and in the same clock tick has another sequence number in its `S`.
 //! - A mark read before or after the reader's `stat` of the view, with any number of writers
 //!   in between: the claim is about the pair (mark, file) only, never about which is newer;
 //!   an older mark describes a file that is no longer there (no match), a newer one a file
 //!   the reader did not see (no match), and a match means the reader's file holds what the
 //!   mark says. A torn mark fails its checksum.
+//!
+//! (Before, the writer set `S` after the publication and read the file back to compare it
+//! with the bytes published, since an edit between the publication and `S` would have been
+//! hidden; setting `S` while the file is still private closes that window without the
+//! read-back, which was O(bytes of the view) per change.)
 //!
 //! So a reader that finds the view's `lstat` data equal to the mark's and a count of 0 knows
 //! the file holds no entry of the bash tools without reading it ([`vouched_foreign_entries`]);
@@ -78,7 +88,7 @@ use super::{
 };
 use crate::{
     error::{Error, Result},
-    fs::{Dir, Durability, FileKind, FileStat, read_json, write_atomic},
+    fs::{Dir, Durability, FileKind, FileStat, read_json, write_atomic_then},
     store::Store,
 };
 
@@ -305,8 +315,8 @@ pub(super) fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Re
         }
         let seq = mark.map_or_else(seq_seed, |m| m.seq.wrapping_add(1));
         let previous = trusted.filter(|_| shards.is_some());
-        let (view, foreign) = write_view(layout, &path, &mut reader, shards.as_ref(), previous)?;
-        let view = vouch(layout, &path, &view, seq).unwrap_or_default();
+        let (view, foreign) =
+            write_view(layout, &path, &mut reader, shards.as_ref(), previous, seq)?;
         write_mark(
             &dir,
             &Mark {
@@ -336,16 +346,18 @@ fn seq_seed() -> u64 {
         .map_or(0, |d| u64::from(d.subsec_nanos()))
 }
 
-/// Rewrites the view's entries of `shards` (`None`: every shard) from those shards; returns
-/// the bytes published and the number of the bash tools' entries in them. `previous` is the
-/// mark that vouches for the view on disk: its bytes are spliced when they still match it.
+/// Rewrites the view's entries of `shards` (`None`: every shard) from those shards, as write
+/// `seq`; returns the stamp of the file published when it vouches for it ([`publish_vouched`])
+/// and the number of the bash tools' entries in it. `previous` is the mark that vouches for
+/// the view on disk: its bytes are spliced when they still match it.
 fn write_view(
     layout: &Layout,
     path: &Path,
     reader: &mut ClaimsReader,
     shards: Option<&[bool; CLAIM_SHARDS]>,
     previous: Option<Mark>,
-) -> Result<(Vec<u8>, u64)> {
+    seq: u64,
+) -> Result<(ViewStamp, u64)> {
     let mut read: Vec<Option<Claims>> = vec![None; CLAIM_SHARDS];
     for (shard, slot) in read.iter_mut().enumerate() {
         if shards.is_none_or(|s| s[shard]) {
@@ -355,8 +367,7 @@ fn write_view(
     if let (Some(mark), Some(_)) = (previous, shards) {
         if let Some(bytes) = read_vouched(layout, path, &mark.view) {
             if let Some((spliced, foreign)) = splice(&bytes, &read, mark.foreign, path)? {
-                write_atomic(layout.root(), path, &spliced, Durability::Relaxed)?;
-                return Ok((spliced, foreign));
+                return Ok((publish_vouched(layout, path, &spliced, seq)?, foreign));
             }
         }
     }
@@ -374,8 +385,7 @@ fn write_view(
     };
     let foreign = apply(&mut view, &read);
     let bytes = pretty(&view, path)?;
-    write_atomic(layout.root(), path, &bytes, Durability::Relaxed)?;
-    Ok((bytes, foreign))
+    Ok((publish_vouched(layout, path, &bytes, seq)?, foreign))
 }
 
 /// Rewrites the entries of `view` of the shards read in `read` from them (the full path);
@@ -416,20 +426,39 @@ fn read_vouched(layout: &Layout, path: &Path, stamp: &ViewStamp) -> Option<Vec<u
     (ViewStamp::of(Some(&after)) == *stamp && bytes.len() as u64 == stamp.size).then_some(bytes)
 }
 
-/// Vouches for the view just published with `bytes` (see the module documentation): sets
-/// its modification time to the sentinel of write `seq`, reads it back and returns its
-/// stamp if it holds `bytes` and the sentinel; `None` when it does not (another file, an
-/// edit, an error).
-fn vouch(layout: &Layout, path: &Path, bytes: &[u8], seq: u64) -> Option<ViewStamp> {
+/// Publishes `bytes` as the view (write `seq`) and vouches for them (see the module
+/// documentation): the stamp of the file published when it still holds the sentinel time set
+/// before its publication and its length; the stamp of no file (an inode of 0) when it does
+/// not, or when the sentinel could not be set.
+///
+/// # Errors
+/// Those of the publication ([`write_atomic_then`]); nothing was published then.
+fn publish_vouched(layout: &Layout, path: &Path, bytes: &[u8], seq: u64) -> Result<ViewStamp> {
+    let len = bytes.len() as u64;
+    let mut sealed = None;
+    write_atomic_then(layout.root(), path, bytes, Durability::Relaxed, |file| {
+        sealed = file.try_clone().ok().and_then(|file| seal(file, len, seq));
+    })?;
+    Ok(sealed
+        .and_then(|(file, sentinel)| sealed_stamp(&file, len, sentinel))
+        .unwrap_or_default())
+}
+
+/// Sets the sentinel of write `seq` as the modification time of `file`, the view's
+/// temporary file holding the `len` bytes written, the writer's alone until it is published:
+/// one second before the time the kernel gave the write, with the nanoseconds set to `seq`.
+/// Returns the file, kept open to be checked once published, and the sentinel; `None` when
+/// it cannot be set (nothing is vouched for then).
+fn seal(file: std::fs::File, len: u64, seq: u64) -> Option<(std::fs::File, (i64, u32))> {
     use rustix::fs::{Timespec, Timestamps, UTIME_OMIT, fstat, futimens};
-    let file = crate::fs::open_file(layout.root(), path).ok()??;
     let found = FileStat::of(&fstat(&file).ok()?);
-    if found.kind != FileKind::File || found.size != bytes.len() as u64 {
+    if found.kind != FileKind::File || found.size != len {
         return None;
     }
+    let nanos = u32::try_from(seq % 1_000_000_000).ok()?;
     let sentinel = Timespec {
         tv_sec: found.mtime.0 - 1,
-        tv_nsec: i64::try_from(seq % 1_000_000_000).ok()?,
+        tv_nsec: nanos.into(),
     };
     let times = Timestamps {
         last_access: Timespec {
@@ -439,14 +468,16 @@ fn vouch(layout: &Layout, path: &Path, bytes: &[u8], seq: u64) -> Option<ViewSta
         last_modification: sentinel,
     };
     futimens(&file, &times).ok()?;
-    let mut back = Vec::with_capacity(bytes.len() + 1);
-    (&file)
-        .take(bytes.len() as u64 + 1)
-        .read_to_end(&mut back)
-        .ok()?;
-    let written = FileStat::of(&fstat(&file).ok()?);
-    let kept = written.mtime == (sentinel.tv_sec, u32::try_from(sentinel.tv_nsec).ok()?);
-    (back == bytes && kept).then(|| ViewStamp::of(Some(&written)))
+    Some((file, (sentinel.tv_sec, nanos)))
+}
+
+/// The stamp of `file`, published, when its modification time is still the `sentinel` set
+/// before its publication and it still holds `len` bytes: nothing wrote to it since (a write,
+/// `truncate` or `mmap` store sets the kernel's clock, which is later than the sentinel).
+fn sealed_stamp(file: &std::fs::File, len: u64, sentinel: (i64, u32)) -> Option<ViewStamp> {
+    let now = FileStat::of(&rustix::fs::fstat(file).ok()?);
+    (now.kind == FileKind::File && now.size == len && now.mtime == sentinel)
+        .then(|| ViewStamp::of(Some(&now)))
 }
 
 /// The view's document as raw pieces: the `tasks` entries and the other fields, in order,
@@ -935,6 +966,58 @@ mod tests {
         let doc = format!(r#"{{"tasks": {{"t-1": {entry}}}}}"#);
         assert!(splice(doc.as_bytes(), &read, 0, path).unwrap().is_none());
         assert!(splice(doc.as_bytes(), &read, 1, path).unwrap().is_some());
+    }
+
+    /// The vouch's own check: a sealed file is vouched for until anything writes to it —
+    /// the same bytes written again in place, a truncation, an append — and the sentinel is
+    /// before the write's own time, with the write's sequence number as its nanoseconds.
+    #[test]
+    fn a_sealed_file_is_vouched_for_until_it_is_written_to() {
+        use std::{io::Write, os::unix::fs::FileExt};
+        let dir = tempfile::tempdir().unwrap();
+        let bytes = b"{\n  \"tasks\": {}\n}\n";
+        let len = bytes.len() as u64;
+        type Edit<'a> = (&'a str, &'a dyn Fn(&std::fs::File));
+        let edits: [Edit<'_>; 4] = [
+            ("nothing", &|_| {}),
+            ("the same bytes in place", &|f| {
+                f.write_all_at(bytes, 0).unwrap()
+            }),
+            ("truncated to its length", &|f| f.set_len(len).unwrap()),
+            ("appended to and cut back", &|mut f| {
+                f.write_all(b" ").unwrap();
+                f.set_len(len).unwrap();
+            }),
+        ];
+        for (seq, (what, edit)) in (7u64..).zip(edits) {
+            let path = dir.path().join(format!("view-{seq}.json"));
+            std::fs::write(&path, bytes).unwrap();
+            let written = std::fs::metadata(&path).unwrap();
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            let (file, sentinel) = seal(file, len, seq).unwrap();
+            assert_eq!(sentinel.1 as u64, seq);
+            assert_eq!(
+                sentinel.0,
+                std::os::unix::fs::MetadataExt::mtime(&written) - 1
+            );
+            // Another descriptor, as anyone else would write through.
+            edit(&std::fs::OpenOptions::new().write(true).open(&path).unwrap());
+            let stamp = sealed_stamp(&file, len, sentinel);
+            if what == "nothing" {
+                let stamp = stamp.expect("an untouched file is vouched for");
+                assert_eq!(stamp.mtime, sentinel);
+                assert_eq!(stamp.size, len);
+            } else {
+                assert_eq!(stamp, None, "{what}: vouched for");
+            }
+        }
+        // A file of another length than the bytes written is never sealed.
+        let path = dir.path().join("short.json");
+        std::fs::write(&path, &bytes[1..]).unwrap();
+        assert!(seal(std::fs::File::open(&path).unwrap(), len, 1).is_none());
     }
 
     #[test]

@@ -117,8 +117,8 @@ pub(crate) fn parse_pooled(name: &OsStr) -> Option<(u32, &str)> {
 }
 
 /// Writes `bytes` to a new temporary file in `dir` and moves it to `target` as `how` says.
-/// `ready` runs after the bytes are written and before the move; `false` (or an error)
-/// abandons the publication. Returns whether the file took its name: `false` when `ready`
+/// `ready` runs after the bytes are written and before the move, and is given the written
+/// file; `false` (or an error) abandons the publication. Returns whether the file took its name: `false` when `ready`
 /// said so, when [`Mode::IfAbsent`] found the name taken, or when the temporary file was
 /// removed meanwhile (a sweep that took this process for dead). Nothing is left behind but
 /// the published file.
@@ -130,7 +130,7 @@ pub(crate) fn publish(
     target: &OsStr,
     bytes: &[u8],
     how: Publish,
-    ready: impl FnOnce() -> Result<bool>,
+    ready: impl FnOnce(&std::fs::File) -> Result<bool>,
 ) -> Result<bool> {
     publish_reusing(dir, target, bytes, how, &[], ready)
 }
@@ -164,7 +164,7 @@ pub(crate) fn publish_reusing(
     bytes: &[u8],
     how: Publish,
     spares: &[String],
-    ready: impl FnOnce() -> Result<bool>,
+    ready: impl FnOnce(&std::fs::File) -> Result<bool>,
 ) -> Result<bool> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     debug_assert!(spares.is_empty() || how.mode == Mode::IfAbsent);
@@ -220,13 +220,13 @@ pub(crate) fn publish_reusing(
             file.sync_data()
                 .map_err(Error::io("cannot sync", &tmp_path))?;
         }
-        drop(file);
         // `None`: a pooled rewrite already asked, and was told to go on.
         if let Some(ready) = ready.take() {
-            if !ready()? {
+            if !ready(&file)? {
                 return Ok(false);
             }
         }
+        drop(file);
         match how.mode {
             Mode::Replace => replace(dir, tmp.as_ref(), target, None).map(|()| true),
             Mode::Recycle => replace(dir, tmp.as_ref(), target, pool).map(|()| true),
@@ -321,7 +321,7 @@ fn rewrite_pooled(
     target: &str,
     bytes: &[u8],
     durability: Durability,
-    ready: &mut Option<impl FnOnce() -> Result<bool>>,
+    ready: &mut Option<impl FnOnce(&std::fs::File) -> Result<bool>>,
 ) -> Result<Option<bool>> {
     if EXCHANGE.load(Ordering::Relaxed) == 2 {
         return Ok(None);
@@ -377,7 +377,7 @@ fn rewrite_pooled(
             return Ok(None);
         }
         if let Some(ready) = ready.take() {
-            if !ready()? {
+            if !ready(&file)? {
                 return Ok(Some(false));
             }
         }

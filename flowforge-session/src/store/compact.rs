@@ -234,5 +234,5 @@ fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
         durability,
         allocate: false,
     };
-    crate::fs::publish(dir, FLOOR.as_ref(), bytes.as_bytes(), how, || Ok(true)).map(drop)
+    crate::fs::publish(dir, FLOOR.as_ref(), bytes.as_bytes(), how, |_| Ok(true)).map(drop)
 }

@@ -262,7 +262,7 @@ pub(crate) fn publish(
         Vec::new()
     };
     let target = file_name(generation);
-    crate::fs::publish_reusing(dir, target.as_ref(), bytes, how, &spares, || {
+    crate::fs::publish_reusing(dir, target.as_ref(), bytes, how, &spares, |_| {
         pause(PausePoint::Written);
         let stands = base_stands(dir, generation)?;
         pause(PausePoint::Checked);
