@@ -8,8 +8,9 @@
 //! - [`Location`]: the socket in a private runtime directory, named by the repository's git
 //!   common directory (linked worktrees share one daemon), its lock and its record.
 //! - [`Server`]: takes the lock (two racing starts leave one), binds, and answers through a
-//!   [`Handler`] on a thread per connection; refuses other users (`SO_PEERCRED`), bounds
-//!   requests, survives malformed ones, exits when idle or when the repository is gone.
+//!   [`Handler`] on threads that take turns waiting in `accept` (the one the kernel wakes
+//!   answers); refuses other users (`SO_PEERCRED`), bounds requests, survives malformed ones,
+//!   exits when idle, when the repository is gone or when its socket file is removed.
 //! - [`Client`]: connects with a short timeout and asks: [`Client::run`], [`Client::status`],
 //!   [`Client::stop`].
 //!

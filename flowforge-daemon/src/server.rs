@@ -1,4 +1,5 @@
-//! The daemon's side: one listener, a thread per connection, a handler that answers.
+//! The daemon's side: one listener, threads that take turns accepting and answering (see
+//! [`Workers`]), a handler that answers.
 //!
 //! [`Server::bind`] takes the repository's lock (`flock`, non-blocking: a second daemon gets
 //! [`Error::AlreadyRunning`] and two racing starts leave exactly one), replaces a socket file
@@ -17,7 +18,7 @@ use std::{
     },
     panic::AssertUnwindSafe,
     sync::{
-        Arc, Mutex,
+        Arc, Condvar, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -114,6 +115,7 @@ struct Shared<H> {
     malformed: AtomicU64,
     stop: AtomicBool,
     shutdown: Mutex<Option<Shutdown>>,
+    listener: Arc<UnixListener>,
 }
 
 impl Server {
@@ -196,34 +198,22 @@ impl Server {
             malformed: AtomicU64::new(0),
             stop: AtomicBool::new(false),
             shutdown: Mutex::new(None),
+            listener: Arc::new(self.listener),
         });
         let watchdog = {
             let shared = Arc::clone(&shared);
             let inode = self.socket_inode;
             std::thread::spawn(move || watchdog(&shared, inode))
         };
-        let mut result = Ok(());
-        for stream in self.listener.incoming() {
-            if shared.stop.load(Ordering::SeqCst) {
-                break;
-            }
-            match stream {
-                Ok(stream) => {
-                    let shared = Arc::clone(&shared);
-                    std::thread::spawn(move || serve_connection(&shared, stream));
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                // Out of file descriptors or memory for a moment: keep serving.
-                Err(e) if matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12)) => {
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(e) => {
-                    result = Err(io("cannot accept on", self.location.socket())(e));
-                    shared.stop.store(true, Ordering::SeqCst);
-                    break;
-                }
-            }
-        }
+        let listener = Arc::clone(&shared.listener);
+        let workers = Arc::new(Workers::default());
+        // This thread is the first worker; it returns once the daemon stops.
+        work(&shared, &listener, &workers);
+        let failure = lock(&workers.state).failure.take();
+        let result = match failure {
+            Some(e) => Err(io("cannot accept on", self.location.socket())(e)),
+            None => Ok(()),
+        };
         let _ = watchdog.join();
         // Remove only what is still ours: a successor may already have replaced them.
         if fs::metadata(self.location.socket()).is_ok_and(|m| m.ino() == self.socket_inode) {
@@ -239,6 +229,120 @@ impl Server {
         let reason = *shared.shutdown.lock().unwrap_or_else(|p| p.into_inner());
         Ok(reason.unwrap_or(Shutdown::Stopped))
     }
+}
+
+/// The threads that answer connections, leader and followers: the leader waits in `accept`;
+/// once it has a connection it hands its place to a waiting follower (or starts a new thread
+/// when none waits) and answers the connection itself. The thread that answers is thus the one
+/// the kernel woke from `accept`: no thread is created or woken between a connection and its
+/// answer, and a thread woken from sleep runs sooner than a new one on a busy machine (which
+/// delayed answers by milliseconds when each connection had a thread of its own). Threads are
+/// as many as connections answered at the same time lately, plus one: a thread that waited a
+/// minute for its turn while another waited too ends.
+#[derive(Default)]
+struct Workers {
+    state: Mutex<WorkerState>,
+    turn: Condvar,
+}
+
+#[derive(Default)]
+struct WorkerState {
+    /// A thread waits in `accept`.
+    leading: bool,
+    /// Threads waiting for their turn to lead.
+    waiting: usize,
+    /// Why accepting failed for good.
+    failure: Option<std::io::Error>,
+}
+
+/// How long a worker waits for its turn before it ends, when another worker waits too.
+const IDLE_WORKER: Duration = Duration::from_secs(60);
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One worker's life: lead (accept a connection), hand the lead over, answer; until the
+/// daemon stops.
+fn work<H: Handler>(shared: &Arc<Shared<H>>, listener: &Arc<UnixListener>, workers: &Arc<Workers>) {
+    loop {
+        {
+            let mut state = lock(&workers.state);
+            while state.leading && !shared.stop.load(Ordering::SeqCst) {
+                state.waiting += 1;
+                let (next, waited) = workers
+                    .turn
+                    .wait_timeout(state, IDLE_WORKER)
+                    .unwrap_or_else(|p| p.into_inner());
+                state = next;
+                // Long unneeded, and another thread waits too: one fewer.
+                if waited.timed_out() && state.leading && state.waiting > 1 {
+                    state.waiting -= 1;
+                    return;
+                }
+                state.waiting -= 1;
+            }
+            if shared.stop.load(Ordering::SeqCst) {
+                // Whoever sees the stop first wakes the waiting ones, which then see it too.
+                workers.turn.notify_all();
+                return;
+            }
+            state.leading = true;
+        }
+        let accepted = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break Ok(stream),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // Out of file descriptors or memory for a moment: keep serving.
+                Err(e) if matches!(e.raw_os_error(), Some(23 | 24 | 105 | 12)) => {
+                    if shared.stop.load(Ordering::SeqCst) {
+                        break Err(None);
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => break Err(Some(e)),
+            }
+        };
+        let mut state = lock(&workers.state);
+        state.leading = false;
+        let stream = match accepted {
+            Ok(stream) if !shared.stop.load(Ordering::SeqCst) => stream,
+            // Stopping: `accept` fails once the listener is shut down.
+            Ok(_) | Err(None) => {
+                workers.turn.notify_all();
+                return;
+            }
+            Err(Some(_)) if shared.stop.load(Ordering::SeqCst) => {
+                workers.turn.notify_all();
+                return;
+            }
+            Err(Some(e)) => {
+                state.failure = Some(e);
+                shared.stop.store(true, Ordering::SeqCst);
+                workers.turn.notify_all();
+                return;
+            }
+        };
+        if state.waiting > 0 {
+            workers.turn.notify_one();
+        } else {
+            let (shared, listener, workers) = (
+                Arc::clone(shared),
+                Arc::clone(listener),
+                Arc::clone(workers),
+            );
+            std::thread::spawn(move || work(&shared, &listener, &workers));
+        }
+        drop(state);
+        serve_connection(shared, stream);
+    }
+}
+
+/// Wakes the thread waiting in `accept` once the daemon is stopping: shutting the listening
+/// socket down makes its `accept` fail (and every later connect), even when the socket file
+/// is gone and nobody could connect to wake it.
+fn wake<H>(shared: &Shared<H>) {
+    let _ = rustix::net::shutdown(&*shared.listener, rustix::net::Shutdown::Read);
 }
 
 /// Checks a few times a second whether the daemon should exit, and wakes the accept loop.
@@ -268,8 +372,7 @@ fn watchdog<H: Handler>(shared: &Shared<H>, inode: u64) {
                 .unwrap_or_else(|p| p.into_inner())
                 .get_or_insert(reason);
             shared.stop.store(true, Ordering::SeqCst);
-            // Wake the accept loop; if the socket is gone, the connect fails and so be it.
-            let _ = UnixStream::connect(shared.location.socket());
+            wake(shared);
             return;
         }
     }
@@ -310,8 +413,8 @@ fn serve_connection<H: Handler>(shared: &Shared<H>, mut stream: UnixStream) {
     let _ = stream.write_all(&bytes);
     if header == Header::Stopping {
         shared.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop now rather than at the watchdog's next tick.
-        let _ = UnixStream::connect(shared.location.socket());
+        // Wake the accepting thread now rather than at the watchdog's next tick.
+        wake(shared);
     }
 }
 

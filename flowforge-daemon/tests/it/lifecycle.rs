@@ -152,6 +152,36 @@ fn a_panicking_or_declining_handler_costs_one_request() {
 }
 
 #[test]
+fn exits_when_its_socket_is_removed() {
+    let mut daemon = Daemon::start(LONG);
+    assert_eq!(echo(&daemon, &["x"]).stdout, b"x");
+    fs::remove_file(daemon.location.socket()).expect("rm");
+    assert_eq!(daemon.join(), Shutdown::SocketLost);
+}
+
+#[test]
+fn a_request_still_being_answered_holds_up_no_other() {
+    let daemon = Daemon::start(LONG);
+    std::thread::scope(|s| {
+        let held = s.spawn(|| echo(&daemon, &["hold"]).stdout);
+        // Once `hold` is being answered (the handler counted it), ask something else: it is
+        // answered while `hold` waits, and releases it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while daemon.client().status().expect("status").handler["calls"] != 1 {
+            assert!(std::time::Instant::now() < deadline, "hold never arrived");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(echo(&daemon, &["release"]).stdout, b"release");
+        assert_eq!(held.join().expect("join"), b"released");
+    });
+    // The thread that answered `hold` takes its turn again.
+    for i in 0..5 {
+        let arg = i.to_string();
+        assert_eq!(echo(&daemon, &[&arg]).stdout, arg.as_bytes());
+    }
+}
+
+#[test]
 fn many_clients_at_once() {
     let daemon = Daemon::start(LONG);
     std::thread::scope(|s| {

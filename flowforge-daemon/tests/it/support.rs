@@ -13,15 +13,37 @@ use flowforge_daemon::{
 
 pub(crate) const VERSION: &str = "test-1";
 
-/// Answers `args` joined by spaces; counts its calls; panics on `panic`.
+/// Answers `args` joined by spaces; counts its calls; panics on `panic`; `hold` waits until
+/// a later `release` (at most 10 s) and answers whether it was released.
 #[derive(Default)]
 pub(crate) struct Echo {
     pub calls: AtomicU64,
+    released: (std::sync::Mutex<bool>, std::sync::Condvar),
 }
 
 impl Handler for Echo {
     fn run(&self, request: RunRequest) -> Reply {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        let (released, turn) = &self.released;
+        match request.args.first().map(String::as_str) {
+            Some("hold") => {
+                let guard = released.lock().expect("lock");
+                let (guard, _) = turn
+                    .wait_timeout_while(guard, std::time::Duration::from_secs(10), |r| !*r)
+                    .expect("lock");
+                let answer = if *guard { "released" } else { "timed out" };
+                return Reply::Done(Done {
+                    stdout: answer.as_bytes().to_vec(),
+                    stderr: Vec::new(),
+                    exit_code: 0,
+                });
+            }
+            Some("release") => {
+                *released.lock().expect("lock") = true;
+                turn.notify_all();
+            }
+            _ => {}
+        }
         if request.args.first().map(String::as_str) == Some("panic") {
             panic!("asked to");
         }
