@@ -37,6 +37,9 @@ pub struct Index {
     /// The registry, the claims document and its view, each with its own stamp.
     pub(crate) team: TeamState,
     pub(crate) listing_problems: Vec<Problem>,
+    /// The namespaces left out as problems, kept by [`Index::replace`] so that
+    /// [`Index::problems`] does not visit every namespace.
+    pub(crate) broken: BTreeSet<DeveloperId>,
     pub(crate) derived: Derived,
     pub(crate) cache: CacheCounts,
 }
@@ -148,6 +151,7 @@ impl Index {
             namespaces: BTreeMap::new(),
             team: TeamState::default(),
             listing_problems: Vec::new(),
+            broken: BTreeSet::new(),
             derived: Derived::default(),
             cache: CacheCounts::default(),
         }
@@ -379,9 +383,13 @@ impl Index {
         {
             self.derived.remove(&record);
         }
+        self.broken.remove(dev);
         if let Some(entry) = entry {
-            if let Loaded::Record(record) = &entry.state {
-                self.derived.add(record);
+            match &entry.state {
+                Loaded::Record(record) => self.derived.add(record),
+                Loaded::Problem(_) => {
+                    self.broken.insert(dev.clone());
+                }
             }
             self.namespaces.insert(dev.clone(), entry);
         }
@@ -431,14 +439,17 @@ impl Index {
     /// Everything that was left out, sorted: directories that are not valid namespaces,
     /// namespaces with a corrupt or unreadable file, corrupt team files.
     pub fn problems(&self) -> Vec<Problem> {
-        let mut problems: Vec<Problem> = (self.listing_problems.iter())
-            .chain(self.team.problems())
-            .chain(self.namespaces.values().filter_map(|e| match &e.state {
-                Loaded::Problem(p) => Some(p),
-                Loaded::Record(_) => None,
-            }))
-            .cloned()
-            .collect();
+        let mut problems: Vec<Problem> =
+            (self.listing_problems.iter())
+                .chain(self.team.problems())
+                .chain(self.broken.iter().filter_map(
+                    |dev| match &self.namespaces.get(dev)?.state {
+                        Loaded::Problem(p) => Some(p),
+                        Loaded::Record(_) => None,
+                    },
+                ))
+                .cloned()
+                .collect();
         problems.sort();
         problems
     }
