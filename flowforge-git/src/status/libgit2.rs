@@ -353,9 +353,20 @@ fn unstaged_entries(
     }
     super::filters::settle(repo, index, &mut changes);
     // An intent-to-add entry is shown as added while its file exists, whatever the file
-    // holds; libgit2 compares it with the empty blob instead.
+    // holds; libgit2 compares it with the empty blob instead. Unless it is also marked
+    // assume-unchanged or skip-worktree: git then takes it as up to date and never looks at
+    // its file.
     for path in intent_to_add {
         if !in_scope(path) {
+            continue;
+        }
+        let trusted = index
+            .get_path(std::path::Path::new(std::ffi::OsStr::from_bytes(path)), 0)
+            .is_some_and(|e| {
+                e.flags & ENTRY_VALID != 0 || e.flags_extended & ENTRY_SKIP_WORKTREE != 0
+            });
+        if trusted {
+            changes.remove(path);
             continue;
         }
         let exists = workdir

@@ -183,6 +183,37 @@ fn work_tree_renames_into_intent_to_add_files() {
 }
 
 #[test]
+fn an_intent_to_add_file_marked_unchanged_or_skipped_is_not_looked_at() {
+    let repo = TestRepo::new();
+    repo.write("kept.txt", "kept\n");
+    repo.git_ok(&["add", "."]);
+    repo.git_ok(&["commit", "-qm", "one"]);
+    repo.write("a.txt", "new\n");
+    repo.write("b.txt", "new\n");
+    // Every engine, libgit2's among them (it compared such a file all the same).
+    let check = |what: &str| {
+        let handle = Repo::open(repo.path()).expect("open");
+        for engine in [
+            flowforge_git::Engine::default(),
+            flowforge_git::Engine::Libgit2,
+        ] {
+            let mut options = StatusOptions::default();
+            options.engine = engine;
+            let status = handle.status(&options).expect("status");
+            assert_matches_git(&format!("{what} ({engine:?})"), &repo, &status);
+        }
+    };
+    repo.git_ok(&["add", "-N", "a.txt", "b.txt"]);
+    check("intent-to-add");
+    repo.git_ok(&["update-index", "--assume-unchanged", "a.txt"]);
+    repo.git_ok(&["update-index", "--skip-worktree", "b.txt"]);
+    check("assume-unchanged and skip-worktree");
+    std::fs::remove_file(repo.path().join("a.txt")).expect("rm");
+    std::fs::remove_file(repo.path().join("b.txt")).expect("rm");
+    check("their files removed");
+}
+
+#[test]
 fn a_deleted_file_moved_onto_an_unmerged_path_hides_behind_the_conflict() {
     let repo = TestRepo::new();
     repo.git_ok(&["commit", "-q", "--allow-empty", "-m", "base"]);
