@@ -80,8 +80,13 @@ pub(crate) fn claims_key() -> Key {
 /// The shard holding `task`'s claim: FNV-1a of the task id, modulo [`CLAIM_SHARDS`]. Fixed
 /// forever (the shards' contents depend on it).
 pub fn claim_shard(task: &TaskId) -> usize {
+    shard_of_id(task.as_str())
+}
+
+/// [`claim_shard`] of a task id not validated (nor allocated) as a [`TaskId`].
+pub(crate) fn shard_of_id(task: &str) -> usize {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in task.as_str().bytes() {
+    for byte in task.bytes() {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }

@@ -366,8 +366,12 @@ fn write_view(
     }
     if let (Some(mark), Some(_)) = (previous, shards) {
         if let Some(bytes) = read_vouched(layout, path, &mark.view) {
-            if let Some((spliced, foreign)) = splice(&bytes, &read, mark.foreign, path)? {
-                return Ok((publish_vouched(layout, path, &spliced, seq)?, foreign));
+            let spliced = splice(&bytes, &read, mark.foreign, path);
+            recycle(bytes);
+            if let Some((spliced, foreign)) = spliced? {
+                let stamp = publish_vouched(layout, path, &spliced, seq);
+                recycle(spliced);
+                return Ok((stamp?, foreign));
             }
         }
     }
@@ -416,11 +420,36 @@ fn pretty<T: Serialize + ?Sized>(value: &T, path: &Path) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
+thread_local! {
+    /// Buffers of a view's bytes (the file read, the file made), kept from one change to the
+    /// next in a process: a fresh allocation of that size (~240 bytes per live claim) is
+    /// fresh pages, faulted in again at every change.
+    static BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// An empty buffer of at least `capacity` bytes, one kept by [`recycle`] if there is one.
+fn buffer(capacity: usize) -> Vec<u8> {
+    let mut kept = BUFFERS.with(|b| b.borrow_mut().pop()).unwrap_or_default();
+    kept.clear();
+    kept.reserve(capacity);
+    kept
+}
+
+/// Keeps `buffer` for the next [`buffer`] of this thread (two at most).
+fn recycle(buffer: Vec<u8>) {
+    BUFFERS.with(|b| {
+        let mut kept = b.borrow_mut();
+        if kept.len() < 2 {
+            kept.push(buffer);
+        }
+    });
+}
+
 /// The bytes of the view when the file read is the one `stamp` describes, checked by
 /// `fstat` after the read (so a file replaced or edited meanwhile is not taken).
 fn read_vouched(layout: &Layout, path: &Path, stamp: &ViewStamp) -> Option<Vec<u8>> {
     let file = crate::fs::open_file(layout.root(), path).ok()??;
-    let mut bytes = Vec::with_capacity(usize::try_from(stamp.size).ok()? + 1);
+    let mut bytes = buffer(usize::try_from(stamp.size).ok()? + 1);
     (&file).take(stamp.size + 1).read_to_end(&mut bytes).ok()?;
     let after = FileStat::of(&rustix::fs::fstat(&file).ok()?);
     (ViewStamp::of(Some(&after)) == *stamp && bytes.len() as u64 == stamp.size).then_some(bytes)
@@ -598,8 +627,14 @@ const ENTRY_HEAD: &[u8] = b"\n    \"";
 /// What closes a printed `tasks` map that has entries.
 const TASKS_TAIL: &[u8] = b"\n  }";
 
-/// One entry of the printed `tasks` map: its key and its value's bytes.
-type Line<'a> = (&'a str, &'a [u8]);
+/// One entry of the printed `tasks` map: its key, its value's bytes, and where the entry
+/// lies in the file: from its line's start (the newline before its key) to the end of its
+/// value (its comma excluded).
+struct Line<'a> {
+    key: &'a str,
+    value: &'a [u8],
+    span: std::ops::Range<usize>,
+}
 
 /// The entries of the `tasks` map of `bytes` printed as the full model prints the view, in
 /// file order, and the offset just past the map's closing brace; `None` when the bytes are
@@ -634,15 +669,23 @@ fn scan_lines(bytes: &[u8]) -> Option<(Vec<Line<'_>>, usize)> {
         let quote = memchr::memchr(b'"', entry)?;
         let key = std::str::from_utf8(&entry[..quote]).ok()?;
         let value = entry[quote..].strip_prefix(b"\": ")?;
-        found.push((key, value));
+        let from = start + head;
+        found.push(Line {
+            key,
+            value,
+            span: from..from + ENTRY_HEAD.len() + entry.len(),
+        });
     }
     Some((found, end + TASKS_TAIL.len()))
 }
 
-/// [`splice`] over the view's lines: the untouched entries and everything after the `tasks`
-/// map are copied as bytes, found without parsing them; only the changed shards' entries are
-/// parsed. `None` when the bytes are not printed as the full model prints the view (entries
-/// in the model's order, each task once, valid task ids).
+/// [`splice`] over the view's lines: only the changed shards' entries are parsed; the
+/// untouched entries are not parsed nor checked again (the mark vouches that FlowForge wrote
+/// them, from valid task ids) and are copied as runs — every stretch of them that no new
+/// entry interrupts is one copy of the file's bytes, separators included — and so is
+/// everything after the `tasks` map. `None` when the bytes are not printed as the full model
+/// prints the view (entries out of the model's order or named twice, a changed shard's entry
+/// that is not a valid task id or assignment).
 ///
 /// # Errors
 /// [`Error::Json`] when a claim cannot be serialized.
@@ -655,30 +698,31 @@ fn splice_lines(
     let Some((lines, tasks_end)) = scan_lines(bytes) else {
         return Ok(None);
     };
-    let mut kept: Vec<Line<'_>> = Vec::with_capacity(lines.len() + 1);
+    // The entries kept, with their position among all the entries.
+    let mut kept: Vec<(usize, &Line<'_>)> = Vec::with_capacity(lines.len() + 1);
     // The bash tools' entries of the rewritten shards, before and after.
     let (mut before, mut after) = (0u64, 0u64);
     let mut previous: Option<&str> = None;
-    for (key, value) in lines {
+    for (i, line) in lines.iter().enumerate() {
         // The model's order is the task ids' order, each once.
-        if previous.is_some_and(|p| p >= key) {
+        if previous.is_some_and(|p| p >= line.key) {
             return Ok(None);
         }
-        previous = Some(key);
-        let Ok(task) = TaskId::new(key) else {
-            return Ok(None);
-        };
-        match &read[claim_shard(&task)] {
-            None => kept.push((key, value)),
+        previous = Some(line.key);
+        match &read[super::shard_of_id(line.key)] {
+            None => kept.push((i, line)),
             Some(claims) => {
-                let Ok(a) = serde_json::from_slice::<TaskAssignment>(value) else {
+                let Ok(task) = TaskId::new(line.key) else {
+                    return Ok(None);
+                };
+                let Ok(a) = serde_json::from_slice::<TaskAssignment>(line.value) else {
                     return Ok(None);
                 };
                 let bash = !is_flowforge_entry(&a);
                 before += u64::from(bash);
                 if bash && !claims.was_dropped(&task, &a) && !claims.claims.contains_key(&task) {
                     after += 1;
-                    kept.push((key, value));
+                    kept.push((i, line));
                 }
             }
         }
@@ -699,37 +743,60 @@ fn splice_lines(
             .iter()
             .map(|(k, v)| k.len() + v.get().len() + 8)
             .sum::<usize>();
-    let mut out = Vec::with_capacity(size);
+    let mut out = buffer(size);
     out.extend_from_slice(VIEW_HEAD);
-    let mut entries = 0usize;
-    let mut put = |out: &mut Vec<u8>, key: &str, value: &[u8]| {
-        if entries > 0 {
+    let mut pieces = 0usize;
+    // The run of kept entries not copied yet: its span, and the position of its last entry.
+    let mut run: Option<(std::ops::Range<usize>, usize)> = None;
+    // One entry, or a run of them, after a comma unless it is the first.
+    let piece = |out: &mut Vec<u8>, pieces: &mut usize, parts: &[&[u8]]| {
+        if *pieces > 0 {
             out.push(b',');
         }
-        entries += 1;
-        out.extend_from_slice(ENTRY_HEAD);
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\": ");
-        out.extend_from_slice(value);
+        *pieces += 1;
+        for part in parts {
+            out.extend_from_slice(part);
+        }
+    };
+    let flush = |out: &mut Vec<u8>, pieces: &mut usize, run: &mut Option<(_, _)>| {
+        if let Some((span, _)) = run.take() {
+            piece(out, pieces, &[&bytes[span]]);
+        }
     };
     let (mut old, mut added) = (kept.into_iter().peekable(), new.iter().peekable());
     loop {
         let take_old = match (old.peek(), added.peek()) {
-            (Some(o), Some(a)) if o.0 == a.0 => return Ok(None),
-            (Some(o), Some(a)) => o.0 < a.0,
+            (Some((_, o)), Some(a)) if o.key == a.0 => return Ok(None),
+            (Some((_, o)), Some(a)) => o.key < a.0,
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
         };
-        if take_old {
-            let (key, value) = old.next().expect("peeked");
-            put(&mut out, key, value);
-        } else {
-            let (key, value) = added.next().expect("peeked");
-            put(&mut out, key, value.get().as_bytes());
+        match take_old {
+            true => {
+                let (i, line) = old.next().expect("peeked");
+                match &mut run {
+                    // Next to the run in the file: the separator between them is its comma.
+                    Some((span, last)) if *last + 1 == i => {
+                        span.end = line.span.end;
+                        *last = i;
+                    }
+                    _ => {
+                        flush(&mut out, &mut pieces, &mut run);
+                        run = Some((line.span.clone(), i));
+                    }
+                }
+            }
+            false => {
+                flush(&mut out, &mut pieces, &mut run);
+                let (key, value) = added.next().expect("peeked");
+                let parts = [ENTRY_HEAD, key.as_bytes(), b"\": ", value.get().as_bytes()];
+                piece(&mut out, &mut pieces, &parts);
+            }
         }
     }
-    if entries == 0 {
+    flush(&mut out, &mut pieces, &mut run);
+    if pieces == 0 {
         out.push(b'}');
     } else {
         out.extend_from_slice(TASKS_TAIL);
