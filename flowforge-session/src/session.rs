@@ -171,17 +171,42 @@ impl Namespace {
     {
         let _dirs = crate::fs::DirScope::enter();
         let key = session_key();
-        self.current_for_write()?;
-        let updated =
-            self.store.update(&key, |current: Option<&Session>| {
-                let mut session = current.filter(|s| s.active).cloned().ok_or_else(|| {
-                    Error::NoActiveSession {
+        // The session as read to take over a bash-tools session is the first attempt's base:
+        // read once, then again only after a lost race.
+        let mut current = self.current_for_write()?;
+        let retry = self.store.options().retry;
+        let mut backoff = crate::store::Backoff::new(retry);
+        let mut attempts = 0;
+        let updated = loop {
+            let base =
+                current
+                    .filter(|c| c.value.active)
+                    .ok_or_else(|| Error::NoActiveSession {
                         developer: self.dev.clone(),
-                    }
-                })?;
-                f(&mut session, Timestamp::now())?;
-                Ok(session)
-            })?;
+                    })?;
+            let mut session = base.value;
+            f(&mut session, Timestamp::now())?;
+            match self
+                .store
+                .compare_and_swap(&key, Some(base.version), &session)?
+            {
+                Cas::Swapped(version) => {
+                    break Versioned {
+                        value: session,
+                        version,
+                    };
+                }
+                Cas::Conflict(now) => current = now,
+            }
+            attempts += 1;
+            if attempts >= retry.max_attempts {
+                return Err(Error::Contended {
+                    key: key.to_string(),
+                    attempts,
+                });
+            }
+            backoff.pause();
+        };
         view::publish(
             &self.store,
             &key,

@@ -191,7 +191,7 @@ fn scoped(root: &Path, path: &Path) -> Option<Dir> {
         scope
             .dirs
             .iter()
-            .find(|(r, d)| d.path == path && r == root)
+            .find(|(r, d)| same(&d.path, path) && same(r, root))
             .map(|(_, d)| d.clone())
     })
 }
@@ -206,12 +206,19 @@ fn keep(root: &Path, dir: &Dir) {
         }
         scope
             .dirs
-            .retain(|(r, d)| !(d.path == dir.path && r == root));
+            .retain(|(r, d)| !(same(&d.path, &dir.path) && same(r, root)));
         if scope.dirs.len() >= SCOPE_DIRS {
             scope.dirs.remove(0);
         }
         scope.dirs.push((root.to_owned(), dir.clone()));
     });
+}
+
+/// Whether two paths are spelled the same: a byte comparison, where `Path`'s `==` parses
+/// both into components when they differ. The scope's paths are all made by joining names
+/// to the same roots, so one spelled differently is only a miss (opened again).
+fn same(a: &Path, b: &Path) -> bool {
+    a.as_os_str() == b.as_os_str()
 }
 
 fn io_err(e: Errno) -> io::Error {

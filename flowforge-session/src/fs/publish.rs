@@ -182,7 +182,8 @@ pub(crate) fn publish_reusing(
         super::pid(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    let tmp_path = dir.join(&tmp);
+    // The temporary file's path, only for messages: made when one is.
+    let tmp_path = || dir.join(&tmp);
     // The pool of a recycled file: only where leases can prove a spare unread, and for a
     // name a spare's name can carry whole.
     let pool = (how.mode == Mode::Recycle && lease::available())
@@ -209,16 +210,16 @@ pub(crate) fn publish_reusing(
     let result = (|| {
         if spare.is_none() {
             let mut file = &file;
-            ensure_private(file, &tmp_path)?;
+            ensure_private(file, &tmp_path())?;
             if how.allocate {
                 allocate(file, bytes.len() as u64);
             }
             file.write_all(bytes)
-                .map_err(Error::io("cannot write", &tmp_path))?;
+                .map_err(|e| Error::io("cannot write", tmp_path())(e))?;
         }
         if how.durability == Durability::Sync {
             file.sync_data()
-                .map_err(Error::io("cannot sync", &tmp_path))?;
+                .map_err(|e| Error::io("cannot sync", tmp_path())(e))?;
         }
         // `None`: a pooled rewrite already asked, and was told to go on.
         if let Some(ready) = ready.take() {

@@ -167,7 +167,6 @@ pub(crate) fn compact(
     }
     for g in versions {
         let name = generation::file_name(g);
-        let bytes = size(name.as_ref());
         if dispose == Dispose::Recycle {
             let spare = std::ffi::OsString::from(generation::spare_name(g));
             if !spares.contains(&spare)
@@ -180,6 +179,8 @@ pub(crate) fn compact(
                 continue;
             }
         }
+        // Sized only when removed: a version moved to a spare frees nothing.
+        let bytes = size(name.as_ref());
         if dry_run || dir.remove(&name)? {
             report.removed_versions += 1;
             report.removed_bytes += bytes;

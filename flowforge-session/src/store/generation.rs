@@ -33,6 +33,7 @@
 //! name, once left, never comes back: generations only grow) and reads again otherwise.
 
 use std::{
+    ffi::OsString,
     io::Read,
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
@@ -164,8 +165,9 @@ const MEMO_KEYS: usize = 4096;
 /// Like the file it is only a place to start probing from (see [`latest`]), so a stale entry
 /// (another process wrote since, the key was recreated) costs probes, never correctness; and
 /// it spares a session operation the open, read and close of `HEAD` at every look at a key.
-fn memo() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, u64>> {
-    static MEMO: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, u64>>> =
+/// Keyed by the directory's path as spelled (hashing its bytes, not its components).
+fn memo() -> &'static std::sync::Mutex<std::collections::HashMap<OsString, u64>> {
+    static MEMO: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<OsString, u64>>> =
         std::sync::OnceLock::new();
     MEMO.get_or_init(Default::default)
 }
@@ -175,28 +177,28 @@ fn recall(dir: &Dir) -> Option<u64> {
     memo()
         .lock()
         .ok()
-        .and_then(|memo| memo.get(dir.path()).copied())
+        .and_then(|memo| memo.get(dir.path().as_os_str()).copied())
 }
 
 /// Forgets what [`memo`] holds for the key directory `path`: as a process that never looked.
 #[cfg(test)]
 pub(crate) fn forget(path: &Path) {
     if let Ok(mut memo) = memo().lock() {
-        memo.remove(path);
+        memo.remove(path.as_os_str());
     }
 }
 
 /// Records `generation` as the latest of `dir` seen or written by this process.
 pub(crate) fn remember(dir: &Dir, generation: u64) {
     if let Ok(mut memo) = memo().lock() {
-        if let Some(known) = memo.get_mut(dir.path()) {
+        if let Some(known) = memo.get_mut(dir.path().as_os_str()) {
             *known = generation;
             return;
         }
         if memo.len() >= MEMO_KEYS {
             memo.clear();
         }
-        memo.insert(dir.path().to_owned(), generation);
+        memo.insert(dir.path().as_os_str().to_owned(), generation);
     }
 }
 

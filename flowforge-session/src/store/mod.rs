@@ -469,9 +469,11 @@ impl Store {
         };
         let mut out = Vec::new();
         for generation in generation::list_generations(&dir)? {
-            // A version compacted away meanwhile is simply no longer kept.
-            if let Some(value) = self.read_version(&dir, generation)? {
-                out.push(Revision { generation, value });
+            match self.read_version(&dir, generation)? {
+                Some(value) => out.push(Revision { generation, value }),
+                // Compacted away meanwhile: no longer kept, and neither is any older version
+                // (compaction removes lowest first), those already read included.
+                None => out.clear(),
             }
         }
         Ok(out)

@@ -405,3 +405,33 @@ fn a_history_file_already_there_is_replaced_by_the_ended_session() {
         "no temporary file or spare is left: {names:?}"
     );
 }
+
+#[test]
+fn concurrent_updates_of_one_session_lose_no_change() {
+    // Each update builds on the session it read once and, after a lost race, on the one that
+    // won: four handles of the same developer, 25 increments each, all counted.
+    let (_tmp, layout, namespaces) = setup_with(&["alice"], SessionOptions::relaxed());
+    namespaces[0]
+        .start_session(&task("t-1"), &StartOptions::default())
+        .unwrap();
+    let dev = namespaces[0].developer().clone();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+            s.spawn(move || {
+                for _ in 0..25 {
+                    ns.update_session(|session| {
+                        let n = session.metadata.get("n").and_then(|v| v.as_u64());
+                        session
+                            .metadata
+                            .insert("n".to_owned(), (n.unwrap_or(0) + 1).into());
+                    })
+                    .unwrap();
+                }
+            });
+        }
+    });
+    let current = namespaces[0].current_session().unwrap().unwrap();
+    assert_eq!(current.value.metadata["n"], 100);
+    assert!(current.value.active);
+}
