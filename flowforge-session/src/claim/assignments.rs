@@ -7,10 +7,12 @@
 //! waiting) reads the journal from the mark (`.claims/view-mark`) and rewrites the entries of
 //! the shards named there. When the view on disk is the file the mark describes (FlowForge
 //! wrote it, nobody touched it since: see *Vouching*), the other entries are copied as bytes:
-//! the file is scanned as a map of borrowed raw JSON values ([`RawValue`]), the entries of the
-//! changed shards are dropped or replaced by the shards' claims (serialized as the full model
-//! does), and the document is printed again around the untouched bytes — the result is
-//! byte for byte what serializing the full model would give. Any other view (replaced or
+//! the entries are found by their lines (two `memmem` searches, see [`scan_lines`]), only
+//! the changed shards' entries are parsed and dropped or replaced by the shards' claims
+//! (serialized as the full model does), and every stretch of untouched entries that no new
+//! entry interrupts is one copy of the file's bytes, neither parsed nor checked again (a file
+//! not printed that way is scanned as a map of borrowed raw JSON values, [`RawValue`]) — the
+//! result is byte for byte what serializing the full model would give. Any other view (replaced or
 //! edited by someone else, not parseable, a lost mark, a replaced journal) takes the full
 //! path: parsed into the model, entries of the named shards (or of every shard) replaced,
 //! serialized whole. Either way the file is published through the pooled view writer
