@@ -256,12 +256,17 @@ pub(crate) fn write_json<T: serde::Serialize>(
     value: &T,
     durability: Durability,
 ) -> Result<()> {
+    write_atomic(root, path, &pretty_json(path, value)?, durability)
+}
+
+/// `value` as pretty JSON with a trailing newline, as the bash tools' `jq` prints it.
+fn pretty_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
     let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
         path: path.to_owned(),
         source,
     })?;
     bytes.push(b'\n');
-    write_atomic(root, path, &bytes, durability)
+    Ok(bytes)
 }
 
 /// [`write_json`] for a file that is normally new (an archived session): published with a
@@ -277,11 +282,7 @@ pub(crate) fn write_json_new<T: serde::Serialize>(
     value: &T,
     durability: Durability,
 ) -> Result<()> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
-        path: path.to_owned(),
-        source,
-    })?;
-    bytes.push(b'\n');
+    let bytes = pretty_json(path, value)?;
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?
         .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
