@@ -231,6 +231,15 @@ pub(crate) struct Claims {
         skip_serializing_if = "BTreeMap::is_empty"
     )]
     dropped: BTreeMap<TaskId, Timestamp>,
+    /// Whose those entries were (absent in stores written before it was kept): a new entry of
+    /// the bash tools for the same task and time, but another developer, is not the one taken
+    /// over (the bash tools write times to the second).
+    #[serde(
+        default,
+        rename = "dropped_by",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    dropped_by: BTreeMap<TaskId, DeveloperId>,
 }
 
 impl Claims {
@@ -238,6 +247,15 @@ impl Claims {
     /// for `task`, was taken over by the store.
     fn was_dropped(&self, task: &TaskId, assignment: &TaskAssignment) -> bool {
         self.dropped.get(task) == Some(&assignment.claimed_at)
+            && (self.dropped_by.get(task)).is_none_or(|holder| *holder == assignment.assignee)
+    }
+
+    /// Records that the store took over (or released) `assignment`, the bash tools' entry
+    /// of `task`.
+    fn drop_entry(&mut self, task: &TaskId, assignment: &TaskAssignment) {
+        self.dropped.insert(task.clone(), assignment.claimed_at);
+        self.dropped_by
+            .insert(task.clone(), assignment.assignee.clone());
     }
 
     /// The bash tools' claim of `task` in `view` (read before the change) that still
@@ -258,6 +276,10 @@ impl Claims {
             dropped: (self.dropped.iter())
                 .filter(|(t, _)| mine(t))
                 .map(|(t, at)| (t.clone(), *at))
+                .collect(),
+            dropped_by: (self.dropped_by.iter())
+                .filter(|(t, _)| mine(t))
+                .map(|(t, dev)| (t.clone(), dev.clone()))
                 .collect(),
         }
     }
@@ -662,7 +684,7 @@ pub(crate) fn acquire(
                     holder: held.assignee,
                 });
             }
-            claims.dropped.insert(task.clone(), held.claimed_at);
+            claims.drop_entry(task, &held);
         }
         sweep_orphans(claims, owner, task);
         claims.claims.insert(
@@ -755,7 +777,7 @@ pub fn release(
             });
         }
         if !claims.claims.contains_key(task) {
-            claims.dropped.insert(task.clone(), assignment.claimed_at);
+            claims.drop_entry(task, &assignment);
         }
         claims.claims.remove(task);
         Ok(Some(Claim {
