@@ -212,11 +212,15 @@ fn watching(part: &serde_json::Value) -> String {
         (_, Some(warning)) => format!("not watched, recomputed per request: {warning}"),
         _ => "not opened yet".to_owned(),
     };
-    match part["memory_bytes_when_opened"].as_u64() {
+    let state = match part["memory_bytes_when_opened"].as_u64() {
         Some(bytes) => format!(
             "{state}, {:.1} MiB resident when opened",
             bytes as f64 / 1_048_576.0
         ),
+        None => state,
+    };
+    match part["refreshed_ahead"].as_u64() {
+        Some(n) => format!("{state}, {n} refreshes ahead of a question"),
         None => state,
     }
 }

@@ -20,7 +20,7 @@ use std::{
 use flowforge_core::Layout;
 use flowforge_daemon::{Done, Handler, Reply, RunRequest};
 use flowforge_git::{GitView, ViewOptions, WatchMode};
-use flowforge_index::{Index, Watcher};
+use flowforge_index::{ChangeSignal, Index, Watcher};
 use flowforge_session::{Claim, ClaimsVersion};
 use parking_lot::Mutex;
 use serde::Serialize;
@@ -42,6 +42,10 @@ const RACY: Duration = Duration::from_millis(50);
 /// a full one.
 const COOKIE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the index's refresher waits for a change before it checks that its work tree is
+/// still kept.
+const REFRESHER_IDLE: Duration = Duration::from_secs(60);
+
 /// Where a command gets its state.
 #[derive(Clone, Copy)]
 pub(crate) enum Engine<'a> {
@@ -61,7 +65,8 @@ pub(crate) struct WarmRepo {
     remote: Arc<Mutex<RemoteConfigCache>>,
     /// Resident memory growth while the work tree's view was opened.
     git_rss_bytes: Option<u64>,
-    pub index: Mutex<WarmIndex>,
+    /// Shared with the index's refresher thread, which holds it weakly.
+    pub index: Arc<Mutex<WarmIndex>>,
     /// The held claims, with the version of the claims they were read at.
     claims: Mutex<Option<(ClaimsVersion, Arc<Vec<Claim>>)>>,
 }
@@ -123,6 +128,8 @@ pub(crate) struct WarmIndex {
     proven_at: Option<Instant>,
     /// How much the daemon's resident memory grew while the index was first opened.
     rss_bytes: Option<u64>,
+    /// Refreshes the refresher thread applied as changes arrived, ahead of any question.
+    refreshed_ahead: u64,
 }
 
 impl WarmRepo {
@@ -134,14 +141,15 @@ impl WarmRepo {
             remote: tree.remote,
             git_rss_bytes: tree.git_rss_bytes,
             claims: Mutex::new(None),
-            index: Mutex::new(WarmIndex {
+            index: Arc::new(Mutex::new(WarmIndex {
                 index: None,
                 watcher: None,
                 warning: None,
                 watch_failed: false,
                 proven_at: None,
                 rss_bytes: None,
-            }),
+                refreshed_ahead: 0,
+            })),
         }
     }
 
@@ -212,6 +220,7 @@ impl WarmRepo {
             // Watch first, then open: no change can fall between the two.
             match Watcher::new(&self.layout) {
                 Ok(watcher) => {
+                    spawn_refresher(&self.index, watcher.signal());
                     state.watcher = Some(watcher);
                     state.index = None;
                     state.warning = None;
@@ -287,6 +296,7 @@ impl WarmRepo {
                 watching: index.watcher.is_some(),
                 warning: index.warning.clone(),
                 memory_bytes_when_opened: index.rss_bytes,
+                refreshed_ahead: index.refreshed_ahead,
             },
             remote_settings: RemoteSettingsJson {
                 reads: remote.reads,
@@ -294,6 +304,43 @@ impl WarmRepo {
             },
         }
     }
+}
+
+impl WarmIndex {
+    /// Applies the changes the watcher has filed so far; `false` when there is no watched
+    /// index or its refresh failed.
+    fn refresh_pending(&mut self) -> bool {
+        match (&mut self.index, &mut self.watcher) {
+            (Some(index), Some(watcher)) => {
+                let refreshed = watcher.refresh(index).is_ok();
+                self.refreshed_ahead += u64::from(refreshed);
+                refreshed
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Starts the thread that applies the index watcher's changes as they arrive, so a question
+/// asked right after a change finds the work done: its own synced refresh then waits only for
+/// the cookie. This moves work earlier and never answers anything: every question still syncs
+/// first. The thread ends when its work tree is no longer kept, or when it has nothing to
+/// refresh (no watched index, a failed refresh): questions then refresh as before.
+fn spawn_refresher(index: &Arc<Mutex<WarmIndex>>, signal: ChangeSignal) {
+    let index = Arc::downgrade(index);
+    let refresher = move || {
+        loop {
+            let pending = signal.wait(REFRESHER_IDLE);
+            let Some(index) = index.upgrade() else { return };
+            if pending && !index.lock().refresh_pending() {
+                return;
+            }
+        }
+    };
+    // Without the thread questions refresh the index themselves, as before.
+    let _ = std::thread::Builder::new()
+        .name("index-refresher".into())
+        .spawn(refresher);
 }
 
 /// The CLI's [`Handler`]: a warm state per work tree asked about, created on first use.
@@ -477,4 +524,6 @@ pub(crate) struct IndexStatusJson {
     warning: Option<String>,
     /// The resident memory the index took when opened, in bytes; `null` when unknown.
     memory_bytes_when_opened: Option<u64>,
+    /// Refreshes applied as changes arrived, before any question asked for them.
+    refreshed_ahead: u64,
 }

@@ -56,4 +56,4 @@ pub use pattern::Pattern;
 pub use query::{ActiveDeveloper, Conflict, ConflictKind, TaskHolder, TaskMatches, TimeRange};
 pub use record::{ClaimRecord, DevRecord, Problem};
 pub use snapshot::{Opened, SNAPSHOT_FORMAT, StartedFrom};
-pub use watch::Watcher;
+pub use watch::{ChangeSignal, Watcher};

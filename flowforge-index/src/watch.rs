@@ -36,6 +36,7 @@ use std::{
     collections::{BTreeMap, BTreeSet, btree_map},
     ffi::OsStr,
     path::{Component, Path, PathBuf},
+    sync::Arc,
     time::Duration,
 };
 
@@ -45,7 +46,7 @@ use notify::{
     EventKind, RecursiveMode,
     event::{AccessKind, AccessMode},
 };
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 
 use crate::{
     error::{Error, Result},
@@ -68,7 +69,38 @@ struct Filed {
     root: PathBuf,
     index_dir: PathBuf,
     team: TeamPaths,
+    pending: Arc<Pending>,
+}
+
+/// What the events since the last refresh touched, and a condition variable signalled each
+/// time an event adds to it.
+#[derive(Debug, Default)]
+struct Pending {
     changes: Mutex<Changes>,
+    filed: Condvar,
+}
+
+/// Wakes a thread when the watcher has filed a change no refresh has taken yet, so that a
+/// long-lived owner (a daemon) can refresh its index as changes arrive instead of when the
+/// next question does. From [`Watcher::signal`].
+///
+/// Waiting changes nothing: only a refresh takes the changes, so a question still syncs
+/// first and sees every change made before it.
+#[derive(Debug, Clone)]
+pub struct ChangeSignal {
+    pending: Arc<Pending>,
+}
+
+impl ChangeSignal {
+    /// Waits until the watcher holds a change no refresh has taken, at most `timeout`;
+    /// whether one is pending.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let mut changes = self.pending.changes.lock();
+        if changes.is_empty() {
+            let _ = self.pending.filed.wait_for(&mut changes, timeout);
+        }
+        !changes.is_empty()
+    }
 }
 
 /// Where the team's parts live, to file an event under the part it touched.
@@ -100,6 +132,12 @@ struct Changes {
     devs: BTreeMap<DeveloperId, DevChange>,
     team: Parts,
     full: bool,
+}
+
+impl Changes {
+    fn is_empty(&self) -> bool {
+        self.devs.is_empty() && self.team.is_empty() && !self.full
+    }
 }
 
 /// The index's cookie files, `index/cookie-…`, written through flowforge-session like every
@@ -157,7 +195,7 @@ impl Watcher {
                 view: layout.task_assignments(),
                 store: layout.team_store_dir(),
             },
-            changes: Mutex::new(Changes::default()),
+            pending: Arc::default(),
         };
         let cookies = IndexCookies {
             layout: layout.clone(),
@@ -177,8 +215,19 @@ impl Watcher {
     /// # Errors
     /// As [`Index::refresh`], for a full refresh.
     pub fn refresh(&mut self, index: &mut Index) -> Result<RefreshStats> {
-        let changes = std::mem::take(&mut *self.watcher.events().changes.lock());
-        Self::apply(index, changes)
+        let changes = self.take();
+        self.apply(index, changes)
+    }
+
+    /// Wakes a waiting thread whenever this watcher files a change; see [`ChangeSignal`].
+    pub fn signal(&self) -> ChangeSignal {
+        ChangeSignal {
+            pending: Arc::clone(&self.watcher.events().pending),
+        }
+    }
+
+    fn take(&self) -> Changes {
+        std::mem::take(&mut *self.watcher.events().pending.changes.lock())
     }
 
     /// Like [`Watcher::refresh`], after making sure every change made before the call has
@@ -190,12 +239,22 @@ impl Watcher {
     /// As [`Index::refresh`], for a full refresh.
     pub fn refresh_synced(&mut self, index: &mut Index, timeout: Duration) -> Result<RefreshStats> {
         let synced = self.watcher.sync(timeout).is_ok();
-        let mut changes = std::mem::take(&mut *self.watcher.events().changes.lock());
+        let mut changes = self.take();
         changes.full |= !synced;
-        Self::apply(index, changes)
+        self.apply(index, changes)
     }
 
-    fn apply(index: &mut Index, changes: Changes) -> Result<RefreshStats> {
+    /// Applies `changes` to `index`. A full refresh that fails (the root cannot be listed)
+    /// leaves the next refresh a full one: the changes it took are not lost with it.
+    fn apply(&self, index: &mut Index, changes: Changes) -> Result<RefreshStats> {
+        let result = Self::apply_taken(index, changes);
+        if result.is_err() {
+            flowforge_watch::Events::lost(self.watcher.events());
+        }
+        result
+    }
+
+    fn apply_taken(index: &mut Index, changes: Changes) -> Result<RefreshStats> {
         let devs: Vec<(DeveloperId, DevChange)> = changes.devs.into_iter().collect();
         // A namespace directory that appeared or vanished, or became something else, changes
         // the listing and its problems: list again.
@@ -216,7 +275,7 @@ impl flowforge_watch::Events for Filed {
         if !can_change(event) {
             return;
         }
-        let mut changes = self.changes.lock();
+        let mut changes = self.pending.changes.lock();
         for path in &event.paths {
             let Ok(rest) = path.strip_prefix(&self.root) else {
                 continue;
@@ -250,15 +309,20 @@ impl flowforge_watch::Events for Filed {
                 }
             }
         }
+        if !changes.is_empty() {
+            self.pending.filed.notify_all();
+        }
     }
 
     fn lost(&self) {
-        self.changes.lock().full = true;
+        self.pending.changes.lock().full = true;
+        self.pending.filed.notify_all();
     }
 
     /// A watcher error makes the next refresh a full one; later events are still used.
     fn error(&self, _: &notify::Error) -> bool {
-        self.changes.lock().full = true;
+        self.pending.changes.lock().full = true;
+        self.pending.filed.notify_all();
         false
     }
 }

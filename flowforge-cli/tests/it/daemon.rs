@@ -617,9 +617,15 @@ fn cached_answers_say_so_and_the_default_stays_fresh() {
     bob(&["session", "start", "task-b"]);
     fs::write(setup.path().join("new.txt"), "x\n").expect("write");
 
-    // --max-age: the state proven a moment ago, without looking: stale, and it says so.
+    // --max-age: the state proven a moment ago, without looking, and it says so. Only what
+    // came before that proof is promised: bob's claim is in the answer only if the daemon
+    // applied it ahead of the question.
     let out = setup.ok("require", &["who", "task-b", "--max-age", "1h"]);
-    assert_eq!(stdout(&out), "task-b: nobody holds it\n", "{out:?}");
+    assert!(
+        stdout(&out) == "task-b: nobody holds it\n"
+            || stdout(&out).starts_with("task-b: held by bob"),
+        "{out:?}"
+    );
     assert!(
         stderr(&out).contains("flowforge: note: cached answer: namespace index as of "),
         "{out:?}"
@@ -708,4 +714,32 @@ fn remote_settings_changed_before_a_call_are_in_the_answer() {
     let out = setup.ok("require", &["who", "t1"]);
     assert!(!stdout(&out).contains(note), "no remote at once: {out:?}");
     assert_eq!(stdout(&out), stdout(&setup.ok("off", &["who", "t1"])));
+}
+
+/// The daemon applies a change to its namespace index as the change arrives, before any
+/// question asks for it, and the next question's answer holds it.
+#[test]
+fn a_change_is_applied_before_the_question_comes() {
+    let setup = Setup::new(4);
+    setup.start(&[]);
+    let ahead = |status: &serde_json::Value| {
+        status["daemon"]["handler"]["work_trees"][0]["index"]["refreshed_ahead"].as_u64()
+    };
+    let before = ahead(&setup.status_json()).expect("the index is open and counted");
+    let mut bob = setup.cmd("off", &["session", "start", "task-ahead"]);
+    bob.env("FLOWFORGE_DEVELOPER", "bob");
+    assert!(bob.output().expect("flowforge runs").status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ahead(&setup.status_json()) == Some(before) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = setup.status_json();
+    assert!(ahead(&status) > Some(before), "no refresh ahead: {status}");
+    let text = String::from_utf8_lossy(&setup.ok("off", &["daemon", "status"]).stdout).into_owned();
+    assert!(text.contains("refreshes ahead of a question"), "{text}");
+    let out = setup.ok("require", &["who", "task-ahead"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("task-ahead: held by bob ("),
+        "{out:?}"
+    );
 }

@@ -7,3 +7,4 @@ mod refresh_matches_scan;
 mod report;
 mod snapshot;
 mod view_vouch;
+mod watch_signal;
