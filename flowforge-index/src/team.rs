@@ -6,8 +6,9 @@
 //! which shard changed (the watcher's) reloads that shard and the view only, so its cost does
 //! not follow the number of registered developers nor the claims of other shards. The view
 //! itself is read only when FlowForge's mark does not vouch for it (see [`load_view`]): after
-//! FlowForge's own writes its reload is a `stat` and a read of the ~200-byte mark. Each part
-//! keeps its stamp (see [`Stamp`]) and is verified by content while the stamp is racy,
+//! FlowForge's own writes its reload is a `stat` and a read of the ~640-byte mark, the bash
+//! tools' entries included (the mark names them; the index keeps those it read last). Each
+//! part keeps its stamp (see [`Stamp`]) and is verified by content while the stamp is racy,
 //! exactly as a namespace is.
 
 use std::{borrow::Cow, collections::BTreeMap, path::PathBuf};
@@ -18,8 +19,8 @@ use flowforge_core::{
 };
 use flowforge_session::{
     ClaimsReader,
-    claim::{CLAIM_SHARDS, claim_shard},
-    fs::{read_bytes, read_json},
+    claim::{CLAIM_SHARDS, ForeignId, claim_shard},
+    fs::read_json,
 };
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -99,12 +100,25 @@ pub(crate) struct Stamped<T> {
 impl<T: PartialEq> Stamped<T> {
     /// Reloads the part when its stamp moved or was racy; returns whether its content changed.
     fn check(&mut self, stamp: Stamp, load: impl FnOnce() -> (T, Option<Problem>)) -> bool {
+        self.check_or_keep(stamp, || Some(load()))
+    }
+
+    /// [`check`](Self::check) with a load that may know the content unchanged without
+    /// reading it (`None`: the value is kept, with the new stamp).
+    fn check_or_keep(
+        &mut self,
+        stamp: Stamp,
+        load: impl FnOnce() -> Option<(T, Option<Problem>)>,
+    ) -> bool {
         let same = self.stamp == Some(stamp.value);
         if same && !self.racy {
             return false;
         }
-        let (value, problem) = load();
         self.racy = stamp.racy;
+        let Some((value, problem)) = load() else {
+            self.stamp = Some(stamp.value);
+            return false;
+        };
         if same && value == self.value && problem == self.problem {
             return false;
         }
@@ -123,6 +137,11 @@ pub(crate) struct TeamState {
     pub shards: Vec<Stamped<BTreeMap<TaskId, ClaimRecord>>>,
     /// The tasks of `team/task-assignments.json` that FlowForge did not write, by task.
     pub view: Stamped<BTreeMap<TaskId, ClaimRecord>>,
+    /// The identity of the bash tools' entries `view` holds, when they were read from a file
+    /// the view's mark vouched for (see [`load_view`]). Not kept in snapshots: a snapshot
+    /// loaded reads the view once.
+    #[serde(skip)]
+    pub view_foreign: Option<ForeignId>,
 }
 
 /// Which parts a check found changed.
@@ -157,9 +176,10 @@ impl TeamState {
             }
         }
         if parts.view {
+            let known = &mut self.view_foreign;
             changed.claims |= (self.view)
-                .check(file_stamp(layout, layout.task_assignments()), || {
-                    load_view(layout)
+                .check_or_keep(file_stamp(layout, layout.task_assignments()), || {
+                    load_view(layout, known)
                 });
         }
         changed
@@ -301,44 +321,71 @@ fn load_shard(
 
 /// The tasks of `team/task-assignments.json` that FlowForge did not write: entries FlowForge
 /// wrote mirror the store, the truth for them (the file may lag); the others are the bash
-/// tools'.
+/// tools'. `None` when they are those already held, whose identity is `known` (set to the
+/// identity of what is returned).
 ///
 /// After every claim change the file holds one entry per live claim, nearly all FlowForge's,
 /// and its writer vouches for it in the claims' view mark
-/// ([`vouched_foreign_entries`](flowforge_session::claim::vouched_foreign_entries)): when the
-/// file's `lstat` data are those the mark records with no entry of the bash tools, the answer
-/// (none) needs no read of the file. The mark matches only the file its writer read back and
-/// found to hold what it wrote, with a modification time no later edit can keep (the argument
-/// is in that module's documentation), so a file edited or replaced since — by the bash tools,
-/// in place or by rename, or by FlowForge's next write — is read as before.
+/// ([`view_vouch`](flowforge_session::claim::view_vouch)) with the number of the bash tools'
+/// entries and their identity. The file is not read when the view's `lstat` data are those
+/// the mark records and
+/// - it counts no entry of the bash tools: the answer is none;
+/// - or it names the identity of the entries held (`known`): the answer is those.
 ///
-/// Otherwise a lean pass reads it first: the fields every entry needs, borrowed, and whether it names a
-/// session, without building the full model of every entry. It checks everything the full
-/// model checks (task and developer ids, times); anything it does not accept, a damaged file
-/// included, is read again with the full model, whose answer (or error) is the same as before.
-fn load_view(layout: &Layout) -> (BTreeMap<TaskId, ClaimRecord>, Option<Problem>) {
+/// The mark matches only the file its writer wrote, with a modification time no later edit
+/// can keep (the argument is in that module's documentation), so a file edited or replaced
+/// since — by the bash tools, in place or by rename, or by FlowForge's next write — is read as
+/// before. An identity names the bash tools' entries exactly: FlowForge writers carry it from
+/// the file they splice only when they keep each of those entries as its bytes and write none
+/// (any other write names them anew by its own file), and `known` is only ever set from a
+/// vouch of the very bytes parsed ([`read_view`](flowforge_session::claim::read_view) takes it
+/// from the descriptor read, after the read) or of a file counting none. A mark of an older
+/// writer names no identity: the file is read.
+///
+/// Otherwise a lean pass reads it first: the fields every entry needs, borrowed, and whether
+/// it names a session, without building the full model of every entry. It checks everything
+/// the full model checks (task and developer ids, times); anything it does not accept, a
+/// damaged file included, is read again with the full model, whose answer (or error) is the
+/// same as before.
+fn load_view(
+    layout: &Layout,
+    known: &mut Option<ForeignId>,
+) -> Option<(BTreeMap<TaskId, ClaimRecord>, Option<Problem>)> {
+    use flowforge_session::claim::{read_view, view_vouch};
     let path = layout.task_assignments();
     if let Ok(Some(view)) = flowforge_session::fs::stat(layout.root(), &path) {
-        if flowforge_session::claim::vouched_foreign_entries(layout, &view) == Some(0) {
-            return (BTreeMap::new(), None);
+        if let Some(vouch) = view_vouch(layout, &view) {
+            if vouch.foreign_entries() == 0 {
+                *known = vouch.foreign_id();
+                return Some((BTreeMap::new(), None));
+            }
+            if vouch.foreign_id().is_some() && vouch.foreign_id() == *known {
+                return None;
+            }
         }
     }
-    let bytes = match read_bytes(layout.root(), &path) {
-        Ok(Some(bytes)) => bytes,
-        Ok(None) => return (BTreeMap::new(), None),
-        Err(e) => return (BTreeMap::new(), Some(Problem::from_error(&path, None, &e))),
+    *known = None;
+    let (bytes, vouch) = match read_view(layout) {
+        Ok(Some(read)) => read,
+        Ok(None) => return Some((BTreeMap::new(), None)),
+        Err(e) => return Some((BTreeMap::new(), Some(Problem::from_error(&path, None, &e)))),
     };
+    let known_now = vouch.and_then(|v| v.foreign_id());
     if let Some(foreign) = lean_view(&bytes) {
-        return (foreign, None);
+        *known = known_now;
+        return Some((foreign, None));
     }
     match serde_json::from_slice::<TaskAssignments>(&bytes) {
-        Ok(assignments) => (foreign_entries(assignments), None),
+        Ok(assignments) => {
+            *known = known_now;
+            Some((foreign_entries(assignments), None))
+        }
         Err(source) => {
             let e = flowforge_session::Error::Json {
                 path: path.clone(),
                 source,
             };
-            (BTreeMap::new(), Some(Problem::from_error(&path, None, &e)))
+            Some((BTreeMap::new(), Some(Problem::from_error(&path, None, &e))))
         }
     }
 }

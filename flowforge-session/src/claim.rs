@@ -47,7 +47,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use self::assignments::vouched_foreign_entries;
+pub use self::assignments::{ForeignId, ViewVouch, read_view, view_vouch, vouched_foreign_entries};
 use crate::{
     error::{Error, Result},
     fs::{Dir, FileStat},

@@ -14,7 +14,9 @@ use std::{
 
 use flowforge_core::{DeveloperId, Layout, TaskId, model::TaskAssignments};
 use flowforge_index::Index;
-use flowforge_session::claim::{is_flowforge_entry, list_claims, vouched_foreign_entries};
+use flowforge_session::claim::{
+    ForeignId, is_flowforge_entry, list_claims, view_vouch, vouched_foreign_entries,
+};
 
 use crate::common::{dev, task};
 
@@ -226,6 +228,122 @@ fn the_index_reads_the_view_whenever_the_mark_does_not_vouch_for_it() {
     }
     run(&layout, "end ann");
     check(&layout, &mut index, "the last claim change");
+}
+
+/// The identity of the bash tools' entries the mark names for the view on disk.
+fn foreign_id(layout: &Layout) -> Option<ForeignId> {
+    let path = layout.task_assignments();
+    let view = flowforge_session::fs::stat(layout.root(), &path).unwrap()?;
+    view_vouch(layout, &view)?.foreign_id()
+}
+
+/// The bytes this thread has read so far (`read` and `pread` calls).
+fn bytes_read() -> u64 {
+    let io = fs::read_to_string("/proc/thread-self/io").unwrap();
+    let line = io.lines().find(|l| l.starts_with("rchar:")).unwrap();
+    line["rchar:".len()..].trim().parse().unwrap()
+}
+
+/// The bash tools' entries are read once and then taken as held while the mark vouching for
+/// the view names them: FlowForge's writes that keep them carry their identity, and every
+/// other change names them anew — a writer taking one over or writing after their edit (by
+/// rename or in place, the index not having looked in between), or a mark whose line naming
+/// them is not its own. A mark of the first format (an older writer's) counts them without
+/// naming them: the file is read.
+#[test]
+fn the_bash_tools_entries_are_read_again_whenever_they_may_have_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    for d in ["ann", "bob", "cyd", "dan"] {
+        flowforge_session::namespace::init(&layout, &dev(d), &Default::default()).unwrap();
+    }
+    let path = layout.task_assignments();
+    let mark = layout.team_store_dir().join(".claims/view-mark");
+    run(&layout, "start ann t-0");
+    // Two entries of the bash tools, one with a note that makes the file large.
+    bash_edit(&layout, |v| {
+        let mut entry = v.tasks.values().next().unwrap().clone();
+        entry.extra.clear();
+        entry.assignee = dev("bob");
+        v.tasks.insert(task("u-1"), entry.clone());
+        entry.assignee = dev("dan");
+        entry
+            .extra
+            .insert("note".into(), "x".repeat(200_000).into());
+        v.tasks.insert(task("bash-1"), entry);
+    });
+    let mut index = Index::build(&layout).unwrap();
+    run(&layout, "start bob t-1");
+    assert_eq!(vouched(&layout), Some(2));
+    let named = foreign_id(&layout).expect("named by the write");
+    check(&layout, &mut index, "the bash tools' entries read");
+
+    // A claim change that keeps them carries their identity: the file is not read again.
+    run(&layout, "start cyd t-2");
+    assert_eq!(foreign_id(&layout), Some(named));
+    let before = bytes_read();
+    index.refresh().unwrap();
+    let read = bytes_read() - before;
+    assert!(read < 100_000, "{read} bytes read for a view named as held");
+    check(&layout, &mut index, "a change keeping them");
+
+    // Taken over and released with no look in between: named anew, read, gone.
+    run(&layout, "start dan bash-1;end dan");
+    assert_ne!(foreign_id(&layout), Some(named));
+    check(&layout, &mut index, "an entry taken over and released");
+    assert_eq!(index.who(&task("bash-1")).holder, None);
+
+    // Edited by rename, then a claim change before the index looks: named anew.
+    let named = foreign_id(&layout).unwrap();
+    bash_edit(&layout, |v| {
+        v.tasks.get_mut(&task("u-1")).unwrap().assignee = dev("dan")
+    });
+    run(&layout, "start ann t-3");
+    assert_ne!(foreign_id(&layout), Some(named));
+    check(&layout, &mut index, "an edit by rename");
+    assert_eq!(index.who(&task("u-1")).holder, Some(dev("dan")));
+
+    // Edited in place, the same size, then a claim change: named anew.
+    let named = foreign_id(&layout).unwrap();
+    let mut text = fs::read_to_string(&path).unwrap();
+    replace_after(&mut text, "\"u-1\"", "\"dan\"", "\"cyd\"");
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
+        .unwrap();
+    run(&layout, "start bob t-4");
+    assert_ne!(foreign_id(&layout), Some(named));
+    check(&layout, &mut index, "an edit in place");
+    assert_eq!(index.who(&task("u-1")).holder, Some(dev("cyd")));
+
+    // The line naming them taken from an earlier mark: counted, not named, read.
+    let earlier = fs::read(&mark).unwrap();
+    bash_edit(&layout, |v| {
+        v.tasks.get_mut(&task("u-1")).unwrap().assignee = dev("ann")
+    });
+    run(&layout, "start cyd t-5");
+    let latest = fs::read(&mark).unwrap();
+    assert_eq!(latest.len(), earlier.len());
+    fs::write(&mark, [&latest[..512], &earlier[512..]].concat()).unwrap();
+    assert_eq!((vouched(&layout), foreign_id(&layout)), (Some(1), None));
+    check(
+        &layout,
+        &mut index,
+        "a mark with an earlier mark's identity",
+    );
+    assert_eq!(index.who(&task("u-1")).holder, Some(dev("ann")));
+
+    // The first format alone: counted, not named, read.
+    bash_edit(&layout, |v| {
+        v.tasks.get_mut(&task("u-1")).unwrap().assignee = dev("bob")
+    });
+    run(&layout, "end cyd");
+    let latest = fs::read(&mark).unwrap();
+    fs::write(&mark, &latest[..512]).unwrap();
+    assert_eq!((vouched(&layout), foreign_id(&layout)), (Some(1), None));
+    check(&layout, &mut index, "a mark of the first format");
+    assert_eq!(index.who(&task("u-1")).holder, Some(dev("bob")));
 }
 
 /// While another process keeps changing claims, whatever the mark vouches for is what the

@@ -66,10 +66,42 @@
 //! read-back, which was O(bytes of the view) per change.)
 //!
 //! So a reader that finds the view's `lstat` data equal to the mark's and a count of 0 knows
-//! the file holds no entry of the bash tools without reading it ([`vouched_foreign_entries`]);
-//! in every other case it reads the file, as before. The writer uses the same check to trust
-//! the view's bytes for a splice, and reads them through a descriptor whose `fstat` after the
-//! read must still match, so a file swapped during its read takes the full path.
+//! the file holds no entry of the bash tools without reading it ([`vouched_foreign_entries`]).
+//! The writer uses the same check to trust the view's bytes for a splice, and reads them
+//! through a descriptor whose `fstat` after the read must still match, so a file swapped
+//! during its read takes the full path.
+//!
+//! # The bash tools' entries named
+//! A team that still has claims of the bash tools has entries of theirs in every view, so a
+//! count of 0 never answers. The mark therefore also names those entries by an *identity*:
+//! the stamp of the vouched file of the write that last changed them. A write names them by
+//! the stamp of its own file, except a splice from the file a mark vouches for (its bytes
+//! checked as above) that kept each of the bash tools' entries of the changed shards as its
+//! bytes and wrote none anew (a claim of an older store, without a session, counts as one of
+//! theirs): it carries that mark's identity. The claim readers rely on: *two files vouched
+//! for by marks naming the same identity hold the same entries of the bash tools, byte for
+//! byte*. By induction on the writes naming an identity `I`: the write whose own file has
+//! the stamp `I` is one write (two vouched writes never publish files with equal stamps:
+//! the fact *Vouching* rests on, a pooled spare coming back in the same tick with the same
+//! size carrying another sequence number), and every other write naming `I` spliced a file
+//! vouched for with `I` — the bytes its writer wrote, by *Vouching* — and kept its entries of
+//! the bash tools as they were, adding none. Any other write (the full path: a file edited
+//! or replaced by the bash tools, in place or by rename, a lost or damaged mark, a rebuild)
+//! names its own file, which no earlier mark names.
+//!
+//! A reader that keeps the bash tools' entries it parsed, with the identity the mark named
+//! for the very bytes parsed ([`read_view`]: the vouch is taken for the descriptor's `fstat`
+//! after the read, never for a `stat` of the name before it), may answer with them without
+//! reading the file whenever the mark vouches for the view on disk ([`view_vouch`]) and names
+//! the same identity: the file holds the same entries. A file edited since its write is not
+//! vouched for (as above) and is read.
+//!
+//! The mark's first line (512 bytes) is the first format whole, the sequence number padded
+//! with zeros to fill it: older FlowForge readers read at most 512 bytes and decode them
+//! whole, so they read the count and ignore the rest. The identity follows on a second line,
+//! whose checksum covers both lines: a second line left behind by a newer writer under an
+//! older writer's mark (which is shorter, rewritten in place) or torn from another write
+//! names nothing. A mark without it (an older writer's) names nothing: the file is read.
 
 use std::{
     collections::BTreeMap,
@@ -106,18 +138,79 @@ const CHASE: usize = 16;
 /// The indentation of an entry's lines inside the pretty-printed `tasks` map.
 const ENTRY_INDENT: &str = "\n    ";
 
-/// The number of the bash tools' entries in `team/task-assignments.json`, when the view's
-/// mark vouches for the file whose `lstat` data are `view` (FlowForge wrote it and it was
-/// not changed since, see the module documentation); `None` when it does not: the file must
-/// be read.
-pub fn vouched_foreign_entries(layout: &Layout, view: &FileStat) -> Option<u64> {
+/// What the view's mark vouches for a file: FlowForge wrote it and nothing changed it since
+/// (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ViewVouch {
+    foreign: u64,
+    foreign_id: ViewStamp,
+}
+
+impl ViewVouch {
+    /// The number of the bash tools' entries in the file.
+    pub fn foreign_entries(&self) -> u64 {
+        self.foreign
+    }
+
+    /// The identity of the bash tools' entries in the file; `None` when the mark names none
+    /// (a mark of an older writer): the file must be read to know them.
+    pub fn foreign_id(&self) -> Option<ForeignId> {
+        self.foreign_id
+            .is_file()
+            .then_some(ForeignId(self.foreign_id))
+    }
+}
+
+/// The identity of the bash tools' entries in a view FlowForge wrote (see *The bash tools'
+/// entries named* in the module documentation): two files vouched for with the same identity
+/// hold the same entries of the bash tools, byte for byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForeignId(ViewStamp);
+
+/// What the view's mark vouches for the file whose `lstat` data are `view`; `None` when it
+/// vouches for nothing (the file must be read).
+pub fn view_vouch(layout: &Layout, view: &FileStat) -> Option<ViewVouch> {
     let dir = Dir::open(
         layout.root(),
         &layout.team_store_dir().join(BOOKKEEPING_DIR),
     )
     .ok()??;
     let mark = read_mark(&dir)?;
-    (mark.view.is_file() && mark.view == ViewStamp::of(Some(view))).then_some(mark.foreign)
+    (mark.view.is_file() && mark.view == ViewStamp::of(Some(view))).then_some(ViewVouch {
+        foreign: mark.foreign,
+        foreign_id: mark.foreign_id,
+    })
+}
+
+/// The number of the bash tools' entries in `team/task-assignments.json`, when the view's
+/// mark vouches for the file whose `lstat` data are `view` ([`view_vouch`]); `None` when it
+/// does not: the file must be read.
+pub fn vouched_foreign_entries(layout: &Layout, view: &FileStat) -> Option<u64> {
+    view_vouch(layout, view).map(|vouch| vouch.foreign)
+}
+
+/// `team/task-assignments.json` read whole, and what the mark vouches for the very bytes
+/// read: the file's `fstat` data after the read, taken from the descriptor read (a file
+/// edited during the read, or replaced between a `stat` of the name and its opening, is
+/// never paired with a mark of another file). `Ok(None)` when the file does not exist.
+///
+/// # Errors
+/// [`Error::Symlink`], [`Error::Outside`], or [`Error::Io`] naming the file.
+pub fn read_view(layout: &Layout) -> Result<Option<(Vec<u8>, Option<ViewVouch>)>> {
+    let path = layout.task_assignments();
+    let Some(file) = crate::fs::open_file(layout.root(), &path)? else {
+        return Ok(None);
+    };
+    let mut bytes = Vec::new();
+    (&file)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("cannot read", &path))?;
+    let after = rustix::fs::fstat(&file)
+        .ok()
+        .map(|st| FileStat::of(&st))
+        .filter(|st| st.size == bytes.len() as u64);
+    let vouch = after.and_then(|st| view_vouch(layout, &st));
+    Ok(Some((bytes, vouch)))
 }
 
 /// The point of the journal a view reflects, and the view as its writer vouched for it.
@@ -131,6 +224,9 @@ struct Mark {
     foreign: u64,
     /// The sequence number of the write.
     seq: u64,
+    /// The identity of those entries: the view as vouched for by the write that last changed
+    /// them (an inode of 0: none named, as in a mark of an older writer).
+    foreign_id: ViewStamp,
 }
 
 /// The `lstat` data of the view that say it is the file written.
@@ -169,12 +265,21 @@ fn checksum(bytes: &[u8]) -> u64 {
     hash
 }
 
+/// The length of the mark's first line, the newline included: the first format's fields
+/// (the sequence number padded with zeros to fill it), which is what readers of that format
+/// read (at most 512 bytes, decoded whole); the identity of the bash tools' entries follows
+/// on a line of its own, which they never read.
+const MARK_LINE: usize = 512;
+/// The longest mark a reader takes: a file this long or longer is not a mark.
+const MARK_MAX: usize = 1024;
+
 impl Mark {
-    /// Fixed width, so an in-place rewrite never leaves a longer old tail behind; the last
-    /// word is the checksum of the rest.
+    /// Fixed width, so an in-place rewrite never leaves a longer old tail behind. The first
+    /// line is the first format's, its last word the checksum of the rest of it; the second
+    /// names the bash tools' entries, its last word the checksum of both lines but itself.
     fn encode(&self) -> String {
-        let body = format!(
-            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020} {:020}",
+        let fields = format!(
+            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020}",
             self.journal_ino,
             self.offset,
             self.view.ino,
@@ -184,12 +289,36 @@ impl Mark {
             self.view.ctime.0,
             self.view.ctime.1,
             self.foreign,
-            self.seq,
         );
-        format!("{body} {:016x}\n", checksum(body.as_bytes()))
+        // The fields, a space, the sequence number, a space, 16 digits of checksum, a newline.
+        let width = MARK_LINE - fields.len() - 19;
+        let body = format!("{fields} {:0width$}", self.seq);
+        let line = format!("{body} {:016x}\n", checksum(body.as_bytes()));
+        let id = &self.foreign_id;
+        let named = format!(
+            "{line}{:020} {:020} {:020} {:010} {:020} {:010}",
+            id.ino, id.size, id.mtime.0, id.mtime.1, id.ctime.0, id.ctime.1,
+        );
+        format!("{named} {:016x}\n", checksum(named.as_bytes()))
     }
 
-    fn decode(text: &str) -> Option<Self> {
+    /// The mark in `bytes`: the first line decoded as the first format, and the identity
+    /// of the bash tools' entries from the second when it is whole and belongs to that first
+    /// line (an older writer's mark over a newer one's leaves a tail behind: no identity).
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let end = text.find('\n')? + 1;
+        let mut mark = Self::decode_line(&text[..end])?;
+        if end == MARK_LINE {
+            if let Some(id) = Self::decode_named(text) {
+                mark.foreign_id = id;
+            }
+        }
+        Some(mark)
+    }
+
+    /// The first line: the first format whole (what its readers decode).
+    fn decode_line(text: &str) -> Option<Self> {
         let text = text.strip_suffix('\n')?;
         let (body, sum) = text.rsplit_once(' ')?;
         if sum.len() != 16 || u64::from_str_radix(sum, 16).ok()? != checksum(body.as_bytes()) {
@@ -213,16 +342,39 @@ impl Mark {
             },
             foreign: u64::try_from(next()?).ok()?,
             seq: u64::try_from(next()?).ok()?,
+            foreign_id: ViewStamp::default(),
         };
         next().is_none().then_some(mark)
     }
+
+    /// The identity named by the second line of `text` (both lines, the first `MARK_LINE`
+    /// bytes long), checked against both.
+    fn decode_named(text: &str) -> Option<ViewStamp> {
+        let text = text.strip_suffix('\n')?;
+        let (named, sum) = text.rsplit_once(' ')?;
+        if sum.len() != 16 || u64::from_str_radix(sum, 16).ok()? != checksum(named.as_bytes()) {
+            return None;
+        }
+        let mut words = named.get(MARK_LINE..)?.split(' ');
+        let mut next = || words.next()?.parse::<i64>().ok();
+        let mut unsigned = || u64::try_from(next()?).ok();
+        let id = ViewStamp {
+            ino: unsigned()?,
+            size: unsigned()?,
+            mtime: (next()?, u32::try_from(next()?).ok()?),
+            ctime: (next()?, u32::try_from(next()?).ok()?),
+        };
+        next().is_none().then_some(id)
+    }
 }
 
+/// The mark, read with one `pread` into a buffer on the stack; `None` when there is none or
+/// it does not decode.
 fn read_mark(dir: &Dir) -> Option<Mark> {
-    let mut text = String::new();
     let file = dir.open_file(VIEW_MARK).ok()??;
-    file.take(512).read_to_string(&mut text).ok()?;
-    Mark::decode(&text)
+    let mut buf = [0u8; MARK_MAX];
+    let len = rustix::io::pread(&file, &mut buf, 0).ok()?;
+    (len < MARK_MAX).then(|| Mark::decode(&buf[..len]))?
 }
 
 fn write_mark(dir: &Dir, mark: &Mark) -> Result<()> {
@@ -317,16 +469,22 @@ pub(super) fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Re
         }
         let seq = mark.map_or_else(seq_seed, |m| m.seq.wrapping_add(1));
         let previous = trusted.filter(|_| shards.is_some());
-        let (view, foreign) =
-            write_view(layout, &path, &mut reader, shards.as_ref(), previous, seq)?;
+        let written = write_view(layout, &path, &mut reader, shards.as_ref(), previous, seq)?;
+        // The bash tools' entries keep their identity when the splice kept each of them as
+        // its bytes and wrote none; any other write names them by the file it publishes.
+        let foreign_id = match previous {
+            Some(p) if written.foreign_kept && p.foreign_id.is_file() => p.foreign_id,
+            _ => written.view,
+        };
         write_mark(
             &dir,
             &Mark {
                 journal_ino: ino,
                 offset: end,
-                view,
-                foreign,
+                view: written.view,
+                foreign: written.foreign,
                 seq,
+                foreign_id,
             },
         )?;
         drop(held);
@@ -348,10 +506,19 @@ fn seq_seed() -> u64 {
         .map_or(0, |d| u64::from(d.subsec_nanos()))
 }
 
+/// A view written: the stamp of the file published when its writer vouches for it
+/// ([`publish_vouched`]), its number of the bash tools' entries, and whether those are the
+/// entries of the file it was spliced from, each kept as its bytes (none dropped, none written
+/// anew).
+struct Written {
+    view: ViewStamp,
+    foreign: u64,
+    foreign_kept: bool,
+}
+
 /// Rewrites the view's entries of `shards` (`None`: every shard) from those shards, as write
-/// `seq`; returns the stamp of the file published when it vouches for it ([`publish_vouched`])
-/// and the number of the bash tools' entries in it. `previous` is the mark that vouches for
-/// the view on disk: its bytes are spliced when they still match it.
+/// `seq`. `previous` is the mark that vouches for the view on disk: its bytes are spliced when
+/// they still match it.
 fn write_view(
     layout: &Layout,
     path: &Path,
@@ -359,7 +526,7 @@ fn write_view(
     shards: Option<&[bool; CLAIM_SHARDS]>,
     previous: Option<Mark>,
     seq: u64,
-) -> Result<(ViewStamp, u64)> {
+) -> Result<Written> {
     let mut read: Vec<Option<Claims>> = vec![None; CLAIM_SHARDS];
     for (shard, slot) in read.iter_mut().enumerate() {
         if shards.is_none_or(|s| s[shard]) {
@@ -370,10 +537,14 @@ fn write_view(
         if let Some(bytes) = read_vouched(layout, path, &mark.view) {
             let spliced = splice(&bytes, &read, mark.foreign, path);
             recycle(bytes);
-            if let Some((spliced, foreign)) = spliced? {
-                let stamp = publish_vouched(layout, path, &spliced, seq);
-                recycle(spliced);
-                return Ok((stamp?, foreign));
+            if let Some(spliced) = spliced? {
+                let stamp = publish_vouched(layout, path, &spliced.bytes, seq);
+                recycle(spliced.bytes);
+                return Ok(Written {
+                    view: stamp?,
+                    foreign: spliced.foreign,
+                    foreign_kept: spliced.foreign_kept,
+                });
             }
         }
     }
@@ -391,7 +562,11 @@ fn write_view(
     };
     let foreign = apply(&mut view, &read);
     let bytes = pretty(&view, path)?;
-    Ok((publish_vouched(layout, path, &bytes, seq)?, foreign))
+    Ok(Written {
+        view: publish_vouched(layout, path, &bytes, seq)?,
+        foreign,
+        foreign_kept: false,
+    })
 }
 
 /// Rewrites the entries of `view` of the shards read in `read` from them (the full path);
@@ -599,10 +774,19 @@ fn entry_bytes(assignment: &TaskAssignment, path: &Path) -> Result<Box<RawValue>
     RawValue::from_string(text.replace('\n', ENTRY_INDENT)).map_err(json)
 }
 
+/// A view spliced: its bytes, its number of the bash tools' entries, and whether those are the
+/// entries of the file spliced, each kept as its bytes: none of the changed shards' was
+/// dropped and none was written anew (a claim of an older store, without a session, is one).
+struct Splice {
+    bytes: Vec<u8>,
+    foreign: u64,
+    foreign_kept: bool,
+}
+
 /// The view `bytes` (the file a mark vouches for, holding `foreign` entries of the bash
 /// tools) with the entries of the shards read in `read` rewritten from them, every other
-/// entry copied as bytes; and its number of the bash tools' entries. `None` when the bytes
-/// are not in the shape FlowForge writes (the full model then decides).
+/// entry copied as bytes. `None` when the bytes are not in the shape FlowForge writes (the
+/// full model then decides).
 ///
 /// The entries are found by their lines ([`splice_lines`]) when the file is printed as the
 /// full model prints it, which a file the mark vouches for is; otherwise it is scanned as
@@ -615,7 +799,7 @@ fn splice(
     read: &[Option<Claims>],
     foreign: u64,
     path: &Path,
-) -> Result<Option<(Vec<u8>, u64)>> {
+) -> Result<Option<Splice>> {
     match splice_lines(bytes, read, foreign, path)? {
         Some(spliced) => Ok(Some(spliced)),
         None => splice_parsed(bytes, read, foreign, path),
@@ -696,13 +880,13 @@ fn splice_lines(
     read: &[Option<Claims>],
     foreign: u64,
     path: &Path,
-) -> Result<Option<(Vec<u8>, u64)>> {
+) -> Result<Option<Splice>> {
     let Some((lines, tasks_end)) = scan_lines(bytes) else {
         return Ok(None);
     };
     // The entries kept, with their position among all the entries.
     let mut kept: Vec<(usize, &Line<'_>)> = Vec::with_capacity(lines.len() + 1);
-    // The bash tools' entries of the rewritten shards, before and after.
+    // The bash tools' entries of the rewritten shards: in the file, and kept as they are.
     let (mut before, mut after) = (0u64, 0u64);
     let mut previous: Option<&str> = None;
     for (i, line) in lines.iter().enumerate() {
@@ -730,9 +914,11 @@ fn splice_lines(
         }
     }
     let mut new = Vec::new();
+    // The bash tools' entries written anew (claims of an older store, without a session).
+    let mut written = 0u64;
     for claims in read.iter().flatten() {
         for (task, held) in &claims.claims {
-            after += u64::from(!is_flowforge_entry(&held.assignment));
+            written += u64::from(!is_flowforge_entry(&held.assignment));
             new.push((task.as_str(), entry_bytes(&held.assignment, path)?));
         }
     }
@@ -804,7 +990,11 @@ fn splice_lines(
         out.extend_from_slice(TASKS_TAIL);
     }
     out.extend_from_slice(&bytes[tasks_end..]);
-    Ok(Some((out, foreign + after)))
+    Ok(Some(Splice {
+        bytes: out,
+        foreign: foreign + after + written,
+        foreign_kept: after == before && written == 0,
+    }))
 }
 
 /// [`splice`] by scanning the view as a map of borrowed raw JSON values.
@@ -816,12 +1006,12 @@ fn splice_parsed(
     read: &[Option<Claims>],
     foreign: u64,
     path: &Path,
-) -> Result<Option<(Vec<u8>, u64)>> {
+) -> Result<Option<Splice>> {
     let Ok(view) = serde_json::from_slice::<RawView<'_>>(bytes) else {
         return Ok(None);
     };
     let mut tasks = BTreeMap::new();
-    // The bash tools' entries of the rewritten shards, before and after.
+    // The bash tools' entries of the rewritten shards: in the file, and kept as they are.
     let (mut before, mut after) = (0u64, 0u64);
     for (key, raw) in view.tasks {
         let Ok(task) = TaskId::new(key) else {
@@ -848,9 +1038,11 @@ fn splice_parsed(
             }
         }
     }
+    // The bash tools' entries written anew (claims of an older store, without a session).
+    let mut written = 0u64;
     for claims in read.iter().flatten() {
         for (task, held) in &claims.claims {
-            after += u64::from(!is_flowforge_entry(&held.assignment));
+            written += u64::from(!is_flowforge_entry(&held.assignment));
             tasks.insert(
                 task.clone(),
                 Entry::New(entry_bytes(&held.assignment, path)?),
@@ -864,7 +1056,11 @@ fn splice_parsed(
         tasks: &tasks,
         extra: &view.extra,
     };
-    Ok(Some((pretty(&spliced, path)?, foreign + after)))
+    Ok(Some(Splice {
+        bytes: pretty(&spliced, path)?,
+        foreign: foreign + after + written,
+        foreign_kept: after == before && written == 0,
+    }))
 }
 
 #[cfg(test)]
@@ -944,7 +1140,10 @@ mod tests {
 
         /// The splice of the changed shards' entries into the bytes FlowForge wrote gives the
         /// bytes (and the count of the bash tools' entries) of the full path: the whole file
-        /// parsed into the model, those shards' entries replaced, serialized whole.
+        /// parsed into the model, those shards' entries replaced, serialized whole. It says the
+        /// bash tools' entries are kept exactly when none of the changed shards' was dropped
+        /// or replaced and no claim without a session was written, and then they are the
+        /// file's.
         #[test]
         fn the_splice_writes_what_the_full_model_writes(
             old in state(),
@@ -980,12 +1179,31 @@ mod tests {
             // Both ways of splicing: over the lines (what FlowForge's own file takes) and
             // over the parsed raw values (any other file in the written shape).
             let lined = splice_lines(&bytes, &read, foreign, path).unwrap();
-            let (lined, lined_foreign) = lined.expect("a file printed as the model prints it");
-            prop_assert_eq!(String::from_utf8(lined).unwrap(), full_bytes.clone());
-            prop_assert_eq!(lined_foreign, full_foreign);
-            let (parsed, parsed_foreign) = splice_parsed(&bytes, &read, foreign, path).unwrap().unwrap();
-            prop_assert_eq!(String::from_utf8(parsed).unwrap(), full_bytes);
-            prop_assert_eq!(parsed_foreign, full_foreign);
+            let lined = lined.expect("a file printed as the model prints it");
+            prop_assert_eq!(String::from_utf8(lined.bytes).unwrap(), full_bytes.clone());
+            prop_assert_eq!(lined.foreign, full_foreign);
+            let parsed = splice_parsed(&bytes, &read, foreign, path).unwrap().unwrap();
+            prop_assert_eq!(String::from_utf8(parsed.bytes).unwrap(), full_bytes);
+            prop_assert_eq!(parsed.foreign, full_foreign);
+            // The bash tools' entries kept: each of the changed shards' still there as it was
+            // and not a claim's, and no claim without a session written.
+            let bash_of = |v: &TaskAssignments| -> BTreeMap<TaskId, TaskAssignment> {
+                (v.tasks.iter())
+                    .filter(|(_, a)| !is_flowforge_entry(a))
+                    .map(|(t, a)| (t.clone(), a.clone()))
+                    .collect()
+            };
+            let kept = bash_of(&view).iter().all(|(t, a)| match &read[claim_shard(t)] {
+                Some(claims) => !claims.claims.contains_key(t) && full.tasks.get(t) == Some(a),
+                None => true,
+            });
+            let none_written = (read.iter().flatten())
+                .all(|c| c.claims.values().all(|h| is_flowforge_entry(&h.assignment)));
+            prop_assert_eq!(lined.foreign_kept, kept && none_written);
+            prop_assert_eq!(parsed.foreign_kept, kept && none_written);
+            if lined.foreign_kept {
+                prop_assert_eq!(bash_of(&full), bash_of(&view));
+            }
         }
     }
 
@@ -1089,6 +1307,49 @@ mod tests {
         assert!(seal(std::fs::File::open(&path).unwrap(), len, 1).is_none());
     }
 
+    /// The first format, as its writers wrote it and its readers read it (at most 512 bytes,
+    /// decoded whole): what older FlowForge processes do with a mark.
+    fn first_format(mark: &Mark) -> String {
+        let body = format!(
+            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020} {:020}",
+            mark.journal_ino,
+            mark.offset,
+            mark.view.ino,
+            mark.view.size,
+            mark.view.mtime.0,
+            mark.view.mtime.1,
+            mark.view.ctime.0,
+            mark.view.ctime.1,
+            mark.foreign,
+            mark.seq,
+        );
+        format!("{body} {:016x}\n", checksum(body.as_bytes()))
+    }
+
+    /// The first format's reader: the view's stamp, the count and the sequence number.
+    fn read_first_format(bytes: &[u8]) -> Option<(ViewStamp, u64, u64)> {
+        let text = std::str::from_utf8(&bytes[..bytes.len().min(512)]).ok()?;
+        let text = text.strip_suffix('\n')?;
+        let (body, sum) = text.rsplit_once(' ')?;
+        if sum.len() != 16 || u64::from_str_radix(sum, 16).ok()? != checksum(body.as_bytes()) {
+            return None;
+        }
+        let words: Vec<i64> = body
+            .split(' ')
+            .map(|w| w.parse().ok())
+            .collect::<Option<_>>()?;
+        let [_, _, ino, size, ms, mn, cs, cn, foreign, seq] = words[..] else {
+            return None;
+        };
+        let view = ViewStamp {
+            ino: ino as u64,
+            size: size as u64,
+            mtime: (ms, mn as u32),
+            ctime: (cs, cn as u32),
+        };
+        Some((view, foreign as u64, seq as u64))
+    }
+
     #[test]
     fn a_mark_decodes_what_it_encodes_and_nothing_torn_or_forged() {
         let mark = Mark {
@@ -1102,26 +1363,61 @@ mod tests {
             },
             foreign: 2,
             seq: 41,
+            foreign_id: ViewStamp {
+                ino: 91,
+                size: 239_000,
+                mtime: (1_699_999_999, 5),
+                ctime: (1_700_000_000, 123),
+            },
+        };
+        let unnamed = |m: Mark| Mark {
+            foreign_id: ViewStamp::default(),
+            ..m
         };
         let text = mark.encode();
-        assert_eq!(Mark::decode(&text), Some(mark));
-        let other = Mark { seq: 42, ..mark }.encode();
+        assert_eq!(Mark::decode(text.as_bytes()), Some(mark));
+        let other_mark = Mark {
+            seq: 42,
+            foreign_id: mark.view,
+            ..mark
+        };
+        let other = other_mark.encode();
         assert_eq!(text.len(), other.len(), "fixed width");
-        // Every mix of the two marks (a read torn between two in-place writes) that is
-        // neither of them decodes to nothing, and so does any one changed digit.
+        // Every mix of the two marks (a read torn between two in-place writes) decodes to
+        // nothing, or to one of them whole, or to one of them without the identity of the
+        // bash tools' entries (its first line whole, its second torn); so does any one
+        // changed digit, the identity kept only when the change is elsewhere.
+        let whole = [mark, other_mark, unnamed(mark), unnamed(other_mark)];
         for cut in 1..text.len() {
             let torn = format!("{}{}", &other[..cut], &text[cut..]);
-            if torn != text && torn != other {
-                assert_eq!(Mark::decode(&torn), None, "{torn}");
+            if let Some(m) = Mark::decode(torn.as_bytes()) {
+                assert!(whole.contains(&m), "{torn}");
+                assert!(m.foreign_id == ViewStamp::default() || torn == text || torn == other);
             }
             let mut flipped = text.clone().into_bytes();
             flipped[cut - 1] = if flipped[cut - 1] == b'1' { b'2' } else { b'1' };
-            let flipped = String::from_utf8(flipped).unwrap();
-            if flipped != text {
-                assert_eq!(Mark::decode(&flipped), None, "{flipped}");
+            if flipped != text.as_bytes() {
+                let expected = (cut > MARK_LINE).then_some(unnamed(mark));
+                assert_eq!(Mark::decode(&flipped), expected, "{cut}");
             }
         }
-        assert_eq!(Mark::decode(&text[..text.len() - 1]), None);
-        assert_eq!(Mark::decode(""), None);
+        assert_eq!(
+            Mark::decode(&text.as_bytes()[..MARK_LINE]),
+            Some(unnamed(mark))
+        );
+        assert_eq!(Mark::decode(&text.as_bytes()[..MARK_LINE - 1]), None);
+        assert_eq!(Mark::decode(b""), None);
+
+        // A reader of the first format reads the first line and decodes it whole.
+        assert_eq!(
+            read_first_format(text.as_bytes()),
+            Some((mark.view, mark.foreign, mark.seq))
+        );
+        // A mark of the first format reads, without the identity (the file must be read); so
+        // does one written over a newer one (its tail left behind).
+        let first = first_format(&mark);
+        assert_eq!(Mark::decode(first.as_bytes()), Some(unnamed(mark)));
+        let over = format!("{first}{}", &other[first.len()..]);
+        assert_eq!(Mark::decode(over.as_bytes()), Some(unnamed(mark)));
     }
 }

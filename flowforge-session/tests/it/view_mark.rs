@@ -5,10 +5,13 @@
 
 use std::{fs, io::Write, os::unix::fs::FileExt};
 
-use flowforge_core::{DeveloperId, Layout, TaskId, model::TaskAssignments};
+use flowforge_core::{
+    DeveloperId, Layout, TaskId,
+    model::{TaskAssignment, TaskAssignments},
+};
 use flowforge_session::{
     Error, Namespace, ReleaseOptions, SessionOptions, StartOptions,
-    claim::{self, vouched_foreign_entries},
+    claim::{self, ForeignId, view_vouch, vouched_foreign_entries},
     fs::stat,
 };
 use proptest::prelude::*;
@@ -65,6 +68,14 @@ fn foreign(view: &TaskAssignments) -> usize {
     (view.tasks.values())
         .filter(|a| !claim::is_flowforge_entry(a))
         .count()
+}
+
+/// The bash tools' entries of a view, by task.
+fn bash_entries(view: &TaskAssignments) -> Vec<(TaskId, TaskAssignment)> {
+    (view.tasks.iter())
+        .filter(|(_, a)| !claim::is_flowforge_entry(a))
+        .map(|(t, a)| (t.clone(), a.clone()))
+        .collect()
 }
 
 /// Applies `op`; returns whether it was a claim change (which wrote the view).
@@ -147,12 +158,14 @@ proptest! {
 
     /// After every claim change the view is what a rebuild from every shard writes, as bytes
     /// and as parsed JSON, with the bash tools' entries kept; the mark vouches for it with the
-    /// right count of the bash tools' entries. After an edit of the bash tools (replaced, or
-    /// in place with the same size) the mark vouches for nothing.
+    /// right count of the bash tools' entries, and names them by an identity that every
+    /// view vouched for with it shares: the same entries of the bash tools. After an edit of
+    /// the bash tools (replaced, or in place with the same size) the mark vouches for nothing.
     #[test]
     fn every_change_writes_the_view_a_full_rebuild_writes(ops in prop::collection::vec(op(), 1..18)) {
         let (_tmp, layout) = setup();
         let path = layout.task_assignments();
+        let mut named: Vec<(ForeignId, Vec<(TaskId, TaskAssignment)>)> = Vec::new();
         for op in &ops {
             let before = read_view(&layout);
             let stat_before = stat(layout.root(), &path).unwrap();
@@ -175,6 +188,14 @@ proptest! {
                 continue;
             }
             prop_assert_eq!(vouched, Some(foreign(&view) as u64), "{:?}", op);
+            let stat_now = stat(layout.root(), &path).unwrap().unwrap();
+            let id = view_vouch(&layout, &stat_now).and_then(|v| v.foreign_id());
+            let id = id.expect("every vouched write names the bash tools' entries");
+            let entries = bash_entries(&view);
+            match named.iter().find(|(known, _)| *known == id) {
+                Some((_, earlier)) => prop_assert_eq!(earlier, &entries, "{:?}", op),
+                None => named.push((id, entries)),
+            }
             // The bash tools' entries of tasks the change left alone are kept.
             if let Some(before) = before {
                 for (t, a) in &before.tasks {
