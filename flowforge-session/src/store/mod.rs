@@ -31,6 +31,7 @@
 //! ```
 
 mod backoff;
+mod cache;
 mod compact;
 mod generation;
 mod key;
@@ -441,12 +442,27 @@ impl Store {
         let Some(dir) = self.open_key(key)? else {
             return Ok(None);
         };
+        // The version this process last wrote or read, if its file is still the latest and
+        // unchanged: two `stat`s, nothing opened or read (see `cache.rs`).
+        if let Some(cached) = cache::lookup(&dir) {
+            let generation = cached.generation;
+            if cached.bytes.len() as u64 <= self.options.max_document_bytes
+                && dir.stat(generation::file_name(generation))? == Some(cached.stat)
+                && !generation::exists(&dir, generation + 1)
+            {
+                generation::remember(&dir, generation);
+                cache::hit();
+                let path = || generation::version_path(dir.path(), generation);
+                let value = parse_version(&cached.bytes, generation, path)?;
+                return Ok(Some(Revision { generation, value }));
+            }
+        }
         for _ in 0..READ_ATTEMPTS {
             let generation = generation::latest(Some(&dir))?;
             if generation == 0 {
                 return Ok(None);
             }
-            match self.read_version(&dir, generation)? {
+            match self.read_version(&dir, generation, true)? {
                 Some(value) => return Ok(Some(Revision { generation, value })),
                 // Compaction removed it between finding and reading: look again.
                 None => continue,
@@ -469,7 +485,7 @@ impl Store {
         };
         let mut out = Vec::new();
         for generation in generation::list_generations(&dir)? {
-            match self.read_version(&dir, generation)? {
+            match self.read_version(&dir, generation, false)? {
                 Some(value) => out.push(Revision { generation, value }),
                 // Compacted away meanwhile: no longer kept, and neither is any older version
                 // (compaction removes lowest first), those already read included.
@@ -668,6 +684,12 @@ impl Store {
         })?;
         if won {
             generation::remember(&dir, generation);
+            // What the next read of the key finds: the file just published, unless a
+            // compaction moved it away already (see `cache.rs`).
+            match dir.stat(generation::file_name(generation)) {
+                Ok(Some(stat)) => cache::keep(&dir, generation, stat, &bytes),
+                _ => cache::forget(&dir),
+            }
             // The `HEAD` file, for other processes: created at the key's first write, then
             // rewritten at each compaction (before it, so it never names a version compaction
             // removes), or at every write without compaction. In between it lags by fewer than
@@ -694,10 +716,13 @@ impl Store {
     }
 
     /// Reads and parses one version file; `Ok(None)` when it does not exist (any more).
+    /// With `keep`, a file that did not change while it was read is kept in the cache as the
+    /// key's latest version (see `cache.rs`).
     fn read_version<T: DeserializeOwned>(
         &self,
         dir: &Dir,
         generation: u64,
+        keep: bool,
     ) -> Result<Option<Option<T>>> {
         let name = generation::file_name(generation);
         let path = dir.join(&name);
@@ -725,9 +750,9 @@ impl Store {
         // Compaction may have made the file a spare and a writer rewritten it while it was
         // read: trust the bytes only if the version's name still holds this file (a version
         // name never comes back once left). Otherwise it is gone, as if removed.
-        if dir.stat(&name)?.is_none_or(|st| st.ino != read_ino) {
+        let Some(after) = dir.stat(&name)?.filter(|st| st.ino == read_ino) else {
             return Ok(None);
-        }
+        };
         if bytes.len() as u64 > limit {
             return Err(Error::TooLarge {
                 what: path.display().to_string(),
@@ -735,25 +760,50 @@ impl Store {
                 limit,
             });
         }
-        let envelope: EnvelopeIn<T> =
-            serde_json::from_slice(&bytes).map_err(|source| Error::Json {
-                path: path.clone(),
-                source,
-            })?;
-        if envelope.generation != generation {
-            return Err(Error::Corrupt {
-                path,
-                reason: format!("it says generation {}", envelope.generation),
-            });
+        let value = parse_version(&bytes, generation, || path.clone())?;
+        // Kept only if nothing changed the file from before the read to after it.
+        if keep && unchanged(&meta, &after) {
+            cache::keep(dir, generation, after, &bytes);
         }
-        match (envelope.deleted, envelope.value) {
-            (true, _) => Ok(Some(None)),
-            (false, Some(value)) => Ok(Some(Some(value))),
-            (false, None) => Err(Error::Corrupt {
-                path,
-                reason: "no value and not a tombstone".to_owned(),
-            }),
-        }
+        Ok(Some(value))
+    }
+}
+
+/// Whether the `fstat` data of a file taken before reading it equal the `lstat` data of its
+/// name after.
+fn unchanged(before: &std::fs::Metadata, after: &FileStat) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let times = |s: i64, ns: i64| (s, u32::try_from(ns).unwrap_or(u32::MAX));
+    before.ino() == after.ino
+        && before.size() == after.size
+        && times(before.mtime(), before.mtime_nsec()) == after.mtime
+        && times(before.ctime(), before.ctime_nsec()) == after.ctime
+}
+
+/// Parses the bytes of generation `generation`'s version file (named by `path` in errors):
+/// the document, or `None` for a tombstone.
+fn parse_version<T: DeserializeOwned>(
+    bytes: &[u8],
+    generation: u64,
+    path: impl Fn() -> PathBuf,
+) -> Result<Option<T>> {
+    let envelope: EnvelopeIn<T> = serde_json::from_slice(bytes).map_err(|source| Error::Json {
+        path: path(),
+        source,
+    })?;
+    if envelope.generation != generation {
+        return Err(Error::Corrupt {
+            path: path(),
+            reason: format!("it says generation {}", envelope.generation),
+        });
+    }
+    match (envelope.deleted, envelope.value) {
+        (true, _) => Ok(None),
+        (false, Some(value)) => Ok(Some(value)),
+        (false, None) => Err(Error::Corrupt {
+            path: path(),
+            reason: "no value and not a tombstone".to_owned(),
+        }),
     }
 }
 

@@ -567,3 +567,58 @@ fn head_is_written_at_a_key_s_first_write_and_at_each_compaction_and_found_past_
     let read = store.get::<u64>(&key).unwrap().unwrap();
     assert_eq!((read.value, read.version.get()), (every + 2, every + 2));
 }
+
+/// Reads of this thread answered from the in-memory copy of a key's latest version.
+fn cache_hits() -> u64 {
+    cache::HITS.with(std::cell::Cell::get)
+}
+
+#[test]
+fn a_version_just_written_or_read_is_read_back_from_memory_until_its_file_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("doc").unwrap();
+    let v1 = store
+        .create(&key, &"aaaa".to_owned())
+        .unwrap()
+        .swapped()
+        .unwrap();
+    let path = generation::version_path(&store.key_dir(&key), v1.get());
+
+    // The version just written: nothing read.
+    let hits = cache_hits();
+    assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, "aaaa");
+    assert_eq!(cache_hits(), hits + 1);
+
+    // Edited in place, same length, its modification time set back: read from the file.
+    let edited = fs::read_to_string(&path).unwrap().replace("aaaa", "bbbb");
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, edited.as_bytes(), 0).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH).unwrap();
+    drop(file);
+    assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, "bbbb");
+    assert_eq!(cache_hits(), hits + 1);
+    // A read of an unchanged file is kept in turn.
+    assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, "bbbb");
+    assert_eq!(cache_hits(), hits + 2);
+
+    // Replaced by another file (another inode) with other bytes: read from the file.
+    let other = tmp.path().join("other");
+    fs::write(&other, edited.replace("bbbb", "cccc")).unwrap();
+    fs::rename(&other, &path).unwrap();
+    assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, "cccc");
+    assert_eq!(cache_hits(), hits + 2);
+
+    // A newer generation published by someone else (written here by hand): it is read.
+    let next = generation::version_path(&store.key_dir(&key), v1.get() + 1);
+    fs::write(&next, "{\"generation\":2,\"value\":\"dddd\"}\n").unwrap();
+    let current = store.get::<String>(&key).unwrap().unwrap();
+    assert_eq!((current.value.as_str(), current.version.get()), ("dddd", 2));
+
+    // Removed and made again from generation 1: the new file is read.
+    fs::remove_dir_all(store.key_dir(&key)).unwrap();
+    assert_eq!(store.get::<String>(&key).unwrap(), None);
+    fs::create_dir(store.key_dir(&key)).unwrap();
+    fs::write(&path, "{\"generation\":1,\"value\":\"eeee\"}\n").unwrap();
+    assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, "eeee");
+}
