@@ -6,7 +6,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use flowforge_core::{DeveloperId, Layout, TaskId, model::DeveloperInfo};
+use flowforge_core::{
+    DeveloperId, Layout, TaskId,
+    model::{DeveloperInfo, TimeEntry},
+};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -373,20 +376,29 @@ impl Index {
         self.team = team;
     }
 
-    /// Swaps a namespace's entry, keeping the derived tables in step.
+    /// Swaps a namespace's entry, keeping the derived tables in step. Time entries are only
+    /// ever added at the end (sealing moves none), so of two records of one namespace only
+    /// the entries after their common first ones change the tables: a reload costs the
+    /// entries added, not the developer's whole time tracking.
     pub(crate) fn replace(&mut self, dev: &DeveloperId, entry: Option<Entry>) {
+        let new = match entry.as_ref().map(|e| &e.state) {
+            Some(Loaded::Record(record)) => Some(record.as_ref()),
+            _ => None,
+        };
         // Take the old record's rows out first: old and new share keys (the developer).
+        let mut same_time = 0;
         if let Some(Entry {
-            state: Loaded::Record(record),
+            state: Loaded::Record(old),
             ..
         }) = self.namespaces.remove(dev)
         {
-            self.derived.remove(&record);
+            same_time = new.map_or(0, |new| common_prefix(&old.time, &new.time));
+            self.derived.remove(&old, same_time);
         }
         self.broken.remove(dev);
         if let Some(entry) = entry {
             match &entry.state {
-                Loaded::Record(record) => self.derived.add(record),
+                Loaded::Record(record) => self.derived.add(record, same_time),
                 Loaded::Problem(_) => {
                     self.broken.insert(dev.clone());
                 }
@@ -455,8 +467,15 @@ impl Index {
     }
 }
 
+/// How many first entries `a` and `b` have in common.
+fn common_prefix(a: &[TimeEntry], b: &[TimeEntry]) -> usize {
+    a.iter().zip(b).take_while(|(x, y)| x == y).count()
+}
+
 impl Derived {
-    fn add(&mut self, record: &DevRecord) {
+    /// Adds the record's rows, of its time entries those after the first `kept` (the tables
+    /// hold those already).
+    fn add(&mut self, record: &DevRecord, kept: usize) {
         let dev = &record.developer;
         if let Some(session) = record.active_session() {
             self.active.insert(dev.clone());
@@ -467,7 +486,7 @@ impl Derived {
                     .insert(dev.clone());
             }
         }
-        for entry in &record.time {
+        for entry in record.time.get(kept..).unwrap_or_default() {
             let Some(task) = &entry.task_id else { continue };
             let times = self.time_by_task.entry(task.clone()).or_default();
             let key = (entry.recorded_at, dev);
@@ -489,20 +508,42 @@ impl Derived {
         }
     }
 
-    fn remove(&mut self, record: &DevRecord) {
+    /// Takes the record's rows out, of its time entries those after the first `kept` (the
+    /// record replacing it has those too).
+    fn remove(&mut self, record: &DevRecord, kept: usize) {
         let dev = &record.developer;
         self.active.remove(dev);
         if let Some(task) = record.active_session().and_then(|s| s.task_id.as_ref()) {
             remove_from(&mut self.working, task, dev);
         }
-        let tasks: BTreeSet<&TaskId> = record
-            .time
-            .iter()
-            .filter_map(|e| e.task_id.as_ref())
-            .collect();
-        for task in tasks {
-            if let Some(times) = self.time_by_task.get_mut(task) {
-                times.retain(|t| t.developer != *dev);
+        if kept == 0 {
+            let tasks: BTreeSet<&TaskId> = record
+                .time
+                .iter()
+                .filter_map(|e| e.task_id.as_ref())
+                .collect();
+            for task in tasks {
+                if let Some(times) = self.time_by_task.get_mut(task) {
+                    times.retain(|t| t.developer != *dev);
+                    if times.is_empty() {
+                        self.time_by_task.remove(task);
+                    }
+                }
+            }
+        } else {
+            for entry in record.time.get(kept..).unwrap_or_default() {
+                let Some(task) = &entry.task_id else { continue };
+                let Some(times) = self.time_by_task.get_mut(task) else {
+                    continue;
+                };
+                // One row of this developer at this time with these minutes: rows alike are
+                // interchangeable (the tables only sum them).
+                let key = (entry.recorded_at, dev);
+                let from = times.partition_point(|t| (t.at, &t.developer) < key);
+                let to = times.partition_point(|t| (t.at, &t.developer) <= key);
+                if let Some(at) = (from..to).find(|&i| times[i].minutes == entry.minutes) {
+                    times.remove(at);
+                }
                 if times.is_empty() {
                     self.time_by_task.remove(task);
                 }

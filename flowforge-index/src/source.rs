@@ -27,7 +27,7 @@ use std::{
 
 use flowforge_core::{
     DeveloperId, Layout, escape_bytes,
-    model::{GitStatusCache, Session},
+    model::{GitStatusCache, Session, TimeEntry},
 };
 use flowforge_session::fs::{FileKind, FileStat, read_json};
 
@@ -273,6 +273,18 @@ pub(crate) fn error_path(error: &flowforge_session::Error) -> Option<&Path> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Reuse {
     history: HashMap<OsString, HistoryRef>,
+    /// The time tracking's sealed segments the record holds, when their entries are the
+    /// first of its time entries, in the segments' order (the record's entries needed no
+    /// sorting).
+    time: Option<KeptTime>,
+}
+
+/// The record's first `entries` time entries are those of the time tracking's sealed segments
+/// `0..sealed`, in order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct KeptTime {
+    sealed: u64,
+    entries: usize,
 }
 
 /// One history file a load read.
@@ -302,12 +314,15 @@ pub(crate) fn load(
     })
     .map_err(|e| session_problem(layout, dev, &e))?;
     let history = files.into_iter().map(|f| (f.name, f.stat, f.session));
-    load_with_history(layout, dev, history.collect())
+    load_with_history(layout, dev, history.collect(), None)
 }
 
 /// Reloads one namespace after changes a file watcher reported: everything but the history
-/// is read again, and of the history only the files named `changed` (the others are taken
-/// from `previous`, the last load, as no event said they changed).
+/// and the time tracking's sealed segments is read again, and of the history only the files
+/// named `changed` (the others are taken from `previous`, the last load, as no event said
+/// they changed). Sealed segments are never changed once written, and an event naming one
+/// makes the watcher check the namespace whole instead: those the last load read are taken
+/// from it.
 pub(crate) fn reload(
     layout: &Layout,
     dev: &DeveloperId,
@@ -324,7 +339,8 @@ pub(crate) fn reload(
     let read = flowforge_session::read_history_files(layout, dev, changed.iter().cloned())
         .map_err(|e| session_problem(layout, dev, &e))?;
     history.extend(read.into_iter().map(|f| (f.name, f.stat, f.session)));
-    load_with_history(layout, dev, history)
+    let kept = (reuse.time).and_then(|kept| Some((kept.sealed, record.time.get(..kept.entries)?)));
+    load_with_history(layout, dev, history, kept)
 }
 
 /// A read error of flowforge-session as the namespace's problem.
@@ -334,18 +350,21 @@ fn session_problem(layout: &Layout, dev: &DeveloperId, e: &flowforge_session::Er
 }
 
 /// Loads everything of a namespace but its history, which is given (name, `lstat` data and
-/// session of each file, in any order).
+/// session of each file, in any order), and the entries of the time tracking's first sealed
+/// segments when `kept` holds them (their count and entries, in order).
 fn load_with_history(
     layout: &Layout,
     dev: &DeveloperId,
     mut files: Vec<(OsString, FileStat, Session)>,
+    kept: Option<(u64, &[TimeEntry])>,
 ) -> Result<(DevRecord, Reuse), Problem> {
     let problem = |path: &Path, error: &(dyn std::error::Error + 'static)| {
         Problem::from_error(path, Some(dev.clone()), error)
     };
     // The caller took the stamp (the store's version among it) before this.
-    let documents = flowforge_session::read_documents(layout, dev)
-        .map_err(|e| session_problem(layout, dev, &e))?;
+    let (documents, segments) =
+        flowforge_session::read_documents_after(layout, dev, kept.map_or(0, |(n, _)| n))
+            .map_err(|e| session_problem(layout, dev, &e))?;
     // Oldest first; the file name breaks ties, so the order never depends on the order the
     // files were read in.
     files.sort_by(|(x, _, a), (y, _, b)| {
@@ -375,16 +394,31 @@ fn load_with_history(
     }
 
     let time_path = layout.time_tracking(dev);
-    let mut time = match documents.time {
-        Some(versioned) => versioned.value.sessions,
+    let (mut time, mut kept_time) = match documents.time {
+        Some(versioned) => {
+            let mut time = Vec::new();
+            if let Some((_, entries)) = kept.filter(|_| segments.first > 0) {
+                time.reserve(entries.len() + versioned.value.sessions.len());
+                time.extend_from_slice(entries);
+            }
+            time.extend(versioned.value.sessions);
+            let entries = time.len().saturating_sub(segments.latest);
+            let sealed = segments.sealed;
+            (time, Some(KeptTime { sealed, entries }))
+        }
         None => {
-            (flowforge_session::compat::read_time_view(layout, dev)
+            let time = (flowforge_session::compat::read_time_view(layout, dev)
                 .map_err(|e| problem(error_path(&e).unwrap_or(&time_path), &e))?)
             .unwrap_or_default()
-            .sessions
+            .sessions;
+            (time, None)
         }
     };
-    time.sort_by_key(|entry| entry.recorded_at);
+    if !time.is_sorted_by_key(|entry| entry.recorded_at) {
+        // Stable: ties keep the file's order. The sealed entries may have moved.
+        time.sort_by_key(|entry| entry.recorded_at);
+        kept_time = None;
+    }
 
     let cache_path = layout.git_status_cache(dev);
     let cache: Option<GitStatusCache> =
@@ -408,6 +442,7 @@ fn load_with_history(
         time,
         paths,
     };
+    reuse.time = kept_time;
     Ok((record, reuse))
 }
 

@@ -334,6 +334,14 @@ fn dev_change(rest: &Path) -> DevChange {
     let mut names = rest.components().skip(1).map(|c| c.as_os_str());
     let (first, second, third) = (names.next(), names.next(), names.next());
     let is = |name: Option<&OsStr>, expected: &str| name == Some(OsStr::new(expected));
+    // A sealed segment of the time tracking is written once and never changed: a reload
+    // keeps those it read. Anything happening to one is checked whole.
+    let is_segment = second
+        .and_then(OsStr::to_str)
+        .is_some_and(|key| key.starts_with(flowforge_session::time::SEGMENT_KEY_PREFIX));
+    if is(first, "store") && is_segment {
+        return DevChange::Whole;
+    }
     if !is(first, "sessions") {
         return match first {
             None => DevChange::Whole,
@@ -406,6 +414,9 @@ mod tests {
             ("dev-a/store/session/HEAD", files(&[])),
             ("dev-a/time-tracking.json", files(&[])),
             ("dev-a/history/s-1.json", files(&[])),
+            ("dev-a/store/time-tracking/3.json", files(&[])),
+            ("dev-a/store/time-segment-0", DevChange::Whole),
+            ("dev-a/store/time-segment-12/1.json", DevChange::Whole),
         ];
         for (path, expected) in cases {
             assert_eq!(dev_change(Path::new(path)), expected, "{path}");

@@ -96,6 +96,7 @@ pub use namespace::{Namespace, SESSION_KEY, SessionOptions, TIME_KEY};
 pub use session::{Ended, StartOptions, Started};
 pub use state::{
     Documents, HistoryFile, NamespaceState, NamespaceVersion, is_history_name, load_namespace,
-    namespace_version, read_documents, read_history_files, session_history_reusing,
+    namespace_version, read_documents, read_documents_after, read_history_files,
+    session_history_reusing,
 };
-pub use time::{AddMinutes, Added};
+pub use time::{AddMinutes, Added, SegmentsRead};

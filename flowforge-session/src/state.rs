@@ -12,6 +12,7 @@ use flowforge_core::{
     model::{Session, TimeTracking},
 };
 
+use crate::time::SegmentsRead;
 use crate::{
     error::{Error, Result},
     fs::{Dir, FileKind, FileStat},
@@ -119,6 +120,29 @@ pub fn read_documents(layout: &Layout, dev: &DeveloperId) -> Result<Documents> {
         session: store.get(&session_key())?,
         time: crate::time::read_all(&store)?,
     })
+}
+
+/// [`read_documents`] for a reader that kept the time entries of the first `kept` sealed
+/// segments of the time tracking from an earlier read and was told of no change to them (a
+/// watcher's events name every file written): the time tracking then holds the entries of
+/// the segments from [`SegmentsRead::first`] on, then the latest. That is `kept`, or 0 when
+/// the document now has fewer sealed segments (every entry is read then). Segments are never
+/// changed once written.
+///
+/// # Errors
+/// As [`load_namespace`].
+pub fn read_documents_after(
+    layout: &Layout,
+    dev: &DeveloperId,
+    kept: u64,
+) -> Result<(Documents, SegmentsRead)> {
+    let store = dev_store(layout, dev, StoreOptions::default());
+    let session = store.get(&session_key())?;
+    let (time, read) = match crate::time::read_from(&store, kept)? {
+        Some((time, read)) => (Some(time), read),
+        None => (None, SegmentsRead::default()),
+    };
+    Ok((Documents { session, time }, read))
 }
 
 /// The ended sessions of `dev`'s `sessions/history/`, oldest first (by start time, then id).

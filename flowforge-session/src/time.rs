@@ -69,20 +69,41 @@ pub fn sealed_segments(tracking: &TimeTracking) -> u64 {
         .unwrap_or(0)
 }
 
+/// The store key of every sealed segment starts with this, followed by its number.
+pub const SEGMENT_KEY_PREFIX: &str = "time-segment-";
+
 fn segment_key(n: u64) -> Key {
-    Key::new(&format!("time-segment-{n}")).expect("a valid key")
+    Key::new(&format!("{SEGMENT_KEY_PREFIX}{n}")).expect("a valid key")
 }
 
 /// Every entry of the time tracking in `store`: the sealed segments in order, then the
 /// latest. Reads one document per segment.
 pub(crate) fn read_all(store: &Store) -> Result<Option<Versioned<TimeTracking>>> {
+    Ok(read_from(store, 0)?.map(|(time, _)| time))
+}
+
+/// The time tracking in `store` with the entries of its sealed segments from number `first`
+/// on, then the latest; and what was read (the first segment read is `first`, or 0 when the
+/// document holds fewer than `first` sealed segments: every entry is read then). Segments are
+/// never changed once written, so a reader that kept the entries of the segments before
+/// `first` (and was told of no change to them) has every entry.
+pub(crate) fn read_from(
+    store: &Store,
+    first: u64,
+) -> Result<Option<(Versioned<TimeTracking>, SegmentsRead)>> {
     let Some(mut head) = store.get::<TimeTracking>(&time_key())? else {
         return Ok(None);
     };
     let sealed = sealed_segments(&head.value);
-    if sealed > 0 {
-        let mut entries = Vec::with_capacity(sealed as usize * SEGMENT_ENTRIES);
-        for n in 0..sealed {
+    let first = if first > sealed { 0 } else { first };
+    let read = SegmentsRead {
+        first,
+        sealed,
+        latest: head.value.sessions.len(),
+    };
+    if sealed > first {
+        let mut entries = Vec::with_capacity((sealed - first) as usize * SEGMENT_ENTRIES);
+        for n in first..sealed {
             let key = segment_key(n);
             let segment = store
                 .get::<Vec<TimeEntry>>(&key)?
@@ -95,7 +116,20 @@ pub(crate) fn read_all(store: &Store) -> Result<Option<Versioned<TimeTracking>>>
         entries.append(&mut head.value.sessions);
         head.value.sessions = entries;
     }
-    Ok(Some(head))
+    Ok(Some((head, read)))
+}
+
+/// What a read of the time tracking took from its sealed segments
+/// ([`read_documents_after`](crate::read_documents_after)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SegmentsRead {
+    /// The number of the first sealed segment read: the entries of those before it were left
+    /// out.
+    pub first: u64,
+    /// How many sealed segments the document counts.
+    pub sealed: u64,
+    /// How many of the entries read are the document's latest (after every sealed one).
+    pub latest: usize,
 }
 
 impl Namespace {

@@ -6,5 +6,6 @@ mod naive;
 mod refresh_matches_scan;
 mod report;
 mod snapshot;
+mod time_segments;
 mod view_vouch;
 mod watch_signal;
