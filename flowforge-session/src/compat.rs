@@ -209,6 +209,8 @@ pub fn write_git_status_cache(
     dev: &DeveloperId,
     cache: &GitStatusCache,
 ) -> Result<()> {
+    // One operation: the root and the namespace's directories are opened once for its steps.
+    let _dirs = crate::fs::DirScope::enter();
     if crate::fs::stat(layout.root(), &layout.dev_config(dev))?.is_none() {
         return Err(Error::NotInitialised {
             developer: dev.clone(),

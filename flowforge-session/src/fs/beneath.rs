@@ -132,6 +132,13 @@ pub(crate) struct Dir {
     path: PathBuf,
 }
 
+/// A directory descriptor kept open (and any `flock` on it held) until this is dropped; see
+/// [`Dir::into_entries`].
+pub(crate) struct Held {
+    _listing: Option<rustix::fs::Dir>,
+    _shared: Option<Arc<OwnedFd>>,
+}
+
 /// The most directories a scope keeps open (an operation goes through about a dozen).
 const SCOPE_DIRS: usize = 32;
 
@@ -637,8 +644,59 @@ impl Dir {
     /// [`Error::Io`] naming the directory.
     pub(crate) fn entries(&self) -> Result<Vec<DirEntry>> {
         let err = |e: Errno| Error::io("cannot list", &self.path)(io_err(e));
+        let mut listing = rustix::fs::Dir::read_from(&self.fd).map_err(err)?;
+        self.list(&mut listing)
+    }
+
+    /// [`Dir::entries`] read through this descriptor itself instead of a new one (an `openat`
+    /// of `.`, a `fcntl` and a `close` fewer), which the returned [`Held`] then keeps open:
+    /// for a descriptor opened for this alone ([`Dir::reopen`]), such as a compaction's lock,
+    /// which lasts as long as the [`Held`]. A descriptor shared with clones is listed as
+    /// [`Dir::entries`] does, and kept all the same.
+    ///
+    /// # Errors
+    /// As [`Dir::entries`].
+    pub(crate) fn into_entries(self) -> Result<(Vec<DirEntry>, Held)> {
+        let err = |e: Errno| Error::io("cannot list", &self.path)(io_err(e));
+        match Arc::try_unwrap(self.fd) {
+            Ok(fd) => {
+                let mut listing = rustix::fs::Dir::new(fd).map_err(err)?;
+                let entries = Self::list_from(&self.path, &mut listing)?;
+                Ok((
+                    entries,
+                    Held {
+                        _listing: Some(listing),
+                        _shared: None,
+                    },
+                ))
+            }
+            Err(fd) => {
+                let this = Self {
+                    fd,
+                    path: self.path,
+                };
+                let entries = this.entries()?;
+                Ok((
+                    entries,
+                    Held {
+                        _listing: None,
+                        _shared: Some(this.fd),
+                    },
+                ))
+            }
+        }
+    }
+
+    /// Reads the entries of `listing`, a listing of this directory.
+    fn list(&self, listing: &mut rustix::fs::Dir) -> Result<Vec<DirEntry>> {
+        Self::list_from(&self.path, listing)
+    }
+
+    /// Reads the entries of `listing`, a listing of the directory `path`.
+    fn list_from(path: &Path, listing: &mut rustix::fs::Dir) -> Result<Vec<DirEntry>> {
+        let err = |e: Errno| Error::io("cannot list", path)(io_err(e));
         let mut out = Vec::new();
-        for entry in rustix::fs::Dir::read_from(&self.fd).map_err(err)? {
+        while let Some(entry) = listing.read() {
             let entry = entry.map_err(err)?;
             let name = entry.file_name().to_bytes();
             if name == b"." || name == b".." {
@@ -646,12 +704,16 @@ impl Dir {
             }
             let name = OsStr::from_bytes(name).to_owned();
             let kind = match entry.file_type() {
-                FileType::Unknown => match statat(&self.fd, &name, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) => FileKind::of(FileType::from_raw_mode(st.st_mode)),
-                    // Removed meanwhile.
-                    Err(Errno::NOENT) => continue,
-                    Err(e) => return Err(Error::io("cannot stat", self.join(&name))(io_err(e))),
-                },
+                FileType::Unknown => {
+                    match statat(listing.fd().map_err(err)?, &name, AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(st) => FileKind::of(FileType::from_raw_mode(st.st_mode)),
+                        // Removed meanwhile.
+                        Err(Errno::NOENT) => continue,
+                        Err(e) => {
+                            return Err(Error::io("cannot stat", path.join(&name))(io_err(e)));
+                        }
+                    }
+                }
                 known => FileKind::of(known),
             };
             out.push(DirEntry {
@@ -879,5 +941,34 @@ mod tests {
         assert!(shared.reopen().unwrap().try_lock().is_ok_and(|got| !got));
         drop(first);
         assert!(shared.reopen().unwrap().try_lock().unwrap());
+    }
+
+    #[test]
+    fn a_listing_through_a_lock_s_own_descriptor_keeps_the_lock_until_dropped() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::create(tmp.path(), tmp.path()).unwrap();
+        for name in ["a", "b"] {
+            drop(dir.create_new(name, 0o600).unwrap());
+        }
+        let names = |entries: Vec<DirEntry>| {
+            let mut names: Vec<_> = entries.into_iter().map(|e| e.name).collect();
+            names.sort();
+            names
+        };
+        let lock = dir.reopen().unwrap();
+        assert!(lock.try_lock().unwrap());
+        let (entries, held) = lock.into_entries().unwrap();
+        assert_eq!(names(entries), names(dir.entries().unwrap()));
+        assert_eq!(names(dir.entries().unwrap()), ["a", "b"]);
+        // The listing's handle is the lock: held while it lives, free once it is dropped.
+        assert!(!dir.reopen().unwrap().try_lock().unwrap());
+        drop(held);
+        assert!(dir.reopen().unwrap().try_lock().unwrap());
+        // A descriptor shared with a clone is listed all the same.
+        let shared = dir.reopen().unwrap();
+        let clone = shared.clone();
+        let (entries, _held) = shared.into_entries().unwrap();
+        assert_eq!(names(entries), ["a", "b"]);
+        drop(clone);
     }
 }

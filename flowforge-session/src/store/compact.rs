@@ -133,7 +133,10 @@ pub(crate) fn compact(
     let mut spares = std::collections::BTreeSet::new();
     let mut unwanted_spares = Vec::new();
     let mut spare_from = latest.saturating_sub(keep.max(1) - 1);
-    for entry in dir.entries()? {
+    // Listed through the lock's own descriptor, which `_lock` keeps open (and locked) to the
+    // end.
+    let (entries, _lock) = lock.into_entries()?;
+    for entry in entries {
         if let Some(g) = generation::parse_file_name(&entry.name) {
             versions.push(g);
         } else if generation::is_spare(&entry.name) {
