@@ -532,7 +532,9 @@ pub(crate) fn release_orphans(layout: &Layout, team: &Store, dry_run: bool) -> R
         // The repair of the view too: rebuilt from every shard (a process killed between a
         // change and its note in the journal left the view behind on that shard).
         let unnoted = published.into_iter().find_map(|p| p.noted);
-        assignments::converge_view(team, layout, true)?;
+        if Dir::open(team.root(), team.dir())?.is_some() {
+            assignments::converge_view(team, layout, true)?;
+        }
         if let Some(e) = unnoted {
             return Err(e);
         }
@@ -820,5 +822,8 @@ pub(crate) fn publish_view(
 /// The store's read errors, or [`Error::Io`] naming the view.
 pub fn refresh_view(layout: &Layout) -> Result<()> {
     let team = team_store(layout, StoreOptions::default());
+    if Dir::open(team.root(), team.dir())?.is_none() {
+        return Ok(());
+    }
     assignments::converge_view(&team, layout, true)
 }

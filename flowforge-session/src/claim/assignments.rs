@@ -103,11 +103,7 @@
 //! older writer's mark (which is shorter, rewritten in place) or torn from another write
 //! names nothing. A mark without it (an older writer's) names nothing: the file is read.
 
-use std::{
-    collections::BTreeMap,
-    io::{Read, Seek, SeekFrom},
-    path::Path,
-};
+use std::{collections::BTreeMap, io::Read, path::Path};
 
 use flowforge_core::{
     Layout, TaskId,
@@ -368,19 +364,22 @@ impl Mark {
     }
 }
 
-/// The mark, read with one `pread` into a buffer on the stack; `None` when there is none or
-/// it does not decode.
+/// The mark; `None` when there is none or it does not decode.
 fn read_mark(dir: &Dir) -> Option<Mark> {
-    let file = dir.open_file(VIEW_MARK).ok()??;
+    read_mark_from(&dir.open_file(VIEW_MARK).ok()??)
+}
+
+/// The mark in `file`, read with one `pread` into a buffer on the stack.
+fn read_mark_from(file: &std::fs::File) -> Option<Mark> {
     let mut buf = [0u8; MARK_MAX];
-    let len = rustix::io::pread(&file, &mut buf, 0).ok()?;
+    let len = rustix::io::pread(file, &mut buf, 0).ok()?;
     (len < MARK_MAX).then(|| Mark::decode(&buf[..len]))?
 }
 
-fn write_mark(dir: &Dir, mark: &Mark) -> Result<()> {
-    use std::io::Write;
-    let mut file = dir.open_write(VIEW_MARK, crate::fs::FILE_MODE)?;
-    file.write_all(mark.encode().as_bytes())
+/// Writes `mark` over the mark in `file` (opened for reading and writing), in place.
+fn write_mark(dir: &Dir, file: &std::fs::File, mark: &Mark) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.write_all_at(mark.encode().as_bytes(), 0)
         .map_err(Error::io("cannot write", dir.join(VIEW_MARK)))
 }
 
@@ -391,23 +390,19 @@ fn pending(dir: &Dir, mark: Option<Mark>) -> Result<(Option<[bool; CLAIM_SHARDS]
         return Ok((None, 0, 0));
     };
     let path = dir.join(JOURNAL);
-    let meta = journal
-        .metadata()
-        .map_err(Error::io("cannot stat", &path))?;
-    let ino = std::os::unix::fs::MetadataExt::ino(&meta);
+    let io = |e: rustix::io::Errno| std::io::Error::from_raw_os_error(e.raw_os_error());
+    let st = rustix::fs::fstat(&journal).map_err(|e| Error::io("cannot stat", &path)(io(e)))?;
+    let (ino, len) = (st.st_ino, u64::try_from(st.st_size).unwrap_or(0));
     let offset = match mark {
-        Some(m) if m.journal_ino == ino && m.offset <= meta.len() => m.offset,
-        _ => return Ok((None, ino, meta.len())),
+        Some(m) if m.journal_ino == ino && m.offset <= len => m.offset,
+        _ => return Ok((None, ino, len)),
     };
-    let mut bytes = Vec::new();
-    let mut journal = journal;
-    journal
-        .seek(SeekFrom::Start(offset))
-        .map_err(Error::io("cannot read", &path))?;
-    (&mut journal)
-        .take(2 * JOURNAL_ROTATE)
-        .read_to_end(&mut bytes)
-        .map_err(Error::io("cannot read", &path))?;
+    // What was appended up to the `fstat`, in one `pread` (later appends are the next turn's).
+    let want = usize::try_from((len - offset).min(2 * JOURNAL_ROTATE)).unwrap_or(0);
+    let mut bytes = vec![0u8; want];
+    let read = rustix::io::pread(&journal, &mut bytes[..], offset)
+        .map_err(|e| Error::io("cannot read", &path)(io(e)))?;
+    bytes.truncate(read);
     let end = offset + bytes.len() as u64;
     let mut shards = [false; CLAIM_SHARDS];
     for byte in bytes {
@@ -442,9 +437,6 @@ fn rotate_journal(dir: &Dir) -> Result<u64> {
 /// The view's writers' turns (see [`publish_view`](super::publish_view)); `full` rebuilds it
 /// from every shard.
 pub(super) fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Result<()> {
-    if Dir::open(team.root(), team.dir())?.is_none() {
-        return Ok(());
-    }
     let dir = bookkeeping(team)?;
     let path = layout.task_assignments();
     let mut reader = ClaimsReader::over(team.clone());
@@ -452,7 +444,9 @@ pub(super) fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Re
         let Some(held) = dir.try_lock_file(VIEW_LOCK)? else {
             return Ok(());
         };
-        let mark = read_mark(&dir);
+        // Read and rewritten in place through one descriptor.
+        let mark_file = dir.open_read_write(VIEW_MARK, crate::fs::FILE_MODE)?;
+        let mark = read_mark_from(&mark_file);
         let view_now = ViewStamp::of(crate::fs::stat(layout.root(), &path)?.as_ref());
         let trusted = mark.filter(|m| m.view.is_file() && m.view == view_now);
         let (mut shards, mut ino, mut end) = pending(&dir, mark)?;
@@ -478,6 +472,7 @@ pub(super) fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Re
         };
         write_mark(
             &dir,
+            &mark_file,
             &Mark {
                 journal_ino: ino,
                 offset: end,
@@ -487,6 +482,7 @@ pub(super) fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Re
                 foreign_id,
             },
         )?;
+        drop(mark_file);
         drop(held);
         full = false;
         let moved = dir
@@ -626,8 +622,10 @@ fn recycle(buffer: Vec<u8>) {
 /// `fstat` after the read (so a file replaced or edited meanwhile is not taken).
 fn read_vouched(layout: &Layout, path: &Path, stamp: &ViewStamp) -> Option<Vec<u8>> {
     let file = crate::fs::open_file(layout.root(), path).ok()??;
+    // One `pread` into a buffer of at least a byte more than the file should hold: a longer
+    // file reads longer.
     let mut bytes = buffer(usize::try_from(stamp.size).ok()? + 1);
-    (&file).take(stamp.size + 1).read_to_end(&mut bytes).ok()?;
+    rustix::io::pread(&file, rustix::buffer::spare_capacity(&mut bytes), 0).ok()?;
     let after = FileStat::of(&rustix::fs::fstat(&file).ok()?);
     (ViewStamp::of(Some(&after)) == *stamp && bytes.len() as u64 == stamp.size).then_some(bytes)
 }

@@ -553,6 +553,18 @@ impl Dir {
             .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))
     }
 
+    /// Opens the file `name` for reading and writing, creating it with `mode` if missing
+    /// (never through a link, dangling or not).
+    ///
+    /// # Errors
+    /// As [`Dir::open_file`].
+    pub(crate) fn open_read_write(&self, name: &str, mode: u32) -> Result<File> {
+        let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        openat(&self.fd, name, flags, Mode::from_raw_mode(mode))
+            .map(File::from)
+            .map_err(|e| open_error(&self.fd, name.as_ref(), &self.join(name), e, "cannot open"))
+    }
+
     /// Opens the file `name` for appending, creating it with `mode` if missing (never through
     /// a link): every `write` lands whole at the end, whatever other appenders do.
     ///
