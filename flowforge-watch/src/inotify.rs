@@ -147,7 +147,7 @@ impl Backend {
         let mut state = self.inner.state.lock();
         state.add(path, recursive, true, self.inner.follow_symlinks)?;
         if recursive {
-            state.add_below(path, self.inner.follow_symlinks)?;
+            state.add_below(path, self.inner.follow_symlinks, None)?;
         }
         Ok(())
     }
@@ -275,7 +275,7 @@ impl State {
                 .map(|w| w.path.clone())
                 .collect();
             for root in roots {
-                if let Err(e) = self.add_below(&root, follow_symlinks) {
+                if let Err(e) = self.add_below(&root, follow_symlinks, None) {
                     handler(Err(e));
                 }
             }
@@ -370,11 +370,14 @@ impl State {
         }
     }
 
-    /// Watches a directory that appeared in a recursive tree, and everything below it.
+    /// Watches a directory that appeared in a recursive tree, and everything below it. What
+    /// was created in it before its watch was added made no event: every entry found below it
+    /// once watched is reported as created (a later change of it makes events of its own), so
+    /// no file written right after its directory goes unseen.
     fn watch_new_dir(&mut self, path: &Path, handler: &Handler, follow_symlinks: bool) {
         let added = self
             .add(path, true, false, follow_symlinks)
-            .and_then(|()| self.add_below(path, follow_symlinks));
+            .and_then(|()| self.add_below(path, follow_symlinks, Some(handler)));
         match added {
             Ok(()) => {}
             // Gone again: its deletion is an event of its own.
@@ -424,13 +427,30 @@ impl State {
 
     /// Watches every directory below `dir` (symbolic links are not followed); a directory
     /// that vanishes meanwhile is skipped.
-    fn add_below(&mut self, dir: &Path, follow_symlinks: bool) -> notify::Result<()> {
+    fn add_below(
+        &mut self,
+        dir: &Path,
+        follow_symlinks: bool,
+        created: Option<&Handler>,
+    ) -> notify::Result<()> {
         crate::tree::watch_tree(
             |path| {
                 if path == dir {
                     return Ok(()); // watched by the caller
                 }
                 self.add(path, true, false, follow_symlinks)
+            },
+            |path, is_dir| {
+                if let Some(handler) = created {
+                    let kind = if is_dir {
+                        CreateKind::Folder
+                    } else {
+                        CreateKind::File
+                    };
+                    handler(Ok(
+                        Event::new(EventKind::Create(kind)).add_path(path.to_owned())
+                    ));
+                }
             },
             dir,
             &[],

@@ -216,6 +216,7 @@ impl<E: Events> Watcher<E> {
         match self.notify.lock().as_mut() {
             Some(watcher) => tree::watch_tree(
                 |path| watch_one(watcher, path, RecursiveMode::NonRecursive),
+                |_, _| {},
                 dir,
                 skip,
             ),

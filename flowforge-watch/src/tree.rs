@@ -13,8 +13,11 @@ use std::{
 
 /// Watches `dir` and every directory below it (symbolic links are entries, not followed),
 /// except `skip` and what is below them, with `watch` (one directory, not recursively).
+/// `found` is told of every entry listed in a directory after its watch was added (its path,
+/// and whether it is a directory), skipped directories included.
 pub(crate) fn watch_tree(
     mut watch: impl FnMut(&Path) -> Result<(), notify::Error>,
+    mut found: impl FnMut(&Path, bool),
     dir: &Path,
     skip: &[PathBuf],
 ) -> Result<(), notify::Error> {
@@ -29,11 +32,11 @@ pub(crate) fn watch_tree(
             continue; // vanished, or unreadable (nothing can be read from it either)
         };
         for entry in entries.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                let path = entry.path();
-                if !skip.contains(&path) {
-                    stack.push(path);
-                }
+            let path = entry.path();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            found(&path, is_dir);
+            if is_dir && !skip.contains(&path) {
+                stack.push(path);
             }
         }
     }

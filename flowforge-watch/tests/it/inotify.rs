@@ -129,3 +129,24 @@ fn a_change_by_another_process_is_seen_by_the_next_sync() {
         assert!(seen.contains(&file), "round {round}: {seen:?}");
     }
 }
+
+/// A file written into a directory right after the directory was made, before the watcher
+/// could add the directory's watch, is reported: a new directory is listed once watched.
+#[test]
+fn what_a_new_directory_holds_before_its_watch_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let watcher = watching(root);
+    for i in 0..20 {
+        let new = root.join(format!("new-{i}/deeper"));
+        fs::create_dir_all(&new).unwrap();
+        fs::write(new.join("f"), "x").unwrap();
+        watcher.sync(PATIENCE).unwrap();
+        let seen = take_seen(&watcher);
+        assert!(seen.contains(&new.join("f")), "round {i}: {seen:?}");
+        // Written again once watched: an event of its own.
+        fs::write(new.join("f"), "y").unwrap();
+        watcher.sync(PATIENCE).unwrap();
+        assert!(take_seen(&watcher).contains(&new.join("f")), "round {i}");
+    }
+}
