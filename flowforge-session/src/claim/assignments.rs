@@ -69,7 +69,10 @@
 //! the file holds no entry of the bash tools without reading it ([`vouched_foreign_entries`]).
 //! The writer uses the same check to trust the view's bytes for a splice, and reads them
 //! through a descriptor whose `fstat` after the read must still match, so a file swapped
-//! during its read takes the full path.
+//! during its read takes the full path. A thread that published the view keeps the bytes it
+//! published with the stamp it vouched for, and when the trusted mark names that stamp (the
+//! view on disk is its own file, by the claim above) splices them without reading the file:
+//! after another writer's change, or any edit, the stamp differs and the file is read.
 //!
 //! # The bash tools' entries named
 //! A team that still has claims of the bash tools has entries of theirs in every view, so a
@@ -530,14 +533,16 @@ fn write_view(
         }
     }
     if let (Some(mark), Some(_)) = (previous, shards) {
-        if let Some(bytes) = read_vouched(layout, path, &mark.view) {
+        let bytes =
+            take_published(path, &mark.view).or_else(|| read_vouched(layout, path, &mark.view));
+        if let Some(bytes) = bytes {
             let spliced = splice(&bytes, &read, mark.foreign, path);
             recycle(bytes);
             if let Some(spliced) = spliced? {
-                let stamp = publish_vouched(layout, path, &spliced.bytes, seq);
-                recycle(spliced.bytes);
+                let stamp = publish_vouched(layout, path, &spliced.bytes, seq)?;
+                keep_published(path, stamp, spliced.bytes);
                 return Ok(Written {
-                    view: stamp?,
+                    view: stamp,
                     foreign: spliced.foreign,
                     foreign_kept: spliced.foreign_kept,
                 });
@@ -558,8 +563,10 @@ fn write_view(
     };
     let foreign = apply(&mut view, &read);
     let bytes = pretty(&view, path)?;
+    let stamp = publish_vouched(layout, path, &bytes, seq)?;
+    keep_published(path, stamp, bytes);
     Ok(Written {
-        view: publish_vouched(layout, path, &bytes, seq)?,
+        view: stamp,
         foreign,
         foreign_kept: false,
     })
@@ -606,6 +613,36 @@ fn buffer(capacity: usize) -> Vec<u8> {
     kept.clear();
     kept.reserve(capacity);
     kept
+}
+
+thread_local! {
+    /// The view this thread published last and vouched for: its path, its stamp, its bytes.
+    static PUBLISHED: std::cell::RefCell<Option<(std::path::PathBuf, ViewStamp, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The bytes of the view at `path` when this thread published the file `stamp` describes
+/// (then they are the file's, by the claim of *Vouching*: a file whose `stat` data are those
+/// recorded for a write holds that write's bytes), so the file need not be read.
+fn take_published(path: &Path, stamp: &ViewStamp) -> Option<Vec<u8>> {
+    let kept = PUBLISHED.with(|p| p.borrow_mut().take())?;
+    if kept.0 == path && kept.1 == *stamp {
+        return Some(kept.2);
+    }
+    recycle(kept.2);
+    None
+}
+
+/// Keeps `bytes`, published at `path` as the file `stamp` describes, for the next change of
+/// this thread ([`take_published`]); a stamp of no file keeps nothing.
+fn keep_published(path: &Path, stamp: ViewStamp, bytes: Vec<u8>) {
+    if !stamp.is_file() {
+        return recycle(bytes);
+    }
+    let old = PUBLISHED.with(|p| p.borrow_mut().replace((path.to_owned(), stamp, bytes)));
+    if let Some((_, _, old)) = old {
+        recycle(old);
+    }
 }
 
 /// Keeps `buffer` for the next [`buffer`] of this thread (two at most).

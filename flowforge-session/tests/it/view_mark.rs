@@ -280,3 +280,34 @@ fn an_edit_in_place_or_a_damaged_mark_is_never_vouched_for() {
     assert!(!claim::is_flowforge_entry(seven));
     assert_eq!(vouched(), Some(1));
 }
+
+/// A writer splices the bytes it published last without reading the view only while the
+/// view is that very file: after a change by another writer (another thread, with a memory
+/// of its own), the next change reads the view, and the other writer's entry stays.
+#[test]
+fn a_writer_reads_the_view_again_after_another_writers_change() {
+    let (_tmp, layout) = setup();
+    let path = layout.task_assignments();
+    let start = |d: usize, t: usize| {
+        let ns = Namespace::open(&layout, &dev(d), SessionOptions::relaxed()).unwrap();
+        let options = StartOptions {
+            replace: true,
+            ..StartOptions::default()
+        };
+        ns.start_session(&task(t), &options).unwrap();
+    };
+    start(0, 0);
+    start(1, 1);
+    std::thread::scope(|s| s.spawn(|| start(2, 2)).join().unwrap());
+    start(3, 3);
+    let view = read_view(&layout).unwrap();
+    for d in 0..4 {
+        assert_eq!(view.tasks[&task(d)].assignee, dev(d), "{view:?}");
+    }
+    let written = fs::read(&path).unwrap();
+    claim::refresh_view(&layout).unwrap();
+    assert_eq!(
+        String::from_utf8(written).unwrap(),
+        fs::read_to_string(&path).unwrap()
+    );
+}
