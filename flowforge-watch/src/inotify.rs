@@ -259,9 +259,11 @@ impl State {
     /// recursive trees in step (directories created, moved in, moved out, deleted).
     fn handle(&mut self, raw: Raw, handler: &Handler, follow_symlinks: bool) {
         if raw.mask.contains(EventMask::Q_OVERFLOW) {
-            handler(Ok(Event::new(EventKind::Other).set_flag(Flag::Rescan)));
             // Directories created meanwhile may be unwatched: walk the recursive trees again,
-            // each from its top (a directory below a recursive watch is walked with it).
+            // each from its top (a directory below a recursive watch is walked with it), and
+            // only then ask for a rescan. Asked first, a consumer could rescan a new directory
+            // before a file is written in it and before it is watched: that file would never
+            // be reported.
             let below_recursive = |path: &Path| {
                 (path.parent())
                     .and_then(|parent| self.watches.get(parent))
@@ -279,6 +281,7 @@ impl State {
                     handler(Err(e));
                 }
             }
+            handler(Ok(Event::new(EventKind::Other).set_flag(Flag::Rescan)));
             return;
         }
         if raw.mask.contains(EventMask::IGNORED) {
@@ -485,4 +488,65 @@ fn watch_error(e: io::Error, path: &Path) -> notify::Error {
         notify::Error::io(e)
     };
     error.add_path(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+
+    /// After a queue overflow, a consumer that rescans as soon as it is asked to (the daemon's
+    /// refresher) lists a directory made while events were lost; a file written in it right
+    /// after that listing is reported, because the directory is watched before the rescan is
+    /// asked for.
+    #[test]
+    fn a_file_written_right_after_the_rescan_of_an_overflow_is_reported() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().to_path_buf();
+        let mut state = State {
+            inotify: Inotify::init().unwrap(),
+            paths: HashMap::new(),
+            watches: BTreeMap::new(),
+            buffer: vec![0; 16 * 1024],
+            rename_from: None,
+            thread: None,
+        };
+        // Made while the queue overflowed: made before the root is watched, so no event for it
+        // is queued and it is not watched.
+        std::fs::create_dir(root.join("d")).unwrap();
+        state.add(&root, true, true, false).unwrap();
+        let file = root.join("d/f");
+        let rescanned = Arc::new(StdMutex::new(false));
+        let handler: Handler = {
+            let (file, rescanned) = (file.clone(), Arc::clone(&rescanned));
+            Box::new(move |event| {
+                if event.unwrap().need_rescan() {
+                    // The consumer rescans: `d` is empty. Then another process writes `d/f`.
+                    let listed = std::fs::read_dir(file.parent().unwrap()).unwrap().count();
+                    assert_eq!(listed, 0);
+                    std::fs::write(&file, "x").unwrap();
+                    *rescanned.lock().unwrap() = true;
+                }
+            })
+        };
+        let wd = state.watches[&root].clone();
+        let overflow = Raw {
+            wd,
+            mask: EventMask::Q_OVERFLOW,
+            cookie: 0,
+            name: None,
+        };
+        state.handle(overflow, &handler, false);
+        assert!(*rescanned.lock().unwrap(), "no rescan was asked for");
+        // Nothing queued reads as `WouldBlock`: the instance does not block.
+        let queued = state.read().unwrap_or_default();
+        let d = state.watches.get(&root.join("d")).cloned();
+        assert!(
+            queued
+                .iter()
+                .any(|raw| Some(&raw.wd) == d.as_ref() && raw.name.as_deref() == Some("f".as_ref())),
+            "d/f was never reported"
+        );
+    }
 }
