@@ -254,6 +254,11 @@ impl WarmRepo {
             }
             (Some(index), Some(watcher), _) => {
                 watcher.refresh_synced(index, COOKIE_TIMEOUT)?;
+                if state.warning.is_none() {
+                    state.warning = watcher.failure().map(|why| {
+                        format!("namespace index watcher failed ({why}): every request refreshes it fully")
+                    });
+                }
             }
             (Some(index), None, _) => {
                 index.refresh()?;

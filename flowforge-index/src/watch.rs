@@ -70,6 +70,8 @@ struct Filed {
     index_dir: PathBuf,
     team: TeamPaths,
     pending: Arc<Pending>,
+    /// The first error the watcher reported: from then on it is not trusted.
+    failure: Mutex<Option<String>>,
 }
 
 /// What the events since the last refresh touched, and a condition variable signalled each
@@ -196,6 +198,7 @@ impl Watcher {
                 store: layout.team_store_dir(),
             },
             pending: Arc::default(),
+            failure: Mutex::new(None),
         };
         let cookies = IndexCookies {
             layout: layout.clone(),
@@ -217,6 +220,13 @@ impl Watcher {
     pub fn refresh(&mut self, index: &mut Index) -> Result<RefreshStats> {
         let changes = self.take();
         self.apply(index, changes)
+    }
+
+    /// The first error the watcher reported, if any. After one, events may be missing (a
+    /// directory could not be watched), so every [`Watcher::refresh_synced`] is a full
+    /// refresh: answers stay exact, at the cost of a listing per refresh.
+    pub fn failure(&self) -> Option<String> {
+        self.watcher.events().failure.lock().clone()
     }
 
     /// Wakes a waiting thread whenever this watcher files a change; see [`ChangeSignal`].
@@ -319,11 +329,14 @@ impl flowforge_watch::Events for Filed {
         self.pending.filed.notify_all();
     }
 
-    /// A watcher error makes the next refresh a full one; later events are still used.
-    fn error(&self, _: &notify::Error) -> bool {
+    /// A watcher error (a new directory that could not be watched, with no inotify watches
+    /// left) means changes may go unseen from now on: the watcher is no longer trusted, so
+    /// every synced refresh is a full one.
+    fn error(&self, error: &notify::Error) -> bool {
+        self.failure.lock().get_or_insert_with(|| error.to_string());
         self.pending.changes.lock().full = true;
         self.pending.filed.notify_all();
-        false
+        true
     }
 }
 
@@ -428,5 +441,36 @@ mod tests {
         assert_eq!(merged, DevChange::Whole);
         merged.merge(files(&["c.json"]));
         assert_eq!(merged, DevChange::Whole);
+    }
+
+    /// A watcher error (here the one inotify gives when no watch is left for a new directory)
+    /// is kept, and the next synced refresh lists every namespace again.
+    #[test]
+    fn after_a_watcher_error_a_synced_refresh_is_full() {
+        let repo = tempfile::tempdir().unwrap();
+        let layout = Layout::for_repo(repo.path());
+        for dev in ["alice", "bob"] {
+            let dev: DeveloperId = dev.parse().unwrap();
+            flowforge_session::namespace::init(&layout, &dev, &Default::default()).unwrap();
+        }
+        let mut watcher = Watcher::new(&layout).unwrap();
+        let mut index = Index::build(&layout).unwrap();
+        let quiet = watcher
+            .refresh_synced(&mut index, Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(quiet.checked, 0, "{quiet:?}");
+        assert_eq!(watcher.failure(), None);
+
+        let error = notify::Error::new(notify::ErrorKind::MaxFilesWatch);
+        let distrusted = flowforge_watch::Events::error(watcher.watcher.events(), &error);
+        assert!(
+            distrusted,
+            "a watcher that may miss changes must not be trusted"
+        );
+        assert_eq!(watcher.failure(), Some(error.to_string()));
+        let stats = watcher
+            .refresh_synced(&mut index, Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(stats.checked, 2, "{stats:?}");
     }
 }
