@@ -270,8 +270,11 @@ fn staged(
 
 /// The index entries a status was computed from, to find which changed when the index does
 /// (by path, stage, id, mode and flags: not by stat data). A long-lived view keeps it, so it
-/// holds only what that comparison needs, in a few flat buffers: every path in one buffer and
-/// about 29 bytes per entry besides (a parsed entry is ~96 bytes plus its path's allocation).
+/// holds only what that comparison needs, in a few flat buffers: each path as what it does not
+/// share with the previous one (entries are sorted, so a directory's name is kept once for its
+/// files), and about 29 bytes per entry besides (a parsed entry is ~96 bytes plus its path's
+/// allocation). The comparison walks both snapshots in order, so nothing needs a path by
+/// position.
 #[derive(Clone)]
 pub(crate) struct IndexSnapshot(Arc<IndexKeys>);
 
@@ -283,40 +286,57 @@ impl std::fmt::Debug for IndexSnapshot {
 
 /// The keys of an index's entries, in index order (path, then stage), column by column.
 struct IndexKeys {
-    /// Every entry's path, one after the other.
-    paths: Vec<u8>,
-    /// Where each entry's path ends in `paths` (it starts where the previous one ends).
+    /// Every entry's path without the first `shared` bytes, one after the other.
+    suffixes: Vec<u8>,
+    /// Where each entry's suffix ends in `suffixes` (it starts where the previous one ends).
     ends: Vec<u32>,
+    /// How many leading bytes each entry's path shares with the previous entry's (at most
+    /// `u16::MAX`: a longer common prefix is partly kept in the suffix).
+    shared: Vec<u16>,
     oids: Vec<[u8; 20]>,
-    modes: Vec<u32>,
+    /// Git's modes (file type and permission bits) fit in 16 bits.
+    modes: Vec<u16>,
     /// The stage in bits 0-1; `assume_valid`, `skip_worktree`, `intent_to_add` in bits 2, 3, 4.
     bits: Vec<u8>,
 }
 
 impl IndexKeys {
-    /// The keys of `entries`, or `None` when their paths add up to 4 GiB or more.
+    /// The keys of `entries`, or `None` when their paths add up to 4 GiB or more, or a mode
+    /// does not fit in 16 bits (no valid index has one).
     fn of(entries: &[IndexEntry<'_>]) -> Option<Self> {
         let total: usize = entries.iter().map(|e| e.path.len()).sum();
         u32::try_from(total).ok()?;
         let mut keys = Self {
-            paths: Vec::with_capacity(total),
+            suffixes: Vec::new(),
             ends: Vec::with_capacity(entries.len()),
+            shared: Vec::with_capacity(entries.len()),
             oids: Vec::with_capacity(entries.len()),
             modes: Vec::with_capacity(entries.len()),
             bits: Vec::with_capacity(entries.len()),
         };
+        let mut previous: &[u8] = &[];
         for e in entries {
-            keys.paths.extend_from_slice(&e.path);
-            keys.ends.push(keys.paths.len() as u32); // below `total`, checked above
+            let common = previous
+                .iter()
+                .zip(e.path.iter())
+                .take_while(|(a, b)| a == b)
+                .count();
+            let shared = u16::try_from(common).unwrap_or(u16::MAX);
+            keys.suffixes
+                .extend_from_slice(&e.path[usize::from(shared)..]);
+            keys.ends.push(keys.suffixes.len() as u32); // below `total`, checked above
+            keys.shared.push(shared);
             keys.oids.push(e.oid);
-            keys.modes.push(e.mode);
+            keys.modes.push(u16::try_from(e.mode).ok()?);
             keys.bits.push(
                 (e.stage & 3)
                     | u8::from(e.assume_valid) << 2
                     | u8::from(e.skip_worktree) << 3
                     | u8::from(e.intent_to_add) << 4,
             );
+            previous = &e.path;
         }
+        keys.suffixes.shrink_to_fit();
         Some(keys)
     }
 
@@ -324,16 +344,21 @@ impl IndexKeys {
         self.ends.len()
     }
 
-    fn path(&self, i: usize) -> &[u8] {
+    /// Turns `path`, entry `i - 1`'s path (empty for the first), into entry `i`'s; nothing
+    /// past the last entry.
+    fn step(&self, i: usize, path: &mut Vec<u8>) {
+        if i >= self.len() {
+            return;
+        }
         let start = i
             .checked_sub(1)
             .map_or(0, |before| self.ends[before] as usize);
-        &self.paths[start..self.ends[i] as usize]
+        path.truncate(usize::from(self.shared[i]));
+        path.extend_from_slice(&self.suffixes[start..self.ends[i] as usize]);
     }
 
-    /// The order key: path, then stage.
-    fn order(&self, i: usize) -> (&[u8], u8) {
-        (self.path(i), self.bits[i] & 3)
+    fn stage(&self, i: usize) -> u8 {
+        self.bits[i] & 3
     }
 
     /// Whether entry `i` here and entry `j` of `other` (same path and stage) agree on what the
@@ -357,28 +382,35 @@ impl IndexSnapshot {
     fn changed_paths(&self, new: &Self) -> Vec<Vec<u8>> {
         let (old, new) = (&*self.0, &*new.0);
         let (mut i, mut j) = (0, 0);
+        let (mut old_path, mut new_path) = (Vec::new(), Vec::new());
+        old.step(i, &mut old_path);
+        new.step(j, &mut new_path);
         let mut changed: Vec<Vec<u8>> = Vec::new();
         while i < old.len() || j < new.len() {
             let order = match (i < old.len(), j < new.len()) {
-                (true, true) => old.order(i).cmp(&new.order(j)),
+                (true, true) => (&old_path, old.stage(i)).cmp(&(&new_path, new.stage(j))),
                 (true, false) => std::cmp::Ordering::Less,
                 _ => std::cmp::Ordering::Greater,
             };
             match order {
                 std::cmp::Ordering::Less => {
-                    changed.push(old.path(i).to_vec());
+                    changed.push(old_path.clone());
                     i += 1;
+                    old.step(i, &mut old_path);
                 }
                 std::cmp::Ordering::Greater => {
-                    changed.push(new.path(j).to_vec());
+                    changed.push(new_path.clone());
                     j += 1;
+                    new.step(j, &mut new_path);
                 }
                 std::cmp::Ordering::Equal => {
                     if !old.same(i, new, j) {
-                        changed.push(new.path(j).to_vec());
+                        changed.push(new_path.clone());
                     }
                     i += 1;
                     j += 1;
+                    old.step(i, &mut old_path);
+                    new.step(j, &mut new_path);
                 }
             }
         }
@@ -568,23 +600,56 @@ mod tests {
         assert_eq!(base.changed_paths(&snapshot(conflicted)), [b"a/b"]);
     }
 
-    /// What a view keeps per index entry is its path's bytes and a few fixed fields, not a
-    /// parsed entry with its stat data and its path's own allocation.
+    /// What a view keeps per index entry is what its path does not share with the previous
+    /// one and a few fixed fields, not a parsed entry with its stat data and its path's own
+    /// allocation; every path comes back whole.
     #[test]
-    fn a_snapshot_keeps_about_its_paths_bytes() {
-        let entries: Vec<IndexEntry<'_>> = (0..10_000)
-            .map(|i| entry(&format!("dir{:03}/file{i:05}.txt", i / 50), 0, 1))
+    fn a_snapshot_keeps_about_what_its_paths_do_not_share() {
+        let names: Vec<String> = (0..10_000)
+            .map(|i| format!("dir{:03}/file{i:05}.txt", i / 50))
             .collect();
+        let entries: Vec<IndexEntry<'_>> = names.iter().map(|n| entry(n, 0, 1)).collect();
         let path_bytes: usize = entries.iter().map(|e| e.path.len()).sum();
         let keys = snapshot(entries);
         let keys = &*keys.0;
-        let held = keys.paths.capacity()
+        let held = keys.suffixes.capacity()
             + 4 * keys.ends.capacity()
+            + 2 * keys.shared.capacity()
             + 20 * keys.oids.capacity()
-            + 4 * keys.modes.capacity()
+            + 2 * keys.modes.capacity()
             + keys.bits.capacity();
         assert_eq!(keys.len(), 10_000);
-        assert!(held <= path_bytes + 29 * 10_000, "{held} bytes held");
-        assert_eq!(keys.path(1234), b"dir024/file01234.txt");
+        assert!(
+            keys.suffixes.len() * 3 < path_bytes,
+            "{} of {path_bytes} path bytes kept",
+            keys.suffixes.len()
+        );
+        assert!(
+            held <= keys.suffixes.len() + 29 * 10_000,
+            "{held} bytes held"
+        );
+        let mut path = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            keys.step(i, &mut path);
+            assert_eq!(path, name.as_bytes());
+        }
+    }
+
+    /// A common prefix longer than the 16 bits that count it is kept in part in the suffix,
+    /// and the comparison still sees every path whole.
+    #[test]
+    fn paths_sharing_more_than_u16_bytes_compare_whole() {
+        let long = "d/".repeat(40_000);
+        let names: Vec<String> = ["a", "b", "c"]
+            .iter()
+            .map(|n| format!("{long}{n}"))
+            .collect();
+        let old: Vec<IndexEntry<'_>> = names.iter().map(|n| entry(n, 0, 1)).collect();
+        let mut new = old.clone();
+        new[1].oid = [2; 20];
+        let base = snapshot(old.clone());
+        assert_eq!(base.0.shared[1], u16::MAX);
+        assert!(base.changed_paths(&snapshot(old)).is_empty());
+        assert_eq!(base.changed_paths(&snapshot(new)), [names[1].as_bytes()]);
     }
 }
