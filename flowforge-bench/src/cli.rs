@@ -330,6 +330,7 @@ pub fn run(fixture: &mut Fixture, options: &CliOptions) -> Result<CliReport> {
         } else {
             fixture.new_team(n)?
         };
+        fixture.settle()?;
         let root = team.layout.root().to_owned();
         // Git sync: one process (or two, naive) per developer; up to SYNC_MAX_DEVELOPERS (the
         // naive round at 1,000 would be 2,000 processes, each a status of the whole tree).

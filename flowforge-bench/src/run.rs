@@ -129,6 +129,7 @@ pub fn run(
                 repo: fixture.repo().to_owned(),
                 editor: fixture.editor(),
             };
+            fixture.settle()?;
             let round = ops::build(Operation::Session, Variant::Optimized, None, &subject)?
                 .map_err(|why| Error::InvalidOptions { reason: why.reason })?;
             let summary = time_cell(round, options)?;
@@ -148,6 +149,7 @@ pub fn run(
                 },
             );
         }
+        fixture.settle()?;
         for &operation in &operations {
             for mode in ops::modes(operation) {
                 for variant in Variant::ALL {

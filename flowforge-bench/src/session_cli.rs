@@ -57,6 +57,7 @@ pub fn run(fixture: &mut Fixture, options: &SessionCliOptions) -> Result<Vec<Ses
     let mut rows = Vec::new();
     for &n in &options.developers {
         let team = fixture.new_team(n)?;
+        fixture.settle()?;
         let repo = fixture.repo().to_owned();
         let root = team.layout.root().to_owned();
         let mut times = Vec::with_capacity(options.samples);
