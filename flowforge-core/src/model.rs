@@ -463,9 +463,107 @@ struct RawTimeTracking {
     #[serde(default, alias = "totalMinutes")]
     total_minutes: Option<u64>,
     #[serde(default)]
-    sessions: Vec<Value>,
+    sessions: Vec<EntryOrLegacy>,
     #[serde(flatten)]
     extra: Extra,
+}
+
+/// An element of `sessions`: an entry in this model's shape, or anything else as it was read
+/// (what reading the element as a [`Value`] and then that value as a [`TimeEntry`] would
+/// give, without building a map for every entry: a developer's open time document holds up
+/// to a few hundred entries and is read by every `session end`).
+enum EntryOrLegacy {
+    Entry(TimeEntry),
+    Legacy(Value),
+}
+
+impl<'de> Deserialize<'de> for EntryOrLegacy {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(EntryOrLegacyVisitor)
+    }
+}
+
+struct EntryOrLegacyVisitor;
+
+impl EntryOrLegacyVisitor {
+    fn legacy<E>(value: Value) -> Result<EntryOrLegacy, E> {
+        Ok(EntryOrLegacy::Legacy(value))
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EntryOrLegacyVisitor {
+    type Value = EntryOrLegacy;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(
+        self,
+        mut map: A,
+    ) -> Result<EntryOrLegacy, A::Error> {
+        let mut pairs: Vec<(TimeEntryKey, Value)> = Vec::with_capacity(4);
+        while let Some(key) = map.next_key::<TimeEntryKey>()? {
+            pairs.push((key, map.next_value()?));
+        }
+        Ok(match TimeEntry::from_pairs(&pairs) {
+            Some(entry) => EntryOrLegacy::Entry(entry),
+            None => {
+                let mut object = Map::new();
+                for (key, value) in pairs {
+                    object.insert(key.into_name(), value);
+                }
+                EntryOrLegacy::Legacy(Value::Object(object))
+            }
+        })
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+        self,
+        mut seq: A,
+    ) -> Result<EntryOrLegacy, A::Error> {
+        let mut values = Vec::new();
+        while let Some(value) = seq.next_element()? {
+            values.push(value);
+        }
+        Self::legacy(Value::Array(values))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<EntryOrLegacy, E> {
+        Self::legacy(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<EntryOrLegacy, E> {
+        Self::legacy(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<EntryOrLegacy, E> {
+        Self::legacy(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<EntryOrLegacy, E> {
+        Self::legacy(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<EntryOrLegacy, E> {
+        Self::legacy(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<EntryOrLegacy, E> {
+        Self::legacy(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<EntryOrLegacy, E> {
+        Self::legacy(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<EntryOrLegacy, E> {
+        Self::legacy(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<EntryOrLegacy, D::Error> {
+        Value::deserialize(d).map(EntryOrLegacy::Legacy)
+    }
 }
 
 impl From<RawTimeTracking> for TimeTracking {
@@ -481,9 +579,9 @@ impl From<RawTimeTracking> for TimeTracking {
         let mut sessions = Vec::new();
         let mut legacy = Vec::new();
         for entry in raw.sessions {
-            match serde_json::from_value::<TimeEntry>(entry.clone()) {
-                Ok(e) => sessions.push(e),
-                Err(_) => legacy.push(entry),
+            match entry {
+                EntryOrLegacy::Entry(e) => sessions.push(e),
+                EntryOrLegacy::Legacy(value) => legacy.push(value),
             }
         }
         let mut extra = raw.extra;
@@ -499,7 +597,11 @@ impl From<RawTimeTracking> for TimeTracking {
 }
 
 /// One entry of [`TimeTracking::sessions`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialized by hand (the derive with a flattened `extra` buffers every entry into an
+/// intermediate form first): a developer's open time document holds up to a few hundred of
+/// these and is read by every `session end`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimeEntry {
     /// The session the time belongs to, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,6 +616,138 @@ pub struct TimeEntry {
     /// Unknown fields, kept.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl<'de> Deserialize<'de> for TimeEntry {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(TimeEntryVisitor)
+    }
+}
+
+/// A key of a [`TimeEntry`]: one of its fields, or one kept in `extra`.
+enum TimeEntryKey {
+    SessionId,
+    TaskId,
+    Minutes,
+    RecordedAt,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for TimeEntryKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = TimeEntryKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<TimeEntryKey, E> {
+                Ok(match key {
+                    "session_id" => TimeEntryKey::SessionId,
+                    "task_id" => TimeEntryKey::TaskId,
+                    "minutes" => TimeEntryKey::Minutes,
+                    "recorded_at" => TimeEntryKey::RecordedAt,
+                    other => TimeEntryKey::Other(other.to_owned()),
+                })
+            }
+        }
+        deserializer.deserialize_identifier(KeyVisitor)
+    }
+}
+
+impl TimeEntryKey {
+    fn into_name(self) -> String {
+        match self {
+            Self::SessionId => "session_id".to_owned(),
+            Self::TaskId => "task_id".to_owned(),
+            Self::Minutes => "minutes".to_owned(),
+            Self::RecordedAt => "recorded_at".to_owned(),
+            Self::Other(name) => name,
+        }
+    }
+}
+
+impl TimeEntry {
+    /// The entry the pairs of a JSON object make, read as that object's [`Value`] would be (a
+    /// repeated key counts once, with its last value); `None` when it is not one.
+    fn from_pairs(pairs: &[(TimeEntryKey, Value)]) -> Option<Self> {
+        let last = |wanted: fn(&TimeEntryKey) -> bool| {
+            pairs.iter().rev().find(|(k, _)| wanted(k)).map(|(_, v)| v)
+        };
+        let session_id = match last(|k| matches!(k, TimeEntryKey::SessionId)) {
+            Some(v) => Option::<String>::deserialize(v).ok()?,
+            None => None,
+        };
+        let task_id = match last(|k| matches!(k, TimeEntryKey::TaskId)) {
+            Some(v) => Option::<TaskId>::deserialize(v).ok()?,
+            None => None,
+        };
+        let minutes = u64::deserialize(last(|k| matches!(k, TimeEntryKey::Minutes))?).ok()?;
+        let recorded_at =
+            Timestamp::deserialize(last(|k| matches!(k, TimeEntryKey::RecordedAt))?).ok()?;
+        let mut extra = Extra::new();
+        for (key, value) in pairs {
+            if let TimeEntryKey::Other(name) = key {
+                extra.insert(name.clone(), value.clone());
+            }
+        }
+        Some(TimeEntry {
+            session_id,
+            task_id,
+            minutes,
+            recorded_at,
+            extra,
+        })
+    }
+}
+
+struct TimeEntryVisitor;
+
+impl<'de> serde::de::Visitor<'de> for TimeEntryVisitor {
+    type Value = TimeEntry;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a time entry")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TimeEntry, A::Error> {
+        use serde::de::Error as _;
+        fn once<T, E: serde::de::Error>(
+            slot: &mut Option<T>,
+            value: T,
+            name: &'static str,
+        ) -> Result<(), E> {
+            match slot.replace(value) {
+                None => Ok(()),
+                Some(_) => Err(E::duplicate_field(name)),
+            }
+        }
+        let mut session_id: Option<Option<String>> = None;
+        let mut task_id: Option<Option<TaskId>> = None;
+        let mut minutes: Option<u64> = None;
+        let mut recorded_at: Option<Timestamp> = None;
+        let mut extra = Extra::new();
+        while let Some(key) = map.next_key::<TimeEntryKey>()? {
+            match key {
+                TimeEntryKey::SessionId => once(&mut session_id, map.next_value()?, "session_id")?,
+                TimeEntryKey::TaskId => once(&mut task_id, map.next_value()?, "task_id")?,
+                TimeEntryKey::Minutes => once(&mut minutes, map.next_value()?, "minutes")?,
+                TimeEntryKey::RecordedAt => {
+                    once(&mut recorded_at, map.next_value()?, "recorded_at")?;
+                }
+                TimeEntryKey::Other(key) => {
+                    extra.insert(key, map.next_value()?);
+                }
+            }
+        }
+        Ok(TimeEntry {
+            session_id: session_id.flatten(),
+            task_id: task_id.flatten(),
+            minutes: minutes.ok_or_else(|| A::Error::missing_field("minutes"))?,
+            recorded_at: recorded_at.ok_or_else(|| A::Error::missing_field("recorded_at"))?,
+            extra,
+        })
+    }
 }
 
 /// `dev-<id>/cache/git-status.json`: a snapshot of the repository's status.
@@ -634,6 +868,18 @@ mod tests {
             pub(super) extra: Extra,
         }
 
+        #[derive(Debug, PartialEq, Deserialize)]
+        pub(super) struct TimeEntry {
+            #[serde(default)]
+            pub(super) session_id: Option<String>,
+            #[serde(default)]
+            pub(super) task_id: Option<TaskId>,
+            pub(super) minutes: u64,
+            pub(super) recorded_at: Timestamp,
+            #[serde(flatten)]
+            pub(super) extra: Extra,
+        }
+
         #[derive(Debug, Deserialize)]
         pub(super) struct TaskAssignment {
             #[serde(alias = "developer", alias = "developerId")]
@@ -684,6 +930,111 @@ mod tests {
                 (ours, reference) => panic!("{json}: {ours:?} against {reference:?}"),
             }
         }
+    }
+
+    #[test]
+    fn time_entries_read_as_the_derived_reading_did() {
+        let cases = [
+            r#"{"session_id":"s","task_id":"t1","minutes":90,"recorded_at":"2025-09-18T10:00:00Z"}"#,
+            r#"{"recorded_at":"2025-09-18T10:00:00+02:00","minutes":0,"note":"x","n":[1,{"y":null}]}"#,
+            r#"{"session_id":null,"task_id":null,"minutes":1,"recorded_at":"2025-09-18T10:00:00Z"}"#,
+            // Refused: a missing, invalid or doubled field, a wrong shape.
+            r#"{"session_id":"s","recorded_at":"2025-09-18T10:00:00Z"}"#,
+            r#"{"minutes":1}"#,
+            r#"{"minutes":-1,"recorded_at":"2025-09-18T10:00:00Z"}"#,
+            r#"{"minutes":1.5,"recorded_at":"2025-09-18T10:00:00Z"}"#,
+            r#"{"minutes":1,"recorded_at":"yesterday"}"#,
+            r#"{"minutes":1,"recorded_at":"2025-09-18T10:00:00Z","task_id":"bad/task"}"#,
+            r#"{"minutes":1,"recorded_at":"2025-09-18T10:00:00Z","session_id":7}"#,
+            r#"{"minutes":1,"minutes":2,"recorded_at":"2025-09-18T10:00:00Z"}"#,
+            r#"[1,"2025-09-18T10:00:00Z"]"#,
+            r#""entry""#,
+        ];
+        for json in cases {
+            let value: Value = serde_json::from_str(json).unwrap();
+            // Read from the text and from a parsed value (where a doubled key is already one).
+            for (ours, reference) in [
+                (
+                    serde_json::from_str::<TimeEntry>(json),
+                    serde_json::from_str::<derived::TimeEntry>(json),
+                ),
+                (
+                    TimeEntry::deserialize(&value),
+                    derived::TimeEntry::deserialize(&value),
+                ),
+            ] {
+                match (ours, &reference) {
+                    (Ok(ours), Ok(reference)) => assert_eq!(
+                        (
+                            ours.session_id,
+                            ours.task_id,
+                            ours.minutes,
+                            ours.recorded_at
+                        ),
+                        (
+                            reference.session_id.clone(),
+                            reference.task_id.clone(),
+                            reference.minutes,
+                            reference.recorded_at
+                        ),
+                        "{json}"
+                    ),
+                    (Err(_), Err(_)) => {}
+                    (ours, reference) => panic!("{json}: {ours:?} against {reference:?}"),
+                }
+            }
+        }
+    }
+
+    /// A time document reads as parsing it to a `Value` first and then each entry as the
+    /// derived `TimeEntry` did: entries in this model's shape, anything else kept under
+    /// `legacySessions` as it was.
+    #[test]
+    fn time_documents_read_as_through_values() {
+        let entry =
+            r#"{"session_id":"s","task_id":"t1","minutes":5,"recorded_at":"2025-09-18T10:00:00Z"}"#;
+        let docs = [
+            format!(r#"{{"total_minutes":5,"sessions":[{entry}],"version":2}}"#),
+            format!(r#"{{"totalMinutes":5,"sessions":[{entry},{entry}]}}"#),
+            r#"{"totalTime":600,"sessions":[{"duration":600,"task":"x"},1,-2,3.5,"s",null,true,[1,{"a":[]}]]}"#.to_owned(),
+            r#"{"sessions":[{"minutes":1,"minutes":2,"recorded_at":"2025-09-18T10:00:00Z","x":1,"x":2,"y":3}]}"#.to_owned(),
+            r#"{"sessions":[{"minutes":1,"recorded_at":"2025-09-18T10:00:00Z","x":1,"minutes":"two","x":2}]}"#.to_owned(),
+            r#"{"sessions":[{"minutes":1,"recorded_at":"2025-09-18T10:00:00Z","task_id":"bad/id"},{"session_id":null,"task_id":null,"minutes":0,"recorded_at":"2025-09-18T10:00:00+02:00","note":{"k":[1,2]}}]}"#.to_owned(),
+            r#"{"sessions":[]}"#.to_owned(),
+            r#"{}"#.to_owned(),
+        ];
+        for json in &docs {
+            let ours: TimeTracking = serde_json::from_str(json).unwrap();
+            let value: Value = serde_json::from_str(json).unwrap();
+            let mut entries = Vec::new();
+            let mut legacy = Vec::new();
+            for element in value["sessions"].as_array().into_iter().flatten() {
+                match serde_json::from_value::<derived::TimeEntry>(element.clone()) {
+                    Ok(e) => {
+                        entries.push((e.session_id, e.task_id, e.minutes, e.recorded_at, e.extra))
+                    }
+                    Err(_) => legacy.push(element.clone()),
+                }
+            }
+            let read: Vec<_> = ours
+                .sessions
+                .iter()
+                .map(|e| {
+                    let e = e.clone();
+                    (e.session_id, e.task_id, e.minutes, e.recorded_at, e.extra)
+                })
+                .collect();
+            assert_eq!(read, entries, "{json}");
+            let kept = ours.extra.get("legacySessions").cloned();
+            assert_eq!(
+                kept,
+                (!legacy.is_empty()).then(|| Value::from(legacy)),
+                "{json}"
+            );
+        }
+        // Not a list, or an element that is not JSON: refused as before.
+        assert!(serde_json::from_str::<TimeTracking>(r#"{"sessions":{}}"#).is_err());
+        assert!(serde_json::from_str::<TimeTracking>(r#"{"sessions":[{"a":}]}"#).is_err());
     }
 
     #[test]
