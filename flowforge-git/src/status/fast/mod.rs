@@ -270,11 +270,12 @@ fn staged(
 
 /// The index entries a status was computed from, to find which changed when the index does
 /// (by path, stage, id, mode and flags: not by stat data). A long-lived view keeps it, so it
-/// holds only what that comparison needs, in a few flat buffers: each path as what it does not
-/// share with the previous one (entries are sorted, so a directory's name is kept once for its
-/// files), and about 29 bytes per entry besides (a parsed entry is ~96 bytes plus its path's
-/// allocation). The comparison walks both snapshots in order, so nothing needs a path by
-/// position.
+/// holds only what that comparison needs, in two flat buffers: the ids, and per entry its path
+/// as what it does not share with the previous one (entries are sorted, so a directory's name
+/// is kept once for its files), its lengths as varints and one byte of mode and flags — about
+/// 23 bytes per entry besides the unshared part of its path (a parsed entry is ~96 bytes plus
+/// its path's allocation). The comparison walks both snapshots in order, so nothing needs an
+/// entry by position.
 #[derive(Clone)]
 pub(crate) struct IndexSnapshot(Arc<IndexKeys>);
 
@@ -284,89 +285,145 @@ impl std::fmt::Debug for IndexSnapshot {
     }
 }
 
-/// The keys of an index's entries, in index order (path, then stage), column by column.
+/// The keys of an index's entries, in index order (path, then stage).
 struct IndexKeys {
-    /// Every entry's path without the first `shared` bytes, one after the other.
-    suffixes: Vec<u8>,
-    /// Where each entry's suffix ends in `suffixes` (it starts where the previous one ends).
-    ends: Vec<u32>,
-    /// How many leading bytes each entry's path shares with the previous entry's (at most
-    /// `u16::MAX`: a longer common prefix is partly kept in the suffix).
-    shared: Vec<u16>,
+    /// Per entry: how many leading bytes its path shares with the previous entry's (LEB128),
+    /// the length of the rest (LEB128), the rest, and its [`kind`] byte.
+    keys: Vec<u8>,
     oids: Vec<[u8; 20]>,
-    /// Git's modes (file type and permission bits) fit in 16 bits.
-    modes: Vec<u16>,
-    /// The stage in bits 0-1; `assume_valid`, `skip_worktree`, `intent_to_add` in bits 2, 3, 4.
-    bits: Vec<u8>,
+}
+
+/// The modes an index entry can have (git writes no other), by their number in [`kind`].
+const MODES: [u32; 5] = [0o100644, 0o100755, 0o120000, 0o160000, 0o040000];
+
+/// An entry's mode (its position in [`MODES`]) in bits 5-7, its stage in bits 0-1, and
+/// `assume_valid`, `skip_worktree`, `intent_to_add` in bits 2, 3, 4; `None` for a mode git
+/// does not write.
+fn kind(e: &IndexEntry<'_>) -> Option<u8> {
+    let mode = MODES.iter().position(|&m| m == e.mode)? as u8;
+    Some(
+        mode << 5
+            | (e.stage & 3)
+            | u8::from(e.assume_valid) << 2
+            | u8::from(e.skip_worktree) << 3
+            | u8::from(e.intent_to_add) << 4,
+    )
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// The varint at `*pos` of `bytes`, moving `*pos` past it (only ever reads what
+/// [`put_varint`] wrote).
+fn get_varint(bytes: &[u8], pos: &mut usize) -> usize {
+    let (mut n, mut shift) = (0usize, 0);
+    loop {
+        let byte = bytes[*pos];
+        *pos += 1;
+        n |= usize::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return n;
+        }
+        shift += 7;
+    }
 }
 
 impl IndexKeys {
-    /// The keys of `entries`, or `None` when their paths add up to 4 GiB or more, or a mode
-    /// does not fit in 16 bits (no valid index has one).
+    /// The keys of `entries`, or `None` when their paths add up to 4 GiB or more, or an
+    /// entry has a mode git does not write.
     fn of(entries: &[IndexEntry<'_>]) -> Option<Self> {
         let total: usize = entries.iter().map(|e| e.path.len()).sum();
         u32::try_from(total).ok()?;
         let mut keys = Self {
-            suffixes: Vec::new(),
-            ends: Vec::with_capacity(entries.len()),
-            shared: Vec::with_capacity(entries.len()),
+            keys: Vec::new(),
             oids: Vec::with_capacity(entries.len()),
-            modes: Vec::with_capacity(entries.len()),
-            bits: Vec::with_capacity(entries.len()),
         };
         let mut previous: &[u8] = &[];
         for e in entries {
-            let common = previous
+            let shared = previous
                 .iter()
                 .zip(e.path.iter())
                 .take_while(|(a, b)| a == b)
                 .count();
-            let shared = u16::try_from(common).unwrap_or(u16::MAX);
-            keys.suffixes
-                .extend_from_slice(&e.path[usize::from(shared)..]);
-            keys.ends.push(keys.suffixes.len() as u32); // below `total`, checked above
-            keys.shared.push(shared);
+            put_varint(&mut keys.keys, shared);
+            put_varint(&mut keys.keys, e.path.len() - shared);
+            keys.keys.extend_from_slice(&e.path[shared..]);
+            keys.keys.push(kind(e)?);
             keys.oids.push(e.oid);
-            keys.modes.push(u16::try_from(e.mode).ok()?);
-            keys.bits.push(
-                (e.stage & 3)
-                    | u8::from(e.assume_valid) << 2
-                    | u8::from(e.skip_worktree) << 3
-                    | u8::from(e.intent_to_add) << 4,
-            );
             previous = &e.path;
         }
-        keys.suffixes.shrink_to_fit();
+        keys.keys.shrink_to_fit();
         Some(keys)
     }
 
     fn len(&self) -> usize {
-        self.ends.len()
+        self.oids.len()
+    }
+}
+
+/// Walks an [`IndexKeys`] in order, rebuilding each entry's path from the previous one.
+struct Cursor<'a> {
+    keys: &'a IndexKeys,
+    /// The entry loaded (`keys.len()` once past the last).
+    at: usize,
+    /// Where the next entry starts in `keys.keys`.
+    pos: usize,
+    path: Vec<u8>,
+    kind: u8,
+}
+
+impl<'a> Cursor<'a> {
+    /// A cursor on the first entry.
+    fn new(keys: &'a IndexKeys) -> Self {
+        let mut cursor = Self {
+            keys,
+            at: 0,
+            pos: 0,
+            path: Vec::new(),
+            kind: 0,
+        };
+        cursor.load();
+        cursor
     }
 
-    /// Turns `path`, entry `i - 1`'s path (empty for the first), into entry `i`'s; nothing
-    /// past the last entry.
-    fn step(&self, i: usize, path: &mut Vec<u8>) {
-        if i >= self.len() {
+    fn valid(&self) -> bool {
+        self.at < self.keys.len()
+    }
+
+    fn load(&mut self) {
+        if !self.valid() {
             return;
         }
-        let start = i
-            .checked_sub(1)
-            .map_or(0, |before| self.ends[before] as usize);
-        path.truncate(usize::from(self.shared[i]));
-        path.extend_from_slice(&self.suffixes[start..self.ends[i] as usize]);
+        let bytes = &self.keys.keys;
+        let shared = get_varint(bytes, &mut self.pos);
+        let rest = get_varint(bytes, &mut self.pos);
+        self.path.truncate(shared);
+        self.path
+            .extend_from_slice(&bytes[self.pos..self.pos + rest]);
+        self.pos += rest;
+        self.kind = bytes[self.pos];
+        self.pos += 1;
     }
 
-    fn stage(&self, i: usize) -> u8 {
-        self.bits[i] & 3
+    fn advance(&mut self) {
+        self.at += 1;
+        self.load();
     }
 
-    /// Whether entry `i` here and entry `j` of `other` (same path and stage) agree on what the
+    /// The order key: path, then stage.
+    fn order(&self) -> (&[u8], u8) {
+        (&self.path, self.kind & 3)
+    }
+
+    /// Whether the entries under both cursors (same path and stage) agree on what the
     /// unstaged side depends on: id, mode and flags.
-    fn same(&self, i: usize, other: &Self, j: usize) -> bool {
-        self.oids[i] == other.oids[j]
-            && self.modes[i] == other.modes[j]
-            && self.bits[i] == other.bits[j]
+    fn same(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.keys.oids[self.at] == other.keys.oids[other.at]
     }
 }
 
@@ -380,37 +437,29 @@ impl IndexSnapshot {
     /// The paths whose entries differ (added, removed, or changed in id, mode, stage or flags);
     /// both lists are in index order (path, then stage).
     fn changed_paths(&self, new: &Self) -> Vec<Vec<u8>> {
-        let (old, new) = (&*self.0, &*new.0);
-        let (mut i, mut j) = (0, 0);
-        let (mut old_path, mut new_path) = (Vec::new(), Vec::new());
-        old.step(i, &mut old_path);
-        new.step(j, &mut new_path);
+        let (mut old, mut new) = (Cursor::new(&self.0), Cursor::new(&new.0));
         let mut changed: Vec<Vec<u8>> = Vec::new();
-        while i < old.len() || j < new.len() {
-            let order = match (i < old.len(), j < new.len()) {
-                (true, true) => (&old_path, old.stage(i)).cmp(&(&new_path, new.stage(j))),
+        while old.valid() || new.valid() {
+            let order = match (old.valid(), new.valid()) {
+                (true, true) => old.order().cmp(&new.order()),
                 (true, false) => std::cmp::Ordering::Less,
                 _ => std::cmp::Ordering::Greater,
             };
             match order {
                 std::cmp::Ordering::Less => {
-                    changed.push(old_path.clone());
-                    i += 1;
-                    old.step(i, &mut old_path);
+                    changed.push(old.path.clone());
+                    old.advance();
                 }
                 std::cmp::Ordering::Greater => {
-                    changed.push(new_path.clone());
-                    j += 1;
-                    new.step(j, &mut new_path);
+                    changed.push(new.path.clone());
+                    new.advance();
                 }
                 std::cmp::Ordering::Equal => {
-                    if !old.same(i, new, j) {
-                        changed.push(new_path.clone());
+                    if !old.same(&new) {
+                        changed.push(new.path.clone());
                     }
-                    i += 1;
-                    j += 1;
-                    old.step(i, &mut old_path);
-                    new.step(j, &mut new_path);
+                    old.advance();
+                    new.advance();
                 }
             }
         }
@@ -601,7 +650,7 @@ mod tests {
     }
 
     /// What a view keeps per index entry is what its path does not share with the previous
-    /// one and a few fixed fields, not a parsed entry with its stat data and its path's own
+    /// one and a few bytes besides, not a parsed entry with its stat data and its path's own
     /// allocation; every path comes back whole.
     #[test]
     fn a_snapshot_keeps_about_what_its_paths_do_not_share() {
@@ -610,33 +659,50 @@ mod tests {
             .collect();
         let entries: Vec<IndexEntry<'_>> = names.iter().map(|n| entry(n, 0, 1)).collect();
         let path_bytes: usize = entries.iter().map(|e| e.path.len()).sum();
-        let keys = snapshot(entries);
-        let keys = &*keys.0;
-        let held = keys.suffixes.capacity()
-            + 4 * keys.ends.capacity()
-            + 2 * keys.shared.capacity()
-            + 20 * keys.oids.capacity()
-            + 2 * keys.modes.capacity()
-            + keys.bits.capacity();
+        let snapshot = snapshot(entries);
+        let keys = &*snapshot.0;
         assert_eq!(keys.len(), 10_000);
+        let held = keys.keys.capacity() + 20 * keys.oids.capacity();
+        // Less than the whole paths and the ids alone; the paths' unshared parts and 3 bytes
+        // per entry besides the ids.
+        assert!(held < path_bytes + 20 * 10_000, "{held} bytes held");
         assert!(
-            keys.suffixes.len() * 3 < path_bytes,
-            "{} of {path_bytes} path bytes kept",
-            keys.suffixes.len()
-        );
-        assert!(
-            held <= keys.suffixes.len() + 29 * 10_000,
+            keys.keys.len() <= path_bytes / 3 + 3 * 10_000,
             "{held} bytes held"
         );
-        let mut path = Vec::new();
-        for (i, name) in names.iter().enumerate() {
-            keys.step(i, &mut path);
-            assert_eq!(path, name.as_bytes());
+        let mut cursor = Cursor::new(keys);
+        for name in &names {
+            assert!(cursor.valid());
+            assert_eq!(cursor.path, name.as_bytes());
+            cursor.advance();
+        }
+        assert!(!cursor.valid());
+    }
+
+    /// A mode git does not write is not kept (the tracker then recomputes in full).
+    #[test]
+    fn an_entry_of_another_mode_makes_no_snapshot() {
+        let mut odd = entry("a", 0, 1);
+        odd.mode = 0o100664;
+        let index = IndexFile {
+            entries: vec![entry("0", 0, 1), odd],
+            ..IndexFile::empty()
+        };
+        assert!(IndexSnapshot::of(&index).is_none());
+        for mode in MODES {
+            let mut e = entry("a", 0, 1);
+            e.mode = mode;
+            let mut changed = e.clone();
+            changed.mode = if mode == MODES[0] { MODES[1] } else { MODES[0] };
+            assert_eq!(
+                snapshot(vec![e]).changed_paths(&snapshot(vec![changed])),
+                [b"a"]
+            );
         }
     }
 
-    /// A common prefix longer than the 16 bits that count it is kept in part in the suffix,
-    /// and the comparison still sees every path whole.
+    /// A common prefix longer than a one-byte varint counts, and the comparison still sees
+    /// every path whole.
     #[test]
     fn paths_sharing_more_than_u16_bytes_compare_whole() {
         let long = "d/".repeat(40_000);
@@ -648,7 +714,6 @@ mod tests {
         let mut new = old.clone();
         new[1].oid = [2; 20];
         let base = snapshot(old.clone());
-        assert_eq!(base.0.shared[1], u16::MAX);
         assert!(base.changed_paths(&snapshot(old)).is_empty());
         assert_eq!(base.changed_paths(&snapshot(new)), [names[1].as_bytes()]);
     }
