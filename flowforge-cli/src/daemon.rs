@@ -208,7 +208,8 @@ pub(crate) fn run(ctx: &Context, command: DaemonCommand, out: &mut Output) -> Cl
 
 fn watching(part: &serde_json::Value) -> String {
     let state = match (part["watching"].as_bool(), part["warning"].as_str()) {
-        (Some(true), _) => "watched".to_owned(),
+        (Some(true), Some(warning)) => format!("watched, degraded: {warning}"),
+        (Some(true), None) => "watched".to_owned(),
         (_, Some(warning)) => format!("not watched, recomputed per request: {warning}"),
         _ => "not opened yet".to_owned(),
     };
@@ -254,4 +255,28 @@ pub(crate) struct DaemonStatusJson<'a> {
     /// The daemon's own status (pid, version, socket, uptime, requests, memory, and per work
     /// tree what it watches); `null` when none answered.
     daemon: Option<&'a flowforge_daemon::ServerStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A watcher that failed after it started is still watching, and its warning is shown.
+    #[test]
+    fn a_watched_part_with_a_warning_shows_it() {
+        let part = serde_json::json!({
+            "watching": true,
+            "warning": "namespace index watcher failed (no watches left): every request refreshes it fully",
+        });
+        assert_eq!(
+            watching(&part),
+            "watched, degraded: namespace index watcher failed (no watches left): every request \
+             refreshes it fully"
+        );
+        assert_eq!(watching(&serde_json::json!({"watching": true})), "watched");
+        assert_eq!(
+            watching(&serde_json::json!({"watching": false, "warning": "no inotify"})),
+            "not watched, recomputed per request: no inotify"
+        );
+    }
 }

@@ -471,7 +471,9 @@ struct RawTimeTracking {
 /// An element of `sessions`: an entry in this model's shape, or anything else as it was read
 /// (what reading the element as a [`Value`] and then that value as a [`TimeEntry`] would
 /// give, without building a map for every entry: a developer's open time document holds up
-/// to a few hundred entries and is read by every `session end`).
+/// to a few hundred entries and is read by every `session end`). One difference, of no real
+/// document: serde_json's `Value` parses an object whose key is its private raw-value token as
+/// the JSON text it holds; here it stays that object.
 enum EntryOrLegacy {
     Entry(TimeEntry),
     Legacy(Value),
