@@ -714,16 +714,6 @@ impl<'de> serde::de::Visitor<'de> for TimeEntryVisitor {
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<TimeEntry, A::Error> {
         use serde::de::Error as _;
-        fn once<T, E: serde::de::Error>(
-            slot: &mut Option<T>,
-            value: T,
-            name: &'static str,
-        ) -> Result<(), E> {
-            match slot.replace(value) {
-                None => Ok(()),
-                Some(_) => Err(E::duplicate_field(name)),
-            }
-        }
         let mut session_id: Option<Option<String>> = None;
         let mut task_id: Option<Option<TaskId>> = None;
         let mut minutes: Option<u64> = None;
@@ -731,11 +721,11 @@ impl<'de> serde::de::Visitor<'de> for TimeEntryVisitor {
         let mut extra = Extra::new();
         while let Some(key) = map.next_key::<TimeEntryKey>()? {
             match key {
-                TimeEntryKey::SessionId => once(&mut session_id, map.next_value()?, "session_id")?,
-                TimeEntryKey::TaskId => once(&mut task_id, map.next_value()?, "task_id")?,
-                TimeEntryKey::Minutes => once(&mut minutes, map.next_value()?, "minutes")?,
+                TimeEntryKey::SessionId => set_once(&mut map, &mut session_id, "session_id")?,
+                TimeEntryKey::TaskId => set_once(&mut map, &mut task_id, "task_id")?,
+                TimeEntryKey::Minutes => set_once(&mut map, &mut minutes, "minutes")?,
                 TimeEntryKey::RecordedAt => {
-                    once(&mut recorded_at, map.next_value()?, "recorded_at")?;
+                    set_once(&mut map, &mut recorded_at, "recorded_at")?;
                 }
                 TimeEntryKey::Other(key) => {
                     extra.insert(key, map.next_value()?);
