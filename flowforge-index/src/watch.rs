@@ -5,8 +5,10 @@
 //! and files each event under the namespace it touched (`dev-<id>/…`), the team
 //! (`team/…`), or the index's own directory (ignored). [`Watcher::refresh`] then refreshes
 //! only those namespaces. Anything it cannot attribute — an event on the root itself, a
-//! `dev-*` entry that is not a valid namespace, a lost or overflowed event queue, a watcher
-//! error — makes that refresh a full one, so the index never misses a change it was told of.
+//! `dev-*` entry that is not a valid namespace, a lost or overflowed event queue — makes that
+//! refresh a full one, so the index never misses a change it was told of. After a watcher
+//! error (a new directory that could not be watched) events may be missing: every synced
+//! refresh from then on is a full one ([`Watcher::failure`]).
 //!
 //! Events arrive shortly after the write. [`Watcher::refresh_synced`] first syncs the watcher
 //! (flowforge-watch: on Linux it reads inotify's queue empty, elsewhere it round-trips a
