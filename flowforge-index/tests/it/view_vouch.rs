@@ -139,13 +139,19 @@ fn replace_after(text: &mut String, after: &str, from: &str, to: &str) {
     text.replace_range(at..at + from.len(), to);
 }
 
-#[test]
-fn the_index_reads_the_view_whenever_the_mark_does_not_vouch_for_it() {
+/// A repository whose namespace root holds `devs`' namespaces.
+fn team_of(devs: &[&str]) -> (tempfile::TempDir, Layout) {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::for_repo(tmp.path());
-    for d in ["ann", "bob", "cyd", "dan"] {
+    for &d in devs {
         flowforge_session::namespace::init(&layout, &dev(d), &Default::default()).unwrap();
     }
+    (tmp, layout)
+}
+
+#[test]
+fn the_index_reads_the_view_whenever_the_mark_does_not_vouch_for_it() {
+    let (_tmp, layout) = team_of(&["ann", "bob", "cyd", "dan"]);
     let path = layout.task_assignments();
     let mark = layout.team_store_dir().join(".claims/view-mark");
     let mut index = Index::build(&layout).unwrap();
@@ -252,11 +258,7 @@ fn bytes_read() -> u64 {
 /// naming them: the file is read.
 #[test]
 fn the_bash_tools_entries_are_read_again_whenever_they_may_have_changed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = Layout::for_repo(tmp.path());
-    for d in ["ann", "bob", "cyd", "dan"] {
-        flowforge_session::namespace::init(&layout, &dev(d), &Default::default()).unwrap();
-    }
+    let (_tmp, layout) = team_of(&["ann", "bob", "cyd", "dan"]);
     let path = layout.task_assignments();
     let mark = layout.team_store_dir().join(".claims/view-mark");
     run(&layout, "start ann t-0");
@@ -350,11 +352,7 @@ fn the_bash_tools_entries_are_read_again_whenever_they_may_have_changed() {
 /// file holds, and the bash tools' entry written before stays in every answer.
 #[test]
 fn vouches_hold_while_another_process_changes_claims() {
-    let tmp = tempfile::tempdir().unwrap();
-    let layout = Layout::for_repo(tmp.path());
-    for d in ["ann", "bob"] {
-        flowforge_session::namespace::init(&layout, &dev(d), &Default::default()).unwrap();
-    }
+    let (_tmp, layout) = team_of(&["ann", "bob"]);
     run(&layout, "start ann t-0");
     bash_edit(&layout, |v| {
         let mut entry = v.tasks.values().next().unwrap().clone();

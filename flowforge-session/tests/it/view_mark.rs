@@ -78,6 +78,17 @@ fn bash_entries(view: &TaskAssignments) -> Vec<(TaskId, TaskAssignment)> {
         .collect()
 }
 
+/// Starts developer `d`'s session on task `t`, replacing the one it has.
+fn start_replacing(layout: &Layout, d: usize, t: usize) -> Result<(), Error> {
+    let options = StartOptions {
+        replace: true,
+        ..StartOptions::default()
+    };
+    Namespace::open(layout, &dev(d), SessionOptions::relaxed())?
+        .start_session(&task(t), &options)
+        .map(drop)
+}
+
 /// Applies `op`; returns whether it was a claim change (which wrote the view).
 fn apply(layout: &Layout, op: &Op) -> bool {
     let ns = |d| Namespace::open(layout, &dev(d), SessionOptions::relaxed()).unwrap();
@@ -90,13 +101,7 @@ fn apply(layout: &Layout, op: &Op) -> bool {
     };
     let path = layout.task_assignments();
     match *op {
-        Op::Start(d, t) => {
-            let options = StartOptions {
-                replace: true,
-                ..StartOptions::default()
-            };
-            ok(ns(d).start_session(&task(t), &options).map(drop))
-        }
+        Op::Start(d, t) => ok(start_replacing(layout, d, t)),
         Op::End(d) => ok(ns(d).end_session().map(drop)),
         Op::Release(d, t) => ok(claim::release(
             layout,
@@ -224,14 +229,7 @@ fn an_edit_in_place_or_a_damaged_mark_is_never_vouched_for() {
     let (_tmp, layout) = setup();
     let path = layout.task_assignments();
     let mark_path = layout.team_store_dir().join(".claims/view-mark");
-    let start = |d: usize, t: usize| {
-        let ns = Namespace::open(&layout, &dev(d), SessionOptions::relaxed()).unwrap();
-        let options = StartOptions {
-            replace: true,
-            ..StartOptions::default()
-        };
-        ns.start_session(&task(t), &options).unwrap();
-    };
+    let start = |d: usize, t: usize| start_replacing(&layout, d, t).unwrap();
     let vouched =
         || vouched_foreign_entries(&layout, &stat(layout.root(), &path).unwrap().unwrap());
     start(0, 0);
@@ -288,14 +286,7 @@ fn an_edit_in_place_or_a_damaged_mark_is_never_vouched_for() {
 fn a_writer_reads_the_view_again_after_another_writers_change() {
     let (_tmp, layout) = setup();
     let path = layout.task_assignments();
-    let start = |d: usize, t: usize| {
-        let ns = Namespace::open(&layout, &dev(d), SessionOptions::relaxed()).unwrap();
-        let options = StartOptions {
-            replace: true,
-            ..StartOptions::default()
-        };
-        ns.start_session(&task(t), &options).unwrap();
-    };
+    let start = |d: usize, t: usize| start_replacing(&layout, d, t).unwrap();
     start(0, 0);
     start(1, 1);
     std::thread::scope(|s| s.spawn(|| start(2, 2)).join().unwrap());
