@@ -5,10 +5,19 @@
 //! and only the latest entries: once it holds [`SEGMENT_ENTRIES`] + [`TAIL_ENTRIES`] entries,
 //! the next addition first seals the oldest [`SEGMENT_ENTRIES`] into a segment document of
 //! their own (key `time-segment-<n>`, written once, never changed) and keeps the rest, and
-//! `sealed_segments` counts the segments. So an addition costs the same after 100 or 100,000
-//! entries, and no document grows toward the store's size limit. The segment's content is
-//! determined by the document it is cut from (its first entries, which never change), so
-//! writers racing to seal, or retrying after a crash, all write the same segment.
+//! `sealed_segments` counts the segments. So an addition reads and writes a document of at
+//! most a few dozen entries after 100 or 100,000 entries, and no document grows toward the
+//! store's size limit. A document holding [`LARGE_SEGMENT_ENTRIES`] + [`TAIL_ENTRIES`]
+//! entries or more (the bash tools' `time-tracking.json` taken in by the first addition, or a
+//! document of an older FlowForge, whose segments were that large) seals
+//! [`LARGE_SEGMENT_ENTRIES`] at a time, so taking in 100,000 entries makes a few hundred
+//! segments, not thousands. The segment's content is determined by the document it is cut
+//! from (its first entries, which never change, and its length, which decides the segment's
+//! size only for a document no addition makes: one that came in that long), so writers racing
+//! to seal, or retrying after a crash, all write the same segment; a writer that finds the
+//! segment already written with other entries than its own cut (a writer of another size rule)
+//! takes that segment as sealed when it holds the document's first entries, and refuses to
+//! publish otherwise, so no entry is lost or counted twice.
 //!
 //! `time-tracking.json`, the bash tools' view, is that document: the exact `total_minutes`,
 //! `sealed_segments`, and the latest entries. [`Namespace::time_tracking`] reads every entry.
@@ -31,11 +40,14 @@ use crate::{
 /// refused, so no sum of real entries comes near `u64::MAX`; a session that lasted longer is
 /// counted as this many minutes.
 pub const MAX_ADD_MINUTES: u64 = 525_600;
-/// How many entries a sealed segment holds.
-pub const SEGMENT_ENTRIES: usize = 256;
+/// How many entries a segment sealed by an addition holds.
+pub const SEGMENT_ENTRIES: usize = 32;
+/// How many entries a segment holds when it is sealed from a document holding at least this
+/// many and [`TAIL_ENTRIES`] more (a long history taken in at once).
+pub const LARGE_SEGMENT_ENTRIES: usize = 256;
 /// How many of the latest entries stay in the changed document after a seal (an addition
 /// for a session that already has an entry among them is not repeated).
-pub const TAIL_ENTRIES: usize = 32;
+pub const TAIL_ENTRIES: usize = 8;
 /// The field of the time tracking document counting its sealed segments.
 pub const SEALED_FIELD: &str = "sealed_segments";
 
@@ -233,18 +245,64 @@ impl Namespace {
     }
 
     /// Moves the oldest entries of `tracking` into sealed segments while it holds
-    /// [`SEGMENT_ENTRIES`] + [`TAIL_ENTRIES`] or more.
+    /// [`SEGMENT_ENTRIES`] + [`TAIL_ENTRIES`] or more ([`LARGE_SEGMENT_ENTRIES`] at a time
+    /// while it holds that many and [`TAIL_ENTRIES`] more).
+    ///
+    /// # Errors
+    /// The store's errors; [`Error::Corrupt`] when the segment to seal exists and does not
+    /// hold the document's first entries.
     fn seal(&self, tracking: &mut TimeTracking) -> Result<()> {
-        while tracking.sessions.len() >= SEGMENT_ENTRIES + TAIL_ENTRIES {
+        while let Some(size) = segment_size(tracking.sessions.len()) {
             let n = sealed_segments(tracking);
-            let segment: Vec<TimeEntry> = tracking.sessions.drain(..SEGMENT_ENTRIES).collect();
-            // Absent: ours is the first. Present: a racing writer, or one that died before
-            // publishing the document, sealed the same entries.
-            let _ = self.store.create(&segment_key(n), &segment)?;
+            let key = segment_key(n);
+            let segment = tracking.sessions[..size].to_vec();
+            let sealed = match self.store.create(&key, &segment)? {
+                Cas::Swapped(_) => size,
+                // A racing writer, or one that died before publishing the document, sealed
+                // the same entries; or a writer of another size rule sealed another number of
+                // them, which is fine as long as they are the document's first.
+                Cas::Conflict(current) => {
+                    let theirs = current.map(|c| c.value).unwrap_or_default();
+                    let first = tracking.sessions.get(..theirs.len());
+                    if theirs.is_empty()
+                        || !first.is_some_and(|first| first.iter().zip(&theirs).all(same_entry))
+                    {
+                        return Err(Error::Corrupt {
+                            path: self.store.key_dir(&key),
+                            reason: format!(
+                                "sealed segment {n} does not hold the time tracking's oldest \
+                                 unsealed entries"
+                            ),
+                        });
+                    }
+                    theirs.len()
+                }
+            };
+            tracking.sessions.drain(..sealed);
             tracking
                 .extra
                 .insert(SEALED_FIELD.to_owned(), Value::from(n + 1));
         }
         Ok(())
+    }
+}
+
+/// Whether a sealed entry read back is `entry` (compared by what identifies it, not by every
+/// field's representation).
+fn same_entry((entry, sealed): (&TimeEntry, &TimeEntry)) -> bool {
+    entry.session_id == sealed.session_id
+        && entry.task_id == sealed.task_id
+        && entry.minutes == sealed.minutes
+        && entry.recorded_at == sealed.recorded_at
+}
+
+/// How many of the oldest of `entries` entries the next seal takes, if any.
+fn segment_size(entries: usize) -> Option<usize> {
+    if entries >= LARGE_SEGMENT_ENTRIES + TAIL_ENTRIES {
+        Some(LARGE_SEGMENT_ENTRIES)
+    } else if entries >= SEGMENT_ENTRIES + TAIL_ENTRIES {
+        Some(SEGMENT_ENTRIES)
+    } else {
+        None
     }
 }

@@ -164,10 +164,16 @@ fn processes_times_threads_adding_minutes_lose_nothing() {
     let history = time_history(&ns);
     assert_eq!(history.len() as u64, expected);
     assert_chain(&history);
-    // The view converged to the latest version.
+    // The view converged to the latest version: the total and the entries not sealed.
     let view: TimeTracking =
         serde_json::from_slice(&std::fs::read(layout.time_tracking(&dev)).unwrap()).unwrap();
-    assert_eq!(view, time.value);
+    let head = ns
+        .store()
+        .get::<TimeTracking>(&Key::new(TIME_KEY).unwrap())
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.version, time.version);
+    assert_eq!(view, head.value);
 }
 
 pub(crate) fn jitter(max: u64) -> u64 {

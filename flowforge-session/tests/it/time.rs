@@ -10,7 +10,9 @@ use flowforge_core::{
 use flowforge_session::{
     AddMinutes, Namespace, SessionOptions, TIME_KEY, namespace,
     store::Key,
-    time::{SEGMENT_ENTRIES, TAIL_ENTRIES, sealed_segments},
+    time::{
+        LARGE_SEGMENT_ENTRIES, SEGMENT_ENTRIES, SEGMENT_KEY_PREFIX, TAIL_ENTRIES, sealed_segments,
+    },
 };
 use jiff::Timestamp;
 
@@ -73,11 +75,17 @@ fn a_hundred_thousand_entries_keep_exact_totals_and_small_documents() {
     let shown: TimeTracking = serde_json::from_slice(&fs::read(&view).unwrap()).unwrap();
     assert_eq!(shown, head);
     assert_eq!(shown.total_minutes, total);
-    let sealed = sealed_segments(&head);
+    // The history came in as large segments; the additions' seals are small ones.
+    let sizes: Vec<usize> = (0..sealed_segments(&head))
+        .map(|k| segment(&ns, k).len())
+        .collect();
     assert_eq!(
-        sealed as usize * SEGMENT_ENTRIES + head.sessions.len(),
+        sizes.iter().sum::<usize>() + head.sessions.len(),
         (n + adds) as usize
     );
+    let large = sizes.iter().take_while(|&&s| s == LARGE_SEGMENT_ENTRIES).count();
+    assert!(large >= n as usize / LARGE_SEGMENT_ENTRIES - 1, "{sizes:?}");
+    assert!(sizes[large..].iter().all(|&s| s == SEGMENT_ENTRIES), "{sizes:?}");
 
     // Every entry is still there, in order.
     let all = ns.time_tracking().unwrap().unwrap().value;
@@ -96,4 +104,78 @@ fn a_hundred_thousand_entries_keep_exact_totals_and_small_documents() {
     assert!(ids == expected, "entries are kept once each, in order");
     let state = flowforge_session::load_namespace(&layout, &dev).unwrap();
     assert_eq!(state.time.unwrap().value.sessions.len() as u64, n + adds);
+}
+
+/// Sealed segment `k` of the developer's time tracking.
+fn segment(ns: &Namespace, k: u64) -> Vec<TimeEntry> {
+    let key = Key::new(&format!("{SEGMENT_KEY_PREFIX}{k}")).unwrap();
+    ns.store().get::<Vec<TimeEntry>>(&key).unwrap().unwrap().value
+}
+
+fn entry(i: u64) -> TimeEntry {
+    TimeEntry {
+        session_id: Some(format!("s{i}")),
+        task_id: None,
+        minutes: 1,
+        recorded_at: "2025-09-18T10:00:00Z".parse().unwrap(),
+        extra: serde_json::Map::new(),
+    }
+}
+
+/// Adds one-minute entries `s0`, `s1`, … until the document is one addition short of a seal.
+fn fill_to_a_seal(ns: &Namespace) {
+    for i in 0..(SEGMENT_ENTRIES + TAIL_ENTRIES - 1) as u64 {
+        let what = AddMinutes {
+            session_id: Some(format!("s{i}")),
+            task_id: None,
+        };
+        ns.add_minutes(1, &what).unwrap();
+    }
+}
+
+#[test]
+fn a_segment_sealed_by_another_size_rule_is_taken_as_sealed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    let dev = DeveloperId::new("alice").unwrap();
+    namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
+    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+    fill_to_a_seal(&ns);
+    // A writer that seals smaller segments got there first with the oldest 10 entries.
+    let first = Key::new(&format!("{SEGMENT_KEY_PREFIX}0")).unwrap();
+    let theirs: Vec<TimeEntry> = ns.time_tracking().unwrap().unwrap().value.sessions[..10].to_vec();
+    let _ = ns.store().create(&first, &theirs).unwrap();
+
+    let time = ns.add_minutes(1, &AddMinutes::default()).unwrap().value;
+    assert_eq!(sealed_segments(&time), 1);
+    assert_eq!(time.sessions.len(), SEGMENT_ENTRIES + TAIL_ENTRIES - 10);
+    let all = ns.time_tracking().unwrap().unwrap().value;
+    let ids: Vec<_> = all.sessions.iter().map(|e| e.session_id.clone()).collect();
+    let expected: Vec<_> = (0..(SEGMENT_ENTRIES + TAIL_ENTRIES - 1) as u64)
+        .map(|i| Some(format!("s{i}")))
+        .chain([None])
+        .collect();
+    assert_eq!(ids, expected, "every entry once, in order");
+    assert_eq!(all.total_minutes, (SEGMENT_ENTRIES + TAIL_ENTRIES) as u64);
+}
+
+#[test]
+fn a_segment_holding_other_entries_is_refused_and_nothing_is_added() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    let dev = DeveloperId::new("alice").unwrap();
+    namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
+    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+    fill_to_a_seal(&ns);
+    let before = ns.time_tracking().unwrap().unwrap();
+    let first = Key::new(&format!("{SEGMENT_KEY_PREFIX}0")).unwrap();
+    let _ = ns.store().create(&first, &vec![entry(1000)]).unwrap();
+
+    let err = ns.add_minutes(1, &AddMinutes::default()).unwrap_err();
+    assert!(
+        matches!(err, flowforge_session::Error::Corrupt { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("sealed segment 0"), "{err}");
+    assert_eq!(ns.time_tracking().unwrap().unwrap(), before);
 }
