@@ -40,7 +40,7 @@
 
 mod assignments;
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 use flowforge_core::{DeveloperId, Layout, TaskId, model::TaskAssignment};
 use jiff::Timestamp;
@@ -378,10 +378,13 @@ impl ClaimsReader {
 
     /// The held claims of `shard` at its version (`None`: never written, they come from an
     /// older store's claims).
-    fn read(&mut self, shard: usize) -> Result<(Option<Version>, Claims)> {
-        match self.team.get::<Claims>(&shard_key(shard))? {
-            Some(current) => Ok((Some(current.version), current.value)),
-            None => Ok((None, self.legacy()?.part(shard))),
+    /// The shard's value is shared with this process's other reads of the same version (see
+    /// [`Store::get_shared`]): a claim change reads its shard, then the view's writer reads it
+    /// again, and the next change of the shard reads the version the last one published.
+    fn read(&mut self, shard: usize) -> Result<(Option<Version>, Arc<Claims>)> {
+        match self.team.get_shared::<Claims>(&shard_key(shard))? {
+            Some((version, claims)) => Ok((Some(version), claims)),
+            None => Ok((None, Arc::new(self.legacy()?.part(shard)))),
         }
     }
 
@@ -563,7 +566,8 @@ pub(crate) fn change<R>(
     let mut reader = ClaimsReader::over(team.clone());
     let mut backoff = crate::store::Backoff::new(team.options().retry);
     for _ in 0..team.options().retry.max_attempts {
-        let (expected, mut claims) = reader.read(shard)?;
+        let (expected, claims) = reader.read(shard)?;
+        let mut claims = Arc::unwrap_or_clone(claims);
         let next = expected.map_or_else(|| team.generation(&key), |v| Ok(v.get()))? + 1;
         let Some(outcome) = change(&mut claims, next)? else {
             return Ok(None);
@@ -574,7 +578,8 @@ pub(crate) fn change<R>(
             // create, created at once, so from then on a change creates none. Best-effort.
             let _ = team.provision_spares(&key);
         }
-        if let Cas::Swapped(_) = team.compare_and_swap(&key, expected, &claims)? {
+        if let Cas::Swapped(version) = team.compare_and_swap(&key, expected, &claims)? {
+            team.share_published(&key, version, Arc::new(claims));
             let noted = note(team, shard).err();
             return Ok(Some((outcome, Published { noted })));
         }

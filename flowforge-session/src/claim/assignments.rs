@@ -106,7 +106,7 @@
 //! older writer's mark (which is shorter, rewritten in place) or torn from another write
 //! names nothing. A mark without it (an older writer's) names nothing: the file is read.
 
-use std::{collections::BTreeMap, io::Read, path::Path};
+use std::{collections::BTreeMap, io::Read, path::Path, sync::Arc};
 
 use flowforge_core::{
     Layout, TaskId,
@@ -526,7 +526,7 @@ fn write_view(
     previous: Option<Mark>,
     seq: u64,
 ) -> Result<Written> {
-    let mut read: Vec<Option<Claims>> = vec![None; CLAIM_SHARDS];
+    let mut read: Vec<Option<Arc<Claims>>> = vec![None; CLAIM_SHARDS];
     for (shard, slot) in read.iter_mut().enumerate() {
         if shards.is_none_or(|s| s[shard]) {
             *slot = Some(reader.read(shard)?.1);
@@ -574,7 +574,7 @@ fn write_view(
 
 /// Rewrites the entries of `view` of the shards read in `read` from them (the full path);
 /// returns the number of the bash tools' entries in the result.
-fn apply(view: &mut TaskAssignments, read: &[Option<Claims>]) -> u64 {
+fn apply(view: &mut TaskAssignments, read: &[Option<Arc<Claims>>]) -> u64 {
     view.tasks.retain(|task, a| match &read[claim_shard(task)] {
         Some(claims) => !is_flowforge_entry(a) && !claims.was_dropped(task, a),
         None => true,
@@ -831,7 +831,7 @@ struct Splice {
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice(
     bytes: &[u8],
-    read: &[Option<Claims>],
+    read: &[Option<Arc<Claims>>],
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
@@ -912,7 +912,7 @@ fn scan_lines(bytes: &[u8]) -> Option<(Vec<Line<'_>>, usize)> {
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice_lines(
     bytes: &[u8],
-    read: &[Option<Claims>],
+    read: &[Option<Arc<Claims>>],
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
@@ -1038,7 +1038,7 @@ fn splice_lines(
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice_parsed(
     bytes: &[u8],
-    read: &[Option<Claims>],
+    read: &[Option<Arc<Claims>>],
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
@@ -1197,7 +1197,8 @@ mod tests {
             if let Some(Value::Object(fields)) = &extra {
                 view.extra = fields.clone().into_iter().collect();
             }
-            let everything: Vec<Option<Claims>> = shards(&old).into_iter().map(Some).collect();
+            let everything: Vec<Option<Arc<Claims>>> =
+                shards(&old).into_iter().map(|c| Some(Arc::new(c))).collect();
             let foreign = apply(&mut view, &everything);
             let bytes = pretty(&view, path).unwrap();
             // Then the shards named change (and those of a few tasks, so that changes meet
@@ -1205,8 +1206,8 @@ mod tests {
             let mut changed = changed;
             changed.extend(also_changed.iter().map(|&i| claim_shard(&task(i))));
             let now = shards(&new);
-            let read: Vec<Option<Claims>> = (0..CLAIM_SHARDS)
-                .map(|s| changed.contains(&s).then(|| now[s].clone()))
+            let read: Vec<Option<Arc<Claims>>> = (0..CLAIM_SHARDS)
+                .map(|s| changed.contains(&s).then(|| Arc::new(now[s].clone())))
                 .collect();
             let mut full = view.clone();
             let full_foreign = apply(&mut full, &read);
@@ -1245,8 +1246,9 @@ mod tests {
     #[test]
     fn a_view_not_in_the_written_shape_is_left_to_the_full_model() {
         let path = Path::new("task-assignments.json");
-        let read: Vec<Option<Claims>> =
-            (0..CLAIM_SHARDS).map(|_| Some(Claims::default())).collect();
+        let read: Vec<Option<Arc<Claims>>> = (0..CLAIM_SHARDS)
+            .map(|_| Some(Arc::new(Claims::default())))
+            .collect();
         let entry = r#"{"assignee": "a", "status": "s", "claimed_at": "2025-09-18T08:00:00Z"}"#;
         for doc in [
             format!(r#"{{"assignments": {{"t-1": {entry}}}}}"#),

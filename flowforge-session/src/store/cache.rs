@@ -15,8 +15,15 @@
 //! its name's `lstat` after. A key removed and made again has new files (other inodes or
 //! times), so a stale entry never matches. Like the generation memo (`generation.rs`), the
 //! entry is only a shortcut: a miss reads the file as before.
+//!
+//! A reader that asks for it ([`Store::get_shared`](super::Store::get_shared)) also keeps the
+//! entry's parsed value, so the next such read of the same version does not parse the bytes
+//! again (the claims shards: a claim change reads its shard, and the view's writer reads it
+//! again right after). It is the value those very bytes parse to, or the value a writer
+//! published as them, dropped with the bytes.
 
 use std::{
+    any::Any,
     collections::HashMap,
     ffi::OsString,
     sync::{Arc, Mutex, OnceLock},
@@ -40,6 +47,8 @@ pub(crate) struct Cached {
     pub(crate) stat: FileStat,
     /// The file's bytes.
     pub(crate) bytes: Arc<[u8]>,
+    /// What the bytes parse to, once a reader asked for it.
+    pub(crate) parsed: Option<Arc<dyn Any + Send + Sync>>,
 }
 
 #[derive(Default)]
@@ -76,6 +85,7 @@ pub(crate) fn keep(dir: &Dir, generation: u64, stat: FileStat, bytes: &[u8]) {
         generation,
         stat,
         bytes: Arc::from(bytes),
+        parsed: None,
     };
     if cache.keys.len() >= MAX_KEYS || cache.bytes + bytes.len() > BUDGET {
         *cache = Cache::default();
@@ -83,6 +93,19 @@ pub(crate) fn keep(dir: &Dir, generation: u64, stat: FileStat, bytes: &[u8]) {
     cache.bytes += bytes.len();
     if let Some(old) = cache.keys.insert(dir.path().as_os_str().to_owned(), entry) {
         cache.bytes -= old.bytes.len();
+    }
+}
+
+/// Keeps `parsed`, what the bytes kept for generation `generation` of the key in `dir` parse
+/// to, with them; nothing when the entry is not that generation's any more.
+pub(crate) fn attach(dir: &Dir, generation: u64, parsed: Arc<dyn Any + Send + Sync>) {
+    let Ok(mut cache) = cache().lock() else {
+        return;
+    };
+    if let Some(entry) = cache.keys.get_mut(dir.path().as_os_str()) {
+        if entry.generation == generation {
+            entry.parsed = Some(parsed);
+        }
     }
 }
 

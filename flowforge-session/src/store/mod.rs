@@ -442,27 +442,86 @@ impl Store {
         let Some(dir) = self.open_key(key)? else {
             return Ok(None);
         };
-        // The version this process last wrote or read, if its file is still the latest and
-        // unchanged: two `stat`s, nothing opened or read (see `cache.rs`).
-        if let Some(cached) = cache::lookup(&dir) {
+        if let Some(cached) = self.cached_latest(&dir)? {
             let generation = cached.generation;
-            if cached.bytes.len() as u64 <= self.options.max_document_bytes
-                && dir.stat(generation::file_name(generation))? == Some(cached.stat)
-                && !generation::exists(&dir, generation + 1)
-            {
-                generation::remember(&dir, generation);
-                cache::hit();
-                let path = || generation::version_path(dir.path(), generation);
-                let value = parse_version(&cached.bytes, generation, path)?;
-                return Ok(Some(Revision { generation, value }));
-            }
+            let path = || generation::version_path(dir.path(), generation);
+            let value = parse_version(&cached.bytes, generation, path)?;
+            return Ok(Some(Revision { generation, value }));
         }
+        self.read_latest(key, &dir)
+    }
+
+    /// [`Store::get`] of a value shared with this process's next reads of the same version:
+    /// a read answered from the cache (see `cache.rs`) whose bytes were parsed once already
+    /// is not parsed again. For the claims shards, read twice per claim change.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub(crate) fn get_shared<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<(Version, Arc<T>)>> {
+        let Some(dir) = self.open_key(key)? else {
+            return Ok(None);
+        };
+        if let Some(cached) = self.cached_latest(&dir)? {
+            let generation = cached.generation;
+            if let Some(value) = cached.parsed.and_then(|p| p.downcast::<T>().ok()) {
+                return Ok(Some((Version(generation), value)));
+            }
+            let path = || generation::version_path(dir.path(), generation);
+            return Ok(parse_version::<T>(&cached.bytes, generation, path)?.map(|value| {
+                let value = Arc::new(value);
+                cache::attach(&dir, generation, value.clone());
+                (Version(generation), value)
+            }));
+        }
+        Ok(self.read_latest::<T>(key, &dir)?.and_then(|head| {
+            let value = Arc::new(head.value?);
+            cache::attach(&dir, head.generation, value.clone());
+            Some((Version(head.generation), value))
+        }))
+    }
+
+    /// Tells this process's next [`Store::get_shared`] of `key` at `version`, which it has
+    /// just published, that its bytes parse to `value` (the value it serialized).
+    pub(crate) fn share_published<T: Send + Sync + 'static>(
+        &self,
+        key: &Key,
+        version: Version,
+        value: Arc<T>,
+    ) {
+        if let Ok(Some(dir)) = self.open_key(key) {
+            cache::attach(&dir, version.get(), value);
+        }
+    }
+
+    /// The version this process last wrote or read of the key in `dir`, if its file is still
+    /// the latest and unchanged: two `stat`s, nothing opened or read (see `cache.rs`).
+    fn cached_latest(&self, dir: &Dir) -> Result<Option<cache::Cached>> {
+        let Some(cached) = cache::lookup(dir) else {
+            return Ok(None);
+        };
+        let generation = cached.generation;
+        if cached.bytes.len() as u64 <= self.options.max_document_bytes
+            && dir.stat(generation::file_name(generation))? == Some(cached.stat)
+            && !generation::exists(dir, generation + 1)
+        {
+            generation::remember(dir, generation);
+            cache::hit();
+            return Ok(Some(cached));
+        }
+        Ok(None)
+    }
+
+    /// The latest version of the key in `dir`, read from its file.
+    fn read_latest<T: DeserializeOwned>(&self, key: &Key, dir: &Dir) -> Result<Option<Revision<T>>> {
         for _ in 0..READ_ATTEMPTS {
-            let generation = generation::latest(Some(&dir))?;
+            let generation = generation::latest(Some(dir))?;
             if generation == 0 {
                 return Ok(None);
             }
-            match self.read_version(&dir, generation, true)? {
+            match self.read_version(dir, generation, true)? {
                 Some(value) => return Ok(Some(Revision { generation, value })),
                 // Compaction removed it between finding and reading: look again.
                 None => continue,

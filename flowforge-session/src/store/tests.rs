@@ -622,3 +622,55 @@ fn a_version_just_written_or_read_is_read_back_from_memory_until_its_file_change
     fs::write(&path, "{\"generation\":1,\"value\":\"eeee\"}\n").unwrap();
     assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, "eeee");
 }
+
+#[test]
+fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("doc").unwrap();
+    let v1 = store
+        .create(&key, &"aaaa".to_owned())
+        .unwrap()
+        .swapped()
+        .unwrap();
+    let path = generation::version_path(&store.key_dir(&key), v1.get());
+
+    // Parsed once, then shared.
+    let (version, first) = store.get_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!((version, first.as_str()), (v1, "aaaa"));
+    let (_, again) = store.get_shared::<String>(&key).unwrap().unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+    // Another type reads the same bytes as itself.
+    let as_value = store.get_shared::<serde_json::Value>(&key).unwrap().unwrap();
+    assert_eq!(*as_value.1, serde_json::json!("aaaa"));
+
+    // Edited in place, same length, its modification time set back: parsed from the file.
+    let edited = fs::read_to_string(&path).unwrap().replace("aaaa", "bbbb");
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, edited.as_bytes(), 0).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH).unwrap();
+    drop(file);
+    let (_, edited) = store.get_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!(edited.as_str(), "bbbb");
+
+    // A version this process published and shared: handed out without parsing.
+    let v2 = store
+        .compare_and_swap(&key, Some(v1), &"cccc".to_owned())
+        .unwrap()
+        .swapped()
+        .unwrap();
+    let published = Arc::new("cccc".to_owned());
+    store.share_published(&key, v2, published.clone());
+    let (version, shared) = store.get_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!(version, v2);
+    assert!(Arc::ptr_eq(&shared, &published));
+    // Sharing a version that is not the one kept changes nothing.
+    store.share_published(&key, v1, Arc::new("zzzz".to_owned()));
+    assert_eq!(store.get_shared::<String>(&key).unwrap().unwrap().1.as_str(), "cccc");
+
+    // A newer generation published by someone else (written here by hand): it is read.
+    let next = generation::version_path(&store.key_dir(&key), v2.get() + 1);
+    fs::write(&next, "{\"generation\":3,\"value\":\"dddd\"}\n").unwrap();
+    let (version, newer) = store.get_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!((version.get(), newer.as_str()), (3, "dddd"));
+}
