@@ -78,11 +78,12 @@ pub(crate) fn write_atomic(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<()> {
-    write_replacing(root, path, bytes, durability, true, |_| ())
+    write_replacing(root, path, bytes, durability, true, |_| true).map(drop)
 }
 
 /// [`write_atomic`], showing `written` the file once it holds `bytes`, just before it takes
-/// its name. The file is this writer's alone then: a temporary file it created, or a pooled
+/// its name; `written` returns whether it does (`false`: nothing is published, and `false` is
+/// returned). The file is this writer's alone then: a temporary file it created, or a pooled
 /// spare it rewrote under a write lease (the kernel's proof that nobody else had it open)
 /// and keeps open until the exchange, so that no other writer can take that lease
 /// meanwhile. `written` may keep a duplicate of the descriptor past the publication.
@@ -94,8 +95,8 @@ pub(crate) fn write_atomic_then(
     path: &Path,
     bytes: &[u8],
     durability: Durability,
-    written: impl FnOnce(&fs::File),
-) -> Result<()> {
+    written: impl FnOnce(&fs::File) -> bool,
+) -> Result<bool> {
     write_replacing(root, path, bytes, durability, true, written)
 }
 
@@ -110,7 +111,7 @@ pub(crate) fn write_atomic_unpooled(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<()> {
-    write_replacing(root, path, bytes, durability, false, |_| ())
+    write_replacing(root, path, bytes, durability, false, |_| true).map(drop)
 }
 
 fn write_replacing(
@@ -119,8 +120,8 @@ fn write_replacing(
     bytes: &[u8],
     durability: Durability,
     pooled: bool,
-    written: impl FnOnce(&fs::File),
-) -> Result<()> {
+    written: impl FnOnce(&fs::File) -> bool,
+) -> Result<bool> {
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?
         .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
@@ -146,11 +147,7 @@ fn write_replacing(
         durability,
         allocate: ALLOCATE,
     };
-    publish(&dir, name, bytes, how, |file| {
-        written(file);
-        Ok(true)
-    })
-    .map(drop)
+    publish(&dir, name, bytes, how, |file| Ok(written(file)))
 }
 
 /// Gives the view `path` (beneath the namespace root `root`, in a directory that exists) its
@@ -294,7 +291,7 @@ pub(crate) fn write_json_new<T: serde::Serialize>(
     if publish(&dir, name, &bytes, how, |_| Ok(true))? {
         return Ok(());
     }
-    write_replacing(root, path, &bytes, durability, false, |_| ())
+    write_replacing(root, path, &bytes, durability, false, |_| true).map(drop)
 }
 
 /// Creates the file `path` (beneath the namespace root `root`, mode 0600) holding `bytes`;

@@ -117,12 +117,12 @@ use serde_json::value::RawValue;
 
 use super::{
     BOOKKEEPING_DIR, CLAIM_SHARDS, Claims, ClaimsReader, JOURNAL, bookkeeping, claim_shard,
-    is_flowforge_entry,
+    claims_key, is_flowforge_entry,
 };
 use crate::{
     error::{Error, Result},
     fs::{Dir, Durability, FileKind, FileStat, read_json, write_atomic_then},
-    store::Store,
+    store::{PausePoint, Store},
 };
 
 /// The lock of the view's writers, and the mark: the point of the journal the view reflects.
@@ -466,7 +466,24 @@ pub(super) fn converge_view(team: &Store, layout: &Layout, mut full: bool) -> Re
         }
         let seq = mark.map_or_else(seq_seed, |m| m.seq.wrapping_add(1));
         let previous = trusted.filter(|_| shards.is_some());
-        let written = write_view(layout, &path, &mut reader, shards.as_ref(), previous, seq)?;
+        team.pause(PausePoint::ViewRead, &claims_key());
+        let Some(written) = write_view(
+            layout,
+            &path,
+            &mut reader,
+            shards.as_ref(),
+            previous,
+            seq,
+            view_now,
+        )?
+        else {
+            // The view was replaced or edited while this writer made its bytes: rebuilt from
+            // the file now there, in the next turn.
+            drop(mark_file);
+            drop(held);
+            full = true;
+            continue;
+        };
         // The bash tools' entries keep their identity when the splice kept each of them as
         // its bytes and wrote none; any other write names them by the file it publishes.
         let foreign_id = match previous {
@@ -517,7 +534,9 @@ struct Written {
 
 /// Rewrites the view's entries of `shards` (`None`: every shard) from those shards, as write
 /// `seq`. `previous` is the mark that vouches for the view on disk: its bytes are spliced when
-/// they still match it.
+/// they still match it. `base` is the view's stamp when it was looked at; `None`, with nothing
+/// published, when the view is another file by the time the new one would take its name
+/// ([`publish_vouched`]).
 fn write_view(
     layout: &Layout,
     path: &Path,
@@ -525,7 +544,8 @@ fn write_view(
     shards: Option<&[bool; CLAIM_SHARDS]>,
     previous: Option<Mark>,
     seq: u64,
-) -> Result<Written> {
+    base: ViewStamp,
+) -> Result<Option<Written>> {
     let mut read: Vec<Option<Arc<Claims>>> = vec![None; CLAIM_SHARDS];
     for (shard, slot) in read.iter_mut().enumerate() {
         if shards.is_none_or(|s| s[shard]) {
@@ -539,13 +559,16 @@ fn write_view(
             let spliced = splice(&bytes, &read, mark.foreign, path);
             recycle(bytes);
             if let Some(spliced) = spliced? {
-                let stamp = publish_vouched(layout, path, &spliced.bytes, seq)?;
+                let Some(stamp) = publish_vouched(layout, path, &spliced.bytes, seq, base)? else {
+                    recycle(spliced.bytes);
+                    return Ok(None);
+                };
                 keep_published(path, stamp, spliced.bytes);
-                return Ok(Written {
+                return Ok(Some(Written {
                     view: stamp,
                     foreign: spliced.foreign,
                     foreign_kept: spliced.foreign_kept,
-                });
+                }));
             }
         }
     }
@@ -563,13 +586,15 @@ fn write_view(
     };
     let foreign = apply(&mut view, &read);
     let bytes = pretty(&view, path)?;
-    let stamp = publish_vouched(layout, path, &bytes, seq)?;
+    let Some(stamp) = publish_vouched(layout, path, &bytes, seq, base)? else {
+        return Ok(None);
+    };
     keep_published(path, stamp, bytes);
-    Ok(Written {
+    Ok(Some(Written {
         view: stamp,
         foreign,
         foreign_kept: false,
-    })
+    }))
 }
 
 /// Rewrites the entries of `view` of the shards read in `read` from them (the full path);
@@ -672,17 +697,35 @@ fn read_vouched(layout: &Layout, path: &Path, stamp: &ViewStamp) -> Option<Vec<u
 /// before its publication and its length; the stamp of no file (an inode of 0) when it does
 /// not, or when the sentinel could not be set.
 ///
+/// The bytes were made from the view as it was when its `stat` gave `base`: with the new file
+/// written, and just before it takes the view's name, the view is looked at again, and
+/// nothing is published (`None`) when it is not that file any more — the bash tools replaced
+/// or edited it meanwhile, and their change would be lost under bytes made without it.
+///
 /// # Errors
 /// Those of the publication ([`write_atomic_then`]); nothing was published then.
-fn publish_vouched(layout: &Layout, path: &Path, bytes: &[u8], seq: u64) -> Result<ViewStamp> {
+fn publish_vouched(
+    layout: &Layout,
+    path: &Path,
+    bytes: &[u8],
+    seq: u64,
+    base: ViewStamp,
+) -> Result<Option<ViewStamp>> {
     let len = bytes.len() as u64;
     let mut sealed = None;
-    write_atomic_then(layout.root(), path, bytes, Durability::Relaxed, |file| {
+    let published = write_atomic_then(layout.root(), path, bytes, Durability::Relaxed, |file| {
         sealed = file.try_clone().ok().and_then(|file| seal(file, len, seq));
+        let now = crate::fs::stat(layout.root(), path).ok().flatten();
+        ViewStamp::of(now.as_ref()) == base
     })?;
-    Ok(sealed
-        .and_then(|(file, sentinel)| sealed_stamp(&file, len, sentinel))
-        .unwrap_or_default())
+    if !published {
+        return Ok(None);
+    }
+    Ok(Some(
+        sealed
+            .and_then(|(file, sentinel)| sealed_stamp(&file, len, sentinel))
+            .unwrap_or_default(),
+    ))
 }
 
 /// Sets the sentinel of write `seq` as the modification time of `file`, the view's
@@ -1456,5 +1499,77 @@ mod tests {
         assert_eq!(Mark::decode(first.as_bytes()), Some(unnamed(mark)));
         let over = format!("{first}{}", &other[first.len()..]);
         assert_eq!(Mark::decode(over.as_bytes()), Some(unnamed(mark)));
+    }
+}
+
+/// A view the bash tools replace while a writer makes its new bytes is not overwritten: the
+/// writer looks again before publishing and rebuilds from their file.
+#[cfg(test)]
+mod edits_meanwhile {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    use flowforge_core::{DeveloperId, Layout, TaskId, model::TaskAssignments};
+
+    use super::{claim_shard, converge_view};
+    use crate::{
+        Namespace, SessionOptions, StartOptions,
+        namespace::{self, team_store},
+        store::{PausePoint, StoreOptions},
+    };
+
+    /// The bash tools' way: read, add a claim of theirs, write a new file, move it in place.
+    fn bash_claim(layout: &Layout, task: &str) {
+        let path = layout.task_assignments();
+        let mut view: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        view["tasks"][task] = serde_json::json!({
+            "assignee": "carol",
+            "status": "in_progress",
+            "claimedAt": "2025-09-18T08:00:00Z"
+        });
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&view).unwrap()).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+    }
+
+    fn shown(layout: &Layout) -> TaskAssignments {
+        serde_json::from_slice(&std::fs::read(layout.task_assignments()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_view_replaced_while_its_writer_works_keeps_the_bash_tools_claim() {
+        for full in [false, true] {
+            let tmp = tempfile::tempdir().unwrap();
+            let layout = Layout::for_repo(tmp.path());
+            let alice = DeveloperId::new("alice").unwrap();
+            namespace::init(&layout, &alice, &Default::default()).unwrap();
+            let ns = Namespace::open(&layout, &alice, SessionOptions::relaxed()).unwrap();
+            let task = TaskId::new("t-1").unwrap();
+            ns.start_session(&task, &StartOptions::default()).unwrap();
+            // A change the view does not show yet: the splice path, or a full rebuild.
+            let plain = team_store(&layout, StoreOptions::relaxed());
+            super::super::note(&plain, claim_shard(&task)).unwrap();
+
+            let once = Arc::new(AtomicBool::new(false));
+            let hook_layout = layout.clone();
+            let team = plain.with_pause(move |at, _| {
+                if at == PausePoint::ViewRead && !once.swap(true, Ordering::SeqCst) {
+                    bash_claim(&hook_layout, "bash-1");
+                }
+            });
+            converge_view(&team, &layout, full).unwrap();
+
+            let view = shown(&layout);
+            let bash = view.tasks.get(&TaskId::new("bash-1").unwrap());
+            assert_eq!(
+                bash.map(|a| a.assignee.as_str()),
+                Some("carol"),
+                "full: {full}"
+            );
+            assert_eq!(view.tasks[&task].assignee, alice, "full: {full}");
+        }
     }
 }

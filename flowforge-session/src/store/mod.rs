@@ -221,6 +221,10 @@ pub enum PausePoint {
     /// A compaction has read the latest generation and listed the key's directory; removing
     /// is next.
     Listed,
+    /// A writer of `team/task-assignments.json` (holding the view's lock) has looked at the
+    /// view and its mark; making the new view from them and publishing it is next. Called on
+    /// the team store with the key `claims`.
+    ViewRead,
 }
 
 /// The hook of [`Store::with_pause`].
@@ -292,7 +296,7 @@ impl Store {
         self
     }
 
-    fn pause(&self, step: PausePoint, key: &Key) {
+    pub(crate) fn pause(&self, step: PausePoint, key: &Key) {
         if let Some(Pause(hook)) = &self.pause {
             hook(step, key);
         }
@@ -470,11 +474,13 @@ impl Store {
                 return Ok(Some((Version(generation), value)));
             }
             let path = || generation::version_path(dir.path(), generation);
-            return Ok(parse_version::<T>(&cached.bytes, generation, path)?.map(|value| {
-                let value = Arc::new(value);
-                cache::attach(&dir, generation, value.clone());
-                (Version(generation), value)
-            }));
+            return Ok(
+                parse_version::<T>(&cached.bytes, generation, path)?.map(|value| {
+                    let value = Arc::new(value);
+                    cache::attach(&dir, generation, value.clone());
+                    (Version(generation), value)
+                }),
+            );
         }
         Ok(self.read_latest::<T>(key, &dir)?.and_then(|head| {
             let value = Arc::new(head.value?);
@@ -515,7 +521,11 @@ impl Store {
     }
 
     /// The latest version of the key in `dir`, read from its file.
-    fn read_latest<T: DeserializeOwned>(&self, key: &Key, dir: &Dir) -> Result<Option<Revision<T>>> {
+    fn read_latest<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+        dir: &Dir,
+    ) -> Result<Option<Revision<T>>> {
         for _ in 0..READ_ATTEMPTS {
             let generation = generation::latest(Some(dir))?;
             if generation == 0 {

@@ -641,7 +641,10 @@ fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     let (_, again) = store.get_shared::<String>(&key).unwrap().unwrap();
     assert!(Arc::ptr_eq(&first, &again));
     // Another type reads the same bytes as itself.
-    let as_value = store.get_shared::<serde_json::Value>(&key).unwrap().unwrap();
+    let as_value = store
+        .get_shared::<serde_json::Value>(&key)
+        .unwrap()
+        .unwrap();
     assert_eq!(*as_value.1, serde_json::json!("aaaa"));
 
     // Edited in place, same length, its modification time set back: parsed from the file.
@@ -666,7 +669,15 @@ fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     assert!(Arc::ptr_eq(&shared, &published));
     // Sharing a version that is not the one kept changes nothing.
     store.share_published(&key, v1, Arc::new("zzzz".to_owned()));
-    assert_eq!(store.get_shared::<String>(&key).unwrap().unwrap().1.as_str(), "cccc");
+    assert_eq!(
+        store
+            .get_shared::<String>(&key)
+            .unwrap()
+            .unwrap()
+            .1
+            .as_str(),
+        "cccc"
+    );
 
     // A newer generation published by someone else (written here by hand): it is read.
     let next = generation::version_path(&store.key_dir(&key), v2.get() + 1);

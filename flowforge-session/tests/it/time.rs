@@ -83,9 +83,15 @@ fn a_hundred_thousand_entries_keep_exact_totals_and_small_documents() {
         sizes.iter().sum::<usize>() + head.sessions.len(),
         (n + adds) as usize
     );
-    let large = sizes.iter().take_while(|&&s| s == LARGE_SEGMENT_ENTRIES).count();
+    let large = sizes
+        .iter()
+        .take_while(|&&s| s == LARGE_SEGMENT_ENTRIES)
+        .count();
     assert!(large >= n as usize / LARGE_SEGMENT_ENTRIES - 1, "{sizes:?}");
-    assert!(sizes[large..].iter().all(|&s| s == SEGMENT_ENTRIES), "{sizes:?}");
+    assert!(
+        sizes[large..].iter().all(|&s| s == SEGMENT_ENTRIES),
+        "{sizes:?}"
+    );
 
     // Every entry is still there, in order.
     let all = ns.time_tracking().unwrap().unwrap().value;
@@ -109,7 +115,11 @@ fn a_hundred_thousand_entries_keep_exact_totals_and_small_documents() {
 /// Sealed segment `k` of the developer's time tracking.
 fn segment(ns: &Namespace, k: u64) -> Vec<TimeEntry> {
     let key = Key::new(&format!("{SEGMENT_KEY_PREFIX}{k}")).unwrap();
-    ns.store().get::<Vec<TimeEntry>>(&key).unwrap().unwrap().value
+    ns.store()
+        .get::<Vec<TimeEntry>>(&key)
+        .unwrap()
+        .unwrap()
+        .value
 }
 
 fn entry(i: u64) -> TimeEntry {
