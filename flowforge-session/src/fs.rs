@@ -383,6 +383,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_recycled_file_holds_exactly_the_bytes_written_whatever_it_held_before() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("v.json");
+        let store = crate::store::Store::new(tmp.path().join("store"), Default::default());
+        let key = crate::store::Key::new("doc").unwrap();
+        let mut version = None;
+        // Longer, shorter, the same length, longer again: the pooled spares and the store's
+        // spares are rewritten over older, longer and shorter contents.
+        for len in [10, 400, 3, 3, 90, 1, 250, 7, 7, 600, 2]
+            .into_iter()
+            .cycle()
+            .take(60)
+        {
+            let bytes = vec![b'a' + (len % 26) as u8; len];
+            write_atomic(tmp.path(), &file, &bytes, Durability::Relaxed).unwrap();
+            assert_eq!(fs::read(&file).unwrap(), bytes);
+            let text = String::from_utf8(bytes).unwrap();
+            let cas = store.compare_and_swap(&key, version, &text).unwrap();
+            version = cas.swapped();
+            assert!(version.is_some());
+            assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, text);
+            // Read from the files (`get` answers from memory).
+            let kept = store.history::<String>(&key).unwrap();
+            assert_eq!(kept.last().unwrap().value.as_deref(), Some(text.as_str()));
+        }
+    }
+
+    #[test]
     fn files_are_0600_dirs_0700_and_replaced_whole() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("a/b");

@@ -588,14 +588,14 @@ impl Dir {
     /// # Errors
     /// As [`Dir::open_file`] (`NotFound` when it does not exist).
     pub(crate) fn open_existing_write(&self, name: &str) -> Result<File> {
-        self.open_own_write(name).map(|(file, _)| file)
+        self.open_own_write(name).map(|(file, _, _)| file)
     }
 
-    /// [`Dir::open_existing_write`], also returning the file's inode number.
+    /// [`Dir::open_existing_write`], also returning the file's inode number and size.
     ///
     /// # Errors
     /// As [`Dir::open_existing_write`].
-    pub(crate) fn open_own_write(&self, name: &str) -> Result<(File, u64)> {
+    pub(crate) fn open_own_write(&self, name: &str) -> Result<(File, u64, u64)> {
         // Non-blocking, so a fifo planted under the name cannot stall the writer in `open`
         // (and a file under another writer's lease fails at once instead of waiting).
         let flags = OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
@@ -616,7 +616,11 @@ impl Dir {
                 ),
             ));
         }
-        Ok((file, stat.st_ino))
+        Ok((
+            file,
+            stat.st_ino,
+            u64::try_from(stat.st_size).unwrap_or(u64::MAX),
+        ))
     }
 
     /// Creates the new file `name` with `mode`; fails if anything exists under that name.

@@ -274,11 +274,10 @@ fn take_spare(
             let _ = dir.remove(tmp);
             return None;
         }
-        // Opened without following a link and without creating: the spare was moved here.
-        let rewritten = dir.open_existing_write(tmp).and_then(|file| {
-            file.write_all_at(bytes, 0)
-                .and_then(|()| file.set_len(bytes.len() as u64))
-                .map_err(Error::io("cannot write", dir.join(tmp)))?;
+        // Opened without following a link and without creating: the spare was moved here,
+        // under a name of this writer's, so its size is what the open saw.
+        let rewritten = dir.open_own_write(tmp).and_then(|(file, _, size)| {
+            rewrite(&file, bytes, size).map_err(Error::io("cannot write", dir.join(tmp)))?;
             Ok(file)
         });
         match rewritten {
@@ -334,7 +333,7 @@ fn rewrite_pooled(
     let name: &OsStr = target.as_ref();
     for slot in (0..POOL).map(|k| (first + k) % POOL) {
         let spare = pool_name(target, slot);
-        let (file, ino) = match dir.open_own_write(&spare) {
+        let (file, ino, _) = match dir.open_own_write(&spare) {
             Ok(opened) => opened,
             // An empty slot, or one under another writer's lease.
             Err(Error::Io { source, .. })
@@ -359,15 +358,18 @@ fn rewrite_pooled(
             // Someone has it open: a reader of the file it was, or another writer.
             continue;
         };
-        if dir.stat(&spare)?.map(|st| st.ino) != Some(ino) {
+        // Under the lease: its size as it is rewritten (a writer before may have rewritten it
+        // and left it here).
+        let Some(size) = dir
+            .stat(&spare)?
+            .filter(|st| st.ino == ino)
+            .map(|st| st.size)
+        else {
             // Exchanged into place (or away) since it was opened: not a spare any more.
             continue;
-        }
+        };
         let rewritten = (durability == Durability::Relaxed || dir.sync().is_ok())
-            && file
-                .write_all_at(bytes, 0)
-                .and_then(|()| file.set_len(bytes.len() as u64))
-                .is_ok();
+            && rewrite(&file, bytes, size).is_ok();
         drop(lease);
         if !rewritten {
             // The slot keeps whatever was written: it is only a spare, rewritten whole by
@@ -402,6 +404,17 @@ fn rewrite_pooled(
         drop(file);
     }
     Ok(None)
+}
+
+/// Rewrites `file`, of `size` bytes and nobody else's to write, to hold `bytes`: written at
+/// offset 0, then cut to their length only when it was longer (a `ftruncate` to the size a
+/// file already has still costs a system call that changes its inode).
+fn rewrite(file: &std::fs::File, bytes: &[u8], size: u64) -> std::io::Result<()> {
+    file.write_all_at(bytes, 0)?;
+    if size > bytes.len() as u64 {
+        file.set_len(bytes.len() as u64)?;
+    }
+    Ok(())
 }
 
 /// Whether `fallocate` works here: 0 unknown or yes, 2 no.
