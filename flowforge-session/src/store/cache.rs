@@ -97,13 +97,19 @@ pub(crate) fn keep(dir: &Dir, generation: u64, stat: FileStat, bytes: &[u8]) {
 }
 
 /// Keeps `parsed`, what the bytes kept for generation `generation` of the key in `dir` parse
-/// to, with them; nothing when the entry is not that generation's any more.
-pub(crate) fn attach(dir: &Dir, generation: u64, parsed: Arc<dyn Any + Send + Sync>) {
+/// to, with them; nothing when the entry is not that generation's any more, or (given
+/// `bytes`, the bytes parsed) holds other bytes.
+pub(crate) fn attach(
+    dir: &Dir,
+    generation: u64,
+    bytes: Option<&Arc<[u8]>>,
+    parsed: Arc<dyn Any + Send + Sync>,
+) {
     let Ok(mut cache) = cache().lock() else {
         return;
     };
     if let Some(entry) = cache.keys.get_mut(dir.path().as_os_str()) {
-        if entry.generation == generation {
+        if entry.generation == generation && bytes.is_none_or(|b| Arc::ptr_eq(b, &entry.bytes)) {
             entry.parsed = Some(parsed);
         }
     }

@@ -477,20 +477,21 @@ impl Store {
             return Ok(
                 parse_version::<T>(&cached.bytes, generation, path)?.map(|value| {
                     let value = Arc::new(value);
-                    cache::attach(&dir, generation, value.clone());
+                    cache::attach(&dir, generation, Some(&cached.bytes), value.clone());
                     (Version(generation), value)
                 }),
             );
         }
-        Ok(self.read_latest::<T>(key, &dir)?.and_then(|head| {
-            let value = Arc::new(head.value?);
-            cache::attach(&dir, head.generation, value.clone());
-            Some((Version(head.generation), value))
-        }))
+        // Read from the file (its bytes kept): the next read shares what it parses.
+        Ok(self
+            .read_latest::<T>(key, &dir)?
+            .and_then(|head| Some((Version(head.generation), Arc::new(head.value?)))))
     }
 
     /// Tells this process's next [`Store::get_shared`] of `key` at `version`, which it has
-    /// just published, that its bytes parse to `value` (the value it serialized).
+    /// just published, that its bytes parse to `value` (the value it serialized). Kept with
+    /// the bytes the publication kept for that generation (a version's name never holds other
+    /// bytes, unless the key is removed and made again to the same generation meanwhile).
     pub(crate) fn share_published<T: Send + Sync + 'static>(
         &self,
         key: &Key,
@@ -498,7 +499,7 @@ impl Store {
         value: Arc<T>,
     ) {
         if let Ok(Some(dir)) = self.open_key(key) {
-            cache::attach(&dir, version.get(), value);
+            cache::attach(&dir, version.get(), None, value);
         }
     }
 
