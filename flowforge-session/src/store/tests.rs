@@ -573,10 +573,9 @@ fn cache_hits() -> u64 {
     cache::HITS.with(std::cell::Cell::get)
 }
 
-#[test]
-fn a_version_just_written_or_read_is_read_back_from_memory_until_its_file_changes() {
-    let tmp = tempfile::tempdir().unwrap();
-    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+/// A store under `dir` whose key `doc` holds `"aaaa"` at version 1, and that version's file.
+fn one_version_of_aaaa(dir: &Path) -> (Store, Key, Version, PathBuf) {
+    let store = Store::new(dir, StoreOptions::relaxed());
     let key = Key::new("doc").unwrap();
     let v1 = store
         .create(&key, &"aaaa".to_owned())
@@ -584,6 +583,23 @@ fn a_version_just_written_or_read_is_read_back_from_memory_until_its_file_change
         .swapped()
         .unwrap();
     let path = generation::version_path(&store.key_dir(&key), v1.get());
+    (store, key, v1, path)
+}
+
+/// Replaces `from` by `to` (same length) in the file at `path` in place, and sets its
+/// modification time back; returns the new text.
+fn edit_in_place(path: &Path, from: &str, to: &str) -> String {
+    let edited = fs::read_to_string(path).unwrap().replace(from, to);
+    let file = fs::OpenOptions::new().write(true).open(path).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, edited.as_bytes(), 0).unwrap();
+    file.set_modified(std::time::UNIX_EPOCH).unwrap();
+    edited
+}
+
+#[test]
+fn a_version_just_written_or_read_is_read_back_from_memory_until_its_file_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key, v1, path) = one_version_of_aaaa(tmp.path());
 
     // The version just written: nothing read.
     let hits = cache_hits();
@@ -591,11 +607,7 @@ fn a_version_just_written_or_read_is_read_back_from_memory_until_its_file_change
     assert_eq!(cache_hits(), hits + 1);
 
     // Edited in place, same length, its modification time set back: read from the file.
-    let edited = fs::read_to_string(&path).unwrap().replace("aaaa", "bbbb");
-    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
-    std::os::unix::fs::FileExt::write_all_at(&file, edited.as_bytes(), 0).unwrap();
-    file.set_modified(std::time::UNIX_EPOCH).unwrap();
-    drop(file);
+    let edited = edit_in_place(&path, "aaaa", "bbbb");
     assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, "bbbb");
     assert_eq!(cache_hits(), hits + 1);
     // A read of an unchanged file is kept in turn.
@@ -626,14 +638,7 @@ fn a_version_just_written_or_read_is_read_back_from_memory_until_its_file_change
 #[test]
 fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = Store::new(tmp.path(), StoreOptions::relaxed());
-    let key = Key::new("doc").unwrap();
-    let v1 = store
-        .create(&key, &"aaaa".to_owned())
-        .unwrap()
-        .swapped()
-        .unwrap();
-    let path = generation::version_path(&store.key_dir(&key), v1.get());
+    let (store, key, v1, path) = one_version_of_aaaa(tmp.path());
 
     // Parsed once, then shared.
     let (version, first) = store.get_shared::<String>(&key).unwrap().unwrap();
@@ -648,11 +653,7 @@ fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     assert_eq!(*as_value.1, serde_json::json!("aaaa"));
 
     // Edited in place, same length, its modification time set back: parsed from the file.
-    let edited = fs::read_to_string(&path).unwrap().replace("aaaa", "bbbb");
-    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
-    std::os::unix::fs::FileExt::write_all_at(&file, edited.as_bytes(), 0).unwrap();
-    file.set_modified(std::time::UNIX_EPOCH).unwrap();
-    drop(file);
+    let edited = edit_in_place(&path, "aaaa", "bbbb");
     let (_, edited) = store.get_shared::<String>(&key).unwrap().unwrap();
     assert_eq!(edited.as_str(), "bbbb");
 

@@ -132,8 +132,13 @@ fn entry(i: u64) -> TimeEntry {
     }
 }
 
-/// Adds one-minute entries `s0`, `s1`, … until the document is one addition short of a seal.
-fn fill_to_a_seal(ns: &Namespace) {
+/// A developer's namespace in a repository at `dir` with one-minute entries `s0`, `s1`, …
+/// added until the document is one addition short of a seal.
+fn one_addition_short_of_a_seal(dir: &std::path::Path) -> Namespace {
+    let layout = Layout::for_repo(dir);
+    let dev = DeveloperId::new("alice").unwrap();
+    namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
+    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
     for i in 0..(SEGMENT_ENTRIES + TAIL_ENTRIES - 1) as u64 {
         let what = AddMinutes {
             session_id: Some(format!("s{i}")),
@@ -141,16 +146,13 @@ fn fill_to_a_seal(ns: &Namespace) {
         };
         ns.add_minutes(1, &what).unwrap();
     }
+    ns
 }
 
 #[test]
 fn a_segment_sealed_by_another_size_rule_is_taken_as_sealed() {
     let tmp = tempfile::tempdir().unwrap();
-    let layout = Layout::for_repo(tmp.path());
-    let dev = DeveloperId::new("alice").unwrap();
-    namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
-    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
-    fill_to_a_seal(&ns);
+    let ns = one_addition_short_of_a_seal(tmp.path());
     // A writer that seals smaller segments got there first with the oldest 10 entries.
     let first = Key::new(&format!("{SEGMENT_KEY_PREFIX}0")).unwrap();
     let theirs: Vec<TimeEntry> = ns.time_tracking().unwrap().unwrap().value.sessions[..10].to_vec();
@@ -172,11 +174,7 @@ fn a_segment_sealed_by_another_size_rule_is_taken_as_sealed() {
 #[test]
 fn a_segment_holding_other_entries_is_refused_and_nothing_is_added() {
     let tmp = tempfile::tempdir().unwrap();
-    let layout = Layout::for_repo(tmp.path());
-    let dev = DeveloperId::new("alice").unwrap();
-    namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
-    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
-    fill_to_a_seal(&ns);
+    let ns = one_addition_short_of_a_seal(tmp.path());
     let before = ns.time_tracking().unwrap().unwrap();
     let first = Key::new(&format!("{SEGMENT_KEY_PREFIX}0")).unwrap();
     let _ = ns.store().create(&first, &vec![entry(1000)]).unwrap();
