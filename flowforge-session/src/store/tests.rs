@@ -653,7 +653,7 @@ fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     assert_eq!(*as_value.1, serde_json::json!("aaaa"));
 
     // Edited in place, same length, its modification time set back: parsed from the file.
-    let edited = edit_in_place(&path, "aaaa", "bbbb");
+    edit_in_place(&path, "aaaa", "bbbb");
     let (_, edited) = store.get_shared::<String>(&key).unwrap().unwrap();
     assert_eq!(edited.as_str(), "bbbb");
 
