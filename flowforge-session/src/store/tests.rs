@@ -686,3 +686,72 @@ fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     let (version, newer) = store.get_shared::<String>(&key).unwrap().unwrap();
     assert_eq!((version.get(), newer.as_str()), (3, "dddd"));
 }
+
+#[test]
+fn version_files_fill_their_last_block_and_read_back_whatever_their_length() {
+    let tmp = tempfile::tempdir().unwrap();
+    // With compaction: later versions are written over spares of every length.
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("doc").unwrap();
+    let dir = store.key_dir(&key);
+    let lengths = [10, 5_000, 3, 9_000, 4_000, 1, 12_000, 2];
+    let mut version = None;
+    for (n, len) in lengths.into_iter().cycle().take(40).enumerate() {
+        let value = "x".repeat(len);
+        version = store
+            .compare_and_swap(&key, version, &value)
+            .unwrap()
+            .swapped();
+        let generation = version.unwrap().get();
+        let bytes = fs::read(generation::version_path(&dir, generation)).unwrap();
+        assert_eq!(
+            bytes.len() % VERSION_BLOCK,
+            0,
+            "write {n}: {} bytes",
+            bytes.len()
+        );
+        let document = without_padding(&bytes);
+        assert!(bytes[document.len()..].iter().all(|&b| b == b' '));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(document).unwrap()["value"],
+            value.as_str()
+        );
+        // From the file (another process remembers nothing) and from memory.
+        cache::forget(&store.open_key(&key).unwrap().unwrap());
+        assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, value);
+        assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, value);
+    }
+}
+
+#[test]
+fn a_version_file_is_filled_only_within_the_size_limit_and_only_with_spaces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(
+        tmp.path(),
+        StoreOptions {
+            max_document_bytes: 5_000,
+            ..StoreOptions::relaxed()
+        },
+    );
+    let key = Key::new("doc").unwrap();
+    // 4,500 bytes: a second block would pass the limit, so the file is the document alone.
+    let value = "y".repeat(4_460);
+    let v1 = store.create(&key, &value).unwrap().swapped().unwrap();
+    let path = generation::version_path(&store.key_dir(&key), v1.get());
+    let len = fs::metadata(&path).unwrap().len();
+    assert!(len > VERSION_BLOCK as u64 && len <= 5_000, "{len} bytes");
+    assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, value);
+
+    // Anything but spaces after the document is not taken for filling.
+    let v2 = store
+        .compare_and_swap(&key, Some(v1), &"z".to_owned())
+        .unwrap()
+        .swapped()
+        .unwrap();
+    let path = generation::version_path(&store.key_dir(&key), v2.get());
+    let mut bytes = fs::read(&path).unwrap();
+    let end = bytes.len() - 1;
+    bytes[end] = b'}';
+    fs::write(&path, &bytes).unwrap();
+    assert!(matches!(store.get::<String>(&key), Err(Error::Json { .. })));
+}
