@@ -68,9 +68,8 @@ pub(crate) fn lookup(dir: &Dir) -> Option<Cached> {
     cache.keys.get(dir.path().as_os_str()).cloned()
 }
 
-/// Keeps the document of `bytes` (without the filling of its last block), the file of
-/// generation `generation` of the key in `dir` whose `lstat` data are `stat`, replacing what
-/// was kept for the key. A regular file only, and not too large.
+/// Keeps `bytes`, the file of generation `generation` of the key in `dir` whose `lstat` data
+/// are `stat`, replacing what was kept for the key. A regular file only, and not too large.
 pub(crate) fn keep(dir: &Dir, generation: u64, stat: FileStat, bytes: &[u8]) {
     if stat.kind != crate::fs::FileKind::File
         || bytes.len() > MAX_BYTES
@@ -79,7 +78,6 @@ pub(crate) fn keep(dir: &Dir, generation: u64, stat: FileStat, bytes: &[u8]) {
         forget(dir);
         return;
     }
-    let bytes = super::without_padding(bytes);
     let Ok(mut cache) = cache().lock() else {
         return;
     };

@@ -741,7 +741,6 @@ impl Store {
                 limit: self.options.max_document_bytes,
             });
         }
-        pad_to_block(&mut bytes, self.options.max_document_bytes);
         let dir = self.create_key(key)?;
         let how = Publish {
             mode: Mode::IfAbsent,
@@ -831,51 +830,12 @@ impl Store {
                 limit,
             });
         }
-        let value = parse_version(without_padding(&bytes), generation, || path.clone())?;
+        let value = parse_version(&bytes, generation, || path.clone())?;
         // Kept only if nothing changed the file from before the read to after it.
         if keep && unchanged(&meta, &after) {
             cache::keep(dir, generation, after, &bytes);
         }
         Ok(Some(value))
-    }
-}
-
-/// The block a version file fills: its document, its newline, then spaces up to a multiple
-/// of this many bytes.
-///
-/// A version file is most often written over a pooled spare, an older version's file (see
-/// `compact.rs`). A write that covers only part of a block of a file whose pages are not in
-/// memory makes the kernel read that block from the disk first, to keep the rest of it, and
-/// a shorter document then cuts the file (one more system call that changes the inode):
-/// measured on ext4, where the page cache of a large team's namespaces does not stay warm,
-/// that read costs as much as the rest of the write. Filled to whole blocks, a rewrite
-/// overwrites whole blocks: nothing is read back and, with every version of a small
-/// document one block long, nothing is cut. The disk holds whole blocks either way.
-pub const VERSION_BLOCK: usize = 4096;
-
-/// Fills `bytes` (a serialized version and its newline) with spaces up to the next multiple
-/// of [`VERSION_BLOCK`], unless that would make the file larger than `limit`.
-fn pad_to_block(bytes: &mut Vec<u8>, limit: u64) {
-    let filled = bytes.len().div_ceil(VERSION_BLOCK) * VERSION_BLOCK;
-    if filled as u64 <= limit {
-        bytes.resize(filled, b' ');
-    }
-}
-
-/// The document of a version file's `bytes`: up to and including its last newline (the
-/// spaces after it are [`VERSION_BLOCK`] filling), or all of them when there is none. The
-/// envelope is written as one line; the newline is found from the end (one `memrchr` over
-/// the filling).
-pub(super) fn without_padding(bytes: &[u8]) -> &[u8] {
-    match memchr::memrchr(b'\n', bytes) {
-        Some(end)
-            if bytes[end + 1..]
-                .iter()
-                .fold(true, |all, &b| all & (b == b' ')) =>
-        {
-            &bytes[..=end]
-        }
-        _ => bytes,
     }
 }
 
