@@ -41,6 +41,7 @@ pub(crate) fn run(ctx: &Context, command: TimeCommand, out: &mut Output) -> CliR
             let what = AddMinutes {
                 session_id: None,
                 task_id: task,
+                since: None,
             };
             let added = ns.record_minutes(minutes, &what)?;
             if let Some(warning) = &added.warning {

@@ -358,6 +358,7 @@ pub fn migrate(
             &AddMinutes {
                 session_id: Some(id.clone()),
                 task_id: None,
+                since: None,
             },
         )?;
     }

@@ -402,6 +402,7 @@ impl Namespace {
             &AddMinutes {
                 session_id: Some(ended.session_id.clone()),
                 task_id: ended.task_id.clone(),
+                since: Some(ended.start_time),
             },
         )?;
         let mut warnings: Vec<Error> = added.warning.into_iter().collect();

@@ -55,11 +55,17 @@ pub const SEALED_FIELD: &str = "sealed_segments";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AddMinutes {
     /// The session the time belongs to. An addition for a session that already has an
-    /// entry among the latest is not repeated (ending a session after a crash counts its
-    /// minutes once).
+    /// entry among the latest (or, with [`AddMinutes::since`], among every entry since the
+    /// session began) is not repeated: ending a session after a crash counts its minutes once.
     pub session_id: Option<String>,
     /// The task the time belongs to.
     pub task_id: Option<TaskId>,
+    /// When the session began. With it, an addition for [`AddMinutes::session_id`] is looked
+    /// for among every entry recorded since then, sealed segments included (read newest
+    /// first, and only when the latest entries do not reach back that far), so a `session
+    /// end` retried after a crash counts its minutes once however many additions came in
+    /// between. Without it only the latest entries are looked at.
+    pub since: Option<Timestamp>,
 }
 
 /// What [`Namespace::record_minutes`] did.
@@ -116,19 +122,27 @@ pub(crate) fn read_from(
     if sealed > first {
         let mut entries = Vec::with_capacity((sealed - first) as usize * SEGMENT_ENTRIES);
         for n in first..sealed {
-            let key = segment_key(n);
-            let segment = store
-                .get::<Vec<TimeEntry>>(&key)?
-                .ok_or_else(|| Error::Corrupt {
-                    path: store.key_dir(&key),
-                    reason: format!("sealed segment {n} of {sealed} is missing"),
-                })?;
-            entries.extend(segment.value);
+            entries.extend(read_segment(store, n, sealed)?);
         }
         entries.append(&mut head.value.sessions);
         head.value.sessions = entries;
     }
     Ok(Some((head, read)))
+}
+
+/// The entries of sealed segment `n` of a document that counts `sealed`.
+///
+/// # Errors
+/// The store's read errors; [`Error::Corrupt`] when the segment is missing.
+fn read_segment(store: &Store, n: u64, sealed: u64) -> Result<Vec<TimeEntry>> {
+    let key = segment_key(n);
+    Ok(store
+        .get::<Vec<TimeEntry>>(&key)?
+        .ok_or_else(|| Error::Corrupt {
+            path: store.key_dir(&key),
+            reason: format!("sealed segment {n} of {sealed} is missing"),
+        })?
+        .value)
 }
 
 /// What a read of the time tracking took from its sealed segments
@@ -206,7 +220,7 @@ impl Namespace {
                     .sessions
                     .iter()
                     .any(|e| e.session_id.as_ref() == Some(id))
-            });
+            }) || (expected.is_some() && self.sealed_since(&tracking, what)?);
             if repeated {
                 if let Some(version) = expected {
                     return Ok(Added {
@@ -242,6 +256,38 @@ impl Namespace {
             key: key.to_string(),
             attempts: self.store.options().retry.max_attempts,
         })
+    }
+
+    /// Whether a sealed segment of `tracking` holds an entry of `what`'s session: read from
+    /// the newest segment back to the first one whose oldest entry was recorded before
+    /// [`AddMinutes::since`]. Nothing is read when `what` names no session or no start, or
+    /// when the document's latest entries already reach back before that start (an entry of
+    /// the session would be among them).
+    ///
+    /// # Errors
+    /// The store's read errors; [`Error::Corrupt`] when a sealed segment is missing.
+    fn sealed_since(&self, tracking: &TimeTracking, what: &AddMinutes) -> Result<bool> {
+        let (Some(id), Some(since)) = (&what.session_id, what.since) else {
+            return Ok(false);
+        };
+        if tracking
+            .sessions
+            .first()
+            .is_some_and(|e| e.recorded_at < since)
+        {
+            return Ok(false);
+        }
+        let sealed = sealed_segments(tracking);
+        for n in (0..sealed).rev() {
+            let segment = read_segment(&self.store, n, sealed)?;
+            if segment.iter().any(|e| e.session_id.as_ref() == Some(id)) {
+                return Ok(true);
+            }
+            if segment.first().is_none_or(|e| e.recorded_at < since) {
+                break;
+            }
+        }
+        Ok(false)
     }
 
     /// Moves the oldest entries of `tracking` into sealed segments while it holds

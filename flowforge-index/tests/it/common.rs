@@ -176,6 +176,7 @@ pub(crate) fn store_op(layout: &Layout, id: &DeveloperId, op: &StoreOp) {
             let what = AddMinutes {
                 session_id: None,
                 task_id: t.as_deref().map(task),
+                since: None,
             };
             ns.add_minutes(*minutes, &what).map(|_| ())
         }

@@ -20,6 +20,7 @@ fn add(layout: &Layout, who: &DeveloperId, entries: usize, minutes: impl Fn(usiz
         let what = AddMinutes {
             session_id: None,
             task_id: Some(task(TASKS[i % TASKS.len()])),
+            since: None,
         };
         ns.record_minutes(minutes(i), &what).unwrap();
     }

@@ -48,6 +48,7 @@ fn a_hundred_thousand_entries_keep_exact_totals_and_small_documents() {
         let what = AddMinutes {
             session_id: Some(format!("new{i}")),
             task_id: None,
+            since: None,
         };
         ns.add_minutes(1, &what).unwrap();
     }
@@ -58,6 +59,7 @@ fn a_hundred_thousand_entries_keep_exact_totals_and_small_documents() {
             &AddMinutes {
                 session_id: Some(format!("new{}", adds - 1)),
                 task_id: None,
+                since: None,
             },
         )
         .unwrap();
@@ -143,6 +145,7 @@ fn one_addition_short_of_a_seal(dir: &std::path::Path) -> Namespace {
         let what = AddMinutes {
             session_id: Some(format!("s{i}")),
             task_id: None,
+            since: None,
         };
         ns.add_minutes(1, &what).unwrap();
     }
@@ -186,4 +189,58 @@ fn a_segment_holding_other_entries_is_refused_and_nothing_is_added() {
     );
     assert!(err.to_string().contains("sealed segment 0"), "{err}");
     assert_eq!(ns.time_tracking().unwrap().unwrap(), before);
+}
+
+#[test]
+fn a_session_end_repeated_after_many_other_additions_counts_its_minutes_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    let dev = DeveloperId::new("alice").unwrap();
+    namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
+    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+    let other = AddMinutes::default();
+    // Entries recorded before the session began.
+    for _ in 0..50 {
+        ns.add_minutes(1, &other).unwrap();
+    }
+    let ended = AddMinutes {
+        session_id: Some("s1".to_owned()),
+        task_id: None,
+        since: Some(Timestamp::now()),
+    };
+    // The end's addition went through, then the process died before ending the session; more
+    // additions than the latest entries hold came before the end was run again.
+    ns.add_minutes(7, &ended).unwrap();
+    for _ in 0..2 * (SEGMENT_ENTRIES + TAIL_ENTRIES) {
+        ns.add_minutes(1, &other).unwrap();
+    }
+    let time = ns.time_tracking().unwrap().unwrap().value;
+    let latest = ns
+        .store()
+        .get::<TimeTracking>(&Key::new(TIME_KEY).unwrap())
+        .unwrap()
+        .unwrap()
+        .value;
+    assert!(
+        latest
+            .sessions
+            .iter()
+            .all(|e| e.session_id.as_deref() != Some("s1")),
+        "the first addition is sealed"
+    );
+
+    // The segments before the session's start are not read: one removed changes nothing.
+    let first = Key::new(&format!("{SEGMENT_KEY_PREFIX}0")).unwrap();
+    fs::remove_dir_all(ns.store().key_dir(&first)).unwrap();
+    let again = ns.add_minutes(7, &ended).unwrap();
+    assert_eq!(again.value.total_minutes, time.total_minutes);
+    assert_eq!(again.value.sessions.len(), latest.sessions.len());
+    // A session of the same start with no entry yet: looked for back to that start, no
+    // further, and added.
+    let new = AddMinutes {
+        session_id: Some("s2".to_owned()),
+        ..ended
+    };
+    let added = ns.add_minutes(7, &new).unwrap();
+    assert_eq!(added.value.total_minutes, time.total_minutes + 7);
 }
