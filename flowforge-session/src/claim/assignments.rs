@@ -979,6 +979,10 @@ fn splice_lines(
                 let Ok(task) = TaskId::new(line.key) else {
                     return Ok(None);
                 };
+                // FlowForge's entry: dropped (its shard's claims are written anew) unparsed.
+                if names_session(line.value) {
+                    continue;
+                }
                 let Ok(a) = serde_json::from_slice::<TaskAssignment>(line.value) else {
                     return Ok(None);
                 };
@@ -1075,6 +1079,20 @@ fn splice_lines(
     }))
 }
 
+/// How the full model prints an entry's [`SESSION_FIELD`](super::SESSION_FIELD) holding a
+/// string: a line of the entry's value (two spaces deeper than its key), the field's name,
+/// and the opening quote of its value.
+const SESSION_LINE: &[u8] = b"\n      \"session_id\": \"";
+
+/// Whether `value`, an entry's value printed as the full model prints it, is FlowForge's
+/// ([`is_flowforge_entry`]: it names its session), found without parsing it: a line of the
+/// value's own fields (exactly six spaces; a field of a nested value is deeper, and a JSON
+/// string never holds a raw newline) naming the session field with a string. Each key is
+/// printed once and as written, so this is the parse's answer.
+fn names_session(value: &[u8]) -> bool {
+    memchr::memmem::find(value, SESSION_LINE).is_some()
+}
+
 /// [`splice`] by scanning the view as a map of borrowed raw JSON values.
 ///
 /// # Errors
@@ -1168,10 +1186,14 @@ mod tests {
         if flowforge {
             extra.insert("session_id".into(), Value::from(format!("s-{d}-{minute}")));
         } else {
+            // A session field deeper down, or not a string, does not make it FlowForge's.
             extra.insert(
                 "note".into(),
-                serde_json::json!({"from": "bash", "n": [d, 1]}),
+                serde_json::json!({"from": "bash", "n": [d, 1], "session_id": "s-deeper"}),
             );
+            if d % 2 == 0 {
+                extra.insert("session_id".into(), Value::Null);
+            }
         }
         TaskAssignment {
             assignee: DeveloperId::new(&format!("dev-{d}")).unwrap(),
@@ -1211,6 +1233,23 @@ mod tests {
             ),
             prop::collection::btree_map(0..TASKS, 0..3i64, 0..4),
         )
+    }
+
+    #[test]
+    fn an_entry_names_its_session_on_a_line_of_its_own_fields() {
+        let path = Path::new("task-assignments.json");
+        let line = format!("\n      \"{}\": \"", super::super::SESSION_FIELD);
+        assert_eq!(SESSION_LINE, line.as_bytes());
+        for (d, flowforge) in [(1, true), (2, true), (1, false), (2, false)] {
+            let a = assignment(d, 0, flowforge);
+            let printed = entry_bytes(&a, path).unwrap();
+            assert_eq!(
+                names_session(printed.get().as_bytes()),
+                flowforge,
+                "{printed}"
+            );
+            assert_eq!(is_flowforge_entry(&a), flowforge);
+        }
     }
 
     proptest! {
