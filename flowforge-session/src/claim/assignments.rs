@@ -842,14 +842,14 @@ impl Serialize for Spliced<'_, '_> {
     }
 }
 
-/// `assignment` as the full model prints it inside the `tasks` map.
-fn entry_bytes(assignment: &TaskAssignment, path: &Path) -> Result<Box<RawValue>> {
-    let json = |source| Error::Json {
+/// `assignment` as the full model prints it inside the `tasks` map (JSON serde_json printed,
+/// so the lines' splice copies it without checking it again).
+fn entry_bytes(assignment: &TaskAssignment, path: &Path) -> Result<String> {
+    let text = serde_json::to_string_pretty(assignment).map_err(|source| Error::Json {
         path: path.to_owned(),
         source,
-    };
-    let text = serde_json::to_string_pretty(assignment).map_err(json)?;
-    RawValue::from_string(text.replace('\n', ENTRY_INDENT)).map_err(json)
+    })?;
+    Ok(text.replace('\n', ENTRY_INDENT))
 }
 
 /// A view spliced: its bytes, its number of the bash tools' entries, and whether those are the
@@ -1011,7 +1011,7 @@ fn splice_lines(
     let size = bytes.len()
         + new
             .iter()
-            .map(|(k, v)| k.len() + v.get().len() + 8)
+            .map(|(k, v)| k.len() + v.len() + 8)
             .sum::<usize>();
     let mut out = buffer(size);
     out.extend_from_slice(VIEW_HEAD);
@@ -1060,7 +1060,7 @@ fn splice_lines(
             false => {
                 flush(&mut out, &mut pieces, &mut run);
                 let (key, value) = added.next().expect("peeked");
-                let parts = [ENTRY_HEAD, key.as_bytes(), b"\": ", value.get().as_bytes()];
+                let parts = [ENTRY_HEAD, key.as_bytes(), b"\": ", value.as_bytes()];
                 piece(&mut out, &mut pieces, &parts);
             }
         }
@@ -1139,10 +1139,14 @@ fn splice_parsed(
     for claims in read.iter().flatten() {
         for (task, held) in &claims.claims {
             written += u64::from(!is_flowforge_entry(&held.assignment));
-            tasks.insert(
-                task.clone(),
-                Entry::New(entry_bytes(&held.assignment, path)?),
-            );
+            let printed =
+                RawValue::from_string(entry_bytes(&held.assignment, path)?).map_err(|source| {
+                    Error::Json {
+                        path: path.to_owned(),
+                        source,
+                    }
+                })?;
+            tasks.insert(task.clone(), Entry::New(printed));
         }
     }
     let Some(foreign) = foreign.checked_sub(before) else {
@@ -1243,11 +1247,7 @@ mod tests {
         for (d, flowforge) in [(1, true), (2, true), (1, false), (2, false)] {
             let a = assignment(d, 0, flowforge);
             let printed = entry_bytes(&a, path).unwrap();
-            assert_eq!(
-                names_session(printed.get().as_bytes()),
-                flowforge,
-                "{printed}"
-            );
+            assert_eq!(names_session(printed.as_bytes()), flowforge, "{printed}");
             assert_eq!(is_flowforge_entry(&a), flowforge);
         }
     }
