@@ -82,7 +82,8 @@ pub(crate) fn write_atomic(
 }
 
 /// [`write_atomic`], showing `written` the file once it holds `bytes`, just before it takes
-/// its name; `written` returns whether it does (`false`: nothing is published, and `false` is
+/// its name (each file about to take it: when a pooled spare's exchange fails, the next file
+/// is shown in turn); `written` returns whether it does (`false`: nothing is published, and `false` is
 /// returned). The file is this writer's alone then: a temporary file it created, or a pooled
 /// spare it rewrote under a write lease (the kernel's proof that nobody else had it open)
 /// and keeps open until the exchange, so that no other writer can take that lease
@@ -95,7 +96,7 @@ pub(crate) fn write_atomic_then(
     path: &Path,
     bytes: &[u8],
     durability: Durability,
-    written: impl FnOnce(&fs::File) -> bool,
+    written: impl FnMut(&fs::File) -> bool,
 ) -> Result<bool> {
     write_replacing(root, path, bytes, durability, true, written)
 }
@@ -120,7 +121,7 @@ fn write_replacing(
     bytes: &[u8],
     durability: Durability,
     pooled: bool,
-    written: impl FnOnce(&fs::File) -> bool,
+    mut written: impl FnMut(&fs::File) -> bool,
 ) -> Result<bool> {
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?

@@ -118,7 +118,8 @@ pub(crate) fn parse_pooled(name: &OsStr) -> Option<(u32, &str)> {
 
 /// Writes `bytes` to a new temporary file in `dir` and moves it to `target` as `how` says.
 /// `ready` runs after the bytes are written and before the move, and is given the written
-/// file; `false` (or an error) abandons the publication. Returns whether the file took its name: `false` when `ready`
+/// file (each file about to be moved: a pooled spare whose exchange failed is followed by
+/// another, asked about in turn); `false` (or an error) abandons the publication. Returns whether the file took its name: `false` when `ready`
 /// said so, when [`Mode::IfAbsent`] found the name taken, or when the temporary file was
 /// removed meanwhile (a sweep that took this process for dead). Nothing is left behind but
 /// the published file.
@@ -130,7 +131,7 @@ pub(crate) fn publish(
     target: &OsStr,
     bytes: &[u8],
     how: Publish,
-    ready: impl FnOnce(&std::fs::File) -> Result<bool>,
+    ready: impl FnMut(&std::fs::File) -> Result<bool>,
 ) -> Result<bool> {
     publish_reusing(dir, target, bytes, how, &[], ready)
 }
@@ -164,7 +165,7 @@ pub(crate) fn publish_reusing(
     bytes: &[u8],
     how: Publish,
     spares: &[String],
-    ready: impl FnOnce(&std::fs::File) -> Result<bool>,
+    mut ready: impl FnMut(&std::fs::File) -> Result<bool>,
 ) -> Result<bool> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     debug_assert!(spares.is_empty() || how.mode == Mode::IfAbsent);
@@ -190,7 +191,6 @@ pub(crate) fn publish_reusing(
         .then(|| target.to_str())
         .flatten()
         .filter(|t| t.len() <= MAX_TARGET_IN_NAME);
-    let mut ready = Some(ready);
     if let Some(target) = pool {
         if let Some(published) = rewrite_pooled(dir, target, bytes, how.durability, &mut ready)? {
             if published && how.durability == Durability::Sync {
@@ -221,11 +221,8 @@ pub(crate) fn publish_reusing(
             file.sync_data()
                 .map_err(|e| Error::io("cannot sync", tmp_path())(e))?;
         }
-        // `None`: a pooled rewrite already asked, and was told to go on.
-        if let Some(ready) = ready.take() {
-            if !ready(&file)? {
-                return Ok(false);
-            }
+        if !ready(&file)? {
+            return Ok(false);
         }
         drop(file);
         match how.mode {
@@ -294,8 +291,9 @@ fn take_spare(
 /// Rewrites the first pooled spare of `target` that nobody has open, in place, and exchanges
 /// it with the live file, which becomes that slot's spare: one rename, no inode created or
 /// deleted. `Ok(None)` when no slot could be used (every slot empty, held open, or taken by
-/// another writer): the caller publishes a new file instead, without asking `ready` again if
-/// it was asked here (it is then `None`).
+/// another writer): the caller publishes a new file instead, and asks `ready` about that file.
+/// `ready` is asked about each slot just before its exchange, so a slot tried after another
+/// one's exchange failed is asked about in turn.
 ///
 /// A slot is rewritten only under a write lease (`lease.rs`), taken on a descriptor opened
 /// without waiting: the kernel's proof that no other open file description of it exists — no
@@ -321,7 +319,7 @@ fn rewrite_pooled(
     target: &str,
     bytes: &[u8],
     durability: Durability,
-    ready: &mut Option<impl FnOnce(&std::fs::File) -> Result<bool>>,
+    ready: &mut impl FnMut(&std::fs::File) -> Result<bool>,
 ) -> Result<Option<bool>> {
     if EXCHANGE.load(Ordering::Relaxed) == 2 {
         return Ok(None);
@@ -379,10 +377,8 @@ fn rewrite_pooled(
         if durability == Durability::Sync && file.sync_data().is_err() {
             return Ok(None);
         }
-        if let Some(ready) = ready.take() {
-            if !ready(&file)? {
-                return Ok(Some(false));
-            }
+        if !ready(&file)? {
+            return Ok(Some(false));
         }
         LAST.store(slot, Ordering::Relaxed);
         match dir.rename(spare.as_ref(), name, RenameFlags::EXCHANGE) {
