@@ -134,13 +134,18 @@ fn entry(i: u64) -> TimeEntry {
     }
 }
 
-/// A developer's namespace in a repository at `dir` with one-minute entries `s0`, `s1`, …
-/// added until the document is one addition short of a seal.
-fn one_addition_short_of_a_seal(dir: &std::path::Path) -> Namespace {
+/// The namespace of a developer made in a repository at `dir`.
+fn alice(dir: &std::path::Path) -> Namespace {
     let layout = Layout::for_repo(dir);
     let dev = DeveloperId::new("alice").unwrap();
     namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
-    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+    Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap()
+}
+
+/// A developer's namespace in a repository at `dir` with one-minute entries `s0`, `s1`, …
+/// added until the document is one addition short of a seal.
+fn one_addition_short_of_a_seal(dir: &std::path::Path) -> Namespace {
+    let ns = alice(dir);
     for i in 0..(SEGMENT_ENTRIES + TAIL_ENTRIES - 1) as u64 {
         let what = AddMinutes {
             session_id: Some(format!("s{i}")),
@@ -194,10 +199,7 @@ fn a_segment_holding_other_entries_is_refused_and_nothing_is_added() {
 #[test]
 fn a_session_end_repeated_after_many_other_additions_counts_its_minutes_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let layout = Layout::for_repo(tmp.path());
-    let dev = DeveloperId::new("alice").unwrap();
-    namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
-    let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+    let ns = alice(tmp.path());
     let other = AddMinutes::default();
     // Entries recorded before the session began.
     for _ in 0..50 {
