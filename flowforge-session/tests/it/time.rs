@@ -67,12 +67,7 @@ fn a_hundred_thousand_entries_keep_exact_totals_and_small_documents() {
     assert_eq!(again.value.total_minutes, total);
 
     // The changed document and its view hold the exact total and only the latest entries.
-    let head = ns
-        .store()
-        .get::<TimeTracking>(&Key::new(TIME_KEY).unwrap())
-        .unwrap()
-        .unwrap()
-        .value;
+    let head = latest_document(&ns);
     assert!(head.sessions.len() < SEGMENT_ENTRIES + TAIL_ENTRIES);
     let shown: TimeTracking = serde_json::from_slice(&fs::read(&view).unwrap()).unwrap();
     assert_eq!(shown, head);
@@ -132,6 +127,15 @@ fn entry(i: u64) -> TimeEntry {
         recorded_at: "2025-09-18T10:00:00Z".parse().unwrap(),
         extra: serde_json::Map::new(),
     }
+}
+
+/// The time tracking document that additions change: the total and the latest entries.
+fn latest_document(ns: &Namespace) -> TimeTracking {
+    ns.store()
+        .get::<TimeTracking>(&Key::new(TIME_KEY).unwrap())
+        .unwrap()
+        .unwrap()
+        .value
 }
 
 /// The namespace of a developer made in a repository at `dir`.
@@ -217,12 +221,7 @@ fn a_session_end_repeated_after_many_other_additions_counts_its_minutes_once() {
         ns.add_minutes(1, &other).unwrap();
     }
     let time = ns.time_tracking().unwrap().unwrap().value;
-    let latest = ns
-        .store()
-        .get::<TimeTracking>(&Key::new(TIME_KEY).unwrap())
-        .unwrap()
-        .unwrap()
-        .value;
+    let latest = latest_document(&ns);
     assert!(
         latest
             .sessions
