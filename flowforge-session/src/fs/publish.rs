@@ -119,8 +119,9 @@ pub(crate) fn parse_pooled(name: &OsStr) -> Option<(u32, &str)> {
 /// Writes `bytes` to a new temporary file in `dir` and moves it to `target` as `how` says.
 /// `ready` runs after the bytes are written and before the move, and is given the written
 /// file (each file about to be moved: a pooled spare whose exchange failed is followed by
-/// another, asked about in turn); `false` (or an error) abandons the publication. Returns whether the file took its name: `false` when `ready`
-/// said so, when [`Mode::IfAbsent`] found the name taken, or when the temporary file was
+/// another, asked about in turn); `false` (or an error) abandons the publication. Returns
+/// whether the file took its name: `false` when `ready` said so, when [`Mode::IfAbsent`]
+/// found the name taken, or when the temporary file was
 /// removed meanwhile (a sweep that took this process for dead). Nothing is left behind but
 /// the published file.
 ///
