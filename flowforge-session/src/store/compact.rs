@@ -45,7 +45,7 @@ use super::{
 };
 use crate::{
     error::Result,
-    fs::{Dir, Durability, Mode, Publish, parse_temp, writer_alive},
+    fs::{Dir, Durability, FileStat, Mode, Publish, parse_temp, writer_alive},
 };
 
 /// Automatic compaction of a [`Store`](super::Store)'s keys after writes: writers keep every
@@ -219,7 +219,20 @@ pub(crate) fn compact(
 /// yet", true until the write returns) or to more than 1 (which only makes a generation-1
 /// writer give way, the safe side).
 fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
-    if generation::read_hint(dir, FLOOR)?.is_some_and(|f| f > 1 || f >= floor) {
+    // Once more than 1, `FLOOR` is never written again: while its name holds the very file
+    // this process read so, it still says so (see [`floor_known_raised`]).
+    let before = dir.stat(FLOOR)?;
+    if before.is_some_and(|st| floor_known_raised(dir, &st)) {
+        return Ok(());
+    }
+    count_floor_read();
+    let read = generation::read_hint(dir, FLOOR)?;
+    if read.is_some_and(|f| f > 1 || f >= floor) {
+        if let (Some(before), true) = (before, read.is_some_and(|f| f > 1)) {
+            if dir.stat(FLOOR)? == Some(before) {
+                remember_floor(dir, before);
+            }
+        }
         return Ok(());
     }
     let bytes = format!("{floor:020}\n");
@@ -239,4 +252,53 @@ fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
         allocate: false,
     };
     crate::fs::publish(dir, FLOOR.as_ref(), bytes.as_bytes(), how, |_| Ok(true)).map(drop)
+}
+
+/// The `lstat` data `FLOOR` had, per key directory, when this process read it saying more
+/// than 1 (the same data before and after the read). A compaction that finds the name holding
+/// a file with the same data skips opening and reading it: one `stat` instead of an open, a
+/// read (of a block that is rarely in memory for a large team) and a close. Why a match
+/// proves the value: no writer changes a `FLOOR` that says more than 1 (`raise_floor` writes
+/// only one that does not), and anything else that touched the file — a write, a truncation,
+/// a replacement by rename, the key's directory removed and made again — changed its inode or
+/// its status-change time. Bounded like the generation memo; a miss only reads the file.
+fn floors() -> &'static std::sync::Mutex<std::collections::HashMap<std::ffi::OsString, FileStat>> {
+    static FLOORS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<std::ffi::OsString, FileStat>>,
+    > = std::sync::OnceLock::new();
+    FLOORS.get_or_init(Default::default)
+}
+
+/// How many key directories [`floors`] holds at most; past it, it starts afresh.
+const FLOOR_KEYS: usize = 4096;
+
+/// Whether `now`, the `lstat` data of `FLOOR` in `dir`, are those it had when this process
+/// read it saying more than 1.
+fn floor_known_raised(dir: &Dir, now: &FileStat) -> bool {
+    now.kind == crate::fs::FileKind::File
+        && floors()
+            .lock()
+            .is_ok_and(|known| known.get(dir.path().as_os_str()) == Some(now))
+}
+
+/// Records that `FLOOR` in `dir`, whose `lstat` data are `stat`, says more than 1.
+fn remember_floor(dir: &Dir, stat: FileStat) {
+    if let Ok(mut known) = floors().lock() {
+        if known.len() >= FLOOR_KEYS {
+            known.clear();
+        }
+        known.insert(dir.path().as_os_str().to_owned(), stat);
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Reads of `FLOOR` by compactions of this thread (for tests).
+    pub(crate) static FLOOR_READS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts a read of `FLOOR` by a compaction (for tests).
+fn count_floor_read() {
+    #[cfg(test)]
+    FLOOR_READS.with(|r| r.set(r.get() + 1));
 }

@@ -686,3 +686,31 @@ fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     let (version, newer) = store.get_shared::<String>(&key).unwrap().unwrap();
     assert_eq!((version.get(), newer.as_str()), (3, "dddd"));
 }
+
+#[test]
+fn compactions_read_floor_until_it_says_more_than_one_and_again_once_it_is_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("k").unwrap();
+    let floor = tmp.path().join("k").join(generation::FLOOR);
+    let reads = || compact::FLOOR_READS.with(std::cell::Cell::get);
+    let value = || -> Option<u64> { fs::read_to_string(&floor).ok()?.trim().parse().ok() };
+    let start = reads();
+    // Six compactions that remove versions: the first writes FLOOR, the second reads it
+    // saying more than 1, the others only look at its name.
+    count_up(&store, &key, 7 * generation::SPARES / 2);
+    assert!(value().is_some_and(|v| v > 1));
+    assert_eq!(reads() - start, 2);
+
+    // Replaced by an empty file: read again, and raised again before the next removal.
+    fs::remove_file(&floor).unwrap();
+    fs::write(&floor, "").unwrap();
+    fs::set_permissions(&floor, fs::Permissions::from_mode(0o600)).unwrap();
+    count_up(&store, &key, generation::SPARES);
+    assert!(value().is_some_and(|v| v > 1), "{:?}", value());
+    assert!(reads() - start > 2);
+    assert_eq!(
+        u64::from(store.get::<u32>(&key).unwrap().unwrap().value),
+        9 * generation::SPARES / 2
+    );
+}
