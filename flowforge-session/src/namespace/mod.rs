@@ -96,6 +96,9 @@ impl Namespace {
     /// (its permissions). Every file and directory a session or time write goes through is
     /// checked for links here, so a planted link stops the command before anything is written.
     pub fn open(layout: &Layout, dev: &DeveloperId, options: SessionOptions) -> Result<Self> {
+        // The dozen checks below resolve each directory once (they opened the root and the
+        // directory again for every path: a fresh process's command paid ~40 system calls).
+        let _dirs = crate::fs::DirScope::enter();
         let config = layout.dev_config(dev);
         match crate::fs::stat(layout.root(), &config)? {
             Some(st) if st.kind == FileKind::File => {}
