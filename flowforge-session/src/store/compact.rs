@@ -229,9 +229,10 @@ fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
     let read = generation::read_hint(dir, FLOOR)?;
     if read.is_some_and(|f| f > 1 || f >= floor) {
         if let (Some(before), true) = (before, read.is_some_and(|f| f > 1)) {
-            if dir.stat(FLOOR)? == Some(before) {
-                remember_floor(dir, before);
-            }
+            // Taken before the read: if the file changed in between, its data now differ
+            // from `before` for good (the status-change time only grows), so the entry
+            // never matches and the next compaction reads it again.
+            remember_floor(dir, before);
         }
         return Ok(());
     }
@@ -254,8 +255,8 @@ fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
     crate::fs::publish(dir, FLOOR.as_ref(), bytes.as_bytes(), how, |_| Ok(true)).map(drop)
 }
 
-/// The `lstat` data `FLOOR` had, per key directory, when this process read it saying more
-/// than 1 (the same data before and after the read). A compaction that finds the name holding
+/// The `lstat` data `FLOOR` had, per key directory, just before this process read it saying
+/// more than 1. A compaction that finds the name holding
 /// a file with the same data skips opening and reading it: one `stat` instead of an open, a
 /// read (of a block that is rarely in memory for a large team) and a close. Why a match
 /// proves the value: no writer changes a `FLOOR` that says more than 1 (`raise_floor` writes
