@@ -84,9 +84,9 @@ pub(crate) fn write_atomic(
 /// [`write_atomic`], showing `written` the file once it holds `bytes`, just before it takes
 /// its name (each file about to take it: when a pooled spare's exchange fails, the next file
 /// is shown in turn); `written` returns whether it does (`false`: nothing is published, and
-/// `false` is returned). The file is this writer's alone then: a temporary file it created, or a pooled
-/// spare it rewrote under a write lease (the kernel's proof that nobody else had it open)
-/// and keeps open until the exchange, so that no other writer can take that lease
+/// `false` is returned). The file is this writer's alone then: a temporary file it created,
+/// or a pooled spare it rewrote under a write lease (the kernel's proof that nobody else had
+/// it open) and keeps open until the exchange, so that no other writer can take that lease
 /// meanwhile. `written` may keep a duplicate of the descriptor past the publication.
 ///
 /// # Errors

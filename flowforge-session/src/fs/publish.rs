@@ -121,9 +121,8 @@ pub(crate) fn parse_pooled(name: &OsStr) -> Option<(u32, &str)> {
 /// file (each file about to be moved: a pooled spare whose exchange failed is followed by
 /// another, asked about in turn); `false` (or an error) abandons the publication. Returns
 /// whether the file took its name: `false` when `ready` said so, when [`Mode::IfAbsent`]
-/// found the name taken, or when the temporary file was
-/// removed meanwhile (a sweep that took this process for dead). Nothing is left behind but
-/// the published file.
+/// found the name taken, or when the temporary file was removed meanwhile (a sweep that took
+/// this process for dead). Nothing is left behind but the published file.
 ///
 /// # Errors
 /// [`Error::Io`] naming the file or directory; the temporary file is removed.
