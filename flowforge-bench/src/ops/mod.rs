@@ -11,7 +11,7 @@
 //! | Report Generation | read and parse every namespace file, then format | `flowforge-index`'s report |
 //! | Cross-Dev Queries | who holds a task, and who is active: each a scan parsing every `current.json` | `flowforge-index`'s index |
 //! | File I/O | per developer: plain `write` of `cache/git-status.json`, read it back | `flowforge_session::compat::write_git_status_cache` (an atomic replace), read back |
-//! | Concurrent Ops | one thread per developer: Session + File I/O + one query | the same with the optimized pieces |
+//! | Concurrent Ops | one thread per developer (kept for the whole cell, all released at once each round): Session + File I/O + one query | the same with the optimized pieces |
 //! | Git Sync | per developer: `git status --porcelain` and `git rev-parse HEAD` processes | `flowforge-git`: one shared, cached view |
 //!
 //! Every round checks its answers (the edited file is in every developer's status, the holder
