@@ -71,8 +71,10 @@
 //! through a descriptor whose `fstat` after the read must still match, so a file swapped
 //! during its read takes the full path. A thread that published the view keeps the bytes it
 //! published with the stamp it vouched for, and when the trusted mark names that stamp (the
-//! view on disk is its own file, by the claim above) splices them without reading the file:
-//! after another writer's change, or any edit, the stamp differs and the file is read.
+//! view on disk is its own file, by the claim above) splices them without reading the file —
+//! nor searching it: the splice that made them recorded where each entry lies and its shard
+//! ([`LinesAt`]). After another writer's change, or any edit, the stamp differs and the file
+//! is read and searched.
 //!
 //! # The bash tools' entries named
 //! A team that still has claims of the bash tools has entries of theirs in every view, so a
@@ -553,17 +555,17 @@ fn write_view(
         }
     }
     if let (Some(mark), Some(_)) = (previous, shards) {
-        let bytes =
-            take_published(path, &mark.view).or_else(|| read_vouched(layout, path, &mark.view));
-        if let Some(bytes) = bytes {
-            let spliced = splice(&bytes, &read, mark.foreign, path);
+        let found = take_published(path, &mark.view)
+            .or_else(|| read_vouched(layout, path, &mark.view).map(|bytes| (bytes, None)));
+        if let Some((bytes, lines)) = found {
+            let spliced = splice(&bytes, lines.as_ref(), &read, mark.foreign, path);
             recycle(bytes);
             if let Some(spliced) = spliced? {
                 let Some(stamp) = publish_vouched(layout, path, &spliced.bytes, seq, base)? else {
                     recycle(spliced.bytes);
                     return Ok(None);
                 };
-                keep_published(path, stamp, spliced.bytes);
+                keep_published(path, stamp, spliced.bytes, spliced.lines);
                 return Ok(Some(Written {
                     view: stamp,
                     foreign: spliced.foreign,
@@ -589,7 +591,7 @@ fn write_view(
     let Some(stamp) = publish_vouched(layout, path, &bytes, seq, base)? else {
         return Ok(None);
     };
-    keep_published(path, stamp, bytes);
+    keep_published(path, stamp, bytes, None);
     Ok(Some(Written {
         view: stamp,
         foreign,
@@ -640,33 +642,49 @@ fn buffer(capacity: usize) -> Vec<u8> {
     kept
 }
 
+/// A view this thread published and vouched for: its path, its stamp, its bytes, and where
+/// their entries lie when the splice that made them recorded it.
+struct Published {
+    path: std::path::PathBuf,
+    stamp: ViewStamp,
+    bytes: Vec<u8>,
+    lines: Option<LinesAt>,
+}
+
 thread_local! {
-    /// The view this thread published last and vouched for: its path, its stamp, its bytes.
-    static PUBLISHED: std::cell::RefCell<Option<(std::path::PathBuf, ViewStamp, Vec<u8>)>> =
+    /// The view this thread published last.
+    static PUBLISHED: std::cell::RefCell<Option<Published>> =
         const { std::cell::RefCell::new(None) };
 }
 
 /// The bytes of the view at `path` when this thread published the file `stamp` describes
 /// (then they are the file's, by the claim of *Vouching*: a file whose `stat` data are those
-/// recorded for a write holds that write's bytes), so the file need not be read.
-fn take_published(path: &Path, stamp: &ViewStamp) -> Option<Vec<u8>> {
+/// recorded for a write holds that write's bytes), so the file need not be read; with where
+/// their entries lie, when that was recorded.
+fn take_published(path: &Path, stamp: &ViewStamp) -> Option<(Vec<u8>, Option<LinesAt>)> {
     let kept = PUBLISHED.with(|p| p.borrow_mut().take())?;
-    if kept.0 == path && kept.1 == *stamp {
-        return Some(kept.2);
+    if kept.path == path && kept.stamp == *stamp {
+        return Some((kept.bytes, kept.lines));
     }
-    recycle(kept.2);
+    recycle(kept.bytes);
     None
 }
 
-/// Keeps `bytes`, published at `path` as the file `stamp` describes, for the next change of
-/// this thread ([`take_published`]); a stamp of no file keeps nothing.
-fn keep_published(path: &Path, stamp: ViewStamp, bytes: Vec<u8>) {
+/// Keeps `bytes` (and `lines`, where their entries lie), published at `path` as the file
+/// `stamp` describes, for the next change of this thread ([`take_published`]); a stamp of no
+/// file keeps nothing.
+fn keep_published(path: &Path, stamp: ViewStamp, bytes: Vec<u8>, lines: Option<LinesAt>) {
     if !stamp.is_file() {
         return recycle(bytes);
     }
-    let old = PUBLISHED.with(|p| p.borrow_mut().replace((path.to_owned(), stamp, bytes)));
-    if let Some((_, _, old)) = old {
-        recycle(old);
+    let kept = Published {
+        path: path.to_owned(),
+        stamp,
+        bytes,
+        lines,
+    };
+    if let Some(old) = PUBLISHED.with(|p| p.borrow_mut().replace(kept)) {
+        recycle(old.bytes);
     }
 }
 
@@ -859,6 +877,8 @@ struct Splice {
     bytes: Vec<u8>,
     foreign: u64,
     foreign_kept: bool,
+    /// Where the entries of `bytes` lie (when spliced over the lines).
+    lines: Option<LinesAt>,
 }
 
 /// The view `bytes` (the file a mark vouches for, holding `foreign` entries of the bash
@@ -866,19 +886,21 @@ struct Splice {
 /// entry copied as bytes. `None` when the bytes are not in the shape FlowForge writes (the
 /// full model then decides).
 ///
-/// The entries are found by their lines ([`splice_lines`]) when the file is printed as the
-/// full model prints it, which a file the mark vouches for is; otherwise it is scanned as
-/// JSON ([`splice_parsed`]).
+/// The entries are found by their lines ([`splice_lines`]; `lines` says where they lie when
+/// the splice that made `bytes` recorded it) when the file is printed as the full model prints
+/// it, which a file the mark vouches for is; otherwise it is scanned as JSON
+/// ([`splice_parsed`]).
 ///
 /// # Errors
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice(
     bytes: &[u8],
+    lines: Option<&LinesAt>,
     read: &[Option<Arc<Claims>>],
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
-    match splice_lines(bytes, read, foreign, path)? {
+    match splice_lines(bytes, lines, read, foreign, path)? {
         Some(spliced) => Ok(Some(spliced)),
         None => splice_parsed(bytes, read, foreign, path),
     }
@@ -891,14 +913,47 @@ const ENTRY_HEAD: &[u8] = b"\n    \"";
 /// What closes a printed `tasks` map that has entries.
 const TASKS_TAIL: &[u8] = b"\n  }";
 
-/// One entry of the printed `tasks` map: its key, its value's bytes, and where the entry
-/// lies in the file: from its line's start (the newline before its key) to the end of its
-/// value (its comma excluded).
+/// One entry of the printed `tasks` map: its key's bytes (between the quotes), its value's
+/// bytes, where the entry lies in the file — from its line's start (the newline before its
+/// key) to the end of its value (its comma excluded) — and its key's claims shard.
 struct Line<'a> {
-    key: &'a str,
+    key: &'a [u8],
     value: &'a [u8],
     span: std::ops::Range<usize>,
+    shard: usize,
 }
+
+/// Where the entries of a printed view lie, as [`scan_lines`] finds them, without borrowing
+/// the bytes: a splice records it for the bytes it makes, and the writer keeps it with them
+/// ([`keep_published`]), so its next splice of its own file neither searches nor hashes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LinesAt {
+    /// Each entry's span and the length of its key (which starts after [`ENTRY_HEAD`]), and
+    /// its key's shard.
+    entries: Vec<(std::ops::Range<usize>, usize, usize)>,
+    /// The offset just past the `tasks` map's closing brace.
+    tasks_end: usize,
+}
+
+impl LinesAt {
+    /// The entries of `bytes`, the bytes this was recorded for; `None` when they do not fit.
+    fn lines<'a>(&self, bytes: &'a [u8]) -> Option<Vec<Line<'a>>> {
+        (self.entries.iter())
+            .map(|(span, key_len, shard)| {
+                let key_start = span.start + ENTRY_HEAD.len();
+                Some(Line {
+                    key: bytes.get(key_start..key_start + key_len)?,
+                    value: bytes.get(key_start + key_len + VALUE_HEAD.len()..span.end)?,
+                    span: span.clone(),
+                    shard: *shard,
+                })
+            })
+            .collect()
+    }
+}
+
+/// What separates an entry's key from its value.
+const VALUE_HEAD: &[u8] = b"\": ";
 
 /// The entries of the `tasks` map of `bytes` printed as the full model prints the view, in
 /// file order, and the offset just past the map's closing brace; `None` when the bytes are
@@ -931,13 +986,14 @@ fn scan_lines(bytes: &[u8]) -> Option<(Vec<Line<'_>>, usize)> {
             None => entry,
         };
         let quote = memchr::memchr(b'"', entry)?;
-        let key = std::str::from_utf8(&entry[..quote]).ok()?;
-        let value = entry[quote..].strip_prefix(b"\": ")?;
+        let key = &entry[..quote];
+        let value = entry[quote..].strip_prefix(VALUE_HEAD)?;
         let from = start + head;
         found.push(Line {
             key,
             value,
             span: from..from + ENTRY_HEAD.len() + entry.len(),
+            shard: super::shard_of_id(std::str::from_utf8(key).ok()?),
         });
     }
     Some((found, end + TASKS_TAIL.len()))
@@ -955,28 +1011,37 @@ fn scan_lines(bytes: &[u8]) -> Option<(Vec<Line<'_>>, usize)> {
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice_lines(
     bytes: &[u8],
+    known: Option<&LinesAt>,
     read: &[Option<Arc<Claims>>],
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
-    let Some((lines, tasks_end)) = scan_lines(bytes) else {
+    let found = match known {
+        Some(known) => known.lines(bytes).map(|lines| (lines, known.tasks_end)),
+        None => scan_lines(bytes),
+    };
+    let Some((lines, tasks_end)) = found else {
         return Ok(None);
     };
     // The entries kept, with their position among all the entries.
     let mut kept: Vec<(usize, &Line<'_>)> = Vec::with_capacity(lines.len() + 1);
     // The bash tools' entries of the rewritten shards: in the file, and kept as they are.
     let (mut before, mut after) = (0u64, 0u64);
-    let mut previous: Option<&str> = None;
+    let mut previous: Option<&[u8]> = None;
     for (i, line) in lines.iter().enumerate() {
-        // The model's order is the task ids' order, each once.
-        if previous.is_some_and(|p| p >= line.key) {
+        // The model's order is the task ids' order, each once (as a splice that recorded the
+        // lines wrote them).
+        if known.is_none() && previous.is_some_and(|p| p >= line.key) {
             return Ok(None);
         }
         previous = Some(line.key);
-        match &read[super::shard_of_id(line.key)] {
+        match &read[line.shard] {
             None => kept.push((i, line)),
             Some(claims) => {
-                let Ok(task) = TaskId::new(line.key) else {
+                let Some(task) = std::str::from_utf8(line.key)
+                    .ok()
+                    .and_then(|k| TaskId::new(k).ok())
+                else {
                     return Ok(None);
                 };
                 // FlowForge's entry: dropped (its shard's claims are written anew) unparsed.
@@ -998,10 +1063,10 @@ fn splice_lines(
     let mut new = Vec::new();
     // The bash tools' entries written anew (claims of an older store, without a session).
     let mut written = 0u64;
-    for claims in read.iter().flatten() {
-        for (task, held) in &claims.claims {
+    for (shard, claims) in read.iter().enumerate() {
+        for (task, held) in claims.iter().flat_map(|c| &c.claims) {
             written += u64::from(!is_flowforge_entry(&held.assignment));
-            new.push((task.as_str(), entry_bytes(&held.assignment, path)?));
+            new.push((task.as_str(), entry_bytes(&held.assignment, path)?, shard));
         }
     }
     new.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -1011,33 +1076,44 @@ fn splice_lines(
     let size = bytes.len()
         + new
             .iter()
-            .map(|(k, v)| k.len() + v.len() + 8)
+            .map(|(k, v, _)| k.len() + v.len() + 8)
             .sum::<usize>();
     let mut out = buffer(size);
     out.extend_from_slice(VIEW_HEAD);
     let mut pieces = 0usize;
-    // The run of kept entries not copied yet: its span, and the position of its last entry.
-    let mut run: Option<(std::ops::Range<usize>, usize)> = None;
-    // One entry, or a run of them, after a comma unless it is the first.
+    // Where the entries of `out` lie.
+    let mut at = Vec::with_capacity(kept.len() + new.len());
+    // The run of kept entries not copied yet: its span, and the positions of its first and
+    // last entries.
+    let mut run: Option<(std::ops::Range<usize>, usize, usize)> = None;
+    // One entry, or a run of them, after a comma unless it is the first; returns where it
+    // starts in `out`.
     let piece = |out: &mut Vec<u8>, pieces: &mut usize, parts: &[&[u8]]| {
         if *pieces > 0 {
             out.push(b',');
         }
         *pieces += 1;
+        let start = out.len();
         for part in parts {
             out.extend_from_slice(part);
         }
+        start
     };
-    let flush = |out: &mut Vec<u8>, pieces: &mut usize, run: &mut Option<(_, _)>| {
-        if let Some((span, _)) = run.take() {
-            piece(out, pieces, &[&bytes[span]]);
+    let flush = |out: &mut Vec<u8>, pieces: &mut usize, run: &mut Option<_>, at: &mut Vec<_>| {
+        if let Some((span, first, last)) = run.take() {
+            let span: std::ops::Range<usize> = span;
+            let start = piece(out, pieces, &[&bytes[span.clone()]]);
+            at.extend(lines[first..=last].iter().map(|line: &Line<'_>| {
+                let from = start + (line.span.start - span.start);
+                (from..from + line.span.len(), line.key.len(), line.shard)
+            }));
         }
     };
     let (mut old, mut added) = (kept.into_iter().peekable(), new.iter().peekable());
     loop {
         let take_old = match (old.peek(), added.peek()) {
-            (Some((_, o)), Some(a)) if o.key == a.0 => return Ok(None),
-            (Some((_, o)), Some(a)) => o.key < a.0,
+            (Some((_, o)), Some(a)) if o.key == a.0.as_bytes() => return Ok(None),
+            (Some((_, o)), Some(a)) => o.key < a.0.as_bytes(),
             (Some(_), None) => true,
             (None, Some(_)) => false,
             (None, None) => break,
@@ -1047,35 +1123,41 @@ fn splice_lines(
                 let (i, line) = old.next().expect("peeked");
                 match &mut run {
                     // Next to the run in the file: the separator between them is its comma.
-                    Some((span, last)) if *last + 1 == i => {
+                    Some((span, _, last)) if *last + 1 == i => {
                         span.end = line.span.end;
                         *last = i;
                     }
                     _ => {
-                        flush(&mut out, &mut pieces, &mut run);
-                        run = Some((line.span.clone(), i));
+                        flush(&mut out, &mut pieces, &mut run, &mut at);
+                        run = Some((line.span.clone(), i, i));
                     }
                 }
             }
             false => {
-                flush(&mut out, &mut pieces, &mut run);
-                let (key, value) = added.next().expect("peeked");
-                let parts = [ENTRY_HEAD, key.as_bytes(), b"\": ", value.as_bytes()];
-                piece(&mut out, &mut pieces, &parts);
+                flush(&mut out, &mut pieces, &mut run, &mut at);
+                let (key, value, shard) = added.next().expect("peeked");
+                let parts = [ENTRY_HEAD, key.as_bytes(), VALUE_HEAD, value.as_bytes()];
+                let start = piece(&mut out, &mut pieces, &parts);
+                at.push((start..out.len(), key.len(), *shard));
             }
         }
     }
-    flush(&mut out, &mut pieces, &mut run);
+    flush(&mut out, &mut pieces, &mut run, &mut at);
     if pieces == 0 {
         out.push(b'}');
     } else {
         out.extend_from_slice(TASKS_TAIL);
     }
+    let tasks_end_out = out.len();
     out.extend_from_slice(&bytes[tasks_end..]);
     Ok(Some(Splice {
         bytes: out,
         foreign: foreign + after + written,
         foreign_kept: after == before && written == 0,
+        lines: Some(LinesAt {
+            entries: at,
+            tasks_end: tasks_end_out,
+        }),
     }))
 }
 
@@ -1160,6 +1242,7 @@ fn splice_parsed(
         bytes: pretty(&spliced, path)?,
         foreign: foreign + after + written,
         foreign_kept: after == before && written == 0,
+        lines: None,
     }))
 }
 
@@ -1269,6 +1352,8 @@ mod tests {
             changed in prop::collection::btree_set(0..CLAIM_SHARDS, 0..6),
             extra in prop::option::of(Just(serde_json::json!({"version": 2, "meta": {"a": [1, "x"]}}))),
             also_changed in prop::collection::vec(0..TASKS, 0..4),
+            third in state(),
+            changed_again in prop::collection::btree_set(0..CLAIM_SHARDS, 0..6),
         ) {
             let path = Path::new("task-assignments.json");
             // The view on disk: the bash tools' entries, then a full rebuild over them.
@@ -1296,10 +1381,29 @@ mod tests {
             let full_bytes = String::from_utf8(pretty(&full, path).unwrap()).unwrap();
             // Both ways of splicing: over the lines (what FlowForge's own file takes) and
             // over the parsed raw values (any other file in the written shape).
-            let lined = splice_lines(&bytes, &read, foreign, path).unwrap();
+            let lined = splice_lines(&bytes, None, &read, foreign, path).unwrap();
             let lined = lined.expect("a file printed as the model prints it");
-            prop_assert_eq!(String::from_utf8(lined.bytes).unwrap(), full_bytes.clone());
+            prop_assert_eq!(String::from_utf8(lined.bytes.clone()).unwrap(), full_bytes.clone());
             prop_assert_eq!(lined.foreign, full_foreign);
+            // It says where its entries lie as a scan of its bytes finds them, and a splice
+            // of those bytes trusting that answers as the full model does.
+            let lines = lined.lines.clone().expect("a splice over the lines records them");
+            prop_assert_eq!(&lines, &scanned(&lined.bytes));
+            let now = shards(&third);
+            let read_again: Vec<Option<Arc<Claims>>> = (0..CLAIM_SHARDS)
+                .map(|s| changed_again.contains(&s).then(|| Arc::new(now[s].clone())))
+                .collect();
+            let mut fuller = full.clone();
+            let fuller_foreign = apply(&mut fuller, &read_again);
+            let again = splice_lines(&lined.bytes, Some(&lines), &read_again, lined.foreign, path)
+                .unwrap()
+                .expect("the splice's own bytes");
+            prop_assert_eq!(
+                String::from_utf8(again.bytes.clone()).unwrap(),
+                String::from_utf8(pretty(&fuller, path).unwrap()).unwrap()
+            );
+            prop_assert_eq!(again.foreign, fuller_foreign);
+            prop_assert_eq!(again.lines.expect("recorded"), scanned(&again.bytes));
             let parsed = splice_parsed(&bytes, &read, foreign, path).unwrap().unwrap();
             prop_assert_eq!(String::from_utf8(parsed.bytes).unwrap(), full_bytes);
             prop_assert_eq!(parsed.foreign, full_foreign);
@@ -1325,6 +1429,17 @@ mod tests {
         }
     }
 
+    /// Where [`scan_lines`] finds the entries of `bytes`.
+    fn scanned(bytes: &[u8]) -> LinesAt {
+        let (lines, tasks_end) = scan_lines(bytes).expect("printed as the model prints it");
+        LinesAt {
+            entries: (lines.iter())
+                .map(|l| (l.span.clone(), l.key.len(), l.shard))
+                .collect(),
+            tasks_end,
+        }
+    }
+
     #[test]
     fn a_view_not_in_the_written_shape_is_left_to_the_full_model() {
         let path = Path::new("task-assignments.json");
@@ -1342,7 +1457,9 @@ mod tests {
             "not json".to_owned(),
         ] {
             assert!(
-                splice(doc.as_bytes(), &read, 1, path).unwrap().is_none(),
+                splice(doc.as_bytes(), None, &read, 1, path)
+                    .unwrap()
+                    .is_none(),
                 "{doc}"
             );
         }
@@ -1355,7 +1472,7 @@ mod tests {
                 keys[0], keys[1]
             );
             assert!(
-                splice_lines(doc.as_bytes(), &read, 2, path)
+                splice_lines(doc.as_bytes(), None, &read, 2, path)
                     .unwrap()
                     .is_none(),
                 "{doc}"
@@ -1363,15 +1480,25 @@ mod tests {
             // The parse puts entries in order itself; a task twice or a bad id it refuses.
             let parsed = keys[0] != keys[1] && keys[1] != "bad/task";
             assert_eq!(
-                splice(doc.as_bytes(), &read, 2, path).unwrap().is_some(),
+                splice(doc.as_bytes(), None, &read, 2, path)
+                    .unwrap()
+                    .is_some(),
                 parsed,
                 "{doc}"
             );
         }
         // A count the file cannot have (fewer of the bash tools' entries than it holds).
         let doc = format!(r#"{{"tasks": {{"t-1": {entry}}}}}"#);
-        assert!(splice(doc.as_bytes(), &read, 0, path).unwrap().is_none());
-        assert!(splice(doc.as_bytes(), &read, 1, path).unwrap().is_some());
+        assert!(
+            splice(doc.as_bytes(), None, &read, 0, path)
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            splice(doc.as_bytes(), None, &read, 1, path)
+                .unwrap()
+                .is_some()
+        );
     }
 
     /// The vouch's own check: a sealed file is vouched for until anything writes to it —
