@@ -1,7 +1,7 @@
 //! Concurrent Ops: every developer on their own thread at once: a session cycle, their File I/O
 //! and one cross-developer query.
 //!
-//! The developers' threads live as long as the round's cell (a [`Crew`]): each round releases
+//! The developers' threads live as long as the round's cell (a crew): each round releases
 //! them together and ends when the last one is done, so a round times the developers' work
 //! running side by side, not the start and end of a thread per developer.
 
