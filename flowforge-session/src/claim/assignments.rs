@@ -1372,10 +1372,7 @@ mod tests {
             // the entries there).
             let mut changed = changed;
             changed.extend(also_changed.iter().map(|&i| claim_shard(&task(i))));
-            let now = shards(&new);
-            let read: Vec<Option<Arc<Claims>>> = (0..CLAIM_SHARDS)
-                .map(|s| changed.contains(&s).then(|| Arc::new(now[s].clone())))
-                .collect();
+            let read = read_of(&new, &changed);
             let mut full = view.clone();
             let full_foreign = apply(&mut full, &read);
             let full_bytes = String::from_utf8(pretty(&full, path).unwrap()).unwrap();
@@ -1389,10 +1386,7 @@ mod tests {
             // of those bytes trusting that answers as the full model does.
             let lines = lined.lines.clone().expect("a splice over the lines records them");
             prop_assert_eq!(&lines, &scanned(&lined.bytes));
-            let now = shards(&third);
-            let read_again: Vec<Option<Arc<Claims>>> = (0..CLAIM_SHARDS)
-                .map(|s| changed_again.contains(&s).then(|| Arc::new(now[s].clone())))
-                .collect();
+            let read_again = read_of(&third, &changed_again);
             let mut fuller = full.clone();
             let fuller_foreign = apply(&mut fuller, &read_again);
             let again = splice_lines(&lined.bytes, Some(&lines), &read_again, lined.foreign, path)
@@ -1427,6 +1421,17 @@ mod tests {
                 prop_assert_eq!(bash_of(&full), bash_of(&view));
             }
         }
+    }
+
+    /// The shards `changed` as a change reads them, from the claims of `state`.
+    fn read_of(
+        state: &State,
+        changed: &std::collections::BTreeSet<usize>,
+    ) -> Vec<Option<Arc<Claims>>> {
+        let now = shards(state);
+        (0..CLAIM_SHARDS)
+            .map(|s| changed.contains(&s).then(|| Arc::new(now[s].clone())))
+            .collect()
     }
 
     /// Where [`scan_lines`] finds the entries of `bytes`.
