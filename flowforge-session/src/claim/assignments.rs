@@ -938,17 +938,18 @@ struct LinesAt {
 impl LinesAt {
     /// The entries of `bytes`, the bytes this was recorded for; `None` when they do not fit.
     fn lines<'a>(&self, bytes: &'a [u8]) -> Option<Vec<Line<'a>>> {
-        (self.entries.iter())
-            .map(|(span, key_len, shard)| {
-                let key_start = span.start + ENTRY_HEAD.len();
-                Some(Line {
-                    key: bytes.get(key_start..key_start + key_len)?,
-                    value: bytes.get(key_start + key_len + VALUE_HEAD.len()..span.end)?,
-                    span: span.clone(),
-                    shard: *shard,
-                })
-            })
-            .collect()
+        // Filled in a loop: a `collect` into `Option` would grow the vector step by step.
+        let mut lines = Vec::with_capacity(self.entries.len());
+        for (span, key_len, shard) in &self.entries {
+            let key_start = span.start + ENTRY_HEAD.len();
+            lines.push(Line {
+                key: bytes.get(key_start..key_start + key_len)?,
+                value: bytes.get(key_start + key_len + VALUE_HEAD.len()..span.end)?,
+                span: span.clone(),
+                shard: *shard,
+            });
+        }
+        Some(lines)
     }
 }
 
