@@ -42,6 +42,7 @@
 use super::{
     PausePoint,
     generation::{self, FLOOR},
+    memo::DirMemo,
 };
 use crate::{
     error::Result,
@@ -256,40 +257,24 @@ fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
 }
 
 /// The `lstat` data `FLOOR` had, per key directory, just before this process read it saying
-/// more than 1. A compaction that finds the name holding
-/// a file with the same data skips opening and reading it: one `stat` instead of an open, a
-/// read (of a block that is rarely in memory for a large team) and a close. Why a match
-/// proves the value: no writer changes a `FLOOR` that says more than 1 (`raise_floor` writes
-/// only one that does not), and anything else that touched the file — a write, a truncation,
-/// a replacement by rename, the key's directory removed and made again — changed its inode or
-/// its status-change time. Bounded like the generation memo; a miss only reads the file.
-fn floors() -> &'static std::sync::Mutex<std::collections::HashMap<std::ffi::OsString, FileStat>> {
-    static FLOORS: std::sync::OnceLock<
-        std::sync::Mutex<std::collections::HashMap<std::ffi::OsString, FileStat>>,
-    > = std::sync::OnceLock::new();
-    FLOORS.get_or_init(Default::default)
-}
-
-/// How many key directories [`floors`] holds at most; past it, it starts afresh.
-const FLOOR_KEYS: usize = 4096;
+/// more than 1. A compaction that finds the name holding a file with the same data skips
+/// opening and reading it: one `stat` instead of an open, a read (of a block that is rarely in
+/// memory for a large team) and a close. Why a match proves the value: no writer changes a
+/// `FLOOR` that says more than 1 (`raise_floor` writes only one that does not), and anything
+/// else that touched the file — a write, a truncation, a replacement by rename, the key's
+/// directory removed and made again — changed its inode or its status-change time. A miss
+/// only reads the file.
+static FLOORS: DirMemo<FileStat> = DirMemo::new();
 
 /// Whether `now`, the `lstat` data of `FLOOR` in `dir`, are those it had when this process
 /// read it saying more than 1.
 fn floor_known_raised(dir: &Dir, now: &FileStat) -> bool {
-    now.kind == crate::fs::FileKind::File
-        && floors()
-            .lock()
-            .is_ok_and(|known| known.get(dir.path().as_os_str()) == Some(now))
+    now.kind == crate::fs::FileKind::File && FLOORS.get(dir).as_ref() == Some(now)
 }
 
 /// Records that `FLOOR` in `dir`, whose `lstat` data are `stat`, says more than 1.
 fn remember_floor(dir: &Dir, stat: FileStat) {
-    if let Ok(mut known) = floors().lock() {
-        if known.len() >= FLOOR_KEYS {
-            known.clear();
-        }
-        known.insert(dir.path().as_os_str().to_owned(), stat);
-    }
+    FLOORS.set(dir, stat);
 }
 
 #[cfg(test)]

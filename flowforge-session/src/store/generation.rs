@@ -33,13 +33,12 @@
 //! name, once left, never comes back: generations only grow) and reads again otherwise.
 
 use std::{
-    ffi::OsString,
     io::Read,
     os::unix::fs::FileExt,
     path::{Path, PathBuf},
 };
 
-use super::PausePoint;
+use super::{PausePoint, memo::DirMemo};
 use crate::{
     error::{Error, Result},
     fs::{Dir, FILE_MODE, Mode, Publish},
@@ -157,49 +156,26 @@ pub(crate) fn latest(dir: Option<&Dir>) -> Result<u64> {
     Ok(latest)
 }
 
-/// The most key directories [`remember`] keeps a generation for; past it the memory starts
-/// afresh (a process touching more keys reads their `HEAD`s again).
-const MEMO_KEYS: usize = 4096;
-
 /// The latest generation this process saw or wrote, per key directory: the in-memory `HEAD`.
 /// Like the file it is only a place to start probing from (see [`latest`]), so a stale entry
 /// (another process wrote since, the key was recreated) costs probes, never correctness; and
 /// it spares a session operation the open, read and close of `HEAD` at every look at a key.
-/// Keyed by the directory's path as spelled (hashing its bytes, not its components).
-fn memo() -> &'static std::sync::Mutex<std::collections::HashMap<OsString, u64>> {
-    static MEMO: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<OsString, u64>>> =
-        std::sync::OnceLock::new();
-    MEMO.get_or_init(Default::default)
-}
+static MEMO: DirMemo<u64> = DirMemo::new();
 
-/// What [`memo`] holds for `dir`.
+/// What [`MEMO`] holds for `dir`.
 fn recall(dir: &Dir) -> Option<u64> {
-    memo()
-        .lock()
-        .ok()
-        .and_then(|memo| memo.get(dir.path().as_os_str()).copied())
+    MEMO.get(dir)
 }
 
-/// Forgets what [`memo`] holds for the key directory `path`: as a process that never looked.
+/// Forgets what [`MEMO`] holds for the key directory `path`: as a process that never looked.
 #[cfg(test)]
 pub(crate) fn forget(path: &Path) {
-    if let Ok(mut memo) = memo().lock() {
-        memo.remove(path.as_os_str());
-    }
+    MEMO.forget(path);
 }
 
 /// Records `generation` as the latest of `dir` seen or written by this process.
 pub(crate) fn remember(dir: &Dir, generation: u64) {
-    if let Ok(mut memo) = memo().lock() {
-        if let Some(known) = memo.get_mut(dir.path().as_os_str()) {
-            *known = generation;
-            return;
-        }
-        if memo.len() >= MEMO_KEYS {
-            memo.clear();
-        }
-        memo.insert(dir.path().as_os_str().to_owned(), generation);
-    }
+    MEMO.set(dir, generation);
 }
 
 /// The largest existing generation at or above `known`, which exists (or is 0).

@@ -35,6 +35,7 @@ mod cache;
 mod compact;
 mod generation;
 mod key;
+mod memo;
 
 use std::{
     io::Read,
