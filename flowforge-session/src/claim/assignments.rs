@@ -928,9 +928,7 @@ struct Line<'a> {
 /// ([`keep_published`]), so its next splice of its own file neither searches nor hashes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LinesAt {
-    /// Each entry's span and the length of its key (which starts after [`ENTRY_HEAD`]), and
-    /// its key's shard.
-    entries: Vec<(std::ops::Range<usize>, usize, usize)>,
+    entries: Vec<EntryAt>,
     /// The offset just past the `tasks` map's closing brace.
     tasks_end: usize,
 }
@@ -952,6 +950,10 @@ impl LinesAt {
         Some(lines)
     }
 }
+
+/// Where an entry lies: its span (as [`Line::span`]), the length of its key (which starts
+/// after [`ENTRY_HEAD`]), and its key's shard.
+type EntryAt = (std::ops::Range<usize>, usize, usize);
 
 /// What separates an entry's key from its value.
 const VALUE_HEAD: &[u8] = b"\": ";
@@ -1084,9 +1086,10 @@ fn splice_lines(
     let mut pieces = 0usize;
     // Where the entries of `out` lie.
     let mut at = Vec::with_capacity(kept.len() + new.len());
-    // The run of kept entries not copied yet: its span, and the positions of its first and
-    // last entries.
-    let mut run: Option<(std::ops::Range<usize>, usize, usize)> = None;
+    // A run of kept entries: its span, and the positions of its first and last entries.
+    type Run = (std::ops::Range<usize>, usize, usize);
+    // The run of kept entries not copied yet.
+    let mut run: Option<Run> = None;
     // One entry, or a run of them, after a comma unless it is the first; returns where it
     // starts in `out`.
     let piece = |out: &mut Vec<u8>, pieces: &mut usize, parts: &[&[u8]]| {
@@ -1100,16 +1103,16 @@ fn splice_lines(
         }
         start
     };
-    let flush = |out: &mut Vec<u8>, pieces: &mut usize, run: &mut Option<_>, at: &mut Vec<_>| {
-        if let Some((span, first, last)) = run.take() {
-            let span: std::ops::Range<usize> = span;
-            let start = piece(out, pieces, &[&bytes[span.clone()]]);
-            at.extend(lines[first..=last].iter().map(|line: &Line<'_>| {
-                let from = start + (line.span.start - span.start);
-                (from..from + line.span.len(), line.key.len(), line.shard)
-            }));
-        }
-    };
+    let flush =
+        |out: &mut Vec<u8>, pieces: &mut usize, run: &mut Option<Run>, at: &mut Vec<EntryAt>| {
+            if let Some((span, first, last)) = run.take() {
+                let start = piece(out, pieces, &[&bytes[span.clone()]]);
+                at.extend(lines[first..=last].iter().map(|line| {
+                    let from = start + (line.span.start - span.start);
+                    (from..from + line.span.len(), line.key.len(), line.shard)
+                }));
+            }
+        };
     let (mut old, mut added) = (kept.into_iter().peekable(), new.iter().peekable());
     loop {
         let take_old = match (old.peek(), added.peek()) {
