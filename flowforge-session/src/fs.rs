@@ -27,8 +27,8 @@ pub use self::beneath::{DirEntry, DirScope, FileKind, FileStat};
 pub(crate) use self::{
     beneath::Dir,
     publish::{
-        Mode, POOL, Publish, parse_pooled, parse_temp, pool_name, publish, publish_reusing,
-        writer_alive,
+        Mode, POOL, Prior, Publish, parse_pooled, parse_temp, pool_name, publish, publish_over,
+        publish_reusing, writer_alive,
     },
 };
 use crate::error::{Error, Result};
@@ -78,7 +78,7 @@ pub(crate) fn write_atomic(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<()> {
-    write_replacing(root, path, bytes, durability, true, |_| true).map(drop)
+    write_replacing(root, path, bytes, durability, true, None, |_| true).map(drop)
 }
 
 /// [`write_atomic`], showing `written` the file once it holds `bytes`, just before it takes
@@ -87,7 +87,8 @@ pub(crate) fn write_atomic(
 /// `false` is returned). The file is this writer's alone then: a temporary file it created,
 /// or a pooled spare it rewrote under a write lease (the kernel's proof that nobody else had
 /// it open) and keeps open until the exchange, so that no other writer can take that lease
-/// meanwhile. `written` may keep a duplicate of the descriptor past the publication.
+/// meanwhile. `written` may keep a duplicate of the descriptor past the publication. A pooled
+/// spare that is the file `prior` describes has only its bytes that differ rewritten.
 ///
 /// # Errors
 /// As [`write_atomic`].
@@ -96,9 +97,10 @@ pub(crate) fn write_atomic_then(
     path: &Path,
     bytes: &[u8],
     durability: Durability,
+    prior: Option<Prior<'_>>,
     written: impl FnMut(&fs::File) -> bool,
 ) -> Result<bool> {
-    write_replacing(root, path, bytes, durability, true, written)
+    write_replacing(root, path, bytes, durability, true, prior, written)
 }
 
 /// [`write_atomic`] for a file in a directory of the user's (an exported report): the
@@ -112,7 +114,7 @@ pub(crate) fn write_atomic_unpooled(
     bytes: &[u8],
     durability: Durability,
 ) -> Result<()> {
-    write_replacing(root, path, bytes, durability, false, |_| true).map(drop)
+    write_replacing(root, path, bytes, durability, false, None, |_| true).map(drop)
 }
 
 fn write_replacing(
@@ -121,6 +123,7 @@ fn write_replacing(
     bytes: &[u8],
     durability: Durability,
     pooled: bool,
+    prior: Option<Prior<'_>>,
     mut written: impl FnMut(&fs::File) -> bool,
 ) -> Result<bool> {
     let (parent, name) = beneath::split(root, path)?;
@@ -148,7 +151,7 @@ fn write_replacing(
         durability,
         allocate: ALLOCATE,
     };
-    publish(&dir, name, bytes, how, |file| Ok(written(file)))
+    publish_over(&dir, name, bytes, how, prior, |file| Ok(written(file)))
 }
 
 /// Gives the view `path` (beneath the namespace root `root`, in a directory that exists) its
@@ -292,7 +295,7 @@ pub(crate) fn write_json_new<T: serde::Serialize>(
     if publish(&dir, name, &bytes, how, |_| Ok(true))? {
         return Ok(());
     }
-    write_replacing(root, path, &bytes, durability, false, |_| true).map(drop)
+    write_replacing(root, path, &bytes, durability, false, None, |_| true).map(drop)
 }
 
 /// Creates the file `path` (beneath the namespace root `root`, mode 0600) holding `bytes`;

@@ -16,7 +16,10 @@
 //! edited by someone else, not parseable, a lost mark, a replaced journal) takes the full
 //! path: parsed into the model, entries of the named shards (or of every shard) replaced,
 //! serialized whole. Either way the file is published through the pooled view writer
-//! ([`write_atomic_then`]), so a reader sees a whole old or a whole new file.
+//! ([`write_atomic_then`]), so a reader sees a whole old or a whole new file. A splice's
+//! exchange leaves the file it read in a spare slot; the writer keeps its bytes and stamp
+//! ([`keep_spared`]), and its next publication that takes that slot back unchanged writes
+//! only the bytes that differ ([`Prior`]).
 //!
 //! # Vouching
 //! The writer *vouches* for what it writes without reading it back. Once the view's
@@ -123,7 +126,7 @@ use super::{
 };
 use crate::{
     error::{Error, Result},
-    fs::{Dir, Durability, FileKind, FileStat, read_json, write_atomic_then},
+    fs::{Dir, Durability, FileKind, FileStat, Prior, read_json, write_atomic_then},
     store::{PausePoint, Store},
 };
 
@@ -558,22 +561,57 @@ fn write_view(
         let found = take_published(path, &mark.view)
             .or_else(|| read_vouched(layout, path, &mark.view).map(|bytes| (bytes, None)));
         if let Some((bytes, lines)) = found {
-            let spliced = splice(&bytes, lines.as_ref(), &read, mark.foreign, path);
-            recycle(bytes);
-            if let Some(spliced) = spliced? {
-                let Some(stamp) = publish_vouched(layout, path, &spliced.bytes, seq, base)? else {
-                    recycle(spliced.bytes);
-                    return Ok(None);
-                };
-                keep_published(path, stamp, spliced.bytes, spliced.lines);
-                return Ok(Some(Written {
-                    view: stamp,
-                    foreign: spliced.foreign,
-                    foreign_kept: spliced.foreign_kept,
-                }));
+            let spliced = match splice(&bytes, lines.as_ref(), &read, mark.foreign, path) {
+                Ok(Some(spliced)) => spliced,
+                Ok(None) => {
+                    recycle(bytes);
+                    return write_whole(layout, path, reader, read, seq, base);
+                }
+                Err(e) => {
+                    recycle(bytes);
+                    return Err(e);
+                }
+            };
+            let spared = take_spared(path);
+            let prior = spared.as_ref().map(|(stamp, old)| Prior {
+                ino: stamp.ino,
+                size: stamp.size,
+                mtime: stamp.mtime,
+                bytes: old,
+            });
+            let published = publish_vouched(layout, path, &spliced.bytes, seq, base, prior);
+            if let Some((_, old)) = spared {
+                recycle(old);
             }
+            let Some(stamp) = published? else {
+                recycle(bytes);
+                recycle(spliced.bytes);
+                return Ok(None);
+            };
+            keep_published(path, stamp, spliced.bytes, spliced.lines);
+            // The replaced file, vouched for by `mark`, now waits in a spare slot holding
+            // `bytes`: the next write here that takes it rewrites only what differs.
+            keep_spared(path, mark.view, bytes);
+            return Ok(Some(Written {
+                view: stamp,
+                foreign: spliced.foreign,
+                foreign_kept: spliced.foreign_kept,
+            }));
         }
     }
+    write_whole(layout, path, reader, read, seq, base)
+}
+
+/// [`write_view`]'s full path: the view parsed, the shards read in `read` applied, the whole
+/// document serialized.
+fn write_whole(
+    layout: &Layout,
+    path: &Path,
+    reader: &mut ClaimsReader,
+    mut read: Vec<Option<Arc<Claims>>>,
+    seq: u64,
+    base: ViewStamp,
+) -> Result<Option<Written>> {
     // A view that is gone or cannot be read is rebuilt from every shard.
     let mut view = match read_json::<TaskAssignments>(layout.root(), path) {
         Ok(Some(view)) => view,
@@ -588,7 +626,7 @@ fn write_view(
     };
     let foreign = apply(&mut view, &read);
     let bytes = pretty(&view, path)?;
-    let Some(stamp) = publish_vouched(layout, path, &bytes, seq, base)? else {
+    let Some(stamp) = publish_vouched(layout, path, &bytes, seq, base, None)? else {
         return Ok(None);
     };
     keep_published(path, stamp, bytes, None);
@@ -688,6 +726,38 @@ fn keep_published(path: &Path, stamp: ViewStamp, bytes: Vec<u8>, lines: Option<L
     }
 }
 
+thread_local! {
+    /// The bytes of the view this thread replaced last, with the stamp they were vouched for
+    /// by (see [`keep_spared`]).
+    static SPARED: std::cell::RefCell<Option<(std::path::PathBuf, ViewStamp, Vec<u8>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Keeps `bytes`, the view at `path` that this thread's publication just replaced, as the
+/// file `stamp` describes (vouched for by the mark the splice trusted): the exchange left
+/// that file in a spare slot, and the next publication that rewrites it rewrites only the
+/// bytes that differ ([`Prior`]: a spare whose inode, size and modification time are still
+/// the stamp's holds these bytes, by the claim of *Vouching*).
+fn keep_spared(path: &Path, stamp: ViewStamp, bytes: Vec<u8>) {
+    if !stamp.is_file() {
+        return recycle(bytes);
+    }
+    let old = SPARED.with(|s| s.borrow_mut().replace((path.to_owned(), stamp, bytes)));
+    if let Some((_, _, old)) = old {
+        recycle(old);
+    }
+}
+
+/// What [`keep_spared`] kept for `path`.
+fn take_spared(path: &Path) -> Option<(ViewStamp, Vec<u8>)> {
+    let (kept, stamp, bytes) = SPARED.with(|s| s.borrow_mut().take())?;
+    if kept == path {
+        return Some((stamp, bytes));
+    }
+    recycle(bytes);
+    None
+}
+
 /// Keeps `buffer` for the next [`buffer`] of this thread (two at most).
 fn recycle(buffer: Vec<u8>) {
     BUFFERS.with(|b| {
@@ -728,12 +798,14 @@ fn publish_vouched(
     bytes: &[u8],
     seq: u64,
     base: ViewStamp,
+    prior: Option<Prior<'_>>,
 ) -> Result<Option<ViewStamp>> {
     let len = bytes.len() as u64;
     let mut sealed = None;
-    let published = write_atomic_then(layout.root(), path, bytes, Durability::Relaxed, |file| {
+    let root = layout.root();
+    let published = write_atomic_then(root, path, bytes, Durability::Relaxed, prior, |file| {
         sealed = file.try_clone().ok().and_then(|file| seal(file, len, seq));
-        let now = crate::fs::stat(layout.root(), path).ok().flatten();
+        let now = crate::fs::stat(root, path).ok().flatten();
         ViewStamp::of(now.as_ref()) == base
     })?;
     if !published {

@@ -133,7 +133,36 @@ pub(crate) fn publish(
     how: Publish,
     ready: impl FnMut(&std::fs::File) -> Result<bool>,
 ) -> Result<bool> {
-    publish_reusing(dir, target, bytes, how, &[], ready)
+    publish_with(dir, target, bytes, how, &[], None, ready)
+}
+
+/// What a pooled spare may be known to hold: the bytes of a file by its inode, size and
+/// modification time, which the caller vouches for — *a file with these three holds these
+/// bytes* (see `claim/assignments.rs`: a sentinel modification time set before the file was
+/// published, which any later write replaces with the kernel's clock). A [`Mode::Recycle`]
+/// publication that takes a spare showing all three under its lease writes only the bytes
+/// that differ ([`rewrite_changed`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prior<'a> {
+    pub(crate) ino: u64,
+    pub(crate) size: u64,
+    pub(crate) mtime: (i64, u32),
+    pub(crate) bytes: &'a [u8],
+}
+
+/// [`publish`] of a [`Mode::Recycle`] file whose spares may hold `prior`.
+///
+/// # Errors
+/// As [`publish`].
+pub(crate) fn publish_over(
+    dir: &Dir,
+    target: &OsStr,
+    bytes: &[u8],
+    how: Publish,
+    prior: Option<Prior<'_>>,
+    ready: impl FnMut(&std::fs::File) -> Result<bool>,
+) -> Result<bool> {
+    publish_with(dir, target, bytes, how, &[], prior, ready)
 }
 
 /// [`publish`], first trying to take one of the `spares` of `dir` (files a compaction set
@@ -165,6 +194,18 @@ pub(crate) fn publish_reusing(
     bytes: &[u8],
     how: Publish,
     spares: &[String],
+    ready: impl FnMut(&std::fs::File) -> Result<bool>,
+) -> Result<bool> {
+    publish_with(dir, target, bytes, how, spares, None, ready)
+}
+
+fn publish_with(
+    dir: &Dir,
+    target: &OsStr,
+    bytes: &[u8],
+    how: Publish,
+    spares: &[String],
+    prior: Option<Prior<'_>>,
     mut ready: impl FnMut(&std::fs::File) -> Result<bool>,
 ) -> Result<bool> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -192,7 +233,9 @@ pub(crate) fn publish_reusing(
         .flatten()
         .filter(|t| t.len() <= MAX_TARGET_IN_NAME);
     if let Some(target) = pool {
-        if let Some(published) = rewrite_pooled(dir, target, bytes, how.durability, &mut ready)? {
+        if let Some(published) =
+            rewrite_pooled(dir, target, bytes, how.durability, prior, &mut ready)?
+        {
             if published && how.durability == Durability::Sync {
                 dir.sync()?;
             }
@@ -319,6 +362,7 @@ fn rewrite_pooled(
     target: &str,
     bytes: &[u8],
     durability: Durability,
+    prior: Option<Prior<'_>>,
     ready: &mut impl FnMut(&std::fs::File) -> Result<bool>,
 ) -> Result<Option<bool>> {
     if EXCHANGE.load(Ordering::Relaxed) == 2 {
@@ -357,17 +401,23 @@ fn rewrite_pooled(
             continue;
         };
         // Under the lease: its size as it is rewritten (a writer before may have rewritten it
-        // and left it here).
-        let Some(size) = dir
-            .stat(&spare)?
-            .filter(|st| st.ino == ino)
-            .map(|st| st.size)
-        else {
+        // and left it here), and whether it is the file `prior` describes.
+        let Some(st) = dir.stat(&spare)?.filter(|st| st.ino == ino) else {
             // Exchanged into place (or away) since it was opened: not a spare any more.
             continue;
         };
+        let known = prior
+            .filter(|p| {
+                (p.ino, p.size, p.mtime) == (st.ino, st.size, st.mtime)
+                    && p.bytes.len() as u64 == p.size
+            })
+            .map(|p| p.bytes);
         let rewritten = (durability == Durability::Relaxed || dir.sync().is_ok())
-            && rewrite(&file, bytes, size).is_ok();
+            && match known {
+                Some(old) => rewrite_changed(&file, bytes, old),
+                None => rewrite(&file, bytes, st.size),
+            }
+            .is_ok();
         drop(lease);
         if !rewritten {
             // The slot keeps whatever was written: it is only a spare, rewritten whole by
@@ -411,6 +461,52 @@ fn rewrite(file: &std::fs::File, bytes: &[u8], size: u64) -> std::io::Result<()>
         file.set_len(bytes.len() as u64)?;
     }
     Ok(())
+}
+
+/// Rewrites `file`, which holds `old` and is nobody else's to write, to hold `bytes`,
+/// writing only from the first byte that differs: to the last byte that differs when the
+/// lengths are equal, to the end (then cut to length when it was longer) when they are not.
+/// At least one byte is written, so the kernel gives the file a new modification time as a
+/// whole rewrite would.
+fn rewrite_changed(file: &std::fs::File, bytes: &[u8], old: &[u8]) -> std::io::Result<()> {
+    let first = common_prefix(bytes, old);
+    let end = if bytes.len() == old.len() {
+        bytes.len() - common_suffix(&bytes[first..], &old[first..])
+    } else {
+        bytes.len()
+    };
+    let start = first.min(end.saturating_sub(1));
+    file.write_all_at(&bytes[start..end], start as u64)?;
+    if old.len() > bytes.len() {
+        file.set_len(bytes.len() as u64)?;
+    }
+    Ok(())
+}
+
+/// How many bytes `a` and `b` share at their start: compared a page, then a cache line,
+/// then a byte at a time.
+fn common_prefix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let mut i = 0;
+    for step in [4096, 64, 1] {
+        while i + step <= n && a[i..i + step] == b[i..i + step] {
+            i += step;
+        }
+    }
+    i
+}
+
+/// How many bytes `a` and `b` share at their end, as [`common_prefix`].
+fn common_suffix(a: &[u8], b: &[u8]) -> usize {
+    let n = a.len().min(b.len());
+    let (a_end, b_end) = (a.len(), b.len());
+    let mut k = 0;
+    for step in [4096, 64, 1] {
+        while k + step <= n && a[a_end - k - step..a_end - k] == b[b_end - k - step..b_end - k] {
+            k += step;
+        }
+    }
+    k
 }
 
 /// Whether `fallocate` works here: 0 unknown or yes, 2 no.
@@ -608,6 +704,138 @@ mod tests {
             ".gitignore",
         ] {
             assert_eq!(t(other), None, "{other}");
+        }
+    }
+
+    /// A file whose modification time is set to the epoch's first second, as a sealed view
+    /// has a sentinel in the past.
+    fn backdate(file: &std::fs::File) {
+        use rustix::fs::{Timespec, Timestamps, UTIME_OMIT};
+        let times = Timestamps {
+            last_access: Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_OMIT,
+            },
+            last_modification: Timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            },
+        };
+        rustix::fs::futimens(file, &times).unwrap();
+    }
+
+    /// `old` with `len` bytes at `at` replaced by `with` (positions and lengths wrapped into
+    /// range): the shapes of a view's change — an entry rewritten, inserted, dropped.
+    fn edited(old: &[u8], at: usize, len: usize, with: &[u8]) -> Vec<u8> {
+        let at = if old.is_empty() {
+            0
+        } else {
+            at % (old.len() + 1)
+        };
+        let end = (at + len).min(old.len());
+        [&old[..at], with, &old[end..]].concat()
+    }
+
+    proptest::proptest! {
+        /// Whatever the old and new bytes, the file holds the new ones afterwards, and its
+        /// modification time is the kernel's again (at least one byte was written).
+        #[test]
+        fn a_rewrite_of_what_changed_leaves_the_new_bytes(
+            old in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..9000),
+            at in 0usize..10_000,
+            len in 0usize..300,
+            with in proptest::collection::vec(b'a'..=b'c', 0..300),
+            same_length in proptest::prelude::any::<bool>(),
+        ) {
+            let with = if same_length { &with[..with.len().min(len)] } else { &with[..] };
+            let new = edited(&old, at, if same_length { with.len() } else { len }, with);
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join("spare");
+            std::fs::write(&path, &old).unwrap();
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            backdate(&file);
+            rewrite_changed(&file, &new, &old).unwrap();
+            proptest::prop_assert_eq!(std::fs::read(&path).unwrap(), new.clone());
+            let mtime = std::os::unix::fs::MetadataExt::mtime(&file.metadata().unwrap());
+            if !new.is_empty() || !old.is_empty() {
+                proptest::prop_assert_ne!(mtime, 1, "nothing written");
+            }
+        }
+    }
+
+    #[test]
+    fn the_common_ends_are_found_at_every_step_size() {
+        let a: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        for k in [0, 1, 63, 64, 65, 4095, 4096, 4097, 9_999] {
+            let mut b = a.clone();
+            b[k] ^= 0xff;
+            assert_eq!(common_prefix(&a, &b), k);
+            assert_eq!(common_suffix(&a, &b), a.len() - k - 1);
+        }
+        assert_eq!(common_prefix(&a, &a[..5000]), 5000);
+        assert_eq!(common_suffix(&a, &a[5000..]), 5000);
+        assert_eq!(common_prefix(&a, &[]), 0);
+    }
+
+    /// A pooled spare is trusted to hold the bytes of a [`Prior`] only while its inode, size
+    /// and modification time are the prior's: then only what differs is written (shown here
+    /// by a prior that claims bytes the spare does not hold), and after any write to the
+    /// spare it is rewritten whole.
+    #[test]
+    fn a_spare_is_taken_for_its_prior_only_while_it_shows_the_priors_stat() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::create(tmp.path(), &tmp.path().join("d")).unwrap();
+        let target = "view.json";
+        let how = Publish {
+            mode: Mode::Recycle,
+            durability: Durability::Relaxed,
+            allocate: false,
+        };
+        let spare = pool_name(target, 1);
+        let (held, new) = (
+            b"held by the spare!".as_slice(),
+            b"the new view bytes".as_slice(),
+        );
+        assert_eq!(held.len(), new.len());
+        for tampered in [false, true] {
+            std::fs::write(dir.path().join(target), b"live").unwrap();
+            let path = dir.path().join(&spare);
+            std::fs::write(&path, held).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(FILE_MODE)).unwrap();
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            backdate(&file);
+            let st = dir.stat(&spare).unwrap().unwrap();
+            if tampered {
+                file.write_all_at(held, 0).unwrap();
+            }
+            drop(file);
+            // The prior claims the spare holds the new bytes already, all but the last.
+            let claimed = [&new[..new.len() - 1], b"?"].concat();
+            let prior = Prior {
+                ino: st.ino,
+                size: st.size,
+                mtime: st.mtime,
+                bytes: &claimed,
+            };
+            let published =
+                publish_over(&dir, target.as_ref(), new, how, Some(prior), |_| Ok(true));
+            if !lease::available() {
+                eprintln!("leases are not available here: the pool is not used");
+                return;
+            }
+            assert!(published.unwrap());
+            let live = std::fs::read(dir.path().join(target)).unwrap();
+            assert_eq!(dir.stat(target).unwrap().unwrap().ino, st.ino);
+            if tampered {
+                assert_eq!(live, new, "a spare written to since is rewritten whole");
+            } else {
+                let trusted = [&held[..held.len() - 1], &new[new.len() - 1..]].concat();
+                assert_eq!(
+                    live, trusted,
+                    "only the byte the prior says differs is written"
+                );
+            }
         }
     }
 

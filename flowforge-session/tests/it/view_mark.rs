@@ -302,3 +302,61 @@ fn a_writer_reads_the_view_again_after_another_writers_change() {
         fs::read_to_string(&path).unwrap()
     );
 }
+
+/// A writer that replaced the view keeps the replaced file's bytes and, when its next change
+/// takes that file back from its spare slot, writes only what differs: never after anyone
+/// wrote to the spare (in place, the same bytes or others). Every view is the rebuild's.
+#[test]
+fn a_spare_written_to_since_it_was_replaced_is_rewritten_whole() {
+    let (_tmp, layout) = setup();
+    let path = layout.task_assignments();
+    let team = path.parent().unwrap().to_owned();
+    let start = |d: usize, t: usize| start_replacing(&layout, d, t).unwrap();
+    let spares = || {
+        fs::read_dir(&team)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.starts_with(".tmp-spare-") && name.ends_with("task-assignments.json")
+            })
+            .collect::<Vec<_>>()
+    };
+    // Checked without writing the view (a rebuild would take the spare the next change is
+    // to take), and against a rebuild at the end.
+    let holds = |held: &[Option<usize>]| {
+        let view = read_view(&layout).expect("the view parses");
+        let found: Vec<_> = view
+            .tasks
+            .into_iter()
+            .map(|(t, a)| (t, a.assignee))
+            .collect();
+        let mut wanted: Vec<_> = (0..DEVS)
+            .filter_map(|d| held[d].map(|t| (task(t), dev(d))))
+            .collect();
+        wanted.sort();
+        assert_eq!(found, wanted);
+    };
+    let mut held = vec![None; DEVS];
+    for round in 0..6 {
+        for d in 0..DEVS {
+            let t = d + DEVS * (round % 2);
+            start(d, t);
+            held[d] = Some(t);
+            holds(&held);
+        }
+        // Each spare rewritten in place: its own bytes, or spaces (still JSON) of its length.
+        for spare in spares() {
+            let bytes = fs::read(&spare).unwrap();
+            let file = fs::OpenOptions::new().write(true).open(&spare).unwrap();
+            if round % 3 == 1 {
+                file.write_all_at(&vec![b' '; bytes.len()], 0).unwrap();
+            } else if round % 3 == 2 {
+                file.write_all_at(&bytes, 0).unwrap();
+            }
+        }
+    }
+    let written = fs::read_to_string(&path).unwrap();
+    claim::refresh_view(&layout).unwrap();
+    assert_eq!(written, fs::read_to_string(&path).unwrap());
+}
