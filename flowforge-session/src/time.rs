@@ -48,8 +48,15 @@ pub const LARGE_SEGMENT_ENTRIES: usize = 256;
 /// How many of the latest entries stay in the changed document after a seal (an addition
 /// for a session that already has an entry among them is not repeated).
 pub const TAIL_ENTRIES: usize = 8;
-/// The field of the time tracking document counting its sealed segments.
+/// The field of the time tracking document counting its sealed segments: the number the next
+/// segment sealed gets (segments are numbered from [`FIRST_SEGMENT_FIELD`] on).
 pub const SEALED_FIELD: &str = "sealed_segments";
+/// The field of the time tracking document naming its first sealed segment when that is not
+/// 0: a document first made from the bash tools' `time-tracking.json` that found segments
+/// already sealed, by another first addition that never published its document, from
+/// another version of that file, seals its own past them (see [`Namespace::record_minutes`]).
+/// Those segments are none of its entries.
+pub const FIRST_SEGMENT_FIELD: &str = "first_segment";
 
 /// What an addition of minutes belongs to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,13 +85,25 @@ pub struct Added {
     pub warning: Option<Error>,
 }
 
-/// The number of sealed segments a time tracking document records.
+/// The number of sealed segments a time tracking document records (the number the next
+/// segment sealed gets: its segments are those from [`first_segment`] to this one, excluded).
 pub fn sealed_segments(tracking: &TimeTracking) -> u64 {
     tracking
         .extra
         .get(SEALED_FIELD)
         .and_then(Value::as_u64)
         .unwrap_or(0)
+}
+
+/// The number of the first sealed segment of a time tracking document ([`FIRST_SEGMENT_FIELD`]),
+/// never past [`sealed_segments`].
+pub fn first_segment(tracking: &TimeTracking) -> u64 {
+    tracking
+        .extra
+        .get(FIRST_SEGMENT_FIELD)
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(sealed_segments(tracking))
 }
 
 /// The store key of every sealed segment starts with this, followed by its number.
@@ -102,7 +121,8 @@ pub(crate) fn read_all(store: &Store) -> Result<Option<Versioned<TimeTracking>>>
 
 /// The time tracking in `store` with the entries of its sealed segments from number `first`
 /// on, then the latest; and what was read (the first segment read is `first`, or 0 when the
-/// document holds fewer than `first` sealed segments: every entry is read then). Segments are
+/// document holds fewer than `first` sealed segments, or `first` is not past its
+/// [`first_segment`]: every entry is read then). Segments are
 /// never changed once written, so a reader that kept the entries of the segments before
 /// `first` (and was told of no change to them) has every entry.
 pub(crate) fn read_from(
@@ -113,9 +133,16 @@ pub(crate) fn read_from(
         return Ok(None);
     };
     let sealed = sealed_segments(&head.value);
-    let first = if first > sealed { 0 } else { first };
+    // Segments before the document's first are none of its entries: a reader that kept
+    // fewer than that (of another document) reads every entry.
+    let base = first_segment(&head.value);
+    let first = if first > sealed || first <= base {
+        base
+    } else {
+        first
+    };
     let read = SegmentsRead {
-        first,
+        first: if first == base { 0 } else { first },
         sealed,
         latest: head.value.sessions.len(),
     };
@@ -241,7 +268,21 @@ impl Namespace {
                     extra: serde_json::Map::new(),
                 });
             }
-            self.seal(&mut tracking)?;
+            match self.seal(&mut tracking) {
+                Ok(()) => {}
+                // A first addition whose seed meets segments sealed from another seed: its
+                // own segments go past them.
+                Err(Error::Corrupt { .. }) if expected.is_none() => {
+                    let first = self.first_unsealed(sealed_segments(&tracking))?;
+                    let seed = seed.get_or_insert_with(TimeTracking::default);
+                    seed.extra
+                        .insert(FIRST_SEGMENT_FIELD.to_owned(), Value::from(first));
+                    seed.extra
+                        .insert(SEALED_FIELD.to_owned(), Value::from(first));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
             if let Cas::Swapped(version) = self.store.compare_and_swap(&key, expected, &tracking)? {
                 let time = Versioned {
                     value: tracking,
@@ -278,7 +319,7 @@ impl Namespace {
             return Ok(false);
         }
         let sealed = sealed_segments(tracking);
-        for n in (0..sealed).rev() {
+        for n in (first_segment(tracking)..sealed).rev() {
             let segment = read_segment(&self.store, n, sealed)?;
             if segment.iter().any(|e| e.session_id.as_ref() == Some(id)) {
                 return Ok(true);
@@ -288,6 +329,18 @@ impl Namespace {
             }
         }
         Ok(false)
+    }
+
+    /// The first segment number from `from` on that no segment was ever sealed under.
+    ///
+    /// # Errors
+    /// The store's read errors.
+    fn first_unsealed(&self, from: u64) -> Result<u64> {
+        let mut n = from;
+        while self.store.generation(&segment_key(n))? != 0 {
+            n += 1;
+        }
+        Ok(n)
     }
 
     /// Moves the oldest entries of `tracking` into sealed segments while it holds

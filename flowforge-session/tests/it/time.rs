@@ -11,7 +11,8 @@ use flowforge_session::{
     AddMinutes, Namespace, SessionOptions, TIME_KEY, namespace,
     store::Key,
     time::{
-        LARGE_SEGMENT_ENTRIES, SEGMENT_ENTRIES, SEGMENT_KEY_PREFIX, TAIL_ENTRIES, sealed_segments,
+        LARGE_SEGMENT_ENTRIES, SEGMENT_ENTRIES, SEGMENT_KEY_PREFIX, TAIL_ENTRIES, first_segment,
+        sealed_segments,
     },
 };
 use jiff::Timestamp;
@@ -244,4 +245,122 @@ fn a_session_end_repeated_after_many_other_additions_counts_its_minutes_once() {
     };
     let added = ns.add_minutes(7, &new).unwrap();
     assert_eq!(added.value.total_minutes, time.total_minutes + 7);
+}
+
+/// A first addition took the bash tools' file in, sealed its oldest entries and died before
+/// publishing the document; the bash tools then rewrote the file with its oldest entries
+/// trimmed. The next first addition seals its own file's entries past the dead writer's
+/// segments (which are none of its entries): nothing of the file now there is lost or
+/// counted twice, and the additions after it go on.
+#[test]
+fn a_first_addition_seals_past_the_segments_of_one_that_never_published() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = alice(tmp.path());
+    let layout = Layout::for_repo(tmp.path());
+    let dev = DeveloperId::new("alice").unwrap();
+    // The dead writer's cut of the file as it was: its first two large segments.
+    let was: Vec<TimeEntry> = (0..600).map(entry).collect();
+    for (k, chunk) in was.chunks(LARGE_SEGMENT_ENTRIES).take(2).enumerate() {
+        let key = Key::new(&format!("{SEGMENT_KEY_PREFIX}{k}")).unwrap();
+        let _ = ns.store().create(&key, &chunk.to_vec()).unwrap();
+    }
+    // The file now: the oldest 100 entries trimmed, 50 more recorded.
+    let now: Vec<TimeEntry> = (100..650).map(entry).collect();
+    let bash = TimeTracking {
+        total_minutes: now.len() as u64,
+        sessions: now,
+        extra: serde_json::Map::new(),
+    };
+    fs::write(
+        layout.time_tracking(&dev),
+        serde_json::to_vec(&bash).unwrap(),
+    )
+    .unwrap();
+
+    let add = |id: String| {
+        let what = AddMinutes {
+            session_id: Some(id),
+            task_id: None,
+            since: None,
+        };
+        ns.add_minutes(1, &what).unwrap().value
+    };
+    let ids = |time: &TimeTracking| -> Vec<String> {
+        time.sessions
+            .iter()
+            .map(|e| e.session_id.clone().unwrap())
+            .collect()
+    };
+    let expected = |adds: usize| -> Vec<String> {
+        (100..650)
+            .map(|i| format!("s{i}"))
+            .chain((0..adds).map(|i| match i {
+                i if i == 1 + SEGMENT_ENTRIES + TAIL_ENTRIES => "s50".to_owned(),
+                i => format!("new{i}"),
+            }))
+            .collect()
+    };
+    let head = add("new0".to_owned());
+    assert_eq!(
+        first_segment(&head),
+        2,
+        "sealed past the two foreign segments"
+    );
+    assert_eq!(head.total_minutes, 551);
+    let all = ns.time_tracking().unwrap().unwrap().value;
+    assert_eq!(ids(&all), expected(1));
+    assert_eq!(all.total_minutes, 551);
+
+    // Later additions seal small segments after the document's own.
+    let adds = 1 + SEGMENT_ENTRIES + TAIL_ENTRIES;
+    for i in 1..adds {
+        add(format!("new{i}"));
+    }
+    let all = ns.time_tracking().unwrap().unwrap().value;
+    assert_eq!(ids(&all), expected(adds));
+    assert_eq!(all.total_minutes, 550 + adds as u64);
+    // A session end retried after a crash, from before the first addition, counts once.
+    let again = AddMinutes {
+        session_id: Some("new0".to_owned()),
+        task_id: None,
+        since: Some("2025-09-18T09:00:00Z".parse().unwrap()),
+    };
+    assert_eq!(
+        ns.add_minutes(1, &again).unwrap().value.total_minutes,
+        550 + adds as u64
+    );
+    // An entry only the foreign segments hold (trimmed from the file) is not this document's:
+    // an addition for its session counts.
+    let trimmed = AddMinutes {
+        session_id: Some("s50".to_owned()),
+        ..again
+    };
+    assert_eq!(
+        ns.add_minutes(1, &trimmed).unwrap().value.total_minutes,
+        551 + adds as u64
+    );
+    let adds = adds + 1;
+
+    // A reader that kept the entries of the document's first segments reads on from there;
+    // one that kept fewer segments than the document's first, or none, reads every entry.
+    let head = latest_document(&ns);
+    let sealed = sealed_segments(&head);
+    for (kept, first) in [(0, 0), (1, 0), (2, 0), (3, 3), (sealed, sealed)] {
+        let (documents, read) =
+            flowforge_session::read_documents_after(&layout, &dev, kept).unwrap();
+        assert_eq!(read.first, first, "kept {kept}");
+        let time = documents.time.unwrap().value;
+        if first == 0 {
+            assert_eq!(ids(&time), expected(adds), "kept {kept}");
+        } else {
+            let skipped: usize = (2..first).map(|k| segment(&ns, k).len()).sum();
+            assert_eq!(ids(&time), expected(adds)[skipped..], "kept {kept}");
+        }
+    }
+    let state = flowforge_session::load_namespace(&layout, &dev).unwrap();
+    assert_eq!(state.time.unwrap().value.sessions.len(), 550 + adds);
+    assert_eq!(
+        ids(&ns.time_tracking().unwrap().unwrap().value),
+        expected(adds)
+    );
 }
