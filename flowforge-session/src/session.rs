@@ -61,7 +61,7 @@ impl Namespace {
     /// # Errors
     /// The store's read errors, naming the version file.
     pub fn current_session(&self) -> Result<Option<Versioned<Session>>> {
-        self.store.get(&session_key())
+        self.store.get_cloned(&session_key())
     }
 
     /// The latest session: from the store, or — before the store ever held one — from
@@ -99,7 +99,7 @@ impl Namespace {
     /// tools left in `sessions/current.json` is first taken over by the store.
     pub(crate) fn current_for_write(&self) -> Result<Option<Versioned<Session>>> {
         let key = session_key();
-        if let Some(current) = self.store.get(&key)? {
+        if let Some(current) = self.store.get_cloned(&key)? {
             return Ok(Some(current));
         }
         if self.store.generation(&key)? != 0 {
@@ -108,7 +108,7 @@ impl Namespace {
         let Some(found) = compat::read_own_session_view(&self.layout, &self.dev)? else {
             return Ok(None);
         };
-        match self.store.compare_and_swap(&key, None, &found)? {
+        match self.store.compare_and_swap_shared(&key, None, &found)? {
             Cas::Swapped(version) => Ok(Some(Versioned {
                 value: found,
                 version,
@@ -188,7 +188,7 @@ impl Namespace {
             f(&mut session, Timestamp::now())?;
             match self
                 .store
-                .compare_and_swap(&key, Some(base.version), &session)?
+                .compare_and_swap_shared(&key, Some(base.version), &session)?
             {
                 Cas::Swapped(version) => {
                     break Versioned {
@@ -349,7 +349,7 @@ impl Namespace {
         }
         let version = match self
             .store
-            .compare_and_swap(&session_key(), expected, session)?
+            .compare_and_swap_shared(&session_key(), expected, session)?
         {
             Cas::Swapped(version) => version,
             Cas::Conflict(found) => return Err(conflict(expected, found.map(|f| f.version))),
@@ -406,16 +406,16 @@ impl Namespace {
             },
         )?;
         let mut warnings: Vec<Error> = added.warning.into_iter().collect();
-        let version =
-            match self
-                .store
-                .compare_and_swap(&session_key(), Some(active.version), &ended)?
-            {
-                Cas::Swapped(version) => version,
-                Cas::Conflict(found) => {
-                    return Err(conflict(Some(active.version), found.map(|f| f.version)));
-                }
-            };
+        let version = match self.store.compare_and_swap_shared(
+            &session_key(),
+            Some(active.version),
+            &ended,
+        )? {
+            Cas::Swapped(version) => version,
+            Cas::Conflict(found) => {
+                return Err(conflict(Some(active.version), found.map(|f| f.version)));
+            }
+        };
         let session = Versioned {
             value: ended,
             version,

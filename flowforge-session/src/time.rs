@@ -229,7 +229,7 @@ impl Namespace {
         let mut backoff = crate::store::Backoff::new(self.store.options().retry);
         let mut seed: Option<TimeTracking> = None;
         for _ in 0..self.store.options().retry.max_attempts {
-            let current = self.store.get::<TimeTracking>(&key)?;
+            let current = self.store.get_cloned::<TimeTracking>(&key)?;
             let (expected, mut tracking) = match current {
                 Some(current) => (Some(current.version), current.value),
                 None => {
@@ -283,7 +283,10 @@ impl Namespace {
                 }
                 Err(e) => return Err(e),
             }
-            if let Cas::Swapped(version) = self.store.compare_and_swap(&key, expected, &tracking)? {
+            if let Cas::Swapped(version) = self
+                .store
+                .compare_and_swap_shared(&key, expected, &tracking)?
+            {
                 let time = Versioned {
                     value: tracking,
                     version,

@@ -19,8 +19,10 @@
 //! A reader that asks for it ([`Store::get_shared`](super::Store::get_shared)) also keeps the
 //! entry's parsed value, so the next such read of the same version does not parse the bytes
 //! again (the claims shards: a claim change reads its shard, and the view's writer reads it
-//! again right after). It is the value those very bytes parse to, or the value a writer
-//! published as them, dropped with the bytes.
+//! again right after; the session and the time tracking, which the next operation of a
+//! session cycle reads: [`Store::get_cloned`](super::Store::get_cloned)). It is the value
+//! those very bytes parse to, or the value a writer published as them, dropped with the
+//! bytes.
 
 use std::{
     any::Any,

@@ -489,6 +489,47 @@ impl Store {
             .and_then(|head| Some((Version(head.generation), Arc::new(head.value?)))))
     }
 
+    /// [`Store::get`] of a value this process may have parsed or published already: a
+    /// version whose value the cache holds ([`Store::get_shared`],
+    /// [`Store::compare_and_swap_shared`]) is cloned, not parsed again. For the documents a
+    /// session cycle reads right after writing them (the session, the time tracking).
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub(crate) fn get_cloned<T: DeserializeOwned + Clone + Send + Sync + 'static>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<Versioned<T>>> {
+        Ok(self
+            .get_shared::<T>(key)?
+            .map(|(version, value)| Versioned {
+                value: Arc::unwrap_or_clone(value),
+                version,
+            }))
+    }
+
+    /// [`Store::compare_and_swap`] that, when it publishes, tells this process's next
+    /// [`Store::get_cloned`] or [`Store::get_shared`] of `key` that the version's bytes parse
+    /// to `new` ([`Store::share_published`]).
+    ///
+    /// # Errors
+    /// As [`Store::compare_and_swap`].
+    pub(crate) fn compare_and_swap_shared<T>(
+        &self,
+        key: &Key,
+        expected: Option<Version>,
+        new: &T,
+    ) -> Result<Cas<T>>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    {
+        let cas = self.compare_and_swap(key, expected, new)?;
+        if let Cas::Swapped(version) = cas {
+            self.share_published(key, version, Arc::new(new.clone()));
+        }
+        Ok(cas)
+    }
+
     /// Tells this process's next [`Store::get_shared`] of `key` at `version`, which it has
     /// just published, that its bytes parse to `value` (the value it serialized). Kept with
     /// the bytes the publication kept for that generation (a version's name never holds other

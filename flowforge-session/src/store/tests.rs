@@ -687,6 +687,64 @@ fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     assert_eq!((version.get(), newer.as_str()), (3, "dddd"));
 }
 
+/// What a session cycle reads right after it wrote it — a time tracking document with the
+/// fields it keeps in `extra` — is handed out as the value published, which is what the file
+/// parses to; and once the file is edited, the edit.
+#[test]
+fn a_value_published_and_shared_is_read_back_as_its_file_parses() {
+    use flowforge_core::model::{TimeEntry, TimeTracking};
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("time-tracking").unwrap();
+    let entry = |id: &str, minutes| TimeEntry {
+        session_id: Some(id.to_owned()),
+        task_id: None,
+        minutes,
+        recorded_at: "2025-09-18T10:00:00.123456789Z".parse().unwrap(),
+        extra: serde_json::Map::new(),
+    };
+    let mut tracking = TimeTracking {
+        total_minutes: 0,
+        sessions: vec![entry("s-aaaa", 7), entry("s-other", 5)],
+        extra: serde_json::Map::new(),
+    };
+    tracking.extra.insert("totalTime".to_owned(), 0.into());
+    tracking
+        .extra
+        .insert("sealed_segments".to_owned(), 3.into());
+    tracking.set_total_minutes(12);
+    let version = store
+        .compare_and_swap_shared(&key, None, &tracking)
+        .unwrap()
+        .swapped()
+        .unwrap();
+
+    let (read, again) = (
+        store.get_shared::<TimeTracking>(&key).unwrap().unwrap(),
+        store.get_shared::<TimeTracking>(&key).unwrap().unwrap(),
+    );
+    assert!(
+        Arc::ptr_eq(&read.1, &again.1),
+        "shared, not parsed per read"
+    );
+    let cloned = store.get_cloned::<TimeTracking>(&key).unwrap().unwrap();
+    assert_eq!((cloned.version, &cloned.value), (version, &tracking));
+    let path = generation::version_path(&store.key_dir(&key), version.get());
+    let parsed =
+        parse_version::<TimeTracking>(&fs::read(&path).unwrap(), version.get(), || path.clone())
+            .unwrap()
+            .unwrap();
+    assert_eq!(parsed, cloned.value);
+
+    edit_in_place(&path, "s-aaaa", "s-bbbb");
+    let edited = store
+        .get_cloned::<TimeTracking>(&key)
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(edited.sessions[0].session_id.as_deref(), Some("s-bbbb"));
+}
+
 #[test]
 fn compactions_read_floor_until_it_says_more_than_one_and_again_once_it_is_replaced() {
     let tmp = tempfile::tempdir().unwrap();
