@@ -369,9 +369,13 @@ fn rewrite_pooled(
         return Ok(None);
     }
     // The slot that served last (in any pool) is tried first: the pools of a namespace are
-    // provisioned alike and used alike, so it saves looking into a slot left empty.
+    // provisioned alike and used alike, so it saves looking into a slot left empty. A
+    // publication that knows what a spare holds starts where this thread's last exchange of
+    // the target left the file it replaced: the spare the prior most likely describes.
     static LAST: AtomicU32 = AtomicU32::new(0);
-    let first = LAST.load(Ordering::Relaxed);
+    let first = prior
+        .and_then(|_| spared_slot(target))
+        .unwrap_or_else(|| LAST.load(Ordering::Relaxed));
     let name: &OsStr = target.as_ref();
     for slot in (0..POOL).map(|k| (first + k) % POOL) {
         let spare = pool_name(target, slot);
@@ -432,7 +436,10 @@ fn rewrite_pooled(
         }
         LAST.store(slot, Ordering::Relaxed);
         match dir.rename(spare.as_ref(), name, RenameFlags::EXCHANGE) {
-            Ok(()) => return Ok(Some(true)),
+            Ok(()) => {
+                note_spared(target, slot);
+                return Ok(Some(true));
+            }
             Err(Errno::NOENT) => {}
             Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {
                 EXCHANGE.store(2, Ordering::Relaxed);
@@ -450,6 +457,43 @@ fn rewrite_pooled(
         drop(file);
     }
     Ok(None)
+}
+
+/// How many targets [`note_spared`] remembers per thread: more than a namespace pools.
+const SPARED_TARGETS: usize = 8;
+
+thread_local! {
+    /// The targets this thread published through their pools, each with the slot the file
+    /// its last publication replaced went to; the oldest forgotten first.
+    static SPARED_SLOTS: std::cell::RefCell<Vec<(String, u32)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Notes that this thread's publication of `target` left the file it replaced in `slot`.
+fn note_spared(target: &str, slot: u32) {
+    SPARED_SLOTS.with(|s| {
+        let mut s = s.borrow_mut();
+        if let Some(known) = s.iter_mut().find(|(t, _)| t == target) {
+            known.1 = slot;
+            return;
+        }
+        if s.len() == SPARED_TARGETS {
+            s.remove(0);
+        }
+        s.push((target.to_owned(), slot));
+    });
+}
+
+/// The slot this thread's last publication of `target` left the replaced file in. Only a
+/// hint (another thread or process may have taken it since, a target of the same name in
+/// another directory may have set it): what a slot holds is checked under its lease.
+fn spared_slot(target: &str) -> Option<u32> {
+    SPARED_SLOTS.with(|s| {
+        s.borrow()
+            .iter()
+            .find(|(t, _)| t == target)
+            .map(|(_, slot)| *slot)
+    })
 }
 
 /// Rewrites `file`, of `size` bytes and nobody else's to write, to hold `bytes`: written at
@@ -571,6 +615,7 @@ fn dispose_replaced(dir: &Dir, tmp: &OsStr, name: &OsStr, pool: Option<&str>) ->
                         .rename(tmp, spare.as_ref(), RenameFlags::NOREPLACE)
                         .is_ok()
                     {
+                        note_spared(target, slot);
                         return Ok(());
                     }
                 }
@@ -837,6 +882,71 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A publication with a prior starts at the slot where this thread's last publication of
+    /// that target left the file it replaced, whatever slot other targets' publications
+    /// used since: there the prior's bytes are (shown by a prior that claims bytes the spare
+    /// does not hold, as above).
+    #[test]
+    fn a_prior_is_looked_for_where_the_last_publication_of_its_target_left_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = Dir::create(tmp.path(), &tmp.path().join("d")).unwrap();
+        let (target, other) = ("view.json", "other.json");
+        let how = Publish {
+            mode: Mode::Recycle,
+            durability: Durability::Relaxed,
+            allocate: false,
+        };
+        if !lease::available() {
+            eprintln!("leases are not available here: the pool is not used");
+            return;
+        }
+        let held = b"the view replaced".as_slice();
+        for (name, bytes) in [(target, held), (other, b"other".as_slice())] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(FILE_MODE)).unwrap();
+        }
+        provision_pool(&dir, target).unwrap();
+        provision_pool(&dir, other).unwrap();
+        let replaced = dir.stat(target).unwrap().unwrap().ino;
+        assert!(
+            publish_over(
+                &dir,
+                target.as_ref(),
+                b"the view now live",
+                how,
+                None,
+                |_| Ok(true)
+            )
+            .unwrap()
+        );
+        let slot = (0..POOL)
+            .find(|&k| dir.stat(pool_name(target, k)).unwrap().unwrap().ino == replaced)
+            .expect("the replaced file is pooled");
+        // Another target's publications, using another slot than the one just used.
+        dir.remove(pool_name(other, slot)).unwrap();
+        for bytes in [b"other 1".as_slice(), b"other 2"] {
+            assert!(publish_over(&dir, other.as_ref(), bytes, how, None, |_| Ok(true)).unwrap());
+        }
+        let st = dir.stat(pool_name(target, slot)).unwrap().unwrap();
+        let new = b"the view made new".as_slice();
+        assert_eq!(held.len(), new.len());
+        // The prior claims the spare holds the new bytes already, all but the last.
+        let claimed = [&new[..new.len() - 1], b"?"].concat();
+        let prior = Prior {
+            ino: st.ino,
+            size: st.size,
+            mtime: st.mtime,
+            bytes: &claimed,
+        };
+        assert!(publish_over(&dir, target.as_ref(), new, how, Some(prior), |_| Ok(true)).unwrap());
+        assert_eq!(dir.stat(target).unwrap().unwrap().ino, st.ino);
+        let live = std::fs::read(dir.path().join(target)).unwrap();
+        let trusted = [&held[..held.len() - 1], &new[new.len() - 1..]].concat();
+        assert_eq!(live, trusted, "the spare holding the prior was taken");
     }
 
     #[test]
