@@ -985,66 +985,54 @@ const ENTRY_HEAD: &[u8] = b"\n    \"";
 /// What closes a printed `tasks` map that has entries.
 const TASKS_TAIL: &[u8] = b"\n  }";
 
-/// One entry of the printed `tasks` map: its key's bytes (between the quotes), its value's
-/// bytes, where the entry lies in the file — from its line's start (the newline before its
-/// key) to the end of its value (its comma excluded) — and its key's claims shard.
-struct Line<'a> {
-    key: &'a [u8],
-    value: &'a [u8],
-    span: std::ops::Range<usize>,
-    shard: usize,
-}
-
 /// Where the entries of a printed view lie, as [`scan_lines`] finds them, without borrowing
 /// the bytes: a splice records it for the bytes it makes, and the writer keeps it with them
 /// ([`keep_published`]), so its next splice of its own file neither searches nor hashes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LinesAt {
+    /// In file order, which is the task ids' order.
     entries: Vec<EntryAt>,
     /// The offset just past the `tasks` map's closing brace.
     tasks_end: usize,
 }
 
-impl LinesAt {
-    /// The entries of `bytes`, the bytes this was recorded for; `None` when they do not fit.
-    fn lines<'a>(&self, bytes: &'a [u8]) -> Option<Vec<Line<'a>>> {
-        // Filled in a loop: a `collect` into `Option` would grow the vector step by step.
-        let mut lines = Vec::with_capacity(self.entries.len());
-        for (span, key_len, shard) in &self.entries {
-            let key_start = span.start + ENTRY_HEAD.len();
-            lines.push(Line {
-                key: bytes.get(key_start..key_start + key_len)?,
-                value: bytes.get(key_start + key_len + VALUE_HEAD.len()..span.end)?,
-                span: span.clone(),
-                shard: *shard,
-            });
-        }
-        Some(lines)
-    }
-}
-
-/// Where an entry lies: its span (as [`Line::span`]), the length of its key (which starts
-/// after [`ENTRY_HEAD`]), and its key's shard.
+/// Where an entry of the printed `tasks` map lies: its span, from its line's start (the
+/// newline before its key) to the end of its value (its comma excluded), the length of its
+/// key (which starts after [`ENTRY_HEAD`]), and its key's claims shard.
 type EntryAt = (std::ops::Range<usize>, usize, usize);
 
 /// What separates an entry's key from its value.
 const VALUE_HEAD: &[u8] = b"\": ";
 
-/// The entries of the `tasks` map of `bytes` printed as the full model prints the view, in
-/// file order, and the offset just past the map's closing brace; `None` when the bytes are
-/// not printed that way. Found by two searches (`memmem`), not by parsing: inside the map
-/// every line is indented by four spaces or more (an entry's value deeper than its key), and
-/// a JSON string never holds a raw newline, so the first line of two spaces and a brace
-/// closes the map, and each line of exactly four spaces and a quote starts an entry (the
-/// previous one ending with its comma).
-fn scan_lines(bytes: &[u8]) -> Option<(Vec<Line<'_>>, usize)> {
+/// The key and the value of `entry` in `bytes`; `None` when they do not fit.
+fn entry_at<'a>(bytes: &'a [u8], entry: &EntryAt) -> Option<(&'a [u8], &'a [u8])> {
+    let (span, key_len, _) = entry;
+    let key_start = span.start + ENTRY_HEAD.len();
+    let key_end = key_start + key_len;
+    Some((
+        bytes.get(key_start..key_end)?,
+        bytes.get(key_end + VALUE_HEAD.len()..span.end)?,
+    ))
+}
+
+/// The entries of the `tasks` map of `bytes` printed as the full model prints the view;
+/// `None` when the bytes are not printed that way (entries out of the model's order or named
+/// twice included). Found by two searches (`memmem`), not by parsing: inside the map every
+/// line is indented by four spaces or more (an entry's value deeper than its key), and a JSON
+/// string never holds a raw newline, so the first line of two spaces and a brace closes the
+/// map, and each line of exactly four spaces and a quote starts an entry (the previous one
+/// ending with its comma).
+fn scan_lines(bytes: &[u8]) -> Option<LinesAt> {
     use memchr::memmem;
     let start = VIEW_HEAD.len();
     if !bytes.starts_with(VIEW_HEAD) {
         return None;
     }
     if bytes.get(start) == Some(&b'}') {
-        return Some((Vec::new(), start + 1));
+        return Some(LinesAt {
+            entries: Vec::new(),
+            tasks_end: start + 1,
+        });
     }
     let end = start + memmem::find(&bytes[start..], TASKS_TAIL)?;
     let map = &bytes[start..end];
@@ -1052,7 +1040,8 @@ fn scan_lines(bytes: &[u8]) -> Option<(Vec<Line<'_>>, usize)> {
     if heads.peek() != Some(&0) {
         return None;
     }
-    let mut found = Vec::new();
+    let mut entries = Vec::new();
+    let mut previous: Option<&[u8]> = None;
     while let Some(head) = heads.next() {
         let next = heads.peek().copied();
         let entry = &map[head + ENTRY_HEAD.len()..next.unwrap_or(map.len())];
@@ -1062,25 +1051,35 @@ fn scan_lines(bytes: &[u8]) -> Option<(Vec<Line<'_>>, usize)> {
         };
         let quote = memchr::memchr(b'"', entry)?;
         let key = &entry[..quote];
-        let value = entry[quote..].strip_prefix(VALUE_HEAD)?;
+        entry[quote..].strip_prefix(VALUE_HEAD)?;
+        // The model's order is the task ids' order, each once.
+        if previous.is_some_and(|p| p >= key) {
+            return None;
+        }
+        previous = Some(key);
         let from = start + head;
-        found.push(Line {
-            key,
-            value,
-            span: from..from + ENTRY_HEAD.len() + entry.len(),
-            shard: super::shard_of_id(std::str::from_utf8(key).ok()?),
-        });
+        entries.push((
+            from..from + ENTRY_HEAD.len() + entry.len(),
+            key.len(),
+            super::shard_of_id(std::str::from_utf8(key).ok()?),
+        ));
     }
-    Some((found, end + TASKS_TAIL.len()))
+    Some(LinesAt {
+        entries,
+        tasks_end: end + TASKS_TAIL.len(),
+    })
 }
 
 /// [`splice`] over the view's lines: only the changed shards' entries are parsed; the
 /// untouched entries are not parsed nor checked again (the mark vouches that FlowForge wrote
 /// them, from valid task ids) and are copied as runs — every stretch of them that no new
 /// entry interrupts is one copy of the file's bytes, separators included — and so is
-/// everything after the `tasks` map. `None` when the bytes are not printed as the full model
-/// prints the view (entries out of the model's order or named twice, a changed shard's entry
-/// that is not a valid task id or assignment).
+/// everything after the `tasks` map. The new entries find their places by binary search
+/// among the keys, so besides those copies a change costs one pass over the entries' spans
+/// (their shards looked at, the kept ones' recorded anew), whatever the number of claims.
+/// `None` when the bytes are not printed as the full model prints the view (entries out of
+/// the model's order or named twice, a changed shard's entry that is not a valid task id or
+/// assignment).
 ///
 /// # Errors
 /// [`Error::Json`] when a claim cannot be serialized.
@@ -1091,57 +1090,67 @@ fn splice_lines(
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
-    let found = match known {
-        Some(known) => known.lines(bytes).map(|lines| (lines, known.tasks_end)),
-        None => scan_lines(bytes),
-    };
-    let Some((lines, tasks_end)) = found else {
-        return Ok(None);
-    };
-    // The entries kept, with their position among all the entries.
-    let mut kept: Vec<(usize, &Line<'_>)> = Vec::with_capacity(lines.len() + 1);
-    // The bash tools' entries of the rewritten shards: in the file, and kept as they are.
-    let (mut before, mut after) = (0u64, 0u64);
-    let mut previous: Option<&[u8]> = None;
-    for (i, line) in lines.iter().enumerate() {
-        // The model's order is the task ids' order, each once (as a splice that recorded the
-        // lines wrote them).
-        if known.is_none() && previous.is_some_and(|p| p >= line.key) {
-            return Ok(None);
-        }
-        previous = Some(line.key);
-        match &read[line.shard] {
-            None => kept.push((i, line)),
-            Some(claims) => {
-                let Some(task) = std::str::from_utf8(line.key)
-                    .ok()
-                    .and_then(|k| TaskId::new(k).ok())
-                else {
-                    return Ok(None);
-                };
-                // FlowForge's entry: dropped (its shard's claims are written anew) unparsed.
-                if names_session(line.value) {
-                    continue;
-                }
-                let Ok(a) = serde_json::from_slice::<TaskAssignment>(line.value) else {
-                    return Ok(None);
-                };
-                let bash = !is_flowforge_entry(&a);
-                before += u64::from(bash);
-                if bash && !claims.was_dropped(&task, &a) && !claims.claims.contains_key(&task) {
-                    after += 1;
-                    kept.push((i, line));
-                }
+    let scanned;
+    let lines = match known {
+        Some(known) => known,
+        None => match scan_lines(bytes) {
+            Some(found) => {
+                scanned = found;
+                &scanned
             }
+            None => return Ok(None),
+        },
+    };
+    let entries = &lines.entries[..];
+    // The changed shards' entries dropped (their shards' claims are written anew), by
+    // position; the bash tools' entries of those shards: in the file, and kept as they are.
+    let mut dropped = Vec::new();
+    let (mut before, mut after) = (0u64, 0u64);
+    for (i, entry) in entries.iter().enumerate() {
+        let Some(Some(claims)) = read.get(entry.2) else {
+            continue;
+        };
+        let Some((key, value)) = entry_at(bytes, entry) else {
+            return Ok(None);
+        };
+        let Some(task) = std::str::from_utf8(key)
+            .ok()
+            .and_then(|k| TaskId::new(k).ok())
+        else {
+            return Ok(None);
+        };
+        // FlowForge's entry: dropped unparsed.
+        if names_session(value) {
+            dropped.push(i);
+            continue;
+        }
+        let Ok(a) = serde_json::from_slice::<TaskAssignment>(value) else {
+            return Ok(None);
+        };
+        let bash = !is_flowforge_entry(&a);
+        before += u64::from(bash);
+        if bash && !claims.was_dropped(&task, &a) && !claims.claims.contains_key(&task) {
+            after += 1;
+        } else {
+            dropped.push(i);
         }
     }
+    // The new entries in the model's order, each with the position of the entry it goes
+    // before. The bash tools' entries written anew: claims of an older store, without a
+    // session.
     let mut new = Vec::new();
-    // The bash tools' entries written anew (claims of an older store, without a session).
     let mut written = 0u64;
     for (shard, claims) in read.iter().enumerate() {
         for (task, held) in claims.iter().flat_map(|c| &c.claims) {
             written += u64::from(!is_flowforge_entry(&held.assignment));
-            new.push((task.as_str(), entry_bytes(&held.assignment, path)?, shard));
+            let key = task.as_str().as_bytes();
+            let at = entries.partition_point(|e| entry_at(bytes, e).is_some_and(|(k, _)| k < key));
+            // A kept entry named as a new one: not what the model would print.
+            let same = entries.get(at).and_then(|e| entry_at(bytes, e));
+            if same.is_some_and(|(k, _)| k == key) && dropped.binary_search(&at).is_err() {
+                return Ok(None);
+            }
+            new.push((key, entry_bytes(&held.assignment, path)?, shard, at));
         }
     }
     new.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -1151,81 +1160,63 @@ fn splice_lines(
     let size = bytes.len()
         + new
             .iter()
-            .map(|(k, v, _)| k.len() + v.len() + 8)
+            .map(|(k, v, _, _)| k.len() + v.len() + 8)
             .sum::<usize>();
     let mut out = buffer(size);
     out.extend_from_slice(VIEW_HEAD);
-    let mut pieces = 0usize;
-    // Where the entries of `out` lie.
-    let mut at = Vec::with_capacity(kept.len() + new.len());
-    // A run of kept entries: its span, and the positions of its first and last entries.
-    type Run = (std::ops::Range<usize>, usize, usize);
-    // The run of kept entries not copied yet.
-    let mut run: Option<Run> = None;
     // One entry, or a run of them, after a comma unless it is the first; returns where it
     // starts in `out`.
-    let piece = |out: &mut Vec<u8>, pieces: &mut usize, parts: &[&[u8]]| {
-        if *pieces > 0 {
+    let mut pieces = 0usize;
+    let mut piece = |out: &mut Vec<u8>, parts: &[&[u8]]| {
+        if pieces > 0 {
             out.push(b',');
         }
-        *pieces += 1;
+        pieces += 1;
         let start = out.len();
         for part in parts {
             out.extend_from_slice(part);
         }
         start
     };
-    let flush =
-        |out: &mut Vec<u8>, pieces: &mut usize, run: &mut Option<Run>, at: &mut Vec<EntryAt>| {
-            if let Some((span, first, last)) = run.take() {
-                let start = piece(out, pieces, &[&bytes[span.clone()]]);
-                at.extend(lines[first..=last].iter().map(|line| {
-                    let from = start + (line.span.start - span.start);
-                    (from..from + line.span.len(), line.key.len(), line.shard)
-                }));
-            }
-        };
-    let (mut old, mut added) = (kept.into_iter().peekable(), new.iter().peekable());
+    // Where the entries of `out` lie.
+    let mut at: Vec<EntryAt> = Vec::with_capacity(entries.len() + new.len());
+    let (mut i, mut drops, mut added) = (0, dropped.iter().peekable(), new.iter().peekable());
     loop {
-        let take_old = match (old.peek(), added.peek()) {
-            (Some((_, o)), Some(a)) if o.key == a.0.as_bytes() => return Ok(None),
-            (Some((_, o)), Some(a)) => o.key < a.0.as_bytes(),
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (None, None) => break,
-        };
-        match take_old {
-            true => {
-                let (i, line) = old.next().expect("peeked");
-                match &mut run {
-                    // Next to the run in the file: the separator between them is its comma.
-                    Some((span, _, last)) if *last + 1 == i => {
-                        span.end = line.span.end;
-                        *last = i;
-                    }
-                    _ => {
-                        flush(&mut out, &mut pieces, &mut run, &mut at);
-                        run = Some((line.span.clone(), i, i));
-                    }
-                }
-            }
-            false => {
-                flush(&mut out, &mut pieces, &mut run, &mut at);
-                let (key, value, shard) = added.next().expect("peeked");
-                let parts = [ENTRY_HEAD, key.as_bytes(), VALUE_HEAD, value.as_bytes()];
-                let start = piece(&mut out, &mut pieces, &parts);
-                at.push((start..out.len(), key.len(), *shard));
-            }
+        let next_drop = drops.peek().map_or(entries.len(), |&&d| d);
+        let next_new = added.peek().map_or(entries.len(), |a| a.3);
+        let stop = next_drop.min(next_new);
+        if i < stop {
+            // Entries `i..stop` are kept and next to each other in the file: one copy, the
+            // commas between them included.
+            let run = entries[i].0.start..entries[stop - 1].0.end;
+            let Some(copied) = bytes.get(run.clone()) else {
+                return Ok(None);
+            };
+            let start = piece(&mut out, &[copied]);
+            at.extend(entries[i..stop].iter().map(|(span, key_len, shard)| {
+                let from = start + (span.start - run.start);
+                (from..from + span.len(), *key_len, *shard)
+            }));
+            i = stop;
+        } else if let Some((key, value, shard, _)) = added.next_if(|a| a.3 == i) {
+            let start = piece(&mut out, &[ENTRY_HEAD, key, VALUE_HEAD, value.as_bytes()]);
+            at.push((start..out.len(), key.len(), *shard));
+        } else if drops.next_if(|&&d| d == i).is_some() {
+            i += 1;
+        } else {
+            break;
         }
     }
-    flush(&mut out, &mut pieces, &mut run, &mut at);
     if pieces == 0 {
         out.push(b'}');
     } else {
         out.extend_from_slice(TASKS_TAIL);
     }
     let tasks_end_out = out.len();
-    out.extend_from_slice(&bytes[tasks_end..]);
+    let Some(rest) = bytes.get(lines.tasks_end..) else {
+        return Ok(None);
+    };
+    out.extend_from_slice(rest);
     Ok(Some(Splice {
         bytes: out,
         foreign: foreign + after + written,
@@ -1512,13 +1503,7 @@ mod tests {
 
     /// Where [`scan_lines`] finds the entries of `bytes`.
     fn scanned(bytes: &[u8]) -> LinesAt {
-        let (lines, tasks_end) = scan_lines(bytes).expect("printed as the model prints it");
-        LinesAt {
-            entries: (lines.iter())
-                .map(|l| (l.span.clone(), l.key.len(), l.shard))
-                .collect(),
-            tasks_end,
-        }
+        scan_lines(bytes).expect("printed as the model prints it")
     }
 
     #[test]
