@@ -1239,7 +1239,10 @@ const SESSION_LINE: &[u8] = b"\n      \"session_id\": \"";
 /// string never holds a raw newline) naming the session field with a string. Each key is
 /// printed once and as written, so this is the parse's answer.
 fn names_session(value: &[u8]) -> bool {
-    memchr::memmem::find(value, SESSION_LINE).is_some()
+    // Built once: a search built per call costs more than the search of a short value.
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(SESSION_LINE));
+    FINDER.find(value).is_some()
 }
 
 /// [`splice`] by scanning the view as a map of borrowed raw JSON values.
