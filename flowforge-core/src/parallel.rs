@@ -5,7 +5,21 @@
 //! work (right when items cost very differently, as the directories of a work tree do).
 //!
 //! The callers decide how many threads are worth it (the namespace index caps at eight; the git
-//! status engine uses one per core); this module only splits, runs and joins.
+//! status engine uses one per core, [`cores`]); this module only splits, runs and joins.
+
+/// How many threads this process can run at once: [`std::thread::available_parallelism`]
+/// (1 when it cannot tell), asked once per process. Asking costs more than the small jobs it
+/// sizes — on Linux the standard library reads the cgroup's CPU quota files each time — and a
+/// refresh or a status asks on every call; the answer is a thread count, not a limit anyone
+/// relies on, so a quota changed later is only a less fitting count.
+///
+/// ```
+/// assert!(flowforge_core::parallel::cores() >= 1);
+/// ```
+pub fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
 
 /// Runs `f` over `items` split into at most `threads` contiguous chunks, one scoped thread per
 /// chunk, and concatenates the results in the order of `items`. With `threads <= 1` it runs `f`

@@ -573,7 +573,7 @@ const PARALLEL_MIN: usize = 64;
 
 /// `items.iter().map(f)`, in order, spread over up to 8 scoped threads for large inputs.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let threads = flowforge_core::parallel::cores().min(8);
     if items.len() < PARALLEL_MIN || threads < 2 {
         return items.iter().map(f).collect();
     }

@@ -91,9 +91,8 @@ pub(crate) fn compute(
     };
     // One thread per core: with the page cache warm an `lstat` does not wait, so more threads
     // than cores only take turns (measured on 2 cores).
-    let threads = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(index.entries.len() / ENTRIES_PER_THREAD + 1);
+    let threads =
+        flowforge_core::parallel::cores().min(index.entries.len() / ENTRIES_PER_THREAD + 1);
     let mut git_index = None;
     let (found, (head, staged)) =
         worktree::compare(repo.workdir(), &index, &settings, threads, || {
