@@ -1194,7 +1194,7 @@ fn splice_lines(
             };
             let start = piece(&mut out, &[copied]);
             at.extend(entries[i..stop].iter().map(|(span, key_len, shard)| {
-                let from = start + (span.start - run.start);
+                let from = (start + span.start).saturating_sub(run.start);
                 (from..from + span.len(), *key_len, *shard)
             }));
             i = stop;
@@ -1206,6 +1206,11 @@ fn splice_lines(
         } else {
             break;
         }
+    }
+    // Every entry, drop and new entry placed: only a record of lines that does not fit its
+    // bytes (never kept so: a record is kept with the bytes it was made for) could leave any.
+    if i != entries.len() || drops.next().is_some() || added.next().is_some() {
+        return Ok(None);
     }
     if pieces == 0 {
         out.push(b'}');
