@@ -822,6 +822,28 @@ mod tests {
         assert_eq!(common_prefix(&a, &[]), 0);
     }
 
+    /// The bytes a lying prior claims a spare holds: `new` already, all but its last byte. A
+    /// publication trusting it writes only that last byte ([`last_written`]).
+    fn claimed_but_last(new: &[u8]) -> Vec<u8> {
+        [&new[..new.len() - 1], b"?"].concat()
+    }
+
+    /// A prior of the spare whose `stat` data are `st`, claiming it holds `bytes`.
+    fn prior_of<'a>(st: &crate::fs::FileStat, bytes: &'a [u8]) -> Prior<'a> {
+        Prior {
+            ino: st.ino,
+            size: st.size,
+            mtime: st.mtime,
+            bytes,
+        }
+    }
+
+    /// What a spare holding `held` holds once a publication of `new` that trusted
+    /// [`claimed_but_last`] wrote into it: `held` with `new`'s last byte.
+    fn last_written(held: &[u8], new: &[u8]) -> Vec<u8> {
+        [&held[..held.len() - 1], &new[new.len() - 1..]].concat()
+    }
+
     /// A pooled spare is trusted to hold the bytes of a [`Prior`] only while its inode, size
     /// and modification time are the prior's: then only what differs is written (shown here
     /// by a prior that claims bytes the spare does not hold), and after any write to the
@@ -855,14 +877,8 @@ mod tests {
                 file.write_all_at(held, 0).unwrap();
             }
             drop(file);
-            // The prior claims the spare holds the new bytes already, all but the last.
-            let claimed = [&new[..new.len() - 1], b"?"].concat();
-            let prior = Prior {
-                ino: st.ino,
-                size: st.size,
-                mtime: st.mtime,
-                bytes: &claimed,
-            };
+            let claimed = claimed_but_last(new);
+            let prior = prior_of(&st, &claimed);
             let published =
                 publish_over(&dir, target.as_ref(), new, how, Some(prior), |_| Ok(true));
             if !lease::available() {
@@ -875,9 +891,9 @@ mod tests {
             if tampered {
                 assert_eq!(live, new, "a spare written to since is rewritten whole");
             } else {
-                let trusted = [&held[..held.len() - 1], &new[new.len() - 1..]].concat();
                 assert_eq!(
-                    live, trusted,
+                    live,
+                    last_written(held, new),
                     "only the byte the prior says differs is written"
                 );
             }
@@ -934,19 +950,16 @@ mod tests {
         let st = dir.stat(pool_name(target, slot)).unwrap().unwrap();
         let new = b"the view made new".as_slice();
         assert_eq!(held.len(), new.len());
-        // The prior claims the spare holds the new bytes already, all but the last.
-        let claimed = [&new[..new.len() - 1], b"?"].concat();
-        let prior = Prior {
-            ino: st.ino,
-            size: st.size,
-            mtime: st.mtime,
-            bytes: &claimed,
-        };
+        let claimed = claimed_but_last(new);
+        let prior = prior_of(&st, &claimed);
         assert!(publish_over(&dir, target.as_ref(), new, how, Some(prior), |_| Ok(true)).unwrap());
         assert_eq!(dir.stat(target).unwrap().unwrap().ino, st.ino);
         let live = std::fs::read(dir.path().join(target)).unwrap();
-        let trusted = [&held[..held.len() - 1], &new[new.len() - 1..]].concat();
-        assert_eq!(live, trusted, "the spare holding the prior was taken");
+        assert_eq!(
+            live,
+            last_written(held, new),
+            "the spare holding the prior was taken"
+        );
     }
 
     #[test]
