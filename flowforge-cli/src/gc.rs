@@ -1,6 +1,6 @@
 //! `flowforge gc`: reclaim superseded store versions, the per-task claim keys of older stores,
-//! temporary files of crashed writers and spares of views that are gone, and release orphaned
-//! claims.
+//! time segments no document reads, temporary files of crashed writers and spares of views
+//! that are gone, and release orphaned claims.
 
 use clap::Args;
 use flowforge_session::{GcOptions, GcReport};
@@ -18,7 +18,7 @@ pub(crate) struct GcArgs {
     #[arg(long)]
     dry_run: bool,
     /// Print JSON: {"dry_run", "keys", "superseded_versions", "legacy_claim_keys",
-    /// "temp_files", "spare_files", "released_claims" (task ids), "bytes"}.
+    /// "orphan_segments", "temp_files", "spare_files", "released_claims" (task ids), "bytes"}.
     #[arg(long)]
     json: bool,
 }
@@ -30,6 +30,7 @@ struct GcJson {
     keys: usize,
     superseded_versions: usize,
     legacy_claim_keys: usize,
+    orphan_segments: usize,
     temp_files: usize,
     spare_files: usize,
     released_claims: Vec<String>,
@@ -43,6 +44,7 @@ impl From<&GcReport> for GcJson {
             keys: r.keys,
             superseded_versions: r.superseded_versions,
             legacy_claim_keys: r.legacy_claim_keys,
+            orphan_segments: r.orphan_segments,
             temp_files: r.temp_files,
             spare_files: r.spare_files,
             released_claims: r.released_claims.iter().map(ToString::to_string).collect(),
@@ -69,10 +71,11 @@ pub(crate) fn run(ctx: &Context, args: &GcArgs, out: &mut Output) -> CliResult {
     };
     outln!(
         out,
-        "{verb} {} bytes: {} superseded versions, {} released claim keys of an older store, {} temporary files of crashed writers, {} spare files ({} keys looked at)",
+        "{verb} {} bytes: {} superseded versions, {} released claim keys of an older store, {} time segments no document reads, {} temporary files of crashed writers, {} spare files ({} keys looked at)",
         report.bytes,
         report.superseded_versions,
         report.legacy_claim_keys,
+        report.orphan_segments,
         report.temp_files,
         report.spare_files,
         report.keys

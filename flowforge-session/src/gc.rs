@@ -1,8 +1,8 @@
 //! Reclaiming what is done: superseded versions of every store key, the claims of older
 //! stores (one document, or one key per task) once every claims shard holds its part, stray
-//! temporary files of writers that are gone, and pooled spares of views that are gone. (A live
-//! view's pooled spares are not strays: its writers rewrite them instead of creating files,
-//! see `fs/publish.rs`.)
+//! temporary files of writers that are gone, pooled spares of views that are gone, and time
+//! segments no document reads. (A live view's pooled spares are not strays: its writers
+//! rewrite them instead of creating files, see `fs/publish.rs`.)
 //!
 //! Writers keep the store bounded on their own (automatic [`Compaction`](crate::store::Compaction)
 //! keeps a few versions per key, released claims leave their shard when they are
@@ -16,10 +16,10 @@ use flowforge_core::Layout;
 
 use crate::{
     claim::CLAIMS_KEY,
-    error::Result,
+    error::{Error, Result},
     fs::{Dir, Durability, FileKind, POOL, parse_pooled, parse_temp, writer_alive},
     namespace::team_store,
-    store::{CompactReport, Store, StoreOptions},
+    store::{CompactReport, Key, Store, StoreOptions},
 };
 
 /// What [`gc`] does.
@@ -47,6 +47,10 @@ pub struct GcReport {
     /// Spare files removed: superseded versions writers keep to rewrite instead of creating
     /// files, and pooled spares of views that are gone (those of live views are kept).
     pub spare_files: usize,
+    /// Time segments no document reads, removed whole: sealed by a first addition of minutes
+    /// that lost to another, numbered below the document's first
+    /// ([`first_segment`](crate::time::first_segment)).
+    pub orphan_segments: usize,
     /// Orphaned claims released: their holder's process died between taking the claim and
     /// writing its session (in a dry run, those that would be).
     pub released_claims: Vec<flowforge_core::TaskId>,
@@ -66,8 +70,9 @@ impl GcReport {
 /// Reclaims the namespace at `layout`: compacts every key of the team store and of each
 /// developer's store down to its latest version, releases orphaned claims (a process died
 /// between taking a claim and writing its session), seeds every claims shard from an older
-/// store's claims and removes those, and removes temporary files of dead writers
-/// anywhere in the namespace. Safe while other processes read and write.
+/// store's claims and removes those, removes time segments no document reads, and removes
+/// temporary files of dead writers anywhere in the namespace. Safe while other processes read
+/// and write.
 ///
 /// # Errors
 /// [`Error::Io`](crate::Error::Io) or [`Error::Symlink`](crate::Error::Symlink) naming what
@@ -87,16 +92,36 @@ pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
     for key in team.keys()? {
         report.keys += 1;
         if has_legacy && (key.as_str() == CLAIMS_KEY || key.claim_task().is_some()) {
-            remove_key(&team, key.as_str(), options, &mut report)?;
+            let Some(dir) = Dir::open(team.root(), team.dir())? else {
+                continue;
+            };
+            if remove_key(&dir, key.as_str(), options, &mut report)? {
+                report.legacy_claim_keys += 1;
+            }
         } else {
             report.add(&team.compact_key(&key, 1, options.dry_run)?);
         }
     }
     for dev in crate::namespace::namespace_ids(layout.root())? {
         let store = crate::namespace::dev_store(layout, &dev, store_options);
-        for key in store.keys()? {
+        // Opened before the document is read, and segments removed through it: should the
+        // namespace be removed and made again meanwhile, the removals land in the old
+        // directory, never among the new document's segments.
+        let dir = Dir::open(store.root(), store.dir())?;
+        let keys = store.keys()?;
+        let first = first_segment(&store)?;
+        for key in keys {
             report.keys += 1;
-            report.add(&store.compact_key(&key, 1, options.dry_run)?);
+            if let Some(dir) = dir
+                .as_ref()
+                .filter(|_| segment_number(&key).is_some_and(|n| n < first))
+            {
+                if remove_key(dir, key.as_str(), options, &mut report)? {
+                    report.orphan_segments += 1;
+                }
+            } else {
+                report.add(&store.compact_key(&key, 1, options.dry_run)?);
+            }
         }
     }
     // The views whose spares `dev init` provisions keep them even before their first write.
@@ -110,13 +135,37 @@ pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
     Ok(report)
 }
 
-/// Removes the key `name` of `store` whole: its files, then its directory.
-fn remove_key(store: &Store, name: &str, options: GcOptions, report: &mut GcReport) -> Result<()> {
-    let Some(dir) = Dir::open(store.root(), store.dir())? else {
-        return Ok(());
-    };
+/// The first sealed time segment the time document of `store` reads
+/// ([`crate::time::first_segment`]); 0 without a document, or with one that does not parse
+/// (nothing is taken for an orphan then).
+///
+/// Segments below it are read by no document, now or later: it is set once, by the addition
+/// that makes the document (past every segment number in use then), and every later version
+/// carries it on; the document is never removed.
+///
+/// # Errors
+/// The store's read errors other than a document that does not parse.
+fn first_segment(store: &Store) -> Result<u64> {
+    match store.get::<flowforge_core::model::TimeTracking>(&crate::namespace::time_key()) {
+        Ok(head) => Ok(head.map_or(0, |head| crate::time::first_segment(&head.value))),
+        Err(Error::Json { .. } | Error::Corrupt { .. }) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// The number of a time segment's key.
+fn segment_number(key: &Key) -> Option<u64> {
+    key.as_str()
+        .strip_prefix(crate::time::SEGMENT_KEY_PREFIX)?
+        .parse()
+        .ok()
+}
+
+/// Removes the key `name` of the store directory `dir` whole: its files, then its directory.
+/// Whether the directory was removed (or, in a dry run, is there to remove).
+fn remove_key(dir: &Dir, name: &str, options: GcOptions, report: &mut GcReport) -> Result<bool> {
     let Some(key) = dir.subdir(name)? else {
-        return Ok(());
+        return Ok(false);
     };
     for entry in key.entries()? {
         let size = key.stat(&entry.name)?.map_or(0, |st| st.size);
@@ -124,10 +173,7 @@ fn remove_key(store: &Store, name: &str, options: GcOptions, report: &mut GcRepo
             report.bytes += size;
         }
     }
-    if options.dry_run || dir.remove_dir(name)? {
-        report.legacy_claim_keys += 1;
-    }
-    Ok(())
+    Ok(options.dry_run || dir.remove_dir(name)?)
 }
 
 /// How deep below the namespace root a stray temporary file is looked for

@@ -376,6 +376,7 @@ fn gc_while_processes_race_keeps_every_claim_and_minute_and_reports_what_it_free
     let again = json(&run(root, None, &["gc", "--dry-run", "--json"]));
     assert_eq!(again["superseded_versions"], 0, "{again}");
     assert_eq!(again["released_claims"], serde_json::json!([]), "{again}");
+    assert_eq!(again["orphan_segments"], 0, "{again}");
     assert!(again["spare_files"].is_u64(), "{again}");
     let out = run(root, None, &["gc", "--bogus"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");

@@ -8,7 +8,7 @@ use flowforge_core::{
     model::{DeveloperInfo, TimeEntry, TimeTracking},
 };
 use flowforge_session::{
-    AddMinutes, Namespace, SessionOptions, TIME_KEY, namespace,
+    AddMinutes, GcOptions, Namespace, SessionOptions, TIME_KEY, namespace,
     store::Key,
     time::{
         LARGE_SEGMENT_ENTRIES, SEGMENT_ENTRIES, SEGMENT_KEY_PREFIX, TAIL_ENTRIES, first_segment,
@@ -247,24 +247,18 @@ fn a_session_end_repeated_after_many_other_additions_counts_its_minutes_once() {
     assert_eq!(added.value.total_minutes, time.total_minutes + 7);
 }
 
-/// A first addition took the bash tools' file in, sealed its oldest entries and died before
-/// publishing the document; the bash tools then rewrote the file with its oldest entries
-/// trimmed. The next first addition seals its own file's entries past the dead writer's
-/// segments (which are none of its entries): nothing of the file now there is lost or
-/// counted twice, and the additions after it go on.
-#[test]
-fn a_first_addition_seals_past_the_segments_of_one_that_never_published() {
-    let tmp = tempfile::tempdir().unwrap();
-    let ns = alice(tmp.path());
-    let layout = Layout::for_repo(tmp.path());
+/// Alice's namespace where a first addition took the bash tools' file in (entries `s0` to
+/// `s599`), sealed its first two large segments and died before publishing its document; the
+/// bash tools then rewrote the file with the oldest 100 entries trimmed and 50 more recorded
+/// (`s100` to `s649`). No document yet.
+fn with_a_dead_first_addition(dir: &std::path::Path) -> Namespace {
+    let ns = alice(dir);
+    let layout = Layout::for_repo(dir);
     let dev = DeveloperId::new("alice").unwrap();
-    // The dead writer's cut of the file as it was: its first two large segments.
     let was: Vec<TimeEntry> = (0..600).map(entry).collect();
     for (k, chunk) in was.chunks(LARGE_SEGMENT_ENTRIES).take(2).enumerate() {
-        let key = Key::new(&format!("{SEGMENT_KEY_PREFIX}{k}")).unwrap();
-        let _ = ns.store().create(&key, &chunk.to_vec()).unwrap();
+        let _ = ns.store().create(&segment_key(k), &chunk.to_vec()).unwrap();
     }
-    // The file now: the oldest 100 entries trimmed, 50 more recorded.
     let now: Vec<TimeEntry> = (100..650).map(entry).collect();
     let bash = TimeTracking {
         total_minutes: now.len() as u64,
@@ -276,6 +270,98 @@ fn a_first_addition_seals_past_the_segments_of_one_that_never_published() {
         serde_json::to_vec(&bash).unwrap(),
     )
     .unwrap();
+    ns
+}
+
+fn segment_key(k: usize) -> Key {
+    Key::new(&format!("{SEGMENT_KEY_PREFIX}{k}")).unwrap()
+}
+
+/// One-minute additions `new<from>` … `new<to - 1>`, each for its own session.
+fn add_new(ns: &Namespace, from: usize, to: usize) {
+    for i in from..to {
+        let what = AddMinutes {
+            session_id: Some(format!("new{i}")),
+            task_id: None,
+            since: None,
+        };
+        ns.add_minutes(1, &what).unwrap();
+    }
+}
+
+/// `gc` removes the dead first addition's segments (numbered below the document's first):
+/// no document reads them. Every entry reads back as before, additions go on, and the
+/// document's own segments stay.
+#[test]
+fn gc_removes_the_segments_no_document_reads_and_keeps_every_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    let ns = with_a_dead_first_addition(tmp.path());
+    add_new(&ns, 0, 1 + SEGMENT_ENTRIES + TAIL_ENTRIES);
+    let head = latest_document(&ns);
+    assert_eq!(first_segment(&head), 2);
+    let sealed = sealed_segments(&head);
+    assert!(
+        sealed > 3,
+        "the document sealed segments of its own: {sealed}"
+    );
+    let before = ns.time_tracking().unwrap().unwrap().value;
+    let exists = |k: usize| ns.store().generation(&segment_key(k)).unwrap() != 0;
+
+    let dry = flowforge_session::gc(&layout, GcOptions { dry_run: true }).unwrap();
+    assert_eq!(dry.orphan_segments, 2, "{dry:?}");
+    assert!(exists(0) && exists(1), "a dry run removes nothing");
+
+    let report = flowforge_session::gc(&layout, GcOptions::default()).unwrap();
+    assert_eq!(report.orphan_segments, 2, "{report:?}");
+    assert!(report.bytes > 0);
+    assert!(!exists(0) && !exists(1));
+    assert!(
+        (2..sealed as usize).all(exists),
+        "the document's own segments stay"
+    );
+    assert_eq!(ns.time_tracking().unwrap().unwrap().value, before);
+    let state = flowforge_session::load_namespace(&layout, ns.developer()).unwrap();
+    assert_eq!(state.time.unwrap().value, before);
+
+    add_new(&ns, 100, 100 + SEGMENT_ENTRIES);
+    let after = ns.time_tracking().unwrap().unwrap().value;
+    assert_eq!(after.sessions[..before.sessions.len()], before.sessions[..]);
+    assert_eq!(
+        after.total_minutes,
+        before.total_minutes + SEGMENT_ENTRIES as u64
+    );
+    let again = flowforge_session::gc(&layout, GcOptions::default()).unwrap();
+    assert_eq!(again.orphan_segments, 0, "{again:?}");
+}
+
+/// A document that read every segment it sealed (its first is 0) loses none to `gc`.
+#[test]
+fn gc_keeps_every_segment_of_a_document_that_reads_them_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    let ns = alice(tmp.path());
+    add_new(&ns, 0, 3 * SEGMENT_ENTRIES + TAIL_ENTRIES);
+    let head = latest_document(&ns);
+    assert_eq!((first_segment(&head), sealed_segments(&head)), (0, 3));
+    let before = ns.time_tracking().unwrap().unwrap().value;
+    let report = flowforge_session::gc(&layout, GcOptions::default()).unwrap();
+    assert_eq!(report.orphan_segments, 0, "{report:?}");
+    assert!((0..3).all(|k| ns.store().generation(&segment_key(k)).unwrap() != 0));
+    assert_eq!(ns.time_tracking().unwrap().unwrap().value, before);
+}
+
+/// A first addition took the bash tools' file in, sealed its oldest entries and died before
+/// publishing the document; the bash tools then rewrote the file with its oldest entries
+/// trimmed. The next first addition seals its own file's entries past the dead writer's
+/// segments (which are none of its entries): nothing of the file now there is lost or
+/// counted twice, and the additions after it go on.
+#[test]
+fn a_first_addition_seals_past_the_segments_of_one_that_never_published() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ns = with_a_dead_first_addition(tmp.path());
+    let layout = Layout::for_repo(tmp.path());
+    let dev = DeveloperId::new("alice").unwrap();
 
     let add = |id: String| {
         let what = AddMinutes {
