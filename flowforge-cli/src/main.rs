@@ -116,8 +116,8 @@ enum Command {
     /// Move FlowForge v1 state (sessions/current.json, .current-session,
     /// cache/time-tracking.json, tasks.json) into the developer's namespace, keeping a backup.
     Migrate(migrate::MigrateArgs),
-    /// Reclaim space: superseded store versions, claim keys of an older store, temporary
-    /// files of crashed writers. Safe while others work.
+    /// Reclaim space: superseded store versions, claim keys of an older store, time segments
+    /// no document reads, temporary files of crashed writers. Safe while others work.
     Gc(gc::GcArgs),
 }
 
