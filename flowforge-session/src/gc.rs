@@ -75,9 +75,9 @@ impl GcReport {
 /// and write.
 ///
 /// # Errors
-/// [`Error::Io`](crate::Error::Io) or [`Error::Symlink`](crate::Error::Symlink) naming what
-/// could not be listed or removed; what was removed before stays removed (every step is
-/// complete in itself, and a later `gc` finishes the job).
+/// [`Error::Io`] or [`Error::Symlink`] naming what could not be listed or removed; what was
+/// removed before stays removed (every step is complete in itself, and a later `gc` finishes
+/// the job).
 pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
     let mut report = GcReport {
         dry_run: options.dry_run,
