@@ -595,8 +595,15 @@ impl Store {
         let Some(dir) = self.open_key(key)? else {
             return Ok(Vec::new());
         };
+        // A listing taken while writers publish is no snapshot: a hashed directory can return
+        // a version made during the listing and miss older ones made during it too. The
+        // versions on disk always form one range, so the range listed is read whole.
+        let listed = generation::list_generations(&dir)?;
+        let (Some(&oldest), Some(&latest)) = (listed.first(), listed.last()) else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
-        for generation in generation::list_generations(&dir)? {
+        for generation in oldest..=latest {
             match self.read_version(&dir, generation, false)? {
                 Some(value) => out.push(Revision { generation, value }),
                 // Compacted away meanwhile: no longer kept, and neither is any older version
