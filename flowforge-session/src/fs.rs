@@ -23,12 +23,14 @@ use std::{
     sync::atomic::{AtomicU8, Ordering},
 };
 
+#[cfg(test)]
+pub(crate) use self::beneath::DIR_SYNCS;
 pub use self::beneath::{DirEntry, DirScope, FileKind, FileStat};
 pub(crate) use self::{
     beneath::Dir,
     publish::{
-        Mode, POOL, Prior, Publish, parse_pooled, parse_temp, pool_name, publish, publish_over,
-        publish_reusing, writer_alive,
+        Mode, POOL, Prior, Publish, Spare, parse_pooled, parse_temp, pool_name, publish,
+        publish_over, publish_reusing, writer_alive,
     },
 };
 use crate::error::{Error, Result};

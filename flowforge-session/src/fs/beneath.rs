@@ -833,8 +833,16 @@ impl Dir {
     /// # Errors
     /// [`Error::Io`] naming it.
     pub(crate) fn sync(&self) -> Result<()> {
+        #[cfg(test)]
+        DIR_SYNCS.with(|n| n.set(n.get() + 1));
         fsync(&self.fd).map_err(|e| Error::io("cannot sync directory", &self.path)(io_err(e)))
     }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Directory flushes made by this thread (for tests).
+    pub(crate) static DIR_SYNCS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// This process's effective user id, asked of the kernel once (a process of FlowForge never

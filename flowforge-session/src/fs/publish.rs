@@ -193,10 +193,21 @@ pub(crate) fn publish_reusing(
     target: &OsStr,
     bytes: &[u8],
     how: Publish,
-    spares: &[String],
+    spares: &[Spare],
     ready: impl FnMut(&std::fs::File) -> Result<bool>,
 ) -> Result<bool> {
     publish_with(dir, target, bytes, how, spares, None, ready)
+}
+
+/// A spare a [`publish_reusing`] writer may take (see `store/generation.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Spare {
+    /// Its name in the directory.
+    pub(crate) name: String,
+    /// Whether the file is known to have no version's name on disk: it was made as a spare,
+    /// or the directory was flushed after it left its version's name. A durable writer
+    /// rewrites such a spare without flushing the directory first.
+    pub(crate) gone_on_disk: bool,
 }
 
 fn publish_with(
@@ -204,7 +215,7 @@ fn publish_with(
     target: &OsStr,
     bytes: &[u8],
     how: Publish,
-    spares: &[String],
+    spares: &[Spare],
     prior: Option<Prior<'_>>,
     mut ready: impl FnMut(&std::fs::File) -> Result<bool>,
 ) -> Result<bool> {
@@ -295,22 +306,24 @@ fn publish_with(
 /// taken or rewritten (a rewrite that fails removes the file: it is only a spare). Returns
 /// the file and the slot it came from.
 ///
-/// With [`Durability::Sync`] the directory is flushed after the move and before the rewrite:
-/// the spare was a version once, and its old name must be gone on disk before its bytes
-/// change, or a power loss could bring that name back holding another version's bytes.
+/// With [`Durability::Sync`] the directory is flushed after the move and before the rewrite,
+/// unless the spare is [`Spare::gone_on_disk`]: the spare may have been a version, and its
+/// old name must be gone on disk before its bytes change, or a power loss could bring that
+/// name back holding another version's bytes.
 fn take_spare(
     dir: &Dir,
     tmp: &str,
-    spares: &[String],
+    spares: &[Spare],
     bytes: &[u8],
     durability: Durability,
 ) -> Option<(std::fs::File, String)> {
     for spare in spares {
-        match dir.rename(spare.as_ref(), tmp.as_ref(), RenameFlags::empty()) {
+        let name = &spare.name;
+        match dir.rename(name.as_ref(), tmp.as_ref(), RenameFlags::empty()) {
             Ok(()) => {}
             Err(_) => continue,
         }
-        if durability == Durability::Sync && dir.sync().is_err() {
+        if durability == Durability::Sync && !spare.gone_on_disk && dir.sync().is_err() {
             let _ = dir.remove(tmp);
             return None;
         }
@@ -321,7 +334,7 @@ fn take_spare(
             Ok(file)
         });
         match rewritten {
-            Ok(file) => return Some((file, spare.clone())),
+            Ok(file) => return Some((file, name.clone())),
             Err(_) => {
                 let _ = dir.remove(tmp);
                 return None;

@@ -26,7 +26,10 @@
 //!
 //! Automatic compaction does not unlink the versions it drops but moves them to spare slots
 //! (`.spare-<n>`, see `generation.rs`) for writers to rewrite instead of creating files; to
-//! the argument above a move is a removal (the version's name is gone, lowest first). `FLOOR`
+//! the argument above a move is a removal (the version's name is gone, lowest first). A
+//! durable compaction then flushes the directory once and renames what it moved to durable
+//! spares (`.dspare-<n>`), which durable writers rewrite with no flush before: their moves
+//! are on disk. `FLOOR`
 //! is written once, before the first removal (in place into the empty `FLOOR` provisioned with a
 //! key's spares, else published atomically), and only says "more than 1": all the
 //! generation-1 check needs (later removals leave it as it is, so they write no file).
@@ -169,16 +172,21 @@ pub(crate) fn compact(
     if !versions.is_empty() && !dry_run {
         raise_floor(dir, spare_from, durability)?;
     }
+    let mut moved = Vec::new();
     for g in versions {
         let name = generation::file_name(g);
         if dispose == Dispose::Recycle {
+            // One spare per slot, durable or not.
             let spare = std::ffi::OsString::from(generation::spare_name(g));
+            let durable = std::ffi::OsString::from(generation::durable_spare_name(g));
             if !spares.contains(&spare)
+                && !spares.contains(&durable)
                 && dir
                     .rename(name.as_ref(), &spare, rustix::fs::RenameFlags::NOREPLACE)
                     .is_ok()
             {
-                spares.insert(spare);
+                spares.insert(spare.clone());
+                moved.push((spare, durable));
                 report.removed_versions += 1;
                 continue;
             }
@@ -188,6 +196,18 @@ pub(crate) fn compact(
         if dry_run || dir.remove(&name)? {
             report.removed_versions += 1;
             report.removed_bytes += bytes;
+        }
+    }
+    // A durable store's spares become durable ones once their moves are on disk: its writers
+    // rewrite those without flushing the directory first (see `fs::publish::take_spare`).
+    // Only after the flush: until then a power loss could bring the version's name back.
+    // Whatever holds a moved spare's name by the rename left its version's name before the
+    // flush: in this compaction, or in an earlier one (compactions of a key take turns) and
+    // put back there by a writer that lost its race.
+    if durability == Durability::Sync && !moved.is_empty() && dir.sync().is_ok() {
+        pause(PausePoint::SparesFlushed);
+        for (spare, durable) in moved {
+            let _ = dir.rename(&spare, &durable, rustix::fs::RenameFlags::NOREPLACE);
         }
     }
     for name in strays {

@@ -8,6 +8,7 @@
 //! ├── 00000000000000000042.json    {"generation":42,"deleted":true,"value":null}
 //! ├── FLOOR                        > 1 once compaction removed anything (written atomically)
 //! ├── .spare-<slot>                a removed version kept for a writer to rewrite (see below)
+//! ├── .dspare-<slot>               the same, known to have no version's name on disk
 //! └── .tmp-<pid>-<n>-<target>      a version being written (see `fs/publish.rs`)
 //! ```
 //!
@@ -31,6 +32,12 @@
 //! that opened a version just before compaction recycled it could see it rewritten: it
 //! checks, after reading, that the version's name still holds the file it read (a version
 //! name, once left, never comes back: generations only grow) and reads again otherwise.
+//!
+//! Durable spares (`.dspare-<slot>`): a spare known to have no version's name on disk — made
+//! as a spare, or renamed so by a durable compaction after the directory flush that put its
+//! move on disk. A durable writer rewrites one with no flush first; a plain spare may still
+//! have its version's name on disk after a power loss, so a durable writer flushes the
+//! directory before rewriting it (`fs::publish::take_spare`).
 
 use std::{
     io::Read,
@@ -41,22 +48,59 @@ use std::{
 use super::{PausePoint, memo::DirMemo};
 use crate::{
     error::{Error, Result},
-    fs::{Dir, FILE_MODE, Mode, Publish},
+    fs::{Dir, FILE_MODE, Mode, Publish, Spare},
 };
 
 /// How many spare slots a key directory has (`.spare-0` …).
 pub(crate) const SPARES: u64 = 8;
 /// The prefix of a spare's name.
 pub(crate) const SPARE_PREFIX: &str = ".spare-";
+/// The prefix of a durable spare's name: a spare known to have no version's name on disk.
+pub(crate) const DURABLE_SPARE_PREFIX: &str = ".dspare-";
 
 /// The name of the spare slot of `generation`.
 pub(crate) fn spare_name(generation: u64) -> String {
     format!("{SPARE_PREFIX}{}", generation % SPARES)
 }
 
-/// Whether a directory entry is a spare.
+/// The name of the durable spare slot of `generation`.
+pub(crate) fn durable_spare_name(generation: u64) -> String {
+    format!("{DURABLE_SPARE_PREFIX}{}", generation % SPARES)
+}
+
+/// Whether a directory entry is a spare, durable or not.
 pub(crate) fn is_spare(name: &std::ffi::OsStr) -> bool {
-    name.to_str().is_some_and(|n| n.starts_with(SPARE_PREFIX))
+    name.to_str()
+        .is_some_and(|n| n.starts_with(SPARE_PREFIX) || n.starts_with(DURABLE_SPARE_PREFIX))
+}
+
+/// The spares the writer of `generation` tries, in order: the slots of `generation` and the
+/// next one, the durable ones first for a durable writer (it rewrites those without flushing
+/// the directory first), the others first for a relaxed one (what its compactions make).
+fn spares_for(generation: u64, durability: crate::fs::Durability) -> [Spare; 4] {
+    let plain = |g| Spare {
+        name: spare_name(g),
+        gone_on_disk: false,
+    };
+    let durable = |g| Spare {
+        name: durable_spare_name(g),
+        gone_on_disk: true,
+    };
+    let next = generation + 1;
+    match durability {
+        crate::fs::Durability::Sync => [
+            durable(generation),
+            durable(next),
+            plain(generation),
+            plain(next),
+        ],
+        crate::fs::Durability::Relaxed => [
+            plain(generation),
+            plain(next),
+            durable(generation),
+            durable(next),
+        ],
+    }
 }
 
 /// The name of the hint file in a key directory.
@@ -235,7 +279,7 @@ pub(crate) fn publish(
 ) -> Result<bool> {
     debug_assert_eq!(how.mode, Mode::IfAbsent);
     let spares = if reuse {
-        vec![spare_name(generation), spare_name(generation + 1)]
+        spares_for(generation, how.durability).to_vec()
     } else {
         Vec::new()
     };

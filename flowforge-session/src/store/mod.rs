@@ -226,6 +226,9 @@ pub enum PausePoint {
     /// view and its mark; making the new view from them and publishing it is next. Called on
     /// the team store with the key `claims`.
     ViewRead,
+    /// A durable compaction has moved versions to spares and flushed the directory; naming
+    /// them durable spares is next.
+    SparesFlushed,
 }
 
 /// The hook of [`Store::with_pause`].
@@ -342,8 +345,9 @@ impl Store {
         let slots = (compaction.keep + compaction.every).min(generation::SPARES);
         // And an empty `FLOOR`, which the first compaction writes in place (see
         // `compact::raise_floor`); empty, it says what no `FLOOR` says: nothing removed.
+        // Made as spares, never versions: durable spares from the start.
         let names = (0..slots)
-            .map(generation::spare_name)
+            .map(generation::durable_spare_name)
             .chain([generation::FLOOR.to_owned()]);
         for name in names {
             match dir.create_new(&name, crate::fs::FILE_MODE) {

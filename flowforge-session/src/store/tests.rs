@@ -218,6 +218,133 @@ fn count_up(store: &Store, key: &Key, times: u64) {
     }
 }
 
+/// The spares in `key`'s directory, by name.
+fn spare_names(store: &Store, key: &Key) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(store.key_dir(key))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| generation::is_spare(n.as_ref()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Directory flushes made by this thread while `f` runs.
+fn dir_syncs(f: impl FnOnce()) -> u64 {
+    let before = crate::fs::DIR_SYNCS.with(std::cell::Cell::get);
+    f();
+    crate::fs::DIR_SYNCS.with(std::cell::Cell::get) - before
+}
+
+#[test]
+fn a_durable_writer_flushes_before_rewriting_a_spare_only_when_its_move_may_not_be_on_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A relaxed writer's compactions make spares whose moves may not be on disk.
+    let (relaxed, key) = counted(tmp.path(), StoreOptions::relaxed(), 2 * generation::SPARES);
+    let plain = spare_names(&relaxed, &key);
+    assert!(!plain.is_empty());
+    assert!(
+        plain
+            .iter()
+            .all(|n| n.starts_with(generation::SPARE_PREFIX)),
+        "{plain:?}"
+    );
+
+    // A durable writer taking one flushes the directory before rewriting it, and after
+    // publishing: two flushes (generation 17: no compaction).
+    let sync = Store::new(tmp.path(), StoreOptions::default());
+    assert_eq!(dir_syncs(|| count_up(&sync, &key, 1)), 2);
+    assert_eq!(
+        spare_names(&sync, &key).len(),
+        plain.len() - 1,
+        "it took a spare"
+    );
+
+    // Its own compactions (at 20, 24) make durable spares, which the next writers rewrite
+    // with the publishing flush only.
+    count_up(&sync, &key, 7);
+    let durable = spare_names(&sync, &key);
+    assert!(
+        durable
+            .iter()
+            .any(|n| n.starts_with(generation::DURABLE_SPARE_PREFIX)),
+        "{durable:?}"
+    );
+    let mut one_flush = 0;
+    for _ in 0..generation::SPARES {
+        let before = spare_names(&sync, &key);
+        let flushes = dir_syncs(|| count_up(&sync, &key, 1));
+        let after = spare_names(&sync, &key);
+        let took_durable = before
+            .iter()
+            .any(|n| n.starts_with(generation::DURABLE_SPARE_PREFIX) && !after.contains(n));
+        let latest = sync.generation(&key).unwrap();
+        if took_durable && latest % 4 != 0 {
+            assert_eq!(flushes, 1, "generation {latest}: {before:?} then {after:?}");
+            one_flush += 1;
+        }
+    }
+    assert!(one_flush > 0, "durable spares were taken");
+    assert_eq!(
+        u64::from(sync.get::<u32>(&key).unwrap().unwrap().value),
+        sync.generation(&key).unwrap()
+    );
+}
+
+#[test]
+fn a_durable_compaction_names_its_spares_durable_only_after_the_flush() {
+    let tmp = tempfile::tempdir().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let dir = tmp.path().join("k");
+    let store = Store::new(tmp.path(), StoreOptions::default()).with_pause({
+        let seen = Arc::clone(&seen);
+        move |at, _| {
+            if at == PausePoint::SparesFlushed {
+                let mut names: Vec<String> = fs::read_dir(&dir)
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().into_string().unwrap())
+                    .filter(|n| generation::is_spare(n.as_ref()))
+                    .collect();
+                names.sort();
+                seen.lock().unwrap().push(names);
+            }
+        }
+    });
+    let key = Key::new("k").unwrap();
+    count_up(&store, &key, 12);
+    // Two compactions (at 8 and 12; the one at 4 had nothing to drop) flushed their moves; at that point the moved versions were plain
+    // spares, named durable only afterwards.
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    for names in &seen {
+        assert!(
+            names
+                .iter()
+                .any(|n| n.starts_with(generation::SPARE_PREFIX)),
+            "{names:?}"
+        );
+    }
+    let names = spare_names(&store, &key);
+    assert!(
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|n| n.starts_with(generation::DURABLE_SPARE_PREFIX)),
+        "{names:?}"
+    );
+    // A relaxed store's compactions make plain spares only.
+    let tmp = tempfile::tempdir().unwrap();
+    let (relaxed, key) = counted(tmp.path(), StoreOptions::relaxed(), 8);
+    let names = spare_names(&relaxed, &key);
+    assert!(
+        !names.is_empty()
+            && names
+                .iter()
+                .all(|n| n.starts_with(generation::SPARE_PREFIX)),
+        "{names:?}"
+    );
+}
+
 #[test]
 fn a_sync_store_reuses_spares_and_every_version_reads_back() {
     let tmp = tempfile::tempdir().unwrap();

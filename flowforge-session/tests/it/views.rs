@@ -233,7 +233,8 @@ fn gc_keeps_the_spares_of_live_views_and_removes_the_others() {
         .flat_map(|key| fs::read_dir(key.unwrap().path()).unwrap())
         .filter(|e| {
             let name = e.as_ref().unwrap().file_name();
-            name.to_string_lossy().starts_with(".spare-")
+            let name = name.to_string_lossy();
+            name.starts_with(".spare-") || name.starts_with(".dspare-")
         })
         .count();
     let dry = flowforge_session::gc(&layout, GcOptions { dry_run: true }).unwrap();
