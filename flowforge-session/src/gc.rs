@@ -173,7 +173,20 @@ fn remove_key(dir: &Dir, name: &str, options: GcOptions, report: &mut GcReport) 
             report.bytes += size;
         }
     }
-    Ok(options.dry_run || dir.remove_dir(name)?)
+    if options.dry_run {
+        return Ok(true);
+    }
+    match dir.remove_dir(name) {
+        Ok(removed) => Ok(removed),
+        // A writer put a file in meanwhile (a first addition of minutes still sealing past
+        // the document it lost to): the next gc removes the rest.
+        Err(Error::Io { source, .. })
+            if source.raw_os_error() == Some(rustix::io::Errno::NOTEMPTY.raw_os_error()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// How deep below the namespace root a stray temporary file is looked for

@@ -4,8 +4,8 @@
 //! The document that is changed (key [`TIME_KEY`](crate::TIME_KEY)) holds the exact total
 //! and only the latest entries: once it holds [`SEGMENT_ENTRIES`] + [`TAIL_ENTRIES`] entries,
 //! the next addition first seals the oldest [`SEGMENT_ENTRIES`] into a segment document of
-//! their own (key `time-segment-<n>`, written once, never changed) and keeps the rest, and
-//! `sealed_segments` counts the segments. So an addition reads and writes a document of at
+//! their own (key `time-segment-<n>`, never changed once a document reads it) and keeps the
+//! rest, and `sealed_segments` counts the segments. So an addition reads and writes a document of at
 //! most a few dozen entries after 100 or 100,000 entries, and no document grows toward the
 //! store's size limit. A document holding [`LARGE_SEGMENT_ENTRIES`] + [`TAIL_ENTRIES`]
 //! entries or more (the bash tools' `time-tracking.json` taken in by the first addition, or a
@@ -32,7 +32,7 @@ use serde_json::Value;
 use crate::{
     error::{Error, Result},
     namespace::{Namespace, time_key},
-    store::{Cas, Key, Store, Versioned},
+    store::{Cas, Key, Store, Version, Versioned},
     view,
 };
 
@@ -268,8 +268,13 @@ impl Namespace {
                     extra: serde_json::Map::new(),
                 });
             }
-            match self.seal(&mut tracking) {
-                Ok(()) => {}
+            match self.seal(&mut tracking, expected) {
+                Ok(true) => {}
+                // The document moved on while this addition sealed: read it again.
+                Ok(false) => {
+                    backoff.pause();
+                    continue;
+                }
                 // A first addition whose seed meets segments sealed from another seed: its
                 // own segments go past them.
                 Err(Error::Corrupt { .. }) if expected.is_none() => {
@@ -353,39 +358,60 @@ impl Namespace {
     /// # Errors
     /// The store's errors; [`Error::Corrupt`] when the segment to seal exists and does not
     /// hold the document's first entries.
-    fn seal(&self, tracking: &mut TimeTracking) -> Result<()> {
+    ///
+    /// `expected` is the version of the document `tracking` was read from (`None`: the first
+    /// addition, which makes it). A segment in the way that holds other entries is, for an
+    /// addition to the document, one that no document reads — sealed by a first addition
+    /// that lost to the one that made the document, past that one's segments — and is
+    /// replaced, once the document is seen still at `expected` (`Ok(false)` when it moved
+    /// on: the addition reads it again). For the first addition it is an error: its caller
+    /// seals its own past it.
+    fn seal(&self, tracking: &mut TimeTracking, expected: Option<Version>) -> Result<bool> {
         while let Some(size) = segment_size(tracking.sessions.len()) {
             let n = sealed_segments(tracking);
             let key = segment_key(n);
             let segment = tracking.sessions[..size].to_vec();
-            let sealed = match self.store.create(&key, &segment)? {
-                Cas::Swapped(_) => size,
+            let mut outcome = self.store.create(&key, &segment)?;
+            let sealed = loop {
+                let current = match outcome {
+                    Cas::Swapped(_) => break size,
+                    Cas::Conflict(current) => current,
+                };
                 // A racing writer, or one that died before publishing the document, sealed
                 // the same entries; or a writer of another size rule sealed another number of
                 // them, which is fine as long as they are the document's first.
-                Cas::Conflict(current) => {
-                    let theirs = current.map(|c| c.value).unwrap_or_default();
-                    let first = tracking.sessions.get(..theirs.len());
-                    if theirs.is_empty()
-                        || !first.is_some_and(|first| first.iter().zip(&theirs).all(same_entry))
-                    {
-                        return Err(Error::Corrupt {
-                            path: self.store.key_dir(&key),
-                            reason: format!(
-                                "sealed segment {n} does not hold the time tracking's oldest \
-                                 unsealed entries"
-                            ),
-                        });
-                    }
-                    theirs.len()
+                let theirs = current.as_ref().map_or(&[][..], |c| &c.value[..]);
+                let first = tracking.sessions.get(..theirs.len());
+                if !theirs.is_empty()
+                    && first.is_some_and(|first| first.iter().zip(theirs).all(same_entry))
+                {
+                    break theirs.len();
                 }
+                let Some(expected) = expected else {
+                    return Err(Error::Corrupt {
+                        path: self.store.key_dir(&key),
+                        reason: format!(
+                            "sealed segment {n} does not hold the time tracking's oldest \
+                             unsealed entries"
+                        ),
+                    });
+                };
+                // Numbered at the document's count, so read by no version of it so far; and
+                // by none to come once the document is seen still at `expected` (a later
+                // version seals this number with these entries, or the replacement).
+                if self.store.generation(&time_key())? != expected.get() {
+                    return Ok(false);
+                }
+                outcome =
+                    self.store
+                        .compare_and_swap(&key, current.map(|c| c.version), &segment)?;
             };
             tracking.sessions.drain(..sealed);
             tracking
                 .extra
                 .insert(SEALED_FIELD.to_owned(), Value::from(n + 1));
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -406,5 +432,143 @@ fn segment_size(entries: usize) -> Option<usize> {
         Some(SEGMENT_ENTRIES)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+        mpsc,
+    };
+
+    use flowforge_core::{DeveloperId, Layout, model::DeveloperInfo};
+
+    use super::*;
+    use crate::{SessionOptions, store::PausePoint};
+
+    fn entry(i: usize) -> TimeEntry {
+        let at: Timestamp = "2025-09-18T10:00:00Z".parse().unwrap();
+        TimeEntry {
+            session_id: Some(format!("s{i}")),
+            task_id: None,
+            minutes: 1,
+            recorded_at: at + jiff::SignedDuration::from_mins(i as i64),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// The bash tools' `time-tracking.json` holding entries `s<i>` for `range`.
+    fn write_view(layout: &Layout, dev: &DeveloperId, range: std::ops::Range<usize>) {
+        let bash = TimeTracking {
+            total_minutes: range.len() as u64,
+            sessions: range.map(entry).collect(),
+            extra: serde_json::Map::new(),
+        };
+        std::fs::write(
+            layout.time_tracking(dev),
+            serde_json::to_vec(&bash).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// `ns` whose store stops the first time an addition has read the time document (before
+    /// it seals and publishes), until the test lets it go.
+    fn stopped_after_reading(ns: &Namespace) -> (Namespace, mpsc::Receiver<()>, mpsc::Sender<()>) {
+        let (arrived_tx, arrived) = mpsc::channel();
+        let (go, go_rx) = mpsc::channel::<()>();
+        let go_rx = Mutex::new(go_rx);
+        let armed = AtomicBool::new(true);
+        let mut ns = ns.clone();
+        ns.store = ns.store.clone().with_pause(move |at, key| {
+            if at == PausePoint::Read
+                && key.as_str() == crate::TIME_KEY
+                && armed.swap(false, Ordering::SeqCst)
+            {
+                arrived_tx.send(()).unwrap();
+                go_rx.lock().unwrap().recv().unwrap();
+            }
+        });
+        (ns, arrived, go)
+    }
+
+    fn session(id: &str) -> AddMinutes {
+        AddMinutes {
+            session_id: Some(id.to_owned()),
+            task_id: None,
+            since: None,
+        }
+    }
+
+    /// Two first additions race across a rewrite of the bash tools' file: B seals segment 0
+    /// from the file as it was; A meets it, seals its own past it (segment 1); B publishes the
+    /// document, A adds to it. A's segment 1 is then in the way of the document's next seal:
+    /// it is replaced (no document reads it), and every addition after goes on.
+    #[test]
+    fn the_segment_of_a_first_addition_that_lost_is_replaced_by_the_next_seal() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::for_repo(tmp.path());
+        let dev = DeveloperId::new("alice").unwrap();
+        crate::namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
+        let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+        write_view(&layout, &dev, 0..50);
+        let (b_ns, b_at, b_go) = stopped_after_reading(&ns);
+        let b = std::thread::spawn(move || b_ns.add_minutes(1, &session("b")).map(drop));
+        b_at.recv().unwrap();
+        // The bash tools trim the oldest 10 entries and record 10 more.
+        write_view(&layout, &dev, 10..60);
+        let (a_ns, a_at, a_go) = stopped_after_reading(&ns);
+        let a = std::thread::spawn(move || a_ns.add_minutes(1, &session("a")).map(drop));
+        a_at.recv().unwrap();
+        assert_ne!(
+            ns.store().generation(&segment_key(1)).unwrap(),
+            0,
+            "A sealed 1"
+        );
+        b_go.send(()).unwrap();
+        b.join().unwrap().unwrap();
+        a_go.send(()).unwrap();
+        a.join().unwrap().unwrap();
+        let head = ns
+            .store()
+            .get::<TimeTracking>(&time_key())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (first_segment(&head.value), sealed_segments(&head.value)),
+            (0, 1),
+            "B's document"
+        );
+
+        let adds = 2 * (SEGMENT_ENTRIES + TAIL_ENTRIES);
+        for i in 0..adds {
+            ns.add_minutes(1, &session(&format!("n{i}"))).unwrap();
+        }
+        let all = ns.time_tracking().unwrap().unwrap().value;
+        let ids: Vec<String> = all
+            .sessions
+            .iter()
+            .map(|e| e.session_id.clone().unwrap())
+            .collect();
+        let expected: Vec<String> = (0..50)
+            .map(|i| format!("s{i}"))
+            .chain(["b".to_owned(), "a".to_owned()])
+            .chain((0..adds).map(|i| format!("n{i}")))
+            .collect();
+        assert_eq!(ids, expected);
+        assert_eq!(all.total_minutes, 52 + adds as u64);
+        assert!(
+            sealed_segments(&latest(&ns)) > 2,
+            "the document sealed past 1"
+        );
+    }
+
+    fn latest(ns: &Namespace) -> TimeTracking {
+        ns.store()
+            .get::<TimeTracking>(&time_key())
+            .unwrap()
+            .unwrap()
+            .value
     }
 }

@@ -606,8 +606,16 @@ impl Store {
         let (Some(&oldest), Some(&latest)) = (listed.first(), listed.last()) else {
             return Ok(Vec::new());
         };
+        // Unless the listing is far from one range (a file named like a version that no
+        // writer made, e.g. generation 2^64 - 1): then what was listed.
+        let span = latest - oldest;
+        let generations: Box<dyn Iterator<Item = u64>> = if span <= 2 * listed.len() as u64 + 64 {
+            Box::new(oldest..=latest)
+        } else {
+            Box::new(listed.into_iter())
+        };
         let mut out = Vec::new();
-        for generation in oldest..=latest {
+        for generation in generations {
             match self.read_version(&dir, generation, false)? {
                 Some(value) => out.push(Revision { generation, value }),
                 // Compacted away meanwhile: no longer kept, and neither is any older version

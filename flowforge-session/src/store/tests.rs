@@ -346,6 +346,48 @@ fn a_durable_compaction_names_its_spares_durable_only_after_the_flush() {
 }
 
 #[test]
+fn history_with_a_version_file_far_past_the_others_reads_what_was_listed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = counted(tmp.path(), StoreOptions::relaxed(), 3);
+    // A file named like a version no writer made: generation 2^64 - 1.
+    let far = generation::file_name(u64::MAX);
+    fs::write(
+        store.key_dir(&key).join(&far),
+        format!("{{\"generation\":{},\"value\":7}}\n", u64::MAX),
+    )
+    .unwrap();
+    fs::set_permissions(
+        store.key_dir(&key).join(&far),
+        fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    // Read on another thread: reading every generation up to it would not end.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = store.clone();
+    let key2 = key.clone();
+    std::thread::spawn(move || {
+        let _ = tx.send(reader.history::<u32>(&key2).map(|h| {
+            h.iter()
+                .map(|r| (r.generation, r.value))
+                .collect::<Vec<_>>()
+        }));
+    });
+    let history = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("history returns")
+        .unwrap();
+    assert_eq!(
+        history,
+        [
+            (1, Some(1)),
+            (2, Some(2)),
+            (3, Some(3)),
+            (u64::MAX, Some(7))
+        ]
+    );
+}
+
+#[test]
 fn a_sync_store_reuses_spares_and_every_version_reads_back() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, key) = counted(tmp.path(), StoreOptions::default(), 3 * generation::SPARES);

@@ -184,21 +184,25 @@ fn a_segment_sealed_by_another_size_rule_is_taken_as_sealed() {
     assert_eq!(all.total_minutes, (SEGMENT_ENTRIES + TAIL_ENTRIES) as u64);
 }
 
+/// A segment where the document's next seal goes, holding other entries (sealed by a first
+/// addition that lost): no document reads it, so the seal replaces it.
 #[test]
-fn a_segment_holding_other_entries_is_refused_and_nothing_is_added() {
+fn a_segment_in_the_way_holding_other_entries_is_replaced_by_the_next_seal() {
     let tmp = tempfile::tempdir().unwrap();
     let ns = one_addition_short_of_a_seal(tmp.path());
-    let before = ns.time_tracking().unwrap().unwrap();
-    let first = Key::new(&format!("{SEGMENT_KEY_PREFIX}0")).unwrap();
-    let _ = ns.store().create(&first, &vec![entry(1000)]).unwrap();
+    let before = ns.time_tracking().unwrap().unwrap().value;
+    let _ = ns
+        .store()
+        .create(&segment_key(0), &vec![entry(1000)])
+        .unwrap();
 
-    let err = ns.add_minutes(1, &AddMinutes::default()).unwrap_err();
-    assert!(
-        matches!(err, flowforge_session::Error::Corrupt { .. }),
-        "{err}"
-    );
-    assert!(err.to_string().contains("sealed segment 0"), "{err}");
-    assert_eq!(ns.time_tracking().unwrap().unwrap(), before);
+    let after = ns.add_minutes(1, &AddMinutes::default()).unwrap().value;
+    assert_eq!(sealed_segments(&after), 1);
+    assert_eq!(after.total_minutes, before.total_minutes + 1);
+    let all = ns.time_tracking().unwrap().unwrap().value;
+    assert_eq!(all.sessions[..before.sessions.len()], before.sessions[..]);
+    assert_eq!(all.sessions.len(), before.sessions.len() + 1);
+    assert_eq!(segment(&ns, 0), before.sessions[..SEGMENT_ENTRIES]);
 }
 
 #[test]
