@@ -201,7 +201,12 @@ impl Index {
         // Stamps, then loads of the changed namespaces, spread over the cores: both are
         // independent reads. The index itself is updated on this thread.
         let layout = &self.layout;
-        let stamps = parallel_map(&listing.devs, |dev| source::stamp(layout, dev));
+        let stamps = parallel_map(&listing.devs, |dev| {
+            // The stamp walks a handful of the namespace's directories, some twice: each is
+            // opened once (from the root once).
+            let _dirs = flowforge_session::fs::DirScope::enter();
+            source::stamp(layout, dev)
+        });
         let changed: Vec<(&DeveloperId, source::Stamp)> = (listing.devs.iter().zip(stamps))
             .filter(|(dev, stamp)| {
                 let trusted = self

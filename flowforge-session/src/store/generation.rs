@@ -48,7 +48,7 @@ use std::{
 use super::{PausePoint, memo::DirMemo};
 use crate::{
     error::{Error, Result},
-    fs::{Dir, FILE_MODE, Mode, Publish, Spare},
+    fs::{Dir, FILE_MODE, FileStat, Mode, Publish, Spare},
 };
 
 /// How many spare slots a key directory has (`.spare-0` …).
@@ -198,6 +198,28 @@ pub(crate) fn latest(dir: Option<&Dir>) -> Result<u64> {
     let latest = probe_up(dir, start);
     remember(dir, latest);
     Ok(latest)
+}
+
+/// [`latest`] and the `lstat` data of that generation's version file (`None` when there is
+/// none). When the generation this process saw last is still the latest (its file is there,
+/// its successor is not: the common case of a change detector), the data come from that
+/// very `stat`: two `stat`s in all.
+///
+/// # Errors
+/// As [`latest`], or [`Error::Io`] when the version file cannot be `stat`ed.
+pub(crate) fn latest_stat(dir: &Dir) -> Result<(u64, Option<FileStat>)> {
+    if let Some(known) = recall(dir).filter(|&g| g > 0) {
+        if let Some(st) = dir.stat(file_name(known))? {
+            if !exists(dir, known + 1) {
+                return Ok((known, Some(st)));
+            }
+        }
+    }
+    let latest = latest(Some(dir))?;
+    if latest == 0 {
+        return Ok((0, None));
+    }
+    Ok((latest, dir.stat(file_name(latest))?))
 }
 
 /// The latest generation this process saw or wrote, per key directory: the in-memory `HEAD`.

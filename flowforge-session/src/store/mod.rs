@@ -405,11 +405,7 @@ impl Store {
         let Some(dir) = self.open_key(key)? else {
             return Ok((0, None));
         };
-        let generation = generation::latest(Some(&dir))?;
-        if generation == 0 {
-            return Ok((0, None));
-        }
-        Ok((generation, dir.stat(generation::file_name(generation))?))
+        generation::latest_stat(&dir)
     }
 
     /// Whether a generation newer than `generation` (one read or written) exists for `key`:

@@ -388,6 +388,40 @@ fn history_with_a_version_file_far_past_the_others_reads_what_was_listed() {
 }
 
 #[test]
+fn generation_stat_names_the_latest_version_file_whatever_this_process_saw() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key) = counted(tmp.path(), StoreOptions::relaxed(), 5);
+    let dir = store.key_dir(&key);
+    let ino = |g: u64| {
+        fs::symlink_metadata(dir.join(generation::file_name(g)))
+            .unwrap()
+            .ino()
+    };
+    let seen = |store: &Store| {
+        let (g, st) = store.generation_stat(&key).unwrap();
+        (g, st.map(|st| st.ino))
+    };
+    // What this process wrote last is still the latest.
+    assert_eq!(seen(&store), (5, Some(ino(5))));
+    // Another process wrote 6 (a copy of 5 under the next name, as a writer would publish).
+    fs::write(
+        dir.join(generation::file_name(6)),
+        fs::read_to_string(dir.join(generation::file_name(5)))
+            .unwrap()
+            .replace("\"generation\":5", "\"generation\":6"),
+    )
+    .unwrap();
+    assert_eq!(seen(&store), (6, Some(ino(6))));
+    // A process that saw nothing yet.
+    generation::forget(&dir);
+    assert_eq!(seen(&store), (6, Some(ino(6))));
+    // And a key never written.
+    let never = Key::new("never").unwrap();
+    assert_eq!(store.generation_stat(&never).unwrap(), (0, None));
+}
+
+#[test]
 fn a_sync_store_reuses_spares_and_every_version_reads_back() {
     let tmp = tempfile::tempdir().unwrap();
     let (store, key) = counted(tmp.path(), StoreOptions::default(), 3 * generation::SPARES);
