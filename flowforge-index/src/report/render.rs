@@ -9,9 +9,20 @@ fn or_dash(value: Option<&str>) -> &str {
     value.unwrap_or("-")
 }
 
-/// A markdown table cell: pipes and line breaks would break the table.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace(['\n', '\r'], " ")
+/// Appends `text` as a markdown table cell: pipes escaped, line breaks made spaces (either
+/// would break the table).
+fn push_cell(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(at) = rest.find(['|', '\n', '\r']) {
+        out.push_str(&rest[..at]);
+        out.push_str(if rest.as_bytes()[at] == b'|' {
+            "\\|"
+        } else {
+            " "
+        });
+        rest = &rest[at + 1..];
+    }
+    out.push_str(rest);
 }
 
 fn kind(kind: ConflictKind) -> &'static str {
@@ -30,8 +41,13 @@ fn table(out: &mut String, title: &str, header: &[&str], rows: Vec<Vec<String>>)
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(header.len()));
     for row in rows {
-        let row: Vec<String> = row.iter().map(|c| cell(c)).collect();
-        let _ = writeln!(out, "| {} |", row.join(" | "));
+        out.push('|');
+        for text in &row {
+            out.push(' ');
+            push_cell(out, text);
+            out.push_str(" |");
+        }
+        out.push('\n');
     }
 }
 
@@ -278,6 +294,26 @@ mod tests {
         assert_eq!(field("plain"), "plain");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    #[test]
+    fn markdown_cells_escape_pipes_and_flatten_line_breaks() {
+        let cell = |text: &str| {
+            let mut out = String::new();
+            push_cell(&mut out, text);
+            out
+        };
         assert_eq!(cell("a|b\nc"), "a\\|b c");
+        assert_eq!(cell("|\r\n|"), "\\|  \\|");
+        assert_eq!(cell("plain é"), "plain é");
+        assert_eq!(cell(""), "");
+        let mut out = String::new();
+        table(
+            &mut out,
+            "T",
+            &["A", "B"],
+            vec![vec!["x|y".to_owned(), String::new()]],
+        );
+        assert_eq!(out, "\n## T\n\n| A | B |\n|---|---|\n| x\\|y |  |\n");
     }
 }
