@@ -372,6 +372,7 @@ impl Namespace {
             let key = segment_key(n);
             let segment = tracking.sessions[..size].to_vec();
             let mut outcome = self.store.create(&key, &segment)?;
+            let mut replacements = 0;
             let sealed = loop {
                 let current = match outcome {
                     Cas::Swapped(_) => break size,
@@ -398,10 +399,13 @@ impl Namespace {
                 };
                 // Numbered at the document's count, so read by no version of it so far; and
                 // by none to come once the document is seen still at `expected` (a later
-                // version seals this number with these entries, or the replacement).
-                if self.store.generation(&time_key())? != expected.get() {
+                // version seals this number with these entries, or the replacement). A
+                // segment that keeps changing under the replacements: read everything again
+                // (the caller's retries are bounded).
+                if replacements == 4 || self.store.generation(&time_key())? != expected.get() {
                     return Ok(false);
                 }
+                replacements += 1;
                 outcome =
                     self.store
                         .compare_and_swap(&key, current.map(|c| c.version), &segment)?;
