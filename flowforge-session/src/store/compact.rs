@@ -29,10 +29,10 @@
 //! the argument above a move is a removal (the version's name is gone, lowest first). A
 //! durable compaction then flushes the directory once and renames what it moved to durable
 //! spares (`.dspare-<n>`), which durable writers rewrite with no flush before: their moves
-//! are on disk. `FLOOR`
-//! is written once, before the first removal (in place into the empty `FLOOR` provisioned with a
-//! key's spares, else published atomically), and only says "more than 1": all the
-//! generation-1 check needs (later removals leave it as it is, so they write no file).
+//! are on disk. `FLOOR` is written once, before the first removal (in place into the empty
+//! `FLOOR` provisioned with a key's spares, else published atomically), and only says "more
+//! than 1": all the generation-1 check needs (later removals leave it as it is, so they write
+//! no file).
 //! [`gc`](crate::gc) removes the spares.
 //!
 //! A temporary file whose process is gone is a stray ([`writer_alive`]): it is removed and
