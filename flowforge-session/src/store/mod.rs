@@ -604,11 +604,10 @@ impl Store {
         };
         // Unless the listing is far from one range (a file named like a version that no
         // writer made, e.g. generation 2^64 - 1): then what was listed.
-        let span = latest - oldest;
-        let generations: Box<dyn Iterator<Item = u64>> = if span <= 2 * listed.len() as u64 + 64 {
-            Box::new(oldest..=latest)
+        let generations = if latest - oldest <= 2 * listed.len() as u64 + 64 {
+            (oldest..=latest).collect()
         } else {
-            Box::new(listed.into_iter())
+            listed
         };
         let mut out = Vec::new();
         for generation in generations {

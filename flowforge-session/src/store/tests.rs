@@ -220,13 +220,23 @@ fn count_up(store: &Store, key: &Key, times: u64) {
 
 /// The spares in `key`'s directory, by name.
 fn spare_names(store: &Store, key: &Key) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(store.key_dir(key))
+    spares_in(&store.key_dir(key))
+}
+
+/// The spares in the key directory `dir`, by name.
+fn spares_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| generation::is_spare(n.as_ref()))
         .collect();
     names.sort();
     names
+}
+
+/// Whether there are spares and every one's name starts with `prefix`.
+fn all_named(names: &[String], prefix: &str) -> bool {
+    !names.is_empty() && names.iter().all(|n| n.starts_with(prefix))
 }
 
 /// Directory flushes made by this thread while `f` runs.
@@ -300,13 +310,7 @@ fn a_durable_compaction_names_its_spares_durable_only_after_the_flush() {
         let seen = Arc::clone(&seen);
         move |at, _| {
             if at == PausePoint::SparesFlushed {
-                let mut names: Vec<String> = fs::read_dir(&dir)
-                    .unwrap()
-                    .map(|e| e.unwrap().file_name().into_string().unwrap())
-                    .filter(|n| generation::is_spare(n.as_ref()))
-                    .collect();
-                names.sort();
-                seen.lock().unwrap().push(names);
+                seen.lock().unwrap().push(spares_in(&dir));
             }
         }
     });
@@ -326,23 +330,14 @@ fn a_durable_compaction_names_its_spares_durable_only_after_the_flush() {
     }
     let names = spare_names(&store, &key);
     assert!(
-        !names.is_empty()
-            && names
-                .iter()
-                .all(|n| n.starts_with(generation::DURABLE_SPARE_PREFIX)),
+        all_named(&names, generation::DURABLE_SPARE_PREFIX),
         "{names:?}"
     );
     // A relaxed store's compactions make plain spares only.
     let tmp = tempfile::tempdir().unwrap();
     let (relaxed, key) = counted(tmp.path(), StoreOptions::relaxed(), 8);
     let names = spare_names(&relaxed, &key);
-    assert!(
-        !names.is_empty()
-            && names
-                .iter()
-                .all(|n| n.starts_with(generation::SPARE_PREFIX)),
-        "{names:?}"
-    );
+    assert!(all_named(&names, generation::SPARE_PREFIX), "{names:?}");
 }
 
 #[test]

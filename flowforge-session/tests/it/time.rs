@@ -151,14 +151,7 @@ fn alice(dir: &std::path::Path) -> Namespace {
 /// added until the document is one addition short of a seal.
 fn one_addition_short_of_a_seal(dir: &std::path::Path) -> Namespace {
     let ns = alice(dir);
-    for i in 0..(SEGMENT_ENTRIES + TAIL_ENTRIES - 1) as u64 {
-        let what = AddMinutes {
-            session_id: Some(format!("s{i}")),
-            task_id: None,
-            since: None,
-        };
-        ns.add_minutes(1, &what).unwrap();
-    }
+    add_each(&ns, "s", 0..SEGMENT_ENTRIES + TAIL_ENTRIES - 1);
     ns
 }
 
@@ -281,11 +274,11 @@ fn segment_key(k: usize) -> Key {
     Key::new(&format!("{SEGMENT_KEY_PREFIX}{k}")).unwrap()
 }
 
-/// One-minute additions `new<from>` … `new<to - 1>`, each for its own session.
-fn add_new(ns: &Namespace, from: usize, to: usize) {
-    for i in from..to {
+/// One-minute additions, each for its own session `<prefix><i>` for `i` in `range`.
+fn add_each(ns: &Namespace, prefix: &str, range: std::ops::Range<usize>) {
+    for i in range {
         let what = AddMinutes {
-            session_id: Some(format!("new{i}")),
+            session_id: Some(format!("{prefix}{i}")),
             task_id: None,
             since: None,
         };
@@ -301,7 +294,7 @@ fn gc_removes_the_segments_no_document_reads_and_keeps_every_entry() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::for_repo(tmp.path());
     let ns = with_a_dead_first_addition(tmp.path());
-    add_new(&ns, 0, 1 + SEGMENT_ENTRIES + TAIL_ENTRIES);
+    add_each(&ns, "new", 0..1 + SEGMENT_ENTRIES + TAIL_ENTRIES);
     let head = latest_document(&ns);
     assert_eq!(first_segment(&head), 2);
     let sealed = sealed_segments(&head);
@@ -328,7 +321,7 @@ fn gc_removes_the_segments_no_document_reads_and_keeps_every_entry() {
     let state = flowforge_session::load_namespace(&layout, ns.developer()).unwrap();
     assert_eq!(state.time.unwrap().value, before);
 
-    add_new(&ns, 100, 100 + SEGMENT_ENTRIES);
+    add_each(&ns, "new", 100..100 + SEGMENT_ENTRIES);
     let after = ns.time_tracking().unwrap().unwrap().value;
     assert_eq!(after.sessions[..before.sessions.len()], before.sessions[..]);
     assert_eq!(
@@ -345,7 +338,7 @@ fn gc_keeps_every_segment_of_a_document_that_reads_them_all() {
     let tmp = tempfile::tempdir().unwrap();
     let layout = Layout::for_repo(tmp.path());
     let ns = alice(tmp.path());
-    add_new(&ns, 0, 3 * SEGMENT_ENTRIES + TAIL_ENTRIES);
+    add_each(&ns, "new", 0..3 * SEGMENT_ENTRIES + TAIL_ENTRIES);
     let head = latest_document(&ns);
     assert_eq!((first_segment(&head), sealed_segments(&head)), (0, 3));
     let before = ns.time_tracking().unwrap().unwrap().value;
