@@ -146,6 +146,10 @@ impl Context {
         if !self.repo.join(".git").exists() {
             return Ok(None);
         }
+        let (git_dir, common_dir) = (self.git_dir(), self.git_common_dir());
+        if !crate::remote_config::may_set_flowforge(git_dir.as_deref(), common_dir.as_deref()) {
+            return Ok(None);
+        }
         Ok(flowforge_remote::Remote::open(
             &self.repo,
             crate::remote::options(),

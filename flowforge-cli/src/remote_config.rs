@@ -111,6 +111,32 @@ fn includes(bytes: Option<&[u8]>) -> bool {
     bytes.is_some_and(|b| b.windows(7).any(|w| w.eq_ignore_ascii_case(b"include")))
 }
 
+/// Whether the configuration of the repository whose git directories are `git_dir` and
+/// `common_dir` may set FlowForge's remote settings. `false` only when every file libgit2
+/// reads them from is known ([`config_files`]), none includes another, and none holds the
+/// word `flowforge` in any case: `flowforge.remote` can then only be unset, since a setting
+/// lies under its section's name (`[flowforge]`, `[FlowForge "…"]`, `[flowforge.x]`), which
+/// git never escapes or splits across lines. So a command in a repository that does not share
+/// its state through a remote learns it from a few small files, without opening the
+/// repository with libgit2 and reading its configuration.
+pub(crate) fn may_set_flowforge(git_dir: Option<&Path>, common_dir: Option<&Path>) -> bool {
+    let Some(paths) = config_files(git_dir, common_dir) else {
+        return true;
+    };
+    paths.iter().any(|path| match std::fs::read(path) {
+        Ok(bytes) => includes(Some(&bytes)) || names_flowforge(&bytes),
+        // Unreadable: what libgit2 makes of it is not known here.
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    })
+}
+
+/// Whether `bytes` hold the word `flowforge` in any case.
+fn names_flowforge(bytes: &[u8]) -> bool {
+    bytes
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"flowforge"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,5 +147,21 @@ mod tests {
         assert!(includes(Some(b"[includeIf \"gitdir:~/\"]\n")));
         assert!(!includes(Some(b"[core]\n\tbare = false\n")));
         assert!(!includes(None));
+    }
+
+    #[test]
+    fn the_flowforge_section_is_found_in_any_case_and_form() {
+        for text in [
+            "[flowforge]\n\tremote = origin\n",
+            "[FlowForge]\n\tRemote = origin\n",
+            "[FLOWFORGE \"x\"]\n",
+            "[flowforge.remote]\n",
+        ] {
+            assert!(names_flowforge(text.as_bytes()), "{text}");
+        }
+        assert!(!names_flowforge(
+            b"[core]\n\tbare = false\n[remote \"origin\"]\n"
+        ));
+        assert!(!names_flowforge(b"flowforg"));
     }
 }

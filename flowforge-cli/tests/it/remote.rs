@@ -336,3 +336,29 @@ fn a_remote_or_machine_name_refused_before_anything_is_written_exits_2() {
     }
     assert_eq!(config(), before, "nothing was configured");
 }
+
+/// The remote settings are found wherever git reads them from: here only through a file the
+/// repository's configuration includes, with a section name in capitals. A start publishes its
+/// claim, and another clone is refused the task.
+#[test]
+fn settings_reached_through_an_include_still_publish_the_claim() {
+    let team = Team::new();
+    let a = team.tmp.path().join("a");
+    git(team.tmp.path(), &["init", "-q", a.to_str().unwrap()]);
+    let url = format!("file://{}", team.bare.display());
+    git(&a, &["remote", "add", "origin", &url]);
+    ok(run(&a, None, &["dev", "init", "alice"]));
+    let settings = team.tmp.path().join("shared.gitconfig");
+    std::fs::write(&settings, "[FLOWFORGE]\n\tremote = origin\n\tmachine = a\n").unwrap();
+    let included = format!("[include]\n\tpath = {}\n", settings.display());
+    let config = a.join(".git/config");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&included);
+    std::fs::write(&config, text).unwrap();
+
+    ok(run(&a, Some("alice"), &["session", "start", "t1"]));
+    assert!(team.refs().contains("claims/t1"), "{}", team.refs());
+    let b = team.clone("b", &["bob"]);
+    let out = run(&b, Some("bob"), &["session", "start", "t1"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+}
