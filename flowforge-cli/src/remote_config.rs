@@ -36,7 +36,8 @@ struct Kept {
 
 impl RemoteConfigCache {
     /// The settings of the repository at `repo` (`None`: no remote in use), as
-    /// [`flowforge_remote::read_config`] reads them now.
+    /// [`flowforge_remote::read_config`] reads them now (without it when the files cannot set
+    /// them, [`may_set_in`]).
     ///
     /// # Errors
     /// As [`flowforge_remote::read_config`].
@@ -56,8 +57,11 @@ impl RemoteConfigCache {
         }
         self.reads += 1;
         // Read the files before the settings: a change after this read makes the next
-        // comparison fail, never a stale answer.
-        let config = flowforge_remote::read_config(repo)?;
+        // comparison fail, never a stale answer. Files that cannot set them need no libgit2.
+        let config = match &files {
+            Some(files) if !may_set_in(files) => None,
+            _ => flowforge_remote::read_config(repo)?,
+        };
         self.kept = files
             .filter(|files| !files.iter().any(|(_, bytes)| includes(bytes.as_deref())))
             .map(|files| Kept {
@@ -112,21 +116,25 @@ fn includes(bytes: Option<&[u8]>) -> bool {
 }
 
 /// Whether the configuration of the repository whose git directories are `git_dir` and
-/// `common_dir` may set FlowForge's remote settings. `false` only when every file libgit2
-/// reads them from is known ([`config_files`]), none includes another, and none holds the
-/// word `flowforge` in any case: `flowforge.remote` can then only be unset, since a setting
-/// lies under its section's name (`[flowforge]`, `[FlowForge "…"]`, `[flowforge.x]`), which
-/// git never escapes or splits across lines. So a command in a repository that does not share
-/// its state through a remote learns it from a few small files, without opening the
-/// repository with libgit2 and reading its configuration.
+/// `common_dir` may set FlowForge's remote settings: [`may_set_in`] its files, `true` when
+/// they cannot be listed for sure. A command in a repository that does not share its state
+/// through a remote learns so from a few small files, without opening the repository with
+/// libgit2 and reading its configuration.
 pub(crate) fn may_set_flowforge(git_dir: Option<&Path>, common_dir: Option<&Path>) -> bool {
-    let Some(paths) = config_files(git_dir, common_dir) else {
-        return true;
-    };
-    paths.iter().any(|path| match std::fs::read(path) {
-        Ok(bytes) => includes(Some(&bytes)) || names_flowforge(&bytes),
-        // Unreadable: what libgit2 makes of it is not known here.
-        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    config_files(git_dir, common_dir).is_none_or(|paths| may_set_in(&read_all(&paths)))
+}
+
+/// Whether the configuration files `files` (as [`read_all`] read them) may set FlowForge's
+/// remote settings. `false` only when none includes another and none holds the word
+/// `flowforge` in any case: `flowforge.remote` can then only be unset, since a setting lies
+/// under its section's name (`[flowforge]`, `[FlowForge "…"]`, `[flowforge.x]`), which git
+/// reads from one line, in ASCII, never escaped. A file that cannot be read counts as missing,
+/// the same for the daemon's answer and a process's own.
+fn may_set_in(files: &[(PathBuf, Option<Vec<u8>>)]) -> bool {
+    files.iter().any(|(_, bytes)| {
+        bytes
+            .as_deref()
+            .is_some_and(|b| includes(Some(b)) || names_flowforge(b))
     })
 }
 
