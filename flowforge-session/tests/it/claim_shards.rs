@@ -455,3 +455,40 @@ fn gc_releases_a_claim_whose_session_was_never_written_in_any_shard() {
     assert_eq!(all(&layout), expected);
     assert_eq!(view(&layout).into_keys().collect::<Vec<_>>(), expected);
 }
+
+/// A reader answers for every shard written before it was made, written or not in the
+/// shards it probes itself; a shard first written after its listing of the store reads as
+/// unwritten to it (as it was when the reader was made) and as written to the next reader.
+#[test]
+fn a_claims_reader_sees_every_shard_written_before_it_was_made() {
+    let (_tmp, layout, ns) = setup(&["alice", "bob"]);
+    let tasks = tasks_in_distinct_shards("listed-", 3);
+    let (first, late) = (&tasks[0], &tasks[2]);
+    ns[0]
+        .start_session(first, &StartOptions::default())
+        .unwrap();
+    let mut reader = claim::ClaimsReader::new(&layout);
+    let versions: Vec<u64> = (0..CLAIM_SHARDS)
+        .map(|s| reader.shard_version(s).unwrap().generation())
+        .collect();
+    assert!(versions[claim_shard(first)] > 0, "{versions:?}");
+    assert_eq!(
+        versions.iter().filter(|&&g| g > 0).count(),
+        1,
+        "{versions:?}"
+    );
+
+    ns[1].start_session(late, &StartOptions::default()).unwrap();
+    let shard = claim_shard(late);
+    assert_eq!(reader.shard_version(shard).unwrap().generation(), 0);
+    let mut next = claim::ClaimsReader::new(&layout);
+    for s in 0..CLAIM_SHARDS {
+        let generation = next.shard_version(s).unwrap().generation();
+        assert_eq!(
+            generation > 0,
+            s == shard || s == claim_shard(first),
+            "shard {s}"
+        );
+    }
+    assert!(claim::claims_version(&layout).unwrap().generation() >= 2);
+}
