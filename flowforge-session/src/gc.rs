@@ -89,13 +89,19 @@ pub fn gc(layout: &Layout, options: GcOptions) -> Result<GcReport> {
     let has_legacy = crate::claim::seed_shards(&team, options.dry_run)?;
     // Claims no session will release (their process died before writing the session).
     report.released_claims = crate::claim::release_orphans(layout, &team, options.dry_run)?;
+    // Opened once for the older store's keys, which may be one per task.
+    let legacy_dir = if has_legacy {
+        Dir::open(team.root(), team.dir())?
+    } else {
+        None
+    };
     for key in team.keys()? {
         report.keys += 1;
         if has_legacy && (key.as_str() == CLAIMS_KEY || key.claim_task().is_some()) {
-            let Some(dir) = Dir::open(team.root(), team.dir())? else {
+            let Some(dir) = &legacy_dir else {
                 continue;
             };
-            if remove_key(&dir, key.as_str(), options, &mut report)? {
+            if remove_key(dir, key.as_str(), options, &mut report)? {
                 report.legacy_claim_keys += 1;
             }
         } else {
