@@ -6,20 +6,25 @@
 //! The writer holding the view's lock (`team/store/.claims/view.lock`, taken without
 //! waiting) reads the journal from the mark (`.claims/view-mark`) and rewrites the entries of
 //! the shards named there. When the view on disk is the file the mark describes (FlowForge
-//! wrote it, nobody touched it since: see *Vouching*), the other entries are copied as bytes:
-//! the entries are found by their lines (two `memmem` searches, see [`scan_lines`]), only
-//! the changed shards' entries are parsed and dropped or replaced by the shards' claims
-//! (serialized as the full model does), and every stretch of untouched entries that no new
-//! entry interrupts is one copy of the file's bytes, neither parsed nor checked again (a file
-//! not printed that way is scanned as a map of borrowed raw JSON values, [`RawValue`]) — the
-//! result is byte for byte what serializing the full model would give. Any other view (replaced or
-//! edited by someone else, not parseable, a lost mark, a replaced journal) takes the full
-//! path: parsed into the model, entries of the named shards (or of every shard) replaced,
-//! serialized whole. Either way the file is published through the pooled view writer
-//! ([`write_atomic_then`]), so a reader sees a whole old or a whole new file. A splice's
-//! exchange leaves the file it read in a spare slot; the writer keeps its bytes and stamp
-//! ([`keep_spared`]), and its next publication that takes that slot back unchanged writes
-//! only the bytes that differ ([`Prior`]).
+//! wrote it, nobody touched it since: see *Vouching*), its bytes are edited in place: the
+//! entries are found by their lines (two `memmem` searches, see [`scan_lines`]), and only the
+//! changed shards' entries are looked at. An entry its shard no longer holds as printed
+//! becomes a run of spaces of its length (a *hole*; its comma too), and a claim not printed
+//! yet goes after the last entry, before the map's closing brace; every other byte stays
+//! where it is, neither parsed nor checked again. Holes are JSON whitespace and the order of
+//! a map's keys is not part of what a JSON reader (the bash tools' `jq`) reads, so the file
+//! is the document the full model would print; once its holes outweigh its entries it is
+//! printed anew as the full model prints it ([`compact`]), so its size stays proportional to
+//! the live claims. A file not printed that way is scanned as a map of borrowed raw JSON
+//! values ([`RawValue`]) and printed anew. Any other view (replaced or edited by someone
+//! else, not parseable, a lost mark, a replaced journal) takes the full path: parsed into the
+//! model, entries of the named shards (or of every shard) replaced, serialized whole. Either
+//! way the file is published through the pooled view writer ([`write_atomic_then`]), so a
+//! reader sees a whole old or a whole new file. The exchange leaves the file replaced in a
+//! spare slot; the writer keeps its stamp and where it differs from the bytes published
+//! ([`keep_published`]: the ranges the splice edited), and its next publication that takes
+//! that slot back unchanged writes only those ranges and its own ([`Prior`]), so a change
+//! writes a few hundred bytes whatever the number of claims.
 //!
 //! # Vouching
 //! The writer *vouches* for what it writes without reading it back. Once the view's
@@ -558,10 +563,23 @@ fn write_view(
         }
     }
     if let (Some(mark), Some(_)) = (previous, shards) {
-        let found = take_published(path, &mark.view)
-            .or_else(|| read_vouched(layout, path, &mark.view).map(|bytes| (bytes, None)));
-        if let Some((bytes, lines)) = found {
-            let spliced = match splice(&bytes, lines.as_ref(), &read, mark.foreign, path) {
+        let found = take_published(path, &mark.view).or_else(|| {
+            read_vouched(layout, path, &mark.view).map(|bytes| Published {
+                path: path.to_owned(),
+                stamp: mark.view,
+                bytes,
+                lines: None,
+                spared: None,
+            })
+        });
+        if let Some(Published {
+            mut bytes,
+            lines,
+            spared,
+            ..
+        }) = found
+        {
+            let spliced = match splice(&mut bytes, lines, &read, mark.foreign, path) {
                 Ok(Some(spliced)) => spliced,
                 Ok(None) => {
                     recycle(bytes);
@@ -572,26 +590,31 @@ fn write_view(
                     return Err(e);
                 }
             };
-            let spared = take_spared(path);
-            let prior = spared.as_ref().map(|(stamp, old)| Prior {
+            // The spare holding the file this thread's last publication replaced differs
+            // from the new bytes where it differed from the bytes spliced, and where the
+            // splice changed those.
+            let differs = match (spared, &spliced.changed) {
+                (Some((stamp, mut was)), Some(now)) => {
+                    was.extend_from_slice(now);
+                    Some((stamp, was))
+                }
+                _ => None,
+            };
+            let prior = differs.as_ref().map(|(stamp, differs)| Prior {
                 ino: stamp.ino,
                 size: stamp.size,
                 mtime: stamp.mtime,
-                bytes: old,
+                differs,
             });
-            let published = publish_vouched(layout, path, &spliced.bytes, seq, base, prior);
-            if let Some((_, old)) = spared {
-                recycle(old);
-            }
-            let Some(stamp) = published? else {
+            let Some(stamp) = publish_vouched(layout, path, &bytes, seq, base, prior)? else {
                 recycle(bytes);
-                recycle(spliced.bytes);
                 return Ok(None);
             };
-            keep_published(path, stamp, spliced.bytes, spliced.lines);
-            // The replaced file, vouched for by `mark`, now waits in a spare slot holding
-            // `bytes`: the next write here that takes it rewrites only what differs.
-            keep_spared(path, mark.view, bytes);
+            // The replaced file, vouched for by `mark`, now waits in a spare slot: it differs
+            // from the bytes published only where the splice changed them, and the next
+            // write here that takes it rewrites only those.
+            let spared = spliced.changed.map(|changed| (mark.view, changed));
+            keep_published(path, stamp, bytes, spliced.lines, spared);
             return Ok(Some(Written {
                 view: stamp,
                 foreign: spliced.foreign,
@@ -629,7 +652,7 @@ fn write_whole(
     let Some(stamp) = publish_vouched(layout, path, &bytes, seq, base, None)? else {
         return Ok(None);
     };
-    keep_published(path, stamp, bytes, None);
+    keep_published(path, stamp, bytes, None, None);
     Ok(Some(Written {
         view: stamp,
         foreign,
@@ -680,13 +703,16 @@ fn buffer(capacity: usize) -> Vec<u8> {
     kept
 }
 
-/// A view this thread published and vouched for: its path, its stamp, its bytes, and where
-/// their entries lie when the splice that made them recorded it.
+/// A view this thread published and vouched for: its path, its stamp, its bytes, where their
+/// entries lie when the splice that made them recorded it, and, when that splice edited the
+/// bytes of the file it replaced in place, that file's stamp and where its bytes differ from
+/// these (offsets into these).
 struct Published {
     path: std::path::PathBuf,
     stamp: ViewStamp,
     bytes: Vec<u8>,
     lines: Option<LinesAt>,
+    spared: Option<(ViewStamp, Vec<std::ops::Range<usize>>)>,
 }
 
 thread_local! {
@@ -695,23 +721,33 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// The bytes of the view at `path` when this thread published the file `stamp` describes
-/// (then they are the file's, by the claim of *Vouching*: a file whose `stat` data are those
-/// recorded for a write holds that write's bytes), so the file need not be read; with where
-/// their entries lie, when that was recorded.
-fn take_published(path: &Path, stamp: &ViewStamp) -> Option<(Vec<u8>, Option<LinesAt>)> {
+/// What this thread kept of the view at `path` when it published the file `stamp` describes
+/// (then its bytes are the file's, by the claim of *Vouching*: a file whose `stat` data are
+/// those recorded for a write holds that write's bytes), so the file need not be read.
+fn take_published(path: &Path, stamp: &ViewStamp) -> Option<Published> {
     let kept = PUBLISHED.with(|p| p.borrow_mut().take())?;
     if kept.path == path && kept.stamp == *stamp {
-        return Some((kept.bytes, kept.lines));
+        return Some(kept);
     }
     recycle(kept.bytes);
     None
 }
 
-/// Keeps `bytes` (and `lines`, where their entries lie), published at `path` as the file
-/// `stamp` describes, for the next change of this thread ([`take_published`]); a stamp of no
-/// file keeps nothing.
-fn keep_published(path: &Path, stamp: ViewStamp, bytes: Vec<u8>, lines: Option<LinesAt>) {
+/// Keeps `bytes` (with `lines`, where their entries lie, and `spared`, the file they replaced
+/// and where it differs from them), published at `path` as the file `stamp` describes, for
+/// the next change of this thread ([`take_published`]); a stamp of no file keeps nothing.
+///
+/// The file replaced waits in a spare slot after the exchange, and by the claim of
+/// *Vouching* a slot whose inode, size and modification time are still `spared`'s stamp holds
+/// the bytes its writer wrote: the next publication that takes it writes only the ranges
+/// where they differ ([`Prior`]).
+fn keep_published(
+    path: &Path,
+    stamp: ViewStamp,
+    bytes: Vec<u8>,
+    lines: Option<LinesAt>,
+    spared: Option<(ViewStamp, Vec<std::ops::Range<usize>>)>,
+) {
     if !stamp.is_file() {
         return recycle(bytes);
     }
@@ -720,42 +756,11 @@ fn keep_published(path: &Path, stamp: ViewStamp, bytes: Vec<u8>, lines: Option<L
         stamp,
         bytes,
         lines,
+        spared: spared.filter(|(stamp, _)| stamp.is_file()),
     };
     if let Some(old) = PUBLISHED.with(|p| p.borrow_mut().replace(kept)) {
         recycle(old.bytes);
     }
-}
-
-thread_local! {
-    /// The bytes of the view this thread replaced last, with the stamp they were vouched for
-    /// by (see [`keep_spared`]).
-    static SPARED: std::cell::RefCell<Option<(std::path::PathBuf, ViewStamp, Vec<u8>)>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-/// Keeps `bytes`, the view at `path` that this thread's publication just replaced, as the
-/// file `stamp` describes (vouched for by the mark the splice trusted): the exchange left
-/// that file in a spare slot, and the next publication that rewrites it rewrites only the
-/// bytes that differ ([`Prior`]: a spare whose inode, size and modification time are still
-/// the stamp's holds these bytes, by the claim of *Vouching*).
-fn keep_spared(path: &Path, stamp: ViewStamp, bytes: Vec<u8>) {
-    if !stamp.is_file() {
-        return recycle(bytes);
-    }
-    let old = SPARED.with(|s| s.borrow_mut().replace((path.to_owned(), stamp, bytes)));
-    if let Some((_, _, old)) = old {
-        recycle(old);
-    }
-}
-
-/// What [`keep_spared`] kept for `path`.
-fn take_spared(path: &Path) -> Option<(ViewStamp, Vec<u8>)> {
-    let (kept, stamp, bytes) = SPARED.with(|s| s.borrow_mut().take())?;
-    if kept == path {
-        return Some((stamp, bytes));
-    }
-    recycle(bytes);
-    None
 }
 
 /// Keeps `buffer` for the next [`buffer`] of this thread (two at most).
@@ -942,40 +947,43 @@ fn entry_bytes(assignment: &TaskAssignment, path: &Path) -> Result<String> {
     Ok(text.replace('\n', ENTRY_INDENT))
 }
 
-/// A view spliced: its bytes, its number of the bash tools' entries, and whether those are the
-/// entries of the file spliced, each kept as its bytes: none of the changed shards' was
-/// dropped and none was written anew (a claim of an older store, without a session, is one).
+/// A view spliced (its bytes are the buffer spliced): its number of the bash tools' entries,
+/// whether those are the entries of the file spliced, each kept as its bytes (none of the
+/// changed shards' was dropped and none was written anew: a claim of an older store, without
+/// a session, is one), where its entries lie (when spliced over the lines), and where its
+/// bytes differ from those spliced (`None`: anywhere, the bytes were made anew).
 struct Splice {
-    bytes: Vec<u8>,
     foreign: u64,
     foreign_kept: bool,
-    /// Where the entries of `bytes` lie (when spliced over the lines).
     lines: Option<LinesAt>,
+    changed: Option<Vec<std::ops::Range<usize>>>,
 }
 
 /// The view `bytes` (the file a mark vouches for, holding `foreign` entries of the bash
 /// tools) with the entries of the shards read in `read` rewritten from them, every other
-/// entry copied as bytes. `None` when the bytes are not in the shape FlowForge writes (the
-/// full model then decides).
+/// entry kept as bytes. `None`, with `bytes` untouched, when they are not in a shape
+/// FlowForge writes (the full model then decides).
 ///
-/// The entries are found by their lines ([`splice_lines`]; `lines` says where they lie when
-/// the splice that made `bytes` recorded it) when the file is printed as the full model prints
-/// it, which a file the mark vouches for is; otherwise it is scanned as JSON
-/// ([`splice_parsed`]).
+/// The entries are found by their lines ([`splice_lines`]: edited in place; `lines` says
+/// where they lie when the splice that made `bytes` recorded it) when the file is printed as
+/// FlowForge prints it, which a file the mark vouches for is; otherwise it is scanned as
+/// JSON ([`splice_parsed`]: printed anew).
 ///
 /// # Errors
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice(
-    bytes: &[u8],
-    lines: Option<&LinesAt>,
+    bytes: &mut Vec<u8>,
+    lines: Option<LinesAt>,
     read: &[Option<Arc<Claims>>],
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
-    match splice_lines(bytes, lines, read, foreign, path)? {
-        Some(spliced) => Ok(Some(spliced)),
-        None => splice_parsed(bytes, read, foreign, path),
+    if let Some(lines) = lines.or_else(|| scan_lines(bytes)) {
+        if let Some(spliced) = splice_lines(bytes, lines, read, foreign, path)? {
+            return Ok(Some(spliced));
+        }
     }
+    splice_parsed(bytes, read, foreign, path)
 }
 
 /// How the full model prints the start of the view: the `tasks` map first.
@@ -984,13 +992,17 @@ const VIEW_HEAD: &[u8] = b"{\n  \"tasks\": {";
 const ENTRY_HEAD: &[u8] = b"\n    \"";
 /// What closes a printed `tasks` map that has entries.
 const TASKS_TAIL: &[u8] = b"\n  }";
+/// The bytes of holes (entries dropped in place) a view may hold beyond the bytes of its
+/// entries before a splice prints it anew without them ([`compact`]).
+const HOLES_SLACK: usize = 4096;
 
 /// Where the entries of a printed view lie, as [`scan_lines`] finds them, without borrowing
 /// the bytes: a splice records it for the bytes it makes, and the writer keeps it with them
 /// ([`keep_published`]), so its next splice of its own file neither searches nor hashes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct LinesAt {
-    /// In file order, which is the task ids' order.
+    /// In file order: the task ids' order in a file printed by the full model, the order
+    /// they were added in after its last entry otherwise.
     entries: Vec<EntryAt>,
     /// The offset just past the `tasks` map's closing brace.
     tasks_end: usize,
@@ -1015,13 +1027,23 @@ fn entry_at<'a>(bytes: &'a [u8], entry: &EntryAt) -> Option<(&'a [u8], &'a [u8])
     ))
 }
 
-/// The entries of the `tasks` map of `bytes` printed as the full model prints the view;
-/// `None` when the bytes are not printed that way (entries out of the model's order or named
-/// twice included). Found by two searches (`memmem`), not by parsing: inside the map every
-/// line is indented by four spaces or more (an entry's value deeper than its key), and a JSON
-/// string never holds a raw newline, so the first line of two spaces and a brace closes the
-/// map, and each line of exactly four spaces and a quote starts an entry (the previous one
-/// ending with its comma).
+/// `bytes` without the spaces at their end.
+fn trim_spaces(bytes: &[u8]) -> &[u8] {
+    let kept = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    &bytes[..kept]
+}
+
+/// The entries of the `tasks` map of `bytes` printed as FlowForge prints the view; `None`
+/// when the bytes are not printed that way (a task named twice included). Found by two
+/// searches (`memmem`), not by parsing: inside the map every line is indented by four spaces
+/// or more (an entry's value deeper than its key), and a JSON string never holds a raw
+/// newline, so the first line of two spaces and a brace closes the map, and each line of
+/// exactly four spaces and a quote starts an entry (the previous one ending with its comma).
+///
+/// FlowForge prints a view as the full model does, or as a splice leaves it: entries dropped
+/// become runs of spaces of their length (their commas too), and entries added go after the
+/// last one, so between two entries there are spaces and one comma, and spaces before the
+/// first and after the last (JSON whitespace: any reader reads the same document).
 fn scan_lines(bytes: &[u8]) -> Option<LinesAt> {
     use memchr::memmem;
     let start = VIEW_HEAD.len();
@@ -1037,26 +1059,27 @@ fn scan_lines(bytes: &[u8]) -> Option<LinesAt> {
     let end = start + memmem::find(&bytes[start..], TASKS_TAIL)?;
     let map = &bytes[start..end];
     let mut heads = memmem::find_iter(map, ENTRY_HEAD).peekable();
-    if heads.peek() != Some(&0) {
+    let first = heads.peek().copied().unwrap_or(map.len());
+    if !trim_spaces(&map[..first]).is_empty() {
         return None;
     }
     let mut entries = Vec::new();
-    let mut previous: Option<&[u8]> = None;
+    let mut keys = Vec::new();
+    let mut in_order = true;
     while let Some(head) = heads.next() {
         let next = heads.peek().copied();
-        let entry = &map[head + ENTRY_HEAD.len()..next.unwrap_or(map.len())];
+        let entry = trim_spaces(&map[head + ENTRY_HEAD.len()..next.unwrap_or(map.len())]);
         let entry = match next {
-            Some(_) => entry.strip_suffix(b",")?,
+            Some(_) => trim_spaces(entry.strip_suffix(b",")?),
+            // A value never ends with a comma: one after the last entry is not JSON.
+            None if entry.ends_with(b",") => return None,
             None => entry,
         };
         let quote = memchr::memchr(b'"', entry)?;
         let key = &entry[..quote];
         entry[quote..].strip_prefix(VALUE_HEAD)?;
-        // The model's order is the task ids' order, each once.
-        if previous.is_some_and(|p| p >= key) {
-            return None;
-        }
-        previous = Some(key);
+        in_order &= keys.last().is_none_or(|&last| last < key);
+        keys.push(key);
         let from = start + head;
         entries.push((
             from..from + ENTRY_HEAD.len() + entry.len(),
@@ -1064,49 +1087,66 @@ fn scan_lines(bytes: &[u8]) -> Option<LinesAt> {
             super::shard_of_id(std::str::from_utf8(key).ok()?),
         ));
     }
+    // Each task once: seen in one pass when the keys are in order (as the full model prints
+    // them), by sorting them otherwise.
+    if !in_order {
+        keys.sort_unstable();
+        if keys.windows(2).any(|w| w[0] == w[1]) {
+            return None;
+        }
+    }
     Some(LinesAt {
         entries,
         tasks_end: end + TASKS_TAIL.len(),
     })
 }
 
-/// [`splice`] over the view's lines: only the changed shards' entries are parsed; the
-/// untouched entries are not parsed nor checked again (the mark vouches that FlowForge wrote
-/// them, from valid task ids) and are copied as runs — every stretch of them that no new
-/// entry interrupts is one copy of the file's bytes, separators included — and so is
-/// everything after the `tasks` map. The new entries find their places by binary search
-/// among the keys, so besides those copies a change costs one pass over the entries' spans
-/// (their shards looked at, the kept ones' recorded anew), whatever the number of claims.
-/// `None` when the bytes are not printed as the full model prints the view (entries out of
-/// the model's order or named twice, a changed shard's entry that is not a valid task id or
-/// assignment).
+/// [`splice`] over the view's lines, editing `bytes` in place: only the changed shards'
+/// entries are looked at. Each that its shard no longer holds as it is printed becomes a run
+/// of spaces of its length, with a comma next to it (the one after it, or the one after the
+/// entry kept last when it was the last); each claim not already printed goes after the last
+/// entry, before the map's closing brace. The untouched entries are neither parsed, checked
+/// again (the mark vouches that FlowForge wrote them, from valid task ids) nor moved, so a
+/// change costs one pass over the entries' spans (their shards looked at) and the bytes it
+/// edits, whatever the number of claims; once the holes outweigh the entries (and
+/// [`HOLES_SLACK`]) the view is printed anew without them ([`compact`]). `None`, with `bytes`
+/// untouched, when the bytes are not printed as FlowForge prints the view (a task twice, a
+/// changed shard's entry that is not a valid task id or assignment).
 ///
 /// # Errors
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice_lines(
-    bytes: &[u8],
-    known: Option<&LinesAt>,
+    bytes: &mut Vec<u8>,
+    mut lines: LinesAt,
     read: &[Option<Arc<Claims>>],
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
-    let scanned;
-    let lines = match known {
-        Some(known) => known,
-        None => match scan_lines(bytes) {
-            Some(found) => {
-                scanned = found;
-                &scanned
-            }
-            None => return Ok(None),
-        },
-    };
+    // The changed shards' claims as the full model prints them, by key: whether each is in
+    // the file already as it prints.
+    let mut new: Vec<(&str, String, usize, bool)> = Vec::new();
+    // The bash tools' entries written anew: claims of an older store, without a session.
+    let mut written = 0u64;
+    for (shard, claims) in read.iter().enumerate() {
+        for (task, held) in claims.iter().flat_map(|c| &c.claims) {
+            written += u64::from(!is_flowforge_entry(&held.assignment));
+            new.push((
+                task.as_str(),
+                entry_bytes(&held.assignment, path)?,
+                shard,
+                false,
+            ));
+        }
+    }
+    new.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    // The changed shards' entries dropped, by position; the bash tools' entries of those
+    // shards: in the file, and kept as they are; the bytes of the entries kept.
     let entries = &lines.entries[..];
-    // The changed shards' entries dropped (their shards' claims are written anew), by
-    // position; the bash tools' entries of those shards: in the file, and kept as they are.
     let mut dropped = Vec::new();
     let (mut before, mut after) = (0u64, 0u64);
+    let mut live = 0usize;
     for (i, entry) in entries.iter().enumerate() {
+        live += entry.0.len();
         let Some(Some(claims)) = read.get(entry.2) else {
             continue;
         };
@@ -1119,118 +1159,164 @@ fn splice_lines(
         else {
             return Ok(None);
         };
-        // FlowForge's entry: dropped unparsed.
-        if names_session(value) {
-            dropped.push(i);
-            continue;
-        }
-        let Ok(a) = serde_json::from_slice::<TaskAssignment>(value) else {
-            return Ok(None);
-        };
-        let bash = !is_flowforge_entry(&a);
-        before += u64::from(bash);
-        if bash && !claims.was_dropped(&task, &a) && !claims.claims.contains_key(&task) {
-            after += 1;
-        } else {
-            dropped.push(i);
-        }
-    }
-    // The new entries in the model's order, each with the position of the entry it goes
-    // before. The bash tools' entries written anew: claims of an older store, without a
-    // session.
-    let mut new = Vec::new();
-    let mut written = 0u64;
-    for (shard, claims) in read.iter().enumerate() {
-        for (task, held) in claims.iter().flat_map(|c| &c.claims) {
-            written += u64::from(!is_flowforge_entry(&held.assignment));
-            let key = task.as_str().as_bytes();
-            let at = entries.partition_point(|e| entry_at(bytes, e).is_some_and(|(k, _)| k < key));
-            // A kept entry named as a new one: not what the model would print.
-            let same = entries.get(at).and_then(|e| entry_at(bytes, e));
-            if same.is_some_and(|(k, _)| k == key) && dropped.binary_search(&at).is_err() {
-                return Ok(None);
+        let keep = if names_session(value) {
+            // FlowForge's entry: kept when it is what its claim prints now, else dropped
+            // unparsed (its shard's claims are the whole truth).
+            match new.binary_search_by(|c| c.0.as_bytes().cmp(key)) {
+                Ok(j) if new[j].1.as_bytes() == value => {
+                    if new[j].3 {
+                        // A task twice: not a file FlowForge wrote.
+                        return Ok(None);
+                    }
+                    new[j].3 = true;
+                    true
+                }
+                _ => false,
             }
-            new.push((key, entry_bytes(&held.assignment, path)?, shard, at));
+        } else {
+            let Ok(a) = serde_json::from_slice::<TaskAssignment>(value) else {
+                return Ok(None);
+            };
+            let bash = !is_flowforge_entry(&a);
+            before += u64::from(bash);
+            let kept = bash && !claims.was_dropped(&task, &a) && !claims.claims.contains_key(&task);
+            after += u64::from(kept);
+            kept
+        };
+        if !keep {
+            dropped.push(i);
+            live -= entry.0.len();
         }
     }
-    new.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let Some(foreign) = foreign.checked_sub(before) else {
         return Ok(None);
     };
-    let size = bytes.len()
-        + new
-            .iter()
-            .map(|(k, v, _, _)| k.len() + v.len() + 8)
-            .sum::<usize>();
-    let mut out = buffer(size);
-    out.extend_from_slice(VIEW_HEAD);
-    // One entry, or a run of them, after a comma unless it is the first; returns where it
-    // starts in `out`.
-    let mut pieces = 0usize;
-    let mut piece = |out: &mut Vec<u8>, parts: &[&[u8]]| {
-        if pieces > 0 {
-            out.push(b',');
-        }
-        pieces += 1;
-        let start = out.len();
-        for part in parts {
-            out.extend_from_slice(part);
-        }
-        start
+    // The runs to blank: each entry dropped with the comma after it; the comma after the
+    // entry kept last when the last entry is dropped (the one before a dropped last entry).
+    let comma_after = |i: usize| -> Option<usize> {
+        let gap = entries[i].0.end..entries.get(i + 1)?.0.start;
+        memchr::memchr(b',', bytes.get(gap.clone())?).map(|at| gap.start + at)
     };
-    // Where the entries of `out` lie.
-    let mut at: Vec<EntryAt> = Vec::with_capacity(entries.len() + new.len());
-    let (mut i, mut drops, mut added) = (0, dropped.iter().peekable(), new.iter().peekable());
-    loop {
-        let next_drop = drops.peek().map_or(entries.len(), |&&d| d);
-        let next_new = added.peek().map_or(entries.len(), |a| a.3);
-        let stop = next_drop.min(next_new);
-        if i < stop {
-            // Entries `i..stop` are kept and next to each other in the file: one copy, the
-            // commas between them included.
-            let run = entries[i].0.start..entries[stop - 1].0.end;
-            let Some(copied) = bytes.get(run.clone()) else {
+    let mut blanks = Vec::with_capacity(dropped.len() + 1);
+    for &i in &dropped {
+        let end = match i + 1 < entries.len() {
+            true => match comma_after(i) {
+                Some(comma) => comma + 1,
+                None => return Ok(None),
+            },
+            false => entries[i].0.end,
+        };
+        blanks.push(entries[i].0.start..end);
+    }
+    if dropped.last().is_some_and(|&d| d + 1 == entries.len()) {
+        let mut k = entries.len() - 1;
+        for &d in dropped.iter().rev() {
+            if d != k {
+                break;
+            }
+            k = k.wrapping_sub(1);
+        }
+        if k < entries.len() {
+            let Some(comma) = comma_after(k) else {
                 return Ok(None);
             };
-            let start = piece(&mut out, &[copied]);
-            at.extend(entries[i..stop].iter().map(|(span, key_len, shard)| {
-                let from = (start + span.start).saturating_sub(run.start);
-                (from..from + span.len(), *key_len, *shard)
-            }));
-            i = stop;
-        } else if let Some((key, value, shard, _)) = added.next_if(|a| a.3 == i) {
-            let start = piece(&mut out, &[ENTRY_HEAD, key, VALUE_HEAD, value.as_bytes()]);
-            at.push((start..out.len(), key.len(), *shard));
-        } else if drops.next_if(|&&d| d == i).is_some() {
-            i += 1;
-        } else {
-            break;
+            blanks.push(comma..comma + 1);
         }
     }
-    // Every entry, drop and new entry placed: only a record of lines that does not fit its
-    // bytes (never kept so: a record is kept with the bytes it was made for) could leave any.
-    if i != entries.len() || drops.next().is_some() || added.next().is_some() {
+    // Where the claims not printed yet go: before the map's closing brace, after the spaces
+    // before it; a map printed empty (`{}`) is opened up.
+    let close = lines.tasks_end;
+    let (insert_at, closing): (usize, &[u8]) = if close >= TASKS_TAIL.len()
+        && bytes.get(close - TASKS_TAIL.len()..close) == Some(TASKS_TAIL)
+    {
+        (close - TASKS_TAIL.len(), b"")
+    } else if close >= 2 && bytes.get(close - 2..close) == Some(b"{}") {
+        (close - 1, b"\n  ")
+    } else {
         return Ok(None);
+    };
+    // Every check made: the bytes are edited from here on.
+    for run in &blanks {
+        bytes[run.clone()].fill(b' ');
     }
-    if pieces == 0 {
+    let mut changed = blanks;
+    if !dropped.is_empty() {
+        let mut next = dropped.iter().copied().peekable();
+        let mut i = 0;
+        lines.entries.retain(|_| {
+            let drop = next.next_if_eq(&i).is_some();
+            i += 1;
+            !drop
+        });
+    }
+    let mut added = Vec::new();
+    let mut any = !lines.entries.is_empty();
+    for (key, value, shard, _) in new.iter().filter(|c| !c.3) {
+        if any {
+            added.push(b',');
+        }
+        any = true;
+        let start = insert_at + added.len();
+        for part in [ENTRY_HEAD, key.as_bytes(), VALUE_HEAD, value.as_bytes()] {
+            added.extend_from_slice(part);
+        }
+        live += insert_at + added.len() - start;
+        lines
+            .entries
+            .push((start..insert_at + added.len(), key.len(), *shard));
+    }
+    if !added.is_empty() {
+        added.extend_from_slice(closing);
+        bytes.splice(insert_at..insert_at, added.iter().copied());
+        lines.tasks_end += added.len();
+        changed.push(insert_at..bytes.len());
+    }
+    let map = lines.tasks_end - VIEW_HEAD.len();
+    let holes = map.saturating_sub(live + lines.entries.len() + TASKS_TAIL.len());
+    let changed = if holes > live.max(HOLES_SLACK) {
+        compact(bytes, &mut lines);
+        None
+    } else {
+        Some(changed)
+    };
+    Ok(Some(Splice {
+        foreign: foreign + after + written,
+        foreign_kept: after == before && written == 0,
+        lines: Some(lines),
+        changed,
+    }))
+}
+
+/// Prints the view `bytes`, whose entries lie where `lines` says, anew as the full model
+/// prints it: its entries in key order, without holes, the rest as it was; `lines` then says
+/// where they lie in the new bytes.
+fn compact(bytes: &mut Vec<u8>, lines: &mut LinesAt) {
+    let key = |e: &EntryAt| entry_at(bytes, e).map(|(key, _)| key);
+    let mut order: Vec<&EntryAt> = lines.entries.iter().collect();
+    order.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    let mut out = buffer(bytes.len());
+    out.extend_from_slice(VIEW_HEAD);
+    let mut at = Vec::with_capacity(order.len());
+    for (k, (span, key_len, shard)) in order.into_iter().enumerate() {
+        if k > 0 {
+            out.push(b',');
+        }
+        let start = out.len();
+        out.extend_from_slice(&bytes[span.clone()]);
+        at.push((start..out.len(), *key_len, *shard));
+    }
+    if at.is_empty() {
         out.push(b'}');
     } else {
         out.extend_from_slice(TASKS_TAIL);
     }
-    let tasks_end_out = out.len();
-    let Some(rest) = bytes.get(lines.tasks_end..) else {
-        return Ok(None);
+    let tasks_end = out.len();
+    out.extend_from_slice(&bytes[lines.tasks_end..]);
+    *lines = LinesAt {
+        entries: at,
+        tasks_end,
     };
-    out.extend_from_slice(rest);
-    Ok(Some(Splice {
-        bytes: out,
-        foreign: foreign + after + written,
-        foreign_kept: after == before && written == 0,
-        lines: Some(LinesAt {
-            entries: at,
-            tasks_end: tasks_end_out,
-        }),
-    }))
+    recycle(std::mem::replace(bytes, out));
 }
 
 /// How the full model prints an entry's [`SESSION_FIELD`](super::SESSION_FIELD) holding a
@@ -1250,17 +1336,18 @@ fn names_session(value: &[u8]) -> bool {
     FINDER.find(value).is_some()
 }
 
-/// [`splice`] by scanning the view as a map of borrowed raw JSON values.
+/// [`splice`] by scanning the view as a map of borrowed raw JSON values: `bytes` become the
+/// document printed anew (untouched when it is `None`).
 ///
 /// # Errors
 /// [`Error::Json`] when a claim cannot be serialized.
 fn splice_parsed(
-    bytes: &[u8],
+    bytes: &mut Vec<u8>,
     read: &[Option<Arc<Claims>>],
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
-    let Ok(view) = serde_json::from_slice::<RawView<'_>>(bytes) else {
+    let Ok(view) = serde_json::from_slice::<RawView<'_>>(bytes.as_slice()) else {
         return Ok(None);
     };
     let mut tasks = BTreeMap::new();
@@ -1313,12 +1400,15 @@ fn splice_parsed(
         tasks: &tasks,
         extra: &view.extra,
     };
-    Ok(Some(Splice {
-        bytes: pretty(&spliced, path)?,
+    let printed = pretty(&spliced, path)?;
+    let spliced = Splice {
         foreign: foreign + after + written,
         foreign_kept: after == before && written == 0,
         lines: None,
-    }))
+        changed: None,
+    };
+    recycle(std::mem::replace(bytes, printed));
+    Ok(Some(spliced))
 }
 
 #[cfg(test)]
@@ -1410,25 +1500,57 @@ mod tests {
         }
     }
 
+    /// The entries of the view `bytes` in the file's order, each as the full model reads it,
+    /// tasks named twice included, and its other fields: what any JSON reader (the bash
+    /// tools' `jq`) reads.
+    fn document(bytes: &[u8]) -> (Vec<(TaskId, TaskAssignment)>, Value) {
+        let raw: RawView<'_> = serde_json::from_slice(bytes).expect("JSON");
+        let tasks = (raw.tasks.iter())
+            .map(|(k, v)| {
+                let a = serde_json::from_str(v.get()).expect("an assignment");
+                (TaskId::new(k).unwrap(), a)
+            })
+            .collect();
+        let extra = (raw.extra.iter())
+            .map(|(k, v)| ((*k).to_owned(), serde_json::from_str(v.get()).unwrap()))
+            .collect::<serde_json::Map<_, _>>();
+        (tasks, Value::Object(extra))
+    }
+
+    /// The bash tools' entries of `view`.
+    fn bash_of(v: &TaskAssignments) -> BTreeMap<TaskId, TaskAssignment> {
+        (v.tasks.iter())
+            .filter(|(_, a)| !is_flowforge_entry(a))
+            .map(|(t, a)| (t.clone(), a.clone()))
+            .collect()
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
 
-        /// The splice of the changed shards' entries into the bytes FlowForge wrote gives the
-        /// bytes (and the count of the bash tools' entries) of the full path: the whole file
-        /// parsed into the model, those shards' entries replaced, serialized whole. It says the
-        /// bash tools' entries are kept exactly when none of the changed shards' was dropped
-        /// or replaced and no claim without a session was written, and then they are the
-        /// file's.
+        /// Splices of the changed shards' entries into the bytes FlowForge wrote, one after
+        /// another, give the document (and the count of the bash tools' entries) of the full
+        /// path: the whole file parsed into the model, those shards' entries replaced,
+        /// serialized whole — each task once, as any JSON reader reads it. Each says where its
+        /// entries lie as a scan of its bytes finds them, and where its bytes differ from
+        /// those spliced; printed anew without holes, they are the full model's bytes. Each
+        /// says the bash tools' entries are kept exactly when none of the changed shards' was
+        /// dropped or replaced and no claim without a session was written, and then they are
+        /// the file's.
         #[test]
         fn the_splice_writes_what_the_full_model_writes(
             old in state(),
-            new in state(),
             bash in prop::collection::btree_map(0..TASKS, (0..5usize, 0..3i64), 0..8),
-            changed in prop::collection::btree_set(0..CLAIM_SHARDS, 0..6),
             extra in prop::option::of(Just(serde_json::json!({"version": 2, "meta": {"a": [1, "x"]}}))),
-            also_changed in prop::collection::vec(0..TASKS, 0..4),
-            third in state(),
-            changed_again in prop::collection::btree_set(0..CLAIM_SHARDS, 0..6),
+            steps in prop::collection::vec(
+                (
+                    state(),
+                    prop::collection::btree_set(0..CLAIM_SHARDS, 0..6),
+                    prop::collection::vec(0..TASKS, 0..4),
+                    prop::bool::weighted(0.2),
+                ),
+                1..6,
+            ),
         ) {
             let path = Path::new("task-assignments.json");
             // The view on disk: the bash tools' entries, then a full rebuild over them.
@@ -1441,61 +1563,129 @@ mod tests {
             }
             let everything: Vec<Option<Arc<Claims>>> =
                 shards(&old).into_iter().map(|c| Some(Arc::new(c))).collect();
-            let foreign = apply(&mut view, &everything);
+            let mut foreign = apply(&mut view, &everything);
             let bytes = pretty(&view, path).unwrap();
-            // Then the shards named change (and those of a few tasks, so that changes meet
-            // the entries there).
-            let mut changed = changed;
-            changed.extend(also_changed.iter().map(|&i| claim_shard(&task(i))));
-            let read = read_of(&new, &changed);
-            let mut full = view.clone();
-            let full_foreign = apply(&mut full, &read);
-            let full_bytes = String::from_utf8(pretty(&full, path).unwrap()).unwrap();
-            // Both ways of splicing: over the lines (what FlowForge's own file takes) and
-            // over the parsed raw values (any other file in the written shape).
-            let lined = splice_lines(&bytes, None, &read, foreign, path).unwrap();
-            let lined = lined.expect("a file printed as the model prints it");
-            prop_assert_eq!(String::from_utf8(lined.bytes.clone()).unwrap(), full_bytes.clone());
-            prop_assert_eq!(lined.foreign, full_foreign);
-            // It says where its entries lie as a scan of its bytes finds them, and a splice
-            // of those bytes trusting that answers as the full model does.
-            let lines = lined.lines.clone().expect("a splice over the lines records them");
-            prop_assert_eq!(&lines, &scanned(&lined.bytes));
-            let read_again = read_of(&third, &changed_again);
-            let mut fuller = full.clone();
-            let fuller_foreign = apply(&mut fuller, &read_again);
-            let again = splice_lines(&lined.bytes, Some(&lines), &read_again, lined.foreign, path)
-                .unwrap()
-                .expect("the splice's own bytes");
-            prop_assert_eq!(
-                String::from_utf8(again.bytes.clone()).unwrap(),
-                String::from_utf8(pretty(&fuller, path).unwrap()).unwrap()
-            );
-            prop_assert_eq!(again.foreign, fuller_foreign);
-            prop_assert_eq!(again.lines.expect("recorded"), scanned(&again.bytes));
-            let parsed = splice_parsed(&bytes, &read, foreign, path).unwrap().unwrap();
-            prop_assert_eq!(String::from_utf8(parsed.bytes).unwrap(), full_bytes);
-            prop_assert_eq!(parsed.foreign, full_foreign);
-            // The bash tools' entries kept: each of the changed shards' still there as it was
-            // and not a claim's, and no claim without a session written.
-            let bash_of = |v: &TaskAssignments| -> BTreeMap<TaskId, TaskAssignment> {
-                (v.tasks.iter())
-                    .filter(|(_, a)| !is_flowforge_entry(a))
-                    .map(|(t, a)| (t.clone(), a.clone()))
-                    .collect()
-            };
-            let kept = bash_of(&view).iter().all(|(t, a)| match &read[claim_shard(t)] {
-                Some(claims) => !claims.claims.contains_key(t) && full.tasks.get(t) == Some(a),
-                None => true,
-            });
-            let none_written = (read.iter().flatten())
-                .all(|c| c.claims.values().all(|h| is_flowforge_entry(&h.assignment)));
-            prop_assert_eq!(lined.foreign_kept, kept && none_written);
-            prop_assert_eq!(parsed.foreign_kept, kept && none_written);
-            if lined.foreign_kept {
-                prop_assert_eq!(bash_of(&full), bash_of(&view));
+            // Both ways of splicing the first change: over the lines (what FlowForge's own
+            // file takes) and over the parsed raw values (any other file in the written
+            // shape). Then the lines' bytes take the next changes, from the lines recorded
+            // or (`rescan`) found again.
+            let mut lined = bytes.clone();
+            let mut lines = None;
+            for (k, (now, changed, also_changed, rescan)) in steps.into_iter().enumerate() {
+                // The shards named change (and those of a few tasks, so that changes meet
+                // the entries there).
+                let mut changed = changed;
+                changed.extend(also_changed.iter().map(|&i| claim_shard(&task(i))));
+                let read = read_of(&now, &changed);
+                let mut full = view.clone();
+                let full_foreign = apply(&mut full, &read);
+                let full_bytes = pretty(&full, path).unwrap();
+                let full_doc = document(&full_bytes);
+                // The bash tools' entries kept: each of the changed shards' still there as it
+                // was and not a claim's, and no claim without a session written.
+                let kept = bash_of(&view).iter().all(|(t, a)| match &read[claim_shard(t)] {
+                    Some(claims) => !claims.claims.contains_key(t) && full.tasks.get(t) == Some(a),
+                    None => true,
+                });
+                let none_written = (read.iter().flatten())
+                    .all(|c| c.claims.values().all(|h| is_flowforge_entry(&h.assignment)));
+                if k == 0 {
+                    let mut parsed = bytes.clone();
+                    let spliced = splice_parsed(&mut parsed, &read, foreign, path).unwrap().unwrap();
+                    prop_assert_eq!(&parsed, &full_bytes);
+                    prop_assert_eq!(spliced.foreign, full_foreign);
+                    prop_assert!(spliced.changed.is_none());
+                    prop_assert_eq!(spliced.foreign_kept, kept && none_written);
+                }
+                let was = lined.clone();
+                let known = if rescan { None } else { lines.take() };
+                let spliced = splice(&mut lined, known, &read, foreign, path)
+                    .unwrap()
+                    .expect("a file printed as FlowForge prints it");
+                // The same document as the full model's, whatever the order and the holes.
+                let (tasks, fields) = document(&lined);
+                let by_task: BTreeMap<_, _> = tasks.iter().cloned().collect();
+                prop_assert_eq!(by_task.len(), tasks.len(), "a task named twice");
+                prop_assert_eq!(&by_task, &full_doc.0.iter().cloned().collect::<BTreeMap<_, _>>());
+                prop_assert_eq!(&fields, &full_doc.1);
+                prop_assert_eq!(spliced.foreign, full_foreign);
+                let recorded = spliced.lines.clone().expect("a splice over the lines records them");
+                prop_assert_eq!(&recorded, &scanned(&lined));
+                match &spliced.changed {
+                    // Edited in place: the bytes outside the ranges named are those spliced.
+                    Some(changed) => {
+                        for i in 0..lined.len().min(was.len()) {
+                            if lined[i] != was[i] {
+                                prop_assert!(changed.iter().any(|r| r.contains(&i)), "byte {i} changed unnamed");
+                            }
+                        }
+                        if lined.len() > was.len() {
+                            prop_assert!(changed.iter().any(|r| r.contains(&was.len())));
+                        }
+                    }
+                    // Printed anew: the full model's bytes.
+                    None => prop_assert_eq!(&lined, &full_bytes),
+                }
+                // Printed anew without the holes: the full model's bytes.
+                let (mut compacted, mut at) = (lined.clone(), recorded.clone());
+                compact(&mut compacted, &mut at);
+                prop_assert_eq!(&compacted, &full_bytes);
+                prop_assert_eq!(&at, &scanned(&compacted));
+                prop_assert_eq!(spliced.foreign_kept, kept && none_written);
+                if spliced.foreign_kept {
+                    prop_assert_eq!(bash_of(&full), bash_of(&view));
+                }
+                lines = spliced.lines;
+                view = full;
+                foreign = full_foreign;
             }
         }
+    }
+
+    /// A view that only takes claims and releases them, edited in place change after change,
+    /// stays within its live entries' size and [`HOLES_SLACK`] of holes: printed anew without
+    /// them when they outweigh the entries, and then it is the full model's print.
+    #[test]
+    fn holes_left_by_releases_are_closed_before_they_outweigh_the_entries() {
+        let path = Path::new("task-assignments.json");
+        let mut state: State = (BTreeMap::new(), BTreeMap::new());
+        let mut view = TaskAssignments::default();
+        let mut bytes = pretty(&view, path).unwrap();
+        let (mut lines, mut foreign, mut compacted) = (None, 0, 0);
+        for step in 0..2_000usize {
+            // Up to 30 tasks held: one released, another taken, each a new claim.
+            let task_now = (step * 7) % TASKS;
+            let changed = if state.0.len() >= 30 || state.0.contains_key(&task_now) {
+                let released = *state.0.keys().nth(step % state.0.len()).unwrap();
+                state.0.remove(&released);
+                released
+            } else {
+                state
+                    .0
+                    .insert(task_now, (step % 5, (step % 3) as i64, true));
+                task_now
+            };
+            let changed = std::collections::BTreeSet::from([claim_shard(&task(changed))]);
+            let read = read_of(&state, &changed);
+            foreign = apply(&mut view, &read);
+            let spliced = splice(&mut bytes, lines.take(), &read, foreign, path)
+                .unwrap()
+                .expect("its own bytes");
+            let full = pretty(&view, path).unwrap();
+            assert!(
+                bytes.len() <= full.len() + full.len().max(HOLES_SLACK),
+                "{} bytes for {} live at step {step}",
+                bytes.len(),
+                full.len()
+            );
+            if spliced.changed.is_none() {
+                compacted += 1;
+                assert_eq!(bytes, full);
+            }
+            lines = spliced.lines;
+        }
+        assert!(compacted > 10, "printed anew {compacted} times");
+        assert_eq!(foreign, 0);
     }
 
     /// The shards `changed` as a change reads them, from the claims of `state`.
@@ -1531,45 +1721,44 @@ mod tests {
             "not json".to_owned(),
         ] {
             assert!(
-                splice(doc.as_bytes(), None, &read, 1, path)
+                splice(&mut doc.clone().into_bytes(), None, &read, 1, path)
                     .unwrap()
                     .is_none(),
                 "{doc}"
             );
         }
-        // Printed as the model prints it but not what it would print: out of order, a task
-        // twice, an id that is not a task id. The lines say no.
+        // Printed as the model prints it but not what it would print: out of order (as a
+        // splice leaves it), a task twice, an id that is not a task id. The lines take only
+        // the first; so does the parse, which puts entries in order itself.
         let pretty_entry = "{\n      \"assignee\": \"a\",\n      \"status\": \"s\",\n      \"claimed_at\": \"2025-09-18T08:00:00Z\"\n    }";
         for keys in [["t-2", "t-1"], ["t-1", "t-1"], ["t-1", "bad/task"]] {
             let doc = format!(
                 "{{\n  \"tasks\": {{\n    \"{}\": {pretty_entry},\n    \"{}\": {pretty_entry}\n  }}\n}}\n",
                 keys[0], keys[1]
             );
-            assert!(
-                splice_lines(doc.as_bytes(), None, &read, 2, path)
-                    .unwrap()
-                    .is_none(),
-                "{doc}"
-            );
-            // The parse puts entries in order itself; a task twice or a bad id it refuses.
-            let parsed = keys[0] != keys[1] && keys[1] != "bad/task";
+            let taken = keys[0] != keys[1] && keys[1] != "bad/task";
+            let mut bytes = doc.clone().into_bytes();
+            let lined = scan_lines(&bytes)
+                .map(|lines| splice_lines(&mut bytes, lines, &read, 2, path).unwrap());
+            assert_eq!(lined.flatten().is_some(), taken, "{doc}");
+            assert_eq!(bytes, doc.as_bytes(), "left untouched");
             assert_eq!(
-                splice(doc.as_bytes(), None, &read, 2, path)
+                splice(&mut doc.clone().into_bytes(), None, &read, 2, path)
                     .unwrap()
                     .is_some(),
-                parsed,
+                taken,
                 "{doc}"
             );
         }
         // A count the file cannot have (fewer of the bash tools' entries than it holds).
         let doc = format!(r#"{{"tasks": {{"t-1": {entry}}}}}"#);
         assert!(
-            splice(doc.as_bytes(), None, &read, 0, path)
+            splice(&mut doc.clone().into_bytes(), None, &read, 0, path)
                 .unwrap()
                 .is_none()
         );
         assert!(
-            splice(doc.as_bytes(), None, &read, 1, path)
+            splice(&mut doc.clone().into_bytes(), None, &read, 1, path)
                 .unwrap()
                 .is_some()
         );

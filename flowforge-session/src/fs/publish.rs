@@ -136,18 +136,20 @@ pub(crate) fn publish(
     publish_with(dir, target, bytes, how, &[], None, ready)
 }
 
-/// What a pooled spare may be known to hold: the bytes of a file by its inode, size and
-/// modification time, which the caller vouches for — *a file with these three holds these
-/// bytes* (see `claim/assignments.rs`: a sentinel modification time set before the file was
-/// published, which any later write replaces with the kernel's clock). A [`Mode::Recycle`]
-/// publication that takes a spare showing all three under its lease writes only the bytes
-/// that differ ([`rewrite_changed`]).
+/// What a pooled spare may be known to hold: the bytes to publish except within `differs`
+/// (offsets into those bytes, in any order, overlapping or past their end allowed) and past
+/// its own `size`, by its inode, size and modification time, which the caller vouches for —
+/// *a file with these three holds the bytes its writer wrote* (see `claim/assignments.rs`: a
+/// sentinel modification time set before the file was published, which any later write
+/// replaces with the kernel's clock), and the caller knows where those differ from the bytes
+/// it publishes now. A [`Mode::Recycle`] publication that takes a spare showing all three
+/// under its lease writes only those ranges ([`rewrite_changed`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Prior<'a> {
     pub(crate) ino: u64,
     pub(crate) size: u64,
     pub(crate) mtime: (i64, u32),
-    pub(crate) bytes: &'a [u8],
+    pub(crate) differs: &'a [std::ops::Range<usize>],
 }
 
 /// [`publish`] of a [`Mode::Recycle`] file whose spares may hold `prior`.
@@ -424,14 +426,11 @@ fn rewrite_pooled(
             continue;
         };
         let known = prior
-            .filter(|p| {
-                (p.ino, p.size, p.mtime) == (st.ino, st.size, st.mtime)
-                    && p.bytes.len() as u64 == p.size
-            })
-            .map(|p| p.bytes);
+            .filter(|p| (p.ino, p.size, p.mtime) == (st.ino, st.size, st.mtime))
+            .map(|p| p.differs);
         let rewritten = (durability == Durability::Relaxed || dir.sync().is_ok())
             && match known {
-                Some(old) => rewrite_changed(&file, bytes, old),
+                Some(differs) => rewrite_changed(&file, bytes, st.size, differs),
                 None => rewrite(&file, bytes, st.size),
             }
             .is_ok();
@@ -569,56 +568,55 @@ fn write_by_pages(
     Ok(true)
 }
 
-/// Rewrites `file`, which holds `old` and is nobody else's to write, to hold `bytes`,
-/// writing only from the first byte that differs: to the last byte that differs when the
-/// lengths are equal, to the end (then cut to length when it was longer) when they are not.
-/// `old` was read by this process, so its pages are most likely still cached ([`PAGE`]);
-/// only when the file is cut anyway is its last page filled out. At least one byte is
-/// written, so the kernel gives the file a new modification time as a whole rewrite would.
-fn rewrite_changed(file: &std::fs::File, bytes: &[u8], old: &[u8]) -> std::io::Result<()> {
-    let first = common_prefix(bytes, old);
-    let end = if bytes.len() == old.len() {
-        bytes.len() - common_suffix(&bytes[first..], &old[first..])
+/// Rewrites `file`, of `size` bytes and nobody else's to write, which holds `bytes` except
+/// within the ranges `differs` names and past `size`, to hold `bytes`: only those ranges are
+/// written (and what `bytes` hold past `size`), then the file is cut when it was longer. The
+/// file was written by this process moments ago, so its pages are most likely still cached
+/// ([`PAGE`]); only when the file is cut anyway is its last page filled out. At least one byte
+/// is written, so the kernel gives the file a new modification time as a whole rewrite would.
+fn rewrite_changed(
+    file: &std::fs::File,
+    bytes: &[u8],
+    size: u64,
+    differs: &[std::ops::Range<usize>],
+) -> std::io::Result<()> {
+    let len = bytes.len();
+    let old = usize::try_from(size).unwrap_or(usize::MAX);
+    let mut ranges: Vec<std::ops::Range<usize>> = (differs.iter())
+        .map(|r| r.start.min(len)..r.end.min(len))
+        .filter(|r| !r.is_empty())
+        .collect();
+    if old < len {
+        ranges.push(old..len);
+    }
+    let cut = old > len;
+    if cut || ranges.is_empty() {
+        // The last page written whole when the file is cut after; a byte at least anyway.
+        let page = if cut { len - len % PAGE as usize } else { len };
+        ranges.push(page.min(len.saturating_sub(1))..len);
+    }
+    ranges.sort_unstable_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    let last = merged.pop().unwrap_or(0..0);
+    for r in merged {
+        file.write_all_at(&bytes[r.clone()], r.start as u64)?;
+    }
+    if cut {
+        // Written from its page's start (the bytes there are the same in both) and to the
+        // end of the last page: the cut follows anyway.
+        let from = last.start - last.start % PAGE as usize;
+        write_by_pages(file, &bytes[from..], from as u64, size)?;
+        file.set_len(len as u64)?;
     } else {
-        bytes.len()
-    };
-    let start = first.min(end.saturating_sub(1));
-    if old.len() > bytes.len() {
-        // Written from its page's start (the bytes before the first difference are the same
-        // in both) and to the end of the last page: the cut follows anyway.
-        let from = start - start % PAGE as usize;
-        write_by_pages(file, &bytes[from..], from as u64, old.len() as u64)?;
-        file.set_len(bytes.len() as u64)?;
-    } else {
-        file.write_all_at(&bytes[start..end], start as u64)?;
+        file.write_all_at(&bytes[last.clone()], last.start as u64)?;
     }
     Ok(())
-}
-
-/// How many bytes `a` and `b` share at their start: compared a page, then a cache line,
-/// then a byte at a time.
-fn common_prefix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let mut i = 0;
-    for step in [4096, 64, 1] {
-        while i + step <= n && a[i..i + step] == b[i..i + step] {
-            i += step;
-        }
-    }
-    i
-}
-
-/// How many bytes `a` and `b` share at their end, as [`common_prefix`].
-fn common_suffix(a: &[u8], b: &[u8]) -> usize {
-    let n = a.len().min(b.len());
-    let (a_end, b_end) = (a.len(), b.len());
-    let mut k = 0;
-    for step in [4096, 64, 1] {
-        while k + step <= n && a[a_end - k - step..a_end - k] == b[b_end - k - step..b_end - k] {
-            k += step;
-        }
-    }
-    k
 }
 
 /// Whether `fallocate` works here: 0 unknown or yes, 2 no.
@@ -849,9 +847,23 @@ mod tests {
         [&old[..at], with, &old[end..]].concat()
     }
 
+    /// Where `old` and `new` differ, as ranges of `new`'s offsets (past `old`'s end
+    /// included).
+    fn differing(old: &[u8], new: &[u8]) -> Vec<std::ops::Range<usize>> {
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        for i in (0..new.len()).filter(|&i| old.get(i) != Some(&new[i])) {
+            match ranges.last_mut() {
+                Some(r) if r.end == i => r.end += 1,
+                _ => ranges.push(i..i + 1),
+            }
+        }
+        ranges
+    }
+
     proptest::proptest! {
-        /// Whatever the old and new bytes, the file holds the new ones afterwards, and its
-        /// modification time is the kernel's again (at least one byte was written).
+        /// Whatever the old and new bytes, a rewrite told where they differ (and anywhere
+        /// else besides) leaves the new ones, and its modification time is the kernel's again
+        /// (at least one byte was written).
         #[test]
         fn a_rewrite_of_what_changed_leaves_the_new_bytes(
             old in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..9000),
@@ -859,15 +871,19 @@ mod tests {
             len in 0usize..300,
             with in proptest::collection::vec(b'a'..=b'c', 0..300),
             same_length in proptest::prelude::any::<bool>(),
+            also in proptest::collection::vec((0usize..10_000, 0usize..5000), 0..3),
         ) {
             let with = if same_length { &with[..with.len().min(len)] } else { &with[..] };
             let new = edited(&old, at, if same_length { with.len() } else { len }, with);
+            let mut differs = differing(&old, &new);
+            differs.extend(also.iter().map(|&(at, len)| at..at + len));
+            differs.reverse();
             let tmp = tempfile::tempdir().unwrap();
             let path = tmp.path().join("spare");
             std::fs::write(&path, &old).unwrap();
             let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
             backdate(&file);
-            rewrite_changed(&file, &new, &old).unwrap();
+            rewrite_changed(&file, &new, old.len() as u64, &differs).unwrap();
             proptest::prop_assert_eq!(std::fs::read(&path).unwrap(), new.clone());
             let mtime = std::os::unix::fs::MetadataExt::mtime(&file.metadata().unwrap());
             if !new.is_empty() || !old.is_empty() {
@@ -964,40 +980,33 @@ mod tests {
         let file = evicted_file(tmp.path(), "changed", old.len());
         let new = [&old[..5000], &[b'z'; 100][..]].concat();
         let before = storage_reads();
-        rewrite_changed(&file, &new, &old).unwrap();
+        rewrite_changed(
+            &file,
+            &new,
+            old.len() as u64,
+            std::slice::from_ref(&(5000..5100)),
+        )
+        .unwrap();
         assert_eq!(storage_reads(), before, "a cut rewrite read from disk");
         let mut back = Vec::new();
         std::io::Read::read_to_end(&mut &file, &mut back).unwrap();
         assert_eq!(back, new);
     }
 
-    #[test]
-    fn the_common_ends_are_found_at_every_step_size() {
-        let a: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
-        for k in [0, 1, 63, 64, 65, 4095, 4096, 4097, 9_999] {
-            let mut b = a.clone();
-            b[k] ^= 0xff;
-            assert_eq!(common_prefix(&a, &b), k);
-            assert_eq!(common_suffix(&a, &b), a.len() - k - 1);
-        }
-        assert_eq!(common_prefix(&a, &a[..5000]), 5000);
-        assert_eq!(common_suffix(&a, &a[5000..]), 5000);
-        assert_eq!(common_prefix(&a, &[]), 0);
-    }
-
-    /// The bytes a lying prior claims a spare holds: `new` already, all but its last byte. A
+    /// Where a lying prior claims a spare differs from `new`: in its last byte only. A
     /// publication trusting it writes only that last byte ([`last_written`]).
-    fn claimed_but_last(new: &[u8]) -> Vec<u8> {
-        [&new[..new.len() - 1], b"?"].concat()
+    fn claimed_but_last(new: &[u8]) -> Vec<std::ops::Range<usize>> {
+        std::iter::once(new.len() - 1..new.len()).collect()
     }
 
-    /// A prior of the spare whose `stat` data are `st`, claiming it holds `bytes`.
-    fn prior_of<'a>(st: &crate::fs::FileStat, bytes: &'a [u8]) -> Prior<'a> {
+    /// A prior of the spare whose `stat` data are `st`, claiming it differs from the bytes
+    /// published only within `differs`.
+    fn prior_of<'a>(st: &crate::fs::FileStat, differs: &'a [std::ops::Range<usize>]) -> Prior<'a> {
         Prior {
             ino: st.ino,
             size: st.size,
             mtime: st.mtime,
-            bytes,
+            differs,
         }
     }
 
