@@ -9,7 +9,7 @@
 //! wrote it, nobody touched it since: see *Vouching*), its bytes are edited in place: the
 //! entries are found by their lines (two `memmem` searches, see [`scan_lines`]), and only the
 //! changed shards' entries are looked at. An entry its shard no longer holds as printed
-//! becomes a run of spaces of its length (a *hole*; its comma too), and a claim not printed
+//! becomes spaces, its line breaks kept (a *hole*; its comma too), and a claim not printed
 //! yet goes after the last entry, before the map's closing brace; every other byte stays
 //! where it is, neither parsed nor checked again. Holes are JSON whitespace and the order of
 //! a map's keys is not part of what a JSON reader (the bash tools' `jq`) reads, so the file
@@ -1027,23 +1027,25 @@ fn entry_at<'a>(bytes: &'a [u8], entry: &EntryAt) -> Option<(&'a [u8], &'a [u8])
     ))
 }
 
-/// `bytes` without the spaces at their end.
+/// `bytes` without the spaces and line breaks at their end (a hole's bytes).
 fn trim_spaces(bytes: &[u8]) -> &[u8] {
-    let kept = bytes.iter().rposition(|&b| b != b' ').map_or(0, |i| i + 1);
+    let kept = (bytes.iter())
+        .rposition(|&b| b != b' ' && b != b'\n')
+        .map_or(0, |i| i + 1);
     &bytes[..kept]
 }
 
 /// The entries of the `tasks` map of `bytes` printed as FlowForge prints the view; `None`
 /// when the bytes are not printed that way (a task named twice included). Found by two
-/// searches (`memmem`), not by parsing: inside the map every line is indented by four spaces
-/// or more (an entry's value deeper than its key), and a JSON string never holds a raw
+/// searches (`memmem`), not by parsing: inside the map every line is blank or indented by four
+/// spaces or more (an entry's value deeper than its key), and a JSON string never holds a raw
 /// newline, so the first line of two spaces and a brace closes the map, and each line of
 /// exactly four spaces and a quote starts an entry (the previous one ending with its comma).
 ///
 /// FlowForge prints a view as the full model does, or as a splice leaves it: entries dropped
-/// become runs of spaces of their length (their commas too), and entries added go after the
-/// last one, so between two entries there are spaces and one comma, and spaces before the
-/// first and after the last (JSON whitespace: any reader reads the same document).
+/// become spaces, their line breaks kept (their commas too), and entries added go after the
+/// last one, so between two entries there is whitespace and one comma, and whitespace before
+/// the first and after the last (any JSON reader reads the same document).
 fn scan_lines(bytes: &[u8]) -> Option<LinesAt> {
     use memchr::memmem;
     let start = VIEW_HEAD.len();
@@ -1102,8 +1104,8 @@ fn scan_lines(bytes: &[u8]) -> Option<LinesAt> {
 }
 
 /// [`splice`] over the view's lines, editing `bytes` in place: only the changed shards'
-/// entries are looked at. Each that its shard no longer holds as it is printed becomes a run
-/// of spaces of its length, with a comma next to it (the one after it, or the one after the
+/// entries are looked at. Each that its shard no longer holds as it is printed becomes spaces,
+/// its line breaks kept, with a comma next to it (the one after it, or the one after the
 /// entry kept last when it was the last); each claim not already printed goes after the last
 /// entry, before the map's closing brace. The untouched entries are neither parsed, checked
 /// again (the mark vouches that FlowForge wrote them, from valid task ids) nor moved, so a
@@ -1237,7 +1239,12 @@ fn splice_lines(
     };
     // Every check made: the bytes are edited from here on.
     for run in &blanks {
-        bytes[run.clone()].fill(b' ');
+        // Line breaks kept: a hole reads as blank lines.
+        for byte in &mut bytes[run.clone()] {
+            if *byte != b'\n' {
+                *byte = b' ';
+            }
+        }
     }
     let mut changed = blanks;
     if !dropped.is_empty() {
