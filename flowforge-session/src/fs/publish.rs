@@ -510,10 +510,11 @@ fn spared_slot(target: &str) -> Option<u32> {
 
 /// The unit the kernel caches file data in. A write that covers only part of a page whose
 /// data are on disk but no longer cached makes the kernel read that page from disk first, a
-/// synchronous read inside the write. Page caches do not last long where the host reclaims a
-/// machine's memory (on the machines this project is measured on, a file untouched for a
-/// minute is mostly gone), so a command run minutes after the last meets that read on every
-/// spare it rewrites. Spares are therefore rewritten by whole pages where they held data.
+/// synchronous read inside the write. Page caches do not last long where the kernel reclaims
+/// idle memory proactively (on the machines this project is measured on, DAMON pages out file
+/// pages left untouched for about a minute), so a command run minutes after the last meets
+/// that read on every spare it rewrites. Spares are therefore rewritten by whole pages where
+/// they held data.
 const PAGE: u64 = 4096;
 
 /// Zeros to fill a page with.
