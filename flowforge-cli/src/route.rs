@@ -4,9 +4,9 @@
 //! `FLOWFORGE_DAEMON` chooses: `auto` (the default) asks a running daemon and, when there is
 //! none, starts one in the background and answers in-process this time; `off` never starts or
 //! asks one; `require` starts one and waits for it, and fails when it cannot be asked. Any
-//! trouble with a daemon (none, another version, a dead one's socket, one killed mid-request, a
-//! greeting slower than 50 ms, or 10 s with `require`) means an in-process answer, the same
-//! bytes and exit code, and a note on stderr only with `--verbose`.
+//! trouble with a daemon (none, another version, a dead one's socket, one killed mid-request, one
+//! stopped before it answered, a greeting slower than 50 ms, or 10 s with `require`) means an
+//! in-process answer, the same bytes and exit code, and a note on stderr only with `--verbose`.
 
 use std::{
     ffi::OsString,

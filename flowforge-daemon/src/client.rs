@@ -3,12 +3,19 @@
 //! [`Client::connect`] connects and reads the daemon's greeting within a short timeout (50 ms by
 //! default), so a missing, dead or hung daemon costs the caller little: it answers in-process.
 //! One connection carries one request.
+//!
+//! A daemon that greeted may still be stopped before it answers (`SIGSTOP`, `SIGTSTP`, a
+//! debugger): every read waits in slices of [`STALL_CHECK`] and, between slices, looks at the
+//! daemon's process state (`/proc/<pid>/stat`, the pid from `SO_PEERCRED`), so a stopped daemon
+//! is given up with [`Error::Stopped`] instead of waited for. The kernel makes a stop take
+//! effect lazily, thread by thread as each next runs, so a daemon sent `SIGSTOP` may still greet,
+//! or even answer, for some milliseconds on a busy machine.
 
 use std::{
-    io::{BufReader, Read, Write},
+    io::{self, BufReader, Read, Write},
     os::unix::net::UnixStream,
     path::PathBuf,
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use crate::{
@@ -27,7 +34,8 @@ pub struct ClientOptions {
     pub version: String,
     /// How long the daemon may take to greet after the connect.
     pub connect_timeout: Duration,
-    /// How long the daemon may take to answer (`None`: as long as it takes).
+    /// How long the daemon may take to answer (`None`: as long as it takes). A daemon whose
+    /// process is stopped is given up whatever this says: [`Error::Stopped`].
     pub reply_timeout: Option<Duration>,
 }
 
@@ -42,10 +50,13 @@ impl ClientOptions {
     }
 }
 
+/// How long a read waits before it checks again that the daemon is not stopped.
+const STALL_CHECK: Duration = Duration::from_millis(100);
+
 /// A connection to a daemon that greeted us; see the [crate documentation](crate).
 #[derive(Debug)]
 pub struct Client {
-    reader: BufReader<UnixStream>,
+    reader: BufReader<Watched>,
     socket: PathBuf,
     options: ClientOptions,
     daemon_version: String,
@@ -105,36 +116,30 @@ impl Client {
             socket: socket.clone(),
             reason,
         };
-        stream
-            .set_read_timeout(Some(options.connect_timeout))
+        let watched = Watched::new(stream, Some(options.connect_timeout))
             .map_err(|e| protocol(e.to_string()))?;
-        let mut reader = BufReader::new(stream);
+        let mut reader = BufReader::new(watched);
         let hello: Hello = match read_line(&mut reader, MAX_HEADER) {
             Ok(Line::Whole(line)) => {
                 serde_json::from_slice(&line).map_err(|e| protocol(format!("bad greeting: {e}")))?
             }
             Ok(_) => return Err(protocol("no greeting".to_owned())),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
-                return Err(Error::Slow {
-                    socket,
-                    timeout_ms: options.connect_timeout.as_millis(),
+            Err(e) => {
+                return Err(match reader.get_ref().gave_up {
+                    Some(GaveUp::Stopped(pid)) => Error::Stopped { socket, pid },
+                    Some(GaveUp::Deadline) => Error::Slow {
+                        socket,
+                        timeout_ms: options.connect_timeout.as_millis(),
+                    },
+                    None => protocol(format!("cannot read the greeting: {e}")),
                 });
             }
-            Err(e) => return Err(protocol(format!("cannot read the greeting: {e}"))),
         };
         let (daemon_version, daemon_pid) = match hello {
             Hello::Welcome { version, pid } => (version, pid),
             Hello::Refused { reason } => return Err(Error::Refused { reason }),
         };
-        reader
-            .get_ref()
-            .set_read_timeout(options.reply_timeout)
-            .map_err(|e| protocol(e.to_string()))?;
+        reader.get_mut().deadline = options.reply_timeout.map(|t| Instant::now() + t);
         Ok(Self {
             reader,
             socket,
@@ -182,7 +187,7 @@ impl Client {
                 let mut payload = vec![0; stdout.saturating_add(stderr)];
                 self.reader
                     .read_exact(&mut payload)
-                    .map_err(|e| self.protocol(format!("output cut short: {e}")))?;
+                    .map_err(|e| self.read_error("output cut short", &e))?;
                 let stderr = payload.split_off(stdout);
                 Ok(Reply::Done(Done {
                     stdout: payload,
@@ -223,7 +228,7 @@ impl Client {
             version: self.options.version.clone(),
             request,
         };
-        (self.reader.get_mut())
+        (self.reader.get_mut().stream)
             .write_all(&to_line(&envelope))
             .map_err(|e| self.protocol(format!("cannot send the request: {e}")))?;
         self.receive()
@@ -234,13 +239,28 @@ impl Client {
         let line = match read_line(&mut self.reader, MAX_HEADER) {
             Ok(Line::Whole(line)) => line,
             Ok(_) => return Err(self.protocol("the connection closed before the answer".into())),
-            Err(e) => return Err(self.protocol(format!("cannot read the answer: {e}"))),
+            Err(e) => return Err(self.read_error("cannot read the answer", &e)),
         };
         let header: Header =
             serde_json::from_slice(&line).map_err(|e| self.protocol(format!("bad answer: {e}")))?;
         match header {
             Header::Error { message } => Err(Error::Refused { reason: message }),
             other => Ok(other),
+        }
+    }
+
+    /// The error for a read that failed: the daemon stopped, the reply timeout, or `e`.
+    fn read_error(&self, what: &str, e: &io::Error) -> Error {
+        match self.reader.get_ref().gave_up {
+            Some(GaveUp::Stopped(pid)) => Error::Stopped {
+                socket: self.socket.clone(),
+                pid,
+            },
+            Some(GaveUp::Deadline) => self.protocol(format!(
+                "{what}: no answer within {} ms",
+                self.options.reply_timeout.unwrap_or_default().as_millis()
+            )),
+            None => self.protocol(format!("{what}: {e}")),
         }
     }
 
@@ -254,6 +274,97 @@ impl Client {
     fn unexpected(&self, header: &Header) -> Error {
         self.protocol(format!("unexpected answer {header:?}"))
     }
+}
+
+/// Why a [`Watched`] read gave up.
+#[derive(Debug, Clone, Copy)]
+enum GaveUp {
+    /// The daemon process (this pid) is stopped.
+    Stopped(u32),
+    /// The deadline passed.
+    Deadline,
+}
+
+/// The client's end of a connection, read in slices of [`STALL_CHECK`]: between slices it
+/// gives up when the daemon is stopped or the deadline has passed. A slice that ends without
+/// data has consumed nothing, so waiting on is exact.
+#[derive(Debug)]
+struct Watched {
+    stream: UnixStream,
+    /// The daemon's process id, from the kernel (`SO_PEERCRED`): `None` when it cannot say.
+    peer: Option<u32>,
+    deadline: Option<Instant>,
+    gave_up: Option<GaveUp>,
+    /// The read timeout the socket has now.
+    slice: Duration,
+}
+
+impl Watched {
+    fn new(stream: UnixStream, wait: Option<Duration>) -> io::Result<Self> {
+        let peer = rustix::net::sockopt::socket_peercred(&stream)
+            .ok()
+            .and_then(|cred| u32::try_from(cred.pid.as_raw_nonzero().get()).ok());
+        stream.set_read_timeout(Some(STALL_CHECK))?;
+        Ok(Self {
+            stream,
+            peer,
+            deadline: wait.map(|t| Instant::now() + t),
+            gave_up: None,
+            slice: STALL_CHECK,
+        })
+    }
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let slice = match self.deadline {
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left.min(STALL_CHECK),
+                    _ => return Err(self.give_up(GaveUp::Deadline)),
+                },
+                None => STALL_CHECK,
+            };
+            if slice != self.slice {
+                self.stream.set_read_timeout(Some(slice))?;
+                self.slice = slice;
+            }
+            match self.stream.read(buf) {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if let Some(pid) = self.peer.filter(|&pid| is_stopped(pid)) {
+                        return Err(self.give_up(GaveUp::Stopped(pid)));
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+impl Watched {
+    fn give_up(&mut self, why: GaveUp) -> io::Error {
+        self.gave_up = Some(why);
+        io::Error::new(io::ErrorKind::TimedOut, "gave up waiting for the daemon")
+    }
+}
+
+/// Whether process `pid` is stopped (by a signal or a tracer), from `/proc/<pid>/stat`;
+/// `false` when the system cannot say.
+fn is_stopped(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state follows the command name, which is in parentheses and may hold any byte.
+    let Some(close) = stat.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    matches!(stat.get(close + 2), Some(b'T' | b't'))
 }
 
 /// Connects to the daemon's socket.

@@ -40,6 +40,15 @@ pub enum Error {
         /// The timeout.
         timeout_ms: u128,
     },
+    /// The daemon greeted but its process is stopped (`SIGSTOP`, `SIGTSTP`, a debugger), so
+    /// it cannot answer until someone continues it.
+    #[error("daemon {pid} at {socket} is stopped and cannot answer")]
+    Stopped {
+        /// The socket path.
+        socket: PathBuf,
+        /// The daemon's process id.
+        pid: u32,
+    },
     /// The daemon runs another version than the client.
     #[error("daemon runs version {daemon}, this client is {client}")]
     OtherVersion {

@@ -65,7 +65,7 @@ impl Setup {
     }
 
     fn run(&self, mode: &str, args: &[&str]) -> Output {
-        self.cmd(mode, args).output().expect("flowforge runs")
+        output(&mut self.cmd(mode, args))
     }
 
     fn ok(&self, mode: &str, args: &[&str]) -> Output {
@@ -146,6 +146,92 @@ impl Drop for Setup {
                 let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
             }
         }
+    }
+}
+
+/// How long a `flowforge` process of these tests may take: far more than any needs, so a
+/// process that hangs fails its test instead of holding up the whole run.
+const PROCESS_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `cmd` to completion, as [`Command::output`] does, within [`PROCESS_LIMIT`].
+fn output(cmd: &mut Command) -> Output {
+    let child = (cmd.stdout(Stdio::piped()).stderr(Stdio::piped()))
+        .spawn()
+        .expect("flowforge runs");
+    finish(child)
+}
+
+/// Waits for `child` and collects its output, as [`std::process::Child::wait_with_output`]
+/// does; a child still running after [`PROCESS_LIMIT`] is killed and the test fails.
+fn finish(mut child: std::process::Child) -> Output {
+    use std::io::Read;
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let deadline = Instant::now() + PROCESS_LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "flowforge (pid {}) still ran after {PROCESS_LIMIT:?}; stderr so far: {}",
+                child.id(),
+                String::from_utf8_lossy(&stderr.join().unwrap_or_default())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// Stops process `pid` and waits until every one of its threads is stopped: the kernel stops
+/// the threads of a process one by one as each next runs, so a process sent `SIGSTOP` may go on
+/// answering for a while on a busy machine.
+fn stop_fully(pid: u32) {
+    let stop = Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status();
+    assert!(stop.expect("kill runs").success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let tasks = fs::read_dir(format!("/proc/{pid}/task")).expect("the process lives");
+        let running = tasks.flatten().any(|task| {
+            let stat = fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            !stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|s| s.trim_start().starts_with('T'))
+        });
+        if !running {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{pid} did not stop");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
@@ -256,16 +342,18 @@ fn apply(setup: &Setup, step: &Step) {
         Step::Commit => setup.git(&["commit", "-qam", "step", "--allow-empty"]),
         Step::Branch(i) => setup.git(&["branch", "-f", &format!("feature/task-{i}")]),
         Step::Start(bob, task) => {
-            let _ = setup
-                .cmd("off", &["session", "start", &format!("task-{task}")])
-                .env("FLOWFORGE_DEVELOPER", dev(*bob))
-                .output();
+            let _ = output(
+                setup
+                    .cmd("off", &["session", "start", &format!("task-{task}")])
+                    .env("FLOWFORGE_DEVELOPER", dev(*bob)),
+            );
         }
         Step::End(bob) => {
-            let _ = setup
-                .cmd("off", &["session", "end"])
-                .env("FLOWFORGE_DEVELOPER", dev(*bob))
-                .output();
+            let _ = output(
+                setup
+                    .cmd("off", &["session", "end"])
+                    .env("FLOWFORGE_DEVELOPER", dev(*bob)),
+            );
         }
         Step::AddTime(minutes) => {
             setup.ok("off", &["time", "add", "--minutes", &minutes.to_string()]);
@@ -349,7 +437,7 @@ fn a_claim_changed_right_before_the_call_is_always_in_the_answer() {
     let as_dev = |dev: &str, args: &[&str]| {
         let mut cmd = setup.cmd("off", args);
         cmd.env("FLOWFORGE_DEVELOPER", dev);
-        let out = cmd.output().expect("flowforge runs");
+        let out = output(&mut cmd);
         assert!(out.status.success(), "{dev} {args:?}: {out:?}");
     };
     let who = |task: &str| {
@@ -474,15 +562,12 @@ fn a_daemon_killed_between_or_during_calls_costs_nothing_but_time() {
         .collect();
     kill9(pid);
     for child in children {
-        let out = child.wait_with_output().expect("wait");
-        assert_eq!(answer(&out), expected);
+        assert_eq!(answer(&finish(child)), expected);
     }
-    // A stopped (hung) daemon: the greeting times out and the process answers.
+    // A stopped daemon: the greeting times out (or, stopped after it greeted, the client sees
+    // it stopped) and the process answers.
     let pid = setup.start(&[]);
-    let stop = Command::new("kill")
-        .args(["-STOP", &pid.to_string()])
-        .status();
-    assert!(stop.expect("kill runs").success());
+    stop_fully(pid);
     let out = setup.run("auto", &["status", "--porcelain", "--verbose"]);
     let _ = Command::new("kill")
         .args(["-CONT", &pid.to_string()])
@@ -492,8 +577,9 @@ fn a_daemon_killed_between_or_during_calls_costs_nothing_but_time() {
         expected
     );
     assert_eq!(answer(&out).0, expected.0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("did not answer within"),
+        stderr.contains("did not answer within") || stderr.contains("is stopped"),
         "{out:?}"
     );
 }
@@ -510,10 +596,7 @@ fn racing_starts_leave_one_daemon() {
                 .expect("spawn")
         })
         .collect();
-    let pids: Vec<u32> = children
-        .into_iter()
-        .map(|c| pid_of(&c.wait_with_output().expect("wait")))
-        .collect();
+    let pids: Vec<u32> = children.into_iter().map(|c| pid_of(&finish(c))).collect();
     assert!(pids.iter().all(|p| *p == pids[0]), "{pids:?}");
     // Losers of the race exit by themselves.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -575,11 +658,11 @@ fn stop_and_status_explain_themselves() {
     assert!(setup.daemons().is_empty());
     // Outside a repository there is no daemon to run.
     let plain = tempfile::tempdir().expect("temp dir");
-    let out = setup
-        .cmd("off", &["daemon", "start"])
-        .current_dir(plain.path())
-        .output()
-        .expect("runs");
+    let out = output(
+        setup
+            .cmd("off", &["daemon", "start"])
+            .current_dir(plain.path()),
+    );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
 
@@ -611,7 +694,7 @@ fn cached_answers_say_so_and_the_default_stays_fresh() {
     let bob = |args: &[&str]| {
         let mut cmd = setup.cmd("off", args);
         cmd.env("FLOWFORGE_DEVELOPER", "bob");
-        let out = cmd.output().expect("flowforge runs");
+        let out = output(&mut cmd);
         assert!(out.status.success(), "{args:?}: {out:?}");
     };
     bob(&["session", "start", "task-b"]);
@@ -728,7 +811,7 @@ fn a_change_is_applied_before_the_question_comes() {
     let before = ahead(&setup.status_json()).expect("the index is open and counted");
     let mut bob = setup.cmd("off", &["session", "start", "task-ahead"]);
     bob.env("FLOWFORGE_DEVELOPER", "bob");
-    assert!(bob.output().expect("flowforge runs").status.success());
+    assert!(output(&mut bob).status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     while ahead(&setup.status_json()) == Some(before) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

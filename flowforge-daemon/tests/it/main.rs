@@ -3,4 +3,5 @@
 mod lifecycle;
 mod malformed;
 mod peer;
+mod stopped;
 mod support;
