@@ -321,7 +321,14 @@ impl Read for Watched {
             let slice = match self.deadline {
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => left.min(STALL_CHECK),
-                    _ => return Err(self.give_up(GaveUp::Deadline)),
+                    // Out of time: a stopped daemon is named as such.
+                    _ => {
+                        let why = match self.peer.filter(|&pid| is_stopped(pid)) {
+                            Some(pid) => GaveUp::Stopped(pid),
+                            None => GaveUp::Deadline,
+                        };
+                        return Err(self.give_up(why));
+                    }
                 },
                 None => STALL_CHECK,
             };

@@ -35,6 +35,32 @@ fn a_second_server_on_the_same_repository_is_refused() {
 }
 
 #[test]
+fn a_daemon_that_does_not_greet_in_time_is_slow() {
+    // Bound but not serving yet (as while it warms up): connections wait in the backlog.
+    let repo = tempfile::tempdir().expect("temp dir");
+    let runtime = tempfile::tempdir().expect("temp dir");
+    let location = Location::under(repo.path(), Some(runtime.path().join("rt"))).expect("location");
+    let _server = Server::bind(&location, ServerOptions::new(VERSION)).expect("bind");
+    let quick = ClientOptions {
+        connect_timeout: Duration::from_millis(150),
+        ..options()
+    };
+    let err = Client::connect(&location, &quick).expect_err("no greeting");
+    assert!(
+        matches!(
+            err,
+            Error::Slow {
+                timeout_ms: 150,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let err = Client::run_once(&location, &quick, &request(&["x"])).expect_err("no greeting");
+    assert!(matches!(err, Error::Slow { .. }), "{err}");
+}
+
+#[test]
 fn a_stale_socket_is_reported_and_replaced() {
     let repo = tempfile::tempdir().expect("temp dir");
     let runtime = tempfile::tempdir().expect("temp dir");
