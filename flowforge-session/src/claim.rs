@@ -401,6 +401,14 @@ impl ClaimsReader {
         }
     }
 
+    /// [`ClaimsReader::read`] for a change of the shard ([`Store::take_shared`]).
+    fn read_to_change(&mut self, shard: usize) -> Result<(Option<Version>, Arc<Claims>)> {
+        match self.team.take_shared::<Claims>(&shard_key(shard))? {
+            Some((version, claims)) => Ok((Some(version), claims)),
+            None => Ok((None, Arc::new(self.legacy()?.part(shard)))),
+        }
+    }
+
     /// The [`ShardVersion`] of `shard`, as of no earlier than when this reader was made: a
     /// shard first written since may read as never written (make a reader per check).
     ///
@@ -589,7 +597,8 @@ pub(crate) fn change<R>(
     let mut reader = ClaimsReader::over(team.clone());
     let mut backoff = crate::store::Backoff::new(team.options().retry);
     for _ in 0..team.options().retry.max_attempts {
-        let (expected, claims) = reader.read(shard)?;
+        // Taken from the cache, not shared with it: changed in place, not copied.
+        let (expected, claims) = reader.read_to_change(shard)?;
         let mut claims = Arc::unwrap_or_clone(claims);
         let next = expected.map_or_else(|| team.generation(&key), |v| Ok(v.get()))? + 1;
         let Some(outcome) = change(&mut claims, next)? else {

@@ -99,7 +99,7 @@ impl Namespace {
     /// tools left in `sessions/current.json` is first taken over by the store.
     pub(crate) fn current_for_write(&self) -> Result<Option<Versioned<Session>>> {
         let key = session_key();
-        if let Some(current) = self.store.get_cloned(&key)? {
+        if let Some(current) = self.store.get_to_change(&key)? {
             return Ok(Some(current));
         }
         if self.store.generation(&key)? != 0 {

@@ -229,7 +229,7 @@ impl Namespace {
         let mut backoff = crate::store::Backoff::new(self.store.options().retry);
         let mut seed: Option<TimeTracking> = None;
         for _ in 0..self.store.options().retry.max_attempts {
-            let current = self.store.get_cloned::<TimeTracking>(&key)?;
+            let current = self.store.get_to_change::<TimeTracking>(&key)?;
             let (expected, mut tracking) = match current {
                 Some(current) => (Some(current.version), current.value),
                 None => {

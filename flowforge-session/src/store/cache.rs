@@ -23,6 +23,12 @@
 //! session cycle reads: [`Store::get_cloned`](super::Store::get_cloned)). It is the value
 //! those very bytes parse to, or the value a writer published as them, dropped with the
 //! bytes.
+//!
+//! A reader about to change the value and publish it takes the parsed value instead of
+//! sharing it ([`Store::take_shared`](super::Store::take_shared)): the entry keeps the bytes,
+//! the reader changes the value in place rather than a copy, and its publication attaches the
+//! new value. A claims shard holds a claim per ~64th of the team, so copying it (and dropping
+//! the copy) was the part of a claim change that grew with the team.
 
 use std::{
     any::Any,
@@ -53,6 +59,18 @@ pub(crate) struct Cached {
     pub(crate) parsed: Option<Arc<dyn Any + Send + Sync>>,
 }
 
+impl Cached {
+    /// The entry without its parsed value.
+    fn clone_bytes(&self) -> Self {
+        Self {
+            generation: self.generation,
+            stat: self.stat,
+            bytes: Arc::clone(&self.bytes),
+            parsed: None,
+        }
+    }
+}
+
 #[derive(Default)]
 struct Cache {
     keys: HashMap<OsString, Cached>,
@@ -64,10 +82,18 @@ fn cache() -> &'static Mutex<Cache> {
     CACHE.get_or_init(Default::default)
 }
 
-/// What is kept for the key directory `dir`.
-pub(crate) fn lookup(dir: &Dir) -> Option<Cached> {
-    let cache = cache().lock().ok()?;
-    cache.keys.get(dir.path().as_os_str()).cloned()
+/// What is kept for the key directory `dir`. With `take`, the parsed value is handed over
+/// rather than shared: the entry keeps only the bytes, so a caller that changes the value
+/// owns it without a copy (when nobody else in the process holds it).
+pub(crate) fn lookup(dir: &Dir, take: bool) -> Option<Cached> {
+    let mut cache = cache().lock().ok()?;
+    let entry = cache.keys.get_mut(dir.path().as_os_str())?;
+    let mut found = entry.clone_bytes();
+    found.parsed = match take {
+        true => entry.parsed.take(),
+        false => entry.parsed.clone(),
+    };
+    Some(found)
 }
 
 /// Keeps `bytes`, the file of generation `generation` of the key in `dir` whose `lstat` data

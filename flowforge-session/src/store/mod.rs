@@ -447,7 +447,7 @@ impl Store {
         let Some(dir) = self.open_key(key)? else {
             return Ok(None);
         };
-        if let Some(cached) = self.cached_latest(&dir)? {
+        if let Some(cached) = self.cached_latest(&dir, false)? {
             let generation = cached.generation;
             let path = || generation::version_path(dir.path(), generation);
             let value = parse_version(&cached.bytes, generation, path)?;
@@ -466,10 +466,34 @@ impl Store {
         &self,
         key: &Key,
     ) -> Result<Option<(Version, Arc<T>)>> {
+        self.shared(key, false)
+    }
+
+    /// [`Store::get_shared`] for a caller about to change the value and publish it
+    /// ([`Store::share_published`]): the cache hands its parsed value over instead of sharing
+    /// it, so `Arc::unwrap_or_clone` of what this returns copies nothing unless another reader
+    /// of this process holds it too. The cache keeps the version's bytes; a read before the
+    /// next publication parses them again. For a claim change, whose shard holds a claim per
+    /// ~64th of the team: copying it, and dropping the copy, grew with the team.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub(crate) fn take_shared<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<(Version, Arc<T>)>> {
+        self.shared(key, true)
+    }
+
+    fn shared<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        key: &Key,
+        take: bool,
+    ) -> Result<Option<(Version, Arc<T>)>> {
         let Some(dir) = self.open_key(key)? else {
             return Ok(None);
         };
-        if let Some(cached) = self.cached_latest(&dir)? {
+        if let Some(cached) = self.cached_latest(&dir, take)? {
             let generation = cached.generation;
             if let Some(value) = cached.parsed.and_then(|p| p.downcast::<T>().ok()) {
                 return Ok(Some((Version(generation), value)));
@@ -478,7 +502,9 @@ impl Store {
             return Ok(
                 parse_version::<T>(&cached.bytes, generation, path)?.map(|value| {
                     let value = Arc::new(value);
-                    cache::attach(&dir, generation, Some(&cached.bytes), value.clone());
+                    if !take {
+                        cache::attach(&dir, generation, Some(&cached.bytes), value.clone());
+                    }
                     (Version(generation), value)
                 }),
             );
@@ -502,6 +528,24 @@ impl Store {
     ) -> Result<Option<Versioned<T>>> {
         Ok(self
             .get_shared::<T>(key)?
+            .map(|(version, value)| Versioned {
+                value: Arc::unwrap_or_clone(value),
+                version,
+            }))
+    }
+
+    /// [`Store::get_cloned`] for a caller about to change the value and publish it: taken from
+    /// the cache ([`Store::take_shared`]), so not copied unless another reader of this process
+    /// holds it too.
+    ///
+    /// # Errors
+    /// As [`Store::get`].
+    pub(crate) fn get_to_change<T: DeserializeOwned + Clone + Send + Sync + 'static>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<Versioned<T>>> {
+        Ok(self
+            .take_shared::<T>(key)?
             .map(|(version, value)| Versioned {
                 value: Arc::unwrap_or_clone(value),
                 version,
@@ -546,9 +590,10 @@ impl Store {
     }
 
     /// The version this process last wrote or read of the key in `dir`, if its file is still
-    /// the latest and unchanged: two `stat`s, nothing opened or read (see `cache.rs`).
-    fn cached_latest(&self, dir: &Dir) -> Result<Option<cache::Cached>> {
-        let Some(cached) = cache::lookup(dir) else {
+    /// the latest and unchanged: two `stat`s, nothing opened or read (see `cache.rs`). With
+    /// `take`, its parsed value is handed over ([`cache::lookup`]).
+    fn cached_latest(&self, dir: &Dir, take: bool) -> Result<Option<cache::Cached>> {
+        let Some(cached) = cache::lookup(dir, take) else {
             return Ok(None);
         };
         let generation = cached.generation;

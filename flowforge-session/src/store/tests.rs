@@ -885,6 +885,56 @@ fn a_shared_read_parses_a_version_once_and_never_hands_out_a_changed_file() {
     assert_eq!((version.get(), newer.as_str()), (3, "dddd"));
 }
 
+/// A read to change the value takes it from the cache: the caller holds it alone (changing it
+/// copies nothing), the cache keeps the bytes, and the next shared read parses them again; a
+/// change published and shared is handed out as published, and taken alone again.
+#[test]
+fn a_read_to_change_takes_the_parsed_value_and_leaves_the_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, key, v1, _) = one_version_of_aaaa(tmp.path());
+    let (_, shared) = store.get_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!(Arc::strong_count(&shared), 2, "the cache shares it");
+
+    let (version, taken) = store.take_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!((version, taken.as_str()), (v1, "aaaa"));
+    assert!(Arc::ptr_eq(&taken, &shared));
+    drop(shared);
+    assert_eq!(Arc::strong_count(&taken), 1, "the cache gave it up");
+    // Taken again: parsed from the bytes kept, still alone.
+    let hits = cache_hits();
+    let (_, again) = store.take_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!(cache_hits(), hits + 1, "answered from the cache's bytes");
+    assert!(!Arc::ptr_eq(&again, &taken));
+    assert_eq!((again.as_str(), Arc::strong_count(&again)), ("aaaa", 1));
+    // A shared read parses them again, and shares what it parsed.
+    let (_, reparsed) = store.get_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!(
+        (reparsed.as_str(), Arc::strong_count(&reparsed)),
+        ("aaaa", 2)
+    );
+
+    // Changed and published: the change is what the next read to change takes, alone.
+    let mut changed = Arc::unwrap_or_clone(again);
+    changed.push_str("-b");
+    let v2 = store
+        .compare_and_swap(&key, Some(v1), &changed)
+        .unwrap()
+        .swapped()
+        .unwrap();
+    store.share_published(&key, v2, Arc::new(changed));
+    let (version, taken) = store.take_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!(
+        (version, taken.as_str(), Arc::strong_count(&taken)),
+        (v2, "aaaa-b", 1)
+    );
+
+    // The file edited in place under the bytes kept: read from the file, never the bytes.
+    let v2_path = generation::version_path(&store.key_dir(&key), v2.get());
+    edit_in_place(&v2_path, "aaaa-b", "cccc-d");
+    let (_, edited) = store.take_shared::<String>(&key).unwrap().unwrap();
+    assert_eq!(edited.as_str(), "cccc-d");
+}
+
 /// What a session cycle reads right after it wrote it — a time tracking document with the
 /// fields it keeps in `extra` — is handed out as the value published, which is what the file
 /// parses to; and once the file is edited, the edit.
