@@ -313,6 +313,12 @@ impl Watched {
             slice: STALL_CHECK,
         })
     }
+
+    /// Records why the read gives up, and the error it returns for it.
+    fn give_up(&mut self, why: GaveUp) -> io::Error {
+        self.gave_up = Some(why);
+        io::Error::new(io::ErrorKind::TimedOut, "gave up waiting for the daemon")
+    }
 }
 
 impl Read for Watched {
@@ -351,13 +357,6 @@ impl Read for Watched {
                 other => return other,
             }
         }
-    }
-}
-
-impl Watched {
-    fn give_up(&mut self, why: GaveUp) -> io::Error {
-        self.gave_up = Some(why);
-        io::Error::new(io::ErrorKind::TimedOut, "gave up waiting for the daemon")
     }
 }
 
