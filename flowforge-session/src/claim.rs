@@ -395,15 +395,21 @@ impl ClaimsReader {
     /// [`Store::get_shared`]): a claim change reads its shard, then the view's writer reads it
     /// again, and the next change of the shard reads the version the last one published.
     fn read(&mut self, shard: usize) -> Result<(Option<Version>, Arc<Claims>)> {
-        match self.team.get_shared::<Claims>(&shard_key(shard))? {
-            Some((version, claims)) => Ok((Some(version), claims)),
-            None => Ok((None, Arc::new(self.legacy()?.part(shard)))),
-        }
+        self.read_as(shard, false)
     }
 
     /// [`ClaimsReader::read`] for a change of the shard ([`Store::take_shared`]).
     fn read_to_change(&mut self, shard: usize) -> Result<(Option<Version>, Arc<Claims>)> {
-        match self.team.take_shared::<Claims>(&shard_key(shard))? {
+        self.read_as(shard, true)
+    }
+
+    fn read_as(&mut self, shard: usize, take: bool) -> Result<(Option<Version>, Arc<Claims>)> {
+        let key = shard_key(shard);
+        let read = match take {
+            true => self.team.take_shared::<Claims>(&key)?,
+            false => self.team.get_shared::<Claims>(&key)?,
+        };
+        match read {
             Some((version, claims)) => Ok((Some(version), claims)),
             None => Ok((None, Arc::new(self.legacy()?.part(shard)))),
         }

@@ -101,11 +101,7 @@ impl Setup {
             let environ = fs::read(entry.path().join("environ")).unwrap_or_default();
             let cmdline = fs::read(entry.path().join("cmdline")).unwrap_or_default();
             let state = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            let zombie = state
-                .rsplit(')')
-                .next()
-                .is_some_and(|s| s.trim_start().starts_with('Z'));
-            if !zombie
+            if !in_state(&state, 'Z')
                 && contains(&environ, marker.as_bytes())
                 && contains(&cmdline, b"daemon\0run\0")
             {
@@ -165,7 +161,7 @@ fn output(cmd: &mut Command) -> Output {
 /// does; a child still running after [`PROCESS_LIMIT`] is killed and the test fails.
 fn finish(mut child: std::process::Child) -> Output {
     use std::io::Read;
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+    fn drain<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
             if let Some(mut pipe) = pipe {
@@ -173,19 +169,9 @@ fn finish(mut child: std::process::Child) -> Output {
             }
             bytes
         })
-    };
-    let stdout = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let stderr = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
+    }
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
     let deadline = Instant::now() + PROCESS_LIMIT;
     let status = loop {
         if let Some(status) = child.try_wait().expect("wait") {
@@ -222,10 +208,7 @@ fn stop_fully(pid: u32) {
         let tasks = fs::read_dir(format!("/proc/{pid}/task")).expect("the process lives");
         let running = tasks.flatten().any(|task| {
             let stat = fs::read_to_string(task.path().join("stat")).unwrap_or_default();
-            !stat
-                .rsplit(')')
-                .next()
-                .is_some_and(|s| s.trim_start().starts_with('T'))
+            !in_state(&stat, 'T')
         });
         if !running {
             return;
@@ -233,6 +216,14 @@ fn stop_fully(pid: u32) {
         assert!(Instant::now() < deadline, "{pid} did not stop");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Whether a `/proc/<pid>/stat` line says the process is in `state` (the state follows the
+/// command name, which is in parentheses and may hold any character).
+fn in_state(stat: &str, state: char) -> bool {
+    stat.rsplit(')')
+        .next()
+        .is_some_and(|s| s.trim_start().starts_with(state))
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {

@@ -59,18 +59,6 @@ pub(crate) struct Cached {
     pub(crate) parsed: Option<Arc<dyn Any + Send + Sync>>,
 }
 
-impl Cached {
-    /// The entry without its parsed value.
-    fn clone_bytes(&self) -> Self {
-        Self {
-            generation: self.generation,
-            stat: self.stat,
-            bytes: Arc::clone(&self.bytes),
-            parsed: None,
-        }
-    }
-}
-
 #[derive(Default)]
 struct Cache {
     keys: HashMap<OsString, Cached>,
@@ -88,12 +76,16 @@ fn cache() -> &'static Mutex<Cache> {
 pub(crate) fn lookup(dir: &Dir, take: bool) -> Option<Cached> {
     let mut cache = cache().lock().ok()?;
     let entry = cache.keys.get_mut(dir.path().as_os_str())?;
-    let mut found = entry.clone_bytes();
-    found.parsed = match take {
+    let parsed = match take {
         true => entry.parsed.take(),
         false => entry.parsed.clone(),
     };
-    Some(found)
+    Some(Cached {
+        generation: entry.generation,
+        stat: entry.stat,
+        bytes: Arc::clone(&entry.bytes),
+        parsed,
+    })
 }
 
 /// Keeps `bytes`, the file of generation `generation` of the key in `dir` whose `lstat` data

@@ -526,12 +526,7 @@ impl Store {
         &self,
         key: &Key,
     ) -> Result<Option<Versioned<T>>> {
-        Ok(self
-            .get_shared::<T>(key)?
-            .map(|(version, value)| Versioned {
-                value: Arc::unwrap_or_clone(value),
-                version,
-            }))
+        self.owned(key, false)
     }
 
     /// [`Store::get_cloned`] for a caller about to change the value and publish it: taken from
@@ -544,8 +539,17 @@ impl Store {
         &self,
         key: &Key,
     ) -> Result<Option<Versioned<T>>> {
+        self.owned(key, true)
+    }
+
+    /// [`Store::get_cloned`] (`take` false) or [`Store::get_to_change`] (`take` true).
+    fn owned<T: DeserializeOwned + Clone + Send + Sync + 'static>(
+        &self,
+        key: &Key,
+        take: bool,
+    ) -> Result<Option<Versioned<T>>> {
         Ok(self
-            .take_shared::<T>(key)?
+            .shared::<T>(key, take)?
             .map(|(version, value)| Versioned {
                 value: Arc::unwrap_or_clone(value),
                 version,
