@@ -1,6 +1,7 @@
 //! The versioned store and sessions on top of it: create, uncontended compare-and-swap, get,
-//! `update` with 10 threads contending on one key, and a session update (store + view), each
-//! with `Sync` (two flushes per write) and `Relaxed`.
+//! `update` with 10 threads contending on one key, a session update (store + view) and a `time
+//! add` (store + view, for a new developer and one adopted from the bash tools), each with
+//! `Sync` (two flushes per write) and `Relaxed`.
 //!
 //! ```sh
 //! cargo bench -p flowforge-bench --bench session_store
@@ -112,6 +113,49 @@ fn session_ops(c: &mut Criterion) {
     group.finish();
 }
 
+/// Entries in the bash tools' `time-tracking.json` of an adopted developer.
+const ADOPTED_ENTRIES: u64 = 10_000;
+
+/// One `time add` (the store's compare-and-swap plus the `time-tracking.json` view) for a
+/// developer who started with FlowForge and for one adopted from the bash tools with
+/// [`ADOPTED_ENTRIES`] entries in `time-tracking.json` (~1.5 MB, sealed into segments by the
+/// first addition). The adopted view stays as small as the other's; what could still differ
+/// is the file the view's old bytes left behind, which the kernel caches in large folios.
+fn time_ops(c: &mut Criterion) {
+    use flowforge_core::model::{TimeEntry, TimeTracking};
+    use flowforge_session::AddMinutes;
+    let mut group = c.benchmark_group("time");
+    for (mode, durability) in MODES {
+        for (name, entries) in [("add_fresh", 0), ("add_adopted", ADOPTED_ENTRIES)] {
+            let dir = tempdir();
+            let layout = Layout::for_repo(dir.path());
+            let dev = DeveloperId::new("alice").expect("valid");
+            namespace::init(&layout, &dev, &DeveloperInfo::default()).expect("init");
+            let tracking = TimeTracking {
+                total_minutes: entries,
+                sessions: (0..entries)
+                    .map(|k| TimeEntry {
+                        session_id: Some(format!("session-history-{k}")),
+                        task_id: TaskId::new(&format!("past-{}", k % 500)).ok(),
+                        minutes: 1,
+                        recorded_at: jiff::Timestamp::UNIX_EPOCH,
+                        extra: serde_json::Map::new(),
+                    })
+                    .collect(),
+                extra: serde_json::Map::new(),
+            };
+            flowforge_testkit::bash_tools::write_json(&layout.time_tracking(&dev), &tracking)
+                .expect("bash time tracking");
+            let ns = Namespace::open(&layout, &dev, SessionOptions::with_durability(durability))
+                .expect("open");
+            group.bench_function(BenchmarkId::new(name, mode), |b| {
+                b.iter(|| black_box(ns.add_minutes(1, &AddMinutes::default()).expect("add")))
+            });
+        }
+    }
+    group.finish();
+}
+
 /// What the targets are stated against, measured in the same run: one file written and
 /// published with a hard link (the syscall pair a `Relaxed` version costs at the least), and
 /// the same with the two flushes a `Sync` version needs.
@@ -160,6 +204,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = reference, store_ops, session_ops
+    targets = reference, store_ops, session_ops, time_ops
 }
 criterion_main!(benches);
