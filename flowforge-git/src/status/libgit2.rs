@@ -45,9 +45,14 @@ pub(crate) fn refresh_under(
     scopes: &[Vec<u8>],
     status: &mut Status,
 ) -> Result<()> {
-    let (changes, mut untracked) =
-        unstaged_entries(git, index, Some(scopes), status.staged().intent_to_add())
-            .map_err(repo.git_error("diff the index to the work tree"))?;
+    let (changes, mut untracked) = unstaged_entries(
+        git,
+        index,
+        Some(scopes),
+        status.staged().intent_to_add(),
+        true,
+    )
+    .map_err(repo.git_error("diff the index to the work tree"))?;
     settle_untracked_directories(git, index, scopes, &mut untracked)
         .map_err(repo.git_error("decide untracked directories"))?;
     status.unstaged_mut().replace_under(
@@ -276,23 +281,42 @@ pub(crate) fn unstaged_side(
     paths: Option<&[Vec<u8>]>,
     intent_to_add: &BTreeSet<Vec<u8>>,
 ) -> Result<UnstagedSide, git2::Error> {
-    let (changes, untracked) = unstaged_entries(repo, index, paths, intent_to_add)?;
+    let (changes, untracked) = unstaged_entries(repo, index, paths, intent_to_add, true)?;
     Ok(UnstagedSide::new(changes, untracked))
+}
+
+/// [`unstaged_side`] without untracked entries (none listed, none decided): for a caller that
+/// takes only the changes of tracked paths.
+pub(crate) fn unstaged_changes(
+    repo: &Repository,
+    index: &Index,
+    paths: Option<&[Vec<u8>]>,
+    intent_to_add: &BTreeSet<Vec<u8>>,
+) -> Result<UnstagedSide, git2::Error> {
+    let (changes, _) = unstaged_entries(repo, index, paths, intent_to_add, false)?;
+    Ok(UnstagedSide::new(changes, BTreeSet::new()))
 }
 
 /// The changed tracked paths and the untracked entries of an unstaged side.
 type UnstagedEntries = (BTreeMap<Vec<u8>, Change>, BTreeSet<Vec<u8>>);
 
-/// The changed tracked paths and the untracked entries of [`unstaged_side`].
+/// The changed tracked paths and (with `untracked`) the untracked entries of
+/// [`unstaged_side`].
 fn unstaged_entries(
     repo: &Repository,
     index: &Index,
     paths: Option<&[Vec<u8>]>,
     intent_to_add: &BTreeSet<Vec<u8>>,
+    untracked: bool,
 ) -> Result<UnstagedEntries, git2::Error> {
     let mut opts = DiffOptions::new();
-    opts.include_untracked(true)
+    // Ignored entries too: libgit2's ignore rules are not git's (a `!` pattern in a nested
+    // `.gitignore` does not re-include what a shallower file ignores, among others), so every
+    // entry it calls untracked or ignored is decided again by git's rules below.
+    opts.include_untracked(untracked)
         .recurse_untracked_dirs(false)
+        .include_ignored(untracked)
+        .recurse_ignored_dirs(false)
         .include_typechange(true)
         // Submodules are decided below by git's rules (libgit2 reads `.gitmodules` otherwise,
         // and fails on an unmerged one).
@@ -304,15 +328,20 @@ fn unstaged_entries(
         }
     }
     let diff = repo.diff_index_to_workdir(Some(index), Some(&mut opts))?;
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
+    let mut rules = super::ignore::IgnoreRules::new(repo, workdir);
     let mut changes = BTreeMap::new();
-    let mut untracked = BTreeSet::new();
+    let mut listed = BTreeSet::new();
     for delta in diff.deltas() {
         let Some(path) = delta_path(&delta) else {
             continue;
         };
-        if delta.status() == Delta::Untracked {
-            if !under_tracked_file(index, path) {
-                untracked.insert(path.to_vec());
+        if matches!(delta.status(), Delta::Untracked | Delta::Ignored) {
+            let ignored = delta.status() == Delta::Ignored;
+            if !under_tracked_file(index, path)
+                && shows_untracked(&mut rules, workdir, path, ignored)?
+            {
+                listed.insert(path.to_vec());
             }
             continue;
         }
@@ -329,7 +358,6 @@ fn unstaged_entries(
         }
         changes.insert(path.to_vec(), change);
     }
-    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
     let in_scope =
         |path: &[u8]| paths.is_none_or(|scopes| scopes.iter().any(|s| is_under(path, s)));
     let mut rules = None;
@@ -382,7 +410,33 @@ fn unstaged_entries(
             },
         );
     }
-    Ok((changes, untracked))
+    Ok((changes, listed))
+}
+
+/// Whether git shows `path`, an entry libgit2's diff called untracked or (`ignored`) ignored
+/// (a directory ends with `/`), as untracked: not hidden by git's ignore rules, and for a
+/// directory that libgit2 ignored whole, holding something git shows. What a directory
+/// libgit2 called untracked holds stays its to decide here (the callers that need git's rule
+/// for untracked directories settle them after).
+fn shows_untracked(
+    rules: &mut super::ignore::IgnoreRules<'_>,
+    workdir: &std::path::Path,
+    path: &[u8],
+    ignored: bool,
+) -> Result<bool, git2::Error> {
+    let (name, is_dir) = match path.strip_suffix(b"/") {
+        Some(dir) => (dir, true),
+        None => (path, false),
+    };
+    if rules.is_ignored(name, is_dir)? {
+        return Ok(false);
+    }
+    if !is_dir || !ignored {
+        return Ok(true);
+    }
+    super::untracked::directory_shows(workdir, name, &mut |p: &[u8], d: bool| {
+        rules.is_ignored(p, d)
+    })
 }
 
 /// True when `path` (possibly `dir/`) is, or lies under, a path the index holds as a file:
@@ -411,7 +465,8 @@ fn settle_untracked_directories(
     untracked: &mut BTreeSet<Vec<u8>>,
 ) -> Result<(), git2::Error> {
     let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
-    let mut is_ignored = |path: &[u8], _: bool| super::untracked::is_ignored(repo, path);
+    let mut rules = super::ignore::IgnoreRules::new(repo, &workdir);
+    let mut is_ignored = |path: &[u8], is_dir: bool| rules.is_ignored(path, is_dir);
     let reported: Vec<Vec<u8>> = untracked
         .iter()
         .filter(|p| p.ends_with(b"/"))

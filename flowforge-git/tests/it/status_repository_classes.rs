@@ -289,6 +289,49 @@ fn an_ignored_directory_pattern_does_not_hide_a_link_to_a_directory() {
     );
 }
 
+/// A `!` pattern in a nested `.gitignore` re-includes what a shallower one ignores: a file
+/// (`*.log` at the top, `!n.log` in `a/`) and a directory (`vendor/` at the top, `!vendor` in
+/// `b/`). libgit2 keeps both ignored; git shows them. In full, through the libgit2 engine and
+/// through the incremental refresh.
+#[test]
+fn a_negation_in_a_nested_gitignore_re_includes_what_a_shallower_one_ignores() {
+    let repo = three_files();
+    let opened = Repo::open(repo.path()).expect("open");
+    let mut before = opened
+        .track_status(&StatusOptions::default())
+        .expect("status");
+    repo.write(".gitignore", "*.log\nvendor/\n");
+    repo.write("a/.gitignore", "!n.log\n");
+    repo.write("b/.gitignore", "!vendor\n");
+    repo.write("a/n.log", "n\n");
+    repo.write("a/other.log", "o\n");
+    repo.write("b/vendor/f.txt", "f\n");
+    repo.write("vendor/g.txt", "g\n");
+    check_at("nested negation", repo.path());
+    let libgit2 = opened.status(&libgit2_engine()).expect("status");
+    check_status_at("nested negation, libgit2 engine", repo.path(), &libgit2);
+    let changed: Vec<std::path::PathBuf> = [
+        ".gitignore",
+        "a/.gitignore",
+        "b/.gitignore",
+        "a/n.log",
+        "a/other.log",
+        "b/vendor",
+        "vendor",
+    ]
+    .iter()
+    .map(|p| repo.path().join(p))
+    .collect();
+    before.refresh_paths(&opened, &changed).expect("refresh");
+    check_status_at("nested negation, refreshed", repo.path(), before.status());
+    let shown = flowforge_testkit::git::ok(repo.path(), &["status", "--porcelain"]);
+    let shown = String::from_utf8_lossy(&shown);
+    assert!(
+        shown.contains("?? a/n.log") && shown.contains("?? b/vendor/"),
+        "the case no longer exercises the negations:\n{shown}"
+    );
+}
+
 /// A skip-worktree `.gitignore` missing from the work tree: git reads its rules from the
 /// index (at the top and in a subdirectory that exists).
 #[test]

@@ -143,7 +143,7 @@ pub(crate) fn compute(
         // libgit2 matches every path against every pathspec: beyond a few hundred, one
         // unlimited diff is faster.
         let limit = (scopes.len() <= MAX_SCOPES).then_some(scopes.as_slice());
-        let side = libgit2::unstaged_side(git, &loaded, limit, staged.intent_to_add())
+        let side = libgit2::unstaged_changes(git, &loaded, limit, staged.intent_to_add())
             .map_err(repo.git_error("diff the index to the work tree"))?;
         unstaged.replace_under(limit, side, Replace::Changes);
     }
