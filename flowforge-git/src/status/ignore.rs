@@ -35,9 +35,10 @@ use gix_ignore::{
 pub(crate) struct IgnoreRules<'r> {
     repo: &'r git2::Repository,
     workdir: PathBuf,
-    /// `info/exclude` then `core.excludesFile` (in the order they are consulted); `None`
-    /// when one could not be read, and every answer is then libgit2's.
-    global: Option<Vec<List<Ignore>>>,
+    /// `info/exclude` then `core.excludesFile` (in the order they are consulted), read at the
+    /// first question (a refresh that asks none reads no configuration); `Some(None)` when
+    /// one could not be read, and every answer is then libgit2's.
+    global: Option<Option<Vec<List<Ignore>>>>,
     /// Each directory asked about (`""` the top), relative to the work tree's top.
     dirs: HashMap<Vec<u8>, DirRules>,
 }
@@ -53,13 +54,12 @@ struct DirRules {
 }
 
 impl<'r> IgnoreRules<'r> {
-    /// The rules of `repo`'s work tree; nothing is read until a path is asked about, but
-    /// `info/exclude` and `core.excludesFile`.
+    /// The rules of `repo`'s work tree; nothing is read until a path is asked about.
     pub(crate) fn new(repo: &'r git2::Repository, workdir: &Path) -> Self {
         Self {
             repo,
             workdir: workdir.to_path_buf(),
-            global: global_lists(repo),
+            global: None,
             dirs: HashMap::new(),
         }
     }
@@ -71,7 +71,12 @@ impl<'r> IgnoreRules<'r> {
     ///
     /// libgit2's error, where it decides (see the module's overview).
     pub(crate) fn is_ignored(&mut self, path: &[u8], is_dir: bool) -> Result<bool, git2::Error> {
-        if self.global.is_none() {
+        let repo = self.repo;
+        if self
+            .global
+            .get_or_insert_with(|| global_lists(repo))
+            .is_none()
+        {
             return super::untracked::is_ignored(self.repo, path);
         }
         let parent = parent_of(path);
@@ -137,6 +142,7 @@ impl<'r> IgnoreRules<'r> {
         }
         self.global
             .iter()
+            .flatten()
             .flatten()
             .find_map(|list| decide(list, path, is_dir))
             .unwrap_or(false)
