@@ -114,7 +114,7 @@ fn session_ops(c: &mut Criterion) {
 }
 
 /// Entries in the bash tools' `time-tracking.json` of an adopted developer.
-const ADOPTED_ENTRIES: u64 = 10_000;
+const ADOPTED_ENTRIES: usize = 10_000;
 
 /// One `time add` (the store's compare-and-swap plus the `time-tracking.json` view) for a
 /// developer who started with FlowForge and for one adopted from the bash tools with
@@ -122,7 +122,6 @@ const ADOPTED_ENTRIES: u64 = 10_000;
 /// first addition). The adopted view stays as small as the other's; what could still differ
 /// is the file the view's old bytes left behind, which the kernel caches in large folios.
 fn time_ops(c: &mut Criterion) {
-    use flowforge_core::model::{TimeEntry, TimeTracking};
     use flowforge_session::AddMinutes;
     let mut group = c.benchmark_group("time");
     for (mode, durability) in MODES {
@@ -131,20 +130,9 @@ fn time_ops(c: &mut Criterion) {
             let layout = Layout::for_repo(dir.path());
             let dev = DeveloperId::new("alice").expect("valid");
             namespace::init(&layout, &dev, &DeveloperInfo::default()).expect("init");
-            let tracking = TimeTracking {
-                total_minutes: entries,
-                sessions: (0..entries)
-                    .map(|k| TimeEntry {
-                        session_id: Some(format!("session-history-{k}")),
-                        task_id: TaskId::new(&format!("past-{}", k % 500)).ok(),
-                        minutes: 1,
-                        recorded_at: jiff::Timestamp::UNIX_EPOCH,
-                        extra: serde_json::Map::new(),
-                    })
-                    .collect(),
-                extra: serde_json::Map::new(),
-            };
-            flowforge_testkit::bash_tools::write_json(&layout.time_tracking(&dev), &tracking)
+            let view = flowforge_bench::fixture::time_history_view(entries, jiff::Timestamp::now())
+                .expect("bash time tracking");
+            flowforge_testkit::bash_tools::write(&layout.time_tracking(&dev), &view)
                 .expect("bash time tracking");
             let ns = Namespace::open(&layout, &dev, SessionOptions::with_durability(durability))
                 .expect("open");

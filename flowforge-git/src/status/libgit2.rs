@@ -10,7 +10,9 @@ use std::{
 use git2::{Delta, DiffOptions, Index, Oid, Repository};
 
 use super::{
-    by_git, head, index, renames,
+    by_git, head,
+    ignore::IgnoreRules,
+    index, renames,
     replace::commit_tree,
     types::{Change, Replace, StagedChange, StagedSide, Status, Unmerged, UnstagedSide, is_under},
 };
@@ -45,15 +47,16 @@ pub(crate) fn refresh_under(
     scopes: &[Vec<u8>],
     status: &mut Status,
 ) -> Result<()> {
+    let mut rules = IgnoreRules::new(git, git.workdir().unwrap_or_else(|| git.path()));
     let (changes, mut untracked) = unstaged_entries(
         git,
         index,
         Some(scopes),
         status.staged().intent_to_add(),
-        true,
+        Some(&mut rules),
     )
     .map_err(repo.git_error("diff the index to the work tree"))?;
-    settle_untracked_directories(git, index, scopes, &mut untracked)
+    settle_untracked_directories(git, index, scopes, &mut untracked, &mut rules)
         .map_err(repo.git_error("decide untracked directories"))?;
     status.unstaged_mut().replace_under(
         Some(scopes),
@@ -281,7 +284,10 @@ pub(crate) fn unstaged_side(
     paths: Option<&[Vec<u8>]>,
     intent_to_add: &BTreeSet<Vec<u8>>,
 ) -> Result<UnstagedSide, git2::Error> {
-    let (changes, untracked) = unstaged_entries(repo, index, paths, intent_to_add, true)?;
+    let workdir = repo.workdir().unwrap_or_else(|| repo.path());
+    let mut rules = IgnoreRules::new(repo, workdir);
+    let (changes, untracked) =
+        unstaged_entries(repo, index, paths, intent_to_add, Some(&mut rules))?;
     Ok(UnstagedSide::new(changes, untracked))
 }
 
@@ -293,22 +299,23 @@ pub(crate) fn unstaged_changes(
     paths: Option<&[Vec<u8>]>,
     intent_to_add: &BTreeSet<Vec<u8>>,
 ) -> Result<UnstagedSide, git2::Error> {
-    let (changes, _) = unstaged_entries(repo, index, paths, intent_to_add, false)?;
+    let (changes, _) = unstaged_entries(repo, index, paths, intent_to_add, None)?;
     Ok(UnstagedSide::new(changes, BTreeSet::new()))
 }
 
 /// The changed tracked paths and the untracked entries of an unstaged side.
 type UnstagedEntries = (BTreeMap<Vec<u8>, Change>, BTreeSet<Vec<u8>>);
 
-/// The changed tracked paths and (with `untracked`) the untracked entries of
-/// [`unstaged_side`].
+/// The changed tracked paths and (with the ignore `rules` to decide them by) the untracked
+/// entries of [`unstaged_side`].
 fn unstaged_entries(
     repo: &Repository,
     index: &Index,
     paths: Option<&[Vec<u8>]>,
     intent_to_add: &BTreeSet<Vec<u8>>,
-    untracked: bool,
+    mut rules: Option<&mut IgnoreRules<'_>>,
 ) -> Result<UnstagedEntries, git2::Error> {
+    let untracked = rules.is_some();
     let mut opts = DiffOptions::new();
     // Ignored entries too: libgit2's ignore rules are not git's (a `!` pattern in a nested
     // `.gitignore` does not re-include what a shallower file ignores, among others), so every
@@ -329,18 +336,15 @@ fn unstaged_entries(
     }
     let diff = repo.diff_index_to_workdir(Some(index), Some(&mut opts))?;
     let workdir = repo.workdir().unwrap_or_else(|| repo.path());
-    let mut rules = super::ignore::IgnoreRules::new(repo, workdir);
     let mut changes = BTreeMap::new();
     let mut listed = BTreeSet::new();
     for delta in diff.deltas() {
         let Some(path) = delta_path(&delta) else {
             continue;
         };
-        if matches!(delta.status(), Delta::Untracked | Delta::Ignored) {
+        if let (Delta::Untracked | Delta::Ignored, Some(rules)) = (delta.status(), &mut rules) {
             let ignored = delta.status() == Delta::Ignored;
-            if !under_tracked_file(index, path)
-                && shows_untracked(&mut rules, workdir, path, ignored)?
-            {
+            if !under_tracked_file(index, path) && shows_untracked(rules, workdir, path, ignored)? {
                 listed.insert(path.to_vec());
             }
             continue;
@@ -360,7 +364,7 @@ fn unstaged_entries(
     }
     let in_scope =
         |path: &[u8]| paths.is_none_or(|scopes| scopes.iter().any(|s| is_under(path, s)));
-    let mut rules = None;
+    let mut submodules = None;
     for entry in index.iter() {
         if entry.mode & 0o170000 != 0o160000
             || (entry.flags >> 12) & 3 != 0
@@ -371,7 +375,7 @@ fn unstaged_entries(
         if entry.flags_extended & ENTRY_SKIP_WORKTREE != 0 {
             continue;
         }
-        let rules = rules.get_or_insert_with(|| super::submodule::Rules::of(repo, index));
+        let rules = submodules.get_or_insert_with(|| super::submodule::Rules::of(repo, index));
         changes.remove(&entry.path);
         if let Some(change) =
             super::submodule::worktree_change(workdir, &entry.path, entry.id, rules)
@@ -419,7 +423,7 @@ fn unstaged_entries(
 /// libgit2 called untracked holds stays its to decide here (the callers that need git's rule
 /// for untracked directories settle them after).
 fn shows_untracked(
-    rules: &mut super::ignore::IgnoreRules<'_>,
+    rules: &mut IgnoreRules<'_>,
     workdir: &std::path::Path,
     path: &[u8],
     ignored: bool,
@@ -457,15 +461,16 @@ fn under_tracked_file(index: &Index, path: &[u8]) -> bool {
 /// Brings libgit2's untracked answer under `scopes` (`untracked`) to git's rule for untracked
 /// directories ([`directory_shows`](super::untracked::directory_shows)): the directories it
 /// reported are decided again, and the untracked directories at or under each scope that it
-/// did not report (a nested repository alone, a `.GIT` file) are added when git shows them.
+/// did not report (a nested repository alone, a `.GIT` file) are added when git shows them,
+/// by the ignore `rules`.
 fn settle_untracked_directories(
     repo: &Repository,
     index: &Index,
     scopes: &[Vec<u8>],
     untracked: &mut BTreeSet<Vec<u8>>,
+    rules: &mut IgnoreRules<'_>,
 ) -> Result<(), git2::Error> {
     let workdir = repo.workdir().unwrap_or_else(|| repo.path()).to_path_buf();
-    let mut rules = super::ignore::IgnoreRules::new(repo, &workdir);
     let mut is_ignored = |path: &[u8], is_dir: bool| rules.is_ignored(path, is_dir);
     let reported: Vec<Vec<u8>> = untracked
         .iter()

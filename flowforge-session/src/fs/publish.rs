@@ -1000,38 +1000,28 @@ mod tests {
             assert_eq!(back, bytes);
         }
         // A rewrite of what changed that cuts the file: from its first difference's page to
-        // the end of the last page.
-        let old = vec![b'x'; 9000];
-        let file = evicted_file(tmp.path(), "changed", old.len());
-        let new = [&old[..5000], &[b'z'; 100][..]].concat();
-        let before = storage_reads();
-        rewrite_changed(
-            &file,
-            &new,
-            old.len() as u64,
-            std::slice::from_ref(&(5000..5100)),
-        )
-        .unwrap();
-        assert_eq!(storage_reads(), before, "a cut rewrite read from disk");
-        let mut back = Vec::new();
-        std::io::Read::read_to_end(&mut &file, &mut back).unwrap();
-        assert_eq!(back, new);
-        // One cut to a small part of the file: emptied, then written whole.
-        let old = vec![b'x'; 300_000];
-        let file = evicted_file(tmp.path(), "shrunk", old.len());
-        let new = [&old[..5000], &[b'z'; 100][..]].concat();
-        let before = storage_reads();
-        rewrite_changed(
-            &file,
-            &new,
-            old.len() as u64,
-            std::slice::from_ref(&(5000..5100)),
-        )
-        .unwrap();
-        assert_eq!(storage_reads(), before, "a far cut read from disk");
-        let mut back = Vec::new();
-        std::io::Read::read_to_end(&mut &file, &mut back).unwrap();
-        assert_eq!(back, new);
+        // the end of the last page; and one cut to a small part of the file: emptied, then
+        // written whole.
+        for (old_len, name, what) in [
+            (9000, "changed", "a cut rewrite read from disk"),
+            (300_000, "shrunk", "a far cut read from disk"),
+        ] {
+            let old = vec![b'x'; old_len];
+            let file = evicted_file(tmp.path(), name, old.len());
+            let new = [&old[..5000], &[b'z'; 100][..]].concat();
+            let before = storage_reads();
+            rewrite_changed(
+                &file,
+                &new,
+                old.len() as u64,
+                std::slice::from_ref(&(5000..5100)),
+            )
+            .unwrap();
+            assert_eq!(storage_reads(), before, "{what}");
+            let mut back = Vec::new();
+            std::io::Read::read_to_end(&mut &file, &mut back).unwrap();
+            assert_eq!(back, new);
+        }
     }
 
     /// Where a lying prior claims a spare differs from `new`: in its last byte only. A
