@@ -209,15 +209,75 @@ impl RefsSnapshot {
 
     /// `dev`'s branches: `dev-<id>`, `dev-<id>/…`, and `feature/<task>-work` for each of
     /// `tasks` (the tasks `dev` holds), sorted by name.
+    ///
+    /// Found by binary search in the sorted branches: the cost grows with the developer's own
+    /// branches and tasks, not with the team's.
     pub fn developer_branches<'a>(
         &'a self,
         dev: &'a DeveloperId,
         tasks: &'a [TaskId],
     ) -> impl Iterator<Item = &'a Branch> + 'a {
-        self.branches.iter().filter(move |b| {
-            b.developer.as_ref() == Some(dev) || b.task.as_ref().is_some_and(|t| tasks.contains(t))
-        })
+        // `dev-<id>` sorts before every `dev-<id>/…`, which share a prefix and so are one run.
+        let exact = self.index_of(&[DEV_DIR_PREFIX, dev.as_str()]);
+        let own = self.prefixed(&[DEV_DIR_PREFIX, dev.as_str(), "/"]);
+        let mut work: Vec<usize> = tasks
+            .iter()
+            .filter_map(|task| self.index_of(&["feature/", task.as_str(), "-work"]))
+            .collect();
+        work.sort_unstable();
+        work.dedup();
+        exact
+            .into_iter()
+            .chain(own)
+            .chain(work)
+            .map(|i| &self.branches[i])
     }
+
+    /// The index of the branch whose name is `parts` joined.
+    fn index_of(&self, parts: &[&str]) -> Option<usize> {
+        self.branches
+            .binary_search_by(|b| compare_joined(&b.name, parts))
+            .ok()
+    }
+
+    /// The indices of the branches whose names start with `parts` joined: one contiguous run
+    /// of the sorted branches.
+    fn prefixed(&self, parts: &[&str]) -> std::ops::Range<usize> {
+        let start = self
+            .branches
+            .partition_point(|b| compare_joined(&b.name, parts).is_lt());
+        let len = self.branches[start..]
+            .iter()
+            .take_while(|b| strip_joined(&b.name, parts).is_some())
+            .count();
+        start..start + len
+    }
+}
+
+/// How `name` compares with `parts` joined, without joining them.
+fn compare_joined(name: &str, parts: &[&str]) -> std::cmp::Ordering {
+    let mut rest = name.as_bytes();
+    for part in parts {
+        let part = part.as_bytes();
+        let n = rest.len().min(part.len());
+        match rest[..n].cmp(&part[..n]) {
+            std::cmp::Ordering::Equal if n == part.len() => rest = &rest[n..],
+            std::cmp::Ordering::Equal => return std::cmp::Ordering::Less,
+            unequal => return unequal,
+        }
+    }
+    if rest.is_empty() {
+        std::cmp::Ordering::Equal
+    } else {
+        std::cmp::Ordering::Greater
+    }
+}
+
+/// `name` without `parts` joined as its prefix, if they are.
+fn strip_joined<'a>(name: &'a str, parts: &[&str]) -> Option<&'a str> {
+    parts
+        .iter()
+        .try_fold(name, |rest, part| rest.strip_prefix(part))
 }
 
 /// `dev-<id>` or `dev-<id>/…` names the developer `<id>`.

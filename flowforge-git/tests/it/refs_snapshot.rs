@@ -167,3 +167,66 @@ fn upstreams_are_counted_and_gone_ones_are_reported() {
         .expect("upstream still configured");
     assert_eq!((upstream.tip, upstream.ahead_behind), (None, None));
 }
+
+/// A developer's branches are `dev-<id>`, `dev-<id>/…` and `feature/<task>-work` of the tasks
+/// they hold, and no other: not their neighbours in git's order (`dev-bob-x`, `dev-bob.y` and
+/// `dev-bob0` sort around `dev-bob`, `dev-alice-x` before `dev-alice/…`), not
+/// `feature/<task>-workx`.
+#[test]
+fn a_developer_gets_exactly_the_branches_their_name_and_tasks_give_them() {
+    let repo = committed_repo();
+    let names = [
+        "dev-al",
+        "dev-alice-x",
+        "dev-alice.x",
+        "dev-alice/a",
+        "dev-alice/b/c",
+        "dev-alice2",
+        "dev-bob",
+        "dev-bob-x",
+        "dev-bob.y",
+        "dev-bob0",
+        "feature/1-work",
+        "feature/1-workx",
+        "feature/10-work",
+        "feature/x-1-work",
+        "zzz",
+    ];
+    for name in names {
+        repo.git_ok(&["branch", name]);
+    }
+    let snapshot = repo.view().refs(Freshness::Synced).expect("refs").value;
+    let listed = repo.git_stdout(&["for-each-ref", "--format=%(refname:short)", "refs/heads/"]);
+
+    let id = |s: &str| DeveloperId::new(s).expect("id");
+    let task = |s: &str| TaskId::new(s).expect("id");
+    let cases = [
+        (
+            id("alice"),
+            vec![task("10"), task("1"), task("1"), task("none")],
+        ),
+        (id("alice-x"), vec![task("x-1")]),
+        (id("alice2"), vec![]),
+        (id("bob"), vec![task("1")]),
+        (id("al"), vec![task("1-work")]),
+        (id("carol"), vec![]),
+    ];
+    for (dev, tasks) in cases {
+        let ours: Vec<&str> = snapshot
+            .developer_branches(&dev, &tasks)
+            .map(|b| b.name.as_str())
+            .collect();
+        // The definition, applied to git's own list (sorted as git sorts it).
+        let theirs: Vec<&str> = listed
+            .lines()
+            .filter(|name| {
+                let own = format!("dev-{dev}");
+                *name == own
+                    || name.starts_with(&format!("{own}/"))
+                    || tasks.iter().any(|t| *name == format!("feature/{t}-work"))
+            })
+            .collect();
+        assert_eq!(ours, theirs, "{dev} holding {tasks:?}");
+        assert!(!ours.is_empty() || dev.as_str() == "carol");
+    }
+}
