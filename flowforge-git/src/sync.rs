@@ -146,7 +146,7 @@ impl GitView {
             other => other,
         };
         let refs = self.refs(refs_freshness)?;
-        let dirty = DirtySummary::of(&status.value);
+        let dirty = self.dirty_summary(&status.value);
         let developers = developers
             .iter()
             .map(|dev| DeveloperSync {

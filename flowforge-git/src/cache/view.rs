@@ -3,7 +3,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::{
-        Arc,
+        Arc, Weak,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -22,6 +22,7 @@ use crate::{
     Repo, Status, StatusOptions, StatusTracker,
     error::{Error, Result},
     refs::{AheadBehindMemo, RefsSnapshot},
+    sync::DirtySummary,
     watch::{Pending, Roots, StatusChanges, Watch},
 };
 
@@ -75,6 +76,9 @@ struct Inner {
     status: SingleFlight<StatusTracker>,
     refs: SingleFlight<RefsSnapshot>,
     memo: Mutex<AheadBehindMemo>,
+    /// The dirty summary of the status last summarized, by the status's address (kept
+    /// allocated by the `Weak`, so no other status can take that address meanwhile).
+    dirty: Mutex<Option<(Weak<Status>, DirtySummary)>>,
     counts: Counts,
     hit_rate: Arc<Ratio>,
     fallback: Arc<Counter>,
@@ -163,6 +167,7 @@ impl GitView {
                 status: SingleFlight::new(),
                 refs: SingleFlight::new(),
                 memo: Mutex::new(AheadBehindMemo::default()),
+                dirty: Mutex::new(None),
                 counts: Counts::default(),
                 hit_rate: registry.ratio(core_names::CACHE_HIT_RATE),
                 fallback: registry.counter(names::GIT_WATCH_FALLBACK),
@@ -180,6 +185,20 @@ impl GitView {
     /// The base branch's name.
     pub fn base_branch(&self) -> &str {
         &self.inner.base_branch
+    }
+
+    /// `status`'s dirty summary, counted once per status: a warm sync of a work tree with
+    /// thousands of changed or untracked paths does not count them again.
+    pub(crate) fn dirty_summary(&self, status: &Arc<Status>) -> DirtySummary {
+        let mut last = self.inner.dirty.lock();
+        if let Some((seen, summary)) = last.as_ref() {
+            if std::ptr::eq(seen.as_ptr(), Arc::as_ptr(status)) {
+                return *summary;
+            }
+        }
+        let summary = DirtySummary::of(status);
+        *last = Some((Arc::downgrade(status), summary));
+        summary
     }
 
     /// The working-tree status, as fresh as asked.

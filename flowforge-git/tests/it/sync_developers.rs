@@ -5,7 +5,8 @@ use crate::cache_support;
 use cache_support::{RepoExt as _, committed_repo, ours};
 use flowforge_core::{DeveloperId, TaskId};
 use flowforge_git::{
-    DeveloperRequest, Fresh, Freshness, ViewOptions, WatchMode, status::EntryKind, sync_once,
+    DeveloperRequest, Fresh, Freshness, ViewOptions, WatchMode, status::EntryKind,
+    sync::DirtySummary, sync_once,
 };
 
 fn developers(n: usize) -> Vec<DeveloperRequest> {
@@ -91,5 +92,71 @@ fn syncing_a_path_outside_any_repository_is_a_clear_error() {
     assert!(
         std::error::Error::source(&err).is_some(),
         "libgit2's reason is kept"
+    );
+}
+
+/// The dirty summary git's porcelain lines give: staged (`X`), unstaged (`Y`), unmerged and
+/// untracked paths counted as [`DirtySummary`] counts them.
+fn summary_of_porcelain(porcelain: &str) -> DirtySummary {
+    let mut summary = DirtySummary::default();
+    for line in porcelain.lines() {
+        let code = &line.as_bytes()[..2];
+        match code {
+            b"??" => summary.untracked += 1,
+            b"DD" | b"AU" | b"UD" | b"UA" | b"DU" | b"AA" | b"UU" => summary.conflicted += 1,
+            [x, y] => {
+                summary.staged += usize::from(*x != b' ');
+                summary.unstaged += usize::from(*y != b' ');
+            }
+            _ => unreachable!("two bytes"),
+        }
+    }
+    summary
+}
+
+/// The summary is counted once per status and reused while the status stands: every sync
+/// after a change still gives git's counts, back to clean.
+#[test]
+fn the_dirty_summary_follows_every_change_back_to_clean() {
+    let repo = committed_repo();
+    let view = repo.view();
+    let devs = developers(3);
+    let check = |what: &str| {
+        for _ in 0..2 {
+            let report = view.sync(&devs, Freshness::Synced).expect("sync");
+            let expected = summary_of_porcelain(&repo.git_porcelain());
+            for dev in &report.developers {
+                assert_eq!(dev.dirty, expected, "{what}");
+            }
+        }
+    };
+    check("clean");
+    repo.write("src/file2.txt", "edited\n");
+    repo.write("brand-new.txt", "new\n");
+    check("an edit and a new file");
+    assert_eq!(
+        view.sync(&devs, Freshness::Synced)
+            .expect("sync")
+            .developers[0]
+            .dirty,
+        DirtySummary {
+            unstaged: 1,
+            untracked: 1,
+            ..DirtySummary::default()
+        }
+    );
+    repo.git_ok(&["add", "src/file2.txt"]);
+    check("the edit staged");
+    repo.write("src/file2.txt", "edited again\n");
+    check("staged and edited again");
+    repo.git_ok(&["reset", "-q", "--hard"]);
+    std::fs::remove_file(repo.path().join("brand-new.txt")).expect("remove");
+    check("reset");
+    assert!(
+        view.sync(&devs, Freshness::Synced)
+            .expect("sync")
+            .developers[0]
+            .dirty
+            .is_clean()
     );
 }
