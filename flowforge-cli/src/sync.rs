@@ -94,7 +94,7 @@ pub(crate) fn run(
 
 fn print_text(report: &SyncReport, out: &mut Output) {
     if let Some(first) = report.developers.first() {
-        let head = &first.head;
+        let head = first.head();
         let commit = head
             .commit
             .map_or_else(|| "(no commits)".to_owned(), |c| short(&c.to_string()));
@@ -108,10 +108,10 @@ fn print_text(report: &SyncReport, out: &mut Output) {
     let base = report.refs.value.base.as_ref().map(|b| b.name.as_str());
     for dev in &report.developers {
         outln!(out, "{}", dev.developer);
-        if dev.branches.is_empty() {
+        if dev.branches().len() == 0 {
             outln!(out, "  (no branches)");
         }
-        for branch in &dev.branches {
+        for branch in dev.branches() {
             outln!(out, "  {}", branch_text(branch, base));
         }
     }
@@ -278,7 +278,7 @@ fn to_json(report: &SyncReport) -> SyncJson {
 }
 
 fn developer_json(dev: &DeveloperSync) -> DeveloperJson {
-    let head = &dev.head;
+    let head = dev.head();
     DeveloperJson {
         id: dev.developer.clone(),
         head: HeadJson {
@@ -300,8 +300,7 @@ fn developer_json(dev: &DeveloperSync) -> DeveloperJson {
             untracked: dev.dirty.untracked,
         },
         branches: dev
-            .branches
-            .iter()
+            .branches()
             .map(|b| BranchJson {
                 name: b.name.clone(),
                 commit: b.tip.to_string(),

@@ -217,20 +217,31 @@ impl RefsSnapshot {
         dev: &'a DeveloperId,
         tasks: &'a [TaskId],
     ) -> impl Iterator<Item = &'a Branch> + 'a {
-        // `dev-<id>` sorts before every `dev-<id>/…`, which share a prefix and so are one run.
+        self.developer_branch_indices(dev, tasks)
+            .into_iter()
+            .map(|i| &self.branches[i])
+    }
+
+    /// The indices in [`RefsSnapshot::branches`] of [`RefsSnapshot::developer_branches`].
+    pub(crate) fn developer_branch_indices(
+        &self,
+        dev: &DeveloperId,
+        tasks: &[TaskId],
+    ) -> Vec<usize> {
+        // `dev-<id>` sorts before every `dev-<id>/…`, which share a prefix and so are one run;
+        // every `dev-…` sorts before every `feature/…`.
         let exact = self.index_of(&[DEV_DIR_PREFIX, dev.as_str()]);
         let own = self.prefixed(&[DEV_DIR_PREFIX, dev.as_str(), "/"]);
-        let mut work: Vec<usize> = tasks
-            .iter()
-            .filter_map(|task| self.index_of(&["feature/", task.as_str(), "-work"]))
-            .collect();
-        work.sort_unstable();
-        work.dedup();
-        exact
-            .into_iter()
-            .chain(own)
-            .chain(work)
-            .map(|i| &self.branches[i])
+        let mut indices: Vec<usize> = exact.into_iter().chain(own).collect();
+        let first_work = indices.len();
+        indices.extend(
+            tasks
+                .iter()
+                .filter_map(|task| self.index_of(&["feature/", task.as_str(), "-work"])),
+        );
+        indices[first_work..].sort_unstable();
+        indices.dedup();
+        indices
     }
 
     /// The index of the branch whose name is `parts` joined.

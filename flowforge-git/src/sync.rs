@@ -84,31 +84,58 @@ impl DirtySummary {
     }
 }
 
-/// What one developer sees.
-#[derive(Debug, Clone)]
+/// What one developer sees: shares the sync's one status and one ref snapshot, so answering
+/// another developer copies nothing of either.
+#[derive(Clone)]
 pub struct DeveloperSync {
     /// The developer.
     pub developer: DeveloperId,
-    /// `HEAD` of the shared work tree: branch, commit, upstream.
-    pub head: Head,
     /// The dirty summary of the shared work tree.
     pub dirty: DirtySummary,
-    /// The developer's branches (`dev-<id>`, `dev-<id>/…`, `feature/<task>-work`), with tips
-    /// and ahead/behind against the base branch and their upstream.
-    pub branches: Vec<Branch>,
     status: Arc<Status>,
+    refs: Arc<RefsSnapshot>,
+    /// The developer's branches, as indices into `refs.branches`.
+    branches: Vec<usize>,
 }
 
 impl DeveloperSync {
+    /// `HEAD` of the shared work tree: branch, commit, upstream.
+    pub fn head(&self) -> &Head {
+        self.status.head()
+    }
+
+    /// The developer's branches (`dev-<id>`, `dev-<id>/…`, `feature/<task>-work`), sorted by
+    /// name, with tips and ahead/behind against the base branch and their upstream.
+    pub fn branches(&self) -> impl ExactSizeIterator<Item = &Branch> + Clone + '_ {
+        self.branches.iter().map(|&i| &self.refs.branches[i])
+    }
+
     /// The full status this developer's view was built from (shared, not copied).
     pub fn status(&self) -> &Status {
         &self.status
+    }
+
+    /// The ref snapshot this developer's view was built from (shared, not copied).
+    pub fn refs(&self) -> &RefsSnapshot {
+        &self.refs
     }
 
     /// The status entry of `path` (relative to the work tree, `/`-separated, as git prints
     /// it), if it has one.
     pub fn entry(&self, path: &[u8]) -> Option<Entry<'_>> {
         self.status.entries().into_iter().find(|e| e.path == path)
+    }
+}
+
+impl std::fmt::Debug for DeveloperSync {
+    /// The developer's part only: not the shared status and ref snapshot.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeveloperSync")
+            .field("developer", &self.developer)
+            .field("head", self.head())
+            .field("dirty", &self.dirty)
+            .field("branches", &self.branches().collect::<Vec<_>>())
+            .finish_non_exhaustive()
     }
 }
 
@@ -151,14 +178,10 @@ impl GitView {
             .iter()
             .map(|dev| DeveloperSync {
                 developer: dev.id.clone(),
-                head: status.value.head().clone(),
                 dirty,
-                branches: refs
-                    .value
-                    .developer_branches(&dev.id, &dev.tasks)
-                    .cloned()
-                    .collect(),
                 status: Arc::clone(&status.value),
+                refs: Arc::clone(&refs.value),
+                branches: refs.value.developer_branch_indices(&dev.id, &dev.tasks),
             })
             .collect();
         let elapsed = start.elapsed();

@@ -104,7 +104,7 @@ fn check_report(
         ));
     }
     for (answer, request) in report.developers.iter().zip(requests) {
-        if answer.developer != request.id || answer.branches.is_empty() {
+        if answer.developer != request.id || answer.branches().len() == 0 {
             return Err(wrong(
                 Operation::GitSync,
                 Variant::Optimized,

@@ -30,9 +30,12 @@ fn ten_developers_share_one_status_and_one_ref_snapshot() {
     assert_eq!((stats.misses, stats.refs_computations), (1, 1), "{stats:?}");
     for (i, dev) in report.developers.iter().enumerate() {
         assert_eq!(dev.developer, devs[i].id);
-        assert_eq!(dev.head.branch.as_deref(), Some("main"));
+        // Shared, not copied.
+        assert!(std::ptr::eq(dev.status(), &*report.status.value));
+        assert!(std::ptr::eq(dev.refs(), &*report.refs.value));
+        assert_eq!(dev.head().branch.as_deref(), Some("main"));
         assert!(dev.dirty.is_clean());
-        let names: Vec<&str> = dev.branches.iter().map(|b| b.name.as_str()).collect();
+        let names: Vec<&str> = dev.branches().map(|b| b.name.as_str()).collect();
         match i {
             3 => assert_eq!(names, ["dev-dev3/topic"]),
             5 => assert_eq!(names, ["feature/t-7-work"]),
