@@ -210,13 +210,14 @@ impl RefsSnapshot {
     /// `dev`'s branches: `dev-<id>`, `dev-<id>/…`, and `feature/<task>-work` for each of
     /// `tasks` (the tasks `dev` holds), sorted by name.
     ///
-    /// Found by binary search in the sorted branches: the cost grows with the developer's own
-    /// branches and tasks, not with the team's.
-    pub fn developer_branches<'a>(
-        &'a self,
-        dev: &'a DeveloperId,
-        tasks: &'a [TaskId],
-    ) -> impl Iterator<Item = &'a Branch> + 'a {
+    /// Matched by name, found by binary search: the cost grows with the developer's own
+    /// branches and tasks, not with the team's. So [`RefsSnapshot::branches`] must be sorted by
+    /// name, as [`RefsSnapshot::compute`] leaves it (as must be for [`RefsSnapshot::branch`]).
+    pub fn developer_branches(
+        &self,
+        dev: &DeveloperId,
+        tasks: &[TaskId],
+    ) -> impl Iterator<Item = &Branch> + '_ {
         self.developer_branch_indices(dev, tasks)
             .into_iter()
             .map(|i| &self.branches[i])
@@ -228,18 +229,17 @@ impl RefsSnapshot {
         dev: &DeveloperId,
         tasks: &[TaskId],
     ) -> Vec<usize> {
-        // `dev-<id>` sorts before every `dev-<id>/…`, which share a prefix and so are one run;
-        // every `dev-…` sorts before every `feature/…`.
+        // `dev-<id>/…` share a prefix, so they are one run of the sorted branches.
         let exact = self.index_of(&[DEV_DIR_PREFIX, dev.as_str()]);
         let own = self.prefixed(&[DEV_DIR_PREFIX, dev.as_str(), "/"]);
         let mut indices: Vec<usize> = exact.into_iter().chain(own).collect();
-        let first_work = indices.len();
         indices.extend(
             tasks
                 .iter()
                 .filter_map(|task| self.index_of(&["feature/", task.as_str(), "-work"])),
         );
-        indices[first_work..].sort_unstable();
+        // In the snapshot's order, each once (a task may be given twice).
+        indices.sort_unstable();
         indices.dedup();
         indices
     }

@@ -106,7 +106,9 @@ impl DeveloperSync {
 
     /// The developer's branches (`dev-<id>`, `dev-<id>/…`, `feature/<task>-work`), sorted by
     /// name, with tips and ahead/behind against the base branch and their upstream.
-    pub fn branches(&self) -> impl ExactSizeIterator<Item = &Branch> + Clone + '_ {
+    pub fn branches(
+        &self,
+    ) -> impl ExactSizeIterator<Item = &Branch> + DoubleEndedIterator + Clone + '_ {
         self.branches.iter().map(|&i| &self.refs.branches[i])
     }
 

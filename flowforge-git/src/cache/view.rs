@@ -76,8 +76,10 @@ struct Inner {
     status: SingleFlight<StatusTracker>,
     refs: SingleFlight<RefsSnapshot>,
     memo: Mutex<AheadBehindMemo>,
-    /// The dirty summary of the status last summarized, by the status's address (kept
-    /// allocated by the `Weak`, so no other status can take that address meanwhile).
+    /// The dirty summary of the status last summarized, by the status's address: kept
+    /// allocated by the `Weak`, so no other status can take that address meanwhile, and a
+    /// status never changes behind its `Arc` (`Status` has no interior mutability, and
+    /// `Arc::make_mut` moves a value that a `Weak` points at before changing it).
     dirty: Mutex<Option<(Weak<Status>, DirtySummary)>>,
     counts: Counts,
     hit_rate: Arc<Ratio>,

@@ -169,9 +169,10 @@ fn upstreams_are_counted_and_gone_ones_are_reported() {
 }
 
 /// A developer's branches are `dev-<id>`, `dev-<id>/…` and `feature/<task>-work` of the tasks
-/// they hold, and no other: not their neighbours in git's order (`dev-bob-x`, `dev-bob.y` and
-/// `dev-bob0` sort around `dev-bob`, `dev-alice-x` before `dev-alice/…`), not
-/// `feature/<task>-workx`.
+/// they hold, and no other: not their neighbours in git's order (`dev-bob-x`, `dev-bob.y`,
+/// `dev-bob0`, `dev-bob_x` and `dev-Bob` sort around `dev-bob`, `dev-alice-x` before
+/// `dev-alice/…`), not `feature/<task>-workx`; checked against git's list by name and against
+/// the branches' own fields.
 #[test]
 fn a_developer_gets_exactly_the_branches_their_name_and_tasks_give_them() {
     let repo = committed_repo();
@@ -186,7 +187,11 @@ fn a_developer_gets_exactly_the_branches_their_name_and_tasks_give_them() {
         "dev-bob-x",
         "dev-bob.y",
         "dev-bob0",
+        "dev-Bob",
+        "dev-bob_x",
+        "dev-carol/é",
         "feature/1-work",
+        "feature/1-work-work",
         "feature/1-workx",
         "feature/10-work",
         "feature/x-1-work",
@@ -210,6 +215,9 @@ fn a_developer_gets_exactly_the_branches_their_name_and_tasks_give_them() {
         (id("bob"), vec![task("1")]),
         (id("al"), vec![task("1-work")]),
         (id("carol"), vec![]),
+        (id("Bob"), vec![]),
+        (id("bob_x"), vec![task("1"), task("10")]),
+        (id("dave"), vec![]),
     ];
     for (dev, tasks) in cases {
         let ours: Vec<&str> = snapshot
@@ -227,6 +235,17 @@ fn a_developer_gets_exactly_the_branches_their_name_and_tasks_give_them() {
             })
             .collect();
         assert_eq!(ours, theirs, "{dev} holding {tasks:?}");
-        assert!(!ours.is_empty() || dev.as_str() == "carol");
+        // And as the branches' own fields say, parsed from their names.
+        let by_fields: Vec<&str> = snapshot
+            .branches
+            .iter()
+            .filter(|b| {
+                b.developer.as_ref() == Some(&dev)
+                    || b.task.as_ref().is_some_and(|t| tasks.contains(t))
+            })
+            .map(|b| b.name.as_str())
+            .collect();
+        assert_eq!(ours, by_fields, "{dev} holding {tasks:?}");
+        assert!(!ours.is_empty() || dev.as_str() == "dave");
     }
 }
