@@ -386,3 +386,57 @@ fn large_teams_refresh_in_parallel_and_agree_with_a_fresh_build() {
         fresh.time_by_task(&TimeRange::all())
     );
 }
+
+/// The active sessions come out sorted and complete whether few namespaces are active (each
+/// active developer looked up) or many (one pass over the records), with inactive and
+/// broken namespaces among them, as the files say (`naive::scan`).
+#[test]
+fn active_sessions_agree_with_the_files_for_few_and_many_active() {
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = Layout::for_repo(tmp.path());
+    let ids: Vec<DeveloperId> = (0..40).map(|i| dev(&format!("d{i:02}"))).collect();
+    let inactive = || {
+        let mut s = spec("idle-1", &[], &[]);
+        s.session = Some((false, Some("idle-1".into()), None));
+        s
+    };
+    for id in &ids {
+        write_dev(&layout, id, &inactive());
+    }
+    let mut broken = spec("x-1", &[], &[]);
+    broken.corrupt = true;
+    write_dev(&layout, &ids[5], &broken);
+    let mut index = Index::build(&layout).unwrap();
+    let check = |index: &Index, expected: usize| {
+        let ours: Vec<_> = (index.active_sessions())
+            .map(|s| (s.developer_id.clone(), s.task_id.clone(), s.branch.clone()))
+            .collect();
+        assert_eq!(ours, crate::naive::scan(&layout).active());
+        assert_eq!(ours.len(), expected);
+        assert_eq!(index.active().len(), expected);
+    };
+    check(&index, 0);
+    // 3 of 40: looked up. Out of order on purpose, one beside the broken namespace.
+    for i in [31, 4, 17] {
+        write_dev(&layout, &ids[i], &spec(&format!("t-{i}"), &[], &[]));
+    }
+    index.refresh().unwrap();
+    check(&index, 3);
+    // 5 of 40, then all but the broken one: walked.
+    for i in [0, 39] {
+        write_dev(&layout, &ids[i], &spec(&format!("t-{i}"), &[], &[]));
+    }
+    index.refresh().unwrap();
+    check(&index, 5);
+    for (i, id) in ids.iter().enumerate().filter(|&(i, _)| i != 5) {
+        write_dev(&layout, id, &spec(&format!("t-{i}"), &[], &[]));
+    }
+    index.refresh().unwrap();
+    check(&index, 39);
+    // Back to sparse: one session ended.
+    for (_, id) in ids.iter().enumerate().filter(|&(i, _)| i != 5 && i != 22) {
+        write_dev(&layout, id, &inactive());
+    }
+    index.refresh().unwrap();
+    check(&index, 1);
+}
