@@ -40,12 +40,15 @@
 
 mod assignments;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, OnceLock},
+};
 
 use flowforge_core::{DeveloperId, Layout, TaskId, model::TaskAssignment};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, value::RawValue};
 
 pub use self::assignments::{ForeignId, ViewVouch, read_view, view_vouch, vouched_foreign_entries};
 use crate::{
@@ -211,13 +214,108 @@ pub struct ReleaseOptions {
     pub force: bool,
 }
 
-/// One held claim in a shard: the assignment and the generation that took it.
+/// One held claim in a shard: the assignment and the generation that took it, and its bytes
+/// once printed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Held {
     #[serde(rename = "a")]
     assignment: TaskAssignment,
     #[serde(rename = "g")]
     generation: u64,
+    #[serde(skip)]
+    prints: Prints,
+}
+
+impl Held {
+    fn new(assignment: TaskAssignment, generation: u64) -> Self {
+        Self {
+            assignment,
+            generation,
+            prints: Prints::default(),
+        }
+    }
+
+    /// The claim as its shard's document holds it (what `serde_json` prints of it), printed
+    /// the first time it is asked for.
+    fn stored(&self) -> serde_json::Result<&RawValue> {
+        if let Some(stored) = self.prints.stored.get() {
+            return Ok(stored);
+        }
+        let stored = Arc::from(serde_json::value::to_raw_value(self)?);
+        Ok(self.prints.stored.get_or_init(|| stored))
+    }
+
+    /// The claim's entry in the claims view as `print` prints its assignment, printed the
+    /// first time it is asked for (`print` is always the view's one printer).
+    pub(crate) fn entry(
+        &self,
+        print: impl FnOnce(&TaskAssignment) -> Result<String>,
+    ) -> Result<&str> {
+        if let Some(entry) = self.prints.entry.get() {
+            return Ok(entry);
+        }
+        let entry = Arc::from(print(&self.assignment)?);
+        Ok(self.prints.entry.get_or_init(|| entry))
+    }
+}
+
+/// What a [`Held`] printed, kept with it: a claim is never changed once taken (a change
+/// inserts a new one), and the process keeps a shard's claims from one change to the next
+/// (`Store::take_shared`), so a change of a shard prints the claim it took, not the ~16 others
+/// a shard holds at 1,000 developers, in the shard's document and in the claims view. Shared
+/// by the claim's copies; two claims equal as values print the same, so it takes no part in
+/// the comparison.
+#[derive(Default, Clone)]
+struct Prints {
+    stored: OnceLock<Arc<RawValue>>,
+    entry: OnceLock<Arc<str>>,
+}
+
+impl PartialEq for Prints {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for Prints {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prints")
+    }
+}
+
+/// A shard as the store writes it: the document [`Claims`] serializes to, each claim's bytes
+/// those it printed before ([`Held::stored`]). JSON only (the claims are raw JSON values).
+struct Stored<'a>(&'a Claims);
+
+impl Serialize for Stored<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeStruct};
+        /// The claims map, each claim as its raw bytes.
+        struct Claimed<'a>(&'a BTreeMap<TaskId, Held>);
+        impl Serialize for Claimed<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut map = serializer.serialize_map(Some(self.0.len()))?;
+                for (task, held) in self.0 {
+                    let stored = held.stored().map_err(serde::ser::Error::custom)?;
+                    map.serialize_entry(task, stored)?;
+                }
+                map.end()
+            }
+        }
+        let claims = self.0;
+        let fields = 1
+            + usize::from(!claims.dropped.is_empty())
+            + usize::from(!claims.dropped_by.is_empty());
+        let mut out = serializer.serialize_struct("Claims", fields)?;
+        out.serialize_field("claims", &Claimed(&claims.claims))?;
+        if !claims.dropped.is_empty() {
+            out.serialize_field("dropped", &claims.dropped)?;
+        }
+        if !claims.dropped_by.is_empty() {
+            out.serialize_field("dropped_by", &claims.dropped_by)?;
+        }
+        out.end()
+    }
 }
 
 /// A shard's document (and the older stores' single document, of the same shape).
@@ -373,10 +471,7 @@ impl ClaimsReader {
                     for key in self.team.keys()? {
                         if let Some(task) = key.claim_task() {
                             if let Ok(Some(v)) = self.team.get::<TaskAssignment>(&key) {
-                                let held = Held {
-                                    assignment: v.value,
-                                    generation: 0,
-                                };
+                                let held = Held::new(v.value, 0);
                                 claims.claims.insert(task, held);
                             }
                         }
@@ -616,7 +711,9 @@ pub(crate) fn change<R>(
             // create, created at once, so from then on a change creates none. Best-effort.
             let _ = team.provision_spares(&key);
         }
-        if let Cas::Swapped(version) = team.compare_and_swap(&key, expected, &claims)? {
+        if let Cas::Swapped(version) =
+            team.compare_and_swap_as::<Claims, _>(&key, expected, &Stored(&claims))?
+        {
             team.share_published(&key, version, Arc::new(claims));
             let noted = note(team, shard).err();
             return Ok(Some((outcome, Published { noted })));
@@ -732,13 +829,9 @@ pub(crate) fn acquire(
             claims.drop_entry(task, &held);
         }
         sweep_orphans(claims, owner, task);
-        claims.claims.insert(
-            task.clone(),
-            Held {
-                assignment: assignment.clone(),
-                generation: next,
-            },
-        );
+        claims
+            .claims
+            .insert(task.clone(), Held::new(assignment.clone(), next));
         Ok(Some(()))
     })?
     .expect("the change always publishes");

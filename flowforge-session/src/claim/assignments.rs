@@ -1124,20 +1124,16 @@ fn splice_lines(
     foreign: u64,
     path: &Path,
 ) -> Result<Option<Splice>> {
-    // The changed shards' claims as the full model prints them, by key: whether each is in
-    // the file already as it prints.
-    let mut new: Vec<(&str, String, usize, bool)> = Vec::new();
+    // The changed shards' claims as the full model prints them (each claim printed once:
+    // [`Held::entry`]), by key: whether each is in the file already as it prints.
+    let mut new: Vec<(&str, &str, usize, bool)> = Vec::new();
     // The bash tools' entries written anew: claims of an older store, without a session.
     let mut written = 0u64;
     for (shard, claims) in read.iter().enumerate() {
         for (task, held) in claims.iter().flat_map(|c| &c.claims) {
             written += u64::from(!is_flowforge_entry(&held.assignment));
-            new.push((
-                task.as_str(),
-                entry_bytes(&held.assignment, path)?,
-                shard,
-                false,
-            ));
+            let entry = held.entry(|assignment| entry_bytes(assignment, path))?;
+            new.push((task.as_str(), entry, shard, false));
         }
     }
     new.sort_unstable_by(|a, b| a.0.cmp(b.0));
@@ -1469,10 +1465,7 @@ mod tests {
     fn shards(state: &State) -> Vec<Claims> {
         let mut all = vec![Claims::default(); CLAIM_SHARDS];
         for (&i, &(d, minute, flowforge)) in &state.0 {
-            let held = Held {
-                assignment: assignment(d, minute, flowforge),
-                generation: 1,
-            };
+            let held = Held::new(assignment(d, minute, flowforge), 1);
             all[claim_shard(&task(i))].claims.insert(task(i), held);
         }
         for (&i, &minute) in &state.1 {
@@ -1534,6 +1527,36 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// A shard is stored as the bytes its model serializes to, whether its claims print
+        /// for the first time, again, or in a copy; and a claim's view entry is the one the
+        /// view's printer prints, the first time and after.
+        #[test]
+        fn claims_printed_once_print_what_the_model_prints(
+            state in state(),
+            dropped_by in prop::collection::btree_map(0..TASKS, 0..5usize, 0..4),
+        ) {
+            let path = Path::new("task-assignments.json");
+            for (shard, mut claims) in shards(&state).into_iter().enumerate() {
+                for (&i, &d) in dropped_by.iter().filter(|(i, _)| claim_shard(&task(**i)) == shard) {
+                    let dev = DeveloperId::new(&format!("dev-{d}")).unwrap();
+                    claims.dropped_by.insert(task(i), dev);
+                }
+                let model = serde_json::to_vec(&claims).unwrap();
+                prop_assert_eq!(&serde_json::to_vec(&crate::claim::Stored(&claims)).unwrap(), &model);
+                prop_assert_eq!(&serde_json::to_vec(&crate::claim::Stored(&claims)).unwrap(), &model);
+                let copy = claims.clone();
+                prop_assert_eq!(&serde_json::to_vec(&crate::claim::Stored(&copy)).unwrap(), &model);
+                prop_assert_eq!(&serde_json::from_slice::<Claims>(&model).unwrap(), &claims);
+                for held in claims.claims.values() {
+                    let printed = entry_bytes(&held.assignment, path).unwrap();
+                    for _ in 0..2 {
+                        let entry = held.entry(|a| entry_bytes(a, path)).unwrap();
+                        prop_assert_eq!(entry, printed.as_str());
+                    }
+                }
+            }
+        }
 
         /// Splices of the changed shards' entries into the bytes FlowForge wrote, one after
         /// another, give the document (and the count of the bash tools' entries) of the full

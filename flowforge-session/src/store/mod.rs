@@ -723,6 +723,21 @@ impl Store {
         self.swap(key, expected, Some(new))
     }
 
+    /// [`Store::compare_and_swap`] publishing `new`, which serializes as a `T` does (a
+    /// document some of whose parts were printed before); a lost race reads the winner as a
+    /// `T`.
+    ///
+    /// # Errors
+    /// As [`Store::compare_and_swap`].
+    pub(crate) fn compare_and_swap_as<T: DeserializeOwned, W: Serialize>(
+        &self,
+        key: &Key,
+        expected: Option<Version>,
+        new: &W,
+    ) -> Result<Cas<T>> {
+        self.swap(key, expected, Some(new))
+    }
+
     /// Deletes `key` if it is at version `expected` by publishing a tombstone; the key can be
     /// created again afterwards.
     ///
@@ -733,7 +748,7 @@ impl Store {
         key: &Key,
         expected: Version,
     ) -> Result<Cas<T>> {
-        self.swap(key, Some(expected), None)
+        self.swap::<T, T>(key, Some(expected), None)
     }
 
     /// Reads `key`, computes its next document with `f` and publishes it; on a lost race
@@ -795,11 +810,11 @@ impl Store {
         }
     }
 
-    fn swap<T: Serialize + DeserializeOwned>(
+    fn swap<T: DeserializeOwned, W: Serialize>(
         &self,
         key: &Key,
         expected: Option<Version>,
-        new: Option<&T>,
+        new: Option<&W>,
     ) -> Result<Cas<T>> {
         let generation = match expected {
             // The expected version is a live document only the store handed out: the
