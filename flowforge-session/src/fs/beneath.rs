@@ -238,13 +238,34 @@ fn components<'a>(root: &Path, path: &'a Path) -> Result<Vec<&'a OsStr>> {
         path: path.to_owned(),
         root: root.to_owned(),
     };
-    let rest = path.strip_prefix(root).map_err(|_| outside())?;
-    rest.components()
-        .map(|c| match c {
-            Component::Normal(name) => Ok(name),
-            _ => Err(outside()),
-        })
-        .collect()
+    let names = |rest: &'a Path| -> Option<Vec<&'a OsStr>> {
+        rest.components()
+            .map(|c| match c {
+                Component::Normal(name) => Some(name),
+                _ => None,
+            })
+            .collect()
+    };
+    // Every path a namespace opens is spelled as its root and a slash, then names: compared
+    // as bytes, without parsing the root's components twice (most of the cost of a look-up
+    // before). Any other spelling takes the component-wise comparison; where both apply they
+    // agree (`the_components_below_a_root_are_those_of_strip_prefix`).
+    if let Some(names) = below_by_bytes(root, path).and_then(names) {
+        return Ok(names);
+    }
+    names(path.strip_prefix(root).map_err(|_| outside())?).ok_or_else(outside)
+}
+
+/// What follows `root` and a slash in `path`'s bytes; `None` when `path` is not spelled so.
+fn below_by_bytes<'a>(root: &Path, path: &'a Path) -> Option<&'a Path> {
+    let root = root.as_os_str().as_bytes();
+    let rest = path.as_os_str().as_bytes().strip_prefix(root)?;
+    let rest = match root.last() {
+        Some(b'/') => rest,
+        Some(_) => rest.strip_prefix(b"/")?,
+        None => return None,
+    };
+    Some(Path::new(OsStr::from_bytes(rest)))
 }
 
 /// Turns the failure of opening `name` in `parent` (without following it) into an error
@@ -858,11 +879,12 @@ pub(crate) fn split<'a>(root: &Path, path: &'a Path) -> Result<(&'a Path, &'a Os
         path: path.to_owned(),
         root: root.to_owned(),
     };
+    // At least one name below the root: the parent is the root or below it.
+    if components(root, path)?.is_empty() {
+        return Err(outside());
+    }
     match (path.parent(), path.file_name()) {
-        (Some(parent), Some(name)) if path != root && parent.starts_with(root) => {
-            components(root, path)?;
-            Ok((parent, name))
-        }
+        (Some(parent), Some(name)) => Ok((parent, name)),
         _ => Err(outside()),
     }
 }
@@ -871,7 +893,56 @@ pub(crate) fn split<'a>(root: &Path, path: &'a Path) -> Result<(&'a Path, &'a Os
 mod tests {
     use std::os::unix::fs::symlink;
 
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// A path of a few parts, each a name, `.`, `..`, or empty (a doubled slash).
+    fn spelled() -> impl Strategy<Value = String> {
+        let part = prop::sample::select(vec!["a", "b", "bc", ".", "..", ""]);
+        (any::<bool>(), prop::collection::vec(part, 0..5)).prop_map(|(absolute, parts)| {
+            let joined = parts.join("/");
+            if absolute {
+                format!("/{joined}")
+            } else {
+                joined
+            }
+        })
+    }
+
+    proptest! {
+        /// Below a root however spelled, the names found by comparing bytes are those found
+        /// by comparing components, and a path that is not below it is refused.
+        #[test]
+        fn the_components_below_a_root_are_those_of_strip_prefix(
+            root in spelled(),
+            rest in spelled(),
+            slash in any::<bool>(),
+        ) {
+            let (root, rest) = (Path::new(&root), rest.trim_start_matches('/'));
+            let joined = match slash {
+                true => format!("{}/{rest}", root.display()),
+                false => format!("{}{rest}", root.display()),
+            };
+            let path = Path::new(&joined);
+            let by_components = path.strip_prefix(root).ok().and_then(|rest| {
+                rest.components()
+                    .map(|c| match c {
+                        Component::Normal(name) => Some(name),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<_>>>()
+            });
+            prop_assert_eq!(components(root, path).ok(), by_components.clone());
+            let by_split = match (path.parent(), path.file_name()) {
+                (Some(parent), Some(name)) if path != root && parent.starts_with(root) => {
+                    by_components.map(|_| (parent, name))
+                }
+                _ => None,
+            };
+            prop_assert_eq!(split(root, path).ok(), by_split);
+        }
+    }
 
     #[test]
     fn the_walk_without_openat2_refuses_links_as_openat2_does() {
