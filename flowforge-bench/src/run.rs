@@ -120,22 +120,17 @@ pub fn run(
         None
     };
 
+    // The reference of the per-developer target: the optimized Session round on a team of
+    // the smallest size made without history, timed beside the largest team's (see
+    // `time_beside`).
+    let mut without_history = None;
+    let largest = counts[counts.len() - 1];
     for &n in &counts {
         if n == counts[0] && fixture.history() > 0 && operations.contains(&Operation::Session) {
-            // The reference of the per-developer target: the same round on a team of this
-            // size that has no history.
-            let subject = Subject {
+            without_history = Some(Subject {
                 team: fixture.new_team_with_history(n, 0)?,
                 repo: fixture.repo().to_owned(),
                 editor: fixture.editor(),
-            };
-            fixture.settle()?;
-            let round = ops::build(Operation::Session, Variant::Optimized, None, &subject)?
-                .map_err(|why| Error::InvalidOptions { reason: why.reason })?;
-            let summary = time_cell(round, options)?;
-            reference.session_without_history = Some(SessionReference {
-                developers: n,
-                median_ms: summary.median_ms,
             });
         }
         let mut subjects = BTreeMap::new();
@@ -167,7 +162,31 @@ pub fn run(
                             continue;
                         }
                     };
-                    let summary = time_cell(round, options)?;
+                    let beside = match &without_history {
+                        Some(subject)
+                            if n == largest
+                                && operation == Operation::Session
+                                && variant == Variant::Optimized =>
+                        {
+                            let reference =
+                                ops::build(Operation::Session, Variant::Optimized, None, subject)?
+                                    .map_err(|why| Error::InvalidOptions { reason: why.reason })?;
+                            Some((reference, subject.team.developers.len()))
+                        }
+                        _ => None,
+                    };
+                    let summary = match beside {
+                        Some((reference_round, developers)) => {
+                            let (summary, alone) =
+                                time_beside(round, reference_round, n / developers, options)?;
+                            reference.session_without_history = Some(SessionReference {
+                                developers,
+                                median_ms: alone.median_ms,
+                            });
+                            summary
+                        }
+                        None => time_cell(round, options)?,
+                    };
                     rows.push(BaselineRow::new(operation, variant, mode, n, summary));
                 }
             }
@@ -249,6 +268,44 @@ fn time_cell(mut round: Box<dyn ops::Round>, options: &RunOptions) -> Result<Sum
         samples.push(took.as_secs_f64() * 1000.0);
     }
     Ok(Summary::of(&samples).expect("samples is at least 1"))
+}
+
+/// Times `round` as [`time_cell`] does, and `reference` beside it: before each timed round,
+/// `per_round` timed rounds of `reference` (one untimed first), so that both see the machine
+/// as it is then (a shared machine's load, the disk's write-back, what the page cache holds)
+/// and their ratio does not swing with what ran between two cells measured apart. Returns
+/// both summaries; `reference`'s counts each of its rounds.
+fn time_beside(
+    mut round: Box<dyn ops::Round>,
+    mut reference: Box<dyn ops::Round>,
+    per_round: usize,
+    options: &RunOptions,
+) -> Result<(Summary, Summary)> {
+    round.prepare()?;
+    round.run()?;
+    reference.prepare()?;
+    reference.run()?;
+    let mut samples = Vec::with_capacity(options.samples);
+    let mut beside = Vec::with_capacity(options.samples * per_round.max(1));
+    let mut spent = Duration::ZERO;
+    while samples.len() < options.samples
+        && (samples.len() < MIN_SAMPLES || spent < options.cell_budget)
+    {
+        for _ in 0..per_round.max(1) {
+            reference.prepare()?;
+            let start = Instant::now();
+            reference.run()?;
+            beside.push(start.elapsed().as_secs_f64() * 1000.0);
+        }
+        round.prepare()?;
+        let start = Instant::now();
+        round.run()?;
+        let took = start.elapsed();
+        spent += took;
+        samples.push(took.as_secs_f64() * 1000.0);
+    }
+    let summary = |s: &[f64]| Summary::of(s).expect("at least one sample");
+    Ok((summary(&samples), summary(&beside)))
 }
 
 /// The 1-minute load average (`/proc/loadavg`), where there is one.

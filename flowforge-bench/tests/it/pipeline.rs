@@ -396,3 +396,52 @@ fn bad_usage_exits_2_and_writes_nothing() {
         assert!(!Path::new(&json).exists());
     }
 }
+
+/// With `--history`, the per-developer target compares the largest team's optimized Session
+/// round with the reference team's (the smallest size, made without history), timed beside it.
+#[test]
+fn a_run_with_history_compares_the_largest_team_with_a_reference_without_history() {
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("history.json");
+    let output = run(&[
+        "--files",
+        "100",
+        "--devs",
+        "2,4",
+        "--history",
+        "3",
+        "--ops",
+        "session",
+        "--samples",
+        "3",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    let doc = written_json(&output, &json);
+    let reference = &doc["reference"]["session_without_history"];
+    assert_eq!(reference["developers"], 2, "{reference}");
+    let reference_ms = number(reference, "median_ms", "reference");
+    assert!(reference_ms > 0.0);
+    let largest = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["operation"] == "session" && r["variant"] == "optimized" && r["developers"] == 4
+        })
+        .expect("the largest team's optimized Session row");
+    let per_developer = number(largest, "median_ms", "row") / 4.0 / (reference_ms / 2.0);
+    let target = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| {
+            t["name"] == "session optimized per developer @4 (history 3) / @2 without history"
+        })
+        .unwrap_or_else(|| panic!("the per-developer target: {}", doc["targets"]));
+    let measured = number(target, "measured", "target");
+    assert!(
+        (measured - per_developer).abs() < 1e-9 * per_developer.max(1.0),
+        "{measured} vs {per_developer}"
+    );
+}
