@@ -177,12 +177,14 @@ pub fn run(
                     };
                     let summary = match beside {
                         Some((reference_round, developers)) => {
+                            let per_round = n / developers;
                             let (summary, alone) =
-                                time_beside(round, reference_round, n / developers, options)?;
-                            reference.session_without_history = Some(SessionReference {
-                                developers,
-                                median_ms: alone.median_ms,
-                            });
+                                time_beside(round, Some((reference_round, per_round)), options)?;
+                            reference.session_without_history =
+                                alone.map(|alone| SessionReference {
+                                    developers,
+                                    median_ms: alone.median_ms,
+                                });
                             summary
                         }
                         None => time_cell(round, options)?,
@@ -252,60 +254,51 @@ pub fn run(
 
 /// Times one cell: one untimed round (it fills caches for warm, and pays one-time costs),
 /// then timed rounds up to the samples and the cell's budget.
-fn time_cell(mut round: Box<dyn ops::Round>, options: &RunOptions) -> Result<Summary> {
-    round.prepare()?;
-    round.run()?;
-    let mut samples = Vec::with_capacity(options.samples);
-    let mut spent = Duration::ZERO;
-    while samples.len() < options.samples
-        && (samples.len() < MIN_SAMPLES || spent < options.cell_budget)
-    {
-        round.prepare()?;
-        let start = Instant::now();
-        round.run()?;
-        let took = start.elapsed();
-        spent += took;
-        samples.push(took.as_secs_f64() * 1000.0);
-    }
-    Ok(Summary::of(&samples).expect("samples is at least 1"))
+fn time_cell(round: Box<dyn ops::Round>, options: &RunOptions) -> Result<Summary> {
+    Ok(time_beside(round, None, options)?.0)
 }
 
-/// Times `round` as [`time_cell`] does, and `reference` beside it: before each timed round,
-/// `per_round` timed rounds of `reference` (one untimed first), so that both see the machine
-/// as it is then (a shared machine's load, the disk's write-back, what the page cache holds)
-/// and their ratio does not swing with what ran between two cells measured apart. Returns
-/// both summaries; `reference`'s counts each of its rounds.
+/// Times `round` as [`time_cell`] does and, given one, a `reference` round beside it: before
+/// each timed round of `round`, `per_round` timed rounds of the reference (one untimed
+/// first), so that both see the machine as it is then (a shared machine's load, the disk's
+/// write-back, what the page cache holds) and their ratio does not swing with what ran
+/// between two cells measured apart. The reference's summary counts each of its rounds.
 fn time_beside(
     mut round: Box<dyn ops::Round>,
-    mut reference: Box<dyn ops::Round>,
-    per_round: usize,
+    mut reference: Option<(Box<dyn ops::Round>, usize)>,
     options: &RunOptions,
-) -> Result<(Summary, Summary)> {
+) -> Result<(Summary, Option<Summary>)> {
     round.prepare()?;
     round.run()?;
-    reference.prepare()?;
-    reference.run()?;
+    if let Some((reference, _)) = &mut reference {
+        reference.prepare()?;
+        reference.run()?;
+    }
     let mut samples = Vec::with_capacity(options.samples);
-    let mut beside = Vec::with_capacity(options.samples * per_round.max(1));
+    let mut beside = Vec::new();
     let mut spent = Duration::ZERO;
     while samples.len() < options.samples
         && (samples.len() < MIN_SAMPLES || spent < options.cell_budget)
     {
-        for _ in 0..per_round.max(1) {
-            reference.prepare()?;
-            let start = Instant::now();
-            reference.run()?;
-            beside.push(start.elapsed().as_secs_f64() * 1000.0);
+        if let Some((reference, per_round)) = &mut reference {
+            for _ in 0..(*per_round).max(1) {
+                beside.push(timed(reference.as_mut())?.as_secs_f64() * 1000.0);
+            }
         }
-        round.prepare()?;
-        let start = Instant::now();
-        round.run()?;
-        let took = start.elapsed();
+        let took = timed(round.as_mut())?;
         spent += took;
         samples.push(took.as_secs_f64() * 1000.0);
     }
-    let summary = |s: &[f64]| Summary::of(s).expect("at least one sample");
-    Ok((summary(&samples), summary(&beside)))
+    let summary = Summary::of(&samples).expect("samples is at least 1");
+    Ok((summary, Summary::of(&beside)))
+}
+
+/// How long one round of `round` takes (prepared first, untimed).
+fn timed(round: &mut dyn ops::Round) -> Result<Duration> {
+    round.prepare()?;
+    let start = Instant::now();
+    round.run()?;
+    Ok(start.elapsed())
 }
 
 /// The 1-minute load average (`/proc/loadavg`), where there is one.
