@@ -162,21 +162,16 @@ pub fn run(
                             continue;
                         }
                     };
-                    let beside = match &without_history {
+                    let summary = match &without_history {
                         Some(subject)
                             if n == largest
                                 && operation == Operation::Session
                                 && variant == Variant::Optimized =>
                         {
-                            let reference =
+                            let reference_round =
                                 ops::build(Operation::Session, Variant::Optimized, None, subject)?
                                     .map_err(|why| Error::InvalidOptions { reason: why.reason })?;
-                            Some((reference, subject.team.developers.len()))
-                        }
-                        _ => None,
-                    };
-                    let summary = match beside {
-                        Some((reference_round, developers)) => {
+                            let developers = subject.team.developers.len();
                             let per_round = n / developers;
                             let (summary, alone) =
                                 time_beside(round, Some((reference_round, per_round)), options)?;
@@ -187,7 +182,7 @@ pub fn run(
                                 });
                             summary
                         }
-                        None => time_cell(round, options)?,
+                        _ => time_cell(round, options)?,
                     };
                     rows.push(BaselineRow::new(operation, variant, mode, n, summary));
                 }
