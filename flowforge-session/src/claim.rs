@@ -98,7 +98,10 @@ pub(crate) fn shard_of_id(task: &str) -> usize {
 
 /// The store key of shard `shard` (`claims-00` … `claims-3f`).
 pub(crate) fn shard_key(shard: usize) -> Key {
-    Key::new(&format!("{SHARD_PREFIX}{shard:02x}")).expect("a valid key")
+    let mut name = String::with_capacity(SHARD_PREFIX.len() + 2);
+    name.push_str(SHARD_PREFIX);
+    crate::digits::push_hex(&mut name, shard as u64, 2);
+    Key::new(&name).expect("a valid key")
 }
 
 /// The shard whose key (a directory of the team store) is `name`, `None` for other names.

@@ -69,6 +69,7 @@ compile_error!(
 pub mod areas;
 pub mod claim;
 pub mod compat;
+mod digits;
 mod error;
 pub mod export;
 pub mod fs;

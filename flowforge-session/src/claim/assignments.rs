@@ -287,28 +287,46 @@ impl Mark {
     /// line is the first format's, its last word the checksum of the rest of it; the second
     /// names the bash tools' entries, its last word the checksum of both lines but itself.
     fn encode(&self) -> String {
-        let fields = format!(
-            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020}",
-            self.journal_ino,
-            self.offset,
-            self.view.ino,
-            self.view.size,
-            self.view.mtime.0,
-            self.view.mtime.1,
-            self.view.ctime.0,
-            self.view.ctime.1,
-            self.foreign,
-        );
-        // The fields, a space, the sequence number, a space, 16 digits of checksum, a newline.
-        let width = MARK_LINE - fields.len() - 19;
-        let body = format!("{fields} {:0width$}", self.seq);
-        let line = format!("{body} {:016x}\n", checksum(body.as_bytes()));
+        use crate::digits::{push_hex, push_padded, push_padded_signed};
+        // Numbers padded with zeros to 20 digits, times' nanoseconds to 10, as
+        // `format!("{:020}")` and `format!("{:010}")` print them.
+        let mut text = String::with_capacity(MARK_MAX);
+        let times = |text: &mut String, (seconds, nanos): (i64, u32)| {
+            push_padded_signed(text, seconds, 20);
+            text.push(' ');
+            push_padded(text, u64::from(nanos), 10);
+        };
+        for n in [self.journal_ino, self.offset, self.view.ino, self.view.size] {
+            push_padded(&mut text, n, 20);
+            text.push(' ');
+        }
+        times(&mut text, self.view.mtime);
+        text.push(' ');
+        times(&mut text, self.view.ctime);
+        text.push(' ');
+        push_padded(&mut text, self.foreign, 20);
+        text.push(' ');
+        // Then the sequence number (filling the line), a space, 16 digits of checksum, a
+        // newline.
+        let width = MARK_LINE.saturating_sub(text.len() + 18);
+        push_padded(&mut text, self.seq, width);
+        let sum = checksum(text.as_bytes());
+        text.push(' ');
+        push_hex(&mut text, sum, 16);
+        text.push('\n');
         let id = &self.foreign_id;
-        let named = format!(
-            "{line}{:020} {:020} {:020} {:010} {:020} {:010}",
-            id.ino, id.size, id.mtime.0, id.mtime.1, id.ctime.0, id.ctime.1,
-        );
-        format!("{named} {:016x}\n", checksum(named.as_bytes()))
+        push_padded(&mut text, id.ino, 20);
+        text.push(' ');
+        push_padded(&mut text, id.size, 20);
+        text.push(' ');
+        times(&mut text, id.mtime);
+        text.push(' ');
+        times(&mut text, id.ctime);
+        let sum = checksum(text.as_bytes());
+        text.push(' ');
+        push_hex(&mut text, sum, 16);
+        text.push('\n');
+        text
     }
 
     /// The mark in `bytes`: the first line decoded as the first format, and the identity
@@ -1887,6 +1905,63 @@ mod tests {
             ctime: (cs, cn as u32),
         };
         Some((view, foreign as u64, seq as u64))
+    }
+
+    /// The mark as `format!` prints it: the bytes every writer so far has written.
+    fn encoded_by_format(mark: &Mark) -> String {
+        let fields = format!(
+            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020}",
+            mark.journal_ino,
+            mark.offset,
+            mark.view.ino,
+            mark.view.size,
+            mark.view.mtime.0,
+            mark.view.mtime.1,
+            mark.view.ctime.0,
+            mark.view.ctime.1,
+            mark.foreign,
+        );
+        let width = MARK_LINE - fields.len() - 19;
+        let body = format!("{fields} {:0width$}", mark.seq);
+        let line = format!("{body} {:016x}\n", checksum(body.as_bytes()));
+        let id = &mark.foreign_id;
+        let named = format!(
+            "{line}{:020} {:020} {:020} {:010} {:020} {:010}",
+            id.ino, id.size, id.mtime.0, id.mtime.1, id.ctime.0, id.ctime.1,
+        );
+        format!("{named} {:016x}\n", checksum(named.as_bytes()))
+    }
+
+    #[test]
+    fn a_mark_prints_as_format_prints_it() {
+        let stamp = |n: u64, s: i64| ViewStamp {
+            ino: n,
+            size: n / 3,
+            mtime: (s, 999_999_999),
+            ctime: (s.wrapping_neg(), 0),
+        };
+        for (n, s) in [
+            (0, 0),
+            (1, -1),
+            (4_321, 1_796_311_100),
+            (u64::MAX, i64::MAX),
+            (u64::MAX - 1, i64::MIN),
+        ] {
+            let mark = Mark {
+                journal_ino: n,
+                offset: n / 7,
+                view: stamp(n, s),
+                foreign: n / 11,
+                seq: n / 13,
+                foreign_id: stamp(n / 5, s / 3),
+            };
+            let text = mark.encode();
+            assert_eq!(text, encoded_by_format(&mark), "{n} {s}");
+            // The reader takes numbers up to `i64::MAX` (no inode or size reaches it).
+            if n < 1 << 62 {
+                assert_eq!(Mark::decode(text.as_bytes()), Some(mark), "{n} {s}");
+            }
+        }
     }
 
     #[test]

@@ -83,7 +83,12 @@ pub(crate) const POOL_PREFIX: &str = ".tmp-spare-";
 
 /// The name of the pooled spare `slot` of `target`.
 pub(crate) fn pool_name(target: &str, slot: u32) -> String {
-    format!("{POOL_PREFIX}{slot}-{target}")
+    let mut name = String::with_capacity(POOL_PREFIX.len() + 11 + target.len());
+    name.push_str(POOL_PREFIX);
+    crate::digits::push_decimal(&mut name, u64::from(slot));
+    name.push('-');
+    name.push_str(target);
+    name
 }
 
 /// Gives `target` in `dir` its pooled spares up front, each an empty private file, so that
@@ -232,11 +237,14 @@ fn publish_with(
         }
         shown = &shown[..end];
     }
-    let tmp = format!(
-        "{TMP_PREFIX}{}-{}-{shown}",
-        super::pid(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
+    // `{TMP_PREFIX}{pid}-{counter}-{shown}`.
+    let mut tmp = String::with_capacity(TMP_PREFIX.len() + 2 * 20 + 2 + shown.len());
+    tmp.push_str(TMP_PREFIX);
+    crate::digits::push_decimal(&mut tmp, u64::from(super::pid()));
+    tmp.push('-');
+    crate::digits::push_decimal(&mut tmp, COUNTER.fetch_add(1, Ordering::Relaxed));
+    tmp.push('-');
+    tmp.push_str(shown);
     // The temporary file's path, only for messages: made when one is.
     let tmp_path = || dir.join(&tmp);
     // The pool of a recycled file: only where leases can prove a spare unread, and for a

@@ -257,7 +257,7 @@ fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
         }
         return Ok(());
     }
-    let bytes = format!("{floor:020}\n");
+    let bytes = super::generation::hint_text(floor);
     if let Ok(file) = dir.open_existing_write(FLOOR) {
         use std::os::unix::fs::FileExt;
         let empty = file.metadata().is_ok_and(|m| m.len() == 0);

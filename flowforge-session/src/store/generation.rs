@@ -60,12 +60,19 @@ pub(crate) const DURABLE_SPARE_PREFIX: &str = ".dspare-";
 
 /// The name of the spare slot of `generation`.
 pub(crate) fn spare_name(generation: u64) -> String {
-    format!("{SPARE_PREFIX}{}", generation % SPARES)
+    slot_name(SPARE_PREFIX, generation)
 }
 
 /// The name of the durable spare slot of `generation`.
 pub(crate) fn durable_spare_name(generation: u64) -> String {
-    format!("{DURABLE_SPARE_PREFIX}{}", generation % SPARES)
+    slot_name(DURABLE_SPARE_PREFIX, generation)
+}
+
+fn slot_name(prefix: &str, generation: u64) -> String {
+    let mut name = String::with_capacity(prefix.len() + 1);
+    name.push_str(prefix);
+    crate::digits::push_decimal(&mut name, generation % SPARES);
+    name
 }
 
 /// Whether a directory entry is a spare, durable or not.
@@ -111,7 +118,21 @@ pub(crate) const FLOOR: &str = "FLOOR";
 
 /// The file name of a generation: 20 digits, so names sort like numbers.
 pub(crate) fn file_name(generation: u64) -> String {
-    format!("{generation:020}.json")
+    let mut name = String::with_capacity(GENERATION_DIGITS + ".json".len());
+    crate::digits::push_padded(&mut name, generation, GENERATION_DIGITS);
+    name.push_str(".json");
+    name
+}
+
+/// The digits of a generation in names and hints (`u64::MAX` has 20).
+const GENERATION_DIGITS: usize = 20;
+
+/// A hint's text: the generation's digits and a newline.
+pub(crate) fn hint_text(generation: u64) -> String {
+    let mut text = String::with_capacity(GENERATION_DIGITS + 1);
+    crate::digits::push_padded(&mut text, generation, GENERATION_DIGITS);
+    text.push('\n');
+    text
 }
 
 /// The generation a directory entry names, if it is a version file.
@@ -164,7 +185,7 @@ pub(crate) fn write_hint(dir: &Dir, name: &str, generation: u64) {
     let Ok(file) = dir.open_write(name, FILE_MODE) else {
         return;
     };
-    let _ = file.write_all_at(format!("{generation:020}\n").as_bytes(), 0);
+    let _ = file.write_all_at(hint_text(generation).as_bytes(), 0);
 }
 
 /// The latest generation of the key in `dir` (tombstones included), `0` when it has none
