@@ -769,16 +769,19 @@ fn sweep_orphans(claims: &mut Claims, owner: Owner<'_>, keep: &TaskId) -> Vec<Ta
     let orphans: Vec<TaskId> = claims
         .claims
         .iter()
+        // The owner first: most claims of a shard are other developers', and their
+        // session is not looked up.
         .filter(|(task, held)| {
+            if held.assignment.assignee != *owner.dev || *task == keep {
+                return false;
+            }
             let Some(session) = session_of(&held.assignment) else {
                 return false;
             };
-            *task != keep
-                && held.assignment.assignee == *owner.dev
-                && match owner.session {
-                    Some((latest, active, _)) if session == latest => !active,
-                    _ => now.duration_since(held.assignment.claimed_at) >= ORPHAN_AGE,
-                }
+            match owner.session {
+                Some((latest, active, _)) if session == latest => !active,
+                _ => now.duration_since(held.assignment.claimed_at) >= ORPHAN_AGE,
+            }
         })
         .map(|(task, _)| task.clone())
         .collect();
