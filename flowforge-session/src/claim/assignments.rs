@@ -1261,14 +1261,22 @@ fn splice_lines(
         }
     }
     let mut changed = blanks;
-    if !dropped.is_empty() {
-        let mut next = dropped.iter().copied().peekable();
-        let mut i = 0;
-        lines.entries.retain(|_| {
-            let drop = next.next_if_eq(&i).is_some();
-            i += 1;
-            !drop
-        });
+    match dropped[..] {
+        [] => {}
+        // A claim released: one entry out, the rest moved down by one copy, not looked at
+        // one by one (the entries are the team's).
+        [i] => {
+            lines.entries.remove(i);
+        }
+        _ => {
+            let mut next = dropped.iter().copied().peekable();
+            let mut i = 0;
+            lines.entries.retain(|_| {
+                let drop = next.next_if_eq(&i).is_some();
+                i += 1;
+                !drop
+            });
+        }
     }
     let mut added = Vec::new();
     let mut any = !lines.entries.is_empty();
