@@ -1022,8 +1022,62 @@ struct LinesAt {
     /// In file order: the task ids' order in a file printed by the full model, the order
     /// they were added in after its last entry otherwise.
     entries: Vec<EntryAt>,
+    /// Each entry's claims shard, in the same order: a splice finds the changed shards'
+    /// entries in these bytes rather than in every entry's span (the entries are the team's).
+    shards: Vec<u8>,
+    /// The bytes of the entries' spans, summed.
+    live: usize,
     /// The offset just past the `tasks` map's closing brace.
     tasks_end: usize,
+}
+
+impl LinesAt {
+    /// `entries` and what they give the other fields.
+    fn new(entries: Vec<EntryAt>, tasks_end: usize) -> Self {
+        Self {
+            shards: entries.iter().map(|e| shard_byte(e.2)).collect(),
+            live: entries.iter().map(|e| e.0.len()).sum(),
+            entries,
+            tasks_end,
+        }
+    }
+
+    /// Adds an entry after the others.
+    fn push(&mut self, entry: EntryAt) {
+        self.shards.push(shard_byte(entry.2));
+        self.live += entry.0.len();
+        self.entries.push(entry);
+    }
+
+    /// Removes the entries at `dropped` (positions in order).
+    fn remove(&mut self, dropped: &[usize]) {
+        for &i in dropped {
+            self.live -= self.entries[i].0.len();
+        }
+        match *dropped {
+            [] => {}
+            // A claim released: one entry out, the rest moved down by one copy, not looked
+            // at one by one.
+            [i] => {
+                self.entries.remove(i);
+                self.shards.remove(i);
+            }
+            _ => {
+                let keep = |v: usize| dropped.binary_search(&v).is_err();
+                let mut i = 0;
+                self.entries.retain(|_| (keep(i), i += 1).0);
+                let mut i = 0;
+                self.shards.retain(|_| (keep(i), i += 1).0);
+            }
+        }
+    }
+}
+
+/// A claims shard's number as a byte (there are [`CLAIM_SHARDS`], at most 64: a splice's set
+/// of changed shards is a `u64`).
+fn shard_byte(shard: usize) -> u8 {
+    const _: () = assert!(CLAIM_SHARDS <= 64);
+    (shard % CLAIM_SHARDS) as u8
 }
 
 /// Where an entry of the printed `tasks` map lies: its span, from its line's start (the
@@ -1071,10 +1125,7 @@ fn scan_lines(bytes: &[u8]) -> Option<LinesAt> {
         return None;
     }
     if bytes.get(start) == Some(&b'}') {
-        return Some(LinesAt {
-            entries: Vec::new(),
-            tasks_end: start + 1,
-        });
+        return Some(LinesAt::new(Vec::new(), start + 1));
     }
     let end = start + memmem::find(&bytes[start..], TASKS_TAIL)?;
     let map = &bytes[start..end];
@@ -1115,10 +1166,7 @@ fn scan_lines(bytes: &[u8]) -> Option<LinesAt> {
             return None;
         }
     }
-    Some(LinesAt {
-        entries,
-        tasks_end: end + TASKS_TAIL.len(),
-    })
+    Some(LinesAt::new(entries, end + TASKS_TAIL.len()))
 }
 
 /// [`splice`] over the view's lines, editing `bytes` in place: only the changed shards'
@@ -1160,11 +1208,16 @@ fn splice_lines(
     let entries = &lines.entries[..];
     let mut dropped = Vec::new();
     let (mut before, mut after) = (0u64, 0u64);
-    let mut live = 0usize;
-    for (i, entry) in entries.iter().enumerate() {
-        live += entry.0.len();
+    let changed_shards = (read.iter().enumerate())
+        .filter(|(_, claims)| claims.is_some())
+        .fold(0u64, |set, (shard, _)| set | 1 << shard_byte(shard));
+    let of_changed_shards = (lines.shards.iter().enumerate())
+        .filter(|&(_, &shard)| changed_shards >> shard & 1 == 1)
+        .map(|(i, _)| i);
+    for i in of_changed_shards {
+        let entry = &entries[i];
         let Some(Some(claims)) = read.get(entry.2) else {
-            continue;
+            return Ok(None);
         };
         let Some((key, value)) = entry_at(bytes, entry) else {
             return Ok(None);
@@ -1201,7 +1254,6 @@ fn splice_lines(
         };
         if !keep {
             dropped.push(i);
-            live -= entry.0.len();
         }
     }
     let Some(foreign) = foreign.checked_sub(before) else {
@@ -1261,23 +1313,7 @@ fn splice_lines(
         }
     }
     let mut changed = blanks;
-    match dropped[..] {
-        [] => {}
-        // A claim released: one entry out, the rest moved down by one copy, not looked at
-        // one by one (the entries are the team's).
-        [i] => {
-            lines.entries.remove(i);
-        }
-        _ => {
-            let mut next = dropped.iter().copied().peekable();
-            let mut i = 0;
-            lines.entries.retain(|_| {
-                let drop = next.next_if_eq(&i).is_some();
-                i += 1;
-                !drop
-            });
-        }
-    }
+    lines.remove(&dropped);
     let mut added = Vec::new();
     let mut any = !lines.entries.is_empty();
     for (key, value, shard, _) in new.iter().filter(|c| !c.3) {
@@ -1289,10 +1325,7 @@ fn splice_lines(
         for part in [ENTRY_HEAD, key.as_bytes(), VALUE_HEAD, value.as_bytes()] {
             added.extend_from_slice(part);
         }
-        live += insert_at + added.len() - start;
-        lines
-            .entries
-            .push((start..insert_at + added.len(), key.len(), *shard));
+        lines.push((start..insert_at + added.len(), key.len(), *shard));
     }
     if !added.is_empty() {
         added.extend_from_slice(closing);
@@ -1301,6 +1334,7 @@ fn splice_lines(
         changed.push(insert_at..bytes.len());
     }
     let map = lines.tasks_end - VIEW_HEAD.len();
+    let live = lines.live;
     let holes = map.saturating_sub(live + lines.entries.len() + TASKS_TAIL.len());
     let changed = if holes > live.max(HOLES_SLACK) {
         compact(bytes, &mut lines);
@@ -1341,10 +1375,7 @@ fn compact(bytes: &mut Vec<u8>, lines: &mut LinesAt) {
     }
     let tasks_end = out.len();
     out.extend_from_slice(&bytes[lines.tasks_end..]);
-    *lines = LinesAt {
-        entries: at,
-        tasks_end,
-    };
+    *lines = LinesAt::new(at, tasks_end);
     recycle(std::mem::replace(bytes, out));
 }
 
