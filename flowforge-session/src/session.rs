@@ -397,7 +397,7 @@ impl Namespace {
             &ended,
             self.store.options().durability,
         )?;
-        let added = self.record_minutes(
+        let (_, warning) = self.record_minutes_shared(
             minutes,
             &AddMinutes {
                 session_id: Some(ended.session_id.clone()),
@@ -405,7 +405,7 @@ impl Namespace {
                 since: Some(ended.start_time),
             },
         )?;
-        let mut warnings: Vec<Error> = added.warning.into_iter().collect();
+        let mut warnings: Vec<Error> = warning.into_iter().collect();
         let version = match self.store.compare_and_swap_shared(
             &session_key(),
             Some(active.version),

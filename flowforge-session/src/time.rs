@@ -22,6 +22,8 @@
 //! `time-tracking.json`, the bash tools' view, is that document: the exact `total_minutes`,
 //! `sealed_segments`, and the latest entries. [`Namespace::time_tracking`] reads every entry.
 
+use std::sync::Arc;
+
 use flowforge_core::{
     TaskId,
     model::{TimeEntry, TimeTracking},
@@ -217,6 +219,26 @@ impl Namespace {
     /// [`Error::TooManyMinutes`] above [`MAX_ADD_MINUTES`], [`Error::Contended`] when the
     /// retry budget is spent, or the store's errors; nothing was added then.
     pub fn record_minutes(&self, minutes: u64, what: &AddMinutes) -> Result<Added> {
+        let (time, warning) = self.record_minutes_shared(minutes, what)?;
+        Ok(Added {
+            time: Versioned {
+                value: Arc::unwrap_or_clone(time.value),
+                version: time.version,
+            },
+            warning,
+        })
+    }
+
+    /// [`Namespace::record_minutes`] answering the document as this process's store cache
+    /// keeps it: a caller done with it (`session end`) drops its handle, nothing is copied.
+    ///
+    /// # Errors
+    /// As [`Namespace::record_minutes`].
+    pub(crate) fn record_minutes_shared(
+        &self,
+        minutes: u64,
+        what: &AddMinutes,
+    ) -> Result<(Versioned<Arc<TimeTracking>>, Option<Error>)> {
         let _dirs = crate::fs::DirScope::enter();
         if minutes > MAX_ADD_MINUTES {
             return Err(crate::Error::TooManyMinutes {
@@ -250,13 +272,11 @@ impl Namespace {
             }) || (expected.is_some() && self.sealed_since(&tracking, what)?);
             if repeated {
                 if let Some(version) = expected {
-                    return Ok(Added {
-                        time: Versioned {
-                            value: tracking,
-                            version,
-                        },
-                        warning: None,
-                    });
+                    let time = Versioned {
+                        value: Arc::new(tracking),
+                        version,
+                    };
+                    return Ok((time, None));
                 }
             } else {
                 tracking.set_total_minutes(tracking.total_minutes.saturating_add(minutes));
@@ -288,16 +308,17 @@ impl Namespace {
                 }
                 Err(e) => return Err(e),
             }
-            if let Cas::Swapped(version) = self
-                .store
-                .compare_and_swap_shared(&key, expected, &tracking)?
+            let tracking = Arc::new(tracking);
+            if let Cas::Swapped(version) =
+                self.store.compare_and_swap_arc(&key, expected, &tracking)?
             {
+                let warning =
+                    view::publish_value(&self.store, &key, &view_path, version, &*tracking).err();
                 let time = Versioned {
                     value: tracking,
                     version,
                 };
-                let warning = view::publish(&self.store, &key, &view_path, &time).err();
-                return Ok(Added { time, warning });
+                return Ok((time, warning));
             }
             backoff.pause();
         }

@@ -81,10 +81,21 @@ pub(crate) fn publish<T: Serialize + DeserializeOwned>(
     path: &Path,
     written: &Versioned<T>,
 ) -> Result<()> {
+    publish_value(store, key, path, written.version, &written.value)
+}
+
+/// [`publish`] of `value`, published as version `version` of `key`.
+pub(crate) fn publish_value<T: Serialize + DeserializeOwned>(
+    store: &Store,
+    key: &Key,
+    path: &Path,
+    version: crate::store::Version,
+    value: &T,
+) -> Result<()> {
     let root = store.root();
-    converge(store, key, written.version.get(), |mine| {
+    converge(store, key, version.get(), |mine| {
         if let Some(g) = mine {
-            write_json(root, path, &written.value, Durability::Relaxed)?;
+            write_json(root, path, value, Durability::Relaxed)?;
             return Ok(g);
         }
         match store.head::<T>(key)? {

@@ -578,6 +578,27 @@ impl Store {
         Ok(cas)
     }
 
+    /// [`Store::compare_and_swap_shared`] of a value already shared: the cache keeps `new`
+    /// itself, not a copy (a caller done with the value drops its handle, nothing cloned).
+    ///
+    /// # Errors
+    /// As [`Store::compare_and_swap`].
+    pub(crate) fn compare_and_swap_arc<T>(
+        &self,
+        key: &Key,
+        expected: Option<Version>,
+        new: &Arc<T>,
+    ) -> Result<Cas<T>>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        let cas = self.compare_and_swap(key, expected, &**new)?;
+        if let Cas::Swapped(version) = cas {
+            self.share_published(key, version, Arc::clone(new));
+        }
+        Ok(cas)
+    }
+
     /// Tells this process's next [`Store::get_shared`] of `key` at `version`, which it has
     /// just published, that its bytes parse to `value` (the value it serialized). Kept with
     /// the bytes the publication kept for that generation (a version's name never holds other
