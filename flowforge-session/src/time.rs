@@ -31,6 +31,10 @@ use flowforge_core::{
 use jiff::Timestamp;
 use serde_json::Value;
 
+mod printed;
+
+pub(crate) use printed::Tracked;
+
 use crate::{
     error::{Error, Result},
     namespace::{Namespace, time_key},
@@ -222,7 +226,7 @@ impl Namespace {
         let (time, warning) = self.record_minutes_shared(minutes, what)?;
         Ok(Added {
             time: Versioned {
-                value: Arc::unwrap_or_clone(time.value),
+                value: Arc::unwrap_or_clone(time.value).doc,
                 version: time.version,
             },
             warning,
@@ -238,7 +242,7 @@ impl Namespace {
         &self,
         minutes: u64,
         what: &AddMinutes,
-    ) -> Result<(Versioned<Arc<TimeTracking>>, Option<Error>)> {
+    ) -> Result<(Versioned<Arc<Tracked>>, Option<Error>)> {
         let _dirs = crate::fs::DirScope::enter();
         if minutes > MAX_ADD_MINUTES {
             return Err(crate::Error::TooManyMinutes {
@@ -251,8 +255,8 @@ impl Namespace {
         let mut backoff = crate::store::Backoff::new(self.store.options().retry);
         let mut seed: Option<TimeTracking> = None;
         for _ in 0..self.store.options().retry.max_attempts {
-            let current = self.store.get_to_change::<TimeTracking>(&key)?;
-            let (expected, mut tracking) = match current {
+            let current = self.store.get_to_change::<Tracked>(&key)?;
+            let (expected, mut tracked) = match current {
                 Some(current) => (Some(current.version), current.value),
                 None => {
                     if seed.is_none() {
@@ -261,19 +265,21 @@ impl Namespace {
                                 .unwrap_or_default(),
                         );
                     }
-                    (None, seed.clone().unwrap_or_default())
+                    (None, Tracked::new(seed.clone().unwrap_or_default()))
                 }
             };
+            let tracking = &mut tracked.doc;
+            let entries_before = tracking.sessions.len();
             let repeated = what.session_id.as_ref().is_some_and(|id| {
                 tracking
                     .sessions
                     .iter()
                     .any(|e| e.session_id.as_ref() == Some(id))
-            }) || (expected.is_some() && self.sealed_since(&tracking, what)?);
+            }) || (expected.is_some() && self.sealed_since(tracking, what)?);
             if repeated {
                 if let Some(version) = expected {
                     let time = Versioned {
-                        value: Arc::new(tracking),
+                        value: Arc::new(tracked),
                         version,
                     };
                     return Ok((time, None));
@@ -288,7 +294,8 @@ impl Namespace {
                     extra: serde_json::Map::new(),
                 });
             }
-            match self.seal(&mut tracking, expected) {
+            let added = usize::from(!repeated);
+            match self.seal(tracking, expected) {
                 Ok(true) => {}
                 // The document moved on while this addition sealed: read it again.
                 Ok(false) => {
@@ -298,7 +305,7 @@ impl Namespace {
                 // A first addition whose seed meets segments sealed from another seed: its
                 // own segments go past them.
                 Err(Error::Corrupt { .. }) if expected.is_none() => {
-                    let first = self.first_unsealed(sealed_segments(&tracking))?;
+                    let first = self.first_unsealed(sealed_segments(tracking))?;
                     let seed = seed.get_or_insert_with(TimeTracking::default);
                     seed.extra
                         .insert(FIRST_SEGMENT_FIELD.to_owned(), Value::from(first));
@@ -308,14 +315,27 @@ impl Namespace {
                 }
                 Err(e) => return Err(e),
             }
-            let tracking = Arc::new(tracking);
+            // Sealing dropped entries from the front; the addition is at the end.
+            let dropped = (entries_before + added).saturating_sub(tracking.sessions.len());
+            tracked.entries_changed(dropped);
+            tracked.print().map_err(|source| Error::Json {
+                path: view_path.clone(),
+                source,
+            })?;
+            let tracked = Arc::new(tracked);
             if let Cas::Swapped(version) =
-                self.store.compare_and_swap_arc(&key, expected, &tracking)?
+                self.store.compare_and_swap_arc(&key, expected, &tracked)?
             {
-                let warning =
-                    view::publish_value(&self.store, &key, &view_path, version, &*tracking).err();
+                let warning = view::publish_value::<TimeTracking>(
+                    &self.store,
+                    &key,
+                    &view_path,
+                    version,
+                    &tracked.pretty(),
+                )
+                .err();
                 let time = Versioned {
-                    value: tracking,
+                    value: tracked,
                     version,
                 };
                 return Ok((time, warning));
@@ -496,6 +516,59 @@ mod tests {
             serde_json::to_vec(&bash).unwrap(),
         )
         .unwrap();
+    }
+
+    /// Every addition, through seals and from a document the bash tools started (with a
+    /// field of theirs), publishes the bytes the document prints: the entries kept printed
+    /// between additions are the document's own.
+    #[test]
+    fn each_addition_publishes_what_the_document_prints() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::for_repo(tmp.path());
+        let dev = DeveloperId::new("alice").unwrap();
+        crate::namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
+        let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+        let mut bash = TimeTracking {
+            total_minutes: 30,
+            sessions: (0..30).map(entry).collect(),
+            extra: serde_json::Map::new(),
+        };
+        bash.extra
+            .insert("note".to_owned(), Value::from("kept \"as\" written"));
+        std::fs::write(
+            layout.time_tracking(&dev),
+            serde_json::to_vec_pretty(&bash).unwrap(),
+        )
+        .unwrap();
+        for i in 0..3 * (SEGMENT_ENTRIES + TAIL_ENTRIES) {
+            let what = AddMinutes {
+                task_id: (i % 2 == 0).then(|| TaskId::new("t-1").unwrap()),
+                ..session(&format!("n{i}"))
+            };
+            let time = ns.add_minutes(1 + i as u64 % 5, &what).unwrap();
+            let view = std::fs::read_to_string(layout.time_tracking(&dev)).unwrap();
+            assert_eq!(
+                view,
+                format!("{}\n", serde_json::to_string_pretty(&time.value).unwrap()),
+                "addition {i}"
+            );
+            let version = std::fs::read_to_string(
+                ns.store()
+                    .key_dir(&time_key())
+                    .join(format!("{:020}.json", time.version.get())),
+            )
+            .unwrap();
+            let value = serde_json::to_string(&time.value).unwrap();
+            assert!(
+                version.contains(&format!(",\"value\":{value}}}")),
+                "addition {i}"
+            );
+        }
+        let all = ns.time_tracking().unwrap().unwrap().value;
+        assert_eq!(
+            all.sessions.len(),
+            30 + 3 * (SEGMENT_ENTRIES + TAIL_ENTRIES)
+        );
     }
 
     /// `ns` whose store stops the first time an addition has read the time document (before

@@ -81,16 +81,17 @@ pub(crate) fn publish<T: Serialize + DeserializeOwned>(
     path: &Path,
     written: &Versioned<T>,
 ) -> Result<()> {
-    publish_value(store, key, path, written.version, &written.value)
+    publish_value::<T>(store, key, path, written.version, &written.value)
 }
 
-/// [`publish`] of `value`, published as version `version` of `key`.
+/// [`publish`] of `value`, published as version `version` of `key` (which prints as the `T`
+/// it is: a newer version is read as a `T` and written instead).
 pub(crate) fn publish_value<T: Serialize + DeserializeOwned>(
     store: &Store,
     key: &Key,
     path: &Path,
     version: crate::store::Version,
-    value: &T,
+    value: &impl Serialize,
 ) -> Result<()> {
     let root = store.root();
     converge(store, key, version.get(), |mine| {
