@@ -518,16 +518,22 @@ mod tests {
         .unwrap();
     }
 
-    /// Every addition, through seals and from a document the bash tools started (with a
-    /// field of theirs), publishes the bytes the document prints: the entries kept printed
-    /// between additions are the document's own.
-    #[test]
-    fn each_addition_publishes_what_the_document_prints() {
+    /// A repository with developer `alice` initialised, and her namespace.
+    fn alice() -> (tempfile::TempDir, Layout, DeveloperId, Namespace) {
         let tmp = tempfile::tempdir().unwrap();
         let layout = Layout::for_repo(tmp.path());
         let dev = DeveloperId::new("alice").unwrap();
         crate::namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
         let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+        (tmp, layout, dev, ns)
+    }
+
+    /// Every addition, through seals and from a document the bash tools started (with a
+    /// field of theirs), publishes the bytes the document prints: the entries kept printed
+    /// between additions are the document's own.
+    #[test]
+    fn each_addition_publishes_what_the_document_prints() {
+        let (_tmp, layout, dev, ns) = alice();
         let mut bash = TimeTracking {
             total_minutes: 30,
             sessions: (0..30).map(entry).collect(),
@@ -605,11 +611,7 @@ mod tests {
     /// it is replaced (no document reads it), and every addition after goes on.
     #[test]
     fn the_segment_of_a_first_addition_that_lost_is_replaced_by_the_next_seal() {
-        let tmp = tempfile::tempdir().unwrap();
-        let layout = Layout::for_repo(tmp.path());
-        let dev = DeveloperId::new("alice").unwrap();
-        crate::namespace::init(&layout, &dev, &DeveloperInfo::default()).unwrap();
-        let ns = Namespace::open(&layout, &dev, SessionOptions::relaxed()).unwrap();
+        let (_tmp, layout, dev, ns) = alice();
         write_view(&layout, &dev, 0..50);
         let (b_ns, b_at, b_go) = stopped_after_reading(&ns);
         let b = std::thread::spawn(move || b_ns.add_minutes(1, &session("b")).map(drop));

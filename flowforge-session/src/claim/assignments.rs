@@ -1906,8 +1906,14 @@ mod tests {
     /// The first format, as its writers wrote it and its readers read it (at most 512 bytes,
     /// decoded whole): what older FlowForge processes do with a mark.
     fn first_format(mark: &Mark) -> String {
-        let body = format!(
-            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020} {:020}",
+        let body = format!("{} {:020}", fields_by_format(mark), mark.seq);
+        format!("{body} {:016x}\n", checksum(body.as_bytes()))
+    }
+
+    /// The fields both formats start a mark with, as `format!` prints them.
+    fn fields_by_format(mark: &Mark) -> String {
+        format!(
+            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020}",
             mark.journal_ino,
             mark.offset,
             mark.view.ino,
@@ -1917,9 +1923,7 @@ mod tests {
             mark.view.ctime.0,
             mark.view.ctime.1,
             mark.foreign,
-            mark.seq,
-        );
-        format!("{body} {:016x}\n", checksum(body.as_bytes()))
+        )
     }
 
     /// The first format's reader: the view's stamp, the count and the sequence number.
@@ -1948,18 +1952,7 @@ mod tests {
 
     /// The mark as `format!` prints it: the bytes every writer so far has written.
     fn encoded_by_format(mark: &Mark) -> String {
-        let fields = format!(
-            "{:020} {:020} {:020} {:020} {:020} {:010} {:020} {:010} {:020}",
-            mark.journal_ino,
-            mark.offset,
-            mark.view.ino,
-            mark.view.size,
-            mark.view.mtime.0,
-            mark.view.mtime.1,
-            mark.view.ctime.0,
-            mark.view.ctime.1,
-            mark.foreign,
-        );
+        let fields = fields_by_format(mark);
         let width = MARK_LINE - fields.len() - 19;
         let body = format!("{fields} {:0width$}", mark.seq);
         let line = format!("{body} {:016x}\n", checksum(body.as_bytes()));
