@@ -283,6 +283,24 @@ const MARK_LINE: usize = 512;
 const MARK_MAX: usize = 1024;
 
 impl Mark {
+    /// Whether [`Mark::decode`] reads back what [`Mark::encode`] prints: every number within
+    /// what the reader parses (`i64`).
+    fn decodes_back(&self) -> bool {
+        let id = &self.foreign_id;
+        [
+            self.journal_ino,
+            self.offset,
+            self.view.ino,
+            self.view.size,
+            self.foreign,
+            self.seq,
+            id.ino,
+            id.size,
+        ]
+        .into_iter()
+        .all(|n| i64::try_from(n).is_ok())
+    }
+
     /// Fixed width, so an in-place rewrite never leaves a longer old tail behind. The first
     /// line is the first format's, its last word the checksum of the rest of it; the second
     /// names the bash tools' entries, its last word the checksum of both lines but itself.
@@ -404,14 +422,55 @@ fn read_mark(dir: &Dir) -> Option<Mark> {
 fn read_mark_from(file: &std::fs::File) -> Option<Mark> {
     let mut buf = [0u8; MARK_MAX];
     let len = rustix::io::pread(file, &mut buf, 0).ok()?;
-    (len < MARK_MAX).then(|| Mark::decode(&buf[..len]))?
+    (len < MARK_MAX).then(|| decode_remembered(&buf[..len]))?
+}
+
+/// How many marks [`decode_remembered`] keeps (one per team a process works in, a few).
+const MARKS_REMEMBERED: usize = 4;
+
+/// [`Mark::decode`] of `bytes`, answered from the marks this process decoded last when one
+/// had these very bytes: a session cycle reads its team's mark three times, mostly unchanged,
+/// and a decode (two checksums over the mark's ~1 KB, a dozen numbers, one of them padded to
+/// ~300 digits) was ~17 K instructions. Equal bytes decode to the same mark.
+fn decode_remembered(bytes: &[u8]) -> Option<Mark> {
+    if let Ok(remembered) = REMEMBERED.lock() {
+        if let Some((_, mark)) = remembered.iter().find(|(b, _)| **b == *bytes) {
+            return *mark;
+        }
+    }
+    let mark = Mark::decode(bytes);
+    remember_mark(bytes.into(), mark);
+    mark
+}
+
+/// Marks by their bytes, the latest first.
+type Remembered = std::collections::VecDeque<(Box<[u8]>, Option<Mark>)>;
+
+/// The marks [`decode_remembered`] answers from.
+static REMEMBERED: std::sync::Mutex<Remembered> =
+    std::sync::Mutex::new(std::collections::VecDeque::new());
+
+/// Keeps `mark` as what `bytes` decode to.
+fn remember_mark(bytes: Box<[u8]>, mark: Option<Mark>) {
+    if let Ok(mut remembered) = REMEMBERED.lock() {
+        remembered.retain(|(b, _)| *b != bytes);
+        remembered.truncate(MARKS_REMEMBERED - 1);
+        remembered.push_front((bytes, mark));
+    }
 }
 
 /// Writes `mark` over the mark in `file` (opened for reading and writing), in place.
 fn write_mark(dir: &Dir, file: &std::fs::File, mark: &Mark) -> Result<()> {
     use std::os::unix::fs::FileExt;
-    file.write_all_at(mark.encode().as_bytes(), 0)
-        .map_err(Error::io("cannot write", dir.join(VIEW_MARK)))
+    let text = mark.encode();
+    file.write_all_at(text.as_bytes(), 0)
+        .map_err(Error::io("cannot write", dir.join(VIEW_MARK)))?;
+    // The next read of the mark, here or by the next operation, finds these bytes.
+    if mark.decodes_back() {
+        debug_assert_eq!(Mark::decode(text.as_bytes()), Some(*mark));
+        remember_mark(text.into_bytes().into(), Some(*mark));
+    }
+    Ok(())
 }
 
 /// The shards to apply to the view: those the journal names from `mark` on (`None`: every
@@ -1948,6 +2007,34 @@ mod tests {
             ctime: (cs, cn as u32),
         };
         Some((view, foreign as u64, seq as u64))
+    }
+
+    #[test]
+    fn a_mark_remembered_is_the_mark_its_bytes_decode_to() {
+        let mark = |seq: u64| Mark {
+            journal_ino: 7,
+            offset: seq * 3,
+            view: ViewStamp::default(),
+            foreign: 0,
+            seq,
+            foreign_id: ViewStamp::default(),
+        };
+        // More marks than are remembered, each read twice, then all again; and garbage.
+        let texts: Vec<String> = (0..2 * MARKS_REMEMBERED as u64)
+            .map(|seq| mark(seq).encode())
+            .collect();
+        for _ in 0..2 {
+            for (seq, text) in texts.iter().enumerate() {
+                for _ in 0..2 {
+                    assert_eq!(decode_remembered(text.as_bytes()), Some(mark(seq as u64)));
+                }
+            }
+        }
+        let mut torn = texts[1].clone().into_bytes();
+        torn[3] = b'9';
+        assert_eq!(decode_remembered(&torn), None);
+        assert_eq!(decode_remembered(&torn), None);
+        assert_eq!(decode_remembered(texts[1].as_bytes()), Some(mark(1)));
     }
 
     /// The mark as `format!` prints it: the bytes every writer so far has written.
