@@ -264,7 +264,10 @@ pub(crate) fn write_json<T: serde::Serialize>(
 
 /// `value` as pretty JSON with a trailing newline, as the bash tools' `jq` prints it.
 fn pretty_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
-    let mut bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json {
+    // Sized for a session or a time tracking view at once, not grown from `serde_json`'s 128
+    // bytes by doubling (each growth a copy).
+    let mut bytes = Vec::with_capacity(4096);
+    serde_json::to_writer_pretty(&mut bytes, value).map_err(|source| Error::Json {
         path: path.to_owned(),
         source,
     })?;

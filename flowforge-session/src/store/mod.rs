@@ -262,6 +262,10 @@ pub struct Store {
 /// How many times a read retries when compaction removes the version it found.
 const READ_ATTEMPTS: u32 = 16;
 
+/// The bytes a version's serialization starts with room for: a session, a time tracking
+/// document or a claims shard fits.
+const SERIALIZE_CAPACITY: usize = 4096;
+
 impl Store {
     /// A store over `dir`. Nothing is touched until the first write, which creates the
     /// directories 0700.
@@ -870,7 +874,10 @@ impl Store {
             deleted: value.is_none(),
             value,
         };
-        let mut bytes = serde_json::to_vec(&envelope).map_err(|source| Error::Json {
+        // Sized for a session or a claims shard at once, not grown from `serde_json`'s 128
+        // bytes by doubling (each growth a copy).
+        let mut bytes = Vec::with_capacity(SERIALIZE_CAPACITY);
+        serde_json::to_writer(&mut bytes, &envelope).map_err(|source| Error::Json {
             path: generation::version_path(&self.key_dir(key), generation),
             source,
         })?;
