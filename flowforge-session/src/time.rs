@@ -31,16 +31,16 @@ use flowforge_core::{
 use jiff::Timestamp;
 use serde_json::Value;
 
-mod printed;
-
-pub(crate) use printed::Tracked;
-
 use crate::{
     error::{Error, Result},
     namespace::{Namespace, time_key},
     store::{Cas, Key, Store, Version, Versioned},
     view,
 };
+
+mod printed;
+
+use printed::Tracked;
 
 /// The most minutes one addition may carry: one year (525,600 minutes). Larger additions are
 /// refused, so no sum of real entries comes near `u64::MAX`; a session that lasted longer is
