@@ -15,9 +15,10 @@ use flowforge_core::model::{Extra, TimeEntry, TimeTracking};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// The indentation `serde_json`'s pretty printer gives an entry's lines in the document: the
-/// entry is an element of `sessions` (two levels deep, four spaces), its fields one deeper.
-const ENTRY_INDENT: &str = "    ";
+/// A line break and the indentation `serde_json`'s pretty printer gives an entry's lines in
+/// the document: the entry is an element of `sessions` (two levels deep, four spaces), its
+/// fields one deeper.
+const ENTRY_BREAK: &str = "\n    ";
 
 /// A time tracking document and, for each of its entries, what it printed (or nothing yet).
 #[derive(Debug, Clone, Default)]
@@ -71,6 +72,18 @@ impl Tracked {
         PrettyTracked(self)
     }
 
+    /// The document's fields with its entries as kept (compact or pretty).
+    fn mirror(&self, pretty: bool) -> Mirror<'_, Entries<'_>> {
+        Mirror {
+            total_minutes: self.doc.total_minutes,
+            sessions: Entries {
+                tracked: self,
+                pretty,
+            },
+            extra: &self.doc.extra,
+        }
+    }
+
     /// The kept prints of the entries, each `None` where it is missing or stale.
     fn prints(&self) -> impl Iterator<Item = (&TimeEntry, Option<&Prints>)> {
         let prints = self
@@ -89,8 +102,7 @@ impl Tracked {
 impl Prints {
     fn of(entry: &TimeEntry) -> serde_json::Result<Self> {
         let compact = serde_json::value::to_raw_value(entry)?;
-        let pretty =
-            serde_json::to_string_pretty(entry)?.replace('\n', &format!("\n{ENTRY_INDENT}"));
+        let pretty = serde_json::to_string_pretty(entry)?.replace('\n', ENTRY_BREAK);
         Ok(Self {
             recorded_at: entry.recorded_at,
             minutes: entry.minutes,
@@ -135,19 +147,6 @@ impl Serialize for Entries<'_> {
             }
         }
         seq.end()
-    }
-}
-
-impl Tracked {
-    fn mirror(&self, pretty: bool) -> Mirror<'_, Entries<'_>> {
-        Mirror {
-            total_minutes: self.doc.total_minutes,
-            sessions: Entries {
-                tracked: self,
-                pretty,
-            },
-            extra: &self.doc.extra,
-        }
     }
 }
 
