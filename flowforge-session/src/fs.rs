@@ -29,8 +29,8 @@ pub use self::beneath::{DirEntry, DirScope, FileKind, FileStat};
 pub(crate) use self::{
     beneath::Dir,
     publish::{
-        Mode, POOL, Prior, Publish, Spare, parse_pooled, parse_temp, pool_name, publish,
-        publish_over, publish_reusing, writer_alive,
+        Mode, POOL, Prior, Publish, Spare, padded_len, parse_pooled, parse_temp, pool_name,
+        publish, publish_over, publish_reusing, writer_alive,
     },
 };
 use crate::error::{Error, Result};

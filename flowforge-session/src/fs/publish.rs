@@ -340,7 +340,8 @@ fn take_spare(
         // Opened without following a link and without creating: the spare was moved here,
         // under a name of this writer's, so its size is what the open saw.
         let rewritten = dir.open_own_write(tmp).and_then(|(file, _, size)| {
-            rewrite(&file, bytes, size).map_err(Error::io("cannot write", dir.join(tmp)))?;
+            rewrite_keeping_blocks(&file, bytes, size)
+                .map_err(Error::io("cannot write", dir.join(tmp)))?;
             Ok(file)
         });
         match rewritten {
@@ -545,6 +546,35 @@ fn rewrite(file: &std::fs::File, bytes: &[u8], size: u64) -> std::io::Result<()>
         file.set_len(bytes.len() as u64)?;
     }
     Ok(())
+}
+
+/// [`rewrite`] of a spare of the store, whose bytes are one JSON document: where cutting the
+/// file to the bytes would give back its last block, the bytes are followed by spaces into
+/// that block instead (JSON allows trailing whitespace; readers of versions parse it away).
+/// Giving back a block is the costly part of a shrinking rewrite: on ext4 mounted with
+/// `discard` the kernel discards a freed block synchronously, inside the `ftruncate`, and
+/// the process sleeps until the device is done; a document that grows and shrinks
+/// across a block boundary (the time tracking document, cut back at every seal) would pay it
+/// at every version that shrinks. A spare more than one block longer is cut as [`rewrite`]
+/// cuts it (the spaces would grow with the gap).
+///
+/// The file's length afterwards is the bytes' length or, padded, [`padded_len`]:
+/// `Store::publish` tells the two apart by the length of the file it published and keeps
+/// the padded bytes in its cache.
+fn rewrite_keeping_blocks(file: &std::fs::File, bytes: &[u8], size: u64) -> std::io::Result<()> {
+    let len = bytes.len() as u64;
+    if len == 0 || size.div_ceil(PAGE) != len.div_ceil(PAGE) + 1 {
+        return rewrite(file, bytes, size);
+    }
+    let mut padded = bytes.to_vec();
+    padded.resize(padded_len(bytes.len()), b' ');
+    rewrite(file, &padded, size)
+}
+
+/// The length of a version of `len` bytes that [`rewrite_keeping_blocks`] padded: one byte
+/// into the block after the bytes' last.
+pub(crate) fn padded_len(len: usize) -> usize {
+    len.div_ceil(PAGE as usize) * PAGE as usize + 1
 }
 
 /// A file at least this long ([`shrinks_far`]) can sit in the page cache in large folios.
@@ -943,6 +973,35 @@ mod tests {
             let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
             rewrite(&file, &new, old.len() as u64).unwrap();
             proptest::prop_assert_eq!(std::fs::read(&path).unwrap(), new);
+        }
+    }
+
+    proptest::proptest! {
+        /// A spare of the store rewritten with shorter bytes keeps its blocks: the new bytes
+        /// followed by spaces one byte into the block after theirs when that block would
+        /// otherwise be given back (its last), else exactly the new bytes.
+        #[test]
+        fn a_spare_rewrite_ends_in_its_last_block_or_at_the_new_bytes(
+            old_len in 0usize..20_000,
+            new_len in 1usize..13_000,
+        ) {
+            let old = vec![b'o'; old_len];
+            let new: Vec<u8> = (0..new_len).map(|i| b'a' + (i % 26) as u8).collect();
+            let tmp = tempfile::tempdir().unwrap();
+            let path = tmp.path().join("spare");
+            std::fs::write(&path, &old).unwrap();
+            let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            rewrite_keeping_blocks(&file, &new, old_len as u64).unwrap();
+            let read = std::fs::read(&path).unwrap();
+            let blocks = |n: usize| n.div_ceil(4096);
+            if blocks(old_len) == blocks(new_len) + 1 {
+                proptest::prop_assert_eq!(read.len(), padded_len(new_len));
+                proptest::prop_assert_eq!(blocks(read.len()), blocks(old_len));
+                proptest::prop_assert_eq!(&read[..new_len], &new[..]);
+                proptest::prop_assert!(read[new_len..].iter().all(|&b| b == b' '));
+            } else {
+                proptest::prop_assert_eq!(read, new);
+            }
         }
     }
 

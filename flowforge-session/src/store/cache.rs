@@ -12,9 +12,11 @@
 //! time, which the match includes with the size and modification time. The entry is taken
 //! right after the writer published the file (a `stat` of its name: the file, or nothing if
 //! compaction already moved it), or from a read whose file's `fstat` before the read equals
-//! its name's `lstat` after. A key removed and made again has new files (other inodes or
-//! times), so a stale entry never matches. Like the generation memo (`generation.rs`), the
-//! entry is only a shortcut: a miss reads the file as before.
+//! its name's `lstat` after (a version written into a spare one block longer holds its bytes
+//! and the spaces that keep the block, `fs::padded_len`: the entry keeps both). A key removed
+//! and made again has new files (other inodes or times), so a stale entry never matches.
+//! Like the generation memo (`generation.rs`), the entry is only a shortcut: a miss reads the
+//! file as before.
 //!
 //! A reader that asks for it ([`Store::get_shared`](super::Store::get_shared)) also keeps the
 //! entry's parsed value, so the next such read of the same version does not parse the bytes

@@ -905,6 +905,12 @@ impl Store {
             // What the next read of the key finds: the file just published, unless a
             // compaction moved it away already (see `cache.rs`).
             match dir.stat(generation::file_name(generation)) {
+                // The file holds the bytes, or the bytes and the spaces a spare kept its last
+                // block with (`fs::padded_len`): the only two lengths this write gives it.
+                Ok(Some(stat)) if stat.size == crate::fs::padded_len(bytes.len()) as u64 => {
+                    bytes.resize(crate::fs::padded_len(bytes.len()), b' ');
+                    cache::keep(&dir, generation, stat, &bytes);
+                }
                 Ok(Some(stat)) => cache::keep(&dir, generation, stat, &bytes),
                 _ => cache::forget(&dir),
             }

@@ -430,6 +430,53 @@ fn a_sync_store_reuses_spares_and_every_version_reads_back() {
 }
 
 #[test]
+fn a_document_shrinking_across_a_block_keeps_its_spares_block_and_reads_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::new(tmp.path(), StoreOptions::relaxed());
+    let key = Key::new("doc").unwrap();
+    // Two-block documents until every spare slot holds one, then one-block documents, each
+    // rewriting a two-block spare.
+    let long = "x".repeat(6000);
+    for _ in 0..3 * generation::SPARES {
+        store
+            .update(&key, |_: Option<&String>| Ok(long.clone()))
+            .unwrap();
+    }
+    let mut padded = 0;
+    for i in 0..2 * generation::SPARES {
+        let short = format!("short {i}");
+        let written = store
+            .update(&key, |_: Option<&String>| Ok(short.clone()))
+            .unwrap();
+        let path = generation::version_path(&store.key_dir(&key), written.version.get());
+        let bytes = fs::read(&path).unwrap();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        let envelope = text.trim_end_matches(' ');
+        assert!(envelope.ends_with("}\n"), "{envelope:?}");
+        if bytes.len() > envelope.len() {
+            assert_eq!(bytes.len(), crate::fs::padded_len(envelope.len()));
+            padded += 1;
+        }
+        // Read back from memory (the cache took the padded file), then from the file.
+        let hits = cache_hits();
+        assert_eq!(store.get::<String>(&key).unwrap().unwrap().value, short);
+        assert_eq!(
+            cache_hits(),
+            hits + 1,
+            "version {} read from memory",
+            written.version.get()
+        );
+        let from_file = store.history::<String>(&key).unwrap();
+        let last = from_file.last().unwrap();
+        assert_eq!(
+            (last.generation, last.value.as_deref()),
+            (written.version.get(), Some(&short[..]))
+        );
+    }
+    assert!(padded >= generation::SPARES, "{padded} versions padded");
+}
+
+#[test]
 fn a_planted_fifo_or_second_link_in_a_spare_slot_is_never_rewritten() {
     use std::os::unix::fs::FileTypeExt;
     let tmp = tempfile::tempdir().unwrap();
