@@ -152,6 +152,7 @@ fn write_replacing(
         },
         durability,
         allocate: ALLOCATE,
+        pad_within: 0,
     };
     publish_over(&dir, name, bytes, how, prior, |file| Ok(written(file)))
 }
@@ -296,6 +297,7 @@ pub(crate) fn write_json_new<T: serde::Serialize>(
         mode: Mode::IfAbsent,
         durability,
         allocate: ALLOCATE,
+        pad_within: 0,
     };
     if publish(&dir, name, &bytes, how, |_| Ok(true))? {
         return Ok(());

@@ -63,6 +63,10 @@ pub(crate) struct Publish {
     pub(crate) durability: Durability,
     /// Reserve the length with `posix_fallocate` before writing.
     pub(crate) allocate: bool,
+    /// For a JSON document rewritten into a spare one block longer (store versions): keep
+    /// that block with trailing spaces when the padded length is at most this; 0: never
+    /// ([`rewrite_keeping_blocks`]).
+    pub(crate) pad_within: u64,
 }
 
 /// The prefix of every temporary file.
@@ -265,7 +269,7 @@ fn publish_with(
     }
     let taken = match pool {
         Some(_) => None,
-        None => take_spare(dir, &tmp, spares, bytes, how.durability),
+        None => take_spare(dir, &tmp, spares, bytes, how),
     };
     let (file, spare) = match taken {
         Some((file, spare)) => (file, Some(spare)),
@@ -325,7 +329,7 @@ fn take_spare(
     tmp: &str,
     spares: &[Spare],
     bytes: &[u8],
-    durability: Durability,
+    how: Publish,
 ) -> Option<(std::fs::File, String)> {
     for spare in spares {
         let name = &spare.name;
@@ -333,14 +337,14 @@ fn take_spare(
             Ok(()) => {}
             Err(_) => continue,
         }
-        if durability == Durability::Sync && !spare.gone_on_disk && dir.sync().is_err() {
+        if how.durability == Durability::Sync && !spare.gone_on_disk && dir.sync().is_err() {
             let _ = dir.remove(tmp);
             return None;
         }
         // Opened without following a link and without creating: the spare was moved here,
         // under a name of this writer's, so its size is what the open saw.
         let rewritten = dir.open_own_write(tmp).and_then(|(file, _, size)| {
-            rewrite_keeping_blocks(&file, bytes, size)
+            rewrite_keeping_blocks(&file, bytes, size, how.pad_within)
                 .map_err(Error::io("cannot write", dir.join(tmp)))?;
             Ok(file)
         });
@@ -558,12 +562,22 @@ fn rewrite(file: &std::fs::File, bytes: &[u8], size: u64) -> std::io::Result<()>
 /// at every version that shrinks. A spare more than one block longer is cut as [`rewrite`]
 /// cuts it (the spaces would grow with the gap).
 ///
-/// The file's length afterwards is the bytes' length or, padded, [`padded_len`]:
+/// Padding is left out when the padded length would pass `within` (the store's document
+/// limit, which a reader applies to the file). The file's length afterwards is the bytes'
+/// length or, padded, [`padded_len`]:
 /// `Store::publish` tells the two apart by the length of the file it published and keeps
 /// the padded bytes in its cache.
-fn rewrite_keeping_blocks(file: &std::fs::File, bytes: &[u8], size: u64) -> std::io::Result<()> {
+fn rewrite_keeping_blocks(
+    file: &std::fs::File,
+    bytes: &[u8],
+    size: u64,
+    within: u64,
+) -> std::io::Result<()> {
     let len = bytes.len() as u64;
-    if len == 0 || size.div_ceil(PAGE) != len.div_ceil(PAGE) + 1 {
+    if len == 0
+        || size.div_ceil(PAGE) != len.div_ceil(PAGE) + 1
+        || padded_len(bytes.len()) as u64 > within
+    {
         return rewrite(file, bytes, size);
     }
     let mut padded = bytes.to_vec();
@@ -979,11 +993,14 @@ mod tests {
     proptest::proptest! {
         /// A spare of the store rewritten with shorter bytes keeps its blocks: the new bytes
         /// followed by spaces one byte into the block after theirs when that block would
-        /// otherwise be given back (its last), else exactly the new bytes.
+        /// otherwise be given back (its last) and the limit allows, else exactly the new
+        /// bytes.
         #[test]
         fn a_spare_rewrite_ends_in_its_last_block_or_at_the_new_bytes(
             old_len in 0usize..20_000,
             new_len in 1usize..13_000,
+            // Most cases with room; some with a limit the padding would pass.
+            within in proptest::prop_oneof![3 => proptest::strategy::Just(u64::MAX), 1 => 0u64..20_000],
         ) {
             let old = vec![b'o'; old_len];
             let new: Vec<u8> = (0..new_len).map(|i| b'a' + (i % 26) as u8).collect();
@@ -991,10 +1008,10 @@ mod tests {
             let path = tmp.path().join("spare");
             std::fs::write(&path, &old).unwrap();
             let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
-            rewrite_keeping_blocks(&file, &new, old_len as u64).unwrap();
+            rewrite_keeping_blocks(&file, &new, old_len as u64, within).unwrap();
             let read = std::fs::read(&path).unwrap();
             let blocks = |n: usize| n.div_ceil(4096);
-            if blocks(old_len) == blocks(new_len) + 1 {
+            if blocks(old_len) == blocks(new_len) + 1 && padded_len(new_len) as u64 <= within {
                 proptest::prop_assert_eq!(read.len(), padded_len(new_len));
                 proptest::prop_assert_eq!(blocks(read.len()), blocks(old_len));
                 proptest::prop_assert_eq!(&read[..new_len], &new[..]);
@@ -1128,6 +1145,7 @@ mod tests {
             mode: Mode::Recycle,
             durability: Durability::Relaxed,
             allocate: false,
+            pad_within: 0,
         };
         let spare = pool_name(target, 1);
         let (held, new) = (
@@ -1184,6 +1202,7 @@ mod tests {
             mode: Mode::Recycle,
             durability: Durability::Relaxed,
             allocate: false,
+            pad_within: 0,
         };
         if !lease::available() {
             eprintln!("leases are not available here: the pool is not used");

@@ -272,6 +272,7 @@ fn raise_floor(dir: &Dir, floor: u64, durability: Durability) -> Result<()> {
         mode: Mode::Replace,
         durability,
         allocate: false,
+        pad_within: 0,
     };
     crate::fs::publish(dir, FLOOR.as_ref(), bytes.as_bytes(), how, |_| Ok(true)).map(drop)
 }

@@ -363,6 +363,7 @@ mod tests {
         mode: Mode::IfAbsent,
         durability: Durability::Relaxed,
         allocate: true,
+        pad_within: u64::MAX,
     };
 
     #[test]

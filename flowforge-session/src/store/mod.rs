@@ -894,6 +894,8 @@ impl Store {
             mode: Mode::IfAbsent,
             durability: self.options.durability,
             allocate: self.options.preallocate,
+            // A reader refuses a file past the limit, spaces included.
+            pad_within: self.options.max_document_bytes,
         };
         // Spares only appear through automatic compaction: without it, nothing to look for.
         let reuse = self.options.compaction.is_some();

@@ -477,6 +477,39 @@ fn a_document_shrinking_across_a_block_keeps_its_spares_block_and_reads_back() {
 }
 
 #[test]
+fn a_version_is_never_padded_past_the_limit_its_readers_apply() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = Key::new("doc").unwrap();
+    // Two-block documents under a roomy limit fill the spare slots; a store with a limit of
+    // one block then writes one-block documents into them.
+    let roomy = Store::new(tmp.path(), StoreOptions::relaxed());
+    let long = "x".repeat(6000);
+    let mut version = None;
+    for _ in 0..3 * generation::SPARES {
+        let written = roomy.update(&key, |_: Option<&String>| Ok(long.clone()));
+        version = Some(written.unwrap().version);
+    }
+    let tight = Store::new(
+        tmp.path(),
+        StoreOptions {
+            max_document_bytes: 4096,
+            ..StoreOptions::relaxed()
+        },
+    );
+    // Swapped from the version known (reading the latest, too long now, is refused).
+    for i in 0..2 * generation::SPARES {
+        let short = format!("short {i}");
+        let written = tight.compare_and_swap(&key, version, &short).unwrap();
+        let written = written.swapped().unwrap();
+        version = Some(written);
+        let path = generation::version_path(&tight.key_dir(&key), written.get());
+        let len = fs::metadata(&path).unwrap().len();
+        assert!(len <= 4096, "version {} is {len} bytes", written.get());
+        assert_eq!(tight.get::<String>(&key).unwrap().unwrap().value, short);
+    }
+}
+
+#[test]
 fn a_planted_fifo_or_second_link_in_a_spare_slot_is_never_rewritten() {
     use std::os::unix::fs::FileTypeExt;
     let tmp = tempfile::tempdir().unwrap();
