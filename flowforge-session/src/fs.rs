@@ -263,11 +263,14 @@ pub(crate) fn write_json<T: serde::Serialize>(
     write_atomic(root, path, &pretty_json(path, value)?, durability)
 }
 
+/// The bytes a document's serialization starts with room for: a session, a time tracking
+/// document or view, a claims shard fits at once, not grown from `serde_json`'s 128 bytes by
+/// doubling (each growth a copy).
+pub(crate) const SERIALIZE_CAPACITY: usize = 4096;
+
 /// `value` as pretty JSON with a trailing newline, as the bash tools' `jq` prints it.
 fn pretty_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
-    // Sized for a session or a time tracking view at once, not grown from `serde_json`'s 128
-    // bytes by doubling (each growth a copy).
-    let mut bytes = Vec::with_capacity(4096);
+    let mut bytes = Vec::with_capacity(SERIALIZE_CAPACITY);
     serde_json::to_writer_pretty(&mut bytes, value).map_err(|source| Error::Json {
         path: path.to_owned(),
         source,

@@ -262,10 +262,6 @@ pub struct Store {
 /// How many times a read retries when compaction removes the version it found.
 const READ_ATTEMPTS: u32 = 16;
 
-/// The bytes a version's serialization starts with room for: a session, a time tracking
-/// document or a claims shard fits.
-const SERIALIZE_CAPACITY: usize = 4096;
-
 impl Store {
     /// A store over `dir`. Nothing is touched until the first write, which creates the
     /// directories 0700.
@@ -874,9 +870,7 @@ impl Store {
             deleted: value.is_none(),
             value,
         };
-        // Sized for a session or a claims shard at once, not grown from `serde_json`'s 128
-        // bytes by doubling (each growth a copy).
-        let mut bytes = Vec::with_capacity(SERIALIZE_CAPACITY);
+        let mut bytes = Vec::with_capacity(crate::fs::SERIALIZE_CAPACITY);
         serde_json::to_writer(&mut bytes, &envelope).map_err(|source| Error::Json {
             path: generation::version_path(&self.key_dir(key), generation),
             source,
@@ -909,11 +903,13 @@ impl Store {
             match dir.stat(generation::file_name(generation)) {
                 // The file holds the bytes, or the bytes and the spaces a spare kept its last
                 // block with (`fs::padded_len`): the only two lengths this write gives it.
-                Ok(Some(stat)) if stat.size == crate::fs::padded_len(bytes.len()) as u64 => {
-                    bytes.resize(crate::fs::padded_len(bytes.len()), b' ');
+                Ok(Some(stat)) => {
+                    let padded = crate::fs::padded_len(bytes.len());
+                    if stat.size == padded as u64 {
+                        bytes.resize(padded, b' ');
+                    }
                     cache::keep(&dir, generation, stat, &bytes);
                 }
-                Ok(Some(stat)) => cache::keep(&dir, generation, stat, &bytes),
                 _ => cache::forget(&dir),
             }
             // The `HEAD` file, for other processes: created at the key's first write, then
