@@ -260,7 +260,9 @@ pub(crate) fn write_json<T: serde::Serialize>(
     value: &T,
     durability: Durability,
 ) -> Result<()> {
-    write_atomic(root, path, &pretty_json(path, value)?, durability)
+    with_pretty_json(path, value, |bytes| {
+        write_atomic(root, path, bytes, durability)
+    })
 }
 
 /// The bytes a document's serialization starts with room for: a session, a time tracking
@@ -268,15 +270,45 @@ pub(crate) fn write_json<T: serde::Serialize>(
 /// doubling (each growth a copy).
 pub(crate) const SERIALIZE_CAPACITY: usize = 4096;
 
-/// `value` as pretty JSON with a trailing newline, as the bash tools' `jq` prints it.
-fn pretty_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(SERIALIZE_CAPACITY);
-    serde_json::to_writer_pretty(&mut bytes, value).map_err(|source| Error::Json {
-        path: path.to_owned(),
-        source,
-    })?;
-    bytes.push(b'\n');
-    Ok(bytes)
+/// The largest serialization buffer a thread keeps ([`with_scratch`]).
+const SCRATCH_KEPT: usize = 64 * 1024;
+
+thread_local! {
+    /// The buffer this thread's serializations write into, kept from one to the next: a
+    /// session cycle serializes a dozen documents of a few KiB, and buffers that size are
+    /// allocated past the allocator's per-thread cache, each from its shared heap.
+    static SCRATCH: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's serialization buffer, empty and with room for
+/// [`SERIALIZE_CAPACITY`] bytes; the buffer is kept for the next call unless it grew past
+/// [`SCRATCH_KEPT`]. A call made inside `f` gets a buffer of its own.
+pub(crate) fn with_scratch<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    let mut bytes = SCRATCH.with(std::cell::Cell::take);
+    bytes.clear();
+    bytes.reserve(SERIALIZE_CAPACITY);
+    let out = f(&mut bytes);
+    if bytes.capacity() <= SCRATCH_KEPT {
+        SCRATCH.with(|kept| kept.set(bytes));
+    }
+    out
+}
+
+/// `value` as pretty JSON with a trailing newline, as the bash tools' `jq` prints it, handed
+/// to `then` in this thread's serialization buffer ([`with_scratch`]).
+fn with_pretty_json<T: serde::Serialize, R>(
+    path: &Path,
+    value: &T,
+    then: impl FnOnce(&[u8]) -> Result<R>,
+) -> Result<R> {
+    with_scratch(|bytes| {
+        serde_json::to_writer_pretty(&mut *bytes, value).map_err(|source| Error::Json {
+            path: path.to_owned(),
+            source,
+        })?;
+        bytes.push(b'\n');
+        then(bytes)
+    })
 }
 
 /// [`write_json`] for a file that is normally new (an archived session): published with a
@@ -292,7 +324,13 @@ pub(crate) fn write_json_new<T: serde::Serialize>(
     value: &T,
     durability: Durability,
 ) -> Result<()> {
-    let bytes = pretty_json(path, value)?;
+    with_pretty_json(path, value, |bytes| {
+        write_new(root, path, bytes, durability)
+    })
+}
+
+/// [`write_json_new`] of bytes.
+fn write_new(root: &Path, path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     let (parent, name) = beneath::split(root, path)?;
     let dir = Dir::open(root, parent)?
         .ok_or_else(|| Error::io("cannot create", path)(std::io::ErrorKind::NotFound.into()))?;
@@ -302,10 +340,10 @@ pub(crate) fn write_json_new<T: serde::Serialize>(
         allocate: ALLOCATE,
         pad_within: 0,
     };
-    if publish(&dir, name, &bytes, how, |_| Ok(true))? {
+    if publish(&dir, name, bytes, how, |_| Ok(true))? {
         return Ok(());
     }
-    write_replacing(root, path, &bytes, durability, false, None, |_| true).map(drop)
+    write_replacing(root, path, bytes, durability, false, None, |_| true).map(drop)
 }
 
 /// Creates the file `path` (beneath the namespace root `root`, mode 0600) holding `bytes`;

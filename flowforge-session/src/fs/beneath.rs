@@ -129,7 +129,8 @@ impl FileStat {
 #[derive(Debug, Clone)]
 pub(crate) struct Dir {
     fd: Arc<OwnedFd>,
-    path: PathBuf,
+    /// Shared by the clones, as the descriptor is: a scope hands out a clone at each look-up.
+    path: Arc<Path>,
 }
 
 /// A directory descriptor kept open (and any `flock` on it held) until this is dropped; see
@@ -147,7 +148,7 @@ const SCOPE_DIRS: usize = 32;
 #[derive(Default)]
 struct Scope {
     depth: usize,
-    dirs: Vec<(PathBuf, Dir)>,
+    dirs: Vec<(Arc<Path>, Dir)>,
 }
 
 thread_local! {
@@ -217,7 +218,12 @@ fn keep(root: &Path, dir: &Dir) {
         if scope.dirs.len() >= SCOPE_DIRS {
             scope.dirs.remove(0);
         }
-        scope.dirs.push((root.to_owned(), dir.clone()));
+        // The scope's directories share a root or two: its name is kept once.
+        let root = match scope.dirs.iter().find(|(r, _)| same(r, root)) {
+            Some((r, _)) => Arc::clone(r),
+            None => Arc::from(root),
+        };
+        scope.dirs.push((root, dir.clone()));
     });
 }
 
@@ -348,7 +354,7 @@ impl Dir {
             if names.is_empty() {
                 return Ok(Some(Self {
                     fd: Arc::new(root_fd),
-                    path: path.to_owned(),
+                    path: Arc::from(path),
                 }));
             }
             return Self::walk(root_fd, root, &names, false);
@@ -364,7 +370,7 @@ impl Dir {
                     };
                     let dir = Self {
                         fd: Arc::new(root_fd),
-                        path: root.to_owned(),
+                        path: Arc::from(root),
                     };
                     keep(root, &dir);
                     dir
@@ -381,7 +387,7 @@ impl Dir {
                 Ok(fd) => {
                     return Ok(Some(Self {
                         fd: Arc::new(fd),
-                        path: path.to_owned(),
+                        path: Arc::from(path),
                     }));
                 }
                 Err(Errno::NOENT) => return Ok(None),
@@ -441,7 +447,7 @@ impl Dir {
                 fd: Arc::new(fd),
                 path: self.path.clone(),
             })
-            .map_err(|e| Error::io("cannot open directory", &self.path)(io_err(e)))
+            .map_err(|e| Error::io("cannot open directory", &*self.path)(io_err(e)))
     }
 
     /// One `openat(O_NOFOLLOW | O_DIRECTORY)` per component, creating missing ones if asked.
@@ -470,7 +476,7 @@ impl Dir {
         }
         Ok(Some(Self {
             fd: Arc::new(fd),
-            path,
+            path: path.into(),
         }))
     }
 
@@ -493,7 +499,7 @@ impl Dir {
         match openat(&self.fd, name, DIR_FLAGS, Mode::empty()) {
             Ok(fd) => Ok(Some(Self {
                 fd: Arc::new(fd),
-                path,
+                path: path.into(),
             })),
             Err(Errno::NOENT) => Ok(None),
             Err(e) => Err(open_error(
@@ -680,7 +686,7 @@ impl Dir {
     /// # Errors
     /// [`Error::Io`] naming the directory.
     pub(crate) fn entries(&self) -> Result<Vec<DirEntry>> {
-        let err = |e: Errno| Error::io("cannot list", &self.path)(io_err(e));
+        let err = |e: Errno| Error::io("cannot list", &*self.path)(io_err(e));
         let mut listing = rustix::fs::Dir::read_from(&self.fd).map_err(err)?;
         self.list(&mut listing)
     }
@@ -694,7 +700,7 @@ impl Dir {
     /// # Errors
     /// As [`Dir::entries`].
     pub(crate) fn into_entries(self) -> Result<(Vec<DirEntry>, Held)> {
-        let err = |e: Errno| Error::io("cannot list", &self.path)(io_err(e));
+        let err = |e: Errno| Error::io("cannot list", &*self.path)(io_err(e));
         match Arc::try_unwrap(self.fd) {
             Ok(fd) => {
                 let mut listing = rustix::fs::Dir::new(fd).map_err(err)?;
@@ -799,7 +805,7 @@ impl Dir {
         ) {
             Ok(()) => Ok(true),
             Err(Errno::WOULDBLOCK) => Ok(false),
-            Err(e) => Err(Error::io("cannot lock", &self.path)(io_err(e))),
+            Err(e) => Err(Error::io("cannot lock", &*self.path)(io_err(e))),
         }
     }
 
@@ -856,7 +862,7 @@ impl Dir {
     pub(crate) fn sync(&self) -> Result<()> {
         #[cfg(test)]
         DIR_SYNCS.with(|n| n.set(n.get() + 1));
-        fsync(&self.fd).map_err(|e| Error::io("cannot sync directory", &self.path)(io_err(e)))
+        fsync(&self.fd).map_err(|e| Error::io("cannot sync directory", &*self.path)(io_err(e)))
     }
 }
 

@@ -214,7 +214,7 @@ pub(crate) fn publish_reusing(
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Spare {
     /// Its name in the directory.
-    pub(crate) name: String,
+    pub(crate) name: &'static str,
     /// Whether the file is known to have no version's name on disk: it was made as a spare,
     /// or the directory was flushed after it left its version's name. A durable writer
     /// rewrites such a spare without flushing the directory first.
@@ -330,9 +330,9 @@ fn take_spare(
     spares: &[Spare],
     bytes: &[u8],
     how: Publish,
-) -> Option<(std::fs::File, String)> {
+) -> Option<(std::fs::File, &'static str)> {
     for spare in spares {
-        let name = &spare.name;
+        let name = spare.name;
         match dir.rename(name.as_ref(), tmp.as_ref(), RenameFlags::empty()) {
             Ok(()) => {}
             Err(_) => continue,
@@ -345,11 +345,11 @@ fn take_spare(
         // under a name of this writer's, so its size is what the open saw.
         let rewritten = dir.open_own_write(tmp).and_then(|(file, _, size)| {
             rewrite_keeping_blocks(&file, bytes, size, how.pad_within)
-                .map_err(Error::io("cannot write", dir.join(tmp)))?;
+                .map_err(|e| Error::io("cannot write", dir.join(tmp))(e))?;
             Ok(file)
         });
         match rewritten {
-            Ok(file) => return Some((file, name.clone())),
+            Ok(file) => return Some((file, name)),
             Err(_) => {
                 let _ = dir.remove(tmp);
                 return None;
@@ -532,6 +532,8 @@ const PAGE: u64 = 4096;
 
 /// Zeros to fill a page with.
 static ZEROS: [u8; PAGE as usize] = [0; PAGE as usize];
+/// Spaces to pad a version with ([`rewrite_keeping_blocks`]): never more than a page.
+static SPACES: [u8; PAGE as usize] = [b' '; PAGE as usize];
 
 /// Rewrites `file`, of `size` bytes and nobody else's to write, to hold `bytes`: written at
 /// offset 0 by whole pages where the file held data ([`write_by_pages`]), then cut to their
@@ -539,15 +541,26 @@ static ZEROS: [u8; PAGE as usize] = [0; PAGE as usize];
 /// and is not cut saves the `ftruncate`, a system call that changes the inode even to the
 /// size a file already has.
 fn rewrite(file: &std::fs::File, bytes: &[u8], size: u64) -> std::io::Result<()> {
-    let size = if shrinks_far(size, bytes.len()) {
+    rewrite_spaced(file, bytes, 0, size)
+}
+
+/// [`rewrite`] of `bytes` followed by `spaces` spaces (at most a page of them).
+fn rewrite_spaced(
+    file: &std::fs::File,
+    bytes: &[u8],
+    spaces: usize,
+    size: u64,
+) -> std::io::Result<()> {
+    let len = bytes.len() + spaces;
+    let size = if shrinks_far(size, len) {
         file.set_len(0)?;
         0
     } else {
         size
     };
-    let padded = write_by_pages(file, bytes, 0, size)?;
-    if padded || size > bytes.len() as u64 {
-        file.set_len(bytes.len() as u64)?;
+    let padded = write_by_pages(file, bytes, spaces, 0, size)?;
+    if padded || size > len as u64 {
+        file.set_len(len as u64)?;
     }
     Ok(())
 }
@@ -580,9 +593,7 @@ fn rewrite_keeping_blocks(
     {
         return rewrite(file, bytes, size);
     }
-    let mut padded = bytes.to_vec();
-    padded.resize(padded_len(bytes.len()), b' ');
-    rewrite(file, &padded, size)
+    rewrite_spaced(file, bytes, padded_len(bytes.len()) - bytes.len(), size)
 }
 
 /// The length of a version of `len` bytes that [`rewrite_keeping_blocks`] padded: one byte
@@ -604,40 +615,51 @@ fn shrinks_far(size: u64, len: usize) -> bool {
     size >= LARGE && size / 4 >= len as u64
 }
 
-/// Writes `bytes` at `offset` (a page boundary) of `file`, whose data end at `size`. When the
-/// bytes end inside a page that held data, the write goes on with zeros to that page's end,
-/// so the kernel has no page to read from disk first ([`PAGE`]); returns whether it did, and
-/// then the caller cuts the file to the bytes' end.
+/// Writes `bytes` and `spaces` spaces after them (at most a page of them) at `offset` (a
+/// page boundary) of `file`, whose data end at `size`. When they end inside a page that held
+/// data, the write goes on with zeros to that page's end, so the kernel has no page to read
+/// from disk first ([`PAGE`]); returns whether it did, and then the caller cuts the file to
+/// the end of the spaces.
 fn write_by_pages(
     file: &std::fs::File,
     bytes: &[u8],
+    spaces: usize,
     offset: u64,
     size: u64,
 ) -> std::io::Result<bool> {
     debug_assert_eq!(offset % PAGE, 0);
-    let end = offset + bytes.len() as u64;
+    let spaces = &SPACES[..spaces.min(SPACES.len())];
+    let end = offset + (bytes.len() + spaces.len()) as u64;
     let into_last = end % PAGE;
-    if into_last == 0 || size <= end - into_last {
-        file.write_all_at(bytes, offset)?;
-        return Ok(false);
-    }
-    let pad = &ZEROS[..(PAGE - into_last) as usize];
-    let slices = [std::io::IoSlice::new(bytes), std::io::IoSlice::new(pad)];
-    let written = loop {
+    let zeros = match into_last == 0 || size <= end - into_last {
+        true => &[][..],
+        false => &ZEROS[..(PAGE - into_last) as usize],
+    };
+    write_parts_at(file, [bytes, spaces, zeros], offset)?;
+    Ok(!zeros.is_empty())
+}
+
+/// Writes `parts` one after the other at `offset` of `file`: one `pwritev`, and plain writes
+/// of the rest when a signal or a full disk cut it short.
+fn write_parts_at(file: &std::fs::File, parts: [&[u8]; 3], offset: u64) -> std::io::Result<()> {
+    let slices = parts.map(std::io::IoSlice::new);
+    let mut skip = loop {
         match rustix::io::pwritev(file, &slices, offset) {
             Err(Errno::INTR) => continue,
             other => break other.map_err(std::io::Error::from)?,
         }
     };
-    // A regular file takes the whole write unless a signal or a full disk cuts it short:
-    // the rest goes as plain writes.
-    if written < bytes.len() {
-        file.write_all_at(&bytes[written..], offset + written as u64)?;
-        file.write_all_at(pad, end)?;
-    } else if written < bytes.len() + pad.len() {
-        file.write_all_at(&pad[written - bytes.len()..], offset + written as u64)?;
+    let mut at = offset + skip as u64;
+    for part in parts {
+        if skip >= part.len() {
+            skip -= part.len();
+            continue;
+        }
+        file.write_all_at(&part[skip..], at)?;
+        at += (part.len() - skip) as u64;
+        skip = 0;
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Rewrites `file`, of `size` bytes and nobody else's to write, which holds `bytes` except
@@ -686,7 +708,7 @@ fn rewrite_changed(
         // Written from its page's start (the bytes there are the same in both) and to the
         // end of the last page: the cut follows anyway.
         let from = last.start - last.start % PAGE as usize;
-        write_by_pages(file, &bytes[from..], from as u64, size)?;
+        write_by_pages(file, &bytes[from..], 0, from as u64, size)?;
         file.set_len(len as u64)?;
     } else {
         file.write_all_at(&bytes[last.clone()], last.start as u64)?;

@@ -58,21 +58,30 @@ pub(crate) const SPARE_PREFIX: &str = ".spare-";
 /// The prefix of a durable spare's name: a spare known to have no version's name on disk.
 pub(crate) const DURABLE_SPARE_PREFIX: &str = ".dspare-";
 
+/// The spare slots' names, by slot.
+const SPARE_NAMES: [&str; SPARES as usize] = [
+    ".spare-0", ".spare-1", ".spare-2", ".spare-3", ".spare-4", ".spare-5", ".spare-6", ".spare-7",
+];
+/// The durable spare slots' names, by slot.
+const DURABLE_SPARE_NAMES: [&str; SPARES as usize] = [
+    ".dspare-0",
+    ".dspare-1",
+    ".dspare-2",
+    ".dspare-3",
+    ".dspare-4",
+    ".dspare-5",
+    ".dspare-6",
+    ".dspare-7",
+];
+
 /// The name of the spare slot of `generation`.
-pub(crate) fn spare_name(generation: u64) -> String {
-    slot_name(SPARE_PREFIX, generation)
+pub(crate) fn spare_name(generation: u64) -> &'static str {
+    SPARE_NAMES[(generation % SPARES) as usize]
 }
 
 /// The name of the durable spare slot of `generation`.
-pub(crate) fn durable_spare_name(generation: u64) -> String {
-    slot_name(DURABLE_SPARE_PREFIX, generation)
-}
-
-fn slot_name(prefix: &str, generation: u64) -> String {
-    let mut name = String::with_capacity(prefix.len() + 1);
-    name.push_str(prefix);
-    crate::digits::push_decimal(&mut name, generation % SPARES);
-    name
+pub(crate) fn durable_spare_name(generation: u64) -> &'static str {
+    DURABLE_SPARE_NAMES[(generation % SPARES) as usize]
 }
 
 /// Whether a directory entry is a spare, durable or not.
@@ -321,13 +330,15 @@ pub(crate) fn publish(
     pause: impl Fn(PausePoint),
 ) -> Result<bool> {
     debug_assert_eq!(how.mode, Mode::IfAbsent);
-    let spares = if reuse {
-        spares_for(generation, how.durability).to_vec()
+    let tried;
+    let spares: &[Spare] = if reuse {
+        tried = spares_for(generation, how.durability);
+        &tried
     } else {
-        Vec::new()
+        &[]
     };
     let target = file_name(generation);
-    crate::fs::publish_reusing(dir, target.as_ref(), bytes, how, &spares, |_| {
+    crate::fs::publish_reusing(dir, target.as_ref(), bytes, how, spares, |_| {
         pause(PausePoint::Written);
         let stands = base_stands(dir, generation)?;
         pause(PausePoint::Checked);
@@ -365,6 +376,20 @@ mod tests {
         allocate: true,
         pad_within: u64::MAX,
     };
+
+    #[test]
+    fn each_generation_names_its_slot_by_prefix_and_number() {
+        for generation in 0..3 * SPARES {
+            let slot = generation % SPARES;
+            assert_eq!(spare_name(generation), format!("{SPARE_PREFIX}{slot}"));
+            assert_eq!(
+                durable_spare_name(generation),
+                format!("{DURABLE_SPARE_PREFIX}{slot}")
+            );
+            assert!(is_spare(spare_name(generation).as_ref()));
+            assert!(is_spare(durable_spare_name(generation).as_ref()));
+        }
+    }
 
     #[test]
     fn names_round_trip_and_sort_numerically() {

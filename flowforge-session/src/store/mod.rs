@@ -348,10 +348,10 @@ impl Store {
         // Made as spares, never versions: durable spares from the start.
         let names = (0..slots)
             .map(generation::durable_spare_name)
-            .chain([generation::FLOOR.to_owned()]);
+            .chain([generation::FLOOR]);
         for name in names {
-            match dir.create_new(&name, crate::fs::FILE_MODE) {
-                Ok(file) => crate::fs::ensure_private(&file, &dir.join(&name))?,
+            match dir.create_new(name, crate::fs::FILE_MODE) {
+                Ok(file) => crate::fs::ensure_private(&file, &dir.join(name))?,
                 Err(Error::Io { source, .. })
                     if source.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(e),
@@ -870,8 +870,18 @@ impl Store {
             deleted: value.is_none(),
             value,
         };
-        let mut bytes = Vec::with_capacity(crate::fs::SERIALIZE_CAPACITY);
-        serde_json::to_writer(&mut bytes, &envelope).map_err(|source| Error::Json {
+        crate::fs::with_scratch(|bytes| self.publish_envelope(key, &envelope, bytes))
+    }
+
+    /// [`Store::publish`] of `envelope`, serialized into `bytes` (empty).
+    fn publish_envelope<T: Serialize>(
+        &self,
+        key: &Key,
+        envelope: &EnvelopeOut<'_, T>,
+        bytes: &mut Vec<u8>,
+    ) -> Result<bool> {
+        let generation = envelope.generation;
+        serde_json::to_writer(&mut *bytes, envelope).map_err(|source| Error::Json {
             path: generation::version_path(&self.key_dir(key), generation),
             source,
         })?;
@@ -893,7 +903,7 @@ impl Store {
         };
         // Spares only appear through automatic compaction: without it, nothing to look for.
         let reuse = self.options.compaction.is_some();
-        let won = generation::publish(&dir, generation, &bytes, how, reuse, |step| {
+        let won = generation::publish(&dir, generation, bytes, how, reuse, |step| {
             self.pause(step, key)
         })?;
         if won {
@@ -908,7 +918,7 @@ impl Store {
                     if stat.size == padded as u64 {
                         bytes.resize(padded, b' ');
                     }
-                    cache::keep(&dir, generation, stat, &bytes);
+                    cache::keep(&dir, generation, stat, bytes);
                 }
                 _ => cache::forget(&dir),
             }
