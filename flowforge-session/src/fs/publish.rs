@@ -587,13 +587,11 @@ fn rewrite_keeping_blocks(
     within: u64,
 ) -> std::io::Result<()> {
     let len = bytes.len() as u64;
-    if len == 0
-        || size.div_ceil(PAGE) != len.div_ceil(PAGE) + 1
-        || padded_len(bytes.len()) as u64 > within
-    {
-        return rewrite(file, bytes, size);
-    }
-    rewrite_spaced(file, bytes, padded_len(bytes.len()) - bytes.len(), size)
+    let padded = padded_len(bytes.len());
+    let keeps_block =
+        len > 0 && size.div_ceil(PAGE) == len.div_ceil(PAGE) + 1 && padded as u64 <= within;
+    let spaces = if keeps_block { padded - bytes.len() } else { 0 };
+    rewrite_spaced(file, bytes, spaces, size)
 }
 
 /// The length of a version of `len` bytes that [`rewrite_keeping_blocks`] padded: one byte
