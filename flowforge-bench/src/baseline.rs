@@ -22,7 +22,7 @@
 //! | `peak_rss_mib` | number or null | the run's peak resident memory (`VmHWM`); child `git` processes are not included |
 //! | `git_cache_rss_mib` | number or null | resident memory added by the optimized git view of the fixture: RSS after opening a watched view and two synced Git Syncs of the largest team, minus RSS before, measured before any other cell |
 //! | `history` | integer | `--history`: claims every team made (and released) and time entries each developer had before measuring |
-//! | `reference` | object | `git_status_ms`: median of one `git status --porcelain` process on the fixture, team included, measured at the start of the run; `session_without_history` (null unless Session was measured with a history): `developers` (the smallest count), `median_ms` of the optimized Session round on a team of that size made without history, its rounds timed beside the largest count's optimized Session cell (before each of its rounds, as many rounds of the reference as make as many developer cycles), so both see the machine alike |
+//! | `reference` | object | `git_status_ms`: median of one `git status --porcelain` process on the fixture, team included, measured at the start of the run; `session_without_history` (null unless Session was measured with a history): `developers` (the smallest count), `median_ms` of the optimized Session round on a team of that size made without history, its rounds timed beside the largest count's optimized Session cell (before each of its rounds, as many rounds of the reference as make as many developer cycles), so both see the machine alike; `file_floor` (null unless Session was measured at two or more counts): the file-system floor of a per-developer cost (`flowforge_bench::floor`: per developer, four tear-free publications of a small view of its own — the spare written, then swapped in —, nothing else) at the smallest and largest counts, `developers` (`[smallest, largest]`) and `us_per_developer` (the median round divided by its developers, in microseconds, for each), the largest's rounds timed with the smallest's beside them as for `session_without_history` |
 //! | `naive_torn_reads` | integer | reads of a file another thread was rewriting, met by the naive variants (Concurrent Ops) |
 //! | `rows` | array of row objects | one per measured cell, below |
 //! | `not_measured` | array | `operation`, `variant`, `mode` (as in rows), `reason` (string): cells that could not be measured |
@@ -127,6 +127,28 @@ pub struct Reference {
     /// made without history, the reference of the per-developer target.
     #[serde(default)]
     pub session_without_history: Option<SessionReference>,
+    /// With Session measured at two or more counts: the file-system floor of a per-developer
+    /// cost at the smallest and the largest ([`crate::floor`]).
+    #[serde(default)]
+    pub file_floor: Option<FileFloor>,
+}
+
+/// The file-system floor ([`crate::floor`]) at two team sizes: what the machine alone adds per
+/// developer to anything that writes each developer's own files, as the team grows. The
+/// per-developer Session target compares the same two sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FileFloor {
+    /// The smallest and the largest developer counts.
+    pub developers: [usize; 2],
+    /// The median round divided by its developers, in microseconds, for each count.
+    pub us_per_developer: [f64; 2],
+}
+
+impl FileFloor {
+    /// The largest count's per-developer cost over the smallest's.
+    pub fn ratio(&self) -> f64 {
+        self.us_per_developer[1] / self.us_per_developer[0]
+    }
 }
 
 /// The optimized Session round on a team without history.

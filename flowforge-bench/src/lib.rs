@@ -9,6 +9,8 @@
 //!   criterion benches.
 //! - [`run`]: the run itself, producing a [`baseline::Baseline`] (its JSON schema is documented
 //!   there), and [`report`]: the terminal tables, the JSON file and the SVG chart.
+//! - [`floor`]: the file-system floor of a per-developer cost, the yardstick of the
+//!   per-developer Session target.
 //!
 //! ```
 //! use flowforge_bench::{fixture::{Fixture, FixtureOptions}, run::{run, RunOptions}};
@@ -30,6 +32,7 @@ pub mod baseline;
 pub mod cli;
 mod error;
 pub mod fixture;
+pub mod floor;
 pub mod ops;
 pub mod original;
 pub mod remote_claims;

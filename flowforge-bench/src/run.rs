@@ -10,11 +10,12 @@ use flowforge_core::score::{Operation, OverallStatus};
 
 use crate::{
     baseline::{
-        Baseline, BaselineRow, Machine, NotMeasuredRow, Reference, SessionReference, mark_scored,
-        scorecard,
+        Baseline, BaselineRow, FileFloor, Machine, NotMeasuredRow, Reference, SessionReference,
+        mark_scored, scorecard,
     },
     error::{Error, Result},
     fixture::Fixture,
+    floor::Floor,
     ops::{self, Mode, Subject, Variant},
     original::Original,
     stats::{Summary, peak_rss_mib},
@@ -92,7 +93,11 @@ pub fn run(
         .iter()
         .map(|&op| ops::modes(op).len() * Variant::ALL.len())
         .sum();
-    let total = cells_per_count * counts.len() + 1;
+    // The file-system floor beside the per-developer Session target: at the smallest and the
+    // largest counts, after the cells.
+    let floor = (operations.contains(&Operation::Session) && counts.len() > 1)
+        .then(|| [counts[0], counts[counts.len() - 1]]);
+    let total = cells_per_count * counts.len() + 1 + usize::from(floor.is_some());
     let mut done = 0;
     let mut rows = Vec::new();
     let mut not_measured: BTreeMap<(Operation, Variant, Option<Mode>), String> = BTreeMap::new();
@@ -111,6 +116,7 @@ pub fn run(
         })?
         .map(|s| s.median_ms),
         session_without_history: None,
+        file_floor: None,
     };
     done += 1;
     // Before anything else allocates: what the git view adds, warm, for the largest team.
@@ -188,6 +194,30 @@ pub fn run(
                 }
             }
         }
+    }
+    if let Some([small, large]) = floor {
+        progress(Progress {
+            done,
+            total,
+            label: format!("reference: file-system floor @ {small} and {large}"),
+        });
+        let dir = fixture.dir().join("floor");
+        let small_round = Floor::create(&dir.join(small.to_string()), small)?;
+        let large_round = Floor::create(&dir.join(large.to_string()), large)?;
+        fixture.settle()?;
+        let (large_summary, small_summary) = time_beside(
+            Box::new(large_round),
+            Some((Box::new(small_round), large / small)),
+            options,
+        )?;
+        let per_developer = |ms: f64, n: usize| ms * 1000.0 / n as f64;
+        reference.file_floor = small_summary.map(|small_summary| FileFloor {
+            developers: [small, large],
+            us_per_developer: [
+                per_developer(small_summary.median_ms, small),
+                per_developer(large_summary.median_ms, large),
+            ],
+        });
     }
     mark_scored(&mut rows);
 

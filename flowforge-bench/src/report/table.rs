@@ -275,6 +275,17 @@ pub fn text(b: &Baseline) -> String {
             format_ms(r.median_ms)
         );
     }
+    if let Some(f) = b.reference.file_floor {
+        let [small, large] = f.developers;
+        let [small_us, large_us] = f.us_per_developer;
+        let _ = writeln!(
+            out,
+            "File-system floor per developer (four tear-free publications of a small view of \
+             their own, nothing else): {small_us:.1} µs @ {small}, {large_us:.1} µs @ {large}: {:.2}× — \
+             what the machine alone adds per developer as the team grows",
+            f.ratio()
+        );
+    }
     if !b.not_measured.is_empty() {
         let _ = writeln!(out, "\nNot measured");
         for m in &b.not_measured {

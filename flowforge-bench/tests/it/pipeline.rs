@@ -102,6 +102,21 @@ fn check_schema(doc: &Value, devs: &[u64]) {
     number_or_null(doc, "peak_rss_mib", "$");
     number_or_null(doc, "git_cache_rss_mib", "$");
     number_or_null(key(doc, "reference", "$"), "git_status_ms", "reference");
+    let floor = key(key(doc, "reference", "$"), "file_floor", "reference");
+    if !floor.is_null() {
+        let developers = key(floor, "developers", "file_floor").as_array();
+        let per_developer = key(floor, "us_per_developer", "file_floor").as_array();
+        assert!(
+            developers.is_some_and(|d| d.len() == 2 && d[0].as_u64() < d[1].as_u64()),
+            "file_floor.developers: {floor}"
+        );
+        assert!(
+            per_developer.is_some_and(
+                |p| p.len() == 2 && p.iter().all(|v| v.as_f64().is_some_and(|v| v > 0.0))
+            ),
+            "file_floor.us_per_developer: {floor}"
+        );
+    }
     integer(doc, "naive_torn_reads", "$");
 
     let rows = key(doc, "rows", "$").as_array().expect("rows is an array");
@@ -443,5 +458,13 @@ fn a_run_with_history_compares_the_largest_team_with_a_reference_without_history
     assert!(
         (measured - per_developer).abs() < 1e-9 * per_developer.max(1.0),
         "{measured} vs {per_developer}"
+    );
+    // The file-system floor, at the same two sizes, and said under the tables.
+    let floor = &doc["reference"]["file_floor"];
+    assert_eq!(floor["developers"], serde_json::json!([2, 4]), "{floor}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("File-system floor per developer") && stdout.contains(" @ 4: "),
+        "{stdout}"
     );
 }
